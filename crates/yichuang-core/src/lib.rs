@@ -5,12 +5,30 @@
 //! 前台综合受理 → 后台并联审批 → 统一窗口出件.
 //!
 //! **Architecture invariant:** this crate does no IO, never reads a clock and never draws a
-//! random number. Time is a parameter ([`time::Instant`]); timers are data the caller polls.
+//! random number. Time is a parameter ([`time::Instant`]); timers are data the caller polls
+//! ([`Engine::next_deadline`], [`Engine::advance_to`]).
+//!
+//! Layers, bottom up: [`time`] and [`calendar`]; [`definition`] (RON → validated
+//! [`Definition`]); the machines [`task`] and [`case`] with [`event`]s, [`rejection`]s and
+//! [`actor`]-based authorization; the [`sla`] overlay; the [`engine`] that holds many cases.
 
+pub mod actor;
 pub mod calendar;
+pub mod case;
 pub mod definition;
+pub mod engine;
+pub mod event;
+pub mod rejection;
+pub mod sla;
+pub mod task;
 pub mod time;
 
+pub use actor::{Actor, Ctx, Role};
 pub use calendar::{Calendar, CalendarError};
-pub use definition::{Definition, Diagnostic, Diagnostics, Id};
+pub use case::{Case, CaseState, Command, Submission, TaskCommand};
+pub use definition::{Channel, Definition, Diagnostic, Diagnostics, Id};
+pub use engine::{Engine, ReplayError};
+pub use event::{Applicant, CaseId, DeliveryMethod, Event, Outcome, Recorded, SpecialProcedureKind};
+pub use rejection::Rejection;
+pub use task::{Task, TaskState};
 pub use time::{Date, Instant};

@@ -256,7 +256,13 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             holiday_notes,
             policies,
             plan,
-            by_id: self.by_id,
+            by_id: {
+                let mut maps: [BTreeMap<Id, u32>; 6] = Default::default();
+                for ((kind, id), ix) in self.by_id {
+                    maps[kind as usize].insert(id, ix);
+                }
+                maps
+            },
         })
     }
 

@@ -63,6 +63,13 @@ impl PartialEq<str> for Id {
     }
 }
 
+impl std::ops::Deref for Id {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl std::borrow::Borrow<str> for Id {
     fn borrow(&self) -> &str {
         &self.0
@@ -487,7 +494,8 @@ pub struct Definition {
     holiday_notes: Vec<(Date, String)>,
     policies: Policies,
     plan: Option<Plan>,
-    by_id: BTreeMap<(Kind, Id), u32>,
+    /// Id → index, one map per [`Kind`].
+    by_id: [BTreeMap<Id, u32>; 6],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -578,8 +586,7 @@ impl Definition {
     }
 
     fn lookup(&self, kind: Kind, id: &str) -> Option<u32> {
-        // Ids are short; building a key Id costs one small allocation only on lookups by text.
-        self.by_id.get(&(kind, Id::new(id))).copied()
+        self.by_id[kind as usize].get(id).copied()
     }
     /// Looks up a department by id.
     pub fn department_ix(&self, id: &str) -> Option<DeptIx> {

@@ -9,6 +9,7 @@ use super::{Channel, DepartmentKind, ItemKind, MaterialNeed, MilestoneRule, Wind
 /// A whole definition file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "Definition")]
 pub struct RawDefinition {
     pub id: String,
     pub name: String,
@@ -31,6 +32,7 @@ pub struct RawDefinition {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "Department")]
 pub struct RawDepartment {
     pub id: String,
     pub name: String,
@@ -40,6 +42,7 @@ pub struct RawDepartment {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "Window")]
 pub struct RawWindow {
     pub id: String,
     pub name: String,
@@ -48,6 +51,7 @@ pub struct RawWindow {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "Material")]
 pub struct RawMaterial {
     pub id: String,
     pub name: String,
@@ -57,6 +61,7 @@ pub struct RawMaterial {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "Field")]
 pub struct RawField {
     pub id: String,
     pub label: String,
@@ -65,6 +70,7 @@ pub struct RawField {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename = "Decider")]
 pub enum RawDecider {
     Department(String),
     Countersign(Vec<String>),
@@ -72,6 +78,7 @@ pub enum RawDecider {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "ItemMaterial")]
 pub struct RawItemMaterial {
     pub material: String,
     pub need: MaterialNeed,
@@ -79,6 +86,7 @@ pub struct RawItemMaterial {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "Simulated")]
 pub struct RawSimulated {
     pub precondition: String,
     #[serde(default)]
@@ -87,6 +95,7 @@ pub struct RawSimulated {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "Item")]
 pub struct RawItem {
     pub id: String,
     pub code: String,
@@ -115,6 +124,7 @@ pub struct RawItem {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "Condition")]
 pub struct RawCondition {
     pub field: String,
     pub equals: String,
@@ -122,6 +132,7 @@ pub struct RawCondition {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "Member")]
 pub struct RawMember {
     pub item: String,
     #[serde(default)]
@@ -132,6 +143,7 @@ pub struct RawMember {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "Stage")]
 pub struct RawStage {
     pub id: String,
     pub name: String,
@@ -144,6 +156,7 @@ pub struct RawStage {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "Bundle")]
 pub struct RawBundle {
     pub id: String,
     pub name: String,
@@ -160,6 +173,7 @@ pub struct RawBundle {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "Holiday")]
 pub struct RawHoliday {
     pub name: String,
     pub from: String,
@@ -168,6 +182,7 @@ pub struct RawHoliday {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "Year")]
 pub struct RawYear {
     pub year: i32,
     pub holidays: Vec<RawHoliday>,
@@ -177,6 +192,7 @@ pub struct RawYear {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "Calendar")]
 pub struct RawCalendar {
     pub years: Vec<RawYear>,
     pub office_hours: Vec<(String, String)>,
@@ -184,6 +200,7 @@ pub struct RawCalendar {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "Policies")]
 pub struct RawPolicies {
     pub warning_percent: Option<u32>,
     pub correction_notice_days: Option<u32>,
@@ -197,7 +214,7 @@ pub struct RawPolicies {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "Target")]
 pub enum RawTarget {
     BundlesPerSection { sections: Vec<String>, min: u32 },
     HighFrequencyBundles { min: u32 },
@@ -209,6 +226,7 @@ pub enum RawTarget {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "PlanTask")]
 pub struct RawPlanTask {
     pub id: String,
     pub name: String,
@@ -221,6 +239,7 @@ pub struct RawPlanTask {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[serde(rename = "Plan")]
 pub struct RawPlan {
     pub title: String,
     pub tasks: Vec<RawPlanTask>,

@@ -1,0 +1,307 @@
+//! Events: the facts the engine records. The state of a case is the fold of its events.
+//!
+//! Events are serde-serializable, versioned ([`EVENT_SCHEMA_VERSION`]) and name definition
+//! objects by their stable ids, never by graph or list indices.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::actor::Actor;
+use crate::definition::{Channel, Id};
+use crate::sla::SlaLevel;
+use crate::time::{Date, Instant};
+
+/// Schema version written into every recorded event.
+pub const EVENT_SCHEMA_VERSION: u16 = 1;
+
+/// A case number (办件编号), assigned by the engine in submission order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CaseId(pub u64);
+
+impl fmt::Display for CaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "C{:06}", self.0)
+    }
+}
+
+/// The applicant of a case (申请人).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applicant {
+    /// Stable id (e.g. the unified social credit code or an ID number hash).
+    pub id: Id,
+    /// Name shown on notices.
+    pub name: String,
+    /// On a credit blacklist (失信): excluded from 容缺受理 until credit repair.
+    pub credit_blocked: bool,
+}
+
+/// How results are handed over (出件方式).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeliveryMethod {
+    /// At the unified delivery window (统一出件窗口); a trip.
+    Window,
+    /// By post (邮寄送达).
+    Post,
+    /// Electronic certificate (电子证照).
+    Electronic,
+}
+
+/// A special procedure that stops the clock (特别程序, 行政许可法 Art. 45).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SpecialProcedureKind {
+    /// 听证.
+    Hearing,
+    /// 检验/检测/检疫.
+    Testing,
+    /// 鉴定.
+    Appraisal,
+    /// 专家评审.
+    ExpertReview,
+    /// 现场踏勘 when the law allows excluding it.
+    SiteInspection,
+}
+
+/// The outcome of a decided case (办结结果).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Every applicable item approved (准予许可).
+    Approved,
+    /// Some approved, some denied or cancelled.
+    PartiallyApproved,
+    /// Nothing approved (不予许可).
+    Denied,
+}
+
+/// What an SLA event is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SlaSubject {
+    /// The whole case.
+    Case,
+    /// One approval task.
+    Task(Id),
+}
+
+/// A fact about a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    /// 帮办咨询: the applicant consulted; the one-time notice was given.
+    Consulted {
+        /// Bundle asked about.
+        bundle: Id,
+        /// The applicant.
+        applicant: Applicant,
+        /// Materials in the one-time notice (一次性告知).
+        notice: Vec<Id>,
+    },
+    /// 收件: an application was received.
+    Submitted {
+        /// Bundle applied for.
+        bundle: Id,
+        /// The applicant.
+        applicant: Applicant,
+        /// Channel used.
+        channel: Channel,
+        /// Materials handed in.
+        materials: Vec<Id>,
+        /// Form answers (情形).
+        answers: BTreeMap<String, String>,
+        /// Green channel requested (绿色通道).
+        green_channel: bool,
+    },
+    /// 补正告知: every missing material, listed once.
+    CorrectionRequested {
+        /// The missing materials.
+        missing: Vec<Id>,
+    },
+    /// 补正: corrected materials handed in; the receipt date becomes today.
+    Resubmitted {
+        /// Materials handed in.
+        materials: Vec<Id>,
+    },
+    /// 受理: accepted (or deemed accepted), tasks created.
+    Accepted {
+        /// The acceptance date counted from.
+        as_of: Date,
+        /// Deemed accepted by the Art. 32 timer.
+        deemed: bool,
+        /// Tolerated missing materials (容缺).
+        tolerated: Vec<Id>,
+        /// Cure deadline, when tolerating.
+        cure_due: Option<Instant>,
+        /// Applicable member items (conditional members decided by the answers).
+        applicable: Vec<Id>,
+    },
+    /// 不予受理.
+    Rejected {
+        /// The reason given.
+        reason: String,
+    },
+    /// A task entered its department's queue.
+    TaskReady {
+        /// The item.
+        item: Id,
+    },
+    /// A reviewer claimed a task.
+    TaskClaimed {
+        /// The item.
+        item: Id,
+        /// The reviewer.
+        reviewer: Id,
+    },
+    /// One department of a countersign approved (会签).
+    TaskSigned {
+        /// The item.
+        item: Id,
+        /// The signing department.
+        department: Id,
+    },
+    /// The item was approved.
+    TaskApproved {
+        /// The item.
+        item: Id,
+    },
+    /// The item was denied.
+    TaskDenied {
+        /// The item.
+        item: Id,
+        /// Reason.
+        reason: String,
+    },
+    /// A dependent task was cancelled because a task it waits for failed.
+    TaskCancelled {
+        /// The item.
+        item: Id,
+        /// The failed item it depended on (or the case-level cause).
+        because: Id,
+    },
+    /// 特别程序 started: the clocks stop.
+    SpecialProcedureStarted {
+        /// The item.
+        item: Id,
+        /// Kind.
+        kind: SpecialProcedureKind,
+    },
+    /// 特别程序 ended: the clocks run again.
+    SpecialProcedureEnded {
+        /// The item.
+        item: Id,
+    },
+    /// 模拟审批: approved subject to a precondition.
+    TaskSimulatedApproved {
+        /// The item.
+        item: Id,
+    },
+    /// Precondition met with unchanged facts: the simulated approval became formal.
+    SimulationConverted {
+        /// The item.
+        item: Id,
+    },
+    /// Precondition met but facts changed: back to review.
+    SimulationReopened {
+        /// The item.
+        item: Id,
+    },
+    /// The simulated approval lapsed.
+    TaskLapsed {
+        /// The item.
+        item: Id,
+    },
+    /// An SLA clock changed level.
+    SlaLevelChanged {
+        /// Case or task.
+        subject: SlaSubject,
+        /// New level.
+        level: SlaLevel,
+    },
+    /// 办结: every task is terminal.
+    CaseDecided {
+        /// Outcome.
+        outcome: Outcome,
+        /// Results wait for a tolerated material (待补齐).
+        awaiting_cure: bool,
+    },
+    /// A tolerated material was supplied (补齐).
+    MaterialSupplied {
+        /// The material.
+        material: Id,
+    },
+    /// Cure deadline missed: 暂停办理.
+    CaseSuspended,
+    /// Cured during suspension: work resumes.
+    CaseResumed,
+    /// 退件 after the grace period.
+    CaseReturned,
+    /// 一并出件: all results handed over together.
+    Delivered {
+        /// Method.
+        method: DeliveryMethod,
+    },
+    /// 好差评 rating.
+    Rated {
+        /// 1–5 stars; ≤ 2 is a bad rating (差评).
+        stars: u8,
+        /// Recorded by the default-rating timer.
+        by_default: bool,
+    },
+    /// 撤回 by the applicant.
+    Withdrawn,
+    /// Certificate voided after a missed cure (issue-before-cure).
+    Revoked,
+}
+
+impl Event {
+    /// The event's name, e.g. `TaskApproved`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Consulted { .. } => "Consulted",
+            Event::Submitted { .. } => "Submitted",
+            Event::CorrectionRequested { .. } => "CorrectionRequested",
+            Event::Resubmitted { .. } => "Resubmitted",
+            Event::Accepted { .. } => "Accepted",
+            Event::Rejected { .. } => "Rejected",
+            Event::TaskReady { .. } => "TaskReady",
+            Event::TaskClaimed { .. } => "TaskClaimed",
+            Event::TaskSigned { .. } => "TaskSigned",
+            Event::TaskApproved { .. } => "TaskApproved",
+            Event::TaskDenied { .. } => "TaskDenied",
+            Event::TaskCancelled { .. } => "TaskCancelled",
+            Event::SpecialProcedureStarted { .. } => "SpecialProcedureStarted",
+            Event::SpecialProcedureEnded { .. } => "SpecialProcedureEnded",
+            Event::TaskSimulatedApproved { .. } => "TaskSimulatedApproved",
+            Event::SimulationConverted { .. } => "SimulationConverted",
+            Event::SimulationReopened { .. } => "SimulationReopened",
+            Event::TaskLapsed { .. } => "TaskLapsed",
+            Event::SlaLevelChanged { .. } => "SlaLevelChanged",
+            Event::CaseDecided { .. } => "CaseDecided",
+            Event::MaterialSupplied { .. } => "MaterialSupplied",
+            Event::CaseSuspended => "CaseSuspended",
+            Event::CaseResumed => "CaseResumed",
+            Event::CaseReturned => "CaseReturned",
+            Event::Delivered { .. } => "Delivered",
+            Event::Rated { .. } => "Rated",
+            Event::Withdrawn => "Withdrawn",
+            Event::Revoked => "Revoked",
+        }
+    }
+}
+
+/// An event as recorded in the log: which case, its position in the case's stream, when, by
+/// whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recorded {
+    /// Schema version ([`EVENT_SCHEMA_VERSION`]).
+    pub v: u16,
+    /// The case.
+    pub case: CaseId,
+    /// 1-based position in the case's stream (the case version after this event).
+    pub seq: u32,
+    /// When it happened.
+    pub at: Instant,
+    /// Who caused it (the system for timers and cascades of timers).
+    pub by: Actor,
+    /// The fact.
+    pub event: Event,
+}

@@ -1,0 +1,497 @@
+//! The case and task machines through the embedder's API: every transition and rejection.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use yichuang_core::event::SlaSubject;
+use yichuang_core::sla::SlaLevel;
+use yichuang_core::*;
+
+struct Hall {
+    engine: Engine,
+    now: Instant,
+    applicant: Actor,
+    intake: Actor,
+    delivery: Actor,
+}
+
+fn definition() -> Arc<Definition> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/hall.ron");
+    Arc::new(Definition::from_ron(&std::fs::read_to_string(path).unwrap(), path).unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn t(s: &str) -> Instant {
+    s.parse().unwrap()
+}
+
+fn reviewer(dept: &str) -> Actor {
+    Actor::reviewer(&format!("r-{dept}"), dept)
+}
+
+fn ids(list: &[&str]) -> Vec<Id> {
+    list.iter().map(|s| Id::new(s)).collect()
+}
+
+const ALL_RESTAURANT: &[&str] = &["licence-form", "lease", "health-cert", "floor-plan"];
+
+impl Hall {
+    fn new() -> Hall {
+        Hall {
+            engine: Engine::new(definition()),
+            now: t("2026-03-02T09:30"),
+            applicant: Actor::applicant("91330000MA0001"),
+            intake: Actor::clerk("clerk-1", "intake-1"),
+            delivery: Actor::clerk("clerk-9", "delivery-1"),
+        }
+    }
+
+    fn submission(&self, bundle: &str, materials: &[&str], answers: &[(&str, &str)]) -> Submission {
+        Submission {
+            bundle: Id::new(bundle),
+            applicant: Applicant { id: self.applicant.id.clone(), name: "张三餐饮有限公司".into(), credit_blocked: false },
+            channel: Channel::Window,
+            materials: ids(materials),
+            answers: answers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+            green_channel: false,
+        }
+    }
+
+    fn submit(&mut self, bundle: &str, materials: &[&str], answers: &[(&str, &str)]) -> CaseId {
+        let s = self.submission(bundle, materials, answers);
+        let ctx = Ctx { now: self.now, actor: &self.intake };
+        self.engine.open(Command::Submit(Box::new(s)), &ctx).unwrap().0
+    }
+
+    fn run(&mut self, case: CaseId, actor: &Actor, command: Command) -> Result<Vec<Recorded>, Rejection> {
+        let before = self.engine.case(case).cloned();
+        let result = self.engine.execute(case, command, &Ctx { now: self.now, actor });
+        if result.is_err() {
+            assert_eq!(self.engine.case(case).cloned(), before, "a refused command changes nothing");
+        }
+        result
+    }
+
+    fn ok(&mut self, case: CaseId, actor: &Actor, command: Command) -> Vec<&'static str> {
+        match self.run(case, actor, command) {
+            Ok(events) => events.iter().map(|r| r.event.name()).collect(),
+            Err(e) => panic!("refused: {e}"),
+        }
+    }
+
+    fn task(&mut self, case: CaseId, item: &str, dept: &str, action: TaskCommand) -> Vec<&'static str> {
+        self.ok(case, &reviewer(dept), Command::Task { item: Id::new(item), action })
+    }
+
+    fn approve(&mut self, case: CaseId, item: &str, dept: &str) {
+        self.task(case, item, dept, TaskCommand::Claim);
+        self.task(case, item, dept, TaskCommand::Approve);
+    }
+
+    fn state(&self, case: CaseId) -> CaseState {
+        self.engine.case(case).unwrap().state
+    }
+
+    fn task_state(&self, case: CaseId, item: &str) -> TaskState {
+        self.engine.case(case).unwrap().task(item).unwrap().state
+    }
+
+    fn advance_hours(&mut self, hours: i64) -> Vec<Recorded> {
+        self.now = self.now.plus_minutes(hours * 60);
+        self.engine.advance_to(self.now)
+    }
+}
+
+#[test]
+fn restaurant_runs_from_submission_to_closing() {
+    let mut h = Hall::new();
+    let case = h.submit("restaurant", ALL_RESTAURANT, &[("sells-tobacco", "否")]);
+    assert_eq!(h.state(case), CaseState::Received);
+    let intake = h.intake.clone();
+    let events = h.ok(case, &intake, Command::Accept);
+    assert_eq!(events, ["Accepted", "TaskReady"], "only the licence is ready at first");
+    assert_eq!(h.task_state(case, "licence"), TaskState::Ready);
+    assert_eq!(h.task_state(case, "food"), TaskState::Waiting);
+    assert_eq!(h.task_state(case, "tobacco-retail"), TaskState::NotApplicable);
+    h.task(case, "licence", "market", TaskCommand::Claim);
+    let events = h.task(case, "licence", "market", TaskCommand::Approve);
+    assert_eq!(events, ["TaskApproved", "TaskReady", "TaskReady", "TaskReady"], "food, fire and sign start in parallel");
+    h.approve(case, "food", "market");
+    h.approve(case, "sign", "urban");
+    assert_eq!(h.state(case), CaseState::InApproval);
+    h.task(case, "fire-check", "fire", TaskCommand::Claim);
+    let events = h.task(case, "fire-check", "fire", TaskCommand::Approve);
+    assert_eq!(events, ["TaskApproved", "CaseDecided"]);
+    assert_eq!(h.state(case), CaseState::ReadyForDelivery);
+    assert_eq!(h.engine.case(case).unwrap().outcome, Some(Outcome::Approved));
+    let delivery = h.delivery.clone();
+    h.ok(case, &delivery, Command::Deliver { method: DeliveryMethod::Window });
+    let applicant = h.applicant.clone();
+    h.ok(case, &applicant, Command::Rate { stars: 5 });
+    let c = h.engine.case(case).unwrap();
+    assert_eq!(c.state, CaseState::Closed);
+    assert_eq!(c.trips, 2, "submitted at a window and collected at a window");
+}
+
+#[test]
+fn conditional_member_follows_the_form_answer() {
+    let mut h = Hall::new();
+    let case = h.submit("restaurant", ALL_RESTAURANT, &[("sells-tobacco", "是")]);
+    let intake = h.intake.clone();
+    h.ok(case, &intake, Command::Accept);
+    h.approve(case, "licence", "market");
+    assert_eq!(h.task_state(case, "tobacco-retail"), TaskState::Ready);
+}
+
+#[test]
+fn correction_lists_everything_missing_and_resubmission_resets_receipt() {
+    let mut h = Hall::new();
+    let case = h.submit("restaurant", &["floor-plan"], &[]);
+    let intake = h.intake.clone();
+    let err = h.run(case, &intake, Command::Accept).unwrap_err();
+    assert!(matches!(err, Rejection::MaterialsIncomplete { .. }), "{err}");
+    h.ok(case, &intake, Command::RequestCorrection);
+    let c = h.engine.case(case).unwrap();
+    assert_eq!(c.state, CaseState::AwaitingCorrection);
+    // id-card is shared (免提交), floor-plan was handed in: the three others are listed at once.
+    assert_eq!(c.correction, ids(&["licence-form", "lease", "health-cert"]));
+    h.now = t("2026-03-04T10:00");
+    h.ok(case, &intake, Command::Resubmit { materials: ids(&["licence-form", "lease", "health-cert"]) });
+    let c = h.engine.case(case).unwrap();
+    assert_eq!((c.state, c.received_at, c.trips), (CaseState::Received, Some(t("2026-03-04T10:00")), 2));
+    let err = h.run(case, &intake, Command::RequestCorrection).unwrap_err();
+    assert_eq!(err, Rejection::NothingMissing);
+    h.ok(case, &intake, Command::Accept);
+    assert_eq!(h.engine.case(case).unwrap().accepted_as_of, Some("2026-03-04".parse().unwrap()));
+}
+
+#[test]
+fn deemed_acceptance_after_five_working_days_as_of_receipt() {
+    let mut h = Hall::new();
+    let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+    assert_eq!(h.engine.next_deadline(), Some(t("2026-03-09T17:30")));
+    assert!(h.advance_hours(24 * 6).is_empty(), "not yet: due at the close of the fifth working day");
+    let fired = h.advance_hours(24 + 8); // Monday 03-09 17:30
+    assert_eq!(fired[0].event.name(), "Accepted");
+    assert_eq!(fired[0].at, t("2026-03-09T17:30"), "the event carries its due time");
+    assert!(matches!(fired[0].event, Event::Accepted { deemed: true, .. }));
+    let c = h.engine.case(case).unwrap();
+    assert_eq!(c.state, CaseState::InApproval);
+    assert_eq!(c.accepted_as_of, Some("2026-03-02".parse().unwrap()));
+}
+
+#[test]
+fn rejection_needs_a_reason() {
+    let mut h = Hall::new();
+    let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+    let intake = h.intake.clone();
+    assert!(matches!(h.run(case, &intake, Command::Reject { reason: " ".into() }), Err(Rejection::ReasonRequired { .. })));
+    h.ok(case, &intake, Command::Reject { reason: "不属于本机关职权范围，请向市级部门申请".into() });
+    assert_eq!(h.state(case), CaseState::Rejected);
+    assert!(matches!(h.run(case, &intake, Command::Accept), Err(Rejection::InvalidState { .. })));
+}
+
+#[test]
+fn tolerated_material_blocks_only_the_items_that_need_it() {
+    let mut h = Hall::new();
+    let case = h.submit("restaurant", &["licence-form", "lease", "floor-plan"], &[]);
+    let intake = h.intake.clone();
+    h.ok(case, &intake, Command::AcceptTolerating { cure_due: "2026-03-06".parse().unwrap() });
+    assert_eq!(h.engine.case(case).unwrap().outstanding, ids(&["health-cert"]));
+    h.approve(case, "licence", "market");
+    assert_eq!(h.task_state(case, "fire-check"), TaskState::Ready);
+    assert_eq!(h.task_state(case, "food"), TaskState::Waiting, "food needs the tolerated health certificate");
+    let applicant = h.applicant.clone();
+    let events = h.ok(case, &applicant, Command::Supply { material: Id::new("health-cert") });
+    assert_eq!(events, ["MaterialSupplied", "TaskReady"]);
+    assert_eq!(h.task_state(case, "food"), TaskState::Ready);
+}
+
+#[test]
+fn tolerance_is_refused_with_the_rule_that_applies() {
+    let mut h = Hall::new();
+    let intake = h.intake.clone();
+    let due = "2026-03-06".parse().unwrap();
+    let case = h.submit("restaurant", &["licence-form", "floor-plan"], &[]);
+    let err = h.run(case, &intake, Command::AcceptTolerating { cure_due: due }).unwrap_err();
+    assert!(matches!(&err, Rejection::NotTolerable { missing } if missing == "lease"), "{err}");
+    let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+    assert_eq!(h.run(case, &intake, Command::AcceptTolerating { cure_due: due }).unwrap_err(), Rejection::NothingToTolerate);
+    let case = h.submit("restaurant", &["licence-form", "lease", "floor-plan"], &[]);
+    let late = "2026-03-13".parse().unwrap(); // promised limit 8 wd from 03-02 ends 03-12
+    let err = h.run(case, &intake, Command::AcceptTolerating { cure_due: late }).unwrap_err();
+    assert!(err.to_string().contains("2026-03-12"), "{err}");
+    let mut s = h.submission("restaurant", &["licence-form", "lease", "floor-plan"], &[]);
+    s.applicant.credit_blocked = true;
+    let (blocked, _) = h.engine.open(Command::Submit(Box::new(s)), &Ctx { now: h.now, actor: &intake }).unwrap();
+    let err = h.run(blocked, &intake, Command::AcceptTolerating { cure_due: due }).unwrap_err();
+    assert!(matches!(err, Rejection::CreditBlocked { .. }), "{err}");
+}
+
+#[test]
+fn missed_cure_suspends_then_returns_the_case() {
+    let mut h = Hall::new();
+    let case = h.submit("restaurant", &["licence-form", "lease", "floor-plan"], &[]);
+    let intake = h.intake.clone();
+    h.ok(case, &intake, Command::AcceptTolerating { cure_due: "2026-03-04".parse().unwrap() });
+    let fired = h.advance_hours(24 * 3);
+    assert!(fired.iter().any(|r| r.event == Event::CaseSuspended && r.at == t("2026-03-04T17:30")));
+    assert_eq!(h.state(case), CaseState::Suspended);
+    let fired = h.advance_hours(24 * 30);
+    assert!(fired.iter().any(|r| r.event == Event::CaseReturned));
+    assert_eq!(h.state(case), CaseState::Returned);
+    assert!(h.engine.case(case).unwrap().tasks.iter().all(|t| t.state.is_terminal()));
+}
+
+#[test]
+fn supplying_during_suspension_resumes_work() {
+    let mut h = Hall::new();
+    let case = h.submit("restaurant", &["licence-form", "lease", "floor-plan"], &[]);
+    let intake = h.intake.clone();
+    h.ok(case, &intake, Command::AcceptTolerating { cure_due: "2026-03-04".parse().unwrap() });
+    h.advance_hours(24 * 3);
+    assert_eq!(h.state(case), CaseState::Suspended);
+    let applicant = h.applicant.clone();
+    let events = h.ok(case, &applicant, Command::Supply { material: Id::new("health-cert") });
+    assert_eq!(events, ["MaterialSupplied", "CaseResumed"]);
+    assert_eq!(h.state(case), CaseState::InApproval);
+}
+
+#[test]
+fn a_denial_cancels_only_its_dependents() {
+    let mut h = Hall::new();
+    let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+    let intake = h.intake.clone();
+    h.ok(case, &intake, Command::Accept);
+    h.task(case, "licence", "market", TaskCommand::Claim);
+    let events = h.task(case, "licence", "market", TaskCommand::Deny { reason: "名称与已登记企业重复".into() });
+    assert_eq!(events, ["TaskDenied", "TaskCancelled", "TaskCancelled", "TaskCancelled", "CaseDecided"]);
+    assert_eq!(h.engine.case(case).unwrap().outcome, Some(Outcome::Denied));
+
+    let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+    h.ok(case, &intake, Command::Accept);
+    h.approve(case, "licence", "market");
+    h.task(case, "fire-check", "fire", TaskCommand::Claim);
+    h.task(case, "fire-check", "fire", TaskCommand::Deny { reason: "疏散通道不符合要求".into() });
+    assert_eq!(h.task_state(case, "food"), TaskState::Ready, "an independent branch goes on");
+    h.approve(case, "food", "market");
+    h.approve(case, "sign", "urban");
+    assert_eq!(h.engine.case(case).unwrap().outcome, Some(Outcome::PartiallyApproved));
+    assert_eq!(h.state(case), CaseState::ReadyForDelivery);
+}
+
+#[test]
+fn authorization_names_the_rule() {
+    let mut h = Hall::new();
+    let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+    let intake = h.intake.clone();
+    let err = h.run(case, &reviewer("market"), Command::Accept).unwrap_err();
+    assert!(err.to_string().contains("综合受理"), "{err}");
+    h.ok(case, &intake, Command::Accept);
+    let claim = |item: &str| Command::Task { item: Id::new(item), action: TaskCommand::Claim };
+    let err = h.run(case, &reviewer("fire"), claim("licence")).unwrap_err();
+    assert!(matches!(err, Rejection::WrongDepartment { .. }) && err.to_string().contains("本部门"), "{err}");
+    let err = h.run(case, &intake, claim("licence")).unwrap_err();
+    assert!(err.to_string().contains("受审分离"), "{err}");
+    assert!(err.is_authorization());
+    let err = h.run(case, &Actor::supervisor("s1", "supervision"), claim("licence")).unwrap_err();
+    assert!(err.is_authorization(), "{err}");
+    let stranger = Actor::applicant("someone-else");
+    let err = h.run(case, &stranger, Command::Withdraw).unwrap_err();
+    assert!(matches!(err, Rejection::NotTheApplicant { .. }), "{err}");
+    let err = h.run(case, &reviewer("market"), Command::Withdraw).unwrap_err();
+    assert!(err.is_authorization(), "{err}");
+    // Delivery needs a delivery-window clerk; rating needs the applicant.
+    let err = h.run(case, &intake, Command::Deliver { method: DeliveryMethod::Post }).unwrap_err();
+    assert!(err.to_string().contains("统一出件"), "{err}");
+}
+
+#[test]
+fn withdrawal_cancels_open_tasks() {
+    let mut h = Hall::new();
+    let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+    let intake = h.intake.clone();
+    h.ok(case, &intake, Command::Accept);
+    let applicant = h.applicant.clone();
+    h.ok(case, &applicant, Command::Withdraw);
+    let c = h.engine.case(case).unwrap();
+    assert_eq!(c.state, CaseState::Withdrawn);
+    assert!(c.tasks.iter().all(|t| t.state.is_terminal()));
+    assert!(h.engine.clone().next_deadline().is_none(), "a withdrawn case has no timers");
+}
+
+#[test]
+fn countersign_needs_every_department() {
+    let mut h = Hall::new();
+    let case = h.submit("project", &["design", "safety-plan"], &[]);
+    let intake = h.intake.clone();
+    h.ok(case, &intake, Command::Accept);
+    h.approve(case, "design-review", "planning");
+    h.approve(case, "permit", "construction");
+    h.task(case, "joint-acceptance", "fire", TaskCommand::Claim);
+    assert_eq!(h.task(case, "joint-acceptance", "fire", TaskCommand::Approve), ["TaskSigned"]);
+    let again = h.run(case, &reviewer("fire"), Command::Task { item: Id::new("joint-acceptance"), action: TaskCommand::Approve });
+    assert!(matches!(again, Err(Rejection::InvalidState { .. })));
+    assert_eq!(h.task(case, "joint-acceptance", "planning", TaskCommand::Approve), ["TaskSigned"]);
+    assert_eq!(
+        h.task(case, "joint-acceptance", "construction", TaskCommand::Approve),
+        ["TaskSigned", "TaskApproved", "CaseDecided"]
+    );
+    let err = h.run(case, &reviewer("market"), Command::Task { item: Id::new("joint-acceptance"), action: TaskCommand::Claim });
+    assert!(matches!(err, Err(Rejection::InvalidState { .. }) | Err(Rejection::WrongDepartment { .. })));
+}
+
+#[test]
+fn stages_gate_the_next_stage_and_simulated_approval_converts() {
+    let mut h = Hall::new();
+    let case = h.submit("project", &["design", "safety-plan"], &[]);
+    let intake = h.intake.clone();
+    h.ok(case, &intake, Command::Accept);
+    assert_eq!(h.task_state(case, "permit"), TaskState::Waiting, "stage 2 waits for stage 1");
+    h.task(case, "design-review", "planning", TaskCommand::Claim);
+    h.task(case, "design-review", "planning", TaskCommand::ApproveSimulated);
+    assert_eq!(h.task_state(case, "design-review"), TaskState::SimulatedApproved);
+    assert_eq!(h.task_state(case, "permit"), TaskState::Waiting, "a simulated result is not yet formal");
+    let events = h.task(case, "design-review", "planning", TaskCommand::MeetPrecondition { facts_changed: true });
+    assert_eq!(events, ["SimulationReopened"]);
+    h.task(case, "design-review", "planning", TaskCommand::ApproveSimulated);
+    let events = h.task(case, "design-review", "planning", TaskCommand::MeetPrecondition { facts_changed: false });
+    assert_eq!(events, ["SimulationConverted", "TaskApproved", "TaskReady"]);
+    // Only items with a precondition may be simulated.
+    h.task(case, "permit", "construction", TaskCommand::Claim);
+    let err = h.run(case, &reviewer("construction"), Command::Task { item: Id::new("permit"), action: TaskCommand::ApproveSimulated });
+    assert!(matches!(err, Err(Rejection::NotAllowedForItem { .. })));
+}
+
+#[test]
+fn a_lapsed_simulated_approval_cancels_later_stages() {
+    let mut h = Hall::new();
+    let case = h.submit("project", &["design", "safety-plan"], &[]);
+    let intake = h.intake.clone();
+    h.ok(case, &intake, Command::Accept);
+    h.task(case, "design-review", "planning", TaskCommand::Claim);
+    h.task(case, "design-review", "planning", TaskCommand::ApproveSimulated);
+    let fired = h.advance_hours(24 * 60);
+    let names: Vec<_> = fired.iter().map(|r| r.event.name()).collect();
+    assert!(names.contains(&"TaskLapsed"), "{names:?}");
+    assert_eq!(h.task_state(case, "permit"), TaskState::Cancelled);
+    assert_eq!(h.engine.case(case).unwrap().outcome, Some(Outcome::Denied));
+}
+
+#[test]
+fn issue_before_cure_delivers_then_revokes_on_a_missed_cure() {
+    let mut h = Hall::new();
+    let case = h.submit("project", &["design"], &[]);
+    let intake = h.intake.clone();
+    h.ok(case, &intake, Command::AcceptTolerating { cure_due: "2026-03-27".parse().unwrap() });
+    h.approve(case, "design-review", "planning");
+    assert_eq!(h.task_state(case, "permit"), TaskState::Ready, "issue-before-cure items are not blocked");
+    h.approve(case, "permit", "construction");
+    for dept in ["planning", "construction", "fire"] {
+        if dept == "planning" {
+            h.task(case, "joint-acceptance", dept, TaskCommand::Claim);
+        }
+        h.task(case, "joint-acceptance", dept, TaskCommand::Approve);
+    }
+    assert_eq!(h.state(case), CaseState::ReadyForDelivery);
+    let delivery = h.delivery.clone();
+    h.ok(case, &delivery, Command::Deliver { method: DeliveryMethod::Electronic });
+    let applicant = h.applicant.clone();
+    h.ok(case, &applicant, Command::Rate { stars: 4 });
+    assert_eq!(h.state(case), CaseState::Delivered, "not closed while the cure is outstanding");
+    let fired = h.advance_hours(24 * 30);
+    assert!(fired.iter().any(|r| r.event == Event::Revoked));
+    assert_eq!(h.state(case), CaseState::Revoked);
+}
+
+#[test]
+fn sla_warns_then_goes_overdue_and_special_procedures_stop_the_clock() {
+    let mut h = Hall::new();
+    let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+    let intake = h.intake.clone();
+    h.ok(case, &intake, Command::Accept);
+    // The licence (promised 1 wd) became ready on Monday 03-02: due Tuesday 17:30, warning at
+    // 90 % of 420 minutes = 378 minutes into Tuesday → 16:48.
+    let fired = h.advance_hours(31); // to Tuesday 16:30
+    assert!(fired.is_empty());
+    let fired = h.advance_hours(1); // 17:30
+    let levels: Vec<_> = fired
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::SlaLevelChanged { subject: SlaSubject::Task(item), level } => Some((item.to_string(), *level, r.at)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        levels,
+        [("licence".to_string(), SlaLevel::Warning, t("2026-03-03T16:48")), ("licence".to_string(), SlaLevel::Overdue, t("2026-03-03T17:30"))]
+    );
+    // A special procedure on the next task stops its clock: the deadline moves by the pause.
+    h.approve(case, "licence", "market");
+    h.task(case, "food", "market", TaskCommand::Claim);
+    let sla = h.engine.case(case).unwrap().task("food").unwrap().sla.clone().unwrap();
+    let before = sla.deadline(h.engine.definition().calendar()).unwrap();
+    h.task(case, "food", "market", TaskCommand::StartSpecialProcedure { kind: SpecialProcedureKind::Testing });
+    h.now = t("2026-03-05T17:30"); // two working days later
+    assert!(h.engine.advance_to(h.now).iter().all(|r| r.event != Event::SlaLevelChanged {
+        subject: SlaSubject::Task(Id::new("food")),
+        level: SlaLevel::Warning
+    }));
+    h.task(case, "food", "market", TaskCommand::EndSpecialProcedure);
+    let sla = h.engine.case(case).unwrap().task("food").unwrap().sla.clone().unwrap();
+    let after = sla.deadline(h.engine.definition().calendar()).unwrap();
+    assert_eq!(h.engine.definition().calendar().working_minutes_between(before, after).unwrap(), sla.paused_minutes);
+    assert!(sla.paused_minutes >= 420, "paused at least one full working day: {}", sla.paused_minutes);
+}
+
+#[test]
+fn default_rating_after_the_policy_delay() {
+    let mut h = Hall::new();
+    let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+    let intake = h.intake.clone();
+    h.ok(case, &intake, Command::Accept);
+    for (item, dept) in [("licence", "market"), ("food", "market"), ("fire-check", "fire"), ("sign", "urban")] {
+        h.approve(case, item, dept);
+    }
+    let delivery = h.delivery.clone();
+    h.ok(case, &delivery, Command::Deliver { method: DeliveryMethod::Post });
+    let applicant = h.applicant.clone();
+    assert!(matches!(h.run(case, &applicant, Command::Rate { stars: 6 }), Err(Rejection::OutOfRange { .. })));
+    let fired = h.advance_hours(24 * 10);
+    assert!(fired.iter().any(|r| r.event == Event::Rated { stars: 4, by_default: true }));
+    let c = h.engine.case(case).unwrap();
+    assert_eq!((c.state, c.trips), (CaseState::Closed, 1), "posted results cost no trip");
+}
+
+#[test]
+fn consultation_gives_the_notice_and_continues_into_submission() {
+    let mut h = Hall::new();
+    let consult = Actor::clerk("c-1", "consult-1");
+    let applicant = Applicant { id: h.applicant.id.clone(), name: "张三".into(), credit_blocked: false };
+    let (case, events) = h
+        .engine
+        .open(Command::Consult { bundle: Id::new("restaurant"), applicant }, &Ctx { now: h.now, actor: &consult })
+        .unwrap();
+    let Event::Consulted { notice, .. } = &events[0].event else { panic!("{events:?}") };
+    assert!(notice.contains(&Id::new("lease")) && notice.contains(&Id::new("floor-plan")));
+    assert_eq!(h.state(case), CaseState::Consulting);
+    let s = h.submission("restaurant", ALL_RESTAURANT, &[]);
+    let intake = h.intake.clone();
+    h.ok(case, &intake, Command::Submit(Box::new(s)));
+    assert_eq!(h.state(case), CaseState::Received);
+}
+
+#[test]
+fn unknown_things_are_refused_with_what_is_accepted() {
+    let mut h = Hall::new();
+    let intake = h.intake.clone();
+    let s = h.submission("open-spaceport", &[], &[]);
+    let err = h.engine.open(Command::Submit(Box::new(s)), &Ctx { now: h.now, actor: &intake }).unwrap_err();
+    assert!(err.to_string().contains("restaurant, project"), "{err}");
+    let s = h.submission("restaurant", &["unicorn"], &[]);
+    assert!(h.engine.open(Command::Submit(Box::new(s)), &Ctx { now: h.now, actor: &intake }).is_err());
+    let s = h.submission("restaurant", &[], &[("sells-tobacco", "也许")]);
+    let err = h.engine.open(Command::Submit(Box::new(s)), &Ctx { now: h.now, actor: &intake }).unwrap_err();
+    assert!(err.to_string().contains("是, 否"), "{err}");
+    assert!(h.engine.cases().is_empty(), "refused openings create no case");
+    assert!(h.engine.execute(CaseId(7), Command::Accept, &Ctx { now: h.now, actor: &intake }).is_err());
+}
