@@ -505,6 +505,10 @@ impl Case {
             }
             Command::Supply { material } => {
                 self.applicant_or_clerk(def, ctx.actor, name, WindowClass::Intake)?;
+                use CaseState::*;
+                if !matches!(self.state, InApproval | AwaitingCure | Suspended | ReadyForDelivery | Delivered) {
+                    return Err(self.invalid(name, "tolerated materials (容缺) are supplied after acceptance"));
+                }
                 if !self.outstanding.contains(material) {
                     return Err(Rejection::Unknown { what: "outstanding tolerated material", id: material.to_string(), accepted: list(&self.outstanding) });
                 }
@@ -1022,25 +1026,25 @@ impl Case {
         Vec::new()
     }
 
-    /// A task whose item lists an outstanding tolerated material and may not issue before cure
-    /// does not start before the material is supplied.
+    /// A task whose item needs (Required or Tolerable) an outstanding tolerated material and may
+    /// not issue before cure does not start before the material is supplied.
     fn blocked_by_cure(&self, def: &Definition, member: usize) -> bool {
-        if self.outstanding.is_empty() {
-            return false;
-        }
-        let item = def.item(self.tasks[member].item);
-        !item.issue_before_cure
-            && self.outstanding.iter().any(|m| def.material_ix(m).is_some_and(|ix| item.need_of(ix).is_some()))
+        !self.outstanding.is_empty() && self.holds_for_cure(def, &self.tasks[member])
     }
 
-    /// Whether an approved item waits for an outstanding tolerated material before its result
-    /// may be issued (`issue_before_cure = false`).
+    fn holds_for_cure(&self, def: &Definition, task: &Task) -> bool {
+        let item = def.item(task.item);
+        !item.issue_before_cure
+            && self.outstanding.iter().any(|m| {
+                def.material_ix(m).and_then(|ix| item.need_of(ix)).is_some_and(|need| need != MaterialNeed::Optional)
+            })
+    }
+
+    /// Whether the results wait for the cure (待补齐): the applicant's written commitment
+    /// (容缺承诺书) covers the whole case and results leave together (一并出件), so they wait
+    /// when any applicable item needing an outstanding material may not issue before cure.
     fn cure_holds_results(&self, def: &Definition) -> bool {
-        self.tasks.iter().filter(|t| t.state == TaskState::Approved).any(|t| {
-            let item = def.item(t.item);
-            !item.issue_before_cure
-                && self.outstanding.iter().any(|m| def.material_ix(m).is_some_and(|ix| item.need_of(ix).is_some()))
-        })
+        self.tasks.iter().filter(|t| t.state != TaskState::NotApplicable).any(|t| self.holds_for_cure(def, t))
     }
 
     fn stage_gate(&self, def: &Definition, member: usize) -> Gate {

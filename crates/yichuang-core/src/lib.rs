@@ -20,6 +20,7 @@ pub mod engine;
 pub mod event;
 pub mod rejection;
 pub mod sla;
+pub mod table;
 pub mod task;
 pub mod time;
 

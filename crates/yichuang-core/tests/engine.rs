@@ -1,105 +1,11 @@
 //! The case and task machines through the embedder's API: every transition and rejection.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod common;
 
+use common::*;
 use yichuang_core::event::SlaSubject;
 use yichuang_core::sla::SlaLevel;
 use yichuang_core::*;
-
-struct Hall {
-    engine: Engine,
-    now: Instant,
-    applicant: Actor,
-    intake: Actor,
-    delivery: Actor,
-}
-
-fn definition() -> Arc<Definition> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/hall.ron");
-    Arc::new(Definition::from_ron(&std::fs::read_to_string(path).unwrap(), path).unwrap_or_else(|e| panic!("{e}")))
-}
-
-fn t(s: &str) -> Instant {
-    s.parse().unwrap()
-}
-
-fn reviewer(dept: &str) -> Actor {
-    Actor::reviewer(&format!("r-{dept}"), dept)
-}
-
-fn ids(list: &[&str]) -> Vec<Id> {
-    list.iter().map(|s| Id::new(s)).collect()
-}
-
-const ALL_RESTAURANT: &[&str] = &["licence-form", "lease", "health-cert", "floor-plan"];
-
-impl Hall {
-    fn new() -> Hall {
-        Hall {
-            engine: Engine::new(definition()),
-            now: t("2026-03-02T09:30"),
-            applicant: Actor::applicant("91330000MA0001"),
-            intake: Actor::clerk("clerk-1", "intake-1"),
-            delivery: Actor::clerk("clerk-9", "delivery-1"),
-        }
-    }
-
-    fn submission(&self, bundle: &str, materials: &[&str], answers: &[(&str, &str)]) -> Submission {
-        Submission {
-            bundle: Id::new(bundle),
-            applicant: Applicant { id: self.applicant.id.clone(), name: "张三餐饮有限公司".into(), credit_blocked: false },
-            channel: Channel::Window,
-            materials: ids(materials),
-            answers: answers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
-            green_channel: false,
-        }
-    }
-
-    fn submit(&mut self, bundle: &str, materials: &[&str], answers: &[(&str, &str)]) -> CaseId {
-        let s = self.submission(bundle, materials, answers);
-        let ctx = Ctx { now: self.now, actor: &self.intake };
-        self.engine.open(Command::Submit(Box::new(s)), &ctx).unwrap().0
-    }
-
-    fn run(&mut self, case: CaseId, actor: &Actor, command: Command) -> Result<Vec<Recorded>, Rejection> {
-        let before = self.engine.case(case).cloned();
-        let result = self.engine.execute(case, command, &Ctx { now: self.now, actor });
-        if result.is_err() {
-            assert_eq!(self.engine.case(case).cloned(), before, "a refused command changes nothing");
-        }
-        result
-    }
-
-    fn ok(&mut self, case: CaseId, actor: &Actor, command: Command) -> Vec<&'static str> {
-        match self.run(case, actor, command) {
-            Ok(events) => events.iter().map(|r| r.event.name()).collect(),
-            Err(e) => panic!("refused: {e}"),
-        }
-    }
-
-    fn task(&mut self, case: CaseId, item: &str, dept: &str, action: TaskCommand) -> Vec<&'static str> {
-        self.ok(case, &reviewer(dept), Command::Task { item: Id::new(item), action })
-    }
-
-    fn approve(&mut self, case: CaseId, item: &str, dept: &str) {
-        self.task(case, item, dept, TaskCommand::Claim);
-        self.task(case, item, dept, TaskCommand::Approve);
-    }
-
-    fn state(&self, case: CaseId) -> CaseState {
-        self.engine.case(case).unwrap().state
-    }
-
-    fn task_state(&self, case: CaseId, item: &str) -> TaskState {
-        self.engine.case(case).unwrap().task(item).unwrap().state
-    }
-
-    fn advance_hours(&mut self, hours: i64) -> Vec<Recorded> {
-        self.now = self.now.plus_minutes(hours * 60);
-        self.engine.advance_to(self.now)
-    }
-}
 
 #[test]
 fn restaurant_runs_from_submission_to_closing() {
@@ -322,7 +228,7 @@ fn withdrawal_cancels_open_tasks() {
 #[test]
 fn countersign_needs_every_department() {
     let mut h = Hall::new();
-    let case = h.submit("project", &["design", "safety-plan"], &[]);
+    let case = h.submit("project", &["design", "safety-plan", "completion-report"], &[]);
     let intake = h.intake.clone();
     h.ok(case, &intake, Command::Accept);
     h.approve(case, "design-review", "planning");
@@ -343,7 +249,7 @@ fn countersign_needs_every_department() {
 #[test]
 fn stages_gate_the_next_stage_and_simulated_approval_converts() {
     let mut h = Hall::new();
-    let case = h.submit("project", &["design", "safety-plan"], &[]);
+    let case = h.submit("project", &["design", "safety-plan", "completion-report"], &[]);
     let intake = h.intake.clone();
     h.ok(case, &intake, Command::Accept);
     assert_eq!(h.task_state(case, "permit"), TaskState::Waiting, "stage 2 waits for stage 1");
@@ -365,7 +271,7 @@ fn stages_gate_the_next_stage_and_simulated_approval_converts() {
 #[test]
 fn a_lapsed_simulated_approval_cancels_later_stages() {
     let mut h = Hall::new();
-    let case = h.submit("project", &["design", "safety-plan"], &[]);
+    let case = h.submit("project", &["design", "safety-plan", "completion-report"], &[]);
     let intake = h.intake.clone();
     h.ok(case, &intake, Command::Accept);
     h.task(case, "design-review", "planning", TaskCommand::Claim);
@@ -380,7 +286,7 @@ fn a_lapsed_simulated_approval_cancels_later_stages() {
 #[test]
 fn issue_before_cure_delivers_then_revokes_on_a_missed_cure() {
     let mut h = Hall::new();
-    let case = h.submit("project", &["design"], &[]);
+    let case = h.submit("project", &["design", "completion-report"], &[]);
     let intake = h.intake.clone();
     h.ok(case, &intake, Command::AcceptTolerating { cure_due: "2026-03-27".parse().unwrap() });
     h.approve(case, "design-review", "planning");

@@ -1,0 +1,325 @@
+//! The transition tables (`yichuang_core::table`) agree with `decide`, in both directions, and
+//! render the diagrams in `docs/state-machines.md`.
+
+mod common;
+
+use common::*;
+use yichuang_core::table::{self, Transition};
+use yichuang_core::*;
+
+fn date(s: &str) -> Date {
+    s.parse().unwrap()
+}
+
+/// Instances of every case state, reached through the public API.
+fn instances(state: CaseState) -> Vec<(Hall, CaseId)> {
+    let mut out = Vec::new();
+    let mut h = Hall::new();
+    let intake = h.intake.clone();
+    let delivery = h.delivery.clone();
+    let applicant = h.applicant.clone();
+    let tolerate = |h: &mut Hall| {
+        let case = h.submit("restaurant", &["licence-form", "lease", "floor-plan"], &[]);
+        let intake = h.intake.clone();
+        h.ok(case, &intake, Command::AcceptTolerating { cure_due: date("2026-03-06") });
+        case
+    };
+    let restaurant_done = |h: &mut Hall| {
+        let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+        let intake = h.intake.clone();
+        h.ok(case, &intake, Command::Accept);
+        for (item, dept) in [("licence", "market"), ("food", "market"), ("fire-check", "fire"), ("sign", "urban")] {
+            h.approve(case, item, dept);
+        }
+        case
+    };
+    let project_ibc_done = |h: &mut Hall| {
+        let case = h.submit("project", &["design", "completion-report"], &[]);
+        let intake = h.intake.clone();
+        h.ok(case, &intake, Command::AcceptTolerating { cure_due: date("2026-03-20") });
+        h.approve(case, "design-review", "planning");
+        h.approve(case, "permit", "construction");
+        h.task(case, "joint-acceptance", "fire", TaskCommand::Claim);
+        for dept in ["fire", "planning", "construction"] {
+            h.task(case, "joint-acceptance", dept, TaskCommand::Approve);
+        }
+        case
+    };
+    match state {
+        CaseState::Consulting => {
+            let a = Applicant { id: h.applicant.id.clone(), name: "张三".into(), credit_blocked: false };
+            let ctx = Ctx { now: h.now, actor: &applicant };
+            let case = h.engine.open(Command::Consult { bundle: Id::new("restaurant"), applicant: a }, &ctx).unwrap().0;
+            out.push((h, case));
+        }
+        CaseState::Received => {
+            let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+            out.push((h, case));
+            let mut h = Hall::new();
+            let case = h.submit("restaurant", &["licence-form", "lease", "floor-plan"], &[]);
+            out.push((h, case));
+        }
+        CaseState::AwaitingCorrection => {
+            let case = h.submit("restaurant", &["floor-plan"], &[]);
+            h.ok(case, &intake, Command::RequestCorrection);
+            out.push((h, case));
+        }
+        CaseState::InApproval => {
+            let case = tolerate(&mut h);
+            out.push((h, case));
+        }
+        CaseState::AwaitingCure => {
+            let case = h.submit("project", &["design", "safety-plan"], &[]);
+            h.ok(case, &intake, Command::AcceptTolerating { cure_due: date("2026-03-20") });
+            h.approve(case, "design-review", "planning");
+            h.task(case, "permit", "construction", TaskCommand::Claim);
+            h.task(case, "permit", "construction", TaskCommand::Deny { reason: "安全措施不足".into() });
+            out.push((h, case));
+        }
+        CaseState::Suspended => {
+            let case = tolerate(&mut h);
+            h.advance_hours(24 * 5);
+            out.push((h, case));
+        }
+        CaseState::ReadyForDelivery => {
+            let case = restaurant_done(&mut h);
+            out.push((h, case));
+            let mut h = Hall::new();
+            let case = h.submit("project", &["design", "completion-report"], &[]);
+            h.ok(case, &intake, Command::AcceptTolerating { cure_due: date("2026-03-20") });
+            h.approve(case, "design-review", "planning");
+            h.approve(case, "permit", "construction");
+            h.task(case, "joint-acceptance", "fire", TaskCommand::Claim);
+            for dept in ["fire", "planning", "construction"] {
+                h.task(case, "joint-acceptance", dept, TaskCommand::Approve);
+            }
+            out.push((h, case));
+        }
+        CaseState::Delivered => {
+            let case = restaurant_done(&mut h);
+            h.ok(case, &delivery, Command::Deliver { method: DeliveryMethod::Window });
+            out.push((h, case));
+            let mut h = Hall::new();
+            let _ = project_ibc_done;
+            let case = h.submit("project", &["design", "completion-report"], &[]);
+            h.ok(case, &intake, Command::AcceptTolerating { cure_due: date("2026-03-20") });
+            h.approve(case, "design-review", "planning");
+            h.approve(case, "permit", "construction");
+            h.task(case, "joint-acceptance", "fire", TaskCommand::Claim);
+            for dept in ["fire", "planning", "construction"] {
+                h.task(case, "joint-acceptance", dept, TaskCommand::Approve);
+            }
+            h.ok(case, &delivery, Command::Deliver { method: DeliveryMethod::Post });
+            out.push((h, case));
+        }
+        CaseState::Closed => {
+            let case = restaurant_done(&mut h);
+            h.ok(case, &delivery, Command::Deliver { method: DeliveryMethod::Window });
+            h.ok(case, &applicant, Command::Rate { stars: 5 });
+            out.push((h, case));
+        }
+        CaseState::Rejected => {
+            let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+            h.ok(case, &intake, Command::Reject { reason: "不属于本机关职权".into() });
+            out.push((h, case));
+        }
+        CaseState::Returned => {
+            let case = tolerate(&mut h);
+            h.advance_hours(24 * 40);
+            out.push((h, case));
+        }
+        CaseState::Withdrawn => {
+            let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+            h.ok(case, &applicant, Command::Withdraw);
+            out.push((h, case));
+        }
+        CaseState::Revoked => {
+            let case = h.submit("project", &["design", "completion-report"], &[]);
+            h.ok(case, &intake, Command::AcceptTolerating { cure_due: date("2026-03-20") });
+            h.approve(case, "design-review", "planning");
+            h.approve(case, "permit", "construction");
+            h.task(case, "joint-acceptance", "fire", TaskCommand::Claim);
+            for dept in ["fire", "planning", "construction"] {
+                h.task(case, "joint-acceptance", dept, TaskCommand::Approve);
+            }
+            h.ok(case, &delivery, Command::Deliver { method: DeliveryMethod::Post });
+            h.advance_hours(24 * 40);
+            out.push((h, case));
+        }
+    }
+    for (h, case) in &out {
+        assert_eq!(h.state(*case), state, "instance reached the wrong state");
+    }
+    out
+}
+
+/// Every case command with an actor entitled to issue it.
+fn commands(h: &Hall, case: CaseId) -> Vec<(&'static str, Actor, Command)> {
+    let c = h.engine.case(case).unwrap();
+    let supply = c.outstanding.first().cloned().unwrap_or_else(|| Id::new("health-cert"));
+    let ready = c.tasks.iter().find(|t| t.state == TaskState::Ready);
+    let (item, dept) = match ready {
+        Some(t) => {
+            let def = h.engine.definition();
+            let d = def.item(t.item).decided_by.departments()[0];
+            (t.item_id.clone(), def.department(d).id.to_string())
+        }
+        None => (Id::new("licence"), "market".to_owned()),
+    };
+    let s = h.submission("restaurant", ALL_RESTAURANT, &[]);
+    vec![
+        ("submit", h.intake.clone(), Command::Submit(Box::new(s))),
+        ("accept", h.intake.clone(), Command::Accept),
+        ("accept_tolerating", h.intake.clone(), Command::AcceptTolerating { cure_due: date("2026-03-06") }),
+        ("request_correction", h.intake.clone(), Command::RequestCorrection),
+        ("reject", h.intake.clone(), Command::Reject { reason: "理由".into() }),
+        ("resubmit", h.intake.clone(), Command::Resubmit { materials: ids(ALL_RESTAURANT) }),
+        ("supply", h.applicant.clone(), Command::Supply { material: supply }),
+        ("task command", reviewer(&dept), Command::Task { item, action: TaskCommand::Claim }),
+        ("deliver", h.delivery.clone(), Command::Deliver { method: DeliveryMethod::Window }),
+        ("rate", h.applicant.clone(), Command::Rate { stars: 3 }),
+        ("withdraw", h.applicant.clone(), Command::Withdraw),
+    ]
+}
+
+#[test]
+fn case_decide_agrees_with_the_table() {
+    let mut accepted_rows = std::collections::BTreeSet::new();
+    for state in CaseState::ALL {
+        for (h, case) in instances(state) {
+            for (name, actor, command) in commands(&h, case) {
+                let row = table::targets(table::CASE, state.name(), name);
+                let mut h2 = Hall { engine: h.engine.clone(), ..Hall::new() };
+                h2.now = h.now;
+                match h2.run(case, &actor, command) {
+                    Ok(_) => {
+                        let to = row.unwrap_or_else(|| panic!("{} accepted `{name}` but the table has no row", state.name()));
+                        let got = h2.state(case).name();
+                        assert!(to.contains(&got), "{} --{name}--> {got}, table says {to:?}", state.name());
+                        accepted_rows.insert((state.name(), name));
+                    }
+                    Err(Rejection::InvalidState { .. }) => {
+                        assert!(row.is_none(), "{} refused `{name}` as an invalid state but the table lists it", state.name());
+                    }
+                    Err(e) => {
+                        assert!(row.is_some(), "{} refused `{name}` by a guard ({e}) but the table has no row", state.name());
+                        assert!(!e.is_authorization(), "the test's actor is entitled: {e}");
+                    }
+                }
+            }
+        }
+    }
+    // Every command row of the table was exercised and accepted at least once.
+    for t in table::CASE {
+        if let table::Trigger::Command(c) = t.trigger {
+            assert!(accepted_rows.contains(&(t.from, c)), "row {} --{c}--> never accepted", t.from);
+        }
+    }
+}
+
+#[test]
+fn task_decide_agrees_with_the_table() {
+    // (task state, case builder): each leaves the named task in that state, case in approval.
+    let mut h = Hall::new();
+    let intake = h.intake.clone();
+    let project = h.submit("project", &["design", "safety-plan", "completion-report"], &[]);
+    h.ok(project, &intake, Command::Accept);
+    let restaurant = h.submit("restaurant", ALL_RESTAURANT, &[]);
+    h.ok(restaurant, &intake, Command::Accept);
+    let mut cases: Vec<(TaskState, Hall, CaseId, &str, &str)> = Vec::new();
+    let snapshot = |h: &Hall| Hall { engine: h.engine.clone(), now: h.now, ..Hall::new() };
+    cases.push((TaskState::Waiting, snapshot(&h), restaurant, "food", "market"));
+    cases.push((TaskState::Ready, snapshot(&h), restaurant, "licence", "market"));
+    cases.push((TaskState::NotApplicable, snapshot(&h), restaurant, "tobacco-retail", "tobacco"));
+    h.task(project, "design-review", "planning", TaskCommand::Claim);
+    cases.push((TaskState::InReview, snapshot(&h), project, "design-review", "planning"));
+    let mut sp = snapshot(&h);
+    sp.task(project, "design-review", "planning", TaskCommand::StartSpecialProcedure { kind: SpecialProcedureKind::ExpertReview });
+    cases.push((TaskState::SpecialProcedure(SpecialProcedureKind::ExpertReview), sp, project, "design-review", "planning"));
+    let mut sim = snapshot(&h);
+    sim.task(project, "design-review", "planning", TaskCommand::ApproveSimulated);
+    cases.push((TaskState::SimulatedApproved, sim, project, "design-review", "planning"));
+    h.approve(restaurant, "licence", "market");
+    cases.push((TaskState::Approved, snapshot(&h), restaurant, "licence", "market"));
+    h.task(restaurant, "fire-check", "fire", TaskCommand::Claim);
+    h.task(restaurant, "fire-check", "fire", TaskCommand::Deny { reason: "不合格".into() });
+    cases.push((TaskState::Denied, snapshot(&h), restaurant, "fire-check", "fire"));
+    let mut lapsed = snapshot(&h);
+    lapsed.task(project, "design-review", "planning", TaskCommand::ApproveSimulated);
+    lapsed.advance_hours(24 * 60);
+    // The lapse cancelled the later stages; the case is decided, so look at the task alone.
+    cases.push((TaskState::Lapsed, lapsed, project, "design-review", "planning"));
+    let actions = [
+        ("claim", TaskCommand::Claim),
+        ("approve", TaskCommand::Approve),
+        ("deny", TaskCommand::Deny { reason: "理由".into() }),
+        ("start_special_procedure", TaskCommand::StartSpecialProcedure { kind: SpecialProcedureKind::Hearing }),
+        ("end_special_procedure", TaskCommand::EndSpecialProcedure),
+        ("approve_simulated", TaskCommand::ApproveSimulated),
+        ("meet_precondition", TaskCommand::MeetPrecondition { facts_changed: false }),
+    ];
+    for (state, h, case, item, dept) in cases {
+        assert_eq!(h.task_state(case, item), state, "fixture for {}", state.name());
+        let def = h.engine.definition().clone();
+        let task = h.engine.case(case).unwrap().task(item).unwrap().clone();
+        let actor = reviewer(dept);
+        for (name, action) in &actions {
+            let row = table::targets(table::TASK, state.name(), name);
+            let ctx = Ctx { now: h.now, actor: &actor };
+            let action = match action {
+                TaskCommand::Deny { .. } => yichuang_core::task::TaskAction::Deny("理由"),
+                TaskCommand::Claim => yichuang_core::task::TaskAction::Claim,
+                TaskCommand::Approve => yichuang_core::task::TaskAction::Approve,
+                TaskCommand::StartSpecialProcedure { kind } => yichuang_core::task::TaskAction::StartSpecialProcedure(*kind),
+                TaskCommand::EndSpecialProcedure => yichuang_core::task::TaskAction::EndSpecialProcedure,
+                TaskCommand::ApproveSimulated => yichuang_core::task::TaskAction::ApproveSimulated,
+                TaskCommand::MeetPrecondition { facts_changed } => {
+                    yichuang_core::task::TaskAction::MeetPrecondition { facts_changed: *facts_changed }
+                }
+            };
+            match task.decide(&def, action, &ctx) {
+                Ok(_) => assert!(row.is_some(), "task {} accepted `{name}` without a row", state.name()),
+                Err(Rejection::InvalidState { .. }) => {
+                    assert!(row.is_none(), "task {} refused `{name}` though the table lists it", state.name())
+                }
+                Err(e) => assert!(row.is_some() && !e.is_authorization(), "task {} `{name}`: {e}", state.name()),
+            }
+        }
+    }
+}
+
+fn diagrams() -> String {
+    let case_finals = ["Closed", "Rejected", "Returned", "Withdrawn", "Revoked"];
+    let task_finals = ["Approved", "Denied", "Cancelled", "Lapsed", "NotApplicable"];
+    let rows = |t: &[Transition]| {
+        t.iter()
+            .map(|r| format!("| {} | {} | {} | {} |", r.from, r.trigger.label().replace('|', "\\|"), r.to.join(" / "), r.rule))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    format!(
+        "# State machines\n\n\
+         <!-- Generated by `cargo test -p yichuang-core --test table` from `crates/yichuang-core/src/table.rs`; do not edit. -->\n\n\
+         The tables below are the data in `table.rs`; a test holds `decide` against them in both directions \
+         (every listed command is accepted from its state, every other command is refused).\n\n\
+         ## Case 办件\n\n```mermaid\n{}```\n\n| from | trigger | to | rule |\n|---|---|---|---|\n{}\n\n\
+         ## Approval task 审批任务\n\n`NotApplicable` members (情形 not met) start and stay there.\n\n```mermaid\n{}```\n\n\
+         | from | trigger | to | rule |\n|---|---|---|---|\n{}\n",
+        table::mermaid(table::CASE, &["Consulting", "Received"], &case_finals),
+        rows(table::CASE),
+        table::mermaid(table::TASK, &["Waiting", "NotApplicable"], &task_finals),
+        rows(table::TASK),
+    )
+}
+
+/// Writes `docs/state-machines.md` when it differs, and fails so that the change is committed.
+#[test]
+fn state_diagrams_in_docs_are_current() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/state-machines.md");
+    let want = diagrams();
+    let have = std::fs::read_to_string(path).unwrap_or_default();
+    if have != want {
+        std::fs::write(path, &want).unwrap();
+        panic!("docs/state-machines.md was out of date and has been regenerated; review and commit it");
+    }
+}
