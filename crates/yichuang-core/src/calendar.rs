@@ -84,9 +84,7 @@ impl Calendar {
         let first = Date::from_ymd(first_year, 1, 1).expect("January 1st exists");
         let end = Date::from_ymd(last_year + 1, 1, 1).expect("January 1st exists");
         let len = (end.days_since_epoch() - first.days_since_epoch()) as usize;
-        let mut working: Vec<bool> = (0..len)
-            .map(|i| !first.add_days(i as i32).weekday().is_weekend())
-            .collect();
+        let mut working: Vec<bool> = (0..len).map(|i| !first.add_days(i as i32).weekday().is_weekend()).collect();
         for d in holidays {
             working[(d.days_since_epoch() - first.days_since_epoch()) as usize] = false;
         }
@@ -116,16 +114,7 @@ impl Calendar {
         rank.push(count);
         let day_minutes = periods.iter().map(|p| p.close - p.open).sum();
         debug_assert!(periods.windows(2).all(|w| w[0].close <= w[1].open));
-        Calendar {
-            first,
-            first_year,
-            last_year,
-            working,
-            rank,
-            workdays,
-            periods,
-            day_minutes,
-        }
+        Calendar { first, first_year, last_year, working, rank, workdays, periods, day_minutes }
     }
 
     /// A calendar in which every day is a working day and the office never closes: the 24/7
@@ -134,10 +123,7 @@ impl Calendar {
         let first = Date::from_ymd(first_year, 1, 1).expect("January 1st exists");
         let end = Date::from_ymd(last_year + 1, 1, 1).expect("January 1st exists");
         let len = (end.days_since_epoch() - first.days_since_epoch()) as usize;
-        let periods = vec![OfficePeriod {
-            open: 0,
-            close: 24 * 60,
-        }];
+        let periods = vec![OfficePeriod { open: 0, close: 24 * 60 }];
         Calendar::from_flags(first, first_year, last_year, vec![true; len], periods)
     }
 
@@ -165,12 +151,7 @@ impl Calendar {
     }
 
     fn out_of_range(&self, date: Date) -> CalendarError {
-        CalendarError::OutOfRange {
-            date,
-            year: date.year(),
-            first_year: self.first_year,
-            last_year: self.last_year,
-        }
+        CalendarError::OutOfRange { date, year: date.year(), first_year: self.first_year, last_year: self.last_year }
     }
 
     fn date_of(&self, index: u32) -> Date {
@@ -220,10 +201,7 @@ impl Calendar {
 
     /// Office minutes of a working day that lie before `minute_of_day`.
     fn office_minutes_before(&self, minute_of_day: u32) -> u32 {
-        self.periods
-            .iter()
-            .map(|p| minute_of_day.clamp(p.open, p.close) - p.open)
-            .sum()
+        self.periods.iter().map(|p| minute_of_day.clamp(p.open, p.close) - p.open).sum()
     }
 
     /// Working minutes from the calendar's first instant to `t`.
@@ -231,31 +209,19 @@ impl Calendar {
         let date = t.date();
         let i = self.index(date)?;
         let whole = i64::from(self.rank[i]) * i64::from(self.day_minutes);
-        let partial = if self.working[i] {
-            self.office_minutes_before(t.minute_of_day())
-        } else {
-            0
-        };
+        let partial = if self.working[i] { self.office_minutes_before(t.minute_of_day()) } else { 0 };
         Ok(whole + i64::from(partial))
     }
 
     /// Working time (within office hours, on working days) between two instants, in minutes;
     /// negative if `to` is before `from`.
-    pub fn working_minutes_between(
-        &self,
-        from: Instant,
-        to: Instant,
-    ) -> Result<i64, CalendarError> {
+    pub fn working_minutes_between(&self, from: Instant, to: Instant) -> Result<i64, CalendarError> {
         Ok(self.cumulative_minutes(to)? - self.cumulative_minutes(from)?)
     }
 
     /// The earliest instant at which `minutes` working minutes have elapsed since `start`
     /// (`start` itself for 0). Landing exactly on a closing time gives that closing time.
-    pub fn advance_working_minutes(
-        &self,
-        start: Instant,
-        minutes: i64,
-    ) -> Result<Instant, CalendarError> {
+    pub fn advance_working_minutes(&self, start: Instant, minutes: i64) -> Result<Instant, CalendarError> {
         assert!(minutes >= 0, "cannot advance by negative working time");
         if minutes == 0 {
             self.index(start.date())?;
@@ -271,9 +237,7 @@ impl Calendar {
         let Some(&offset) = self.workdays.get(day as usize) else {
             return Err(self.out_of_range(self.date_of(self.working.len() as u32)));
         };
-        Ok(self
-            .date_of(offset)
-            .at_minute(self.minute_at_office_offset(rem as u32)))
+        Ok(self.date_of(offset).at_minute(self.minute_at_office_offset(rem as u32)))
     }
 
     /// The minute of day at which `offset` office minutes of a working day have elapsed
@@ -303,28 +267,15 @@ impl Calendar {
     /// Facts about one day.
     pub fn day_info(&self, date: Date, notes: &[(Date, String)]) -> Result<DayInfo, CalendarError> {
         let working = self.is_working_day(date)?;
-        let note = notes
-            .iter()
-            .find(|(d, _)| *d == date)
-            .map(|(_, n)| n.clone());
-        Ok(DayInfo {
-            date,
-            working,
-            note,
-        })
+        let note = notes.iter().find(|(d, _)| *d == date).map(|(_, n)| n.clone());
+        Ok(DayInfo { date, working, note })
     }
 
     /// Office hours as text, e.g. `09:00–12:00, 13:30–17:30`.
     pub fn office_hours_text(&self) -> String {
         self.periods
             .iter()
-            .map(|p| {
-                format!(
-                    "{}–{}",
-                    format_time_of_day(p.open),
-                    format_time_of_day(p.close)
-                )
-            })
+            .map(|p| format!("{}–{}", format_time_of_day(p.open), format_time_of_day(p.close)))
             .collect::<Vec<_>>()
             .join(", ")
     }

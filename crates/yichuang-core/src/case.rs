@@ -52,7 +52,10 @@ pub enum CaseState {
 impl CaseState {
     /// Final states take no more commands.
     pub fn is_final(self) -> bool {
-        matches!(self, CaseState::Closed | CaseState::Rejected | CaseState::Returned | CaseState::Withdrawn | CaseState::Revoked)
+        matches!(
+            self,
+            CaseState::Closed | CaseState::Rejected | CaseState::Returned | CaseState::Withdrawn | CaseState::Revoked
+        )
     }
     /// All states, for tables and diagrams.
     pub const ALL: [CaseState; 13] = [
@@ -201,7 +204,9 @@ impl TaskCommand {
             TaskCommand::StartSpecialProcedure { kind } => TaskAction::StartSpecialProcedure(*kind),
             TaskCommand::EndSpecialProcedure => TaskAction::EndSpecialProcedure,
             TaskCommand::ApproveSimulated => TaskAction::ApproveSimulated,
-            TaskCommand::MeetPrecondition { facts_changed } => TaskAction::MeetPrecondition { facts_changed: *facts_changed },
+            TaskCommand::MeetPrecondition { facts_changed } => {
+                TaskAction::MeetPrecondition { facts_changed: *facts_changed }
+            }
         }
     }
 }
@@ -393,7 +398,13 @@ impl Case {
     }
 
     /// Checks that the actor is the applicant or a clerk of a window of `class`.
-    fn applicant_or_clerk(&self, def: &Definition, actor: &Actor, command: &'static str, class: WindowClass) -> Result<(), Rejection> {
+    fn applicant_or_clerk(
+        &self,
+        def: &Definition,
+        actor: &Actor,
+        command: &'static str,
+        class: WindowClass,
+    ) -> Result<(), Rejection> {
         match &actor.role {
             Role::Applicant if actor.id == self.applicant.id => Ok(()),
             Role::Applicant => {
@@ -410,7 +421,13 @@ impl Case {
     }
 
     /// Checks that the actor is a clerk of a window of `class`.
-    fn clerk_of(def: &Definition, actor: &Actor, command: &'static str, class: WindowClass, rule: &'static str) -> Result<(), Rejection> {
+    fn clerk_of(
+        def: &Definition,
+        actor: &Actor,
+        command: &'static str,
+        class: WindowClass,
+        rule: &'static str,
+    ) -> Result<(), Rejection> {
         match &actor.role {
             Role::Clerk { window } if def.window(window).is_some_and(|w| w.class == class) => Ok(()),
             _ => Err(Rejection::RoleNotAllowed {
@@ -438,7 +455,11 @@ impl Case {
     /// Validates a submission against the definition (shared by opening and consulting cases).
     pub fn check_submission(def: &Definition, s: &Submission) -> Result<BundleIx, Rejection> {
         let Some(bundle) = def.bundle_ix(&s.bundle) else {
-            return Err(Rejection::Unknown { what: "bundle", id: s.bundle.to_string(), accepted: def.bundle_ids_text() });
+            return Err(Rejection::Unknown {
+                what: "bundle",
+                id: s.bundle.to_string(),
+                accepted: def.bundle_ids_text(),
+            });
         };
         Case::material_ids(def, &s.materials)?;
         let b = def.bundle(bundle);
@@ -488,8 +509,17 @@ impl Case {
                     green_channel: s.green_channel,
                 }])
             }
-            Command::Accept | Command::AcceptTolerating { .. } | Command::RequestCorrection | Command::Reject { .. } => {
-                Case::clerk_of(def, ctx.actor, name, WindowClass::Intake, "综合受理 (only intake windows accept, correct or reject)")?;
+            Command::Accept
+            | Command::AcceptTolerating { .. }
+            | Command::RequestCorrection
+            | Command::Reject { .. } => {
+                Case::clerk_of(
+                    def,
+                    ctx.actor,
+                    name,
+                    WindowClass::Intake,
+                    "综合受理 (only intake windows accept, correct or reject)",
+                )?;
                 if self.state != CaseState::Received {
                     return Err(self.invalid(name, "intake decisions are taken on a received application"));
                 }
@@ -510,7 +540,11 @@ impl Case {
                     return Err(self.invalid(name, "tolerated materials (容缺) are supplied after acceptance"));
                 }
                 if !self.outstanding.contains(material) {
-                    return Err(Rejection::Unknown { what: "outstanding tolerated material", id: material.to_string(), accepted: list(&self.outstanding) });
+                    return Err(Rejection::Unknown {
+                        what: "outstanding tolerated material",
+                        id: material.to_string(),
+                        accepted: list(&self.outstanding),
+                    });
                 }
                 Ok(vec![Event::MaterialSupplied { material: material.clone() }])
             }
@@ -528,7 +562,13 @@ impl Case {
                 self.tasks[pos].decide(def, action.action(), ctx)
             }
             Command::Deliver { method } => {
-                Case::clerk_of(def, ctx.actor, name, WindowClass::Delivery, "统一出件 (only the unified delivery window delivers)")?;
+                Case::clerk_of(
+                    def,
+                    ctx.actor,
+                    name,
+                    WindowClass::Delivery,
+                    "统一出件 (only the unified delivery window delivers)",
+                )?;
                 if self.state != CaseState::ReadyForDelivery {
                     return Err(self.invalid(name, "results are delivered together once ready (一并出件)"));
                 }
@@ -540,14 +580,20 @@ impl Case {
                     return Err(self.invalid(name, "a case is rated once, after delivery"));
                 }
                 if !(1..=5).contains(stars) {
-                    return Err(Rejection::OutOfRange { what: "rating", value: stars.to_string(), accepted: "1–5 stars (≤ 2 is a bad rating, 差评)" });
+                    return Err(Rejection::OutOfRange {
+                        what: "rating",
+                        value: stars.to_string(),
+                        accepted: "1–5 stars (≤ 2 is a bad rating, 差评)",
+                    });
                 }
                 Ok(vec![Event::Rated { stars: *stars, by_default: false }])
             }
             Command::Withdraw => {
                 self.applicant_or_clerk(def, ctx.actor, name, WindowClass::Intake)?;
                 if matches!(self.state, CaseState::Delivered) {
-                    return Err(self.invalid(name, "results were already delivered; withdrawal is possible before delivery"));
+                    return Err(
+                        self.invalid(name, "results were already delivered; withdrawal is possible before delivery")
+                    );
                 }
                 Ok(vec![Event::Withdrawn])
             }
@@ -594,7 +640,10 @@ impl Case {
             }
             Command::Reject { reason } => {
                 if reason.trim().is_empty() {
-                    return Err(Rejection::ReasonRequired { rule: "不予受理须说明理由 (行政许可法 Art. 32)", what: "reason" });
+                    return Err(Rejection::ReasonRequired {
+                        rule: "不予受理须说明理由 (行政许可法 Art. 32)",
+                        what: "reason",
+                    });
                 }
                 Ok(vec![Event::Rejected { reason: reason.clone() }])
             }
@@ -602,7 +651,14 @@ impl Case {
         }
     }
 
-    fn accepted(&self, def: &Definition, as_of: Date, deemed: bool, tolerated: Vec<Id>, cure_due: Option<Instant>) -> Event {
+    fn accepted(
+        &self,
+        def: &Definition,
+        as_of: Date,
+        deemed: bool,
+        tolerated: Vec<Id>,
+        cure_due: Option<Instant>,
+    ) -> Event {
         let bundle = def.bundle(self.bundle);
         let applies = bundle.applicable(def, &self.answers);
         let applicable = bundle
@@ -709,6 +765,11 @@ impl Case {
                 }
                 self.outcome = Some(*outcome);
                 self.state = if *awaiting_cure { CaseState::AwaitingCure } else { CaseState::ReadyForDelivery };
+                if *outcome == Outcome::Denied {
+                    // Nothing is issued, so nothing can be cured or revoked.
+                    self.outstanding.clear();
+                    self.cure_due = None;
+                }
                 if let Some(sla) = &mut self.sla {
                     sla.stopped = true;
                 }
@@ -718,10 +779,10 @@ impl Case {
                     return Err(illegal(self, "the material is not outstanding"));
                 };
                 self.outstanding.remove(p);
-                if let Some(ix) = def.material_ix(material) {
-                    if let Err(i) = self.materials.binary_search(&ix) {
-                        self.materials.insert(i, ix);
-                    }
+                if let Some(ix) = def.material_ix(material)
+                    && let Err(i) = self.materials.binary_search(&ix)
+                {
+                    self.materials.insert(i, ix);
                 }
                 self.trips += u32::from(at_window);
                 if self.outstanding.is_empty() {
@@ -734,7 +795,8 @@ impl Case {
                 }
             }
             Event::CaseSuspended => {
-                if !matches!(self.state, CaseState::InApproval | CaseState::AwaitingCure | CaseState::ReadyForDelivery) {
+                if !matches!(self.state, CaseState::InApproval | CaseState::AwaitingCure | CaseState::ReadyForDelivery)
+                {
                     return Err(illegal(self, "only open cases are suspended"));
                 }
                 self.suspended = Some((now, self.state));
@@ -786,19 +848,15 @@ impl Case {
     }
 
     fn expect(&self, state: CaseState, illegal: &dyn Fn(&Case, &str) -> IllegalEvent) -> Result<(), IllegalEvent> {
-        if self.state == state {
-            Ok(())
-        } else {
-            Err(illegal(self, &format!("expected state {}", state.name())))
-        }
+        if self.state == state { Ok(()) } else { Err(illegal(self, &format!("expected state {}", state.name()))) }
     }
 
     fn add_materials(&mut self, def: &Definition, ids: &[Id]) {
         for id in ids {
-            if let Some(ix) = def.material_ix(id) {
-                if let Err(i) = self.materials.binary_search(&ix) {
-                    self.materials.insert(i, ix);
-                }
+            if let Some(ix) = def.material_ix(id)
+                && let Err(i) = self.materials.binary_search(&ix)
+            {
+                self.materials.insert(i, ix);
             }
         }
     }
@@ -853,10 +911,10 @@ impl Case {
     fn resume_all(&mut self, def: &Definition, now: Instant) {
         let cal = def.calendar();
         let in_special = self.tasks.iter().any(|t| matches!(t.state, TaskState::SpecialProcedure(_)));
-        if let Some(sla) = &mut self.sla {
-            if !in_special {
-                sla.resume(cal, now);
-            }
+        if let Some(sla) = &mut self.sla
+            && !in_special
+        {
+            sla.resume(cal, now);
         }
         for t in &mut self.tasks {
             if let (Some(sla), false) = (&mut t.sla, matches!(t.state, TaskState::SpecialProcedure(_))) {
@@ -903,7 +961,9 @@ impl Case {
         let now = rec.at;
         let case_paused_before = self.tasks.iter().any(|t| matches!(t.state, TaskState::SpecialProcedure(_)));
         let task = &mut self.tasks[pos];
-        let need = |ok: bool, what: &str| if ok { Ok(()) } else { Err(format!("task `{item}` is {}, expected {what}", task.state.name())) };
+        let need = |ok: bool, what: &str| {
+            if ok { Ok(()) } else { Err(format!("task `{item}` is {}, expected {what}", task.state.name())) }
+        };
         match &rec.event {
             Event::TaskReady { .. } => {
                 need(task.state == TaskState::Waiting, "Waiting")?;
@@ -918,11 +978,17 @@ impl Case {
             Event::TaskSigned { department, .. } => {
                 need(task.state == TaskState::InReview, "InReview")?;
                 let ds = def.item(task.item).decided_by.departments();
-                let bit = ds.iter().position(|&d| def.department(d).id == *department).ok_or("department does not countersign")?;
+                let bit = ds
+                    .iter()
+                    .position(|&d| def.department(d).id == *department)
+                    .ok_or("department does not countersign")?;
                 task.signed |= 1 << bit;
             }
             Event::TaskApproved { .. } => {
-                need(task.state == TaskState::InReview || task.state == TaskState::SimulatedApproved, "InReview or SimulatedApproved")?;
+                need(
+                    task.state == TaskState::InReview || task.state == TaskState::SimulatedApproved,
+                    "InReview or SimulatedApproved",
+                )?;
                 task.state = TaskState::Approved;
                 task.lapse_due = None;
                 if let Some(sla) = &mut task.sla {
@@ -957,10 +1023,11 @@ impl Case {
                     sla.resume(cal, now);
                 }
                 let still = self.tasks.iter().any(|t| matches!(t.state, TaskState::SpecialProcedure(_)));
-                if case_paused_before && !still {
-                    if let Some(sla) = &mut self.sla {
-                        sla.resume(cal, now);
-                    }
+                if case_paused_before
+                    && !still
+                    && let Some(sla) = &mut self.sla
+                {
+                    sla.resume(cal, now);
                 }
             }
             Event::TaskSimulatedApproved { .. } => {
@@ -1001,13 +1068,18 @@ impl Case {
                 continue;
             }
             if let Some(&f) = task.waits_for.iter().find(|&&p| self.tasks[p as usize].state.is_failed()) {
-                return vec![Event::TaskCancelled { item: task.item_id.clone(), because: self.tasks[f as usize].item_id.clone() }];
+                return vec![Event::TaskCancelled {
+                    item: task.item_id.clone(),
+                    because: self.tasks[f as usize].item_id.clone(),
+                }];
             }
             let gate = self.stage_gate(def, m);
             if let Gate::Failed(because) = gate {
                 return vec![Event::TaskCancelled { item: task.item_id.clone(), because }];
             }
             let preds_done = task.waits_for.iter().all(|&p| self.tasks[p as usize].state == TaskState::Approved);
+            #[cfg(feature = "fault-injection")]
+            let preds_done = preds_done || crate::fault::active(crate::fault::Fault::SkipPredecessorCheck);
             if preds_done && gate == Gate::Open && !self.blocked_by_cure(def, m) {
                 return vec![Event::TaskReady { item: task.item_id.clone() }];
             }
@@ -1032,12 +1104,15 @@ impl Case {
         !self.outstanding.is_empty() && self.holds_for_cure(def, &self.tasks[member])
     }
 
+    /// A Required material (outstanding only after a deemed acceptance) always holds the item;
+    /// a Tolerable one holds it unless the item may issue before cure.
     fn holds_for_cure(&self, def: &Definition, task: &Task) -> bool {
         let item = def.item(task.item);
-        !item.issue_before_cure
-            && self.outstanding.iter().any(|m| {
-                def.material_ix(m).and_then(|ix| item.need_of(ix)).is_some_and(|need| need != MaterialNeed::Optional)
-            })
+        self.outstanding.iter().any(|m| match def.material_ix(m).and_then(|ix| item.need_of(ix)) {
+            Some(MaterialNeed::Required) => true,
+            Some(MaterialNeed::Tolerable) => !item.issue_before_cure,
+            _ => false,
+        })
     }
 
     /// Whether the results wait for the cure (待补齐): the applicant's written commitment
@@ -1073,10 +1148,10 @@ impl Case {
         let policies = def.policies();
         match self.state {
             CaseState::Received => {
-                if let Some(received) = self.received_at {
-                    if let Ok(d) = cal.add_working_days(received.date(), policies.correction_notice_days) {
-                        out.push((cal.office_close(d), Timer::DeemedAcceptance));
-                    }
+                if let Some(received) = self.received_at
+                    && let Ok(d) = cal.add_working_days(received.date(), policies.correction_notice_days)
+                {
+                    out.push((cal.office_close(d), Timer::DeemedAcceptance));
                 }
             }
             CaseState::InApproval | CaseState::AwaitingCure | CaseState::ReadyForDelivery => {
@@ -1085,20 +1160,20 @@ impl Case {
                 }
             }
             CaseState::Suspended => {
-                if let Some((since, _)) = self.suspended {
-                    if let Ok(d) = cal.add_working_days(since.date(), policies.cure_grace_days) {
-                        out.push((cal.office_close(d), Timer::GraceOver));
-                    }
+                if let Some((since, _)) = self.suspended
+                    && let Ok(d) = cal.add_working_days(since.date(), policies.cure_grace_days)
+                {
+                    out.push((cal.office_close(d), Timer::GraceOver));
                 }
             }
             CaseState::Delivered => {
                 if let Some(due) = self.cure_due {
                     out.push((due, Timer::CureDue));
                 }
-                if let (None, Some((at, _))) = (self.rating, self.delivered) {
-                    if let Ok(d) = cal.add_working_days(at.date(), policies.default_rating_days) {
-                        out.push((cal.office_close(d), Timer::DefaultRating));
-                    }
+                if let (None, Some((at, _))) = (self.rating, self.delivered)
+                    && let Ok(d) = cal.add_working_days(at.date(), policies.default_rating_days)
+                {
+                    out.push((cal.office_close(d), Timer::DefaultRating));
                 }
             }
             _ => {}
@@ -1129,8 +1204,16 @@ impl Case {
         let (at, timer) = self.timers(def).into_iter().filter(|(t, _)| *t <= now).min_by_key(|(t, _)| *t)?;
         let events = match timer {
             Timer::DeemedAcceptance => {
+                // Deemed accepted as of receipt (Art. 32). Whatever is still missing is recorded as
+                // outstanding, due by the end of the promised limit, so that nothing is decided or
+                // delivered without it (invariant 4) and an uncured case is suspended, not stuck.
                 let as_of = self.received_at.expect("a received case has a receipt time").date();
-                vec![self.accepted(def, as_of, true, Vec::new(), None)]
+                let missing: Vec<Id> = self.missing(def).into_iter().map(|(m, _)| def.material(m).id.clone()).collect();
+                let due = (!missing.is_empty())
+                    .then(|| def.calendar().add_working_days(as_of, def.bundle(self.bundle).promised_days).ok())
+                    .flatten()
+                    .map(|d| def.calendar().office_close(d).max(at));
+                vec![self.accepted(def, as_of, true, missing, due)]
             }
             Timer::CaseSla => {
                 let level = next_level(self.sla.as_ref().expect("timer implies a clock").level);
@@ -1151,10 +1234,18 @@ impl Case {
 
     /// Executes a command in place: decides, then folds the events and their cascade into the
     /// state, appending everything recorded to `out`. On rejection the state is untouched.
-    pub fn execute(&mut self, def: &Definition, command: &Command, ctx: &Ctx<'_>, out: &mut Vec<Recorded>) -> Result<(), Rejection> {
+    pub fn execute(
+        &mut self,
+        def: &Definition,
+        command: &Command,
+        ctx: &Ctx<'_>,
+        out: &mut Vec<Recorded>,
+    ) -> Result<(), Rejection> {
         let events = self.decide(def, command, ctx)?;
         // Supplying the last tolerated material during a suspension resumes the case.
-        let resumes = matches!(command, Command::Supply { .. }) && self.state == CaseState::Suspended && self.outstanding.len() == 1;
+        let resumes = matches!(command, Command::Supply { .. })
+            && self.state == CaseState::Suspended
+            && self.outstanding.len() == 1;
         self.record_all(def, events, ctx.now, ctx.actor, out);
         if resumes {
             self.record_all(def, vec![Event::CaseResumed], ctx.now, ctx.actor, out);
@@ -1179,7 +1270,14 @@ impl Case {
 
     fn record_all(&mut self, def: &Definition, events: Vec<Event>, at: Instant, by: &Actor, out: &mut Vec<Recorded>) {
         for event in events {
-            let rec = Recorded { v: crate::event::EVENT_SCHEMA_VERSION, case: self.id, seq: self.version + 1, at, by: by.clone(), event };
+            let rec = Recorded {
+                v: crate::event::EVENT_SCHEMA_VERSION,
+                case: self.id,
+                seq: self.version + 1,
+                at,
+                by: by.clone(),
+                event,
+            };
             if let Err(e) = self.evolve(def, &rec) {
                 panic!("the engine produced an illegal event: {e}");
             }

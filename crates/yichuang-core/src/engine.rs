@@ -46,7 +46,9 @@ pub enum ReplayError {
         error: IllegalEvent,
     },
     /// An event names a case that was not opened before it.
-    #[error("event #{position} (0-based) belongs to case {case}, which no earlier event opened; cases open in order with Consulted or Submitted")]
+    #[error(
+        "event #{position} (0-based) belongs to case {case}, which no earlier event opened; cases open in order with Consulted or Submitted"
+    )]
     UnknownCase {
         /// Position in the log.
         position: usize,
@@ -62,7 +64,9 @@ pub enum ReplayError {
         bundle: String,
     },
     /// An event was written by a newer schema.
-    #[error("event #{position} (0-based) has schema version {version}; this engine reads version {EVENT_SCHEMA_VERSION}")]
+    #[error(
+        "event #{position} (0-based) has schema version {version}; this engine reads version {EVENT_SCHEMA_VERSION}"
+    )]
     Version {
         /// Position in the log.
         position: usize,
@@ -95,7 +99,11 @@ impl Engine {
         let (bundle, applicant, event) = match command {
             Command::Consult { bundle, applicant } => {
                 let Some(ix) = def.bundle_ix(&bundle) else {
-                    return Err(Rejection::Unknown { what: "bundle", id: bundle.to_string(), accepted: def.bundle_ids_text() });
+                    return Err(Rejection::Unknown {
+                        what: "bundle",
+                        id: bundle.to_string(),
+                        accepted: def.bundle_ids_text(),
+                    });
                 };
                 authorize_opening(def, ctx.actor, &applicant.id, "consult", WindowClass::Consult)?;
                 let notice = def.bundle(ix).materials.iter().map(|(m, _)| def.material(*m).id.clone()).collect();
@@ -145,7 +153,13 @@ impl Engine {
     }
 
     /// Like [`Engine::execute`], appending to `out`.
-    pub fn execute_into(&mut self, case: CaseId, command: &Command, ctx: &Ctx<'_>, out: &mut Vec<Recorded>) -> Result<(), Rejection> {
+    pub fn execute_into(
+        &mut self,
+        case: CaseId,
+        command: &Command,
+        ctx: &Ctx<'_>,
+        out: &mut Vec<Recorded>,
+    ) -> Result<(), Rejection> {
         let slot = self.slot(case)?;
         self.cases[slot].execute(&self.def, command, ctx, out)?;
         self.reschedule(case);
@@ -157,7 +171,11 @@ impl Engine {
         if slot < self.cases.len() {
             Ok(slot)
         } else {
-            Err(Rejection::Unknown { what: "case", id: case.to_string(), accepted: format!("C000001–{}", CaseId(self.cases.len() as u64)) })
+            Err(Rejection::Unknown {
+                what: "case",
+                id: case.to_string(),
+                accepted: format!("C000001–{}", CaseId(self.cases.len() as u64)),
+            })
         }
     }
 
@@ -222,11 +240,16 @@ impl Engine {
 
     /// A department's work queue (部门待办): tasks in `state` decided (or countersigned) by
     /// `department`, in case order.
-    pub fn department_tasks<'a>(&'a self, department: &'a str, state: TaskState) -> impl Iterator<Item = (CaseId, &'a Task)> + 'a {
+    pub fn department_tasks<'a>(
+        &'a self,
+        department: &'a str,
+        state: TaskState,
+    ) -> impl Iterator<Item = (CaseId, &'a Task)> + 'a {
         let def = &*self.def;
         self.cases.iter().flat_map(move |c| {
             c.tasks.iter().filter_map(move |t| {
-                let ours = def.item(t.item).decided_by.departments().iter().any(|&d| def.department(d).id == *department);
+                let ours =
+                    def.item(t.item).decided_by.departments().iter().any(|&d| def.department(d).id == *department);
                 (ours && t.state == state).then_some((c.id, t))
             })
         })
@@ -238,7 +261,10 @@ impl Engine {
     }
 
     /// Rebuilds an engine from a log, checking that every event is legal in order.
-    pub fn replay<'a>(def: Arc<Definition>, log: impl IntoIterator<Item = &'a Recorded>) -> Result<Engine, ReplayError> {
+    pub fn replay<'a>(
+        def: Arc<Definition>,
+        log: impl IntoIterator<Item = &'a Recorded>,
+    ) -> Result<Engine, ReplayError> {
         let mut engine = Engine::new(def);
         for (position, rec) in log.into_iter().enumerate() {
             engine.apply(position, rec)?;
@@ -257,7 +283,9 @@ impl Engine {
         let next = CaseId(self.cases.len() as u64 + 1);
         if rec.case == next {
             let (bundle, applicant) = match &rec.event {
-                Event::Consulted { bundle, applicant, .. } | Event::Submitted { bundle, applicant, .. } => (bundle, applicant),
+                Event::Consulted { bundle, applicant, .. } | Event::Submitted { bundle, applicant, .. } => {
+                    (bundle, applicant)
+                }
                 _ => return Err(ReplayError::UnknownCase { position, case: rec.case }),
             };
             let Some(ix) = self.def.bundle_ix(bundle) else {
@@ -274,11 +302,23 @@ impl Engine {
     }
 }
 
-fn authorize_opening(def: &Definition, actor: &Actor, applicant: &Id, command: &'static str, class: WindowClass) -> Result<(), Rejection> {
+fn authorize_opening(
+    def: &Definition,
+    actor: &Actor,
+    applicant: &Id,
+    command: &'static str,
+    class: WindowClass,
+) -> Result<(), Rejection> {
     match &actor.role {
         Role::Applicant if actor.id == *applicant => Ok(()),
-        Role::Applicant => Err(Rejection::NotTheApplicant { actor: actor.describe(), applicant: applicant.to_string() }),
-        Role::Clerk { window } if def.window(window).is_some_and(|w| w.class == class || w.class == WindowClass::Intake) => Ok(()),
+        Role::Applicant => {
+            Err(Rejection::NotTheApplicant { actor: actor.describe(), applicant: applicant.to_string() })
+        }
+        Role::Clerk { window }
+            if def.window(window).is_some_and(|w| w.class == class || w.class == WindowClass::Intake) =>
+        {
+            Ok(())
+        }
         _ => Err(Rejection::RoleNotAllowed {
             rule: "申请人本人 (only the applicant, or a window clerk on their behalf)",
             actor: actor.describe(),

@@ -18,6 +18,8 @@ pub mod case;
 pub mod definition;
 pub mod engine;
 pub mod event;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod rejection;
 pub mod sla;
 pub mod table;

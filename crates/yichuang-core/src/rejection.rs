@@ -17,7 +17,9 @@ pub enum Rejection {
         allowed: String,
     },
     /// A reviewer acted on another department's task.
-    #[error("rule 本部门办理 (a department acts only on its own tasks): {actor} may not act on `{item}`, which is decided by {departments}")]
+    #[error(
+        "rule 本部门办理 (a department acts only on its own tasks): {actor} may not act on `{item}`, which is decided by {departments}"
+    )]
     WrongDepartment {
         /// The actor.
         actor: String,
@@ -27,7 +29,9 @@ pub enum Rejection {
         departments: String,
     },
     /// Someone other than the case's applicant acted for it.
-    #[error("rule 申请人本人 (only the applicant or a window clerk on their behalf): {actor} is not the applicant {applicant} of this case")]
+    #[error(
+        "rule 申请人本人 (only the applicant or a window clerk on their behalf): {actor} is not the applicant {applicant} of this case"
+    )]
     NotTheApplicant {
         /// The actor.
         actor: String,
@@ -47,13 +51,17 @@ pub enum Rejection {
         accepted: String,
     },
     /// Acceptance needs materials that are missing.
-    #[error("rule 材料齐全 (complete materials): cannot accept, missing {missing}; request a correction (补正告知) listing them, or accept tolerating them if they are all tolerable (容缺)")]
+    #[error(
+        "rule 材料齐全 (complete materials): cannot accept, missing {missing}; request a correction (补正告知) listing them, or accept tolerating them if they are all tolerable (容缺)"
+    )]
     MaterialsIncomplete {
         /// The missing materials.
         missing: String,
     },
     /// 容缺 requested but a Required material is missing.
-    #[error("rule 容缺受理 (only tolerable materials may be missing): {missing} are required (必备) and missing; request a correction instead")]
+    #[error(
+        "rule 容缺受理 (only tolerable materials may be missing): {missing} are required (必备) and missing; request a correction instead"
+    )]
     NotTolerable {
         /// Required materials missing.
         missing: String,
@@ -65,13 +73,17 @@ pub enum Rejection {
     #[error("rule 补正告知: no required or tolerable material is missing; accept the application instead")]
     NothingMissing,
     /// The applicant is credit-blocked.
-    #[error("rule 信用 (credit): applicant {applicant} has a bad credit record and is excluded from 容缺受理 until credit repair; request a correction instead")]
+    #[error(
+        "rule 信用 (credit): applicant {applicant} has a bad credit record and is excluded from 容缺受理 until credit repair; request a correction instead"
+    )]
     CreditBlocked {
         /// The applicant.
         applicant: String,
     },
     /// The cure deadline is later than the promised limit allows.
-    #[error("rule 容缺时限 (cure due ≤ promised limit): cure due {due} is after {latest}, the end of the bundle's promised limit; choose a date on or before {latest}")]
+    #[error(
+        "rule 容缺时限 (cure due ≤ promised limit): cure due {due} is after {latest}, the end of the bundle's promised limit; choose a date on or before {latest}"
+    )]
     CureTooLate {
         /// Requested.
         due: String,

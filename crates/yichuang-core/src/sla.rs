@@ -54,7 +54,14 @@ impl Sla {
             let first = cal.next_working_day(today)?;
             (cal.office_open(first), i64::from(days) * i64::from(cal.day_minutes()))
         };
-        Ok(Sla { start, budget_minutes, paused_minutes: 0, paused_since: None, level: SlaLevel::Normal, stopped: false })
+        Ok(Sla {
+            start,
+            budget_minutes,
+            paused_minutes: 0,
+            paused_since: None,
+            level: SlaLevel::Normal,
+            stopped: false,
+        })
     }
 
     /// The promised deadline, shifted by closed pauses.

@@ -55,19 +55,34 @@ const WITHDRAWABLE: [&str; 7] =
 pub const CASE: &[Transition] = &[
     row("Consulting", Cmd("submit"), &["Received"], "receipt recorded; trip +1 at a window"),
     row("Received", Cmd("accept"), &["InApproval"], "all required and tolerable materials present; tasks created"),
-    row("Received", Cmd("accept_tolerating"), &["InApproval"], "容缺: only tolerable missing, no credit block, cure due ≤ promised limit"),
+    row(
+        "Received",
+        Cmd("accept_tolerating"),
+        &["InApproval"],
+        "容缺: only tolerable missing, no credit block, cure due ≤ promised limit",
+    ),
     row("Received", Cmd("request_correction"), &["AwaitingCorrection"], "补正告知 lists every missing material"),
     row("Received", Cmd("reject"), &["Rejected"], "不予受理 with a reason"),
     row("Received", Timer("5 wd without decision"), &["InApproval"], "deemed accepted as of receipt (Art. 32)"),
     row("AwaitingCorrection", Cmd("resubmit"), &["Received"], "acceptance date = last material's arrival; trip +1"),
     row("InApproval", Cmd("task command"), &["InApproval", "AwaitingCure", "ReadyForDelivery"], "see the task machine"),
     row("InApproval", Cmd("supply"), &["InApproval"], "a tolerated material arrives; blocked tasks may start"),
-    row("InApproval", Cascade("every task terminal: CaseDecided"), &["AwaitingCure", "ReadyForDelivery"], "outcome Approved / PartiallyApproved / Denied"),
+    row(
+        "InApproval",
+        Cascade("every task terminal: CaseDecided"),
+        &["AwaitingCure", "ReadyForDelivery"],
+        "outcome Approved / PartiallyApproved / Denied",
+    ),
     row("InApproval", Timer("SLA warning / overdue"), &["InApproval"], "预警 at the threshold, then 逾期"),
     row("InApproval", Timer("cure due"), &["Suspended"], "暂停办理"),
     row("AwaitingCure", Cmd("supply"), &["AwaitingCure", "ReadyForDelivery"], "when nothing is outstanding"),
     row("AwaitingCure", Timer("cure due"), &["Suspended"], "暂停办理"),
-    row("Suspended", Cmd("supply"), &["Suspended", "InApproval", "ReadyForDelivery"], "cured within the grace period: resume"),
+    row(
+        "Suspended",
+        Cmd("supply"),
+        &["Suspended", "InApproval", "ReadyForDelivery"],
+        "cured within the grace period: resume",
+    ),
     row("Suspended", Timer("grace over"), &["Returned"], "退件"),
     row("ReadyForDelivery", Cmd("supply"), &["ReadyForDelivery"], "issue-before-cure items: cure still due"),
     row("ReadyForDelivery", Timer("cure due"), &["Suspended"], "暂停办理"),
@@ -87,7 +102,12 @@ pub const CASE: &[Transition] = &[
 
 /// The task machine (DESIGN §4.1, approval task).
 pub const TASK: &[Transition] = &[
-    row("Waiting", Cascade("predecessors approved, stage open, no blocking cure"), &["Ready"], "enters the department's queue"),
+    row(
+        "Waiting",
+        Cascade("predecessors approved, stage open, no blocking cure"),
+        &["Ready"],
+        "enters the department's queue",
+    ),
     row("Waiting", Cascade("a predecessor failed"), &["Cancelled"], "denial cancels only dependents"),
     row("Ready", Cmd("claim"), &["InReview"], "a reviewer of the deciding department"),
     row("InReview", Cmd("approve"), &["Approved", "InReview"], "countersign: every listed department signs"),
@@ -95,7 +115,12 @@ pub const TASK: &[Transition] = &[
     row("InReview", Cmd("start_special_procedure"), &["SpecialProcedure"], "特别程序: clocks stop"),
     row("SpecialProcedure", Cmd("end_special_procedure"), &["InReview"], "clocks run again"),
     row("InReview", Cmd("approve_simulated"), &["SimulatedApproved"], "模拟审批: only items with a precondition"),
-    row("SimulatedApproved", Cmd("meet_precondition"), &["Approved", "InReview"], "unchanged facts convert; changed facts re-review"),
+    row(
+        "SimulatedApproved",
+        Cmd("meet_precondition"),
+        &["Approved", "InReview"],
+        "unchanged facts convert; changed facts re-review",
+    ),
     row("SimulatedApproved", Timer("validity over"), &["Lapsed"], "失效"),
     row("Ready", Timer("SLA warning / overdue"), &["Ready"], "预警, 逾期"),
     row("InReview", Timer("SLA warning / overdue"), &["InReview"], "预警, 逾期"),
@@ -120,18 +145,18 @@ pub fn mermaid(table: &[Transition], initial: &[&str], finals: &[&str]) -> Strin
             withdraw_from.push(t.from);
             continue;
         }
-        if let Trigger::Cascade(c) = t.trigger {
-            if c.contains("CaseDecided") {
-                if !choice {
-                    out.push_str("    state Decided <<choice>>\n");
-                    choice = true;
-                }
-                out.push_str(&format!("    {} --> Decided: [every task terminal]\n", t.from));
-                for to in t.to {
-                    out.push_str(&format!("    Decided --> {to}\n"));
-                }
-                continue;
+        if let Trigger::Cascade(c) = t.trigger
+            && c.contains("CaseDecided")
+        {
+            if !choice {
+                out.push_str("    state Decided <<choice>>\n");
+                choice = true;
             }
+            out.push_str(&format!("    {} --> Decided: [every task terminal]\n", t.from));
+            for to in t.to {
+                out.push_str(&format!("    Decided --> {to}\n"));
+            }
+            continue;
         }
         for to in t.to {
             if *to == t.from && t.to.len() > 1 {

@@ -46,7 +46,11 @@ impl TaskState {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            TaskState::NotApplicable | TaskState::Approved | TaskState::Denied | TaskState::Cancelled | TaskState::Lapsed
+            TaskState::NotApplicable
+                | TaskState::Approved
+                | TaskState::Denied
+                | TaskState::Cancelled
+                | TaskState::Lapsed
         )
     }
     /// Terminal without approval (blocks dependents).
@@ -139,16 +143,15 @@ fn reviewer_department(def: &Definition, item: &Item, actor: &Actor, action: &'s
         item.decided_by.departments().iter().map(|&d| def.department(d).id.to_string()).collect::<Vec<_>>().join(" + ")
     };
     match &actor.role {
-        Role::Reviewer { department } => item
-            .decided_by
-            .departments()
-            .iter()
-            .position(|&d| def.department(d).id == *department)
-            .ok_or_else(|| Rejection::WrongDepartment {
-                actor: actor.describe(),
-                item: item.id.to_string(),
-                departments: departments(),
-            }),
+        Role::Reviewer { department } => {
+            item.decided_by.departments().iter().position(|&d| def.department(d).id == *department).ok_or_else(|| {
+                Rejection::WrongDepartment {
+                    actor: actor.describe(),
+                    item: item.id.to_string(),
+                    departments: departments(),
+                }
+            })
+        }
         Role::Clerk { .. } => Err(Rejection::RoleNotAllowed {
             rule: "受审分离 (intake clerks accept but never decide)",
             actor: actor.describe(),
@@ -185,9 +188,12 @@ impl Task {
                 Decider::Department(_) => vec![Event::TaskApproved { item: id() }],
                 Decider::Countersign(ds) => {
                     if self.signed & (1 << dept) != 0 {
-                        return Err(wrong("this department has already signed; the other countersign departments must sign"));
+                        return Err(wrong(
+                            "this department has already signed; the other countersign departments must sign",
+                        ));
                     }
-                    let mut events = vec![Event::TaskSigned { item: id(), department: def.department(ds[dept]).id.clone() }];
+                    let mut events =
+                        vec![Event::TaskSigned { item: id(), department: def.department(ds[dept]).id.clone() }];
                     let all = (1u32 << ds.len()) - 1;
                     if self.signed | (1 << dept) == all {
                         events.push(Event::TaskApproved { item: id() });
@@ -197,7 +203,10 @@ impl Task {
             },
             (TaskState::InReview, TaskAction::Deny(reason)) => {
                 if reason.trim().is_empty() {
-                    return Err(Rejection::ReasonRequired { rule: "不予许可须说明理由 (a denial states its reason)", what: "reason" });
+                    return Err(Rejection::ReasonRequired {
+                        rule: "不予许可须说明理由 (a denial states its reason)",
+                        what: "reason",
+                    });
                 }
                 vec![Event::TaskDenied { item: id(), reason: reason.to_owned() }]
             }
@@ -226,7 +235,9 @@ impl Task {
             }
             (TaskState::Ready, _) => return Err(wrong("claim it first")),
             (TaskState::InReview, _) => {
-                return Err(wrong("approve, deny, start a special procedure, or approve simulated (模拟审批) when allowed"));
+                return Err(wrong(
+                    "approve, deny, start a special procedure, or approve simulated (模拟审批) when allowed",
+                ));
             }
             (TaskState::SpecialProcedure(_), _) => return Err(wrong("end the special procedure first")),
             (TaskState::SimulatedApproved, _) => return Err(wrong("meet the precondition (e.g. land obtained)")),

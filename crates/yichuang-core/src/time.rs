@@ -33,7 +33,18 @@ pub enum Weekday {
     Sunday,
 }
 
+impl fmt::Display for Weekday {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
 impl Weekday {
+    /// The Chinese name, e.g. 星期五.
+    pub fn chinese(self) -> &'static str {
+        ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"][self as usize]
+    }
+
     /// Saturday or Sunday.
     pub fn is_weekend(self) -> bool {
         matches!(self, Weekday::Saturday | Weekday::Sunday)
@@ -201,10 +212,7 @@ fn parse_fixed(text: &str, width: usize) -> Option<u32> {
 pub fn parse_time_of_day(text: &str) -> Result<u32, ParseTimeError> {
     let err = || ParseTimeError::TimeOfDay(text.to_owned());
     let (h, m) = text.split_once(':').ok_or_else(err)?;
-    let (h, m) = (
-        parse_fixed(h, 2).ok_or_else(err)?,
-        parse_fixed(m, 2).ok_or_else(err)?,
-    );
+    let (h, m) = (parse_fixed(h, 2).ok_or_else(err)?, parse_fixed(m, 2).ok_or_else(err)?);
     if h > 24 || m > 59 || (h == 24 && m != 0) {
         return Err(err());
     }
@@ -221,16 +229,11 @@ impl FromStr for Date {
     fn from_str(text: &str) -> Result<Date, ParseTimeError> {
         let err = || ParseTimeError::Date(text.to_owned());
         let mut parts = text.split('-');
-        let (Some(y), Some(m), Some(d), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(err());
         };
         let year = parse_fixed(y, 4).ok_or_else(err)? as i32;
-        let (month, day) = (
-            parse_fixed(m, 2).ok_or_else(err)?,
-            parse_fixed(d, 2).ok_or_else(err)?,
-        );
+        let (month, day) = (parse_fixed(m, 2).ok_or_else(err)?, parse_fixed(d, 2).ok_or_else(err)?);
         Date::from_ymd(year, month, day).ok_or_else(err)
     }
 }
@@ -255,12 +258,7 @@ impl FromStr for Instant {
 
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}T{}",
-            self.date(),
-            format_time_of_day(self.minute_of_day())
-        )
+        write!(f, "{}T{}", self.date(), format_time_of_day(self.minute_of_day()))
     }
 }
 
@@ -299,10 +297,7 @@ mod tests {
         let d: Date = "2026-02-13".parse().unwrap();
         assert_eq!(d.weekday(), Weekday::Friday);
         assert_eq!(d.to_string(), "2026-02-13");
-        assert_eq!(
-            "2025-10-01".parse::<Date>().unwrap().weekday(),
-            Weekday::Wednesday
-        );
+        assert_eq!("2025-10-01".parse::<Date>().unwrap().weekday(), Weekday::Wednesday);
         assert!("2025-02-29".parse::<Date>().is_err());
         assert!("2024-02-29".parse::<Date>().is_ok());
         assert!("2025-1-01".parse::<Date>().is_err());

@@ -20,7 +20,11 @@ fn restaurant_runs_from_submission_to_closing() {
     assert_eq!(h.task_state(case, "tobacco-retail"), TaskState::NotApplicable);
     h.task(case, "licence", "market", TaskCommand::Claim);
     let events = h.task(case, "licence", "market", TaskCommand::Approve);
-    assert_eq!(events, ["TaskApproved", "TaskReady", "TaskReady", "TaskReady"], "food, fire and sign start in parallel");
+    assert_eq!(
+        events,
+        ["TaskApproved", "TaskReady", "TaskReady", "TaskReady"],
+        "food, fire and sign start in parallel"
+    );
     h.approve(case, "food", "market");
     h.approve(case, "sign", "urban");
     assert_eq!(h.state(case), CaseState::InApproval);
@@ -90,7 +94,10 @@ fn rejection_needs_a_reason() {
     let mut h = Hall::new();
     let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
     let intake = h.intake.clone();
-    assert!(matches!(h.run(case, &intake, Command::Reject { reason: " ".into() }), Err(Rejection::ReasonRequired { .. })));
+    assert!(matches!(
+        h.run(case, &intake, Command::Reject { reason: " ".into() }),
+        Err(Rejection::ReasonRequired { .. })
+    ));
     h.ok(case, &intake, Command::Reject { reason: "不属于本机关职权范围，请向市级部门申请".into() });
     assert_eq!(h.state(case), CaseState::Rejected);
     assert!(matches!(h.run(case, &intake, Command::Accept), Err(Rejection::InvalidState { .. })));
@@ -121,7 +128,10 @@ fn tolerance_is_refused_with_the_rule_that_applies() {
     let err = h.run(case, &intake, Command::AcceptTolerating { cure_due: due }).unwrap_err();
     assert!(matches!(&err, Rejection::NotTolerable { missing } if missing == "lease"), "{err}");
     let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
-    assert_eq!(h.run(case, &intake, Command::AcceptTolerating { cure_due: due }).unwrap_err(), Rejection::NothingToTolerate);
+    assert_eq!(
+        h.run(case, &intake, Command::AcceptTolerating { cure_due: due }).unwrap_err(),
+        Rejection::NothingToTolerate
+    );
     let case = h.submit("restaurant", &["licence-form", "lease", "floor-plan"], &[]);
     let late = "2026-03-13".parse().unwrap(); // promised limit 8 wd from 03-02 ends 03-12
     let err = h.run(case, &intake, Command::AcceptTolerating { cure_due: late }).unwrap_err();
@@ -235,14 +245,22 @@ fn countersign_needs_every_department() {
     h.approve(case, "permit", "construction");
     h.task(case, "joint-acceptance", "fire", TaskCommand::Claim);
     assert_eq!(h.task(case, "joint-acceptance", "fire", TaskCommand::Approve), ["TaskSigned"]);
-    let again = h.run(case, &reviewer("fire"), Command::Task { item: Id::new("joint-acceptance"), action: TaskCommand::Approve });
+    let again = h.run(
+        case,
+        &reviewer("fire"),
+        Command::Task { item: Id::new("joint-acceptance"), action: TaskCommand::Approve },
+    );
     assert!(matches!(again, Err(Rejection::InvalidState { .. })));
     assert_eq!(h.task(case, "joint-acceptance", "planning", TaskCommand::Approve), ["TaskSigned"]);
     assert_eq!(
         h.task(case, "joint-acceptance", "construction", TaskCommand::Approve),
         ["TaskSigned", "TaskApproved", "CaseDecided"]
     );
-    let err = h.run(case, &reviewer("market"), Command::Task { item: Id::new("joint-acceptance"), action: TaskCommand::Claim });
+    let err = h.run(
+        case,
+        &reviewer("market"),
+        Command::Task { item: Id::new("joint-acceptance"), action: TaskCommand::Claim },
+    );
     assert!(matches!(err, Err(Rejection::InvalidState { .. }) | Err(Rejection::WrongDepartment { .. })));
 }
 
@@ -264,7 +282,11 @@ fn stages_gate_the_next_stage_and_simulated_approval_converts() {
     assert_eq!(events, ["SimulationConverted", "TaskApproved", "TaskReady"]);
     // Only items with a precondition may be simulated.
     h.task(case, "permit", "construction", TaskCommand::Claim);
-    let err = h.run(case, &reviewer("construction"), Command::Task { item: Id::new("permit"), action: TaskCommand::ApproveSimulated });
+    let err = h.run(
+        case,
+        &reviewer("construction"),
+        Command::Task { item: Id::new("permit"), action: TaskCommand::ApproveSimulated },
+    );
     assert!(matches!(err, Err(Rejection::NotAllowedForItem { .. })));
 }
 
@@ -329,7 +351,10 @@ fn sla_warns_then_goes_overdue_and_special_procedures_stop_the_clock() {
         .collect();
     assert_eq!(
         levels,
-        [("licence".to_string(), SlaLevel::Warning, t("2026-03-03T16:48")), ("licence".to_string(), SlaLevel::Overdue, t("2026-03-03T17:30"))]
+        [
+            ("licence".to_string(), SlaLevel::Warning, t("2026-03-03T16:48")),
+            ("licence".to_string(), SlaLevel::Overdue, t("2026-03-03T17:30"))
+        ]
     );
     // A special procedure on the next task stops its clock: the deadline moves by the pause.
     h.approve(case, "licence", "market");
@@ -338,10 +363,10 @@ fn sla_warns_then_goes_overdue_and_special_procedures_stop_the_clock() {
     let before = sla.deadline(h.engine.definition().calendar()).unwrap();
     h.task(case, "food", "market", TaskCommand::StartSpecialProcedure { kind: SpecialProcedureKind::Testing });
     h.now = t("2026-03-05T17:30"); // two working days later
-    assert!(h.engine.advance_to(h.now).iter().all(|r| r.event != Event::SlaLevelChanged {
-        subject: SlaSubject::Task(Id::new("food")),
-        level: SlaLevel::Warning
-    }));
+    assert!(
+        h.engine.advance_to(h.now).iter().all(|r| r.event
+            != Event::SlaLevelChanged { subject: SlaSubject::Task(Id::new("food")), level: SlaLevel::Warning })
+    );
     h.task(case, "food", "market", TaskCommand::EndSpecialProcedure);
     let sla = h.engine.case(case).unwrap().task("food").unwrap().sla.clone().unwrap();
     let after = sla.deadline(h.engine.definition().calendar()).unwrap();

@@ -36,10 +36,7 @@ fn date(text: &str) -> Date {
 }
 
 fn bundle<'d>(def: &'d Definition, id: &str) -> &'d Bundle {
-    def.bundle(
-        def.bundle_ix(id)
-            .unwrap_or_else(|| panic!("bundle `{id}` missing; have {}", def.bundle_ids_text())),
-    )
+    def.bundle(def.bundle_ix(id).unwrap_or_else(|| panic!("bundle `{id}` missing; have {}", def.bundle_ids_text())))
 }
 
 fn member<'p>(plan: &'p BundlePlan, item: &str) -> &'p MemberPlan {
@@ -50,10 +47,7 @@ fn member<'p>(plan: &'p BundlePlan, item: &str) -> &'p MemberPlan {
 }
 
 fn answers(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
 #[test]
@@ -64,10 +58,7 @@ fn every_example_definition_is_valid() {
         .filter(|p| p.extension().is_some_and(|x| x == "ron"))
         .collect();
     files.sort();
-    assert!(
-        files.len() >= 3,
-        "expected county-hall, minimal and the worked example, found {files:?}"
-    );
+    assert!(files.len() >= 3, "expected county-hall, minimal and the worked example, found {files:?}");
     let mut failures = Vec::new();
     for path in &files {
         if let Err(diagnostics) = load(path) {
@@ -80,13 +71,7 @@ fn every_example_definition_is_valid() {
 #[test]
 fn county_hall_has_the_five_bundles_and_the_industrial_one() {
     let def = county_hall();
-    for id in [
-        "open-business",
-        "open-bookstore",
-        "hold-performance",
-        "open-restaurant",
-        "open-hotel",
-    ] {
+    for id in ["open-business", "open-bookstore", "hold-performance", "open-restaurant", "open-hotel"] {
         let b = bundle(&def, id);
         assert!(!b.industrial, "`{id}` is not an industrial project");
         assert!(b.critical_days <= b.promised_days && b.promised_days <= 45, "`{id}` limits");
@@ -123,12 +108,8 @@ fn open_restaurant_plan_skips_the_2026_spring_festival() {
     let plan = b.plan(&def, date("2026-02-13"), &BTreeMap::new()).expect("plannable");
 
     // The business licence is the only applicable member that starts at once.
-    let starting: Vec<&str> = plan
-        .members
-        .iter()
-        .filter(|m| m.applies && m.start_offset == 0)
-        .map(|m| m.item.as_str())
-        .collect();
+    let starting: Vec<&str> =
+        plan.members.iter().filter(|m| m.applies && m.start_offset == 0).map(|m| m.item.as_str()).collect();
     assert_eq!(starting, ["business-licence"]);
     let licence = member(&plan, "business-licence");
     // 2026-02-13 (Fri) + 1 wd = 2026-02-14, the Saturday make-up working day.
@@ -164,9 +145,7 @@ fn open_restaurant_plan_skips_the_2026_spring_festival() {
 fn selling_tobacco_adds_the_tobacco_licence() {
     let def = county_hall();
     let b = bundle(&def, "open-restaurant");
-    let plan = b
-        .plan(&def, date("2026-02-13"), &answers(&[("sells-tobacco", "是")]))
-        .expect("plannable");
+    let plan = b.plan(&def, date("2026-02-13"), &answers(&[("sells-tobacco", "是")])).expect("plannable");
     let tobacco = member(&plan, "tobacco-retail");
     assert!(tobacco.applies);
     assert_eq!(tobacco.after, ["business-licence"]);
@@ -174,9 +153,7 @@ fn selling_tobacco_adds_the_tobacco_licence() {
     assert_eq!(plan.critical_days, 11);
     assert_eq!(plan.critical_path, ["business-licence", "tobacco-retail"]);
 
-    let plan = b
-        .plan(&def, date("2026-02-13"), &answers(&[("sells-tobacco", "否")]))
-        .expect("plannable");
+    let plan = b.plan(&def, date("2026-02-13"), &answers(&[("sells-tobacco", "否")])).expect("plannable");
     assert!(!member(&plan, "tobacco-retail").applies);
     assert!(b.plan(&def, date("2026-02-13"), &answers(&[("sells-tobacco", "maybe")])).is_err());
 }
@@ -203,11 +180,7 @@ fn merged_materials_are_deduplicated_with_the_strictest_need() {
     assert_eq!(need("signboard-safety"), Some(MaterialNeed::Optional));
     // Strictest need is the maximum over every member that lists the material.
     for &(m, merged) in &b.materials {
-        let strictest = b
-            .members
-            .iter()
-            .filter_map(|member| def.item(member.item).need_of(m))
-            .max();
+        let strictest = b.members.iter().filter_map(|member| def.item(member.item).need_of(m)).max();
         assert_eq!(Some(merged), strictest, "material {}", def.material(m).id);
     }
     // The merged form asks each field once.
@@ -231,9 +204,7 @@ fn pharmacy_worked_example_plans_as_documented() {
     assert_eq!(plan.due, date("2026-03-06"));
     assert_eq!(plan.promised_due, date("2026-03-12")); // 15 wd
 
-    let plan = b
-        .plan(&def, date("2026-02-13"), &answers(&[("sells-devices", "是")]))
-        .expect("plannable");
+    let plan = b.plan(&def, date("2026-02-13"), &answers(&[("sells-devices", "是")])).expect("plannable");
     let device = member(&plan, "device-filing");
     assert!(device.applies);
     assert_eq!((device.start, device.due), (date("2026-02-14"), date("2026-02-14")));
@@ -269,8 +240,5 @@ fn three_problems_are_all_reported_at_once() {
         &|d| d.message.contains("unknown department `urban-managment`") && d.path.contains("items[outdoor-signboard]"),
         "the unknown department",
     );
-    find(
-        &|d| d.path == "items[food-licence].promised_days" && d.message.contains("statutory"),
-        "promised > statutory",
-    );
+    find(&|d| d.path == "items[food-licence].promised_days" && d.message.contains("statutory"), "promised > statutory");
 }

@@ -193,16 +193,25 @@ fn case_decide_agrees_with_the_table() {
                 h2.now = h.now;
                 match h2.run(case, &actor, command) {
                     Ok(_) => {
-                        let to = row.unwrap_or_else(|| panic!("{} accepted `{name}` but the table has no row", state.name()));
+                        let to = row
+                            .unwrap_or_else(|| panic!("{} accepted `{name}` but the table has no row", state.name()));
                         let got = h2.state(case).name();
                         assert!(to.contains(&got), "{} --{name}--> {got}, table says {to:?}", state.name());
                         accepted_rows.insert((state.name(), name));
                     }
                     Err(Rejection::InvalidState { .. }) => {
-                        assert!(row.is_none(), "{} refused `{name}` as an invalid state but the table lists it", state.name());
+                        assert!(
+                            row.is_none(),
+                            "{} refused `{name}` as an invalid state but the table lists it",
+                            state.name()
+                        );
                     }
                     Err(e) => {
-                        assert!(row.is_some(), "{} refused `{name}` by a guard ({e}) but the table has no row", state.name());
+                        assert!(
+                            row.is_some(),
+                            "{} refused `{name}` by a guard ({e}) but the table has no row",
+                            state.name()
+                        );
                         assert!(!e.is_authorization(), "the test's actor is entitled: {e}");
                     }
                 }
@@ -234,8 +243,19 @@ fn task_decide_agrees_with_the_table() {
     h.task(project, "design-review", "planning", TaskCommand::Claim);
     cases.push((TaskState::InReview, snapshot(&h), project, "design-review", "planning"));
     let mut sp = snapshot(&h);
-    sp.task(project, "design-review", "planning", TaskCommand::StartSpecialProcedure { kind: SpecialProcedureKind::ExpertReview });
-    cases.push((TaskState::SpecialProcedure(SpecialProcedureKind::ExpertReview), sp, project, "design-review", "planning"));
+    sp.task(
+        project,
+        "design-review",
+        "planning",
+        TaskCommand::StartSpecialProcedure { kind: SpecialProcedureKind::ExpertReview },
+    );
+    cases.push((
+        TaskState::SpecialProcedure(SpecialProcedureKind::ExpertReview),
+        sp,
+        project,
+        "design-review",
+        "planning",
+    ));
     let mut sim = snapshot(&h);
     sim.task(project, "design-review", "planning", TaskCommand::ApproveSimulated);
     cases.push((TaskState::SimulatedApproved, sim, project, "design-review", "planning"));
@@ -270,7 +290,9 @@ fn task_decide_agrees_with_the_table() {
                 TaskCommand::Deny { .. } => yichuang_core::task::TaskAction::Deny("理由"),
                 TaskCommand::Claim => yichuang_core::task::TaskAction::Claim,
                 TaskCommand::Approve => yichuang_core::task::TaskAction::Approve,
-                TaskCommand::StartSpecialProcedure { kind } => yichuang_core::task::TaskAction::StartSpecialProcedure(*kind),
+                TaskCommand::StartSpecialProcedure { kind } => {
+                    yichuang_core::task::TaskAction::StartSpecialProcedure(*kind)
+                }
                 TaskCommand::EndSpecialProcedure => yichuang_core::task::TaskAction::EndSpecialProcedure,
                 TaskCommand::ApproveSimulated => yichuang_core::task::TaskAction::ApproveSimulated,
                 TaskCommand::MeetPrecondition { facts_changed } => {
@@ -293,7 +315,15 @@ fn diagrams() -> String {
     let task_finals = ["Approved", "Denied", "Cancelled", "Lapsed", "NotApplicable"];
     let rows = |t: &[Transition]| {
         t.iter()
-            .map(|r| format!("| {} | {} | {} | {} |", r.from, r.trigger.label().replace('|', "\\|"), r.to.join(" / "), r.rule))
+            .map(|r| {
+                format!(
+                    "| {} | {} | {} | {} |",
+                    r.from,
+                    r.trigger.label().replace('|', "\\|"),
+                    r.to.join(" / "),
+                    r.rule
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n")
     };

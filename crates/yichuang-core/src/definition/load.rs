@@ -68,22 +68,9 @@ struct Sink<'a> {
 
 impl Sink<'_> {
     /// Records a problem located at the first `"needle"` after the `section:` key, if any.
-    fn at(
-        &mut self,
-        section: &str,
-        needle: &str,
-        path: String,
-        message: String,
-        help: impl Into<String>,
-    ) {
+    fn at(&mut self, section: &str, needle: &str, path: String, message: String, help: impl Into<String>) {
         let location = locate(self.source, section, needle);
-        self.out.push(Diagnostic {
-            origin: self.origin.to_owned(),
-            location,
-            path,
-            message,
-            help: help.into(),
-        });
+        self.out.push(Diagnostic { origin: self.origin.to_owned(), location, path, message, help: help.into() });
     }
 }
 
@@ -95,14 +82,25 @@ fn line_col(source: &str, offset: usize) -> (usize, usize) {
 }
 
 fn locate(source: &str, section: &str, needle: &str) -> Option<(usize, usize)> {
-    let start = source.find(&format!("{section}:")).unwrap_or(0);
+    // The section key as a whole word outside comments, e.g. `fields:` but not `form_fields:`.
+    let key = format!("{section}:");
+    let start = source
+        .match_indices(&key)
+        .find(|&(i, _)| {
+            let line_start = source[..i].rfind('\n').map_or(0, |p| p + 1);
+            let before = source[..i].chars().next_back();
+            !source[line_start..i].contains("//") && !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+        .map_or(0, |(i, _)| i);
     let quoted = format!("\"{needle}\"");
     let found = source[start..].find(&quoted)? + start;
     Some(line_col(source, found))
 }
 
 pub(super) fn load(source: &str, origin: &str) -> Result<Definition, Diagnostics> {
-    let raw: RawDefinition = match ron::Options::default().from_str(source) {
+    // `implicit_some` lets authors write `shared_source: "…"` as well as `Some("…")`.
+    let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    let raw: RawDefinition = match options.from_str(source) {
         Ok(raw) => raw,
         Err(e) => {
             return Err(Diagnostics(vec![Diagnostic {
@@ -114,19 +112,12 @@ pub(super) fn load(source: &str, origin: &str) -> Result<Definition, Diagnostics
             }]));
         }
     };
-    let mut sink = Sink {
-        source,
-        origin,
-        out: Vec::new(),
-    };
+    let mut sink = Sink { source, origin, out: Vec::new() };
     let def = Validator::new(&raw, &mut sink).run();
     match def {
         Some(def) if sink.out.is_empty() => Ok(def),
         _ => {
-            assert!(
-                !sink.out.is_empty(),
-                "a refused definition has at least one diagnostic"
-            );
+            assert!(!sink.out.is_empty(), "a refused definition has at least one diagnostic");
             Err(Diagnostics(sink.out))
         }
     }
@@ -140,55 +131,23 @@ struct Validator<'r, 's, 'a> {
 
 fn list_ids<'x>(ids: impl Iterator<Item = &'x str>) -> String {
     let ids: Vec<&str> = ids.collect();
-    if ids.len() > 12 {
-        format!("{}, … ({} in all)", ids[..12].join(", "), ids.len())
-    } else {
-        ids.join(", ")
-    }
+    if ids.len() > 12 { format!("{}, … ({} in all)", ids[..12].join(", "), ids.len()) } else { ids.join(", ") }
 }
 
 impl<'r, 's, 'a> Validator<'r, 's, 'a> {
     fn new(raw: &'r RawDefinition, sink: &'s mut Sink<'a>) -> Self {
-        Validator {
-            raw,
-            sink,
-            by_id: BTreeMap::new(),
-        }
+        Validator { raw, sink, by_id: BTreeMap::new() }
     }
 
     fn run(mut self) -> Option<Definition> {
         let raw = self.raw;
-        self.register(
-            Kind::Department,
-            "departments",
-            raw.departments.iter().map(|d| d.id.as_str()),
-        );
-        self.register(
-            Kind::Window,
-            "windows",
-            raw.windows.iter().map(|w| w.id.as_str()),
-        );
-        self.register(
-            Kind::Material,
-            "materials",
-            raw.materials.iter().map(|m| m.id.as_str()),
-        );
-        self.register(
-            Kind::Field,
-            "fields",
-            raw.fields.iter().map(|f| f.id.as_str()),
-        );
+        self.register(Kind::Department, "departments", raw.departments.iter().map(|d| d.id.as_str()));
+        self.register(Kind::Window, "windows", raw.windows.iter().map(|w| w.id.as_str()));
+        self.register(Kind::Material, "materials", raw.materials.iter().map(|m| m.id.as_str()));
+        self.register(Kind::Field, "fields", raw.fields.iter().map(|f| f.id.as_str()));
         self.register(Kind::Item, "items", raw.items.iter().map(|i| i.id.as_str()));
-        self.register(
-            Kind::Bundle,
-            "bundles",
-            raw.bundles.iter().map(|b| b.id.as_str()),
-        );
-        if !raw
-            .departments
-            .iter()
-            .any(|d| d.kind == DepartmentKind::Supervision)
-        {
+        self.register(Kind::Bundle, "bundles", raw.bundles.iter().map(|b| b.id.as_str()));
+        if !raw.departments.iter().any(|d| d.kind == DepartmentKind::Supervision) {
             self.sink.at(
                 "departments",
                 "",
@@ -200,11 +159,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         let calendar = self.calendar();
         let policies = self.policies();
         let items: Vec<Item> = raw.items.iter().map(|i| self.item(i, &policies)).collect();
-        let bundles: Vec<Bundle> = raw
-            .bundles
-            .iter()
-            .filter_map(|b| self.bundle(b, &items))
-            .collect();
+        let bundles: Vec<Bundle> = raw.bundles.iter().filter_map(|b| self.bundle(b, &items)).collect();
         let plan = raw.plan.as_ref().map(|p| self.plan(p));
         let (calendar, holiday_notes) = calendar?;
         self.calendar_covers(&calendar, plan.as_ref());
@@ -217,38 +172,22 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             departments: raw
                 .departments
                 .iter()
-                .map(|d| Department {
-                    id: Id::new(&d.id),
-                    name: d.name.clone(),
-                    kind: d.kind,
-                })
+                .map(|d| Department { id: Id::new(&d.id), name: d.name.clone(), kind: d.kind })
                 .collect(),
             windows: raw
                 .windows
                 .iter()
-                .map(|w| Window {
-                    id: Id::new(&w.id),
-                    name: w.name.clone(),
-                    class: w.class,
-                })
+                .map(|w| Window { id: Id::new(&w.id), name: w.name.clone(), class: w.class })
                 .collect(),
             materials: raw
                 .materials
                 .iter()
-                .map(|m| Material {
-                    id: Id::new(&m.id),
-                    name: m.name.clone(),
-                    shared_source: m.shared_source.clone(),
-                })
+                .map(|m| Material { id: Id::new(&m.id), name: m.name.clone(), shared_source: m.shared_source.clone() })
                 .collect(),
             fields: raw
                 .fields
                 .iter()
-                .map(|f| Field {
-                    id: Id::new(&f.id),
-                    label: f.label.clone(),
-                    choices: f.choices.clone(),
-                })
+                .map(|f| Field { id: Id::new(&f.id), label: f.label.clone(), choices: f.choices.clone() })
                 .collect(),
             items,
             bundles,
@@ -278,7 +217,9 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 );
             }
             // The first occurrence keeps the id, so later references resolve to it.
-            if self.by_id.contains_key(&(kind, Id::new(id))) {
+            if let std::collections::btree_map::Entry::Vacant(e) = self.by_id.entry((kind, Id::new(id))) {
+                e.insert(i as u32);
+            } else {
                 self.sink.at(
                     section,
                     id,
@@ -286,8 +227,6 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                     format!("duplicate id `{id}` in {section}"),
                     "every id in a list must be unique; rename or remove one of them",
                 );
-            } else {
-                self.by_id.insert((kind, Id::new(id)), i as u32);
             }
         }
     }
@@ -297,30 +236,12 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             return Some(ix);
         }
         let (what, list): (&str, String) = match kind {
-            Kind::Department => (
-                "department",
-                list_ids(self.raw.departments.iter().map(|d| d.id.as_str())),
-            ),
-            Kind::Window => (
-                "window",
-                list_ids(self.raw.windows.iter().map(|d| d.id.as_str())),
-            ),
-            Kind::Material => (
-                "material",
-                list_ids(self.raw.materials.iter().map(|d| d.id.as_str())),
-            ),
-            Kind::Field => (
-                "form field",
-                list_ids(self.raw.fields.iter().map(|d| d.id.as_str())),
-            ),
-            Kind::Item => (
-                "item",
-                list_ids(self.raw.items.iter().map(|d| d.id.as_str())),
-            ),
-            Kind::Bundle => (
-                "bundle",
-                list_ids(self.raw.bundles.iter().map(|d| d.id.as_str())),
-            ),
+            Kind::Department => ("department", list_ids(self.raw.departments.iter().map(|d| d.id.as_str()))),
+            Kind::Window => ("window", list_ids(self.raw.windows.iter().map(|d| d.id.as_str()))),
+            Kind::Material => ("material", list_ids(self.raw.materials.iter().map(|d| d.id.as_str()))),
+            Kind::Field => ("form field", list_ids(self.raw.fields.iter().map(|d| d.id.as_str()))),
+            Kind::Item => ("item", list_ids(self.raw.items.iter().map(|d| d.id.as_str()))),
+            Kind::Bundle => ("bundle", list_ids(self.raw.bundles.iter().map(|d| d.id.as_str()))),
         };
         self.sink.at(
             section,
@@ -336,13 +257,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         match text.parse::<Date>() {
             Ok(d) => Some(d),
             Err(e) => {
-                self.sink.at(
-                    section,
-                    text,
-                    path,
-                    e.to_string(),
-                    "dates are written \"YYYY-MM-DD\"",
-                );
+                self.sink.at(section, text, path, e.to_string(), "dates are written \"YYYY-MM-DD\"");
                 None
             }
         }
@@ -357,8 +272,13 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         let mut years: Vec<i32> = cal.years.iter().map(|y| y.year).collect();
         years.sort_unstable();
         if years.is_empty() {
-            self.sink.at("calendar", "", "calendar.years".into(), "the calendar has no years".into(),
-                "add the official holiday table of every year the hall works in (see domain-notes §7)");
+            self.sink.at(
+                "calendar",
+                "",
+                "calendar.years".into(),
+                "the calendar has no years".into(),
+                "add the official holiday table of every year the hall works in (see domain-notes §7)",
+            );
             return None;
         }
         for w in years.windows(2) {
@@ -368,10 +288,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                     "calendar",
                     "",
                     "calendar.years".into(),
-                    format!(
-                        "calendar years must be distinct and contiguous; found {} then {}",
-                        w[0], w[1]
-                    ),
+                    format!("calendar years must be distinct and contiguous; found {} then {}", w[0], w[1]),
                     "list each year once, with no gap between the first and the last",
                 );
             }
@@ -379,17 +296,21 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         for year in &cal.years {
             for (hi, h) in year.holidays.iter().enumerate() {
                 let path = format!("calendar.years[{}].holidays[{hi}]", year.year);
-                let (Some(from), Some(to)) = (
-                    self.date(&h.from, path.clone(), "calendar"),
-                    self.date(&h.to, path.clone(), "calendar"),
-                ) else {
+                let (Some(from), Some(to)) =
+                    (self.date(&h.from, path.clone(), "calendar"), self.date(&h.to, path.clone(), "calendar"))
+                else {
                     ok = false;
                     continue;
                 };
                 if from > to || from.year() != year.year || to.year() != year.year {
                     ok = false;
-                    self.sink.at("calendar", &h.from, path, format!("holiday {} runs {from}–{to}, which is not inside {}", h.name, year.year),
-                        "`from` must not be after `to`, and both must lie in the year being described");
+                    self.sink.at(
+                        "calendar",
+                        &h.from,
+                        path,
+                        format!("holiday {} runs {from}–{to}, which is not inside {}", h.name, year.year),
+                        "`from` must not be after `to`, and both must lie in the year being described",
+                    );
                     continue;
                 }
                 let mut d = from;
@@ -407,8 +328,13 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 };
                 if d.year() != year.year || !d.weekday().is_weekend() || holidays.contains(&d) {
                     ok = false;
-                    self.sink.at("calendar", text, path, format!("{d} cannot be a make-up working day (调休上班日) of {}", year.year),
-                        "a make-up day is a Saturday or Sunday of that year that is not also a holiday");
+                    self.sink.at(
+                        "calendar",
+                        text,
+                        path,
+                        format!("{d} cannot be a make-up working day (调休上班日) of {}", year.year),
+                        "a make-up day is a Saturday or Sunday of that year that is not also a holiday",
+                    );
                     continue;
                 }
                 makeups.push(d);
@@ -419,15 +345,18 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         for (i, (open, close)) in cal.office_hours.iter().enumerate() {
             let path = format!("calendar.office_hours[{i}]");
             match (parse_time_of_day(open), parse_time_of_day(close)) {
-                (Ok(o), Ok(c))
-                    if o < c && periods.last().is_none_or(|p: &OfficePeriod| p.close <= o) =>
-                {
+                (Ok(o), Ok(c)) if o < c && periods.last().is_none_or(|p: &OfficePeriod| p.close <= o) => {
                     periods.push(OfficePeriod { open: o, close: c })
                 }
                 _ => {
                     ok = false;
-                    self.sink.at("office_hours", open, path, format!("office period (\"{open}\", \"{close}\") is not valid"),
-                        "write (\"HH:MM\", \"HH:MM\") with open before close, periods in order and not overlapping");
+                    self.sink.at(
+                        "office_hours",
+                        open,
+                        path,
+                        format!("office period (\"{open}\", \"{close}\") is not valid"),
+                        "write (\"HH:MM\", \"HH:MM\") with open before close, periods in order and not overlapping",
+                    );
                 }
             }
         }
@@ -442,18 +371,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             );
         }
         notes.sort();
-        ok.then(|| {
-            (
-                Calendar::build(
-                    years[0],
-                    years[years.len() - 1],
-                    &holidays,
-                    &makeups,
-                    periods,
-                ),
-                notes,
-            )
-        })
+        ok.then(|| (Calendar::build(years[0], years[years.len() - 1], &holidays, &makeups, periods), notes))
     }
 
     fn policies(&mut self) -> Policies {
@@ -466,9 +384,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             default_rating: p.default_rating.unwrap_or(d.default_rating),
             cure_grace_days: p.cure_grace_days.unwrap_or(d.cure_grace_days),
             ticket_verify_days: p.ticket_verify_days.unwrap_or(d.ticket_verify_days),
-            ticket_rectify_max_days: p
-                .ticket_rectify_max_days
-                .unwrap_or(d.ticket_rectify_max_days),
+            ticket_rectify_max_days: p.ticket_rectify_max_days.unwrap_or(d.ticket_rectify_max_days),
             ticket_follow_up_days: p.ticket_follow_up_days.unwrap_or(d.ticket_follow_up_days),
             simulated_approval_validity_days: p
                 .simulated_approval_validity_days
@@ -479,10 +395,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 "policies",
                 "",
                 "policies.warning_percent".into(),
-                format!(
-                    "warning_percent {} is out of range",
-                    policies.warning_percent
-                ),
+                format!("warning_percent {} is out of range", policies.warning_percent),
                 "use a percentage from 1 to 100 (default 90)",
             );
         }
@@ -502,18 +415,12 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         let here = format!("items[{}]", raw.id);
         let decided_by = match &raw.decided_by {
             RawDecider::Department(d) => Decider::Department(DeptIx(
-                self.resolve(Kind::Department, d, &format!("{here}.decided_by"), "items")
-                    .unwrap_or(0),
+                self.resolve(Kind::Department, d, &format!("{here}.decided_by"), "items").unwrap_or(0),
             )),
             RawDecider::Countersign(ds) => {
                 let mut out = Vec::new();
                 for (i, d) in ds.iter().enumerate() {
-                    if let Some(ix) = self.resolve(
-                        Kind::Department,
-                        d,
-                        &format!("{here}.decided_by[{i}]"),
-                        "items",
-                    ) {
+                    if let Some(ix) = self.resolve(Kind::Department, d, &format!("{here}.decided_by[{i}]"), "items") {
                         out.push(DeptIx(ix));
                     }
                 }
@@ -530,6 +437,21 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 Decider::Countersign(out)
             }
         };
+        let supervises =
+            |d: &String| self.raw.departments.iter().any(|x| &x.id == d && x.kind == DepartmentKind::Supervision);
+        let deciders: Vec<&String> = match &raw.decided_by {
+            RawDecider::Department(d) => vec![d],
+            RawDecider::Countersign(ds) => ds.iter().collect(),
+        };
+        if let Some(d) = deciders.into_iter().find(|d| supervises(d)) {
+            self.sink.at(
+                "items",
+                &raw.id,
+                format!("{here}.decided_by"),
+                format!("`{d}` is the supervision section (效能监察); it supervises and must not decide items"),
+                "let a section or agency decide the item",
+            );
+        }
         if raw.promised_days > raw.statutory_days {
             self.sink.at(
                 "items",
@@ -581,9 +503,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         }
         let mut form_fields = Vec::new();
         for (i, f) in raw.form_fields.iter().enumerate() {
-            if let Some(ix) =
-                self.resolve(Kind::Field, f, &format!("{here}.form_fields[{i}]"), "items")
-            {
+            if let Some(ix) = self.resolve(Kind::Field, f, &format!("{here}.form_fields[{i}]"), "items") {
                 form_fields.push(FieldIx(ix));
             }
         }
@@ -599,9 +519,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             }
             SimulatedApproval {
                 precondition: Id::new(&s.precondition),
-                validity_days: s
-                    .validity_days
-                    .unwrap_or(policies.simulated_approval_validity_days),
+                validity_days: s.validity_days.unwrap_or(policies.simulated_approval_validity_days),
             }
         });
         Item {
@@ -626,12 +544,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
 
     fn bundle(&mut self, raw: &RawBundle, items: &[Item]) -> Option<Bundle> {
         let here = format!("bundles[{}]", raw.id);
-        let lead = self.resolve(
-            Kind::Department,
-            &raw.lead,
-            &format!("{here}.lead"),
-            "bundles",
-        );
+        let lead = self.resolve(Kind::Department, &raw.lead, &format!("{here}.lead"), "bundles");
         if raw.members.is_empty() {
             self.sink.at(
                 "bundles",
@@ -657,12 +570,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                         "list each member item once",
                     );
                 }
-                Some(ix) => members.push(Member {
-                    item: ItemIx(ix),
-                    after: Vec::new(),
-                    when: None,
-                    stage: None,
-                }),
+                Some(ix) => members.push(Member { item: ItemIx(ix), after: Vec::new(), when: None, stage: None }),
                 None => ok = false,
             }
         }
@@ -722,8 +630,13 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                     let field = &self.raw.fields[f as usize];
                     if !form.contains(&FieldIx(f)) {
                         ok = false;
-                        self.sink.at("bundles", &c.field, path.clone(), format!("condition field `{}` is not on the bundle's merged form", c.field),
-                            "add the field to `form_fields` of one of the members so the applicant is asked");
+                        self.sink.at(
+                            "bundles",
+                            &c.field,
+                            path.clone(),
+                            format!("condition field `{}` is not on the bundle's merged form", c.field),
+                            "add the field to `form_fields` of one of the members so the applicant is asked",
+                        );
                     }
                     if !field.choices.is_empty() && !field.choices.contains(&c.equals) {
                         ok = false;
@@ -735,10 +648,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                             format!("use one of: {}", field.choices.join(", ")),
                         );
                     }
-                    members[i].when = Some(Condition {
-                        field: FieldIx(f),
-                        equals: c.equals.clone(),
-                    });
+                    members[i].when = Some(Condition { field: FieldIx(f), equals: c.equals.clone() });
                 } else {
                     ok = false;
                 }
@@ -781,13 +691,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         Some(bundle)
     }
 
-    fn stages(
-        &mut self,
-        raw: &RawBundle,
-        here: &str,
-        members: &mut [Member],
-        ok: &mut bool,
-    ) -> Vec<Stage> {
+    fn stages(&mut self, raw: &RawBundle, here: &str, members: &mut [Member], ok: &mut bool) -> Vec<Stage> {
         let mut stages = Vec::new();
         let mut seen_ids = BTreeSet::new();
         for (si, s) in raw.stages.iter().enumerate() {
@@ -837,21 +741,27 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                     }
                 }
             }
+            // Without explicit milestones, every unconditional member of the stage is one.
             let milestones: Vec<&String> = if s.milestones.is_empty() {
-                s.members.iter().collect()
+                s.members
+                    .iter()
+                    .filter(|item| raw.members.iter().any(|m| &m.item == *item && m.when.is_none()))
+                    .collect()
             } else {
                 s.milestones.iter().collect()
             };
             for (i, item) in milestones.into_iter().enumerate() {
                 match raw.members.iter().position(|m| &m.item == item) {
-                    Some(p) if stage.members.contains(&p) && raw.members[p].when.is_none() => {
-                        stage.milestones.push(p)
-                    }
+                    Some(p) if stage.members.contains(&p) && raw.members[p].when.is_none() => stage.milestones.push(p),
                     _ => {
                         *ok = false;
-                        self.sink.at("stages", item, format!("{spath}.milestones[{i}]"),
+                        self.sink.at(
+                            "stages",
+                            item,
+                            format!("{spath}.milestones[{i}]"),
                             format!("milestone `{item}` is not an unconditional member of stage `{}`", s.id),
-                            "milestones (里程碑事项) must be members of their stage that always apply");
+                            "milestones (里程碑事项) must be members of their stage that always apply",
+                        );
                     }
                 }
             }
@@ -861,13 +771,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
     }
 
     /// Topological order over dependency edges plus stage gates; reports cycles by name.
-    fn order(
-        &mut self,
-        raw: &RawBundle,
-        here: &str,
-        members: &[Member],
-        stages: &[Stage],
-    ) -> Option<Vec<usize>> {
+    fn order(&mut self, raw: &RawBundle, here: &str, members: &[Member], stages: &[Stage]) -> Option<Vec<usize>> {
         let mut g: DiGraph<usize, ()> = DiGraph::new();
         let nodes: Vec<NodeIndex> = (0..members.len()).map(|i| g.add_node(i)).collect();
         for (i, m) in members.iter().enumerate() {
@@ -883,17 +787,18 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             }
         }
         match toposort(&g, None) {
-            Ok(order) => Some(order.into_iter().map(|n| g[n]).collect()),
+            Ok(_) => Some(stable_topo(&g)),
             Err(_) => {
                 for scc in tarjan_scc(&g).into_iter().filter(|c| c.len() > 1) {
                     let cycle = find_cycle(&g, &scc);
-                    let names: Vec<&str> = cycle
-                        .iter()
-                        .map(|&n| raw.members[g[n]].item.as_str())
-                        .collect();
-                    self.sink.at("bundles", names[0], format!("{here}.members"),
+                    let names: Vec<&str> = cycle.iter().map(|&n| raw.members[g[n]].item.as_str()).collect();
+                    self.sink.at(
+                        "bundles",
+                        names[0],
+                        format!("{here}.members"),
                         format!("dependency cycle in bundle `{}`: {}", raw.id, names.join(" → ")),
-                        "remove one of these `after` edges (or a stage ordering) so the members form a DAG");
+                        "remove one of these `after` edges (or a stage ordering) so the members form a DAG",
+                    );
                 }
                 None
             }
@@ -919,13 +824,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, d)| {
-                    self.resolve(
-                        Kind::Department,
-                        d,
-                        &format!("{here}.departments[{i}]"),
-                        "plan",
-                    )
-                    .map(DeptIx)
+                    self.resolve(Kind::Department, d, &format!("{here}.departments[{i}]"), "plan").map(DeptIx)
                 })
                 .collect();
             if t.departments.is_empty() {
@@ -943,13 +842,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 let tpath = format!("{here}.targets[{i}]");
                 let pct = |s: &mut Self, v: u32| {
                     if v > 100 {
-                        s.sink.at(
-                            "plan",
-                            &t.id,
-                            tpath.clone(),
-                            format!("{v} % is not a percentage"),
-                            "use 0–100",
-                        );
+                        s.sink.at("plan", &t.id, tpath.clone(), format!("{v} % is not a percentage"), "use 0–100");
                     }
                 };
                 targets.push(match target {
@@ -958,47 +851,30 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                             .iter()
                             .enumerate()
                             .filter_map(|(j, d)| {
-                                self.resolve(
-                                    Kind::Department,
-                                    d,
-                                    &format!("{tpath}.sections[{j}]"),
-                                    "plan",
-                                )
-                                .map(DeptIx)
+                                self.resolve(Kind::Department, d, &format!("{tpath}.sections[{j}]"), "plan").map(DeptIx)
                             })
                             .collect(),
                         min: *min,
                     },
-                    RawTarget::HighFrequencyBundles { min } => {
-                        Target::HighFrequencyBundles { min: *min }
-                    }
+                    RawTarget::HighFrequencyBundles { min } => Target::HighFrequencyBundles { min: *min },
                     RawTarget::HighFrequencyItemsOnMobile { min_percent } => {
                         pct(self, *min_percent);
-                        Target::HighFrequencyItemsOnMobile {
-                            min_percent: *min_percent,
-                        }
+                        Target::HighFrequencyItemsOnMobile { min_percent: *min_percent }
                     }
                     RawTarget::GreenChannelShare { min_percent, by } => {
                         pct(self, *min_percent);
                         match self.date(by, format!("{tpath}.by"), "plan") {
-                            Some(by) => Target::GreenChannelShare {
-                                min_percent: *min_percent,
-                                by,
-                            },
+                            Some(by) => Target::GreenChannelShare { min_percent: *min_percent, by },
                             None => continue,
                         }
                     }
                     RawTarget::GoodRatingRate { min_percent } => {
                         pct(self, *min_percent);
-                        Target::GoodRatingRate {
-                            min_percent: *min_percent,
-                        }
+                        Target::GoodRatingRate { min_percent: *min_percent }
                     }
                     RawTarget::BadRatingRectificationRate { min_percent } => {
                         pct(self, *min_percent);
-                        Target::BadRatingRectificationRate {
-                            min_percent: *min_percent,
-                        }
+                        Target::BadRatingRectificationRate { min_percent: *min_percent }
                     }
                 });
             }
@@ -1013,10 +889,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 });
             }
         }
-        Plan {
-            title: raw.title.clone(),
-            tasks,
-        }
+        Plan { title: raw.title.clone(), tasks }
     }
 
     /// The calendar must cover every date the definition names.
@@ -1042,6 +915,29 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             }
         }
     }
+}
+
+/// Kahn's algorithm breaking ties by file position, so that plans list parallel members in the
+/// order the author wrote them. Only called on an acyclic graph.
+fn stable_topo(g: &DiGraph<usize, ()>) -> Vec<usize> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut indegree: Vec<usize> =
+        g.node_indices().map(|n| g.neighbors_directed(n, petgraph::Direction::Incoming).count()).collect();
+    let mut ready: BinaryHeap<Reverse<usize>> =
+        g.node_indices().filter(|n| indegree[n.index()] == 0).map(|n| Reverse(g[n])).collect();
+    let mut order = Vec::with_capacity(indegree.len());
+    while let Some(Reverse(m)) = ready.pop() {
+        order.push(m);
+        for next in g.neighbors(NodeIndex::new(m)) {
+            indegree[next.index()] -= 1;
+            if indegree[next.index()] == 0 {
+                ready.push(Reverse(g[next]));
+            }
+        }
+    }
+    assert_eq!(order.len(), g.node_count(), "stable_topo is called on a DAG");
+    order
 }
 
 /// A concrete cycle inside a strongly connected component, closed (first node repeated last).

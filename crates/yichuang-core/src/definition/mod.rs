@@ -290,10 +290,7 @@ pub struct Item {
 impl Item {
     /// The need for `material`, if the item lists it.
     pub fn need_of(&self, material: MaterialIx) -> Option<MaterialNeed> {
-        self.materials
-            .iter()
-            .find(|(m, _)| *m == material)
-            .map(|(_, n)| *n)
+        self.materials.iter().find(|(m, _)| *m == material).map(|(_, n)| *n)
     }
 }
 
@@ -610,16 +607,11 @@ impl Definition {
     }
     /// Looks up a window by id.
     pub fn window(&self, id: &str) -> Option<&Window> {
-        self.lookup(Kind::Window, id)
-            .map(|i| &self.windows[i as usize])
+        self.lookup(Kind::Window, id).map(|i| &self.windows[i as usize])
     }
 
     /// Ids of all bundles, comma-separated, for "would be accepted" messages.
     pub fn bundle_ids_text(&self) -> String {
-        self.bundles
-            .iter()
-            .map(|b| b.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.bundles.iter().map(|b| b.id.as_str()).collect::<Vec<_>>().join(", ")
     }
 }

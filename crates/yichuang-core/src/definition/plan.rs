@@ -52,11 +52,7 @@ pub(crate) fn schedule(bundle: &Bundle, items: &[Item], applies: &[bool]) -> Vec
             };
             start = start.max(gate.unwrap_or(0));
         }
-        let days = if applies[m] {
-            items[member.item.index()].promised_days
-        } else {
-            0
-        };
+        let days = if applies[m] { items[member.item.index()].promised_days } else { 0 };
         times[m] = (start, start + days);
     }
     times
@@ -64,8 +60,7 @@ pub(crate) fn schedule(bundle: &Bundle, items: &[Item], applies: &[bool]) -> Vec
 
 /// Member positions along one longest path, first to last.
 pub(crate) fn critical_path(bundle: &Bundle, times: &[(u32, u32)]) -> Vec<usize> {
-    let Some(mut current) = (0..times.len()).max_by_key(|&m| (times[m].1, std::cmp::Reverse(m)))
-    else {
+    let Some(mut current) = (0..times.len()).max_by_key(|&m| (times[m].1, std::cmp::Reverse(m))) else {
         return Vec::new();
     };
     let mut path = vec![current];
@@ -78,11 +73,7 @@ pub(crate) fn critical_path(bundle: &Bundle, times: &[(u32, u32)]) -> Vec<usize>
         if let Some(k) = member.stage.filter(|&k| k > 0) {
             preds.extend(&bundle.stages[k - 1].milestones);
         }
-        match preds
-            .into_iter()
-            .filter(|&p| times[p].1 == start)
-            .max_by_key(|&p| times[p].1 - times[p].0)
-        {
+        match preds.into_iter().filter(|&p| times[p].1 == start).max_by_key(|&p| times[p].1 - times[p].0) {
             Some(p) if start > 0 || times[p].1 > times[p].0 => {
                 path.push(p);
                 current = p;
@@ -97,6 +88,8 @@ pub(crate) fn critical_path(bundle: &Bundle, times: &[(u32, u32)]) -> Vec<usize>
 /// One member in a plan.
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberPlan {
+    /// Position of the member in the bundle's `members` list.
+    pub position: usize,
     /// Item id.
     pub item: String,
     /// Item name.
@@ -181,27 +174,13 @@ impl Bundle {
     }
 
     /// Checks form answers against the merged form.
-    pub fn check_answers(
-        &self,
-        def: &Definition,
-        answers: &BTreeMap<String, String>,
-    ) -> Result<(), PlanError> {
+    pub fn check_answers(&self, def: &Definition, answers: &BTreeMap<String, String>) -> Result<(), PlanError> {
         for (key, value) in answers {
-            let Some(f) = self
-                .form
-                .iter()
-                .map(|&f| def.field(f))
-                .find(|f| f.id == *key.as_str())
-            else {
+            let Some(f) = self.form.iter().map(|&f| def.field(f)).find(|f| f.id == *key.as_str()) else {
                 return Err(PlanError::UnknownField {
                     bundle: self.id.to_string(),
                     field: key.clone(),
-                    accepted: self
-                        .form
-                        .iter()
-                        .map(|&f| def.field(f).id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    accepted: self.form.iter().map(|&f| def.field(f).id.as_str()).collect::<Vec<_>>().join(", "),
                 });
             };
             if !f.choices.is_empty() && !f.choices.contains(value) {
@@ -216,11 +195,7 @@ impl Bundle {
     }
 
     /// Merged materials of the applicable members with the strictest need.
-    pub fn materials_for(
-        &self,
-        def: &Definition,
-        applies: &[bool],
-    ) -> Vec<(super::MaterialIx, MaterialNeed)> {
+    pub fn materials_for(&self, def: &Definition, applies: &[bool]) -> Vec<(super::MaterialIx, MaterialNeed)> {
         let mut out: Vec<(super::MaterialIx, MaterialNeed)> = Vec::new();
         for (m, _) in self.members.iter().zip(applies).filter(|(_, a)| **a) {
             for &(mat, need) in &def.item(m.item).materials {
@@ -252,19 +227,12 @@ impl Bundle {
             let m = &self.members[p];
             let item = def.item(m.item);
             members.push(MemberPlan {
+                position: p,
                 item: item.id.to_string(),
                 name: item.name.clone(),
-                departments: item
-                    .decided_by
-                    .departments()
-                    .iter()
-                    .map(|&d| def.department(d).name.clone())
-                    .collect(),
+                departments: item.decided_by.departments().iter().map(|&d| def.department(d).name.clone()).collect(),
                 applies: applies[p],
-                condition: m
-                    .when
-                    .as_ref()
-                    .map(|c| format!("{} = {}", def.field(c.field).id, c.equals)),
+                condition: m.when.as_ref().map(|c| format!("{} = {}", def.field(c.field).id, c.equals)),
                 after: m.after.iter().map(|&a| id_of(a)).collect(),
                 promised_days: item.promised_days,
                 start_offset: times[p].0,
@@ -294,21 +262,13 @@ impl Bundle {
             lead: def.department(self.lead).name.clone(),
             start,
             members,
-            critical_path: path
-                .iter()
-                .filter(|&&p| applies[p])
-                .map(|&p| id_of(p))
-                .collect(),
+            critical_path: path.iter().filter(|&&p| applies[p]).map(|&p| id_of(p)).collect(),
             critical_days,
             due: cal.add_working_days(start, critical_days)?,
             promised_days: self.promised_days,
             promised_due: cal.add_working_days(start, self.promised_days)?,
             materials,
-            form: self
-                .form
-                .iter()
-                .map(|&f| def.field(f).label.clone())
-                .collect(),
+            form: self.form.iter().map(|&f| def.field(f).label.clone()).collect(),
         })
     }
 }

@@ -47,7 +47,11 @@ impl Hall {
     pub fn submission(&self, bundle: &str, materials: &[&str], answers: &[(&str, &str)]) -> Submission {
         Submission {
             bundle: Id::new(bundle),
-            applicant: Applicant { id: self.applicant.id.clone(), name: "张三餐饮有限公司".into(), credit_blocked: false },
+            applicant: Applicant {
+                id: self.applicant.id.clone(),
+                name: "张三餐饮有限公司".into(),
+                credit_blocked: false,
+            },
             channel: Channel::Window,
             materials: ids(materials),
             answers: answers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
@@ -99,4 +103,3 @@ impl Hall {
         self.engine.advance_to(self.now)
     }
 }
-

@@ -1,0 +1,42 @@
+//! One module per command. Each has an `Args` struct (clap derive) and a
+//! `run(&Args, &mut dyn Write) -> Result<(), Failure>`; helpers shared by several commands live
+//! here.
+
+pub mod calendar;
+pub mod graph;
+pub mod plan;
+pub mod validate;
+
+use std::path::Path;
+
+use yichuang_core::Definition;
+use yichuang_core::definition::Bundle;
+
+use crate::failure::Failure;
+
+/// Reads a definition file, naming the file and the reason when it cannot be read.
+pub fn read_source(path: &Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path).map_err(|e| Failure::input(format!("cannot read `{}`: {e}", path.display())))
+}
+
+/// Reads and validates a definition; an invalid one fails with all its diagnostics.
+pub fn load_definition(path: &Path) -> Result<Definition, Failure> {
+    let source = read_source(path)?;
+    Definition::from_ron(&source, &path.display().to_string()).map_err(Failure::Invalid)
+}
+
+/// The bundle (一件事) with id `id`, or an input error listing the bundles that exist.
+pub fn find_bundle<'d>(def: &'d Definition, id: &str) -> Result<&'d Bundle, Failure> {
+    match def.bundle_ix(id) {
+        Some(ix) => Ok(def.bundle(ix)),
+        None if def.bundles().is_empty() => Err(Failure::input(format!(
+            "bundle `{id}` does not exist: definition `{}` has no bundles (一件事)",
+            def.id()
+        ))),
+        None => Err(Failure::input(format!(
+            "bundle `{id}` does not exist in definition `{}`; use one of: {}",
+            def.id(),
+            def.bundle_ids_text()
+        ))),
+    }
+}

@@ -1,0 +1,68 @@
+//! `yichuang` (一窗): the command line for analysts and engineers.
+//!
+//! `main` only parses arguments, dispatches to one module per command (`cmd::*`) and turns a
+//! [`Failure`] into a message on stderr and an exit code. Exit codes:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success (every definition valid) |
+//! | 1 | a definition is invalid; its diagnostics are printed |
+//! | 2 | usage, IO or input error (unreadable file, bad date, unknown bundle, date outside the calendar) |
+
+mod cmd;
+mod failure;
+mod text;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::failure::Failure;
+
+/// 一窗 (yichuang): the engine of a county administrative-approval service hall.
+///
+/// Checks definitions of service items (事项) and bundles (一件事), draws a bundle's dependency
+/// graph, plans due dates on the working-day calendar (工作日历) and does working-day arithmetic.
+#[derive(Debug, Parser)]
+#[command(name = "yichuang", version, propagate_version = true)]
+#[command(after_help = "Exit codes: 0 success; 1 a definition is invalid (diagnostics on stderr); \
+                  2 usage, IO or input error (message on stderr).")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Validate(cmd::validate::Args),
+    Graph(cmd::graph::Args),
+    Plan(cmd::plan::Args),
+    Calendar(cmd::calendar::Args),
+}
+
+fn run(cli: &Cli, out: &mut dyn Write) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Validate(args) => cmd::validate::run(args, out),
+        Command::Graph(args) => cmd::graph::run(args, out),
+        Command::Plan(args) => cmd::plan::run(args, out),
+        Command::Calendar(args) => cmd::calendar::run(args, out),
+    }
+}
+
+fn main() -> ExitCode {
+    // Clap prints its own usage errors and exits with 2 (0 for --help and --version).
+    let cli = Cli::parse();
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let result = run(&cli, &mut out).and_then(|()| out.flush().map_err(Failure::Output));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            let code = failure.exit_code();
+            // If stderr itself is gone there is nobody left to tell; the exit code still says it.
+            let _ = failure.report(&mut io::stderr().lock());
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Deliberately broken rules, compiled only with the `fault-injection` feature, so that the
+//! property tests and the checker can show that they catch a broken invariant. Production
+//! builds do not contain this module.
+
+use std::cell::Cell;
+
+/// A rule to break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Tasks become ready without waiting for their predecessors (breaks invariant 3).
+    SkipPredecessorCheck,
+    /// A ticket may be closed straight from rectification, skipping supervision (breaks
+    /// invariant 1).
+    CloseWithoutSupervision,
+}
+
+thread_local! {
+    static ACTIVE: Cell<Option<Fault>> = const { Cell::new(None) };
+}
+
+/// Activates `fault` on this thread until the guard is dropped.
+pub fn inject(fault: Fault) -> Guard {
+    ACTIVE.with(|a| a.set(Some(fault)));
+    Guard(())
+}
+
+/// Whether `fault` is active on this thread.
+pub fn active(fault: Fault) -> bool {
+    ACTIVE.with(|a| a.get() == Some(fault))
+}
+
+/// Deactivates the fault when dropped.
+#[derive(Debug)]
+pub struct Guard(());
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        ACTIVE.with(|a| a.set(None));
+    }
+}

@@ -1,0 +1,553 @@
+//! Property tests (proptest-state-machine) over random interleavings of many cases, tasks,
+//! timers and actors. After every step they check DESIGN §4.3 invariants 3–7; a deliberately
+//! broken rule (feature `fault-injection`) must be caught.
+//!
+//! `PROPTEST_CASES` sets the number of sequences (default 1,000).
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
+use yichuang_core::definition::MaterialNeed;
+use yichuang_core::fault::{self, Fault};
+use yichuang_core::*;
+
+#[derive(Clone, Debug)]
+enum Step {
+    /// Open a case: project or restaurant, via consultation or not, materials dropped by mask.
+    Open { project: bool, consult: bool, drop: u8, tobacco: bool, credit_blocked: bool },
+    /// A command on a case; `actor` < 200 means the entitled actor, else a random one.
+    Command { case: u8, kind: u8, arg: u8, actor: u8 },
+    /// The natural next command for a case (a guided move, so sequences get deep).
+    Progress { case: u8, arg: u8 },
+    /// Let time pass; timers fire.
+    Advance { minutes: u32 },
+}
+
+struct Model;
+
+impl ReferenceStateMachine for Model {
+    type State = usize;
+    type Transition = Step;
+
+    fn init_state() -> BoxedStrategy<usize> {
+        Just(0).boxed()
+    }
+
+    fn transitions(open: &usize) -> BoxedStrategy<Step> {
+        let open_case = (any::<bool>(), any::<bool>(), any::<u8>(), any::<bool>(), prop::bool::weighted(0.1)).prop_map(
+            |(project, consult, drop, tobacco, credit_blocked)| Step::Open {
+                project,
+                consult,
+                drop,
+                tobacco,
+                credit_blocked,
+            },
+        );
+        let advance = prop_oneof![4 => 1u32..4000, 1 => 4000u32..40_000].prop_map(|minutes| Step::Advance { minutes });
+        if *open == 0 {
+            return open_case.boxed();
+        }
+        // Task commands are the most frequent, as in a real hall.
+        let kind = prop_oneof![6 => 0u8..11, 6 => Just(7u8)];
+        let command = (any::<u8>(), kind, any::<u8>(), any::<u8>())
+            .prop_map(|(case, kind, arg, actor)| Step::Command { case, kind, arg, actor });
+        let progress = (any::<u8>(), any::<u8>()).prop_map(|(case, arg)| Step::Progress { case, arg });
+        prop_oneof![1 => open_case, 6 => command, 12 => progress, 3 => advance].boxed()
+    }
+
+    fn apply(open: usize, step: &Step) -> usize {
+        open + usize::from(matches!(step, Step::Open { .. }))
+    }
+
+    fn preconditions(open: &usize, step: &Step) -> bool {
+        !matches!(step, Step::Command { .. } | Step::Progress { .. }) || *open > 0
+    }
+}
+
+struct Sut {
+    hall: Hall,
+    log: Vec<Recorded>,
+}
+
+const MATERIALS: [&str; 7] =
+    ["licence-form", "lease", "health-cert", "floor-plan", "design", "safety-plan", "completion-report"];
+
+fn pool(def: &Definition, case: &Case) -> Vec<Actor> {
+    let mut actors = vec![
+        Actor::applicant(case.applicant.id.as_str()),
+        Actor::applicant("stranger"),
+        Actor::clerk("c-intake", "intake-1"),
+        Actor::clerk("c-consult", "consult-1"),
+        Actor::clerk("c-delivery", "delivery-1"),
+        Actor::supervisor("s-1", "supervision"),
+        Actor::admin("admin"),
+        Actor::leader("leader"),
+    ];
+    actors.extend(def.departments().iter().map(|d| reviewer(d.id.as_str())));
+    actors
+}
+
+impl Sut {
+    fn open(&mut self, project: bool, consult: bool, drop: u8, tobacco: bool, credit_blocked: bool) {
+        let n = self.hall.engine.cases().len();
+        let applicant = Applicant { id: Id::new(&format!("A{n}")), name: format!("申请人{n}"), credit_blocked };
+        let actor = Actor::applicant(applicant.id.as_str());
+        let bundle = if project { "project" } else { "restaurant" };
+        // Most projects lack only tolerable materials, the green channel's usual case.
+        let drop = if project && !drop.is_multiple_of(4) { drop & 0b0110_0000 } else { drop };
+        let materials: Vec<Id> =
+            MATERIALS.iter().enumerate().filter(|(i, _)| drop & (1 << i) == 0).map(|(_, m)| Id::new(m)).collect();
+        let mut answers = std::collections::BTreeMap::new();
+        if !project {
+            answers.insert("sells-tobacco".to_owned(), if tobacco { "是" } else { "否" }.to_owned());
+        }
+        let submission = Submission {
+            bundle: Id::new(bundle),
+            applicant: applicant.clone(),
+            channel: Channel::Window,
+            materials,
+            answers,
+            green_channel: project,
+        };
+        let ctx = Ctx { now: self.hall.now, actor: &actor };
+        let command = if consult {
+            Command::Consult { bundle: Id::new(bundle), applicant }
+        } else {
+            Command::Submit(Box::new(submission))
+        };
+        let (_, events) = self.hall.engine.open(command, &ctx).expect("the applicant may open a case");
+        self.log.extend(events);
+    }
+
+    fn command(&mut self, case: u8, kind: u8, arg: u8, actor: u8) {
+        let id = CaseId(u64::from(case) % self.hall.engine.cases().len() as u64 + 1);
+        let def = self.hall.engine.definition().clone();
+        let c = self.hall.engine.case(id).unwrap().clone();
+        let now = self.hall.now;
+        let applicant = Actor::applicant(c.applicant.id.as_str());
+        let intake = Actor::clerk("c-intake", "intake-1");
+        let delivery = Actor::clerk("c-delivery", "delivery-1");
+        let (entitled, command) = match kind {
+            0 => {
+                let s = Submission {
+                    bundle: def.bundle(c.bundle).id.clone(),
+                    applicant: c.applicant.clone(),
+                    channel: Channel::Web,
+                    materials: MATERIALS.iter().filter(|_| !arg.is_multiple_of(3)).map(|m| Id::new(m)).collect(),
+                    answers: Default::default(),
+                    green_channel: false,
+                };
+                (applicant, Command::Submit(Box::new(s)))
+            }
+            1 => (intake, Command::Accept),
+            2 => (intake, Command::AcceptTolerating { cure_due: now.date().add_days(i32::from(arg % 26)) }),
+            3 => (intake, Command::RequestCorrection),
+            4 => {
+                (intake, Command::Reject { reason: if arg.is_multiple_of(5) { String::new() } else { "理由".into() } })
+            }
+            5 => (applicant, Command::Resubmit { materials: MATERIALS.iter().map(|m| Id::new(m)).collect() }),
+            6 => {
+                let material = c
+                    .outstanding
+                    .get(usize::from(arg) % c.outstanding.len().max(1))
+                    .cloned()
+                    .unwrap_or_else(|| Id::new("lease"));
+                (applicant, Command::Supply { material })
+            }
+            7 => {
+                // Prefer open tasks so that random sequences get deep into the machine.
+                let open: Vec<&Task> = c.tasks.iter().filter(|t| !t.state.is_terminal()).collect();
+                let pick = if open.is_empty() || arg.is_multiple_of(7) { c.tasks.iter().collect() } else { open };
+                let Some(task) = (!pick.is_empty()).then(|| pick[usize::from(arg) % pick.len()]) else {
+                    return self.run(
+                        id,
+                        reviewer("market"),
+                        Command::Task { item: Id::new("licence"), action: TaskCommand::Claim },
+                    );
+                };
+                let depts = def.item(task.item).decided_by.departments();
+                let dept = def.department(depts[usize::from(arg / 8) % depts.len()]).id.to_string();
+                let action = match (arg / 32) % 8 {
+                    0 | 1 => TaskCommand::Claim,
+                    2 | 3 => TaskCommand::Approve,
+                    4 => TaskCommand::Deny { reason: "不符合条件".into() },
+                    5 => match task.state {
+                        TaskState::SpecialProcedure(_) => TaskCommand::EndSpecialProcedure,
+                        _ => TaskCommand::StartSpecialProcedure { kind: SpecialProcedureKind::Testing },
+                    },
+                    6 => TaskCommand::ApproveSimulated,
+                    _ => TaskCommand::MeetPrecondition { facts_changed: arg.is_multiple_of(2) },
+                };
+                (reviewer(&dept), Command::Task { item: task.item_id.clone(), action })
+            }
+            8 => (
+                delivery,
+                Command::Deliver {
+                    method: [DeliveryMethod::Window, DeliveryMethod::Post, DeliveryMethod::Electronic]
+                        [usize::from(arg) % 3],
+                },
+            ),
+            9 => (applicant, Command::Rate { stars: 1 + arg % 5 }),
+            _ => (applicant, Command::Withdraw),
+        };
+        let actor = if actor < 200 {
+            entitled
+        } else {
+            let pool = pool(&def, &c);
+            pool[usize::from(actor) % pool.len()].clone()
+        };
+        self.run(id, actor, command);
+    }
+
+    /// Issues the command a hall would issue next, mostly the happy path, sometimes not.
+    fn progress(&mut self, case: u8, arg: u8) {
+        let id = CaseId(u64::from(case) % self.hall.engine.cases().len() as u64 + 1);
+        let c = self.hall.engine.case(id).unwrap().clone();
+        let kind = match c.state {
+            CaseState::Consulting => 0,
+            CaseState::Received => [1, 2, 2, 2, 3][usize::from(arg) % 5],
+            CaseState::AwaitingCorrection => 5,
+            CaseState::AwaitingCure | CaseState::Suspended if !arg.is_multiple_of(4) => 6,
+            CaseState::ReadyForDelivery if !c.outstanding.is_empty() && arg.is_multiple_of(2) => 6,
+            CaseState::ReadyForDelivery => 8,
+            CaseState::Delivered => 9,
+            CaseState::InApproval if !c.outstanding.is_empty() && arg.is_multiple_of(8) => 6,
+            CaseState::InApproval => {
+                // Move one open task forward with the action its state calls for.
+                let Some(task) = c.tasks.iter().find(|t| {
+                    matches!(
+                        t.state,
+                        TaskState::Ready
+                            | TaskState::InReview
+                            | TaskState::SpecialProcedure(_)
+                            | TaskState::SimulatedApproved
+                    )
+                }) else {
+                    return;
+                };
+                let def = self.hall.engine.definition().clone();
+                let depts = def.item(task.item).decided_by.departments();
+                let signed = task.signed;
+                let d = (0..depts.len()).find(|i| signed & (1 << i) == 0).unwrap_or(0);
+                let dept = def.department(depts[d]).id.to_string();
+                let action = match task.state {
+                    TaskState::Ready => TaskCommand::Claim,
+                    TaskState::SpecialProcedure(_) => TaskCommand::EndSpecialProcedure,
+                    TaskState::SimulatedApproved => {
+                        TaskCommand::MeetPrecondition { facts_changed: arg.is_multiple_of(5) }
+                    }
+                    _ => match arg % 20 {
+                        0 | 4 | 8 => TaskCommand::Deny { reason: "不符合条件".into() },
+                        1 => TaskCommand::StartSpecialProcedure { kind: SpecialProcedureKind::ExpertReview },
+                        2 | 3 => TaskCommand::ApproveSimulated,
+                        _ => TaskCommand::Approve,
+                    },
+                };
+                return self.run(id, reviewer(&dept), Command::Task { item: task.item_id.clone(), action });
+            }
+            _ => 10,
+        };
+        self.command(case, kind, arg, 0);
+    }
+
+    fn run(&mut self, id: CaseId, actor: Actor, command: Command) {
+        let before = self.hall.engine.case(id).cloned();
+        match self.hall.engine.execute(id, command, &Ctx { now: self.hall.now, actor: &actor }) {
+            Ok(events) => self.log.extend(events),
+            Err(_) => assert_eq!(self.hall.engine.case(id).cloned(), before, "a refused command changed the case"),
+        }
+    }
+}
+
+impl StateMachineTest for Sut {
+    type SystemUnderTest = Sut;
+    type Reference = Model;
+
+    fn init_test(_: &usize) -> Sut {
+        Sut { hall: Hall::new(), log: Vec::new() }
+    }
+
+    fn apply(mut sut: Sut, _: &usize, step: Step) -> Sut {
+        match step {
+            Step::Open { project, consult, drop, tobacco, credit_blocked } => {
+                sut.open(project, consult, drop, tobacco, credit_blocked)
+            }
+            Step::Command { case, kind, arg, actor } => sut.command(case, kind, arg, actor),
+            Step::Progress { case, arg } => sut.progress(case, arg),
+            Step::Advance { minutes } => {
+                sut.hall.now = sut.hall.now.plus_minutes(i64::from(minutes));
+                let events = sut.hall.engine.advance_to(sut.hall.now);
+                sut.log.extend(events);
+                if let Some(next) = sut.hall.engine.next_deadline() {
+                    assert!(next > sut.hall.now, "a due timer was left unfired");
+                }
+            }
+        }
+        sut
+    }
+
+    fn check_invariants(sut: &Sut, _: &usize) {
+        let def = sut.hall.engine.definition();
+        for case in sut.hall.engine.cases() {
+            invariant_3(def, case);
+            invariant_4(def, case);
+            invariant_5(def, case);
+        }
+        invariant_6(sut);
+        invariant_7(def, &sut.log);
+    }
+}
+
+/// Invariant 3: a task starts only after all its predecessors (and the previous stage) are
+/// approved; a failed task's dependents are cancelled; a case is decided exactly when all tasks are terminal.
+fn invariant_3(def: &Definition, case: &Case) {
+    let started = |s: TaskState| !matches!(s, TaskState::Waiting | TaskState::NotApplicable | TaskState::Cancelled);
+    let bundle = def.bundle(case.bundle);
+    for (m, task) in case.tasks.iter().enumerate() {
+        if started(task.state) {
+            for &p in &task.waits_for {
+                assert_eq!(
+                    case.tasks[p as usize].state,
+                    TaskState::Approved,
+                    "invariant 3: {} started before {}",
+                    task.item_id,
+                    case.tasks[p as usize].item_id
+                );
+            }
+            if let Some(k) = bundle.members[m].stage.filter(|&k| k > 0) {
+                let prev = &bundle.stages[k - 1];
+                let approved = prev.milestones.iter().filter(|&&p| case.tasks[p].state == TaskState::Approved).count();
+                let open = match prev.rule {
+                    yichuang_core::definition::MilestoneRule::All => approved == prev.milestones.len(),
+                    yichuang_core::definition::MilestoneRule::Any => approved > 0,
+                };
+                assert!(open, "invariant 3: {} started before stage {} completed", task.item_id, prev.id);
+            }
+        }
+        if case.state == CaseState::InApproval && task.state == TaskState::Waiting {
+            assert!(
+                task.waits_for.iter().all(|&p| !case.tasks[p as usize].state.is_failed()),
+                "invariant 3: {} still waits for a failed task",
+                task.item_id
+            );
+        }
+    }
+    if case.state == CaseState::InApproval {
+        assert!(
+            case.tasks.iter().any(|t| !t.state.is_terminal()),
+            "invariant 3: all tasks terminal but the case is not decided"
+        );
+    }
+    if case.outcome.is_some() {
+        assert!(case.tasks.iter().all(|t| t.state.is_terminal()), "invariant 3: decided with open tasks");
+    }
+}
+
+/// Invariant 4: nothing is delivered while a Required material is missing or, for items that
+/// may not issue before cure, while a tolerated material is outstanding.
+fn invariant_4(def: &Definition, case: &Case) {
+    if !matches!(case.state, CaseState::Delivered | CaseState::Closed) || case.outcome == Some(Outcome::Denied) {
+        return;
+    }
+    for task in case.tasks.iter().filter(|t| t.state != TaskState::NotApplicable) {
+        let item = def.item(task.item);
+        for &(m, need) in &item.materials {
+            let present = case.materials.contains(&m) || def.material(m).shared_source.is_some();
+            let required =
+                need == MaterialNeed::Required || (need == MaterialNeed::Tolerable && !item.issue_before_cure);
+            assert!(
+                present || !required,
+                "invariant 4: {} delivered without {} for {}",
+                case.id,
+                def.material(m).id,
+                item.id
+            );
+        }
+    }
+}
+
+/// Invariant 5: working-day deadlines respect the calendar and exclude paused time.
+fn invariant_5(def: &Definition, case: &Case) {
+    let cal = def.calendar();
+    let clocks = case.sla.iter().chain(case.tasks.iter().filter_map(|t| t.sla.as_ref()));
+    for sla in clocks.filter(|s| !s.stopped) {
+        let deadline = sla.deadline(cal).expect("deadline inside the calendar");
+        assert_eq!(
+            cal.working_minutes_between(sla.start, deadline).unwrap(),
+            sla.budget_minutes + sla.paused_minutes,
+            "invariant 5"
+        );
+        assert!(cal.is_working_day(deadline.date()).unwrap(), "invariant 5: deadline {deadline} on a day off");
+        let minute = deadline.minute_of_day();
+        assert!(
+            cal.office_periods().iter().any(|p| p.open < minute && minute <= p.close),
+            "invariant 5: deadline {deadline} outside office hours"
+        );
+    }
+}
+
+/// Invariant 6: replaying the log reproduces the state byte for byte.
+fn invariant_6(sut: &Sut) {
+    let replayed =
+        Engine::replay(sut.hall.engine.definition().clone(), &sut.log).expect("the engine's own log replays");
+    let a = serde_json::to_string(sut.hall.engine.cases()).unwrap();
+    let b = serde_json::to_string(replayed.cases()).unwrap();
+    assert!(a == b, "invariant 6: replay differs");
+}
+
+/// Invariant 7: an actor acts only within its role and department.
+fn invariant_7(def: &Definition, log: &[Recorded]) {
+    for rec in log {
+        let decides = |item: &Id| match &rec.by.role {
+            Role::Reviewer { department } => {
+                let item = def.item(def.item_ix(item).unwrap());
+                item.decided_by.departments().iter().any(|&d| def.department(d).id == *department)
+            }
+            _ => false,
+        };
+        let clerk_of =
+            |class| matches!(&rec.by.role, Role::Clerk { window } if def.window(window).unwrap().class == class);
+        let ok = match &rec.event {
+            Event::TaskClaimed { item, .. }
+            | Event::TaskSigned { item, .. }
+            | Event::TaskDenied { item, .. }
+            | Event::TaskSimulatedApproved { item } => decides(item),
+            Event::SpecialProcedureStarted { item, .. }
+            | Event::SpecialProcedureEnded { item }
+            | Event::SimulationConverted { item }
+            | Event::SimulationReopened { item } => decides(item),
+            Event::TaskApproved { item } => decides(item),
+            Event::Accepted { deemed, .. } => {
+                if *deemed {
+                    rec.by.role == Role::System
+                } else {
+                    clerk_of(yichuang_core::definition::WindowClass::Intake)
+                }
+            }
+            Event::Rejected { .. } | Event::CorrectionRequested { .. } => {
+                clerk_of(yichuang_core::definition::WindowClass::Intake)
+            }
+            Event::Delivered { .. } => clerk_of(yichuang_core::definition::WindowClass::Delivery),
+            Event::Rated { by_default: false, .. } | Event::Resubmitted { .. } | Event::Withdrawn => {
+                matches!(rec.by.role, Role::Applicant | Role::Clerk { .. })
+            }
+            Event::TaskLapsed { .. }
+            | Event::CaseSuspended
+            | Event::CaseReturned
+            | Event::Revoked
+            | Event::SlaLevelChanged { .. } => rec.by.role == Role::System,
+            _ => true,
+        };
+        assert!(ok, "invariant 7: {} recorded {} by {}", rec.case, rec.event.name(), rec.by.describe());
+        if rec.by.role == Role::Applicant
+            && !matches!(
+                rec.event,
+                Event::TaskReady { .. } | Event::CaseResumed | Event::CaseDecided { .. } | Event::TaskCancelled { .. }
+            )
+        {
+            let owner = match &rec.event {
+                Event::Consulted { applicant, .. } | Event::Submitted { applicant, .. } => applicant.id.clone(),
+                _ => rec.by.id.clone(),
+            };
+            assert_eq!(owner, rec.by.id, "invariant 7: applicant acted for someone else");
+        }
+    }
+}
+
+fn config(default_cases: u32) -> Config {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default_cases);
+    Config { cases, failure_persistence: None, ..Config::default() }
+}
+
+prop_state_machine! {
+    #![proptest_config(config(1000))]
+    #[test]
+    fn engine_keeps_its_invariants(sequential 1..120 => Sut);
+}
+
+prop_state_machine! {
+    #![proptest_config(Config { cases: 300, failure_persistence: None, ..Config::default() })]
+    fn engine_with_broken_rule(sequential 1..120 => Sut);
+}
+
+#[test]
+fn the_property_test_catches_a_broken_rule() {
+    let _fault = fault::inject(Fault::SkipPredecessorCheck);
+    let caught = std::panic::catch_unwind(engine_with_broken_rule);
+    let message = match caught {
+        Ok(()) => panic!("tasks started before their predecessors and the property test did not notice"),
+        Err(payload) => payload.downcast_ref::<String>().cloned().unwrap_or_default(),
+    };
+    assert!(message.contains("invariant 3"), "caught, but not by invariant 3: {message}");
+}
+
+#[test]
+fn replay_incrementally_equals_replay_at_once() {
+    let mut sut = Sut { hall: Hall::new(), log: Vec::new() };
+    sut.open(false, false, 0, true, false);
+    sut.open(true, false, 0b0010_0000, false, false);
+    for (kind, arg) in [(1, 0), (2, 4), (7, 0), (7, 64), (7, 1), (7, 65), (7, 2), (7, 66), (6, 0), (7, 3), (7, 67)] {
+        sut.command(0, kind, arg, 0);
+        sut.command(1, kind, arg, 0);
+        sut.hall.now = sut.hall.now.plus_minutes(97);
+        let fired = sut.hall.engine.advance_to(sut.hall.now);
+        sut.log.extend(fired);
+    }
+    assert!(sut.log.len() > 15, "the scenario did something: {} events", sut.log.len());
+    let def = sut.hall.engine.definition().clone();
+    let at_once = Engine::replay(def.clone(), &sut.log).unwrap();
+    let mut incremental = Engine::new(def.clone());
+    for (i, rec) in sut.log.iter().enumerate() {
+        incremental.apply(i, rec).unwrap();
+        // Serialize and parse each event on the way, as a log on disk would.
+        let text = serde_json::to_string(rec).unwrap();
+        assert_eq!(&serde_json::from_str::<Recorded>(&text).unwrap(), rec);
+    }
+    let json = |e: &Engine| serde_json::to_string(e.cases()).unwrap();
+    assert_eq!(json(&at_once), json(&incremental));
+    assert_eq!(json(&at_once), json(&sut.hall.engine));
+}
+
+#[test]
+fn a_reordered_or_corrupted_log_is_reported_at_the_first_bad_event() {
+    let mut sut = Sut { hall: Hall::new(), log: Vec::new() };
+    sut.open(false, false, 0, false, false);
+    for (kind, arg) in [(1, 0), (7, 0), (7, 64)] {
+        sut.command(0, kind, arg, 0);
+    }
+    let def: Arc<Definition> = sut.hall.engine.definition().clone();
+    let mut swapped = sut.log.clone();
+    swapped.swap(1, 2);
+    let err = Engine::replay(def.clone(), &swapped).unwrap_err();
+    assert!(matches!(err, ReplayError::Illegal { position: 1, .. }), "{err}");
+    let mut dropped = sut.log.clone();
+    dropped.remove(2);
+    assert!(matches!(Engine::replay(def.clone(), &dropped).unwrap_err(), ReplayError::Illegal { position: 2, .. }));
+    let mut foreign = sut.log.clone();
+    foreign[3].case = CaseId(9);
+    assert!(matches!(Engine::replay(def, &foreign).unwrap_err(), ReplayError::UnknownCase { position: 3, .. }));
+}
+
+/// The generator reaches every case state, so the invariants above are checked in all of them.
+#[test]
+fn random_sequences_reach_every_case_state() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..300 {
+        let (_, steps, _) = Model::sequential_strategy(1..120).new_tree(&mut runner).unwrap().current();
+        let mut sut = Sut { hall: Hall::new(), log: Vec::new() };
+        for step in steps {
+            sut = <Sut as StateMachineTest>::apply(sut, &0, step);
+            seen.extend(sut.hall.engine.cases().iter().map(|c| c.state));
+        }
+    }
+    let missing: Vec<_> = CaseState::ALL.iter().filter(|s| !seen.contains(s)).collect();
+    assert!(missing.is_empty(), "never reached: {missing:?}");
+}
