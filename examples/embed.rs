@@ -181,7 +181,7 @@ fn summary(def: &Definition, c: &Case, submitted: Instant) -> Result<(), driver:
 
 /// One log line: time, case, sequence, actor (padded to `width`), event and its key data.
 fn line(def: &Definition, rec: &Recorded, width: usize) -> String {
-    let (at, case, seq, by) = (rec.at, rec.case, rec.seq, rec.by.describe());
+    let (at, case, seq, by) = (rec.at, rec.stream, rec.seq, rec.by.describe());
     let (name, details) = (rec.event.name(), details(def, &rec.event));
     format!("{at}  {case} #{seq:<2}  {by:<width$}  {name:<14}  {details}")
 }

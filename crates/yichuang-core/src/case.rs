@@ -281,6 +281,8 @@ pub struct Case {
     pub sla: Option<Sla>,
     /// Trips to the hall (跑动次数).
     pub trips: u32,
+    /// The window that took the application (谁办理谁负责: tickets about the case go there).
+    pub window: Option<Id>,
     /// Outcome once decided.
     pub outcome: Option<Outcome>,
     /// Delivery time and method.
@@ -300,10 +302,10 @@ fn ser_materials<S: serde::Serializer>(m: &[MaterialIx], s: S) -> Result<S::Ok, 
 
 /// Why an event could not be folded (a corrupted or reordered log).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("event {event} is not legal for case {case} in state {state}: {why}")]
+#[error("event {event} is not legal for {stream} in state {state}: {why}")]
 pub struct IllegalEvent {
-    /// The case.
-    pub case: CaseId,
+    /// The stream.
+    pub stream: crate::event::StreamId,
     /// Event name.
     pub event: &'static str,
     /// Case state.
@@ -356,6 +358,7 @@ impl Case {
             tasks: Vec::new(),
             sla: None,
             trips: 0,
+            window: None,
             outcome: None,
             delivered: None,
             rating: None,
@@ -675,7 +678,7 @@ impl Case {
     /// the current state (a corrupted or reordered log); the engine's own events always fold.
     pub fn evolve(&mut self, def: &Definition, rec: &Recorded) -> Result<(), IllegalEvent> {
         let illegal = |case: &Case, why: &str| IllegalEvent {
-            case: case.id,
+            stream: case.id.into(),
             event: rec.event.name(),
             state: case.state.name(),
             why: why.to_owned(),
@@ -684,6 +687,10 @@ impl Case {
             return Err(illegal(self, &format!("sequence {} does not follow version {}", rec.seq, self.version)));
         }
         let at_window = matches!(rec.by.role, Role::Clerk { .. });
+        let took_it = match (&rec.by.role, &rec.event) {
+            (Role::Clerk { window }, Event::Submitted { .. } | Event::Accepted { .. }) => Some(window.clone()),
+            _ => None,
+        };
         let now = rec.at;
         let cal = def.calendar();
         match &rec.event {
@@ -842,6 +849,19 @@ impl Case {
                 self.expect(CaseState::Delivered, &illegal)?;
                 self.state = CaseState::Revoked;
             }
+            Event::TicketOpened { .. }
+            | Event::TicketRectifying { .. }
+            | Event::TicketSubmitted { .. }
+            | Event::TicketPassed
+            | Event::TicketFailed { .. }
+            | Event::TicketAppealUpheld
+            | Event::TicketFedBack { .. }
+            | Event::TicketClosed
+            | Event::TicketReopened { .. }
+            | Event::TicketEscalated { .. } => return Err(illegal(self, "a ticket event in a case stream")),
+        }
+        if took_it.is_some() {
+            self.window = took_it;
         }
         self.version += 1;
         Ok(())
@@ -1272,7 +1292,7 @@ impl Case {
         for event in events {
             let rec = Recorded {
                 v: crate::event::EVENT_SCHEMA_VERSION,
-                case: self.id,
+                stream: self.id.into(),
                 seq: self.version + 1,
                 at,
                 by: by.clone(),

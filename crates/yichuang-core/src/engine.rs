@@ -1,5 +1,8 @@
-//! The embedder's API (引擎): many cases, commands with a context of time and actor, timers
-//! advanced to a given time, queries by state, department and deadline, and replay.
+//! The embedder's API (引擎): many cases and tickets, commands with a context of time and actor,
+//! timers advanced to a given time, queries by state, department and deadline, and replay.
+//!
+//! The engine also carries the cross-stream rules of the loop 评价 → 反馈 → 整改 → 监督: a bad
+//! rating (≤ 2) and an overdue task or case each open exactly one ticket, routed 谁办理谁负责.
 //!
 //! ```
 //! # use std::sync::Arc;
@@ -19,19 +22,23 @@ use std::sync::Arc;
 use crate::actor::{Actor, Ctx, Role};
 use crate::case::{Case, CaseState, Command, IllegalEvent};
 use crate::definition::{Definition, Id, WindowClass};
-use crate::event::{CaseId, EVENT_SCHEMA_VERSION, Event, Recorded};
+use crate::event::{CaseId, EVENT_SCHEMA_VERSION, Event, Recorded, SlaSubject, StreamId};
 use crate::rejection::Rejection;
+use crate::sla::SlaLevel;
 use crate::task::{Task, TaskState};
+use crate::ticket::{ComplaintTarget, Ticket, TicketCommand, TicketId, TicketSource, TicketState};
 use crate::time::Instant;
 
-/// Many cases over one definition, with a timer queue.
+/// Many cases and tickets over one definition, with a timer queue.
 #[derive(Debug, Clone)]
 pub struct Engine {
     def: Arc<Definition>,
     cases: Vec<Case>,
+    tickets: Vec<Ticket>,
     /// The instant each case's earliest timer is scheduled for (stale heap entries are skipped).
-    scheduled: Vec<Option<Instant>>,
-    timers: BinaryHeap<Reverse<(Instant, CaseId)>>,
+    case_scheduled: Vec<Option<Instant>>,
+    ticket_scheduled: Vec<Option<Instant>>,
+    timers: BinaryHeap<Reverse<(Instant, StreamId)>>,
 }
 
 /// Why a log could not be replayed.
@@ -45,15 +52,16 @@ pub enum ReplayError {
         /// Why.
         error: IllegalEvent,
     },
-    /// An event names a case that was not opened before it.
+    /// An event names a stream that was not opened before it.
     #[error(
-        "event #{position} (0-based) belongs to case {case}, which no earlier event opened; cases open in order with Consulted or Submitted"
+        "event #{position} (0-based) belongs to {stream}, which no earlier event opened; streams open in order \
+         (cases with Consulted or Submitted, tickets with TicketOpened)"
     )]
-    UnknownCase {
+    UnknownStream {
         /// Position in the log.
         position: usize,
-        /// The case.
-        case: CaseId,
+        /// The stream.
+        stream: StreamId,
     },
     /// A case opens with an unknown bundle.
     #[error("event #{position} (0-based) opens a case for unknown bundle `{bundle}`")]
@@ -63,7 +71,7 @@ pub enum ReplayError {
         /// The bundle id.
         bundle: String,
     },
-    /// An event was written by a newer schema.
+    /// An event was written by another schema version.
     #[error(
         "event #{position} (0-based) has schema version {version}; this engine reads version {EVENT_SCHEMA_VERSION}"
     )]
@@ -78,7 +86,14 @@ pub enum ReplayError {
 impl Engine {
     /// An empty engine over a validated definition.
     pub fn new(def: Arc<Definition>) -> Engine {
-        Engine { def, cases: Vec::new(), scheduled: Vec::new(), timers: BinaryHeap::new() }
+        Engine {
+            def,
+            cases: Vec::new(),
+            tickets: Vec::new(),
+            case_scheduled: Vec::new(),
+            ticket_scheduled: Vec::new(),
+            timers: BinaryHeap::new(),
+        }
     }
 
     /// The definition.
@@ -135,17 +150,18 @@ impl Engine {
         };
         let id = CaseId(self.cases.len() as u64 + 1);
         let mut case = Case::new(id, bundle, applicant);
-        let rec = Recorded { v: EVENT_SCHEMA_VERSION, case: id, seq: 1, at: ctx.now, by: ctx.actor.clone(), event };
+        let rec =
+            Recorded { v: EVENT_SCHEMA_VERSION, stream: id.into(), seq: 1, at: ctx.now, by: ctx.actor.clone(), event };
         case.evolve(def, &rec).expect("a fresh case accepts its opening event");
         out.push(rec);
         self.cases.push(case);
-        self.scheduled.push(None);
-        self.reschedule(id);
+        self.case_scheduled.push(None);
+        self.reschedule(id.into());
         Ok(id)
     }
 
-    /// Executes a command on a case: the events recorded (with their cascade), or the rejection
-    /// (and nothing changed).
+    /// Executes a command on a case: the events recorded (with their cascade and any ticket it
+    /// opens), or the rejection (and nothing changed).
     pub fn execute(&mut self, case: CaseId, command: Command, ctx: &Ctx<'_>) -> Result<Vec<Recorded>, Rejection> {
         let mut out = Vec::new();
         self.execute_into(case, &command, ctx, &mut out)?;
@@ -160,13 +176,225 @@ impl Engine {
         ctx: &Ctx<'_>,
         out: &mut Vec<Recorded>,
     ) -> Result<(), Rejection> {
-        let slot = self.slot(case)?;
+        let slot = self.case_slot(case)?;
+        let start = out.len();
         self.cases[slot].execute(&self.def, command, ctx, out)?;
-        self.reschedule(case);
+        self.open_triggered_tickets(start, out);
+        self.reschedule(case.into());
         Ok(())
     }
 
-    fn slot(&self, case: CaseId) -> Result<usize, Rejection> {
+    /// Opens a complaint (吐槽找茬) or an inspection finding (巡视/巡察反馈问题) as a ticket.
+    /// Complaints may come from anyone who is not the system; inspection findings from a
+    /// supervisor or a leader.
+    pub fn open_ticket(&mut self, source: TicketSource, ctx: &Ctx<'_>) -> Result<(TicketId, Vec<Recorded>), Rejection> {
+        let def = &*self.def;
+        let (department, window) = match &source {
+            TicketSource::Complaint { target, case, text } => {
+                if text.trim().is_empty() {
+                    return Err(Rejection::ReasonRequired {
+                        rule: "吐槽找茬 (a complaint says what is wrong)",
+                        what: "text",
+                    });
+                }
+                if let Some(c) = case {
+                    self.case_slot(*c)?;
+                }
+                if ctx.actor.role == Role::System {
+                    return Err(self.role_error(ctx.actor, "complain", "people complain, not the system"));
+                }
+                match target {
+                    ComplaintTarget::Window { window, department } => {
+                        if def.window(window).is_none() {
+                            return Err(Rejection::Unknown {
+                                what: "window",
+                                id: window.to_string(),
+                                accepted: def.windows().iter().map(|w| w.id.as_str()).collect::<Vec<_>>().join(", "),
+                            });
+                        }
+                        (self.department(department)?, Some(window.clone()))
+                    }
+                    ComplaintTarget::Department(d) | ComplaintTarget::Process { department: d, .. } => {
+                        (self.department(d)?, None)
+                    }
+                }
+            }
+            TicketSource::Inspection { finding, plan_task } => {
+                if !matches!(ctx.actor.role, Role::Supervisor { .. } | Role::Leader) {
+                    return Err(self.role_error(
+                        ctx.actor,
+                        "record an inspection finding",
+                        "a supervisor or a leader may",
+                    ));
+                }
+                if finding.trim().is_empty() {
+                    return Err(Rejection::ReasonRequired { rule: "巡视/巡察反馈问题", what: "finding" });
+                }
+                let department = match plan_task {
+                    Some(task) => {
+                        let plan = def.plan().ok_or_else(|| Rejection::Unknown {
+                            what: "plan task",
+                            id: task.to_string(),
+                            accepted: "none: the definition has no plan".into(),
+                        })?;
+                        let t = plan.tasks.iter().find(|t| t.id == *task).ok_or_else(|| Rejection::Unknown {
+                            what: "plan task",
+                            id: task.to_string(),
+                            accepted: plan.tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", "),
+                        })?;
+                        def.department(t.departments[0]).id.clone()
+                    }
+                    None => {
+                        return Err(Rejection::OutOfRange {
+                            what: "inspection finding",
+                            value: "without a responsible department".into(),
+                            accepted: "a complaint naming the department, or a plan task",
+                        });
+                    }
+                };
+                (department, None)
+            }
+            TicketSource::BadRating { .. } | TicketSource::Overdue { .. } => {
+                return Err(self.role_error(
+                    ctx.actor,
+                    "open this ticket",
+                    "bad ratings and overdue work open tickets by themselves",
+                ));
+            }
+        };
+        let mut out = Vec::new();
+        let id = self.open_ticket_into(source, department, window, ctx.now, ctx.actor, &mut out);
+        Ok((id, out))
+    }
+
+    /// Opens one ticket per plan task that has none yet (plan tracking, 整改方案台账).
+    pub fn open_plan_tickets(&mut self, ctx: &Ctx<'_>) -> Result<Vec<Recorded>, Rejection> {
+        let Some(plan) = self.def.plan().cloned() else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for task in &plan.tasks {
+            let tracked = self
+                .tickets
+                .iter()
+                .any(|t| matches!(&t.source, TicketSource::Inspection { plan_task: Some(p), .. } if *p == task.id));
+            if !tracked {
+                let source = TicketSource::Inspection { finding: task.name.clone(), plan_task: Some(task.id.clone()) };
+                let (_, events) = self.open_ticket(source, ctx)?;
+                out.extend(events);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Executes a command on a ticket.
+    pub fn execute_ticket(
+        &mut self,
+        ticket: TicketId,
+        command: &TicketCommand,
+        ctx: &Ctx<'_>,
+    ) -> Result<Vec<Recorded>, Rejection> {
+        let slot = self.ticket_slot(ticket)?;
+        let events = self.tickets[slot].decide(&self.def, command, ctx)?;
+        let mut out = Vec::with_capacity(events.len());
+        for event in events {
+            self.record_ticket(slot, event, ctx.now, ctx.actor, &mut out);
+        }
+        self.reschedule(ticket.into());
+        Ok(out)
+    }
+
+    fn record_ticket(&mut self, slot: usize, event: Event, at: Instant, by: &Actor, out: &mut Vec<Recorded>) {
+        let ticket = &mut self.tickets[slot];
+        let rec = Recorded {
+            v: EVENT_SCHEMA_VERSION,
+            stream: ticket.id.into(),
+            seq: ticket.version + 1,
+            at,
+            by: by.clone(),
+            event,
+        };
+        if let Err(why) = ticket.evolve(&rec.event, at) {
+            panic!("the engine produced an illegal ticket event: {why}");
+        }
+        out.push(rec);
+    }
+
+    fn role_error(&self, actor: &Actor, command: &'static str, allowed: &str) -> Rejection {
+        Rejection::RoleNotAllowed {
+            rule: "问题来源 (ticket sources)",
+            actor: actor.describe(),
+            command,
+            allowed: allowed.into(),
+        }
+    }
+
+    fn department(&self, id: &Id) -> Result<Id, Rejection> {
+        match self.def.department_ix(id) {
+            Some(ix) => Ok(self.def.department(ix).id.clone()),
+            None => Err(Rejection::Unknown {
+                what: "department",
+                id: id.to_string(),
+                accepted: self.def.departments().iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", "),
+            }),
+        }
+    }
+
+    fn open_ticket_into(
+        &mut self,
+        source: TicketSource,
+        department: Id,
+        window: Option<Id>,
+        at: Instant,
+        by: &Actor,
+        out: &mut Vec<Recorded>,
+    ) -> TicketId {
+        let cal = self.def.calendar();
+        let deadline =
+            cal.add_working_days(at.date(), self.def.policies().ticket_verify_days).ok().map(|d| cal.office_close(d));
+        let id = TicketId(self.tickets.len() as u64 + 1);
+        let event = Event::TicketOpened {
+            source: source.clone(),
+            department: department.clone(),
+            window: window.clone(),
+            deadline,
+        };
+        let mut ticket = Ticket::opened(id, source, department, window, at, deadline);
+        ticket.version = 1;
+        out.push(Recorded { v: EVENT_SCHEMA_VERSION, stream: id.into(), seq: 1, at, by: by.clone(), event });
+        self.tickets.push(ticket);
+        self.ticket_scheduled.push(None);
+        self.reschedule(id.into());
+        id
+    }
+
+    /// The loop's triggers among freshly recorded case events: a bad rating and an overdue task
+    /// or case each open exactly one ticket, routed 谁办理谁负责.
+    fn open_triggered_tickets(&mut self, start: usize, out: &mut Vec<Recorded>) {
+        let end = out.len();
+        for i in start..end {
+            let StreamId::Case(case_id) = out[i].stream else { continue };
+            let case = &self.cases[case_id.0 as usize - 1];
+            let def = &*self.def;
+            let lead = def.department(def.bundle(case.bundle).lead).id.clone();
+            let (source, department, window) = match &out[i].event {
+                Event::Rated { stars, .. } if *stars <= 2 => {
+                    (TicketSource::BadRating { case: case_id, stars: *stars }, lead, case.window.clone())
+                }
+                Event::SlaLevelChanged { subject, level: SlaLevel::Overdue } => match subject {
+                    SlaSubject::Case => (TicketSource::Overdue { case: case_id, item: None }, lead, None),
+                    SlaSubject::Task(item) => {
+                        let ix = def.item_ix(item).expect("events name items of the definition");
+                        let dept = def.department(def.item(ix).decided_by.departments()[0]).id.clone();
+                        (TicketSource::Overdue { case: case_id, item: Some(item.clone()) }, dept, None)
+                    }
+                },
+                _ => continue,
+            };
+            let (at, by) = (out[i].at, out[i].by.clone());
+            self.open_ticket_into(source, department, window, at, &by, out);
+        }
+    }
+
+    fn case_slot(&self, case: CaseId) -> Result<usize, Rejection> {
         let slot = (case.0 as usize).wrapping_sub(1);
         if slot < self.cases.len() {
             Ok(slot)
@@ -179,21 +407,49 @@ impl Engine {
         }
     }
 
-    fn reschedule(&mut self, case: CaseId) {
-        let slot = case.0 as usize - 1;
-        let next = self.cases[slot].next_deadline(&self.def);
-        if next != self.scheduled[slot] {
-            self.scheduled[slot] = next;
+    fn ticket_slot(&self, ticket: TicketId) -> Result<usize, Rejection> {
+        let slot = (ticket.0 as usize).wrapping_sub(1);
+        if slot < self.tickets.len() {
+            Ok(slot)
+        } else {
+            Err(Rejection::Unknown {
+                what: "ticket",
+                id: ticket.to_string(),
+                accepted: format!("T000001–{}", TicketId(self.tickets.len() as u64)),
+            })
+        }
+    }
+
+    fn reschedule(&mut self, stream: StreamId) {
+        let (next, scheduled) = match stream {
+            StreamId::Case(c) => {
+                let slot = c.0 as usize - 1;
+                (self.cases[slot].next_deadline(&self.def), &mut self.case_scheduled[slot])
+            }
+            StreamId::Ticket(t) => {
+                let slot = t.0 as usize - 1;
+                (self.tickets[slot].next_deadline(), &mut self.ticket_scheduled[slot])
+            }
+        };
+        if next != *scheduled {
+            *scheduled = next;
             if let Some(t) = next {
-                self.timers.push(Reverse((t, case)));
+                self.timers.push(Reverse((t, stream)));
             }
         }
     }
 
-    /// The earliest pending timer of any case.
+    fn scheduled(&self, stream: StreamId) -> Option<Instant> {
+        match stream {
+            StreamId::Case(c) => self.case_scheduled[c.0 as usize - 1],
+            StreamId::Ticket(t) => self.ticket_scheduled[t.0 as usize - 1],
+        }
+    }
+
+    /// The earliest pending timer of any case or ticket.
     pub fn next_deadline(&mut self) -> Option<Instant> {
-        while let Some(&Reverse((t, case))) = self.timers.peek() {
-            if self.scheduled[case.0 as usize - 1] == Some(t) {
+        while let Some(&Reverse((t, stream))) = self.timers.peek() {
+            if self.scheduled(stream) == Some(t) {
                 return Some(t);
             }
             self.timers.pop();
@@ -201,8 +457,8 @@ impl Engine {
         None
     }
 
-    /// Fires every timer due at or before `now`, in time order (ties by case number), each
-    /// event stamped with its own due time. Returns the events recorded.
+    /// Fires every timer due at or before `now`, in time order (ties: cases before tickets, then
+    /// by number), each event stamped with its own due time. Returns the events recorded.
     pub fn advance_to(&mut self, now: Instant) -> Vec<Recorded> {
         let mut out = Vec::new();
         self.advance_into(now, &mut out);
@@ -215,17 +471,30 @@ impl Engine {
             if t > now {
                 break;
             }
-            let Reverse((_, case)) = self.timers.pop().expect("peeked");
-            let slot = case.0 as usize - 1;
-            self.scheduled[slot] = None;
-            self.cases[slot].advance(&self.def, t, out);
-            self.reschedule(case);
+            let Reverse((_, stream)) = self.timers.pop().expect("peeked");
+            match stream {
+                StreamId::Case(c) => {
+                    let slot = c.0 as usize - 1;
+                    self.case_scheduled[slot] = None;
+                    let start = out.len();
+                    self.cases[slot].advance(&self.def, t, out);
+                    self.open_triggered_tickets(start, out);
+                }
+                StreamId::Ticket(id) => {
+                    let slot = id.0 as usize - 1;
+                    self.ticket_scheduled[slot] = None;
+                    if let Some((at, event)) = self.tickets[slot].fire_due_timer(&self.def, t) {
+                        self.record_ticket(slot, event, at, &Actor::system(), out);
+                    }
+                }
+            }
+            self.reschedule(stream);
         }
     }
 
     /// A case by number.
     pub fn case(&self, id: CaseId) -> Option<&Case> {
-        self.slot(id).ok().map(|s| &self.cases[s])
+        self.case_slot(id).ok().map(|s| &self.cases[s])
     }
 
     /// All cases in number order.
@@ -236,6 +505,21 @@ impl Engine {
     /// Cases in a state.
     pub fn cases_in(&self, state: CaseState) -> impl Iterator<Item = &Case> {
         self.cases.iter().filter(move |c| c.state == state)
+    }
+
+    /// A ticket by number.
+    pub fn ticket(&self, id: TicketId) -> Option<&Ticket> {
+        self.ticket_slot(id).ok().map(|s| &self.tickets[s])
+    }
+
+    /// All tickets in number order.
+    pub fn tickets(&self) -> &[Ticket] {
+        &self.tickets
+    }
+
+    /// Tickets in a state.
+    pub fn tickets_in(&self, state: TicketState) -> impl Iterator<Item = &Ticket> {
+        self.tickets.iter().filter(move |t| t.state == state)
     }
 
     /// A department's work queue (部门待办): tasks in `state` decided (or countersigned) by
@@ -255,9 +539,11 @@ impl Engine {
         })
     }
 
-    /// Cases whose earliest timer is due at or before `t` (for deadline dashboards).
-    pub fn due_before(&self, t: Instant) -> impl Iterator<Item = (CaseId, Instant)> + '_ {
-        self.cases.iter().zip(&self.scheduled).filter_map(move |(c, s)| s.filter(|d| *d <= t).map(|d| (c.id, d)))
+    /// Streams whose earliest timer is due at or before `t` (for deadline dashboards).
+    pub fn due_before(&self, t: Instant) -> impl Iterator<Item = (StreamId, Instant)> + '_ {
+        let cases = self.cases.iter().zip(&self.case_scheduled).map(|(c, s)| (StreamId::Case(c.id), *s));
+        let tickets = self.tickets.iter().zip(&self.ticket_scheduled).map(|(k, s)| (StreamId::Ticket(k.id), *s));
+        cases.chain(tickets).filter_map(move |(id, s)| s.filter(|d| *d <= t).map(|d| (id, d)))
     }
 
     /// Rebuilds an engine from a log, checking that every event is legal in order.
@@ -270,35 +556,69 @@ impl Engine {
             engine.apply(position, rec)?;
         }
         for id in 1..=engine.cases.len() as u64 {
-            engine.reschedule(CaseId(id));
+            engine.reschedule(CaseId(id).into());
+        }
+        for id in 1..=engine.tickets.len() as u64 {
+            engine.reschedule(TicketId(id).into());
         }
         Ok(engine)
     }
 
-    /// Folds one recorded event (replay, or following another engine's stream).
+    /// Folds one recorded event (replay, or following another engine's stream). Timers are not
+    /// rescheduled here; [`Engine::replay`] does it once at the end.
     pub fn apply(&mut self, position: usize, rec: &Recorded) -> Result<(), ReplayError> {
         if rec.v != EVENT_SCHEMA_VERSION {
             return Err(ReplayError::Version { position, version: rec.v });
         }
-        let next = CaseId(self.cases.len() as u64 + 1);
-        if rec.case == next {
-            let (bundle, applicant) = match &rec.event {
-                Event::Consulted { bundle, applicant, .. } | Event::Submitted { bundle, applicant, .. } => {
-                    (bundle, applicant)
+        let unknown = || ReplayError::UnknownStream { position, stream: rec.stream };
+        match rec.stream {
+            StreamId::Case(id) => {
+                if id.0 == self.cases.len() as u64 + 1 {
+                    let (bundle, applicant) = match &rec.event {
+                        Event::Consulted { bundle, applicant, .. } | Event::Submitted { bundle, applicant, .. } => {
+                            (bundle, applicant)
+                        }
+                        _ => return Err(unknown()),
+                    };
+                    let Some(ix) = self.def.bundle_ix(bundle) else {
+                        return Err(ReplayError::UnknownBundle { position, bundle: bundle.to_string() });
+                    };
+                    self.cases.push(Case::new(id, ix, applicant.clone()));
+                    self.case_scheduled.push(None);
                 }
-                _ => return Err(ReplayError::UnknownCase { position, case: rec.case }),
-            };
-            let Some(ix) = self.def.bundle_ix(bundle) else {
-                return Err(ReplayError::UnknownBundle { position, bundle: bundle.to_string() });
-            };
-            self.cases.push(Case::new(rec.case, ix, applicant.clone()));
-            self.scheduled.push(None);
+                let case = self.cases.get_mut((id.0 as usize).wrapping_sub(1)).ok_or_else(unknown)?;
+                case.evolve(&self.def, rec).map_err(|error| ReplayError::Illegal { position, error })
+            }
+            StreamId::Ticket(id) => {
+                if id.0 == self.tickets.len() as u64 + 1 {
+                    let Event::TicketOpened { source, department, window, deadline } = &rec.event else {
+                        return Err(unknown());
+                    };
+                    if rec.seq != 1 {
+                        return Err(unknown());
+                    }
+                    let mut ticket =
+                        Ticket::opened(id, source.clone(), department.clone(), window.clone(), rec.at, *deadline);
+                    ticket.version = 1;
+                    self.tickets.push(ticket);
+                    self.ticket_scheduled.push(None);
+                    return Ok(());
+                }
+                let ticket = self.tickets.get_mut((id.0 as usize).wrapping_sub(1)).ok_or_else(unknown)?;
+                let illegal = |why: String, t: &Ticket| ReplayError::Illegal {
+                    position,
+                    error: IllegalEvent { stream: rec.stream, event: rec.event.name(), state: t.state.name(), why },
+                };
+                if rec.seq != ticket.version + 1 {
+                    return Err(illegal(
+                        format!("sequence {} does not follow version {}", rec.seq, ticket.version),
+                        ticket,
+                    ));
+                }
+                let before = ticket.clone();
+                ticket.evolve(&rec.event, rec.at).map_err(|why| illegal(why, &before))
+            }
         }
-        let slot = (rec.case.0 as usize).wrapping_sub(1);
-        let Some(case) = self.cases.get_mut(slot) else {
-            return Err(ReplayError::UnknownCase { position, case: rec.case });
-        };
-        case.evolve(&self.def, rec).map_err(|error| ReplayError::Illegal { position, error })
     }
 }
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::actor::Actor;
 use crate::definition::{Channel, Id};
 use crate::sla::SlaLevel;
+use crate::ticket::{TicketId, TicketSource};
 use crate::time::{Date, Instant};
 
 /// Schema version written into every recorded event.
@@ -24,6 +25,64 @@ pub struct CaseId(pub u64);
 impl fmt::Display for CaseId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "C{:06}", self.0)
+    }
+}
+
+/// Which stream an event belongs to: a case (办件) or a ticket (问题). Written as `C000001` or
+/// `T000001`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StreamId {
+    /// A case.
+    Case(CaseId),
+    /// A ticket.
+    Ticket(TicketId),
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StreamId::Case(c) => c.fmt(f),
+            StreamId::Ticket(t) => t.fmt(f),
+        }
+    }
+}
+
+impl std::str::FromStr for StreamId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<StreamId, String> {
+        let bad = || format!("`{s}` is not a stream id; write C000001 for a case or T000001 for a ticket");
+        let (kind, number) = s.split_at_checked(1).ok_or_else(bad)?;
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        match kind {
+            "C" => Ok(StreamId::Case(CaseId(n))),
+            "T" => Ok(StreamId::Ticket(TicketId(n))),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl Serialize for StreamId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for StreamId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl From<CaseId> for StreamId {
+    fn from(c: CaseId) -> StreamId {
+        StreamId::Case(c)
+    }
+}
+
+impl From<TicketId> for StreamId {
+    fn from(t: TicketId) -> StreamId {
+        StreamId::Ticket(t)
     }
 }
 
@@ -250,6 +309,63 @@ pub enum Event {
     Withdrawn,
     /// Certificate voided after a missed cure (issue-before-cure).
     Revoked,
+    /// A ticket was opened and routed (谁办理谁负责).
+    TicketOpened {
+        /// Where it comes from.
+        source: TicketSource,
+        /// Responsible department.
+        department: Id,
+        /// Responsible window.
+        window: Option<Id>,
+        /// Verification deadline.
+        deadline: Option<Instant>,
+    },
+    /// 立行立改 or 建立台账: rectification under way.
+    TicketRectifying {
+        /// Rectification deadline.
+        deadline: Instant,
+        /// Fixed at once (立行立改) rather than ledgered.
+        immediate: bool,
+    },
+    /// A rectification, explanation or appeal awaits supervision.
+    TicketSubmitted {
+        /// What.
+        what: crate::ticket::Submitted,
+        /// Its content.
+        text: String,
+    },
+    /// 监督通过.
+    TicketPassed,
+    /// 监督不通过: round + 1, accountability.
+    TicketFailed {
+        /// Why.
+        kind: crate::ticket::FailKind,
+        /// New rectification deadline.
+        deadline: Instant,
+    },
+    /// 申诉成立: closed, rating excluded.
+    TicketAppealUpheld,
+    /// 反馈 given; 回访 due.
+    TicketFedBack {
+        /// Message.
+        message: String,
+        /// Follow-up due.
+        follow_up_due: Instant,
+    },
+    /// 回访满意: closed.
+    TicketClosed,
+    /// 回访不满意: back to rectification, round + 1.
+    TicketReopened {
+        /// New deadline.
+        deadline: Instant,
+    },
+    /// Overdue: 督办 (L1) or 约谈 (L2), with an accountability record.
+    TicketEscalated {
+        /// New level.
+        level: u8,
+        /// Deadline for the next level, if any.
+        next_deadline: Option<Instant>,
+    },
 }
 
 impl Event {
@@ -284,19 +400,29 @@ impl Event {
             Event::Rated { .. } => "Rated",
             Event::Withdrawn => "Withdrawn",
             Event::Revoked => "Revoked",
+            Event::TicketOpened { .. } => "TicketOpened",
+            Event::TicketRectifying { .. } => "TicketRectifying",
+            Event::TicketSubmitted { .. } => "TicketSubmitted",
+            Event::TicketPassed => "TicketPassed",
+            Event::TicketFailed { .. } => "TicketFailed",
+            Event::TicketAppealUpheld => "TicketAppealUpheld",
+            Event::TicketFedBack { .. } => "TicketFedBack",
+            Event::TicketClosed => "TicketClosed",
+            Event::TicketReopened { .. } => "TicketReopened",
+            Event::TicketEscalated { .. } => "TicketEscalated",
         }
     }
 }
 
-/// An event as recorded in the log: which case, its position in the case's stream, when, by
-/// whom.
+/// An event as recorded in the log: which stream (case or ticket), its position in the stream,
+/// when, by whom.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Recorded {
     /// Schema version ([`EVENT_SCHEMA_VERSION`]).
     pub v: u16,
-    /// The case.
-    pub case: CaseId,
-    /// 1-based position in the case's stream (the case version after this event).
+    /// The stream: a case or a ticket.
+    pub stream: StreamId,
+    /// 1-based position in the stream (the stream's version after this event).
     pub seq: u32,
     /// When it happened.
     pub at: Instant,

@@ -24,6 +24,7 @@ pub mod rejection;
 pub mod sla;
 pub mod table;
 pub mod task;
+pub mod ticket;
 pub mod time;
 
 pub use actor::{Actor, Ctx, Role};
@@ -31,7 +32,8 @@ pub use calendar::{Calendar, CalendarError};
 pub use case::{Case, CaseState, Command, Submission, TaskCommand};
 pub use definition::{Channel, Definition, Diagnostic, Diagnostics, Id};
 pub use engine::{Engine, ReplayError};
-pub use event::{Applicant, CaseId, DeliveryMethod, Event, Outcome, Recorded, SpecialProcedureKind};
+pub use event::{Applicant, CaseId, DeliveryMethod, Event, Outcome, Recorded, SpecialProcedureKind, StreamId};
 pub use rejection::Rejection;
 pub use task::{Task, TaskState};
+pub use ticket::{ComplaintTarget, FailKind, Ticket, TicketCommand, TicketId, TicketSource, TicketState};
 pub use time::{Date, Instant};

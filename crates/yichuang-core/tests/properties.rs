@@ -443,7 +443,7 @@ fn invariant_7(def: &Definition, log: &[Recorded]) {
             | Event::SlaLevelChanged { .. } => rec.by.role == Role::System,
             _ => true,
         };
-        assert!(ok, "invariant 7: {} recorded {} by {}", rec.case, rec.event.name(), rec.by.describe());
+        assert!(ok, "invariant 7: {} recorded {} by {}", rec.stream, rec.event.name(), rec.by.describe());
         if rec.by.role == Role::Applicant
             && !matches!(
                 rec.event,
@@ -529,8 +529,8 @@ fn a_reordered_or_corrupted_log_is_reported_at_the_first_bad_event() {
     dropped.remove(2);
     assert!(matches!(Engine::replay(def.clone(), &dropped).unwrap_err(), ReplayError::Illegal { position: 2, .. }));
     let mut foreign = sut.log.clone();
-    foreign[3].case = CaseId(9);
-    assert!(matches!(Engine::replay(def, &foreign).unwrap_err(), ReplayError::UnknownCase { position: 3, .. }));
+    foreign[3].stream = CaseId(9).into();
+    assert!(matches!(Engine::replay(def, &foreign).unwrap_err(), ReplayError::UnknownStream { position: 3, .. }));
 }
 
 /// The generator reaches every case state, so the invariants above are checked in all of them.

@@ -610,6 +610,33 @@ impl Definition {
         self.lookup(Kind::Window, id).map(|i| &self.windows[i as usize])
     }
 
+    /// What-if variant for simulation: a hall open around the clock (24/7), every day a working
+    /// day with one 24-hour office period, over the same years.
+    pub fn with_always_open_calendar(mut self) -> Definition {
+        let (first, last) = self.calendar.covered_years();
+        self.calendar = Calendar::always_open(first, last);
+        self
+    }
+
+    /// What-if variant for simulation: every bundle's members run one after another (串联) in
+    /// their topological order instead of in parallel (并联), skipping none. Dependencies of the
+    /// original stay satisfied because the chain follows a topological order.
+    pub fn with_serial_approval(mut self) -> Definition {
+        for bundle in &mut self.bundles {
+            let order = bundle.topo.clone();
+            for member in &mut bundle.members {
+                member.after.clear();
+            }
+            for pair in order.windows(2) {
+                bundle.members[pair[1]].after.push(pair[0]);
+            }
+            let all = vec![true; bundle.members.len()];
+            let times = plan::schedule(bundle, &self.items, &all);
+            bundle.critical_days = times.iter().map(|t| t.1).max().unwrap_or(0);
+        }
+        self
+    }
+
     /// Ids of all bundles, comma-separated, for "would be accepted" messages.
     pub fn bundle_ids_text(&self) -> String {
         self.bundles.iter().map(|b| b.id.as_str()).collect::<Vec<_>>().join(", ")
