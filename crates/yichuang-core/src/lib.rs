@@ -20,7 +20,9 @@ pub mod engine;
 pub mod event;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
+pub mod metrics;
 pub mod rejection;
+pub mod report;
 pub mod sla;
 pub mod table;
 pub mod task;
