@@ -149,7 +149,7 @@ fn replay_check(def: &Arc<Definition>, engine: &Engine, log: &[Recorded]) -> Str
         Err(e) => return format!("the log does not survive JSON: {e}"),
     };
     match Engine::replay(Arc::clone(def), &parsed) {
-        Ok(replayed) if replayed.cases() == engine.cases() => {
+        Ok(replayed) if replayed.cases() == engine.cases() && replayed.tickets() == engine.tickets() => {
             format!("{} events, through JSON, rebuild the same case", parsed.len())
         }
         Ok(_) => "the replayed case DIFFERS from the live one (an engine bug)".to_owned(),
@@ -242,6 +242,24 @@ fn details(def: &Definition, event: &Event) -> String {
         Event::Resubmitted { materials } => format!("materials: {}", ids(materials)),
         Event::MaterialSupplied { material } => material.to_string(),
         Event::Rejected { reason } => reason.clone(),
+        Event::TicketOpened { source, department, window, deadline } => {
+            let name = def.department_ix(department).map_or("", |d| def.department(d).name.as_str());
+            let window = window.as_ref().map_or(String::new(), |w| format!(", window {w}"));
+            let deadline = deadline.map_or(String::new(), |d| format!("; verify by {d}"));
+            format!("{} → {department} {name}{window}{deadline}", source.kind())
+        }
+        Event::TicketRectifying { deadline, immediate } => {
+            format!("{} by {deadline}", if *immediate { "立行立改 (fix at once)" } else { "台账 (ledgered)" })
+        }
+        Event::TicketSubmitted { what, text } => format!("{what:?}: {text}"),
+        Event::TicketFailed { kind, deadline } => format!("{kind:?}; rectify again by {deadline}"),
+        Event::TicketFedBack { message, follow_up_due } => format!("{message}; follow-up by {follow_up_due}"),
+        Event::TicketReopened { deadline } => format!("rectify again by {deadline}"),
+        Event::TicketEscalated { level, next_deadline } => {
+            let next = next_deadline.map_or(String::new(), |d| format!("; next level at {d}"));
+            format!("level {level} ({}){next}", if *level >= 2 { "约谈" } else { "督办" })
+        }
+        Event::TicketPassed | Event::TicketAppealUpheld | Event::TicketClosed => String::new(),
         Event::CaseSuspended | Event::CaseResumed | Event::CaseReturned | Event::Withdrawn | Event::Revoked => {
             String::new()
         }
