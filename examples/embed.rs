@@ -122,6 +122,13 @@ fn serve(def: &Arc<Definition>, bundle: definition::BundleIx) -> Result<Vec<Reco
     // 2026-04-29 is the Wednesday before the 劳动节 holiday (May 1–5): the case spans it.
     let mut now: Instant = "2026-04-29T09:30".parse().expect("a valid instant");
     let submitted = now;
+    // The bureau tracks its rectification plan (整改方案) as tickets in the same log, so that
+    // `yichuang report` on this log shows the four lists with the plan's tasks.
+    let leader = Actor::leader("director");
+    let plan = engine
+        .open_plan_tickets(&Ctx { now, actor: &leader })
+        .map_err(|rejection| driver::DriveError::Refused { command: "open plan tickets", rejection })?;
+    log.extend(plan);
     let case = engine
         .open_into(Command::Submit(Box::new(submission)), &Ctx { now, actor: &staff.intake }, &mut log)
         .map_err(|rejection| driver::DriveError::Refused { command: "submit", rejection })?;

@@ -26,6 +26,8 @@ pub enum Failure {
     /// Several independent failures (validate over many files); the exit code is the most
     /// severe of them.
     Many(Vec<Failure>),
+    /// A verification failed (a log that does not replay, a violated invariant). Exit 1.
+    Failed(String),
     /// Writing to stdout failed.
     Output(io::Error),
 }
@@ -40,7 +42,7 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Input(_) => EXIT_INPUT,
-            Failure::Invalid(_) | Failure::InvalidReported => EXIT_INVALID,
+            Failure::Invalid(_) | Failure::InvalidReported | Failure::Failed(_) => EXIT_INVALID,
             Failure::Many(all) => all.iter().map(Failure::exit_code).max().unwrap_or(0),
             // A reader that stops early (`yichuang graph … | head`) is not an error.
             Failure::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
@@ -51,7 +53,7 @@ impl Failure {
     /// Writes the failure for a human, one `error: ` line (or diagnostic block) per problem.
     pub fn report(&self, err: &mut dyn Write) -> io::Result<()> {
         match self {
-            Failure::Input(message) => writeln!(err, "error: {message}"),
+            Failure::Input(message) | Failure::Failed(message) => writeln!(err, "error: {message}"),
             // `Diagnostics` prefixes each diagnostic with `error: ` and ends with a count.
             Failure::Invalid(diagnostics) => writeln!(err, "{diagnostics}"),
             Failure::InvalidReported => Ok(()),

@@ -6,7 +6,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success (every definition valid) |
-//! | 1 | a definition is invalid; its diagnostics are printed |
+//! | 1 | a definition is invalid (its diagnostics are printed), or a verification failed (a log that does not replay) |
 //! | 2 | usage, IO or input error (unreadable file, bad date, unknown bundle, date outside the calendar) |
 
 mod cmd;
@@ -39,6 +39,9 @@ enum Command {
     Graph(cmd::graph::Args),
     Plan(cmd::plan::Args),
     Calendar(cmd::calendar::Args),
+    Check(cmd::check::Args),
+    Replay(cmd::replay::Args),
+    Report(cmd::report::Args),
 }
 
 fn run(cli: &Cli, out: &mut dyn Write) -> Result<(), Failure> {
@@ -47,6 +50,9 @@ fn run(cli: &Cli, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Graph(args) => cmd::graph::run(args, out),
         Command::Plan(args) => cmd::plan::run(args, out),
         Command::Calendar(args) => cmd::calendar::run(args, out),
+        Command::Check(args) => cmd::check::run(args, out),
+        Command::Replay(args) => cmd::replay::run(args, out),
+        Command::Report(args) => cmd::report::run(args, out),
     }
 }
 

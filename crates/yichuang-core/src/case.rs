@@ -1077,9 +1077,9 @@ impl Case {
 
     /// The events that follow from the current state without any command: tasks becoming
     /// ready or cancelled, the case being decided. Empty when the state is settled.
-    pub fn cascade(&self, def: &Definition) -> Vec<Event> {
+    pub fn cascade(&self, def: &Definition) -> Option<Event> {
         if self.state != CaseState::InApproval {
-            return Vec::new();
+            return None;
         }
         let bundle = def.bundle(self.bundle);
         for &m in &bundle.topo {
@@ -1088,20 +1088,20 @@ impl Case {
                 continue;
             }
             if let Some(&f) = task.waits_for.iter().find(|&&p| self.tasks[p as usize].state.is_failed()) {
-                return vec![Event::TaskCancelled {
+                return Some(Event::TaskCancelled {
                     item: task.item_id.clone(),
                     because: self.tasks[f as usize].item_id.clone(),
-                }];
+                });
             }
             let gate = self.stage_gate(def, m);
             if let Gate::Failed(because) = gate {
-                return vec![Event::TaskCancelled { item: task.item_id.clone(), because }];
+                return Some(Event::TaskCancelled { item: task.item_id.clone(), because });
             }
             let preds_done = task.waits_for.iter().all(|&p| self.tasks[p as usize].state == TaskState::Approved);
             #[cfg(feature = "fault-injection")]
             let preds_done = preds_done || crate::fault::active(crate::fault::Fault::SkipPredecessorCheck);
             if preds_done && gate == Gate::Open && !self.blocked_by_cure(def, m) {
-                return vec![Event::TaskReady { item: task.item_id.clone() }];
+                return Some(Event::TaskReady { item: task.item_id.clone() });
             }
         }
         if self.tasks.iter().all(|t| t.state.is_terminal()) {
@@ -1113,9 +1113,9 @@ impl Case {
                 _ => Outcome::PartiallyApproved,
             };
             let awaiting_cure = outcome != Outcome::Denied && self.cure_holds_results(def);
-            return vec![Event::CaseDecided { outcome, awaiting_cure }];
+            return Some(Event::CaseDecided { outcome, awaiting_cure });
         }
-        Vec::new()
+        None
     }
 
     /// A task whose item needs (Required or Tolerable) an outstanding tolerated material and may
@@ -1164,6 +1164,12 @@ impl Case {
     /// Every pending timer of this case with its due instant.
     pub fn timers(&self, def: &Definition) -> Vec<(Instant, Timer)> {
         let mut out = Vec::new();
+        self.visit_timers(def, &mut |t, timer| out.push((t, timer)));
+        out
+    }
+
+    /// Calls `f` with every pending timer, without allocating (this runs after every command).
+    fn visit_timers(&self, def: &Definition, f: &mut impl FnMut(Instant, Timer)) {
         let cal = def.calendar();
         let policies = def.policies();
         match self.state {
@@ -1171,57 +1177,64 @@ impl Case {
                 if let Some(received) = self.received_at
                     && let Ok(d) = cal.add_working_days(received.date(), policies.correction_notice_days)
                 {
-                    out.push((cal.office_close(d), Timer::DeemedAcceptance));
+                    f(cal.office_close(d), Timer::DeemedAcceptance);
                 }
             }
             CaseState::InApproval | CaseState::AwaitingCure | CaseState::ReadyForDelivery => {
                 if let Some(due) = self.cure_due {
-                    out.push((due, Timer::CureDue));
+                    f(due, Timer::CureDue);
                 }
             }
             CaseState::Suspended => {
                 if let Some((since, _)) = self.suspended
                     && let Ok(d) = cal.add_working_days(since.date(), policies.cure_grace_days)
                 {
-                    out.push((cal.office_close(d), Timer::GraceOver));
+                    f(cal.office_close(d), Timer::GraceOver);
                 }
             }
             CaseState::Delivered => {
                 if let Some(due) = self.cure_due {
-                    out.push((due, Timer::CureDue));
+                    f(due, Timer::CureDue);
                 }
                 if let (None, Some((at, _))) = (self.rating, self.delivered)
                     && let Ok(d) = cal.add_working_days(at.date(), policies.default_rating_days)
                 {
-                    out.push((cal.office_close(d), Timer::DefaultRating));
+                    f(cal.office_close(d), Timer::DefaultRating);
                 }
             }
             _ => {}
         }
         if self.state == CaseState::InApproval {
             if let Some(t) = self.sla.as_ref().and_then(|s| s.next_deadline(cal, policies.warning_percent)) {
-                out.push((t, Timer::CaseSla));
+                f(t, Timer::CaseSla);
             }
             for (p, task) in self.tasks.iter().enumerate() {
                 if let Some(t) = task.sla.as_ref().and_then(|s| s.next_deadline(cal, policies.warning_percent)) {
-                    out.push((t, Timer::TaskSla(p)));
+                    f(t, Timer::TaskSla(p));
                 }
                 if let (TaskState::SimulatedApproved, Some(t)) = (task.state, task.lapse_due) {
-                    out.push((t, Timer::SimulationLapse(p)));
+                    f(t, Timer::SimulationLapse(p));
                 }
             }
         }
-        out
     }
 
     /// The earliest pending timer.
     pub fn next_deadline(&self, def: &Definition) -> Option<Instant> {
-        self.timers(def).into_iter().map(|(t, _)| t).min()
+        let mut min: Option<Instant> = None;
+        self.visit_timers(def, &mut |t, _| min = Some(min.map_or(t, |m| m.min(t))));
+        min
     }
 
     /// Fires the earliest timer if it is due at `now`: its events, or `None` if nothing is due.
     pub fn fire_due_timer(&self, def: &Definition, now: Instant) -> Option<(Instant, Vec<Event>)> {
-        let (at, timer) = self.timers(def).into_iter().filter(|(t, _)| *t <= now).min_by_key(|(t, _)| *t)?;
+        let mut due: Option<(Instant, Timer)> = None;
+        self.visit_timers(def, &mut |t, timer| {
+            if t <= now && due.is_none_or(|(d, _)| t < d) {
+                due = Some((t, timer));
+            }
+        });
+        let (at, timer) = due?;
         let events = match timer {
             Timer::DeemedAcceptance => {
                 // Deemed accepted as of receipt (Art. 32). Whatever is still missing is recorded as
@@ -1279,17 +1292,22 @@ impl Case {
         // Each cascade step makes one task terminal or ready, or decides the case: at most
         // 2 × tasks + 1 steps.
         for _ in 0..=2 * self.tasks.len() + 1 {
-            let events = self.cascade(def);
-            if events.is_empty() {
+            let Some(event) = self.cascade(def) else {
                 return;
-            }
-            self.record_all(def, events, now, actor, out);
+            };
+            self.record(def, event, now, actor, out);
         }
-        debug_assert!(self.cascade(def).is_empty(), "cascade did not settle");
+        debug_assert!(self.cascade(def).is_none(), "cascade did not settle");
     }
 
     fn record_all(&mut self, def: &Definition, events: Vec<Event>, at: Instant, by: &Actor, out: &mut Vec<Recorded>) {
         for event in events {
+            self.record(def, event, at, by, out);
+        }
+    }
+
+    fn record(&mut self, def: &Definition, event: Event, at: Instant, by: &Actor, out: &mut Vec<Recorded>) {
+        {
             let rec = Recorded {
                 v: crate::event::EVENT_SCHEMA_VERSION,
                 stream: self.id.into(),

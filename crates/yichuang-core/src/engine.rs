@@ -278,8 +278,20 @@ impl Engine {
                 .any(|t| matches!(&t.source, TicketSource::Inspection { plan_task: Some(p), .. } if *p == task.id));
             if !tracked {
                 let source = TicketSource::Inspection { finding: task.name.clone(), plan_task: Some(task.id.clone()) };
-                let (_, events) = self.open_ticket(source, ctx)?;
+                let (id, events) = self.open_ticket(source, ctx)?;
                 out.extend(events);
+                // The plan is the ledger (台账): its tasks go straight to rectification with the
+                // plan's own deadline.
+                let deadline = self.def.calendar().office_close(task.deadline);
+                let slot = self.ticket_slot(id)?;
+                self.record_ticket(
+                    slot,
+                    Event::TicketRectifying { deadline, immediate: false },
+                    ctx.now,
+                    ctx.actor,
+                    &mut out,
+                );
+                self.reschedule(id.into());
             }
         }
         Ok(out)
@@ -372,6 +384,12 @@ impl Engine {
         let end = out.len();
         for i in start..end {
             let StreamId::Case(case_id) = out[i].stream else { continue };
+            if !matches!(
+                out[i].event,
+                Event::Rated { stars: ..=2, .. } | Event::SlaLevelChanged { level: SlaLevel::Overdue, .. }
+            ) {
+                continue;
+            }
             let case = &self.cases[case_id.0 as usize - 1];
             let def = &*self.def;
             let lead = def.department(def.bundle(case.bundle).lead).id.clone();

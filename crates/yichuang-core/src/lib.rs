@@ -15,6 +15,7 @@
 pub mod actor;
 pub mod calendar;
 pub mod case;
+pub mod check;
 pub mod definition;
 pub mod engine;
 pub mod event;

@@ -501,7 +501,7 @@ impl Ticket {
                 self.supervised = false;
                 self.deadline = None;
             }
-            Event::TicketPassed { .. } => {
+            Event::TicketPassed => {
                 need(self.state == AwaitingSupervision, self)?;
                 self.state = FeedingBack;
                 self.supervised = true;
@@ -518,7 +518,7 @@ impl Ticket {
                     reason: format!("supervision failed: {kind:?}"),
                 });
             }
-            Event::TicketAppealUpheld { .. } => {
+            Event::TicketAppealUpheld => {
                 need(self.state == AwaitingSupervision, self)?;
                 self.state = Closed;
                 self.supervised = true;
@@ -530,7 +530,7 @@ impl Ticket {
                 self.state = FollowUp;
                 self.deadline = Some(*follow_up_due);
             }
-            Event::TicketClosed { .. } => {
+            Event::TicketClosed => {
                 need(self.state == FollowUp, self)?;
                 if !self.supervised {
                     return Err("closing needs a supervision decision after the last submission".into());

@@ -278,7 +278,7 @@ impl Sut {
 
     fn complain(&mut self, target: u8, case: u8) {
         let n = self.hall.engine.cases().len() as u64;
-        let case = (n > 0 && case % 2 == 0).then(|| CaseId(u64::from(case) % n + 1));
+        let case = (n > 0 && case.is_multiple_of(2)).then(|| CaseId(u64::from(case) % n + 1));
         let target = match target % 3 {
             0 => ComplaintTarget::Department(Id::new(["market", "fire", "urban"][usize::from(target) % 3])),
             1 => ComplaintTarget::Window { window: Id::new("intake-1"), department: Id::new("market") },
@@ -307,7 +307,7 @@ impl Sut {
             6 => (supervisor, TicketCommand::Fail { kind: FailKind::Perfunctory }),
             7 => (supervisor, TicketCommand::UpholdAppeal),
             8 => (responsible, TicketCommand::FeedBack { message: "已整改".into() }),
-            _ => (supervisor, TicketCommand::FollowUp { satisfied: arg % 4 != 0 }),
+            _ => (supervisor, TicketCommand::FollowUp { satisfied: !arg.is_multiple_of(4) }),
         }
     }
 

@@ -3,8 +3,11 @@
 //! here.
 
 pub mod calendar;
+pub mod check;
 pub mod graph;
 pub mod plan;
+pub mod replay;
+pub mod report;
 pub mod validate;
 
 use std::path::Path;
@@ -23,6 +26,27 @@ pub fn read_source(path: &Path) -> Result<String, Failure> {
 pub fn load_definition(path: &Path) -> Result<Definition, Failure> {
     let source = read_source(path)?;
     Definition::from_ron(&source, &path.display().to_string()).map_err(Failure::Invalid)
+}
+
+/// Reads an event log of JSON lines (one `Recorded` per line; blank lines skipped). A line that
+/// does not parse is a corrupted log: exit 1 naming the line.
+pub fn read_log(path: &Path) -> Result<Vec<yichuang_core::Recorded>, Failure> {
+    let text = read_source(path)?;
+    let mut events = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event = serde_json::from_str(line).map_err(|e| {
+            Failure::Failed(format!(
+                "`{}` line {} is not an event of this engine's log ({e}); the log is corrupted",
+                path.display(),
+                i + 1
+            ))
+        })?;
+        events.push(event);
+    }
+    Ok(events)
 }
 
 /// The bundle (一件事) with id `id`, or an input error listing the bundles that exist.

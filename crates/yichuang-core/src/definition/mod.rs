@@ -24,9 +24,23 @@ pub use plan::{BundlePlan, MemberPlan, PlanError};
 
 /// A stable definition id (English, kebab-case by convention). Cheap to clone; this is what
 /// events and logs carry, never a graph index.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Id(Arc<str>);
+
+impl std::hash::Hash for Id {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Consistent with `eq`: equal ids have equal text.
+        self.0.hash(state);
+    }
+}
+
+impl PartialEq for Id {
+    fn eq(&self, other: &Id) -> bool {
+        // Ids handed out by a definition share their allocation: compare pointers first.
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
 
 impl Id {
     /// Makes an id from text.

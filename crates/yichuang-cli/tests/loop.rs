@@ -1,0 +1,139 @@
+//! `yichuang replay` and `yichuang report` on a log written through the engine's API.
+
+use std::process::Command as Process;
+use std::sync::Arc;
+
+use yichuang_core::*;
+
+const DEFINITION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/definitions/county-hall.ron");
+
+/// A log with the plan tracked, one 我要开饭店 case rated badly, and its ticket in progress.
+fn write_log(dir: &std::path::Path) -> (std::path::PathBuf, Vec<String>) {
+    let def = Arc::new(Definition::from_ron(&std::fs::read_to_string(DEFINITION).unwrap(), DEFINITION).unwrap());
+    let mut engine = Engine::new(def.clone());
+    let mut log = Vec::new();
+    let now: Instant = "2026-03-02T09:30".parse().unwrap();
+    let leader = Actor::leader("director");
+    log.extend(engine.open_plan_tickets(&Ctx { now, actor: &leader }).unwrap());
+    let intake = def.windows().iter().find(|w| w.class == definition::WindowClass::Intake).unwrap().id.clone();
+    let delivery = def.windows().iter().find(|w| w.class == definition::WindowClass::Delivery).unwrap().id.clone();
+    let clerk = Actor::clerk("c1", &intake);
+    let bundle = def.bundle(def.bundle_ix("open-restaurant").unwrap());
+    let materials = bundle
+        .materials
+        .iter()
+        .filter(|(m, _)| def.material(*m).shared_source.is_none())
+        .map(|(m, _)| def.material(*m).id.clone())
+        .collect();
+    let submission = Submission {
+        bundle: Id::new("open-restaurant"),
+        applicant: Applicant { id: Id::new("A1"), name: "张三".into(), credit_blocked: false },
+        channel: Channel::Window,
+        materials,
+        answers: Default::default(),
+        green_channel: false,
+    };
+    let (case, events) = engine.open(Command::Submit(Box::new(submission)), &Ctx { now, actor: &clerk }).unwrap();
+    log.extend(events);
+    log.extend(engine.execute(case, Command::Accept, &Ctx { now, actor: &clerk }).unwrap());
+    for _ in 0..10 {
+        let ready: Vec<_> =
+            engine.case(case).unwrap().tasks.iter().filter(|t| t.state == TaskState::Ready).cloned().collect();
+        for task in ready {
+            for &d in def.item(task.item).decided_by.departments() {
+                let reviewer = Actor::reviewer("r", def.department(d).id.as_str());
+                let ctx = Ctx { now, actor: &reviewer };
+                if engine.case(case).unwrap().task(&task.item_id).unwrap().state == TaskState::Ready {
+                    log.extend(
+                        engine
+                            .execute(
+                                case,
+                                Command::Task { item: task.item_id.clone(), action: TaskCommand::Claim },
+                                &ctx,
+                            )
+                            .unwrap(),
+                    );
+                }
+                log.extend(
+                    engine
+                        .execute(case, Command::Task { item: task.item_id.clone(), action: TaskCommand::Approve }, &ctx)
+                        .unwrap(),
+                );
+            }
+        }
+    }
+    let desk = Actor::clerk("c2", &delivery);
+    log.extend(
+        engine.execute(case, Command::Deliver { method: DeliveryMethod::Window }, &Ctx { now, actor: &desk }).unwrap(),
+    );
+    let applicant = Actor::applicant("A1");
+    log.extend(engine.execute(case, Command::Rate { stars: 1 }, &Ctx { now, actor: &applicant }).unwrap());
+    let lines: Vec<String> = log.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+    let path = dir.join("events.jsonl");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    (path, lines)
+}
+
+fn yichuang(args: &[&str]) -> (i32, String, String) {
+    let out = Process::new(env!("CARGO_BIN_EXE_yichuang")).args(args).output().unwrap();
+    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("yichuang-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn replay_verifies_a_clean_log_and_names_the_first_bad_event() {
+    let dir = temp_dir("replay");
+    let (path, lines) = write_log(&dir);
+    let log = path.to_str().unwrap();
+    let (code, out, err) = yichuang(&["replay", "--definition", DEFINITION, "--log", log]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("ok: {} events replayed", lines.len())), "{out}");
+    assert!(out.contains("Closed") && out.contains("tickets: 5"), "{out}");
+    // Swap two events of the case: the first out-of-order one is named by its line.
+    let mut swapped = lines.clone();
+    let first_case = lines.iter().position(|l| l.contains("\"C000001\"")).unwrap();
+    swapped.swap(first_case + 1, first_case + 2);
+    let bad = dir.join("swapped.jsonl");
+    std::fs::write(&bad, swapped.join("\n")).unwrap();
+    let (code, _, err) = yichuang(&["replay", "--definition", DEFINITION, "--log", bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&format!("line {}", first_case + 2)), "{err}");
+    // A line that is not an event at all.
+    let mut garbled = lines.clone();
+    garbled[3] = "{\"v\":1,\"stream\":".to_owned();
+    std::fs::write(&bad, garbled.join("\n")).unwrap();
+    let (code, _, err) = yichuang(&["replay", "--definition", DEFINITION, "--log", bad.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("line 4"), "{err}");
+    let (code, _, err) = yichuang(&["replay", "--definition", DEFINITION, "--log", "/nonexistent/log.jsonl"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn report_prints_the_four_lists_in_three_formats() {
+    let dir = temp_dir("report");
+    let (path, _) = write_log(&dir);
+    let log = path.to_str().unwrap();
+    let (code, md, err) = yichuang(&["report", "--definition", DEFINITION, "--log", log]);
+    assert_eq!(code, 0, "{err}");
+    for heading in ["责任清单", "任务清单", "问题清单", "效果清单", "差评 1★ on C000001"] {
+        assert!(md.contains(heading), "{heading} missing from\n{md}");
+    }
+    let (code, json, _) = yichuang(&["report", "--definition", DEFINITION, "--log", log, "--format", "json"]);
+    assert_eq!(code, 0);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["metrics"]["bad_rate"]["count"], 1);
+    assert_eq!(value["tasks"].as_array().unwrap().len(), 4);
+    assert!(value["effects"].as_array().unwrap().iter().all(|e| e["met"].is_boolean()));
+    let (code, csv, _) = yichuang(&["report", "--definition", DEFINITION, "--log", log, "--format", "csv"]);
+    assert_eq!(code, 0);
+    assert!(csv.lines().any(|l| l.starts_with("problem,")) && csv.lines().any(|l| l.starts_with("effect,")));
+    let (code, _, err) = yichuang(&["report", "--definition", DEFINITION, "--log", log, "--at", "yesterday"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("YYYY-MM-DDTHH:MM"), "{err}");
+}

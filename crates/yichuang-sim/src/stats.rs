@@ -1,0 +1,392 @@
+//! Streaming statistics: memory bounded by the number of buckets and batches, never by the
+//! number of observations.
+//!
+//! - [`Histogram`]: log-linear buckets (256 per power of two, values in 1/64 minute), so every
+//!   quantile is within 0.2 % of the exact order statistic; merges by adding counts.
+//! - [`Batches`]: batch means keyed by the case's arrival number (32–64 batches, the batch size
+//!   doubling as cases arrive), for a confidence interval from a single replication and for
+//!   pairing two scenarios run with common random numbers.
+//! - [`Tally`]: count, sum, max, a histogram and batches of one per-case quantity.
+//! - [`Summary`]: mean, p50/p90/p95/p99, max and a 95 % confidence interval of the mean.
+
+use serde::Serialize;
+
+const SUB_BITS: u32 = 8;
+const SCALE: f64 = 64.0;
+const MAX_SHIFT: u32 = 34;
+const BUCKETS: usize = ((MAX_SHIFT as usize) + 2) << SUB_BITS;
+
+/// A log-linear histogram of non-negative values (HDR style).
+#[derive(Debug, Clone, Default)]
+pub struct Histogram {
+    counts: Vec<u64>,
+    total: u64,
+}
+
+fn bucket_of(x: f64) -> usize {
+    let n = (x.max(0.0) * SCALE) as u64;
+    if n < (1 << (SUB_BITS + 1)) {
+        return n as usize;
+    }
+    let e = 63 - n.leading_zeros();
+    let shift = (e - SUB_BITS).min(MAX_SHIFT + 1);
+    let m = (n >> shift).min((1 << (SUB_BITS + 1)) - 1) as usize;
+    ((shift as usize) << SUB_BITS) + m
+}
+
+/// Lower bound and width of a bucket, in value units.
+fn bucket_range(b: usize) -> (f64, f64) {
+    let sub = 1usize << SUB_BITS;
+    if b < 2 * sub {
+        return (b as f64 / SCALE, 1.0 / SCALE);
+    }
+    let shift = (b >> SUB_BITS) - 1;
+    let m = (b & (sub - 1)) + sub;
+    let low = ((m as u64) << shift) as f64 / SCALE;
+    (low, (1u64 << shift) as f64 / SCALE)
+}
+
+impl Histogram {
+    /// Records one value.
+    pub fn record(&mut self, x: f64) {
+        if self.counts.is_empty() {
+            self.counts = vec![0; BUCKETS];
+        }
+        self.counts[bucket_of(x)] += 1;
+        self.total += 1;
+    }
+
+    /// Adds another histogram's counts.
+    pub fn merge(&mut self, other: &Histogram) {
+        if other.counts.is_empty() {
+            return;
+        }
+        if self.counts.is_empty() {
+            self.counts = vec![0; BUCKETS];
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.total += other.total;
+    }
+
+    /// Number of values recorded.
+    pub fn count(&self) -> u64 {
+        self.total
+    }
+
+    /// The `q`-quantile (0 ≤ q ≤ 1), interpolated inside its bucket; `None` when empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.total == 0 {
+            return None;
+        }
+        let rank = (q.clamp(0.0, 1.0) * self.total as f64).max(0.5);
+        let mut seen = 0u64;
+        for (b, &c) in self.counts.iter().enumerate() {
+            if c == 0 {
+                continue;
+            }
+            if (seen + c) as f64 >= rank {
+                let (low, width) = bucket_range(b);
+                let within = ((rank - seen as f64) / c as f64).clamp(0.0, 1.0);
+                return Some(low + width * within);
+            }
+            seen += c;
+        }
+        let last = self.counts.iter().rposition(|&c| c > 0).expect("total > 0");
+        let (low, width) = bucket_range(last);
+        Some(low + width)
+    }
+
+    /// Fraction of values ≤ `x` (for CDF charts).
+    pub fn cdf_at(&self, x: f64) -> f64 {
+        if self.total == 0 {
+            return 0.0;
+        }
+        let b = bucket_of(x);
+        self.counts[..=b.min(self.counts.len() - 1)].iter().sum::<u64>() as f64 / self.total as f64
+    }
+
+    /// Count of values in `[from, to)` (approximate at bucket edges), for histogram charts.
+    pub fn count_between(&self, from: f64, to: f64) -> u64 {
+        if self.total == 0 || to <= from {
+            return 0;
+        }
+        let (a, b) = (bucket_of(from), bucket_of(to));
+        if b == a {
+            return 0;
+        }
+        self.counts[a..b.min(self.counts.len())].iter().sum()
+    }
+}
+
+/// Maximum number of batches kept before neighbours are merged.
+pub const MAX_BATCHES: usize = 64;
+
+/// Batch means keyed by arrival number: batch `i` holds the cases whose arrival number `n`
+/// satisfies `n >> shift == i`.
+#[derive(Debug, Clone, Default)]
+pub struct Batches {
+    shift: u32,
+    sums: Vec<(f64, u64)>,
+}
+
+impl Batches {
+    /// Records value `x` of the case with arrival number `index`.
+    pub fn record(&mut self, index: u64, x: f64) {
+        let mut b = (index >> self.shift) as usize;
+        // Each coarsening halves the batch index; 64 halvings exhaust any u64.
+        for _ in 0..64 {
+            if b < MAX_BATCHES {
+                break;
+            }
+            self.coarsen();
+            b = (index >> self.shift) as usize;
+        }
+        if b >= self.sums.len() {
+            self.sums.resize(b + 1, (0.0, 0));
+        }
+        self.sums[b].0 += x;
+        self.sums[b].1 += 1;
+    }
+
+    fn coarsen(&mut self) {
+        self.shift += 1;
+        let merged = self.sums.chunks(2).map(|p| p.iter().fold((0.0, 0), |(s, n), (a, b)| (s + a, n + b))).collect();
+        self.sums = merged;
+    }
+
+    /// Coarsens to at least `shift` (to pair two runs batch by batch).
+    pub fn coarsen_to(&mut self, shift: u32) {
+        while self.shift < shift {
+            self.coarsen();
+        }
+    }
+
+    /// Current shift (log2 of the batch size in arrivals).
+    pub fn shift(&self) -> u32 {
+        self.shift
+    }
+
+    /// Batch means of non-empty batches, by batch index.
+    pub fn means(&self) -> Vec<Option<f64>> {
+        self.sums.iter().map(|&(s, n)| (n > 0).then(|| s / n as f64)).collect()
+    }
+}
+
+/// One per-case quantity observed over a replication.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    /// Observations.
+    pub count: u64,
+    /// Sum of observations.
+    pub sum: f64,
+    /// Largest observation.
+    pub max: f64,
+    /// Distribution (only when quantiles are wanted).
+    pub hist: Option<Histogram>,
+    /// Batch means by arrival number.
+    pub batches: Batches,
+}
+
+impl Tally {
+    /// A tally that keeps a histogram for quantiles.
+    pub fn with_histogram() -> Tally {
+        Tally { hist: Some(Histogram::default()), ..Tally::default() }
+    }
+
+    /// Records `x` for the case with arrival number `index`.
+    pub fn record(&mut self, index: u64, x: f64) {
+        self.count += 1;
+        self.sum += x;
+        if x > self.max {
+            self.max = x;
+        }
+        if let Some(h) = &mut self.hist {
+            h.record(x);
+        }
+        self.batches.record(index, x);
+    }
+
+    /// Mean, or `None` when nothing was recorded.
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+}
+
+/// Summary statistics of one KPI.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Observations (all replications).
+    pub count: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest value.
+    pub max: f64,
+    /// 95 % confidence interval of the mean: across replications (t distribution over the
+    /// replication means) when there are several, else from batch means within the one
+    /// replication. `None` when there is too little data.
+    pub ci95: Option<[f64; 2]>,
+}
+
+impl Summary {
+    /// Summarises the same tally of every replication (in replication order).
+    pub fn of(tallies: &[&Tally]) -> Option<Summary> {
+        let count: u64 = tallies.iter().map(|t| t.count).sum();
+        if count == 0 {
+            return None;
+        }
+        let sum: f64 = tallies.iter().map(|t| t.sum).sum();
+        let max = tallies.iter().map(|t| t.max).fold(0.0, f64::max);
+        let mut hist = Histogram::default();
+        for t in tallies {
+            if let Some(h) = &t.hist {
+                hist.merge(h);
+            }
+        }
+        let mean = sum / count as f64;
+        let q = |p: f64| hist.quantile(p).map(|v| v.min(max)).unwrap_or(f64::NAN);
+        Some(Summary {
+            count,
+            mean,
+            p50: q(0.5),
+            p90: q(0.9),
+            p95: q(0.95),
+            p99: q(0.99),
+            max,
+            ci95: ci_of_tallies(tallies),
+        })
+    }
+}
+
+/// The 95 % confidence interval of the mean of a tally over replications (or batches).
+pub fn ci_of_tallies(tallies: &[&Tally]) -> Option<[f64; 2]> {
+    if tallies.len() >= 2 {
+        let means: Option<Vec<f64>> = tallies.iter().map(|t| t.mean()).collect();
+        return means.and_then(|m| mean_ci(&m)).map(|(_, ci)| ci);
+    }
+    let means: Vec<f64> = tallies.first()?.batches.means().into_iter().flatten().collect();
+    mean_ci(&means).map(|(_, ci)| ci)
+}
+
+/// Mean and 95 % t confidence interval of a sample; `None` with fewer than two values.
+pub fn mean_ci(xs: &[f64]) -> Option<(f64, [f64; 2])> {
+    let n = xs.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = xs.iter().sum::<f64>() / n as f64;
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let half = t975(n - 1) * (var / n as f64).sqrt();
+    Some((mean, [mean - half, mean + half]))
+}
+
+/// The 97.5 % quantile of Student's t with `df` degrees of freedom.
+pub fn t975(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    ];
+    match df {
+        0 => f64::INFINITY,
+        1..=30 => TABLE[df - 1],
+        // Beyond 30, the Cornish–Fisher expansion around the normal quantile is exact to 1e-3.
+        _ => {
+            let z = 1.959_964;
+            let d = df as f64;
+            z + (z.powi(3) + z) / (4.0 * d) + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * d * d)
+        }
+    }
+}
+
+/// A time-weighted level (queue length, busy servers, work in progress).
+#[derive(Debug, Clone, Default)]
+pub struct Level {
+    /// Current level.
+    pub level: u32,
+    /// Highest level seen while measuring.
+    pub max: u32,
+    /// ∫ level dt since measuring began.
+    pub area: f64,
+    last: f64,
+}
+
+impl Level {
+    /// Moves the clock to `t` (accumulating) and sets the new level.
+    pub fn set(&mut self, t: f64, level: u32) {
+        self.area += f64::from(self.level) * (t - self.last);
+        self.last = t;
+        self.level = level;
+        if level > self.max {
+            self.max = level;
+        }
+    }
+
+    /// Accumulates up to `t` without changing the level.
+    pub fn touch(&mut self, t: f64) {
+        self.set(t, self.level);
+    }
+
+    /// Starts measuring at `t`: the area and the maximum restart.
+    pub fn reset(&mut self, t: f64) {
+        self.area = 0.0;
+        self.last = t;
+        self.max = self.level;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_within_the_bucket_precision() {
+        let mut h = Histogram::default();
+        let xs: Vec<f64> = (1..=100_000).map(|i| i as f64 * 0.37).collect();
+        for &x in &xs {
+            h.record(x);
+        }
+        for q in [0.5, 0.9, 0.95, 0.99] {
+            let exact = xs[(q * xs.len() as f64) as usize - 1];
+            let got = h.quantile(q).unwrap();
+            assert!((got - exact).abs() <= 0.004 * exact, "q{q}: {got} vs {exact}");
+        }
+        assert!((h.cdf_at(18_500.0) - 0.5).abs() < 0.01);
+        for b in 0..BUCKETS - 1 {
+            let (low, width) = bucket_range(b);
+            let (next, _) = bucket_range(b + 1);
+            assert!((low + width - next).abs() < 1e-9, "bucket {b} is not contiguous");
+            assert_eq!(bucket_of(low + width / 2.0), b);
+        }
+    }
+
+    #[test]
+    fn batches_coarsen_and_keep_the_total() {
+        let mut b = Batches::default();
+        for i in 0..10_000u64 {
+            b.record(i, 1.0);
+        }
+        let means = b.means();
+        assert!(means.len() <= MAX_BATCHES && means.len() >= MAX_BATCHES / 2, "{}", means.len());
+        assert!(means.iter().flatten().all(|m| *m == 1.0));
+        assert_eq!(b.sums.iter().map(|s| s.1).sum::<u64>(), 10_000);
+    }
+
+    #[test]
+    fn t_quantiles() {
+        assert_eq!(t975(1), 12.706);
+        assert!((t975(40) - 2.021).abs() < 2e-3);
+        assert!((t975(120) - 1.980).abs() < 2e-3);
+        let (m, ci) = mean_ci(&[1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(m, 2.0);
+        assert!((ci[1] - (2.0 + 4.303 / 3f64.sqrt())).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,375 @@
+//! # yichuang-store (一窗 event store)
+//!
+//! The durable memory of the hall: one append-only log of every case and ticket event the engine
+//! records, in order, each at a **global position** (1, 2, 3, … with no gaps), plus the
+//! **idempotency records** that let a client repeat a command safely.
+//!
+//! Two implementations of one contract ([`EventStore`] for the single writer, [`EventLog`] for
+//! readers): [`MemoryStore`] (tests, demos, and the reference model the SQLite store is checked
+//! against) and [`SqliteStore`] (one file, WAL, `synchronous = FULL`: a commit returns only after
+//! the write-ahead log is fsync'd). What survives a crash, and when an append counts as
+//! acknowledged, is stated in `docs/store.md`.
+//!
+//! **Architecture invariant:** an [`EventStore::append`] call is one atomic transaction. Either
+//! every event and idempotency record of every [`Commit`] in it becomes durable, or none does.
+//! The caller batches many commands into one call (group commit) so that they share one fsync.
+//!
+//! **API boundary:** the store knows the core's [`Recorded`] type and checks the log's *shape*
+//! (positions contiguous, each stream's `seq` contiguous from 1, bodies decode); whether each
+//! event is *legal* is the engine's question ([`yichuang_core::Engine::apply`]), asked by the
+//! caller through the visitor of [`EventStore::verify`].
+
+mod memory;
+mod sqlite;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use yichuang_core::{Recorded, StreamId};
+
+pub use memory::MemoryStore;
+pub use sqlite::{SqliteReaders, SqliteStore};
+
+/// An event with its canonical JSON encoding, made once and shared by the log, the HTTP
+/// responses and the live stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedEvent {
+    record: Recorded,
+    json: Arc<str>,
+}
+
+impl EncodedEvent {
+    /// Encodes a recorded event.
+    pub fn encode(record: Recorded) -> EncodedEvent {
+        // Serializing plain data with string map keys cannot fail.
+        let json = serde_json::to_string(&record).expect("a recorded event serializes to JSON");
+        EncodedEvent { record, json: json.into() }
+    }
+
+    /// Decodes the JSON body of a stored event.
+    pub fn decode(json: &str) -> Result<EncodedEvent, serde_json::Error> {
+        let record = serde_json::from_str(json)?;
+        Ok(EncodedEvent { record, json: json.into() })
+    }
+
+    /// The event.
+    pub fn record(&self) -> &Recorded {
+        &self.record
+    }
+
+    /// Its JSON encoding (a JSON object).
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+}
+
+/// An event at its global position in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// 1-based position in the whole log; positions have no gaps.
+    pub position: u64,
+    /// The event.
+    pub event: EncodedEvent,
+}
+
+impl StoredEvent {
+    /// The event as one JSON object with its position first:
+    /// `{"position":7,"v":1,"stream":"C000001","seq":3,…}`.
+    pub fn wire_json(&self) -> String {
+        let body = self.event.json();
+        debug_assert!(body.starts_with('{') && body.len() > 2, "an event encodes as a non-empty object");
+        let mut out = String::with_capacity(body.len() + 24);
+        out.push_str("{\"position\":");
+        out.push_str(&self.position.to_string());
+        out.push(',');
+        out.push_str(&body[1..]);
+        out
+    }
+}
+
+/// The response a command produced, kept under the client's `Idempotency-Key` so that a repeat
+/// gets it back instead of executing again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// Whose key it is (the actor id): keys of different clients never collide.
+    pub scope: String,
+    /// The client's key.
+    pub key: String,
+    /// A fingerprint of the request (method, path, body): the same key with another request is
+    /// refused rather than answered with an unrelated response.
+    pub fingerprint: u64,
+    /// HTTP status of the stored response.
+    pub status: u16,
+    /// Body of the stored response (JSON).
+    pub body: String,
+    /// The log position of the command's last event.
+    pub position: u64,
+}
+
+/// What one command appends: its events (with their positions, assigned by the single writer)
+/// and, when the client sent a key, the response to replay.
+#[derive(Debug, Clone, Default)]
+pub struct Commit {
+    /// Events in log order; positions continue the log without gaps.
+    pub events: Vec<StoredEvent>,
+    /// The idempotency record, if the client sent a key.
+    pub idempotency: Option<IdempotencyRecord>,
+}
+
+/// Summary of a verified log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogSummary {
+    /// Events in the log (= the last position).
+    pub events: u64,
+    /// Distinct streams.
+    pub streams: u64,
+    /// Idempotency records.
+    pub idempotency_records: u64,
+}
+
+/// A storage failure (the disk, the database file, a body that does not decode).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored body does not decode as an event.
+    #[error("the event at position {position} does not decode: {error}")]
+    Decode {
+        /// Position.
+        position: u64,
+        /// Why.
+        error: serde_json::Error,
+    },
+    /// The database refused write-ahead logging, without which commits are not group-committed
+    /// and readers block the writer.
+    #[error(
+        "the database refused WAL mode (its journal mode stays `{mode}`); put it on a local file system, not a network share"
+    )]
+    NoWal {
+        /// The journal mode SQLite kept.
+        mode: String,
+    },
+    /// The database was written by an incompatible format version.
+    #[error("the database has store format {found}; this build reads format {expected}")]
+    Format {
+        /// Found.
+        found: String,
+        /// Expected.
+        expected: &'static str,
+    },
+}
+
+/// Why an append was refused. Nothing of the call was written.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    /// The first position is not the one after the log's head: another writer appended, or the
+    /// caller's idea of the head is stale. Re-read the log and decide again.
+    #[error("the log's head is {head}, so the next position is {}, but the append starts at {first}", head + 1)]
+    HeadMoved {
+        /// The store's head.
+        head: u64,
+        /// The first position of the append.
+        first: u64,
+    },
+    /// Positions inside the append are not contiguous.
+    #[error("positions must be contiguous: {found} follows {previous}")]
+    Gap {
+        /// Previous position.
+        previous: u64,
+        /// Found.
+        found: u64,
+    },
+    /// An event's `seq` does not follow its stream's version (optimistic concurrency on the
+    /// stream): the stream changed since the caller read it.
+    #[error("stream {stream} is at version {version}, so the next event is #{}, but the append has #{seq}", version + 1)]
+    StreamVersion {
+        /// The stream.
+        stream: StreamId,
+        /// Its version in the store (plus earlier events of the same append).
+        version: u32,
+        /// The event's seq.
+        seq: u32,
+    },
+    /// An idempotency key is already recorded (the caller must look keys up before deciding).
+    #[error("idempotency key `{key}` of {scope} is already recorded")]
+    DuplicateKey {
+        /// Scope.
+        scope: String,
+        /// Key.
+        key: String,
+    },
+    /// The storage failed; the transaction was rolled back.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a log failed its integrity check at open. The service refuses to start on any of these.
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrityError {
+    /// SQLite's own check of the file failed.
+    #[error("SQLite's quick_check of the database file failed: {0}")]
+    File(String),
+    /// Positions are not 1, 2, 3, …
+    #[error("positions have a gap: expected position {expected}, found {found}")]
+    Gap {
+        /// Expected.
+        expected: u64,
+        /// Found.
+        found: u64,
+    },
+    /// A body does not decode, or disagrees with its indexed columns.
+    #[error("the event at position {position} is damaged: {why}")]
+    Damaged {
+        /// Position.
+        position: u64,
+        /// Why.
+        why: String,
+    },
+    /// A stream's events are not numbered 1, 2, 3, … in log order.
+    #[error("the event at position {position} is #{seq} of {stream}, but that stream's previous event is #{previous}")]
+    Sequence {
+        /// Position.
+        position: u64,
+        /// The stream.
+        stream: StreamId,
+        /// Its seq.
+        seq: u32,
+        /// The stream's previous seq.
+        previous: u32,
+    },
+    /// An idempotency record points past the end of the log.
+    #[error("idempotency key `{key}` points at position {position}, past the log's end {head}")]
+    DanglingKey {
+        /// The key.
+        key: String,
+        /// Its position.
+        position: u64,
+        /// The log's head.
+        head: u64,
+    },
+    /// The caller's visitor refused the event (for the engine: it is not legal in order).
+    #[error("the event at position {position} is refused: {why}")]
+    Refused {
+        /// Position.
+        position: u64,
+        /// Why.
+        why: String,
+    },
+    /// Reading failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Reading the log: any number of readers, concurrently with the writer. A reader sees every
+/// append that has returned, and nothing of an append that has not.
+pub trait EventLog {
+    /// The position of the last event (0 for an empty log).
+    fn head(&self) -> Result<u64, StoreError>;
+    /// Every event of one stream, in order.
+    fn read_stream(&self, stream: StreamId) -> Result<Vec<StoredEvent>, StoreError>;
+    /// Up to `limit` events after position `after`, in order.
+    fn read_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
+    /// The idempotency record of a key.
+    fn idempotency(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+}
+
+/// Writing the log: exactly one writer (which may move between threads).
+pub trait EventStore: EventLog + Send {
+    /// Appends every commit in one atomic transaction, durable when this returns `Ok` (group
+    /// commit: many commands, one fsync). Checks that positions continue the head without gaps,
+    /// that each event's `seq` follows its stream's version, and that no key is recorded twice;
+    /// on any failure nothing is written. Returns the new head.
+    fn append(&mut self, commits: &[Commit]) -> Result<u64, AppendError>;
+
+    /// Reads the whole log in order, checking its shape (positions, per-stream sequences, bodies,
+    /// idempotency records) and handing each event to `visit`, whose `Err` stops the check.
+    fn verify(&mut self, visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>)
+    -> Result<LogSummary, IntegrityError>;
+
+    /// A value of the store's metadata (e.g. the definition the log was written under).
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Sets a metadata value, durably.
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// A handle for readers on other threads.
+    fn readers(&self) -> Arc<dyn EventLog + Send + Sync>;
+}
+
+/// The streams' versions as the writer sees them, with the checks every append makes.
+/// Shared by both implementations so that they refuse exactly the same appends.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Shape {
+    pub(crate) head: u64,
+    pub(crate) versions: HashMap<StreamId, u32>,
+}
+
+impl Shape {
+    /// Checks an append against the shape; returns the stream versions it would leave (only the
+    /// streams it touches) and the new head, or the refusal.
+    pub(crate) fn check(
+        &self,
+        commits: &[Commit],
+        known_key: &dyn Fn(&str, &str) -> Result<bool, StoreError>,
+    ) -> Result<(HashMap<StreamId, u32>, u64), AppendError> {
+        let mut touched: HashMap<StreamId, u32> = HashMap::new();
+        let mut keys: Vec<(&str, &str)> = Vec::new();
+        let mut previous = self.head;
+        for commit in commits {
+            for e in &commit.events {
+                if previous == self.head && e.position != self.head + 1 {
+                    return Err(AppendError::HeadMoved { head: self.head, first: e.position });
+                }
+                if e.position != previous + 1 {
+                    return Err(AppendError::Gap { previous, found: e.position });
+                }
+                previous = e.position;
+                let rec = e.event.record();
+                let version = touched
+                    .get(&rec.stream)
+                    .or_else(|| self.versions.get(&rec.stream))
+                    .copied()
+                    .unwrap_or(0);
+                if rec.seq != version + 1 {
+                    return Err(AppendError::StreamVersion { stream: rec.stream, version, seq: rec.seq });
+                }
+                touched.insert(rec.stream, rec.seq);
+            }
+            if let Some(r) = &commit.idempotency {
+                let pair = (r.scope.as_str(), r.key.as_str());
+                if keys.contains(&pair) || known_key(pair.0, pair.1)? {
+                    return Err(AppendError::DuplicateKey { scope: r.scope.clone(), key: r.key.clone() });
+                }
+                keys.push(pair);
+            }
+        }
+        Ok((touched, previous))
+    }
+
+    /// Checks the next event of a log being verified.
+    pub(crate) fn verify_next(&mut self, e: &StoredEvent) -> Result<(), IntegrityError> {
+        if e.position != self.head + 1 {
+            return Err(IntegrityError::Gap { expected: self.head + 1, found: e.position });
+        }
+        let rec = e.event.record();
+        let previous = self.versions.get(&rec.stream).copied().unwrap_or(0);
+        if rec.seq != previous + 1 {
+            return Err(IntegrityError::Sequence { position: e.position, stream: rec.stream, seq: rec.seq, previous });
+        }
+        self.versions.insert(rec.stream, rec.seq);
+        self.head = e.position;
+        Ok(())
+    }
+}
+
+impl fmt::Display for LogSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} events in {} streams, {} idempotency records",
+            self.events, self.streams, self.idempotency_records
+        )
+    }
+}

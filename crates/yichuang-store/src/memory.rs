@@ -1,0 +1,118 @@
+//! The in-memory store: the reference model of the contract, for tests and demos. Nothing
+//! survives the process.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use yichuang_core::StreamId;
+
+use crate::{
+    AppendError, Commit, EventLog, EventStore, IdempotencyRecord, IntegrityError, LogSummary, Shape, StoreError,
+    StoredEvent,
+};
+
+/// An event store in memory. Clones share the same log (a clone is a reader handle).
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<RwLock<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    events: Vec<StoredEvent>,
+    shape: Shape,
+    keys: HashMap<(String, String), IdempotencyRecord>,
+    meta: BTreeMap<String, String>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave `Inner` half-written: appends mutate it
+        // only after every check has passed, with infallible pushes.
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl EventLog for MemoryStore {
+    fn head(&self) -> Result<u64, StoreError> {
+        Ok(self.read().events.len() as u64)
+    }
+
+    fn read_stream(&self, stream: StreamId) -> Result<Vec<StoredEvent>, StoreError> {
+        Ok(self.read().events.iter().filter(|e| e.event.record().stream == stream).cloned().collect())
+    }
+
+    fn read_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let inner = self.read();
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(inner.events.len());
+        Ok(inner.events[start..].iter().take(limit).cloned().collect())
+    }
+
+    fn idempotency(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        Ok(self.read().keys.get(&(scope.to_owned(), key.to_owned())).cloned())
+    }
+}
+
+impl EventStore for MemoryStore {
+    fn append(&mut self, commits: &[Commit]) -> Result<u64, AppendError> {
+        let mut inner = self.write();
+        let inner = &mut *inner;
+        let keys = &inner.keys;
+        let known = |scope: &str, key: &str| Ok(keys.contains_key(&(scope.to_owned(), key.to_owned())));
+        let (touched, head) = inner.shape.check(commits, &known)?;
+        for commit in commits {
+            inner.events.extend(commit.events.iter().cloned());
+            if let Some(r) = &commit.idempotency {
+                inner.keys.insert((r.scope.clone(), r.key.clone()), r.clone());
+            }
+        }
+        inner.shape.versions.extend(touched);
+        inner.shape.head = head;
+        debug_assert_eq!(inner.shape.head, inner.events.len() as u64);
+        Ok(head)
+    }
+
+    fn verify(
+        &mut self,
+        visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
+    ) -> Result<LogSummary, IntegrityError> {
+        let inner = self.read();
+        let mut shape = Shape::default();
+        for e in &inner.events {
+            shape.verify_next(e)?;
+            visit(e).map_err(|why| IntegrityError::Refused { position: e.position, why })?;
+        }
+        for r in inner.keys.values() {
+            if r.position > shape.head {
+                return Err(IntegrityError::DanglingKey { key: r.key.clone(), position: r.position, head: shape.head });
+            }
+        }
+        Ok(LogSummary {
+            events: shape.head,
+            streams: shape.versions.len() as u64,
+            idempotency_records: inner.keys.len() as u64,
+        })
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.read().meta.get(key).cloned())
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.write().meta.insert(key.to_owned(), value.to_owned());
+        Ok(())
+    }
+
+    fn readers(&self) -> Arc<dyn EventLog + Send + Sync> {
+        Arc::new(self.clone())
+    }
+}
