@@ -90,6 +90,18 @@ pub enum Rejection {
         /// Latest allowed.
         latest: String,
     },
+    /// A ticket deadline outside what the policy allows.
+    #[error(
+        "rule 限期整改 (rectification within {max_days} working days): deadline {due} is not between today and {latest}; choose a date in that range"
+    )]
+    DeadlineOutOfRange {
+        /// Requested.
+        due: String,
+        /// Latest allowed.
+        latest: String,
+        /// The policy's maximum.
+        max_days: u32,
+    },
     /// A required text is empty.
     #[error("rule {rule}: a {what} is required and must not be empty")]
     ReasonRequired {
@@ -147,6 +159,7 @@ impl Rejection {
             Rejection::NothingMissing => "nothing_missing",
             Rejection::CreditBlocked { .. } => "credit_blocked",
             Rejection::CureTooLate { .. } => "cure_too_late",
+            Rejection::DeadlineOutOfRange { .. } => "deadline_out_of_range",
             Rejection::ReasonRequired { .. } => "reason_required",
             Rejection::Unknown { .. } => "unknown",
             Rejection::OutOfRange { .. } => "out_of_range",

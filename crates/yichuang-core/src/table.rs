@@ -126,6 +126,22 @@ pub const TASK: &[Transition] = &[
     row("InReview", Timer("SLA warning / overdue"), &["InReview"], "预警, 逾期"),
 ];
 
+/// The ticket machine (DESIGN §4.2): 评价 → 反馈 → 整改 → 监督.
+pub const TICKET: &[Transition] = &[
+    row("Verifying", Cmd("fix_now"), &["Rectifying"], "立行立改: due today"),
+    row("Verifying", Cmd("ledger"), &["Rectifying"], "建立台账: deadline ≤ 15 wd"),
+    row("Verifying", Cmd("explain"), &["AwaitingSupervision"], "解释说明 with its basis"),
+    row("Verifying", Cmd("appeal"), &["AwaitingSupervision"], "申诉: bad ratings only"),
+    row("Verifying", Timer("overdue"), &["Verifying"], "督办 L1, 约谈 L2; 问责"),
+    row("Rectifying", Cmd("submit_rectification"), &["AwaitingSupervision"], "measures and evidence"),
+    row("Rectifying", Timer("overdue"), &["Rectifying"], "督办 L1, 约谈 L2; 问责"),
+    row("AwaitingSupervision", Cmd("pass"), &["FeedingBack"], "a supervisor outside the department"),
+    row("AwaitingSupervision", Cmd("fail"), &["Rectifying"], "round + 1; 问责"),
+    row("AwaitingSupervision", Cmd("uphold_appeal"), &["Closed"], "rating excluded from statistics"),
+    row("FeedingBack", Cmd("feed_back"), &["FollowUp"], "回访 due within 5 wd"),
+    row("FollowUp", Cmd("follow_up"), &["Closed", "Rectifying"], "satisfied closes; unsatisfied: round + 1"),
+];
+
 /// Target states of `command` from `from` in a table, if the row exists.
 pub fn targets(table: &[Transition], from: &str, command: &str) -> Option<&'static [&'static str]> {
     table.iter().find(|t| t.from == from && matches!(t.trigger, Trigger::Command(c) if c == command)).map(|t| t.to)

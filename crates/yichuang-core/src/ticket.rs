@@ -400,7 +400,11 @@ impl Ticket {
             (Verifying, TicketCommand::Ledger { deadline }) => {
                 let latest = cal.add_working_days(ctx.now.date(), def.policies().ticket_rectify_max_days)?;
                 if *deadline > latest || *deadline < ctx.now.date() {
-                    return Err(Rejection::CureTooLate { due: deadline.to_string(), latest: latest.to_string() });
+                    return Err(Rejection::DeadlineOutOfRange {
+                        due: deadline.to_string(),
+                        latest: latest.to_string(),
+                        max_days: def.policies().ticket_rectify_max_days,
+                    });
                 }
                 Event::TicketRectifying { deadline: cal.office_close(*deadline), immediate: false }
             }
@@ -410,9 +414,11 @@ impl Ticket {
             }
             (Verifying, TicketCommand::Appeal { reason }) => {
                 if !matches!(self.source, TicketSource::BadRating { .. }) {
-                    return Err(
-                        self.invalid(name, "only a bad rating can be appealed (申诉复核); fix, ledger or explain")
-                    );
+                    return Err(Rejection::NotAllowedForItem {
+                        rule: "申诉复核 (only a bad rating can be appealed)",
+                        item: self.id.to_string(),
+                        reason: "is not about a rating; fix it, ledger it or explain",
+                    });
                 }
                 text(reason, "reason")?;
                 Event::TicketSubmitted { what: Submitted::Appeal, text: reason.clone() }
@@ -433,7 +439,11 @@ impl Ticket {
             }
             (AwaitingSupervision, TicketCommand::Pass) => {
                 if self.submitted == Some(Submitted::Appeal) {
-                    return Err(self.invalid(name, "an appeal is upheld (uphold_appeal) or rejected (fail)"));
+                    return Err(Rejection::NotAllowedForItem {
+                        rule: "申诉复核",
+                        item: self.id.to_string(),
+                        reason: "awaits a decision on an appeal: uphold it (uphold_appeal) or reject it (fail)",
+                    });
                 }
                 Event::TicketPassed
             }
@@ -444,7 +454,11 @@ impl Ticket {
             }
             (AwaitingSupervision, TicketCommand::UpholdAppeal) => {
                 if self.submitted != Some(Submitted::Appeal) {
-                    return Err(self.invalid(name, "only an appeal can be upheld; pass or fail the submission"));
+                    return Err(Rejection::NotAllowedForItem {
+                        rule: "申诉复核",
+                        item: self.id.to_string(),
+                        reason: "awaits supervision of a rectification or explanation, not an appeal: pass or fail it",
+                    });
                 }
                 Event::TicketAppealUpheld
             }

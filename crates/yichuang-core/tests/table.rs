@@ -310,6 +310,102 @@ fn task_decide_agrees_with_the_table() {
     }
 }
 
+#[test]
+fn ticket_decide_agrees_with_the_table() {
+    use yichuang_core::ticket::{TicketCommand as T, TicketState as S};
+    // One ticket in each open state, reached through the engine (a bad rating on a closed case).
+    let base = || {
+        let mut h = Hall::new();
+        let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+        let intake = h.intake.clone();
+        h.ok(case, &intake, Command::Accept);
+        for (item, dept) in [("licence", "market"), ("food", "market"), ("fire-check", "fire"), ("sign", "urban")] {
+            h.approve(case, item, dept);
+        }
+        let delivery = h.delivery.clone();
+        h.ok(case, &delivery, Command::Deliver { method: DeliveryMethod::Window });
+        let applicant = h.applicant.clone();
+        h.ok(case, &applicant, Command::Rate { stars: 1 });
+        h
+    };
+    let dept = reviewer("market");
+    let sup = Actor::supervisor("s", "supervision");
+    let id = TicketId(1);
+    let step = |h: &mut Hall, actor: &Actor, c: T| {
+        h.engine.execute_ticket(id, &c, &Ctx { now: h.now, actor }).unwrap();
+    };
+    let submit = T::SubmitRectification { measures: "m".into(), evidence: "e".into() };
+    let mut states: Vec<(S, Hall)> = Vec::new();
+    states.push((S::Verifying, base()));
+    let mut h = base();
+    step(&mut h, &dept, T::FixNow);
+    states.push((S::Rectifying, h));
+    let mut h = base();
+    step(&mut h, &dept, T::Appeal { reason: "误评".into() });
+    states.push((S::AwaitingSupervision, h));
+    let mut h = base();
+    step(&mut h, &dept, T::FixNow);
+    step(&mut h, &dept, submit.clone());
+    states.push((S::AwaitingSupervision, h));
+    let mut h = base();
+    step(&mut h, &dept, T::FixNow);
+    step(&mut h, &dept, submit.clone());
+    step(&mut h, &sup, T::Pass);
+    states.push((S::FeedingBack, h));
+    let mut h = base();
+    step(&mut h, &dept, T::FixNow);
+    step(&mut h, &dept, submit.clone());
+    step(&mut h, &sup, T::Pass);
+    step(&mut h, &dept, T::FeedBack { message: "f".into() });
+    states.push((S::FollowUp, h));
+    let mut closed = base();
+    step(&mut closed, &dept, T::Appeal { reason: "误评".into() });
+    step(&mut closed, &sup, T::UpholdAppeal);
+    states.push((S::Closed, closed));
+    let commands = |h: &Hall| {
+        let date = h.now.date().add_days(3);
+        vec![
+            (dept.clone(), T::FixNow),
+            (dept.clone(), T::Ledger { deadline: date }),
+            (dept.clone(), T::Explain { basis: "b".into() }),
+            (dept.clone(), T::Appeal { reason: "r".into() }),
+            (dept.clone(), submit.clone()),
+            (sup.clone(), T::Pass),
+            (sup.clone(), T::Fail { kind: FailKind::Incomplete }),
+            (sup.clone(), T::UpholdAppeal),
+            (dept.clone(), T::FeedBack { message: "f".into() }),
+            (sup.clone(), T::FollowUp { satisfied: true }),
+            (sup.clone(), T::FollowUp { satisfied: false }),
+        ]
+    };
+    let mut accepted = std::collections::BTreeSet::new();
+    for (state, h) in &states {
+        assert_eq!(h.engine.ticket(id).unwrap().state, *state);
+        for (actor, command) in commands(h) {
+            let row = table::targets(table::TICKET, state.name(), command.name());
+            let mut h2 = Hall { engine: h.engine.clone(), now: h.now, ..Hall::new() };
+            match h2.engine.execute_ticket(id, &command, &Ctx { now: h2.now, actor: &actor }) {
+                Ok(_) => {
+                    let to =
+                        row.unwrap_or_else(|| panic!("{} accepted {} without a row", state.name(), command.name()));
+                    let got = h2.engine.ticket(id).unwrap().state.name();
+                    assert!(to.contains(&got), "{} --{}--> {got}, table says {to:?}", state.name(), command.name());
+                    accepted.insert((state.name(), command.name()));
+                }
+                Err(Rejection::InvalidState { .. }) => {
+                    assert!(row.is_none(), "{} refused {} though the table lists it", state.name(), command.name())
+                }
+                Err(e) => assert!(row.is_some() && !e.is_authorization(), "{} {}: {e}", state.name(), command.name()),
+            }
+        }
+    }
+    for t in table::TICKET {
+        if let table::Trigger::Command(c) = t.trigger {
+            assert!(accepted.contains(&(t.from, c)), "row {} --{c}--> never accepted", t.from);
+        }
+    }
+}
+
 fn diagrams() -> String {
     let case_finals = ["Closed", "Rejected", "Returned", "Withdrawn", "Revoked"];
     let task_finals = ["Approved", "Denied", "Cancelled", "Lapsed", "NotApplicable"];
@@ -334,11 +430,16 @@ fn diagrams() -> String {
          (every listed command is accepted from its state, every other command is refused).\n\n\
          ## Case 办件\n\n```mermaid\n{}```\n\n| from | trigger | to | rule |\n|---|---|---|---|\n{}\n\n\
          ## Approval task 审批任务\n\n`NotApplicable` members (情形 not met) start and stay there.\n\n```mermaid\n{}```\n\n\
+         | from | trigger | to | rule |\n|---|---|---|---|\n{}\n\n\
+         ## Ticket 问题 (评价 → 反馈 → 整改 → 监督)\n\nOpened by a bad rating, a complaint, overdue work or an inspection \
+         finding; closing always passes through a supervisor outside the responsible department.\n\n```mermaid\n{}```\n\n\
          | from | trigger | to | rule |\n|---|---|---|---|\n{}\n",
         table::mermaid(table::CASE, &["Consulting", "Received"], &case_finals),
         rows(table::CASE),
         table::mermaid(table::TASK, &["Waiting", "NotApplicable"], &task_finals),
         rows(table::TASK),
+        table::mermaid(table::TICKET, &["Verifying"], &["Closed"]),
+        rows(table::TICKET),
     )
 }
 

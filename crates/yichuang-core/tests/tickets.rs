@@ -87,7 +87,7 @@ fn the_full_loop_needs_an_independent_supervisor() {
     assert!(err.to_string().contains("回避"), "{err}");
     assert!(matches!(
         tcmd(&mut h, ticket, &supervisor(), TicketCommand::UpholdAppeal),
-        Err(Rejection::InvalidState { .. })
+        Err(Rejection::NotAllowedForItem { .. })
     ));
     // A failed supervision: round + 1 and an accountability record.
     assert_eq!(
@@ -158,7 +158,10 @@ fn an_upheld_appeal_closes_and_excludes_the_rating() {
     let ticket = ticket.unwrap();
     let dept = reviewer("market");
     tcmd(&mut h, ticket, &dept, TicketCommand::Appeal { reason: "误评：申请人评价时选错".into() }).unwrap();
-    assert!(matches!(tcmd(&mut h, ticket, &supervisor(), TicketCommand::Pass), Err(Rejection::InvalidState { .. })));
+    assert!(matches!(
+        tcmd(&mut h, ticket, &supervisor(), TicketCommand::Pass),
+        Err(Rejection::NotAllowedForItem { .. })
+    ));
     assert_eq!(tcmd(&mut h, ticket, &supervisor(), TicketCommand::UpholdAppeal).unwrap(), ["TicketAppealUpheld"]);
     let t = h.engine.ticket(ticket).unwrap();
     assert!(t.excluded && t.state == TicketState::Closed);
@@ -183,7 +186,7 @@ fn explanations_go_to_supervision_and_only_bad_ratings_can_be_appealed() {
     let dept = reviewer("market");
     assert!(matches!(
         tcmd(&mut h, ticket, &dept, TicketCommand::Appeal { reason: "x".into() }),
-        Err(Rejection::InvalidState { .. })
+        Err(Rejection::NotAllowedForItem { .. })
     ));
     assert_eq!(
         tcmd(
