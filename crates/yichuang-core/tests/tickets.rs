@@ -265,7 +265,7 @@ fn plan_tasks_are_tracked_as_tickets_and_the_four_lists_evaluate_targets() {
     let now = t("2026-03-02T10:00");
     let leader = Actor::leader("局长");
     let events = engine.open_plan_tickets(&Ctx { now, actor: &leader }).unwrap();
-    assert_eq!(events.len(), plan.tasks.len());
+    assert_eq!(events.len(), 2 * plan.tasks.len(), "opened, then ledgered with the plan's deadline");
     assert!(
         engine.open_plan_tickets(&Ctx { now, actor: &leader }).unwrap().is_empty(),
         "each plan task is tracked once"
