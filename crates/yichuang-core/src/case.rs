@@ -734,7 +734,7 @@ impl Case {
                 // The clock counts from the acceptance date (for deemed acceptance, the receipt
                 // date), at the close of that day.
                 let base = cal.office_close(*as_of).max(as_of.start());
-                self.sla = Sla::start(cal, base, days).ok();
+                self.sla = Sla::start(cal, base, days, def.policies().warning_percent).ok();
             }
             Event::Rejected { .. } => {
                 self.expect(CaseState::Received, &illegal)?;
@@ -761,7 +761,7 @@ impl Case {
                     },
                 };
                 match sla {
-                    Some(sla) if sla.level < *level => sla.level = *level,
+                    Some(sla) if sla.level < *level => sla.raise(*level, cal, def.policies().warning_percent),
                     _ => return Err(illegal(self, "no running clock below that level")),
                 }
             }
@@ -778,7 +778,7 @@ impl Case {
                     self.cure_due = None;
                 }
                 if let Some(sla) = &mut self.sla {
-                    sla.stopped = true;
+                    sla.stop();
                 }
             }
             Event::MaterialSupplied { material } => {
@@ -930,15 +930,16 @@ impl Case {
 
     fn resume_all(&mut self, def: &Definition, now: Instant) {
         let cal = def.calendar();
+        let pct = def.policies().warning_percent;
         let in_special = self.tasks.iter().any(|t| matches!(t.state, TaskState::SpecialProcedure(_)));
         if let Some(sla) = &mut self.sla
             && !in_special
         {
-            sla.resume(cal, now);
+            sla.resume(cal, now, pct);
         }
         for t in &mut self.tasks {
             if let (Some(sla), false) = (&mut t.sla, matches!(t.state, TaskState::SpecialProcedure(_))) {
-                sla.resume(cal, now);
+                sla.resume(cal, now, pct);
             }
         }
     }
@@ -948,12 +949,12 @@ impl Case {
             if !t.state.is_terminal() {
                 t.state = TaskState::Cancelled;
                 if let Some(sla) = &mut t.sla {
-                    sla.stopped = true;
+                    sla.stop();
                 }
             }
         }
         if let Some(sla) = &mut self.sla {
-            sla.stopped = true;
+            sla.stop();
         }
     }
 
@@ -978,6 +979,7 @@ impl Case {
         }
         let pos = self.task_pos(item).ok_or_else(|| format!("no task for item `{item}`"))?;
         let cal = def.calendar();
+        let pct = def.policies().warning_percent;
         let now = rec.at;
         let case_paused_before = self.tasks.iter().any(|t| matches!(t.state, TaskState::SpecialProcedure(_)));
         let task = &mut self.tasks[pos];
@@ -988,7 +990,7 @@ impl Case {
             Event::TaskReady { .. } => {
                 need(task.state == TaskState::Waiting, "Waiting")?;
                 task.state = TaskState::Ready;
-                task.sla = Sla::start(cal, now, def.item(task.item).promised_days).ok();
+                task.sla = Sla::start(cal, now, def.item(task.item).promised_days, pct).ok();
             }
             Event::TaskClaimed { reviewer, .. } => {
                 need(task.state == TaskState::Ready, "Ready")?;
@@ -1012,14 +1014,14 @@ impl Case {
                 task.state = TaskState::Approved;
                 task.lapse_due = None;
                 if let Some(sla) = &mut task.sla {
-                    sla.stopped = true;
+                    sla.stop();
                 }
             }
             Event::TaskDenied { .. } => {
                 need(task.state == TaskState::InReview, "InReview")?;
                 task.state = TaskState::Denied;
                 if let Some(sla) = &mut task.sla {
-                    sla.stopped = true;
+                    sla.stop();
                 }
             }
             Event::TaskCancelled { .. } => {
@@ -1040,14 +1042,14 @@ impl Case {
                 need(matches!(task.state, TaskState::SpecialProcedure(_)), "SpecialProcedure")?;
                 task.state = TaskState::InReview;
                 if let Some(sla) = &mut task.sla {
-                    sla.resume(cal, now);
+                    sla.resume(cal, now, pct);
                 }
                 let still = self.tasks.iter().any(|t| matches!(t.state, TaskState::SpecialProcedure(_)));
                 if case_paused_before
                     && !still
                     && let Some(sla) = &mut self.sla
                 {
-                    sla.resume(cal, now);
+                    sla.resume(cal, now, pct);
                 }
             }
             Event::TaskSimulatedApproved { .. } => {
@@ -1056,7 +1058,7 @@ impl Case {
                 task.state = TaskState::SimulatedApproved;
                 task.lapse_due = cal.add_working_days(now.date(), days).ok().map(|d| cal.office_close(d));
                 if let Some(sla) = &mut task.sla {
-                    sla.stopped = true;
+                    sla.stop();
                 }
             }
             Event::SimulationConverted { .. } => need(task.state == TaskState::SimulatedApproved, "SimulatedApproved")?,
@@ -1205,11 +1207,11 @@ impl Case {
             _ => {}
         }
         if self.state == CaseState::InApproval {
-            if let Some(t) = self.sla.as_ref().and_then(|s| s.next_deadline(cal, policies.warning_percent)) {
+            if let Some(t) = self.sla.as_ref().and_then(Sla::next_deadline) {
                 f(t, Timer::CaseSla);
             }
             for (p, task) in self.tasks.iter().enumerate() {
-                if let Some(t) = task.sla.as_ref().and_then(|s| s.next_deadline(cal, policies.warning_percent)) {
+                if let Some(t) = task.sla.as_ref().and_then(Sla::next_deadline) {
                     f(t, Timer::TaskSla(p));
                 }
                 if let (TaskState::SimulatedApproved, Some(t)) = (task.state, task.lapse_due) {

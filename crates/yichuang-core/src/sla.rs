@@ -37,11 +37,16 @@ pub struct Sla {
     pub level: SlaLevel,
     /// Whether the clock has stopped for good (work done).
     pub stopped: bool,
+    /// The next level change, kept current by every method that changes the clock, so that
+    /// the engine's scheduler reads a field instead of recomputing calendar arithmetic after
+    /// every command.
+    #[serde(skip)]
+    due: Option<Instant>,
 }
 
 impl Sla {
-    /// Starts a clock at `now` for `days` promised working days.
-    pub fn start(cal: &Calendar, now: Instant, days: u32) -> Result<Sla, CalendarError> {
+    /// Starts a clock at `now` for `days` promised working days, warning at `warning_percent`.
+    pub fn start(cal: &Calendar, now: Instant, days: u32, warning_percent: u32) -> Result<Sla, CalendarError> {
         let today = now.date();
         let (start, budget_minutes) = if days == 0 {
             let close = if cal.is_working_day(today)? && now < cal.office_close(today) {
@@ -54,14 +59,17 @@ impl Sla {
             let first = cal.next_working_day(today)?;
             (cal.office_open(first), i64::from(days) * i64::from(cal.day_minutes()))
         };
-        Ok(Sla {
+        let mut sla = Sla {
             start,
             budget_minutes,
             paused_minutes: 0,
             paused_since: None,
             level: SlaLevel::Normal,
             stopped: false,
-        })
+            due: None,
+        };
+        sla.due = sla.compute_due(cal, warning_percent);
+        Ok(sla)
     }
 
     /// The promised deadline, shifted by closed pauses.
@@ -70,7 +78,11 @@ impl Sla {
     }
 
     /// When the next level change is due, if the clock runs.
-    pub fn next_deadline(&self, cal: &Calendar, warning_percent: u32) -> Option<Instant> {
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.due
+    }
+
+    fn compute_due(&self, cal: &Calendar, warning_percent: u32) -> Option<Instant> {
         if self.stopped || self.paused_since.is_some() {
             return None;
         }
@@ -89,13 +101,29 @@ impl Sla {
     pub fn pause(&mut self, now: Instant) {
         if self.paused_since.is_none() && !self.stopped {
             self.paused_since = Some(now);
+            self.due = None;
         }
     }
 
     /// Resumes the clock at `now`, adding the paused working time.
-    pub fn resume(&mut self, cal: &Calendar, now: Instant) {
+    pub fn resume(&mut self, cal: &Calendar, now: Instant, warning_percent: u32) {
         if let Some(since) = self.paused_since.take() {
             self.paused_minutes += cal.working_minutes_between(since, now).unwrap_or(0).max(0);
+            self.due = self.compute_due(cal, warning_percent);
         }
+    }
+
+    /// Raises the level (预警, 逾期); lower or equal levels are ignored.
+    pub fn raise(&mut self, level: SlaLevel, cal: &Calendar, warning_percent: u32) {
+        if level > self.level {
+            self.level = level;
+            self.due = self.compute_due(cal, warning_percent);
+        }
+    }
+
+    /// Stops the clock for good: the work is done.
+    pub fn stop(&mut self) {
+        self.stopped = true;
+        self.due = None;
     }
 }
