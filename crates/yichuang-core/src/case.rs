@@ -631,7 +631,12 @@ impl Case {
                 if *cure_due > latest || *cure_due < ctx.now.date() {
                     return Err(Rejection::CureTooLate { due: cure_due.to_string(), latest: latest.to_string() });
                 }
-                cal.is_working_day(*cure_due)?;
+                if !cal.is_working_day(*cure_due)? {
+                    return Err(Rejection::CureTooLate {
+                        due: format!("{cure_due} (not a working day)"),
+                        latest: latest.to_string(),
+                    });
+                }
                 let due = cal.office_close(*cure_due);
                 Ok(vec![self.accepted(def, ctx.now.date(), false, ids(&|_| true), Some(due))])
             }

@@ -582,6 +582,18 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Schedules every stream's timers after a log was folded event by event with
+    /// [`Engine::apply`] (what [`Engine::replay`] does at its end), for callers that stream a
+    /// log too large to hold in memory at once.
+    pub fn rebuild_timers(&mut self) {
+        for id in 1..=self.cases.len() as u64 {
+            self.reschedule(CaseId(id).into());
+        }
+        for id in 1..=self.tickets.len() as u64 {
+            self.reschedule(TicketId(id).into());
+        }
+    }
+
     /// Folds one recorded event (replay, or following another engine's stream). Timers are not
     /// rescheduled here; [`Engine::replay`] does it once at the end.
     pub fn apply(&mut self, position: usize, rec: &Recorded) -> Result<(), ReplayError> {

@@ -82,7 +82,7 @@ pub enum Rejection {
     },
     /// The cure deadline is later than the promised limit allows.
     #[error(
-        "rule 容缺时限 (cure due ≤ promised limit): cure due {due} is after {latest}, the end of the bundle's promised limit; choose a date on or before {latest}"
+        "rule 容缺时限 (cure due is a working day within the promised limit): cure due {due} is not allowed; choose a working day from today to {latest}, the end of the bundle's promised limit"
     )]
     CureTooLate {
         /// Requested.
