@@ -23,10 +23,12 @@ use crate::failure::Failure;
 /// 一窗 (yichuang): the engine of a county administrative-approval service hall.
 ///
 /// Checks definitions of service items (事项) and bundles (一件事), draws a bundle's dependency
-/// graph, plans due dates on the working-day calendar (工作日历) and does working-day arithmetic.
+/// graph, plans due dates on the working-day calendar (工作日历), explores every interleaving of
+/// a bundle's machines (check), replays and reports event logs (the four lists, 四个清单).
 #[derive(Debug, Parser)]
 #[command(name = "yichuang", version, propagate_version = true)]
-#[command(after_help = "Exit codes: 0 success; 1 a definition is invalid (diagnostics on stderr); \
+#[command(after_help = "Exit codes: 0 success; 1 a definition is invalid (diagnostics on stderr) or a \
+                  verification failed (a log that does not replay, an invariant the checker found violated); \
                   2 usage, IO or input error (message on stderr).")]
 struct Cli {
     #[command(subcommand)]
@@ -42,6 +44,8 @@ enum Command {
     Check(cmd::check::Args),
     Replay(cmd::replay::Args),
     Report(cmd::report::Args),
+    Simulate(cmd::simulate::Args),
+    Compare(cmd::compare::Args),
 }
 
 fn run(cli: &Cli, out: &mut dyn Write) -> Result<(), Failure> {
@@ -53,6 +57,8 @@ fn run(cli: &Cli, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Check(args) => cmd::check::run(args, out),
         Command::Replay(args) => cmd::replay::run(args, out),
         Command::Report(args) => cmd::report::run(args, out),
+        Command::Simulate(args) => cmd::simulate::run(args, out),
+        Command::Compare(args) => cmd::compare::run(args, out),
     }
 }
 

@@ -1,8 +1,9 @@
 //! The case machine (办件): 前台综合受理 → 后台并联审批 → 统一窗口出件.
 //!
 //! [`Case::decide`] turns a command into events or a [`Rejection`] (never a partial change);
-//! [`Case::evolve`] folds one event into the state; [`Case::settle`] derives the cascade that
-//! follows from a state (tasks becoming ready or cancelled, the case being decided), and
+//! [`Case::evolve`] folds one event into the state; [`Case::cascade`] derives the next event
+//! that follows from a state (a task becoming ready or cancelled, the case being decided) and
+//! [`Case::settle`] folds the cascade until nothing follows; and
 //! [`Case::fire_due_timer`] fires the earliest timer. The transition table in
 //! [`crate::table`] lists every row and is held against `decide` by a test.
 
@@ -613,7 +614,7 @@ impl Case {
                 if !missing.is_empty() {
                     return Err(Rejection::MaterialsIncomplete { missing: list(&ids(&|_| true)) });
                 }
-                Ok(vec![self.accepted(def, ctx.now.date(), false, Vec::new(), None)])
+                Ok(vec![self.accepted(def, self.acceptance_date(ctx), false, Vec::new(), None)])
             }
             Command::AcceptTolerating { cure_due } => {
                 let required = ids(&|n| n == MaterialNeed::Required);
@@ -638,7 +639,7 @@ impl Case {
                     });
                 }
                 let due = cal.office_close(*cure_due);
-                Ok(vec![self.accepted(def, ctx.now.date(), false, ids(&|_| true), Some(due))])
+                Ok(vec![self.accepted(def, self.acceptance_date(ctx), false, ids(&|_| true), Some(due))])
             }
             Command::RequestCorrection => {
                 if missing.is_empty() {
@@ -657,6 +658,12 @@ impl Case {
             }
             _ => unreachable!("decide_intake is called for intake commands only"),
         }
+    }
+
+    /// The acceptance date (受理日期): the day the last material arrived (after a correction, the
+    /// day of the resubmission), which is the day of the decision when taken on the spot.
+    fn acceptance_date(&self, ctx: &Ctx<'_>) -> Date {
+        self.received_at.map_or(ctx.now.date(), |r| r.date())
     }
 
     fn accepted(
@@ -1082,8 +1089,8 @@ impl Case {
         Ok(())
     }
 
-    /// The events that follow from the current state without any command: tasks becoming
-    /// ready or cancelled, the case being decided. Empty when the state is settled.
+    /// The next event that follows from the current state without any command: a task becoming
+    /// ready or cancelled, the case being decided. `None` when the state is settled.
     pub fn cascade(&self, def: &Definition) -> Option<Event> {
         if self.state != CaseState::InApproval {
             return None;

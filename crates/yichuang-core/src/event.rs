@@ -143,7 +143,7 @@ pub enum SlaSubject {
     Task(Id),
 }
 
-/// A fact about a case.
+/// A fact about a case or a ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     /// 帮办咨询: the applicant consulted; the one-time notice was given.

@@ -9,8 +9,10 @@
 //! ([`Engine::next_deadline`], [`Engine::advance_to`]).
 //!
 //! Layers, bottom up: [`time`] and [`calendar`]; [`definition`] (RON → validated
-//! [`Definition`]); the machines [`task`] and [`case`] with [`event`]s, [`rejection`]s and
-//! [`actor`]-based authorization; the [`sla`] overlay; the [`engine`] that holds many cases.
+//! [`Definition`]); the machines [`task`], [`case`] and [`ticket`] with [`event`]s,
+//! [`rejection`]s and [`actor`]-based authorization; the [`sla`] overlay; the [`engine`] that
+//! holds many cases and tickets; the transition [`table`]s; [`metrics`] and the four-lists
+//! [`report`]; the exhaustive [`check`]er.
 
 pub mod actor;
 pub mod calendar;

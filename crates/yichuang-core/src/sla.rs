@@ -92,8 +92,8 @@ impl Sla {
             SlaLevel::Overdue => return None,
         };
         // A calendar error here means the deadline lies past the covered years: no timer can be
-        // honoured there, so none is scheduled (the definition loader requires coverage of the
-        // years the hall works in).
+        // honoured there, so none is scheduled. The hall must add next year's holiday table
+        // before deadlines reach it; `yichuang calendar … year` shows what is covered.
         cal.advance_working_minutes(self.start, minutes + self.paused_minutes).ok()
     }
 

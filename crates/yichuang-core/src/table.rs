@@ -1,4 +1,4 @@
-//! The transition tables of the case and task machines as data.
+//! The transition tables of the case, task and ticket machines as data.
 //!
 //! A test (`tests/table.rs`) holds `decide` against these rows in both directions: every listed
 //! command is accepted from its source state and lands in a listed target, and every command not

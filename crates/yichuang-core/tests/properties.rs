@@ -1,6 +1,6 @@
 //! Property tests (proptest-state-machine) over random interleavings of many cases, tasks,
-//! timers and actors. After every step they check DESIGN §4.3 invariants 3–7; a deliberately
-//! broken rule (feature `fault-injection`) must be caught.
+//! timers, actors and tickets. After every step they check DESIGN §4.3 invariants 1–7; deliberately
+//! broken rules (feature `fault-injection`) must be caught.
 //!
 //! `PROPTEST_CASES` sets the number of sequences (default 1,000).
 

@@ -555,6 +555,18 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             );
             return None;
         }
+        if raw.members.iter().all(|m| m.when.is_some()) {
+            self.sink.at(
+                "bundles",
+                &raw.id,
+                format!("{here}.members"),
+                format!(
+                    "every member of bundle `{}` is conditional (情形), so an application could apply for nothing",
+                    raw.id
+                ),
+                "make at least one member unconditional (no `when`)",
+            );
+        }
         let mut members = Vec::new();
         let mut ok = lead.is_some();
         for (i, m) in raw.members.iter().enumerate() {

@@ -20,7 +20,7 @@ use crate::calendar::Calendar;
 use crate::time::Date;
 
 pub use load::{Diagnostic, Diagnostics};
-pub use plan::{BundlePlan, MemberPlan, PlanError};
+pub use plan::{BundlePlan, MemberPlan, NoticeLine, PlanError};
 
 /// A stable definition id (English, kebab-case by convention). Cheap to clone; this is what
 /// events and logs carry, never a graph index.
@@ -634,7 +634,8 @@ impl Definition {
 
     /// What-if variant for simulation: every bundle's members run one after another (串联) in
     /// their topological order instead of in parallel (并联), skipping none. Dependencies of the
-    /// original stay satisfied because the chain follows a topological order.
+    /// original stay satisfied because the chain follows a topological order. The promised limit
+    /// is deliberately not re-checked: a serial what-if may exceed it, which is what it shows.
     pub fn with_serial_approval(mut self) -> Definition {
         for bundle in &mut self.bundles {
             let order = bundle.topo.clone();

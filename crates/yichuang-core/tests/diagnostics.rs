@@ -1,0 +1,100 @@
+//! Every kind of definition problem is reported at once, with its path and what to fix.
+
+use yichuang_core::Definition;
+
+/// A small valid definition; tests replace one marked piece to break it.
+const BASE: &str = r#"Definition(
+    id: "t", name: "测试",
+    departments: [(id: "a", name: "甲科"), (id: "b", name: "乙科"), (id: "sup", name: "效能监察科", kind: Supervision)],
+    windows: [(id: "w", name: "综合受理窗", class: Intake)],
+    materials: [(id: "m", name: "材料", shared_source: "共享库")],
+    fields: [(id: "f", label: "是否", choices: ["是", "否"])],
+    items: [
+        (id: "x", code: "X", name: "甲事项", decided_by: Department("a"), kind: Promised, statutory_days: 10, promised_days: 5,
+         result: "证", channels: [Window], materials: [(material: "m", need: Required)], form_fields: ["f"]),
+        (id: "y", code: "Y", name: "乙事项", decided_by: Department("b"), kind: Promised, statutory_days: 10, promised_days: 5,
+         result: "证", channels: [Window]),
+    ],
+    bundles: [(id: "bx", name: "一件事", lead: "a", promised_days: 10,
+               members: [(item: "x"), (item: "y", after: ["x"])])],
+    calendar: (years: [(year: 2026, holidays: [(name: "元旦", from: "2026-01-01", to: "2026-01-03")],
+                        makeup_workdays: ["2026-01-04"])],
+               office_hours: [("09:00", "12:00"), ("13:30", "17:30")]),
+    plan: (title: "方案", tasks: [(id: "p", name: "任务", leader: "甲", departments: ["a"], deadline: "2026-12-31")]),
+)"#;
+
+fn problems(source: &str) -> Vec<String> {
+    match Definition::from_ron(source, "test.ron") {
+        Ok(_) => Vec::new(),
+        Err(d) => d.0.iter().map(|d| format!("{} @ {} | {}", d.message, d.path, d.help)).collect(),
+    }
+}
+
+fn with(from: &str, to: &str) -> String {
+    assert!(BASE.contains(from), "the base has no `{from}`");
+    BASE.replacen(from, to, 1)
+}
+
+#[test]
+fn the_base_is_valid_and_accepts_implicit_some() {
+    assert_eq!(problems(BASE), Vec::<String>::new());
+    let def = Definition::from_ron(BASE, "test.ron").unwrap();
+    assert_eq!(def.materials()[0].shared_source.as_deref(), Some("共享库"), "bare value for an Option field");
+    assert_eq!(def.bundles()[0].critical_days, 10);
+}
+
+#[test]
+fn a_critical_path_longer_than_the_promise_names_the_path() {
+    let p = problems(&with("promised_days: 10,\n               members", "promised_days: 9,\n               members"));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].contains("x → y") && p[0].contains("10") && p[0].contains("bundles[bx].promised_days"), "{p:?}");
+}
+
+#[test]
+fn many_problems_are_reported_together() {
+    let source = with(r#"(id: "b", name: "乙科")"#, r#"(id: "a", name: "乙科")"#) // duplicate id
+        .replacen(r#"decided_by: Department("b")"#, r#"decided_by: Department("sup")"#, 1) // supervision decides
+        .replacen("kind: Promised, statutory_days: 10, promised_days: 5,\n         result: \"证\", channels: [Window], materials",
+                  "kind: Immediate, statutory_days: 10, promised_days: 5,\n         result: \"证\", channels: [Window], materials", 1)
+        .replacen(r#"makeup_workdays: ["2026-01-04"]"#, r#"makeup_workdays: ["2026-01-05"]"#, 1); // a Monday
+    let p = problems(&source);
+    let expect = ["duplicate id `a`", "supervision section", "Immediate item", "cannot be a make-up working day"];
+    for e in expect {
+        assert!(p.iter().any(|x| x.contains(e)), "missing `{e}` in {p:#?}");
+    }
+    assert!(p.iter().all(|x| !x.ends_with("| ")), "every problem says what to fix: {p:#?}");
+}
+
+#[test]
+fn a_plan_date_outside_the_calendar_names_the_missing_year() {
+    let p = problems(&with(r#"deadline: "2026-12-31""#, r#"deadline: "2027-03-01""#));
+    assert!(p.iter().any(|x| x.contains("does not cover a year") && x.contains("2027")), "{p:?}");
+}
+
+#[test]
+fn bundle_shape_problems() {
+    let p = problems(&with("members: [(item: \"x\"), (item: \"y\", after: [\"x\"])]", "members: []"));
+    assert!(p.iter().any(|x| x.contains("has no members")), "{p:?}");
+    let all_conditional = with(
+        "members: [(item: \"x\"), (item: \"y\", after: [\"x\"])]",
+        "members: [(item: \"x\", when: (field: \"f\", equals: \"是\"))]",
+    );
+    let p = problems(&all_conditional);
+    assert!(p.iter().any(|x| x.contains("every member")), "{p:?}");
+    let bad_answer =
+        with("(item: \"y\", after: [\"x\"])", "(item: \"y\", after: [\"x\"], when: (field: \"f\", equals: \"也许\"))");
+    let p = problems(&bad_answer);
+    assert!(p.iter().any(|x| x.contains("也许") && x.contains("是, 否")), "{p:?}");
+    let countersign = with(r#"decided_by: Department("b")"#, r#"decided_by: Countersign(["b"])"#);
+    assert!(problems(&countersign).iter().any(|x| x.contains("at least two distinct departments")));
+}
+
+#[test]
+fn an_unknown_reference_lists_what_exists() {
+    let p = problems(&with("(item: \"y\", after: [\"x\"])", "(item: \"z\", after: [\"x\"])"));
+    assert!(
+        p.iter()
+            .any(|x| x.contains("unknown item `z`") && x.contains("bundles[bx].members[1].item") && x.contains("x, y")),
+        "{p:?}"
+    );
+}
