@@ -196,7 +196,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             policies,
             plan,
             by_id: {
-                let mut maps: [BTreeMap<Id, u32>; 6] = Default::default();
+                let mut maps: [IdMap; 6] = Default::default();
                 for ((kind, id), ix) in self.by_id {
                     maps[kind as usize].insert(id, ix);
                 }

@@ -10,7 +10,9 @@ mod load;
 mod plan;
 pub(crate) mod raw;
 
-use std::collections::BTreeMap;
+/// Id → index. Looked up on every command (materials, items, windows), so a fast non-keyed
+/// hash beats an ordered map; iteration order never reaches an output.
+pub(crate) type IdMap = std::collections::HashMap<Id, u32, rustc_hash::FxBuildHasher>;
 use std::fmt;
 use std::sync::Arc;
 
@@ -506,7 +508,7 @@ pub struct Definition {
     policies: Policies,
     plan: Option<Plan>,
     /// Id → index, one map per [`Kind`].
-    by_id: [BTreeMap<Id, u32>; 6],
+    by_id: [IdMap; 6],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
