@@ -191,7 +191,9 @@ impl Dist {
             Dist::Triangular { min, mode, max }
                 if !(finite_nonneg(*min) && max.is_finite() && min <= mode && mode <= max && min < max) =>
             {
-                Some(format!("Triangular(min: {min}, mode: {mode}, max: {max}): need 0 ≤ min ≤ mode ≤ max and min < max"))
+                Some(format!(
+                    "Triangular(min: {min}, mode: {mode}, max: {max}): need 0 ≤ min ≤ mode ≤ max and min < max"
+                ))
             }
             Dist::Normal { mean, sd } if !(mean.is_finite() && *mean > 0.0 && sd.is_finite() && *sd >= 0.0) => {
                 Some(format!("Normal(mean: {mean}, sd: {sd}): need mean > 0 and sd ≥ 0"))
@@ -214,7 +216,9 @@ impl Dist {
             Dist::LogNormal { mean, sd } if !(mean.is_finite() && *mean > 0.0 && sd.is_finite() && *sd > 0.0) => {
                 Some(format!("LogNormal(mean: {mean}, sd: {sd}): need mean > 0 and sd > 0"))
             }
-            Dist::Gamma { shape, scale } if !(shape.is_finite() && *shape > 0.0 && scale.is_finite() && *scale > 0.0) => {
+            Dist::Gamma { shape, scale }
+                if !(shape.is_finite() && *shape > 0.0 && scale.is_finite() && *scale > 0.0) =>
+            {
                 Some(format!("Gamma(shape: {shape}, scale: {scale}): need shape > 0 and scale > 0"))
             }
             Dist::Empirical(values) if values.is_empty() || !values.iter().all(|v| finite_nonneg(*v)) => {

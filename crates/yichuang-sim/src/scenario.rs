@@ -445,6 +445,7 @@ pub struct Scenario {
     /// The definition file as resolved.
     pub definition_path: PathBuf,
     definition_source: String,
+    definition_id: String,
     pub(crate) start: Instant,
     pub(crate) arrivals: Vec<ArrivalPlan>,
     /// Windows per class: Consult, Intake, Delivery.
@@ -479,8 +480,8 @@ pub(crate) fn class_name(class: WindowClass) -> &'static str {
 impl Scenario {
     /// Reads and validates a scenario file and the definition it names.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ScenarioError::Read { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ScenarioError::Read { path: path.to_owned(), source })?;
         Scenario::from_ron(&text, path)
     }
 
@@ -515,6 +516,7 @@ impl Scenario {
             path: path.to_owned(),
             definition_path,
             definition_source,
+            definition_id: def.id().to_string(),
             start,
             arrivals,
             windows,
@@ -523,11 +525,17 @@ impl Scenario {
         })
     }
 
+    /// The id of the scenario's definition.
+    pub fn definition_id(&self) -> String {
+        self.definition_id.clone()
+    }
+
     /// Builds this scenario's definition: parsed afresh (so that every worker thread owns its
     /// ids and no reference count is shared between threads) with the what-if switches applied.
     pub fn definition(&self) -> Arc<Definition> {
         let origin = self.definition_path.display().to_string();
-        let mut def = Definition::from_ron(&self.definition_source, &origin).expect("validated when the scenario loaded");
+        let mut def =
+            Definition::from_ron(&self.definition_source, &origin).expect("validated when the scenario loaded");
         if self.spec.hall == Hall::AlwaysOpen {
             def = def.with_always_open_calendar();
         }
@@ -677,10 +685,7 @@ impl Validator<'_> {
                 if let Some(w) = weekdays
                     && (w.len() != 7 || !w.iter().all(|r| r.is_finite() && *r >= 0.0) || w.iter().all(|r| *r == 0.0))
                 {
-                    self.problem(
-                        format!("{here}.rate.weekdays"),
-                        "list 7 multipliers ≥ 0 (Monday first), not all 0",
-                    );
+                    self.problem(format!("{here}.rate.weekdays"), "list 7 multipliers ≥ 0 (Monday first), not all 0");
                 }
             }
             Rate::Trace(times) => {
@@ -695,11 +700,17 @@ impl Validator<'_> {
         let mut answers = Vec::new();
         for (j, ans) in a.answers.iter().enumerate() {
             let field = format!("{here}.answers[{j}]");
-            let accepted_fields = || bundle.form.iter().map(|&f| def.field(f).id.as_str()).collect::<Vec<_>>().join(", ");
+            let accepted_fields =
+                || bundle.form.iter().map(|&f| def.field(f).id.as_str()).collect::<Vec<_>>().join(", ");
             let Some(fix) = bundle.form.iter().copied().find(|&f| def.field(f).id == *ans.field.as_str()) else {
                 self.problem(
                     format!("{field}.field"),
-                    format!("`{}` is not on the form of bundle `{}`; the form has: {}", ans.field, a.bundle, accepted_fields()),
+                    format!(
+                        "`{}` is not on the form of bundle `{}`; the form has: {}",
+                        ans.field,
+                        a.bundle,
+                        accepted_fields()
+                    ),
                 );
                 continue;
             };
@@ -797,7 +808,10 @@ impl Validator<'_> {
             if !def.windows().iter().any(|x| x.class == w.class) {
                 self.problem(
                     format!("{here}.class"),
-                    format!("the definition has no {:?} window for the clerks to sit at; add one to its `windows`", w.class),
+                    format!(
+                        "the definition has no {:?} window for the clerks to sit at; add one to its `windows`",
+                        w.class
+                    ),
                 );
             }
             self.dist(format!("{here}.service"), &w.service);

@@ -1,8 +1,10 @@
 //! Streaming statistics: memory bounded by the number of buckets and batches, never by the
 //! number of observations.
 //!
-//! - [`Histogram`]: log-linear buckets (256 per power of two, values in 1/64 minute), so every
-//!   quantile is within 0.2 % of the exact order statistic; merges by adding counts.
+//! - [`Histogram`]: log-linear buckets (256 per power of two, values in 1/64 minute, up to about
+//!   ten years), so every quantile is within 0.2 % of the exact order statistic; merges by
+//!   adding counts. 5,632 `u32` buckets (22 KB): the dozen histograms a case touches stay in
+//!   the L2 cache.
 //! - [`Batches`]: batch means keyed by the case's arrival number (32–64 batches, the batch size
 //!   doubling as cases arrive), for a confidence interval from a single replication and for
 //!   pairing two scenarios run with common random numbers.
@@ -13,13 +15,13 @@ use serde::Serialize;
 
 const SUB_BITS: u32 = 8;
 const SCALE: f64 = 64.0;
-const MAX_SHIFT: u32 = 34;
+const MAX_SHIFT: u32 = 20;
 const BUCKETS: usize = ((MAX_SHIFT as usize) + 2) << SUB_BITS;
 
 /// A log-linear histogram of non-negative values (HDR style).
 #[derive(Debug, Clone, Default)]
 pub struct Histogram {
-    counts: Vec<u64>,
+    counts: Vec<u32>,
     total: u64,
 }
 
@@ -29,8 +31,12 @@ fn bucket_of(x: f64) -> usize {
         return n as usize;
     }
     let e = 63 - n.leading_zeros();
-    let shift = (e - SUB_BITS).min(MAX_SHIFT + 1);
-    let m = (n >> shift).min((1 << (SUB_BITS + 1)) - 1) as usize;
+    let shift = e - SUB_BITS;
+    if shift > MAX_SHIFT {
+        // Beyond about ten years: the last bucket (the exact maximum is tracked by `Tally`).
+        return BUCKETS - 1;
+    }
+    let m = (n >> shift) as usize;
     ((shift as usize) << SUB_BITS) + m
 }
 
@@ -52,7 +58,8 @@ impl Histogram {
         if self.counts.is_empty() {
             self.counts = vec![0; BUCKETS];
         }
-        self.counts[bucket_of(x)] += 1;
+        let b = bucket_of(x);
+        self.counts[b] = self.counts[b].saturating_add(1);
         self.total += 1;
     }
 
@@ -65,7 +72,8 @@ impl Histogram {
             self.counts = vec![0; BUCKETS];
         }
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-            *a += b;
+            // Saturates only beyond four billion observations in one bucket.
+            *a = a.saturating_add(*b);
         }
         self.total += other.total;
     }
@@ -86,7 +94,11 @@ impl Histogram {
             if c == 0 {
                 continue;
             }
+            let c = u64::from(c);
             if (seen + c) as f64 >= rank {
+                if b == 0 {
+                    return Some(0.0);
+                }
                 let (low, width) = bucket_range(b);
                 let within = ((rank - seen as f64) / c as f64).clamp(0.0, 1.0);
                 return Some(low + width * within);
@@ -104,7 +116,8 @@ impl Histogram {
             return 0.0;
         }
         let b = bucket_of(x);
-        self.counts[..=b.min(self.counts.len() - 1)].iter().sum::<u64>() as f64 / self.total as f64
+        self.counts[..=b.min(self.counts.len() - 1)].iter().map(|&c| u64::from(c)).sum::<u64>() as f64
+            / self.total as f64
     }
 
     /// Count of values in `[from, to)` (approximate at bucket edges), for histogram charts.
@@ -116,7 +129,7 @@ impl Histogram {
         if b == a {
             return 0;
         }
-        self.counts[a..b.min(self.counts.len())].iter().sum()
+        self.counts[a..b.min(self.counts.len())].iter().map(|&c| u64::from(c)).sum()
     }
 }
 
@@ -300,7 +313,7 @@ pub fn t975(df: usize) -> f64 {
         1..=30 => TABLE[df - 1],
         // Beyond 30, the Cornish–Fisher expansion around the normal quantile is exact to 1e-3.
         _ => {
-            let z = 1.959_964;
+            let z: f64 = 1.959_964;
             let d = df as f64;
             z + (z.powi(3) + z) / (4.0 * d) + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * d * d)
         }

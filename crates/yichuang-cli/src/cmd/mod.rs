@@ -4,10 +4,12 @@
 
 pub mod calendar;
 pub mod check;
+pub mod compare;
 pub mod graph;
 pub mod plan;
 pub mod replay;
 pub mod report;
+pub mod simulate;
 pub mod validate;
 
 use std::path::Path;

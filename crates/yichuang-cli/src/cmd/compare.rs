@@ -1,0 +1,138 @@
+//! `yichuang compare A B [...]`: runs scenarios with common random numbers (same seed, same
+//! replications, each case's random draws keyed by its arrival) and reports every scenario
+//! against the first with paired 95 % confidence intervals of the differences.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use yichuang_sim::report::Comparison;
+use yichuang_sim::{RunOptions, Scenario};
+
+use crate::cmd::simulate::{Format, load_scenario, sim_failure, with_progress};
+use crate::failure::Failure;
+
+/// Compare scenarios (what-if analysis) with common random numbers.
+///
+/// The first scenario is the baseline; for each other one, every KPI is reported with the
+/// paired difference and its 95 % confidence interval (over replications, or over batches of
+/// cases paired by arrival when there is one replication).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Scenario files, the baseline first.
+    #[arg(required = true, num_args = 2..)]
+    pub scenarios: Vec<PathBuf>,
+    /// Replications of every scenario (default: the baseline's).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub replications: Option<u32>,
+    /// Seed shared by every scenario (default: the baseline's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop each replication after this many arrivals.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub cases: Option<u64>,
+    /// Worker threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write each scenario's SVG charts here (file names prefixed with the scenario name).
+    #[arg(long, value_name = "DIR")]
+    pub charts: Option<PathBuf>,
+}
+
+/// Runs the command.
+pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    let mut failures = Vec::new();
+    for path in &args.scenarios {
+        match load_scenario(path) {
+            Ok(s) => scenarios.push(s),
+            Err(f) => failures.push(f),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Failure::Many(failures));
+    }
+    let refs: Vec<&Scenario> = scenarios.iter().collect();
+    let options = RunOptions {
+        replications: args.replications,
+        seed: args.seed,
+        cases: args.cases,
+        threads: args.threads,
+        progress: None,
+    };
+    let pinned =
+        RunOptions { replications: Some(options.replications(refs[0])), seed: Some(options.seed(refs[0])), ..options };
+    let total = yichuang_sim::progress_total(&refs, &pinned);
+    let comparison =
+        with_progress(total, args.format, |progress| yichuang_sim::compare(&refs, &RunOptions { progress, ..options }))
+            .map_err(sim_failure)?;
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, &comparison)?;
+            writeln!(out)?;
+        }
+        Format::Csv => write_csv(&comparison, out)?,
+        Format::Table => write_table(&comparison, out)?,
+    }
+    if let Some(dir) = &args.charts {
+        for report in &comparison.reports {
+            let prefix = format!("{}-", report.scenario);
+            let written = yichuang_sim::svg::write_charts(report, dir, &prefix)
+                .map_err(|e| Failure::input(format!("cannot write charts into `{}`: {e}", dir.display())))?;
+            if args.format == Format::Table {
+                for path in written {
+                    writeln!(out, "chart: {}", path.display())?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_table(c: &Comparison, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "baseline {}, seed {}, {} replication(s) per scenario, common random numbers",
+        c.baseline, c.seed, c.replications
+    )?;
+    for d in &c.differences {
+        writeln!(out)?;
+        writeln!(out, "{} − {}", d.scenario, c.baseline)?;
+        writeln!(
+            out,
+            "  {:<34} {:>11} {:>11} {:>11}  {:<26} significant",
+            "KPI", "baseline", "scenario", "difference", "95 % CI of the difference"
+        )?;
+        for k in &d.kpis {
+            let ci = k.ci95.map_or_else(|| "—".to_owned(), |[a, b]| format!("[{a:.3}, {b:.3}]"));
+            writeln!(
+                out,
+                "  {:<34} {:>11.3} {:>11.3} {:>+11.3}  {:<26} {}",
+                k.kpi,
+                k.baseline,
+                k.value,
+                k.difference,
+                ci,
+                if k.significant { "yes" } else { "no" }
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn write_csv(c: &Comparison, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "scenario,baseline_scenario,kpi,baseline,value,difference,ci95_low,ci95_high,significant")?;
+    for d in &c.differences {
+        for k in &d.kpis {
+            let (lo, hi) = k.ci95.map_or((String::new(), String::new()), |[a, b]| (a.to_string(), b.to_string()));
+            writeln!(
+                out,
+                "{},{},{},{},{},{},{lo},{hi},{}",
+                d.scenario, c.baseline, k.kpi, k.baseline, k.value, k.difference, k.significant
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! `yichuang simulate SCENARIO`: runs a simulation scenario (仿真) against the real engine and
+//! prints its KPIs with 95 % confidence intervals as a table, JSON or CSV, optionally with SVG
+//! charts. A progress bar is drawn on stderr when it is a terminal, never in JSON mode.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use yichuang_sim::report::{Figure, Report};
+use yichuang_sim::stats::Summary;
+use yichuang_sim::{RunOptions, Scenario, ScenarioError, SimError};
+
+use crate::failure::Failure;
+
+/// Output format of `simulate` and `compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A readable table.
+    Table,
+    /// One JSON object.
+    Json,
+    /// Comma-separated rows, one per KPI.
+    Csv,
+}
+
+/// Run a simulation scenario (仿真) and report its KPIs.
+///
+/// The scenario (RON, see docs/simulation.md) names a definition and sets arrivals, windows,
+/// reviewers, review times, probabilities, policy switches, warm-up, replications and seed.
+/// Replications run in parallel; the results for a seed are identical whatever the thread count.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Replications (default: the scenario's).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub replications: Option<u32>,
+    /// Seed of the random streams (default: the scenario's).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop each replication after this many arrivals (overrides the scenario's `stop`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub cases: Option<u64>,
+    /// Worker threads (default: one per core, at most one per replication).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write SVG charts (cycle-time histogram and CDF, utilisation, queue length, Gantt) here.
+    #[arg(long, value_name = "DIR")]
+    pub charts: Option<PathBuf>,
+}
+
+/// Loads a scenario, turning its problems into the CLI's failures: an invalid definition is
+/// exit 1 (with its diagnostics), everything else exit 2.
+pub fn load_scenario(path: &Path) -> Result<Scenario, Failure> {
+    Scenario::load(path).map_err(|e| match e {
+        ScenarioError::Definition { diagnostics, .. } => Failure::Invalid(diagnostics),
+        other => Failure::input(other.to_string()),
+    })
+}
+
+/// A simulation error as a failure (exit 2: the scenario asks for something the rules refuse).
+pub fn sim_failure(e: SimError) -> Failure {
+    Failure::input(e.to_string())
+}
+
+/// Runs `f` with a progress counter, drawing a bar on stderr when it is a terminal and the
+/// output is not JSON.
+pub fn with_progress<T>(total: u64, format: Format, f: impl FnOnce(Option<&AtomicU64>) -> T) -> T {
+    if format == Format::Json || !std::io::stderr().is_terminal() {
+        return f(None);
+    }
+    let counter = AtomicU64::new(0);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} simulating [{bar:40}] {percent:>3}% {elapsed} (eta {eta})",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            while !done.load(Ordering::Relaxed) {
+                bar.set_position(counter.load(Ordering::Relaxed).min(total));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        });
+        let result = f(Some(&counter));
+        done.store(true, Ordering::Relaxed);
+        result
+    })
+}
+
+/// Runs the command.
+pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
+    let scenario = load_scenario(&args.scenario)?;
+    let options = RunOptions {
+        replications: args.replications,
+        seed: args.seed,
+        cases: args.cases,
+        threads: args.threads,
+        progress: None,
+    };
+    let total = yichuang_sim::progress_total(&[&scenario], &options);
+    let report = with_progress(total, args.format, |progress| {
+        yichuang_sim::simulate(&scenario, &RunOptions { progress, ..options })
+    })
+    .map_err(sim_failure)?;
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, &report)?;
+            writeln!(out)?;
+        }
+        Format::Csv => write_csv(&report, out)?,
+        Format::Table => write_table(&report, out)?,
+    }
+    if let Some(dir) = &args.charts {
+        let written = yichuang_sim::svg::write_charts(&report, dir, "")
+            .map_err(|e| Failure::input(format!("cannot write charts into `{}`: {e}", dir.display())))?;
+        if args.format == Format::Table {
+            for path in written {
+                writeln!(out, "chart: {}", path.display())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ci_text(ci: Option<[f64; 2]>) -> String {
+    ci.map_or_else(|| "—".to_owned(), |[a, b]| format!("[{a:.1}, {b:.1}]"))
+}
+
+fn summary_row(out: &mut dyn Write, label: &str, s: &Option<Summary>) -> std::io::Result<()> {
+    match s {
+        Some(s) => writeln!(
+            out,
+            "  {label:<26} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>10.1}  {}",
+            s.mean,
+            s.p50,
+            s.p90,
+            s.p95,
+            s.p99,
+            s.max,
+            ci_text(s.ci95)
+        ),
+        None => writeln!(out, "  {label:<26} (no data)"),
+    }
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.1} %", x * 100.0)
+}
+
+fn percent_ci(ci: Option<[f64; 2]>) -> String {
+    ci.map_or_else(|| "—".to_owned(), |[a, b]| format!("[{:.1} %, {:.1} %]", a * 100.0, b * 100.0))
+}
+
+/// The human-readable table.
+pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "scenario {} (definition {}), seed {}, {} replication(s) on {} thread(s)",
+        r.scenario, r.definition, r.seed, r.replications, r.threads
+    )?;
+    writeln!(
+        out,
+        "{} cases completed ({} arrivals, {} unfinished) in {:.2} s: {:.0} cases/s",
+        r.cases, r.arrivals, r.unfinished, r.wall_seconds, r.cases_per_second
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  {:<26} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}  95 % CI of the mean",
+        "minutes per case", "mean", "p50", "p90", "p95", "p99", "max"
+    )?;
+    summary_row(out, "cycle time", &r.cycle_time_minutes)?;
+    summary_row(out, "cycle time (working)", &r.working_cycle_time_minutes)?;
+    summary_row(out, "  queue wait", &r.waiting_minutes.queue)?;
+    summary_row(out, "  join wait", &r.waiting_minutes.join)?;
+    summary_row(out, "  waiting for materials", &r.waiting_minutes.materials)?;
+    summary_row(out, "  closed hours", &r.waiting_minutes.closed_hours)?;
+    summary_row(out, "trips per case", &r.trips)?;
+    summary_row(out, "ticket closure", &r.tickets.closure_minutes)?;
+    writeln!(out)?;
+    writeln!(out, "on time: {} {}", percent(r.on_time_rate), percent_ci(r.on_time_rate_ci95))?;
+    for (id, b) in &r.bundles {
+        let mean = b.cycle_time_minutes.as_ref().map_or(f64::NAN, |s| s.mean);
+        let on_time = b
+            .on_time
+            .as_ref()
+            .map_or_else(|| "—".to_owned(), |o| format!("{} {}", percent(o.rate), percent_ci(o.ci95)));
+        writeln!(out, "  bundle {id}: {} cases, mean cycle {mean:.1} min, on time {on_time}", b.cases)?;
+    }
+    let figure = |f: &Figure| format!("{:.1} {}", f.mean, ci_text(f.ci95));
+    writeln!(
+        out,
+        "throughput: {} cases/day; WIP {} (max {})",
+        figure(&r.throughput_per_day),
+        figure(&r.wip.mean),
+        r.wip.max
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  {:<28} {:>7} {:>12} {:>12} {:>10} {:>12}",
+        "station", "servers", "utilisation", "mean queue", "max queue", "mean wait"
+    )?;
+    for (name, s) in &r.stations {
+        let wait = s.queue_wait_minutes.as_ref().map_or(f64::NAN, |w| w.mean);
+        writeln!(
+            out,
+            "  {:<28} {:>7} {:>12} {:>12.2} {:>10} {:>12.2}",
+            format!("{name} ({})", s.kind),
+            s.servers,
+            percent(s.utilisation.mean),
+            s.queue_length.mean,
+            s.queue_length_max,
+            wait
+        )?;
+    }
+    writeln!(out)?;
+    let o = &r.outcomes;
+    writeln!(
+        out,
+        "outcomes: {} approved, {} partially approved, {} denied, {} returned",
+        o.approved, o.partially_approved, o.denied, o.returned
+    )?;
+    let s = &r.ratings.stars;
+    writeln!(
+        out,
+        "ratings: 1★ {} · 2★ {} · 3★ {} · 4★ {} · 5★ {} ({} by default), bad-rating rate {}",
+        s[0],
+        s[1],
+        s[2],
+        s[3],
+        s[4],
+        r.ratings.by_default,
+        r.ratings.bad_rate.map_or_else(|| "—".to_owned(), percent)
+    )?;
+    let opened: Vec<String> = r.tickets.opened.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    writeln!(
+        out,
+        "tickets: opened {} · closed {} · abandoned {}",
+        if opened.is_empty() { "0".to_owned() } else { opened.join(", ") },
+        r.tickets.closed,
+        r.tickets.abandoned
+    )?;
+    Ok(())
+}
+
+fn csv_row(out: &mut dyn Write, kpi: &str, s: &Summary) -> std::io::Result<()> {
+    let (lo, hi) = s.ci95.map_or((String::new(), String::new()), |[a, b]| (a.to_string(), b.to_string()));
+    writeln!(out, "{kpi},{},{},{},{},{},{},{},{lo},{hi}", s.count, s.mean, s.p50, s.p90, s.p95, s.p99, s.max)
+}
+
+/// One row per KPI: `kpi,count,mean,p50,p90,p95,p99,max,ci95_low,ci95_high`.
+pub fn write_csv(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "kpi,count,mean,p50,p90,p95,p99,max,ci95_low,ci95_high")?;
+    let summaries = [
+        ("cycle_time_minutes", &r.cycle_time_minutes),
+        ("working_cycle_time_minutes", &r.working_cycle_time_minutes),
+        ("waiting_minutes.queue", &r.waiting_minutes.queue),
+        ("waiting_minutes.join", &r.waiting_minutes.join),
+        ("waiting_minutes.materials", &r.waiting_minutes.materials),
+        ("waiting_minutes.closed_hours", &r.waiting_minutes.closed_hours),
+        ("trips", &r.trips),
+        ("tickets.closure_minutes", &r.tickets.closure_minutes),
+    ];
+    for (kpi, s) in summaries {
+        if let Some(s) = s {
+            csv_row(out, kpi, s)?;
+        }
+    }
+    let simple = |out: &mut dyn Write, kpi: &str, mean: f64, ci: Option<[f64; 2]>| {
+        let (lo, hi) = ci.map_or((String::new(), String::new()), |[a, b]| (a.to_string(), b.to_string()));
+        writeln!(out, "{kpi},,{mean},,,,,,{lo},{hi}")
+    };
+    simple(out, "on_time_rate", r.on_time_rate, r.on_time_rate_ci95)?;
+    simple(out, "throughput_per_day", r.throughput_per_day.mean, r.throughput_per_day.ci95)?;
+    simple(out, "wip", r.wip.mean.mean, r.wip.mean.ci95)?;
+    for (id, b) in &r.bundles {
+        if let Some(s) = &b.cycle_time_minutes {
+            csv_row(out, &format!("bundles.{id}.cycle_time_minutes"), s)?;
+        }
+        if let Some(o) = &b.on_time {
+            simple(out, &format!("bundles.{id}.on_time_rate"), o.rate, o.ci95)?;
+        }
+    }
+    for (name, s) in &r.stations {
+        simple(out, &format!("utilisation.{name}"), s.utilisation.mean, s.utilisation.ci95)?;
+        simple(out, &format!("queue_length.{name}"), s.queue_length.mean, s.queue_length.ci95)?;
+        if let Some(w) = &s.queue_wait_minutes {
+            csv_row(out, &format!("queue_wait_minutes.{name}"), w)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! End-to-end tests of `yichuang simulate` and `yichuang compare`: outputs, exit codes and
+//! messages, on the example scenarios with few cases.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn scenario(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios").join(name).display().to_string()
+}
+
+fn check(args: &[&str], code: i32) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_yichuang")).args(args).output().expect("the binary runs");
+    let run = Run {
+        code: output.status.code().expect("exited"),
+        stdout: String::from_utf8(output.stdout).expect("UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("UTF-8"),
+    };
+    assert_eq!(run.code, code, "yichuang {args:?}\n--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
+    run
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+}
+
+#[test]
+fn parity_json_has_the_fields_the_reference_comparison_reads() {
+    let path = scenario("parity-parallel.ron");
+    let run = check(&["simulate", &path, "--format", "json", "--cases", "300"], 0);
+    assert!(run.stderr.is_empty(), "nothing on stderr in JSON mode: {}", run.stderr);
+    let v = json(&run.stdout);
+    assert_eq!(v["cases"], 300);
+    assert!(v["wall_seconds"].as_f64().is_some() && v["cases_per_second"].as_f64().is_some());
+    let cycle = &v["cycle_time_minutes"];
+    for key in ["mean", "p50", "p95", "p99"] {
+        assert!(cycle[key].as_f64().is_some_and(|x| x > 0.0), "cycle_time_minutes.{key}: {cycle}");
+    }
+    assert_eq!(cycle["ci95"].as_array().map(Vec::len), Some(2), "{cycle}");
+    assert!(v["on_time_rate"].as_f64().is_some_and(|r| (0.0..=1.0).contains(&r)));
+    for station in ["consult", "intake", "delivery", "dept-a", "dept-b", "dept-c", "dept-d", "dept-e"] {
+        assert!(v["utilisation"][station].as_f64().is_some(), "utilisation.{station}");
+    }
+}
+
+#[test]
+fn table_csv_and_charts() {
+    let path = scenario("parity-serial.ron");
+    let dir = std::env::temp_dir().join(format!("yichuang-charts-{}", std::process::id()));
+    let dir_text = dir.display().to_string();
+    let run = check(&["simulate", &path, "--cases", "200", "--charts", &dir_text], 0);
+    assert!(run.stdout.contains("cycle time") && run.stdout.contains("dept-e"), "{}", run.stdout);
+    for chart in ["cycle-time-histogram", "cycle-time-cdf", "utilisation", "queue-length", "gantt"] {
+        let svg = std::fs::read_to_string(dir.join(format!("{chart}.svg"))).expect("chart written");
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{chart}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = check(&["simulate", &path, "--cases", "200", "--format", "csv"], 0);
+    assert!(run.stdout.starts_with("kpi,count,mean,p50,p90,p95,p99,max,ci95_low,ci95_high\n"));
+    assert!(run.stdout.contains("\nutilisation.intake,"));
+}
+
+#[test]
+fn compare_reports_the_paired_difference() {
+    let (a, b) = (scenario("parity-parallel.ron"), scenario("parity-serial.ron"));
+    let run = check(&["compare", &a, &b, "--cases", "300", "--replications", "2", "--format", "json"], 0);
+    let v = json(&run.stdout);
+    let kpis = v["differences"][0]["kpis"].as_array().expect("KPIs");
+    let cycle = kpis.iter().find(|k| k["kpi"] == "cycle_time_minutes.mean").expect("cycle KPI");
+    assert!(cycle["difference"].as_f64().is_some_and(|d| d > 0.0), "serial takes longer: {cycle}");
+    let run = check(&["compare", &a, &b, "--cases", "200"], 0);
+    assert!(run.stdout.contains("parity-serial − parity-parallel"), "{}", run.stdout);
+}
+
+#[test]
+fn bad_input_is_exit_2_with_the_field_and_what_is_accepted() {
+    let dir = std::env::temp_dir().join(format!("yichuang-bad-scenario-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let text = std::fs::read_to_string(scenario("parity-parallel.ron"))
+        .expect("readable")
+        .replace("\"../definitions/parity-hall.ron\"", &format!("{:?}", scenario("../definitions/parity-hall.ron")))
+        .replace("(class: Intake, count: 14,", "(class: Intake, count: 0,");
+    let bad = dir.join("bad.ron");
+    std::fs::write(&bad, text).expect("written");
+    let run = check(&["simulate", &bad.display().to_string()], 2);
+    assert!(run.stderr.contains("windows[1].count") && run.stderr.contains("give 1 to 100000"), "{}", run.stderr);
+    let missing: PathBuf = dir.join("nowhere.ron");
+    let run = check(&["simulate", &missing.display().to_string()], 2);
+    assert!(run.stderr.contains("cannot read scenario"), "{}", run.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+    check(&["simulate", &scenario("parity-parallel.ron"), "--cases", "0"], 2);
+}

@@ -1,0 +1,191 @@
+//! # yichuang-sim (一窗仿真)
+//!
+//! A discrete-event simulator for analysts that drives the **real** [`yichuang_core::Engine`]:
+//! "what if approvals ran in parallel, 容缺 were allowed, we had two more intake windows?"
+//!
+//! **Architecture invariant:** the rules are the engine's. The simulator owns the simulated
+//! clock, seeded random streams and the resources (windows per class, reviewers per
+//! department, office hours); it issues commands as the actors would and reacts to the events
+//! the engine records. See `docs/simulation.md` for the scenario format and the KPIs.
+//!
+//! ```no_run
+//! # use std::path::Path;
+//! use yichuang_sim::{RunOptions, Scenario, simulate};
+//! let scenario = Scenario::load(Path::new("examples/scenarios/parity-parallel.ron"))?;
+//! let report = simulate(&scenario, &RunOptions::default())?;
+//! println!("{:.1} min mean cycle time", report.cycle_time_minutes.as_ref().map_or(0.0, |s| s.mean));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Determinism: replication `r` of seed `s` uses streams keyed by `(s, r)` only, and results
+//! are merged in replication order, so the report is identical whatever the thread count.
+//! Two scenarios run with the same seed share their random numbers case by case (common random
+//! numbers): case *k* of a stream has the same consult decision, answers, missing materials and
+//! service and review times wherever the distributions are the same.
+
+mod clock;
+mod model;
+pub mod random;
+pub mod report;
+pub mod scenario;
+pub mod stats;
+pub mod svg;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+pub use model::{BundleResult, Gantt, RepResult, Series, StationResult};
+pub use report::{Comparison, Report};
+pub use scenario::{Problem, Scenario, ScenarioError};
+
+/// Why a simulation stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    /// The engine refused a command the simulated actor issued: the scenario asks for
+    /// something the definition's rules do not allow.
+    #[error(
+        "replication {replication}: the engine refused `{command}` on case {case} at {at}: {rejection}. Check the \
+         scenario against the definition's rules"
+    )]
+    Refused {
+        /// Replication number.
+        replication: u32,
+        /// The command.
+        command: &'static str,
+        /// The case.
+        case: String,
+        /// When.
+        at: String,
+        /// The engine's reason.
+        rejection: String,
+    },
+    /// Simulated time left the definition's calendar.
+    #[error(
+        "replication {replication}: at {at} the simulation left the definition's calendar ({error}); shorten the run \
+         (`stop`, `--cases`) or start earlier"
+    )]
+    Calendar {
+        /// Replication number.
+        replication: u32,
+        /// When.
+        at: String,
+        /// The calendar's message.
+        error: String,
+    },
+    /// A worker thread panicked (a bug); the message is the panic's.
+    #[error("a simulation thread failed: {0}")]
+    Worker(String),
+}
+
+/// Command-line overrides and the execution setup.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RunOptions<'p> {
+    /// Replications (default: the scenario's).
+    pub replications: Option<u32>,
+    /// Seed (default: the scenario's).
+    pub seed: Option<u64>,
+    /// Stop after this many arrivals per replication (default: the scenario's stop rule).
+    pub cases: Option<u64>,
+    /// Worker threads (0 = one per core, at most one per replication).
+    pub threads: usize,
+    /// Progress counter: each replication adds 1,000 units as it goes.
+    pub progress: Option<&'p AtomicU64>,
+}
+
+impl RunOptions<'_> {
+    /// Replications to run for `scenario`.
+    pub fn replications(&self, scenario: &Scenario) -> u32 {
+        self.replications.unwrap_or(scenario.spec.replications).max(1)
+    }
+
+    /// Seed for `scenario`.
+    pub fn seed(&self, scenario: &Scenario) -> u64 {
+        self.seed.unwrap_or(scenario.spec.seed)
+    }
+
+    /// Threads to use for `replications` replications.
+    pub fn threads(&self, replications: u32) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let wanted = if self.threads == 0 { cores } else { self.threads };
+        wanted.clamp(1, replications.max(1) as usize)
+    }
+}
+
+/// Progress units of a whole run of `scenarios` (for a progress bar's length).
+pub fn progress_total(scenarios: &[&Scenario], options: &RunOptions<'_>) -> u64 {
+    scenarios.iter().map(|s| u64::from(options.replications(s)) * model::PROGRESS_UNITS).sum()
+}
+
+/// Runs every replication of a scenario (in parallel when allowed) and returns the results in
+/// replication order.
+pub fn run_replications(scenario: &Scenario, options: &RunOptions<'_>) -> Result<Vec<RepResult>, SimError> {
+    let replications = options.replications(scenario);
+    let seed = options.seed(scenario);
+    let threads = options.threads(replications);
+    let next = AtomicU32::new(0);
+    let results: Mutex<Vec<Option<Result<RepResult, SimError>>>> = Mutex::new(vec![None; replications as usize]);
+    let work = || {
+        // Each worker parses its own definition, so no reference count is shared across threads.
+        let def = scenario.definition();
+        loop {
+            let r = next.fetch_add(1, Ordering::Relaxed);
+            if r >= replications {
+                break;
+            }
+            let result = model::Replication::new(scenario, def.clone(), r, seed, options.cases, options.progress).run();
+            let failed = result.is_err();
+            results.lock().unwrap_or_else(|e| e.into_inner())[r as usize] = Some(result);
+            if failed {
+                // Stop handing out work; replications already running finish.
+                next.store(replications, Ordering::Relaxed);
+            }
+        }
+    };
+    if threads == 1 {
+        work();
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
+            for h in handles {
+                if let Err(panic) = h.join() {
+                    let message = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                        .unwrap_or_default();
+                    results.lock().unwrap_or_else(|e| e.into_inner()).push(Some(Err(SimError::Worker(message))));
+                }
+            }
+        });
+    }
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    // The first error in replication order, so that the message does not depend on timing.
+    let mut out = Vec::with_capacity(results.len());
+    for r in results.into_iter().flatten() {
+        out.push(r?);
+    }
+    Ok(out)
+}
+
+/// Simulates a scenario and summarises every KPI.
+pub fn simulate(scenario: &Scenario, options: &RunOptions<'_>) -> Result<Report, SimError> {
+    let wall = std::time::Instant::now();
+    let results = run_replications(scenario, options)?;
+    let threads = options.threads(options.replications(scenario));
+    Ok(Report::build(scenario, options.seed(scenario), threads, &results, wall.elapsed().as_secs_f64()))
+}
+
+/// Runs scenarios with common random numbers (same seed, same replications) and reports each
+/// against the first, with paired confidence intervals of the differences.
+pub fn compare(scenarios: &[&Scenario], options: &RunOptions<'_>) -> Result<Comparison, SimError> {
+    let first = scenarios.first().expect("compare needs at least one scenario");
+    let options =
+        RunOptions { replications: Some(options.replications(first)), seed: Some(options.seed(first)), ..*options };
+    let mut runs = Vec::with_capacity(scenarios.len());
+    for s in scenarios {
+        let wall = std::time::Instant::now();
+        let results = run_replications(s, &options)?;
+        runs.push((*s, results, wall.elapsed().as_secs_f64()));
+    }
+    Ok(Comparison::build(&runs, &options))
+}

@@ -1,0 +1,1855 @@
+//! One replication: the discrete-event loop around the real [`Engine`].
+//!
+//! **Architecture invariant:** the simulator decides nothing the engine decides. It owns the
+//! clock, the random streams and the resources (windows, reviewers, queues); it issues commands
+//! as the actors would (clerks, reviewers, applicants, supervisors) and reacts to the events the
+//! engine records: `TaskReady` puts the task in its department's queue, `CaseDecided` sends the
+//! applicant to the delivery window, `TicketOpened` starts the ticket work, and so on. Which
+//! tasks are ready, what is tolerated, when a case is decided, when timers fire: the engine's.
+//!
+//! Hot-path discipline: events are plain `Copy` structs in one binary heap; queues, slots and
+//! the engine's output buffer are allocated once and reused; random numbers come from keyed
+//! SplitMix streams (no allocation).
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+
+use yichuang_core::definition::{BundleIx, MaterialIx};
+use yichuang_core::sla::SlaLevel;
+use yichuang_core::{
+    Actor, Applicant, CaseId, CaseState, Channel, Command, ComplaintTarget, Ctx, Definition, DeliveryMethod, Engine,
+    Event, FailKind, Id, Outcome, Recorded, Rejection, StreamId, Submission, TaskCommand, TaskState, TicketCommand,
+    TicketId, TicketSource, TicketState,
+};
+
+use crate::SimError;
+use crate::clock::Clock;
+use crate::random::{Stream, derive};
+use crate::scenario::{CLASSES, OnTime, Rate, Scenario, Stop, WarmUp, class_name};
+use crate::stats::{Level, Tally};
+
+// Purposes of keyed random draws (per case); the second key part is the occurrence.
+const P_CONSULT: u64 = 1;
+const P_ANSWER: u64 = 2;
+const P_MISSING: u64 = 3;
+const P_GREEN: u64 = 4;
+const P_BLOCKED: u64 = 5;
+const P_SERVICE: u64 = 6;
+const P_REVIEW: u64 = 7;
+const P_DENY: u64 = 8;
+const P_SPECIAL: u64 = 9;
+const P_SPECIAL_TIME: u64 = 10;
+const P_SUPPLY: u64 = 11;
+const P_RETURN: u64 = 12;
+const P_RATE: u64 = 13;
+const P_COMPLAINT: u64 = 14;
+const K_ARRIVALS: u64 = 0xA771_7A15;
+const K_TICKETS: u64 = 0x071C_6E75;
+
+/// Station positions 0–2 are the window classes; departments follow.
+const WINDOW_STATIONS: usize = 3;
+const INTAKE: usize = 1;
+const DELIVERY: usize = 2;
+/// Slot is unused.
+const NO_CASE: u64 = 0;
+/// Most queue-length samples kept per replication before the series is thinned.
+const MAX_SAMPLES: usize = 1000;
+/// Member timestamps unset.
+const UNSET: f64 = f64::NAN;
+
+#[derive(Debug, Clone, Copy)]
+enum What {
+    Arrival { stream: u16 },
+    WindowDone { station: u16, server: u32, slot: u32, generation: u32 },
+    ReviewDone { station: u16, server: u32, slot: u32, generation: u32, member: u16 },
+    SpecialEnd { slot: u32, generation: u32, member: u16 },
+    Supply { slot: u32, generation: u32, material: u32 },
+    Return { slot: u32, generation: u32 },
+    TicketStep { ticket: u64 },
+    Wake,
+    Sample,
+    MeasureStart,
+}
+
+/// A scheduled event. `key` orders events: the time's bits (monotonic for times ≥ 0) above the
+/// scheduling sequence number, so that one integer comparison orders by time, then FIFO.
+#[derive(Debug, Clone, Copy)]
+struct Ev {
+    key: u128,
+    what: What,
+}
+
+impl Ev {
+    fn t(&self) -> f64 {
+        f64::from_bits((self.key >> 64) as u64)
+    }
+}
+
+impl PartialEq for Ev {
+    fn eq(&self, other: &Ev) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Ev {}
+impl PartialOrd for Ev {
+    fn partial_cmp(&self, other: &Ev) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ev {
+    /// Reversed, so that the max-heap pops the earliest event (ties: first scheduled first).
+    fn cmp(&self, other: &Ev) -> Ordering {
+        other.key.cmp(&self.key)
+    }
+}
+
+/// A job waiting at a station: a case at a window, or one task of a case at a department.
+#[derive(Debug, Clone, Copy)]
+struct Job {
+    slot: u32,
+    generation: u32,
+    member: u16,
+    since: f64,
+}
+
+/// A window class or a department: servers, queues and their statistics.
+#[derive(Debug)]
+struct Station {
+    name: String,
+    servers: u32,
+    free: Vec<u32>,
+    queue: VecDeque<Job>,
+    priority: VecDeque<Job>,
+    actors: Vec<Actor>,
+    /// Busy servers, on the working-time axis.
+    busy: Level,
+    /// Queue length, on the calendar-time axis.
+    queued: Level,
+    wait: Tally,
+    served: u64,
+    dirty: bool,
+}
+
+impl Station {
+    fn len(&self) -> u32 {
+        (self.queue.len() + self.priority.len()) as u32
+    }
+}
+
+/// Per-case bookkeeping of one approval task.
+#[derive(Debug, Clone, Copy)]
+struct MemberRec {
+    ready: f64,
+    claimed: f64,
+    done: f64,
+    queue_wait: f64,
+    cure_wait: f64,
+    visits: u16,
+    sign: u8,
+    special_done: bool,
+}
+
+const MEMBER_EMPTY: MemberRec = MemberRec {
+    ready: UNSET,
+    claimed: UNSET,
+    done: UNSET,
+    queue_wait: 0.0,
+    cure_wait: 0.0,
+    visits: 0,
+    sign: 0,
+    special_done: false,
+};
+
+/// One simulated case (an applicant and their application) while it is in the system.
+#[derive(Debug, Clone, Copy)]
+struct CaseRec {
+    id: u64,
+    generation: u32,
+    stream: u16,
+    key: u64,
+    /// Arrival number among measured cases (batch key), or `None` during warm-up.
+    measured: Option<u64>,
+    green: bool,
+    blocked: bool,
+    missing: u64,
+    arrival: f64,
+    arrival_w: f64,
+    window_wait: f64,
+    docs_wait: f64,
+    away_since: f64,
+    accepted: f64,
+    decided: f64,
+    cure_hold: f64,
+    on_time_sla: bool,
+    awaiting_cure: bool,
+    suspended: bool,
+    /// Delivered (issue before cure) while a tolerated material is outstanding: the applicant
+    /// has left, the slot stays until the supply (or the revocation).
+    lingering: bool,
+    visits: [u16; 3],
+    returns: u16,
+    spans: [(f64, f64); 4],
+}
+
+impl CaseRec {
+    fn empty() -> CaseRec {
+        CaseRec {
+            id: NO_CASE,
+            generation: 0,
+            stream: 0,
+            key: 0,
+            measured: None,
+            green: false,
+            blocked: false,
+            missing: 0,
+            arrival: 0.0,
+            arrival_w: 0.0,
+            window_wait: 0.0,
+            docs_wait: 0.0,
+            away_since: 0.0,
+            accepted: UNSET,
+            decided: UNSET,
+            cure_hold: 0.0,
+            on_time_sla: true,
+            awaiting_cure: false,
+            suspended: false,
+            lingering: false,
+            visits: [0; 3],
+            returns: 0,
+            spans: [(UNSET, UNSET); 4],
+        }
+    }
+}
+
+/// A ticket the simulated staff are working.
+#[derive(Debug, Clone)]
+struct TicketRec {
+    department: Id,
+    opened: f64,
+    step: u32,
+}
+
+/// The sample case drawn as a Gantt chart.
+#[derive(Debug, Clone, Default)]
+pub struct Gantt {
+    /// Bundle id.
+    pub bundle: String,
+    /// Arrival time (minutes since the start).
+    pub arrival: f64,
+    /// Front and back phases: (label, start, end).
+    pub phases: Vec<(String, f64, f64)>,
+    /// Tasks: (item id, department, ready, claimed, done).
+    pub tasks: Vec<(String, String, f64, f64, f64)>,
+}
+
+/// Queue length and WIP samples over time.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    /// Sampling interval, minutes.
+    pub every: f64,
+    /// Sample times, minutes since the start.
+    pub t: Vec<f64>,
+    /// Work in progress (cases in the system).
+    pub wip: Vec<f64>,
+    /// Queue length per station (station order).
+    pub queues: Vec<Vec<f64>>,
+}
+
+/// Statistics of one station in one replication.
+#[derive(Debug, Clone)]
+pub struct StationResult {
+    /// Station name: `consult`, `intake`, `delivery` or a department id.
+    pub name: String,
+    /// A window class (else a department).
+    pub window: bool,
+    /// Servers.
+    pub servers: u32,
+    /// Busy fraction of the servers' working time while measuring.
+    pub utilisation: f64,
+    /// Time-average queue length while measuring.
+    pub queue_mean: f64,
+    /// Longest queue while measuring.
+    pub queue_max: u32,
+    /// Queue waits per visit (calendar minutes), measured cases only.
+    pub wait: Tally,
+    /// Services completed while measuring.
+    pub served: u64,
+}
+
+/// Per-bundle statistics.
+#[derive(Debug, Clone, Default)]
+pub struct BundleResult {
+    /// Cycle time of completed measured cases.
+    pub cycle: Tally,
+    /// On time (0/1).
+    pub on_time: Tally,
+}
+
+/// Everything one replication measured.
+#[derive(Debug, Clone, Default)]
+pub struct RepResult {
+    /// Replication number.
+    pub replication: u32,
+    /// Arrivals (warm-up included).
+    pub arrivals: u64,
+    /// Measured cases that completed pickup.
+    pub completed: u64,
+    /// Measured cases still open at the end (horizon stop).
+    pub unfinished: u64,
+    /// Cycle time, calendar minutes.
+    pub cycle: Tally,
+    /// Cycle time, working minutes.
+    pub cycle_working: Tally,
+    /// Closed hours within the cycle (calendar − working).
+    pub closed: Tally,
+    /// Queue waits (windows + critical chain of approvals).
+    pub queue: Tally,
+    /// Waits at joins on the critical chain.
+    pub join: Tally,
+    /// Waits for materials (correction trips, tolerated materials, cure before pickup).
+    pub materials: Tally,
+    /// On time (0/1).
+    pub on_time: Tally,
+    /// Trips to the hall (engine count).
+    pub trips: Tally,
+    /// Per bundle id.
+    pub bundles: Vec<(String, BundleResult)>,
+    /// Per station.
+    pub stations: Vec<StationResult>,
+    /// Time-average work in progress while measuring.
+    pub wip_mean: f64,
+    /// Most cases in the system while measuring.
+    pub wip_max: u32,
+    /// Measured period, calendar minutes.
+    pub period_minutes: f64,
+    /// Outcomes of measured completed cases: approved, partially approved, denied.
+    pub outcomes: [u64; 3],
+    /// Measured cases returned (退件) after a missed cure.
+    pub returned: u64,
+    /// Ratings recorded (whole run): 1★ … 5★.
+    pub ratings: [u64; 5],
+    /// Of those, default ratings.
+    pub default_ratings: u64,
+    /// Tickets opened by source kind (whole run).
+    pub tickets_opened: Vec<(&'static str, u64)>,
+    /// Tickets closed.
+    pub tickets_closed: u64,
+    /// Tickets whose work stopped because the engine refused a step.
+    pub tickets_abandoned: u64,
+    /// Ticket closure time, calendar minutes.
+    pub ticket_closure: Tally,
+    /// Engine events by kind (whole run).
+    pub events: Vec<(&'static str, u64)>,
+    /// Queue and WIP samples.
+    pub series: Series,
+    /// A sample case.
+    pub gantt: Option<Gantt>,
+    /// Wall-clock seconds of this replication.
+    pub wall_seconds: f64,
+}
+
+/// The cheap per-replication view of the scenario's actors and templates.
+struct StreamTemplate {
+    applicant: [Applicant; 2],
+    actor: Actor,
+    full_materials: Vec<(MaterialIx, Id)>,
+    all_ids: Vec<Id>,
+    missing: Vec<(MaterialIx, f64)>,
+    rng: Stream,
+    count: u64,
+    trace_pos: usize,
+}
+
+/// One replication in progress.
+pub(crate) struct Replication<'s> {
+    sc: &'s Scenario,
+    def: Arc<Definition>,
+    engine: Engine,
+    clock: Clock,
+    rep: u32,
+    rep_key: u64,
+    now: f64,
+    now_w: f64,
+    advanced_to: i64,
+    wake_at: f64,
+    heap: BinaryHeap<Ev>,
+    seq: u64,
+    out: Vec<Recorded>,
+    cases: Vec<CaseRec>,
+    members: Vec<MemberRec>,
+    stride: usize,
+    free: Vec<u32>,
+    by_id: HashMap<u64, u32>,
+    stations: Vec<Station>,
+    dept_station: Vec<u32>,
+    dirty: Vec<u16>,
+    streams: Vec<StreamTemplate>,
+    supervisor: Option<Actor>,
+    tickets: HashMap<u64, TicketRec>,
+    parked: Vec<(u16, Job)>,
+    arrivals: u64,
+    arrivals_limit: u64,
+    arrivals_open: usize,
+    measured_arrivals: u64,
+    active: u32,
+    measuring: bool,
+    measure_start: f64,
+    measure_start_w: f64,
+    horizon: f64,
+    wip: Level,
+    /// What the current command is (for attributing TaskReady to a supplied material).
+    supplying: bool,
+    result: RepResult,
+    bundle_pos: Vec<usize>,
+    gantt_done: bool,
+    progress: Option<&'s AtomicU64>,
+    progress_done: u64,
+    events_handled: u64,
+}
+
+/// Progress units of one replication.
+pub(crate) const PROGRESS_UNITS: u64 = 1000;
+
+impl<'s> Replication<'s> {
+    pub fn new(
+        sc: &'s Scenario,
+        def: Arc<Definition>,
+        rep: u32,
+        seed: u64,
+        cases: Option<u64>,
+        progress: Option<&'s AtomicU64>,
+    ) -> Replication<'s> {
+        let rep_key = derive(seed, u64::from(rep));
+        let spec = &sc.spec;
+        let stop = match cases {
+            Some(n) => Stop::Cases(n),
+            None => spec.stop,
+        };
+        let (arrivals_limit, horizon) = match stop {
+            Stop::Cases(n) => (n, f64::INFINITY),
+            Stop::Days(d) => (u64::MAX, d * 1440.0),
+        };
+        let mut stations = Vec::new();
+        for (pos, class) in CLASSES.iter().enumerate() {
+            let servers = sc.windows[pos].as_ref().map_or(0, |w| w.0);
+            let windows: Vec<&Id> = def.windows().iter().filter(|w| w.class == *class).map(|w| &w.id).collect();
+            let actors = (0..servers)
+                .map(|i| {
+                    Actor::clerk(
+                        &format!("clerk-{}-{}", class_name(*class), i + 1),
+                        windows[i as usize % windows.len().max(1)],
+                    )
+                })
+                .collect();
+            stations.push(Station::new(class_name(*class).to_owned(), servers, actors));
+        }
+        let mut dept_station = vec![u32::MAX; def.departments().len()];
+        for (d, &count) in sc.reviewers.iter().enumerate() {
+            if count == 0 {
+                continue;
+            }
+            let id = &def.departments()[d].id;
+            dept_station[d] = stations.len() as u32;
+            let actors = (0..count).map(|i| Actor::reviewer(&format!("reviewer-{id}-{}", i + 1), id)).collect();
+            stations.push(Station::new(id.to_string(), count, actors));
+        }
+        let streams = sc
+            .arrivals
+            .iter()
+            .enumerate()
+            .map(|(k, a)| {
+                let bundle = def.bundle(a.bundle);
+                let id = Id::new(&format!("applicant-{}-{}", k + 1, a.bundle_id));
+                let applicant =
+                    |blocked| Applicant { id: id.clone(), name: "申请人".into(), credit_blocked: blocked };
+                let full_materials: Vec<(MaterialIx, Id)> = bundle
+                    .materials
+                    .iter()
+                    .filter(|(m, _)| def.material(*m).shared_source.is_none())
+                    .map(|(m, _)| (*m, def.material(*m).id.clone()))
+                    .collect();
+                StreamTemplate {
+                    all_ids: full_materials.iter().map(|(_, id)| id.clone()).collect(),
+                    applicant: [applicant(false), applicant(true)],
+                    actor: Actor { id: id.clone(), role: yichuang_core::Role::Applicant },
+                    full_materials,
+                    missing: a.missing.clone(),
+                    rng: Stream::new(derive(derive(rep_key, K_ARRIVALS), k as u64)),
+                    count: 0,
+                    trace_pos: 0,
+                }
+            })
+            .collect();
+        let supervisor = def
+            .departments()
+            .iter()
+            .find(|d| d.kind == yichuang_core::definition::DepartmentKind::Supervision)
+            .map(|d| Actor::supervisor("supervisor-1", &d.id));
+        let stride = def.bundles().iter().map(|b| b.members.len()).max().unwrap_or(1);
+        let mut bundle_pos = vec![usize::MAX; def.bundles().len()];
+        let mut bundles = Vec::new();
+        for a in &sc.arrivals {
+            if bundle_pos[a.bundle.index()] == usize::MAX {
+                bundle_pos[a.bundle.index()] = bundles.len();
+                bundles.push((a.bundle_id.to_string(), BundleResult::new()));
+            }
+        }
+        let capacity = 4096;
+        let result = RepResult {
+            replication: rep,
+            cycle: Tally::with_histogram(),
+            cycle_working: Tally::with_histogram(),
+            closed: Tally::with_histogram(),
+            queue: Tally::with_histogram(),
+            join: Tally::with_histogram(),
+            materials: Tally::with_histogram(),
+            trips: Tally::with_histogram(),
+            ticket_closure: Tally::with_histogram(),
+            bundles,
+            ..RepResult::default()
+        };
+        let clock = Clock::new(sc.start, spec.hall == crate::scenario::Hall::AlwaysOpen);
+        Replication {
+            sc,
+            engine: Engine::new(def.clone()),
+            def,
+            clock,
+            rep,
+            rep_key,
+            now: 0.0,
+            now_w: 0.0,
+            advanced_to: -1,
+            wake_at: f64::INFINITY,
+            heap: BinaryHeap::with_capacity(capacity),
+            seq: 0,
+            out: Vec::with_capacity(64),
+            cases: Vec::with_capacity(capacity),
+            members: Vec::with_capacity(capacity * stride),
+            stride,
+            free: Vec::with_capacity(capacity),
+            by_id: HashMap::with_capacity(capacity),
+            stations,
+            dept_station,
+            dirty: Vec::new(),
+            streams,
+            supervisor,
+            tickets: HashMap::new(),
+            parked: Vec::new(),
+            arrivals: 0,
+            arrivals_limit,
+            arrivals_open: 0,
+            measured_arrivals: 0,
+            active: 0,
+            measuring: false,
+            measure_start: 0.0,
+            measure_start_w: 0.0,
+            horizon,
+            wip: Level::default(),
+            supplying: false,
+            result,
+            bundle_pos,
+            gantt_done: false,
+            progress,
+            progress_done: 0,
+            events_handled: 0,
+        }
+    }
+
+    fn schedule(&mut self, t: f64, what: What) {
+        debug_assert!(t >= 0.0 && t.is_finite(), "events are scheduled at finite times ≥ 0: {t}");
+        self.seq += 1;
+        // +0.0 keeps -0.0 (bits above every positive time) out of the key.
+        let key = (u128::from((t + 0.0).to_bits()) << 64) | u128::from(self.seq);
+        self.heap.push(Ev { key, what });
+    }
+
+    /// Runs the replication to its stop rule.
+    pub fn run(mut self) -> Result<RepResult, SimError> {
+        let wall = std::time::Instant::now();
+        for k in 0..self.streams.len() {
+            self.arrivals_open += 1;
+            self.next_arrival(k, 0.0);
+        }
+        match self.sc.spec.warm_up {
+            WarmUp::None => self.begin_measuring(),
+            WarmUp::Days(d) => self.schedule(d * 1440.0, What::MeasureStart),
+            WarmUp::Cases(_) => {}
+        }
+        let every = self.sample_interval();
+        self.result.series.every = every;
+        self.result.series.queues = vec![Vec::new(); self.stations.len()];
+        self.schedule(0.0, What::Sample);
+        while let Some(ev) = self.heap.pop() {
+            let t = ev.t();
+            if t > self.horizon {
+                break;
+            }
+            self.set_now(t)?;
+            self.handle(ev.what)?;
+            self.dispatch()?;
+            self.schedule_wake();
+            if self.arrivals_open == 0 && self.active == 0 {
+                break;
+            }
+            self.events_handled += 1;
+            if self.events_handled & 1023 == 0 {
+                self.report_progress();
+            }
+        }
+        let end = if self.horizon.is_finite() { self.horizon } else { self.now };
+        self.finish(end)?;
+        self.result.wall_seconds = wall.elapsed().as_secs_f64();
+        if let Some(p) = self.progress {
+            p.fetch_add(PROGRESS_UNITS - self.progress_done, AtomicOrdering::Relaxed);
+        }
+        Ok(self.result)
+    }
+
+    fn report_progress(&mut self) {
+        let Some(p) = self.progress else { return };
+        let fraction = if self.horizon.is_finite() {
+            self.now / self.horizon
+        } else {
+            self.arrivals as f64 / self.arrivals_limit.max(1) as f64
+        };
+        let units = ((fraction * PROGRESS_UNITS as f64) as u64).min(PROGRESS_UNITS - 1);
+        if units > self.progress_done {
+            p.fetch_add(units - self.progress_done, AtomicOrdering::Relaxed);
+            self.progress_done = units;
+        }
+    }
+
+    fn sample_interval(&self) -> f64 {
+        if let Some(m) = self.sc.spec.sample_every_minutes {
+            return m;
+        }
+        let duration = if self.horizon.is_finite() {
+            self.horizon
+        } else {
+            let per_minute: f64 = self
+                .sc
+                .arrivals
+                .iter()
+                .map(|a| match &a.rate {
+                    Rate::PerHour(r) => r / 60.0,
+                    Rate::Hourly { per_hour, .. } => per_hour.iter().sum::<f64>() / 1440.0,
+                    Rate::Trace(t) => t.len() as f64 / t.last().copied().unwrap_or(1.0).max(1.0),
+                })
+                .sum();
+            self.arrivals_limit as f64 / per_minute.max(1e-9)
+        };
+        (duration / 500.0).max(1.0)
+    }
+
+    fn set_now(&mut self, t: f64) -> Result<(), SimError> {
+        self.now = t;
+        self.now_w = self.clock.work(self.def.calendar(), t).map_err(|e| self.calendar_error(e))?;
+        let minute = t.floor() as i64;
+        if minute > self.advanced_to {
+            self.advanced_to = minute;
+            self.advance_engine()?;
+        }
+        Ok(())
+    }
+
+    fn advance_engine(&mut self) -> Result<(), SimError> {
+        let mut out = std::mem::take(&mut self.out);
+        self.engine.advance_into(self.clock.instant(self.now), &mut out);
+        for rec in &out {
+            self.note(rec, None)?;
+        }
+        out.clear();
+        self.out = out;
+        Ok(())
+    }
+
+    fn schedule_wake(&mut self) {
+        if let Some(d) = self.engine.next_deadline() {
+            let t = self.clock.time_of(d).max(self.now);
+            if t < self.wake_at {
+                self.wake_at = t;
+                self.schedule(t, What::Wake);
+            }
+        }
+    }
+
+    fn calendar_error(&self, e: yichuang_core::CalendarError) -> SimError {
+        SimError::Calendar { replication: self.rep, at: self.clock.instant(self.now).to_string(), error: e.to_string() }
+    }
+
+    fn handle(&mut self, what: What) -> Result<(), SimError> {
+        match what {
+            What::Arrival { stream } => self.arrive(stream as usize),
+            What::WindowDone { station, server, slot, generation } => {
+                self.release(station as usize, server);
+                if self.cases[slot as usize].generation == generation {
+                    self.window_done(station as usize, server, slot)?;
+                }
+                Ok(())
+            }
+            What::ReviewDone { station, server, slot, generation, member } => {
+                self.release(station as usize, server);
+                if self.cases[slot as usize].generation == generation {
+                    self.review_done(station as usize, server, slot, member)?;
+                }
+                Ok(())
+            }
+            What::SpecialEnd { slot, generation, member } => {
+                if self.cases[slot as usize].generation == generation {
+                    self.special_end(slot, member)?;
+                }
+                Ok(())
+            }
+            What::Supply { slot, generation, material } => {
+                if self.cases[slot as usize].generation == generation {
+                    self.supply(slot, material)?;
+                }
+                Ok(())
+            }
+            What::Return { slot, generation } => {
+                if self.cases[slot as usize].generation == generation {
+                    let c = &mut self.cases[slot as usize];
+                    c.docs_wait += self.now - c.away_since;
+                    self.enqueue(INTAKE, slot, 0);
+                }
+                Ok(())
+            }
+            What::TicketStep { ticket } => self.ticket_step(ticket),
+            What::Wake => {
+                self.wake_at = f64::INFINITY;
+                self.advance_engine()
+            }
+            What::Sample => {
+                self.sample();
+                Ok(())
+            }
+            What::MeasureStart => {
+                self.begin_measuring();
+                Ok(())
+            }
+        }
+    }
+
+    // ───────────────────────────── arrivals ─────────────────────────────
+
+    fn next_arrival(&mut self, k: usize, from: f64) {
+        let sc = self.sc;
+        let office_hours = sc.spec.hall == crate::scenario::Hall::OfficeHours;
+        let t = match &sc.arrivals[k].rate {
+            Rate::PerHour(r) if !office_hours => Some(from + self.streams[k].rng.exp1() * 60.0 / r),
+            Rate::PerHour(r) => {
+                let need = self.streams[k].rng.exp1();
+                self.piecewise_next(from, need, |_, _| r / 60.0)
+            }
+            Rate::Trace(times) => {
+                let s = &mut self.streams[k];
+                let t = times.get(s.trace_pos).copied();
+                s.trace_pos += 1;
+                t
+            }
+            Rate::Hourly { per_hour, weekdays } => {
+                let need = self.streams[k].rng.exp1();
+                self.piecewise_next(from, need, |hour, weekday| {
+                    per_hour[hour] * weekdays.as_ref().map_or(1.0, |w| w[weekday]) / 60.0
+                })
+            }
+        };
+        match t {
+            Some(t) if t <= self.horizon => self.schedule(t, What::Arrival { stream: k as u16 }),
+            _ => self.arrivals_open = self.arrivals_open.saturating_sub(1),
+        }
+    }
+
+    /// Inverts the integrated piecewise-constant rate (per minute, by hour of day and weekday):
+    /// the time at which `need` expected arrivals have accumulated after `from`. In an
+    /// office-hours hall the rate is 0 while the hall is closed.
+    fn piecewise_next(&self, from: f64, mut need: f64, rate_at: impl Fn(usize, usize) -> f64) -> Option<f64> {
+        let cal = self.def.calendar();
+        let office_hours = self.sc.spec.hall == crate::scenario::Hall::OfficeHours;
+        let open_at = |i: yichuang_core::Instant| cal.working_minutes_between(i, i.plus_minutes(1)).unwrap_or(0) == 1;
+        let limit = if self.horizon.is_finite() { self.horizon } else { from + 3660.0 * 1440.0 };
+        let mut t = from;
+        // Each step ends at an hour boundary, an opening or a closing: ten years of hours bound it.
+        for _ in 0..(3660 * 24 * 3) {
+            if t >= limit {
+                return None;
+            }
+            let i = self.clock.instant(t);
+            let minute = i.minute_of_day();
+            let next_hour = t.floor() + f64::from(60 - minute % 60);
+            let mut end = next_hour;
+            if office_hours {
+                if !open_at(i) {
+                    // Closed: jump to the next opening (the start of the next working minute).
+                    let next = cal.advance_working_minutes(i, 1).ok()?;
+                    t = self.clock.time_of(next) - 1.0;
+                    continue;
+                }
+                let mut m = i.plus_minutes(1);
+                while self.clock.time_of(m) < next_hour && open_at(m) {
+                    m = m.plus_minutes(1);
+                }
+                end = self.clock.time_of(m).min(next_hour);
+            }
+            let rate = rate_at((minute / 60) as usize, i.date().weekday() as usize);
+            let capacity = rate * (end - t);
+            if rate > 0.0 && capacity >= need {
+                return Some(t + need / rate);
+            }
+            need -= capacity;
+            t = end;
+        }
+        None
+    }
+
+    fn arrive(&mut self, k: usize) -> Result<(), SimError> {
+        if self.arrivals >= self.arrivals_limit {
+            // Arrivals already closed (another stream reached the limit).
+            return Ok(());
+        }
+        self.arrivals += 1;
+        if self.arrivals == self.arrivals_limit {
+            self.arrivals_open = 0;
+        }
+        let index = self.streams[k].count;
+        self.streams[k].count += 1;
+        if let WarmUp::Cases(w) = self.sc.spec.warm_up
+            && self.arrivals == w + 1
+        {
+            self.begin_measuring();
+        }
+        let measured = self.measuring.then(|| {
+            self.measured_arrivals += 1;
+            self.measured_arrivals - 1
+        });
+        let slot = self.alloc();
+        let key = derive(derive(self.rep_key, k as u64 + 1), index);
+        let plan = &self.sc.arrivals[k];
+        let draw = |purpose: u64, n: u64| Stream::new(derive(derive(key, purpose), n));
+        let green = draw(P_GREEN, 0).chance(plan.green_channel);
+        let blocked = draw(P_BLOCKED, 0).chance(plan.credit_blocked);
+        let mut missing = 0u64;
+        for (j, (_, p)) in plan.missing.iter().enumerate().take(64) {
+            if draw(P_MISSING, j as u64).chance(*p) {
+                missing |= 1 << j;
+            }
+        }
+        let consult = draw(P_CONSULT, 0).chance(self.sc.spec.applicants.consult);
+        let now = self.now;
+        let now_w = self.now_w;
+        let c = &mut self.cases[slot as usize];
+        let generation = c.generation;
+        *c = CaseRec::empty();
+        c.generation = generation;
+        c.stream = k as u16;
+        c.key = key;
+        c.measured = measured;
+        c.green = green;
+        c.blocked = blocked;
+        c.missing = missing;
+        c.arrival = now;
+        c.arrival_w = now_w;
+        let base = slot as usize * self.stride;
+        self.members[base..base + self.stride].fill(MEMBER_EMPTY);
+        self.active += 1;
+        self.wip.set(now, self.active);
+        self.enqueue(if consult { 0 } else { INTAKE }, slot, 0);
+        if self.arrivals < self.arrivals_limit {
+            self.next_arrival(k, now);
+        }
+        Ok(())
+    }
+
+    fn alloc(&mut self) -> u32 {
+        if let Some(slot) = self.free.pop() {
+            return slot;
+        }
+        self.cases.push(CaseRec::empty());
+        self.members.extend(std::iter::repeat_n(MEMBER_EMPTY, self.stride));
+        (self.cases.len() - 1) as u32
+    }
+
+    fn bundle_of(&self, slot: u32) -> BundleIx {
+        self.sc.arrivals[self.cases[slot as usize].stream as usize].bundle
+    }
+
+    fn draw(&self, slot: u32, purpose: u64, n: u64) -> Stream {
+        Stream::new(derive(derive(self.cases[slot as usize].key, purpose), n))
+    }
+
+    // ───────────────────────────── stations ─────────────────────────────
+
+    fn enqueue(&mut self, station: usize, slot: u32, member: u16) {
+        let c = &self.cases[slot as usize];
+        let job = Job { slot, generation: c.generation, member, since: self.now };
+        let priority = c.green && self.sc.spec.policy.green_channel_priority;
+        let st = &mut self.stations[station];
+        if priority {
+            st.priority.push_back(job);
+        } else {
+            st.queue.push_back(job);
+        }
+        let len = st.len();
+        st.queued.set(self.now, len);
+        if !st.dirty {
+            st.dirty = true;
+            self.dirty.push(station as u16);
+        }
+    }
+
+    fn release(&mut self, station: usize, server: u32) {
+        let st = &mut self.stations[station];
+        st.free.push(server);
+        let busy = st.servers - st.free.len() as u32;
+        st.busy.set(self.now_w, busy);
+        if !st.dirty {
+            st.dirty = true;
+            self.dirty.push(station as u16);
+        }
+    }
+
+    fn dispatch(&mut self) -> Result<(), SimError> {
+        // Starting a review may (through the engine) make other stations dirty; each pass
+        // drains the list, and every start consumes a queued job, so this terminates.
+        while let Some(station) = self.dirty.pop() {
+            let station = station as usize;
+            self.stations[station].dirty = false;
+            loop {
+                let st = &mut self.stations[station];
+                if st.free.is_empty() {
+                    break;
+                }
+                let Some(job) = st.priority.pop_front().or_else(|| st.queue.pop_front()) else { break };
+                let len = st.len();
+                st.queued.set(self.now, len);
+                self.start(station, job)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, station: usize, job: Job) -> Result<(), SimError> {
+        let c = &self.cases[job.slot as usize];
+        if c.generation != job.generation {
+            return Ok(());
+        }
+        if c.suspended {
+            self.parked.push((station as u16, job));
+            return Ok(());
+        }
+        let wait = self.now - job.since;
+        let measured = c.measured;
+        let server = self.stations[station].free.pop().expect("dispatch checked a free server");
+        let st = &mut self.stations[station];
+        let busy = st.servers - st.free.len() as u32;
+        st.busy.set(self.now_w, busy);
+        if let Some(n) = measured {
+            st.wait.record(n, wait);
+        }
+        if self.measuring {
+            st.served += 1;
+        }
+        let duration = if station < WINDOW_STATIONS {
+            let c = &mut self.cases[job.slot as usize];
+            c.window_wait += wait;
+            c.visits[station] += 1;
+            let visit = c.visits[station];
+            if c.spans[station].0.is_nan() {
+                c.spans[station].0 = self.now;
+            }
+            let service = &self.sc.windows[station].as_ref().expect("stations with servers are configured").1;
+            service.sample(&mut self.draw(job.slot, P_SERVICE, (station as u64) << 16 | u64::from(visit)))
+        } else {
+            self.start_review(station, server, job, wait)?
+        };
+        let end_w = self.now_w + duration;
+        let end = self.clock.time_of_work(self.def.calendar(), end_w).map_err(|e| self.calendar_error(e))?;
+        let end = end.max(self.now);
+        let what = if station < WINDOW_STATIONS {
+            What::WindowDone { station: station as u16, server, slot: job.slot, generation: job.generation }
+        } else {
+            What::ReviewDone {
+                station: station as u16,
+                server,
+                slot: job.slot,
+                generation: job.generation,
+                member: job.member,
+            }
+        };
+        self.schedule(end, what);
+        Ok(())
+    }
+
+    fn start_review(&mut self, station: usize, server: u32, job: Job, wait: f64) -> Result<f64, SimError> {
+        let base = job.slot as usize * self.stride + job.member as usize;
+        let first = self.members[base].claimed.is_nan();
+        self.members[base].queue_wait += wait;
+        self.members[base].visits += 1;
+        let visit = self.members[base].visits;
+        let bundle = self.def.bundle(self.bundle_of(job.slot));
+        let item_ix = bundle.members[job.member as usize].item;
+        if first {
+            self.members[base].claimed = self.now;
+            let cmd = Command::Task { item: self.def.item(item_ix).id.clone(), action: TaskCommand::Claim };
+            let actor = &self.stations[station].actors[server as usize];
+            let id = CaseId(self.cases[job.slot as usize].id);
+            let ctx = Ctx { now: self.clock.instant(self.now), actor };
+            let mut out = std::mem::take(&mut self.out);
+            let r = self.engine.execute_into(id, &cmd, &ctx, &mut out);
+            self.after_command(out, r, job.slot, "claim")?;
+        }
+        let review = self.sc.reviews[item_ix.index()].as_ref().expect("validated: every member item has a review");
+        Ok(review.time.sample(&mut self.draw(job.slot, P_REVIEW, u64::from(job.member) << 16 | u64::from(visit))))
+    }
+
+    /// Processes the events of a command, or turns its rejection into an error.
+    fn after_command(
+        &mut self,
+        mut out: Vec<Recorded>,
+        result: Result<(), Rejection>,
+        slot: u32,
+        command: &'static str,
+    ) -> Result<(), SimError> {
+        let mut outcome = Ok(());
+        match result {
+            Ok(()) => {
+                for rec in &out {
+                    if let Err(e) = self.note(rec, Some(slot)) {
+                        outcome = Err(e);
+                        break;
+                    }
+                }
+            }
+            Err(rejection) => {
+                outcome = Err(SimError::Refused {
+                    replication: self.rep,
+                    command,
+                    case: CaseId(self.cases[slot as usize].id).to_string(),
+                    at: self.clock.instant(self.now).to_string(),
+                    rejection: rejection.to_string(),
+                })
+            }
+        }
+        out.clear();
+        self.out = out;
+        outcome
+    }
+
+    /// Executes a case command as `actor`; `Err(rejection)` is returned to the caller to handle.
+    fn exec(&mut self, slot: u32, command: &Command, actor: ActorRef) -> Result<Result<(), Rejection>, SimError> {
+        let id = CaseId(self.cases[slot as usize].id);
+        let actor = match actor {
+            ActorRef::Server(station, server) => &self.stations[station].actors[server as usize],
+            ActorRef::Applicant(stream) => &self.streams[stream as usize].actor,
+        };
+        let ctx = Ctx { now: self.clock.instant(self.now), actor };
+        let mut out = std::mem::take(&mut self.out);
+        match self.engine.execute_into(id, command, &ctx, &mut out) {
+            Ok(()) => {
+                self.after_command(out, Ok(()), slot, command.name())?;
+                Ok(Ok(()))
+            }
+            Err(rejection) => {
+                out.clear();
+                self.out = out;
+                Ok(Err(rejection))
+            }
+        }
+    }
+
+    /// Like [`Replication::exec`], a rejection being an error of the simulation.
+    fn exec_ok(&mut self, slot: u32, command: &Command, actor: ActorRef) -> Result<(), SimError> {
+        match self.exec(slot, command, actor)? {
+            Ok(()) => Ok(()),
+            Err(rejection) => Err(self.refused(slot, command.name(), &rejection)),
+        }
+    }
+
+    fn refused(&self, slot: u32, command: &'static str, rejection: &Rejection) -> SimError {
+        SimError::Refused {
+            replication: self.rep,
+            command,
+            case: CaseId(self.cases[slot as usize].id).to_string(),
+            at: self.clock.instant(self.now).to_string(),
+            rejection: rejection.to_string(),
+        }
+    }
+
+    // ───────────────────────────── windows ─────────────────────────────
+
+    fn window_done(&mut self, station: usize, server: u32, slot: u32) -> Result<(), SimError> {
+        let c = &mut self.cases[slot as usize];
+        if station < WINDOW_STATIONS {
+            c.spans[station].1 = self.now;
+        }
+        match station {
+            0 => self.consulted(slot, server),
+            INTAKE => self.intake(slot, server),
+            _ => self.delivered(slot, server),
+        }
+    }
+
+    fn consulted(&mut self, slot: u32, server: u32) -> Result<(), SimError> {
+        let c = &self.cases[slot as usize];
+        let stream = &self.streams[c.stream as usize];
+        let applicant = stream.applicant[usize::from(c.blocked)].clone();
+        let command = Command::Consult { bundle: self.sc.arrivals[c.stream as usize].bundle_id.clone(), applicant };
+        self.open(slot, command, server, 0)?;
+        self.enqueue(INTAKE, slot, 0);
+        Ok(())
+    }
+
+    fn open(&mut self, slot: u32, command: Command, server: u32, station: usize) -> Result<(), SimError> {
+        let actor = &self.stations[station].actors[server as usize];
+        let ctx = Ctx { now: self.clock.instant(self.now), actor };
+        let mut out = std::mem::take(&mut self.out);
+        let name = command.name();
+        match self.engine.open_into(command, &ctx, &mut out) {
+            Ok(id) => {
+                self.cases[slot as usize].id = id.0;
+                self.by_id.insert(id.0, slot);
+                self.after_command(out, Ok(()), slot, name)
+            }
+            Err(rejection) => {
+                out.clear();
+                self.out = out;
+                Err(self.refused(slot, name, &rejection))
+            }
+        }
+    }
+
+    fn submission(&self, slot: u32) -> Submission {
+        let c = &self.cases[slot as usize];
+        let k = c.stream as usize;
+        let plan = &self.sc.arrivals[k];
+        let stream = &self.streams[k];
+        let materials = if c.missing == 0 {
+            stream.all_ids.clone()
+        } else {
+            let withheld = |m: &MaterialIx| {
+                stream.missing.iter().enumerate().any(|(j, (x, _))| x == m && c.missing & (1 << j) != 0)
+            };
+            stream.full_materials.iter().filter(|(m, _)| !withheld(m)).map(|(_, id)| id.clone()).collect()
+        };
+        let answers = plan
+            .answers
+            .iter()
+            .enumerate()
+            .map(|(j, a)| {
+                let u = self.draw(slot, P_ANSWER, j as u64).uniform();
+                let value = a.choices.iter().find(|(_, cum)| u < *cum).map_or(&a.choices[0].0, |(v, _)| v);
+                (a.field.clone(), value.clone())
+            })
+            .collect();
+        Submission {
+            bundle: plan.bundle_id.clone(),
+            applicant: stream.applicant[usize::from(c.blocked)].clone(),
+            channel: Channel::Window,
+            materials,
+            answers,
+            green_channel: c.green,
+        }
+    }
+
+    fn intake(&mut self, slot: u32, server: u32) -> Result<(), SimError> {
+        let clerk = ActorRef::Server(INTAKE, server);
+        let id = self.cases[slot as usize].id;
+        let state = (id != NO_CASE).then(|| self.engine.case(CaseId(id)).map(|c| c.state)).flatten();
+        match state {
+            None => {
+                let s = self.submission(slot);
+                self.open(slot, Command::Submit(Box::new(s)), server, INTAKE)?;
+            }
+            Some(CaseState::Consulting) => {
+                let s = self.submission(slot);
+                self.exec_ok(slot, &Command::Submit(Box::new(s)), clerk)?;
+            }
+            Some(CaseState::AwaitingCorrection) => {
+                let correction = self.engine.case(CaseId(id)).map(|c| c.correction.clone()).unwrap_or_default();
+                self.exec_ok(slot, &Command::Resubmit { materials: correction }, clerk)?;
+                self.cases[slot as usize].missing = 0;
+            }
+            Some(_) => return Ok(()),
+        }
+        self.decide_intake(slot, server)
+    }
+
+    /// The clerk's intake decision: accept; with materials missing, tolerate them (容缺) when the
+    /// policy allows and the engine agrees, else give the correction notice (补正).
+    fn decide_intake(&mut self, slot: u32, server: u32) -> Result<(), SimError> {
+        let clerk = ActorRef::Server(INTAKE, server);
+        let bundle = self.bundle_of(slot);
+        if self.cases[slot as usize].missing == 0 {
+            match self.exec(slot, &Command::Accept, clerk)? {
+                Ok(()) => return self.accepted(slot, false),
+                Err(Rejection::MaterialsIncomplete { .. }) => {}
+                Err(r) => return Err(self.refused(slot, "accept", &r)),
+            }
+        }
+        if self.sc.spec.policy.tolerance {
+            let cal = self.def.calendar();
+            let today = self.clock.instant(self.now).date();
+            if let Ok(cure_due) = cal.add_working_days(today, self.def.bundle(bundle).promised_days)
+                && let Ok(()) = self.exec(slot, &Command::AcceptTolerating { cure_due }, clerk)?
+            {
+                return self.accepted(slot, true);
+            }
+        }
+        match self.exec(slot, &Command::RequestCorrection, clerk)? {
+            Ok(()) => {
+                let c = &mut self.cases[slot as usize];
+                c.away_since = self.now;
+                c.returns += 1;
+                let n = u64::from(c.returns);
+                let delay = self.sc.spec.applicants.return_after.as_ref().map_or(0.0, |d| {
+                    let mut s = self.draw(slot, P_RETURN, n);
+                    d.sample(&mut s)
+                });
+                let generation = self.cases[slot as usize].generation;
+                self.schedule(self.now + delay, What::Return { slot, generation });
+                Ok(())
+            }
+            Err(Rejection::NothingMissing) => {
+                self.exec_ok(slot, &Command::Accept, clerk)?;
+                self.accepted(slot, false)
+            }
+            Err(r) => Err(self.refused(slot, "request_correction", &r)),
+        }
+    }
+
+    fn accepted(&mut self, slot: u32, tolerated: bool) -> Result<(), SimError> {
+        self.cases[slot as usize].accepted = self.now;
+        if !tolerated {
+            return Ok(());
+        }
+        let id = CaseId(self.cases[slot as usize].id);
+        let outstanding: Vec<MaterialIx> = self
+            .engine
+            .case(id)
+            .map(|c| c.outstanding.iter().filter_map(|m| self.def.material_ix(m)).collect())
+            .unwrap_or_default();
+        let generation = self.cases[slot as usize].generation;
+        for m in outstanding {
+            let delay = self.sc.spec.applicants.supply_after.as_ref().map_or(0.0, |d| {
+                let mut s = self.draw(slot, P_SUPPLY, m.index() as u64);
+                d.sample(&mut s)
+            });
+            self.schedule(self.now + delay, What::Supply { slot, generation, material: m.index() as u32 });
+        }
+        Ok(())
+    }
+
+    fn supply(&mut self, slot: u32, material: u32) -> Result<(), SimError> {
+        let stream = self.cases[slot as usize].stream;
+        let id = self.def.materials()[material as usize].id.clone();
+        self.supplying = true;
+        let r = self.exec(slot, &Command::Supply { material: id }, ActorRef::Applicant(stream));
+        self.supplying = false;
+        if r?.is_err() {
+            // Refused (the case was returned meanwhile): the material is no longer wanted.
+            return Ok(());
+        }
+        let c = &self.cases[slot as usize];
+        let case = self.engine.case(CaseId(c.id));
+        let state = case.map(|x| x.state);
+        if c.lingering && case.is_none_or(|x| x.outstanding.is_empty()) {
+            self.free_slot(slot);
+            return Ok(());
+        }
+        if c.awaiting_cure && state == Some(CaseState::ReadyForDelivery) {
+            let c = &mut self.cases[slot as usize];
+            c.awaiting_cure = false;
+            c.cure_hold = self.now - c.decided;
+            self.enqueue(DELIVERY, slot, 0);
+        }
+        Ok(())
+    }
+
+    fn delivered(&mut self, slot: u32, server: u32) -> Result<(), SimError> {
+        let clerk = ActorRef::Server(DELIVERY, server);
+        self.exec_ok(slot, &Command::Deliver { method: DeliveryMethod::Window }, clerk)?;
+        let on_time = self.on_time(slot);
+        if let Some(r) = &self.sc.spec.applicants.ratings {
+            let mut s = self.draw(slot, P_RATE, 0);
+            if s.chance(r.share) {
+                let stars = if on_time { &r.stars } else { r.late.as_ref().unwrap_or(&r.stars) };
+                let u = s.uniform();
+                let mut cumulative = 0.0;
+                let mut chosen = 5u8;
+                for (i, p) in stars.iter().enumerate() {
+                    cumulative += p;
+                    if u < cumulative {
+                        chosen = i as u8 + 1;
+                        break;
+                    }
+                }
+                self.exec_ok(slot, &Command::Rate { stars: chosen }, clerk)?;
+            }
+        }
+        if self.draw(slot, P_COMPLAINT, 0).chance(self.sc.spec.applicants.complaint) {
+            self.complain(slot)?;
+        }
+        self.complete(slot, on_time)
+    }
+
+    fn complain(&mut self, slot: u32) -> Result<(), SimError> {
+        let c = &self.cases[slot as usize];
+        let lead = self.def.department(self.def.bundle(self.bundle_of(slot)).lead).id.clone();
+        let source = TicketSource::Complaint {
+            target: ComplaintTarget::Department(lead),
+            case: Some(CaseId(c.id)),
+            text: "办理时间过长，多次排队".into(),
+        };
+        let actor = &self.streams[c.stream as usize].actor;
+        let ctx = Ctx { now: self.clock.instant(self.now), actor };
+        match self.engine.open_ticket(source, &ctx) {
+            Ok((_, events)) => {
+                for rec in &events {
+                    self.note(rec, Some(slot))?;
+                }
+                Ok(())
+            }
+            Err(r) => Err(self.refused(slot, "complain", &r)),
+        }
+    }
+
+    fn on_time(&self, slot: u32) -> bool {
+        let c = &self.cases[slot as usize];
+        match self.sc.spec.on_time {
+            OnTime::Promised => c.on_time_sla,
+            OnTime::WithinMinutes(m) => self.now - c.arrival <= m,
+        }
+    }
+
+    // ───────────────────────────── reviews ─────────────────────────────
+
+    fn review_done(&mut self, station: usize, server: u32, slot: u32, member: u16) -> Result<(), SimError> {
+        let base = slot as usize * self.stride + member as usize;
+        let c = &self.cases[slot as usize];
+        if c.suspended {
+            self.parked.push((station as u16, Job { slot, generation: c.generation, member, since: self.now }));
+            return Ok(());
+        }
+        let item_ix = self.def.bundle(self.bundle_of(slot)).members[member as usize].item;
+        let review = self.sc.reviews[item_ix.index()].as_ref().expect("validated");
+        let reviewer = ActorRef::Server(station, server);
+        let item = self.def.item(item_ix).id.clone();
+        if let Some(sp) = &review.special
+            && !self.members[base].special_done
+        {
+            self.members[base].special_done = true;
+            if self.draw(slot, P_SPECIAL, u64::from(member)).chance(sp.probability) {
+                let action = TaskCommand::StartSpecialProcedure { kind: sp.kind };
+                self.exec_ok(slot, &Command::Task { item, action }, reviewer)?;
+                let duration = sp.duration.sample(&mut self.draw(slot, P_SPECIAL_TIME, u64::from(member)));
+                let generation = self.cases[slot as usize].generation;
+                self.schedule(self.now + duration, What::SpecialEnd { slot, generation, member });
+                return Ok(());
+            }
+        }
+        let sign = self.members[base].sign;
+        let deny = self.draw(slot, P_DENY, u64::from(member) << 8 | u64::from(sign)).chance(review.deny);
+        let action =
+            if deny { TaskCommand::Deny { reason: "不符合法定条件".into() } } else { TaskCommand::Approve };
+        self.exec_ok(slot, &Command::Task { item, action }, reviewer)?;
+        let departments = self.def.item(item_ix).decided_by.departments();
+        if !deny && usize::from(sign) + 1 < departments.len() {
+            // 会签: the next department signs.
+            self.members[base].sign += 1;
+            let next = self.dept_station[departments[usize::from(sign) + 1].index()] as usize;
+            self.enqueue(next, slot, member);
+        }
+        Ok(())
+    }
+
+    fn special_end(&mut self, slot: u32, member: u16) -> Result<(), SimError> {
+        let item_ix = self.def.bundle(self.bundle_of(slot)).members[member as usize].item;
+        let station = self.dept_station[self.def.item(item_ix).decided_by.departments()[0].index()] as usize;
+        let item = self.def.item(item_ix).id.clone();
+        let command = Command::Task { item, action: TaskCommand::EndSpecialProcedure };
+        match self.exec(slot, &command, ActorRef::Server(station, 0))? {
+            // The reviewer finishes the review after the procedure.
+            Ok(()) => self.enqueue(station, slot, member),
+            // Suspended meanwhile: try again when it resumes.
+            Err(_) if self.cases[slot as usize].suspended => {
+                let generation = self.cases[slot as usize].generation;
+                self.parked.push((u16::MAX, Job { slot, generation, member, since: self.now }));
+            }
+            Err(r) => return Err(self.refused(slot, "end_special_procedure", &r)),
+        }
+        Ok(())
+    }
+
+    // ───────────────────────────── engine events ─────────────────────────────
+
+    fn member_of(&self, bundle: BundleIx, item: &Id) -> Option<u16> {
+        let members = &self.def.bundle(bundle).members;
+        let ptr = item.as_ptr();
+        members
+            .iter()
+            .position(|m| self.def.item(m.item).id.as_ptr() == ptr)
+            .or_else(|| members.iter().position(|m| self.def.item(m.item).id == *item))
+            .map(|p| p as u16)
+    }
+
+    fn count_event(&mut self, name: &'static str) {
+        let events = &mut self.result.events;
+        let found = events
+            .iter()
+            .position(|(n, _)| std::ptr::eq(*n, name))
+            .or_else(|| events.iter().position(|(n, _)| *n == name));
+        match found {
+            Some(i) => events[i].1 += 1,
+            None => events.push((name, 1)),
+        }
+    }
+
+    /// Reacts to one recorded event. Never issues a command (the caller's loop is iterating the
+    /// engine's output); it queues work and schedules events.
+    fn note(&mut self, rec: &Recorded, hint: Option<u32>) -> Result<(), SimError> {
+        self.count_event(rec.event.name());
+        let case = match rec.stream {
+            StreamId::Ticket(t) => return self.note_ticket(t, rec),
+            StreamId::Case(c) => c,
+        };
+        let slot = match hint {
+            Some(s) if self.cases[s as usize].id == case.0 => Some(s),
+            _ => self.by_id.get(&case.0).copied(),
+        };
+        if let Event::Rated { stars, by_default } = rec.event {
+            self.result.ratings[usize::from(stars.clamp(1, 5)) - 1] += 1;
+            self.result.default_ratings += u64::from(by_default);
+        }
+        let Some(slot) = slot else { return Ok(()) };
+        let base = slot as usize * self.stride;
+        match &rec.event {
+            Event::TaskReady { item } => {
+                let bundle = self.bundle_of(slot);
+                let member = self.member_of(bundle, item).expect("events name members of the case's bundle");
+                let cure_wait = if self.supplying { self.now - self.cure_blocked_since(slot, member) } else { 0.0 };
+                let m = &mut self.members[base + member as usize];
+                m.ready = self.now;
+                m.cure_wait = cure_wait;
+                let item_ix = self.def.bundle(bundle).members[member as usize].item;
+                let first = self.def.item(item_ix).decided_by.departments()[0];
+                let station = self.dept_station[first.index()] as usize;
+                self.enqueue(station, slot, member);
+            }
+            Event::TaskApproved { item } | Event::TaskDenied { item, .. } | Event::TaskCancelled { item, .. } => {
+                let bundle = self.bundle_of(slot);
+                if let Some(member) = self.member_of(bundle, item) {
+                    self.members[base + member as usize].done = self.now;
+                }
+            }
+            Event::CaseDecided { outcome, awaiting_cure } => {
+                let id = CaseId(self.cases[slot as usize].id);
+                let overdue =
+                    self.engine.case(id).and_then(|c| c.sla.as_ref()).is_some_and(|s| s.level == SlaLevel::Overdue);
+                let c = &mut self.cases[slot as usize];
+                c.decided = self.now;
+                c.on_time_sla = !overdue;
+                if c.measured.is_some() {
+                    let i = match outcome {
+                        Outcome::Approved => 0,
+                        Outcome::PartiallyApproved => 1,
+                        Outcome::Denied => 2,
+                    };
+                    self.result.outcomes[i] += 1;
+                }
+                if *awaiting_cure {
+                    c.awaiting_cure = true;
+                } else {
+                    self.enqueue(DELIVERY, slot, 0);
+                }
+            }
+            Event::CaseSuspended => self.cases[slot as usize].suspended = true,
+            Event::CaseResumed => {
+                self.cases[slot as usize].suspended = false;
+                self.unpark(slot)?;
+            }
+            Event::CaseReturned | Event::Withdrawn | Event::Rejected { .. } => {
+                if self.cases[slot as usize].measured.is_some() {
+                    self.result.returned += 1;
+                }
+                self.leave();
+                self.free_slot(slot);
+            }
+            Event::Revoked if self.cases[slot as usize].lingering => self.free_slot(slot),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// When a task that became ready on a supply was otherwise free to start: its predecessors'
+    /// latest approval, or the acceptance.
+    fn cure_blocked_since(&self, slot: u32, member: u16) -> f64 {
+        let c = &self.cases[slot as usize];
+        let base = slot as usize * self.stride;
+        let preds =
+            self.engine.case(CaseId(c.id)).map(|x| x.tasks[member as usize].waits_for.clone()).unwrap_or_default();
+        preds.iter().map(|&p| self.members[base + p as usize].done).filter(|d| !d.is_nan()).fold(c.accepted, f64::max)
+    }
+
+    fn unpark(&mut self, slot: u32) -> Result<(), SimError> {
+        let mut i = 0;
+        while i < self.parked.len() {
+            if self.parked[i].1.slot != slot {
+                i += 1;
+                continue;
+            }
+            let (station, job) = self.parked.swap_remove(i);
+            if job.generation != self.cases[slot as usize].generation {
+                continue;
+            }
+            if station == u16::MAX {
+                let generation = job.generation;
+                self.schedule(self.now, What::SpecialEnd { slot, generation, member: job.member });
+            } else {
+                self.enqueue(station as usize, slot, job.member);
+            }
+        }
+        Ok(())
+    }
+
+    fn note_ticket(&mut self, ticket: TicketId, rec: &Recorded) -> Result<(), SimError> {
+        match &rec.event {
+            Event::TicketOpened { source, department, .. } => {
+                let kind = source.kind();
+                match self.result.tickets_opened.iter_mut().find(|(k, _)| *k == kind) {
+                    Some(e) => e.1 += 1,
+                    None => self.result.tickets_opened.push((kind, 1)),
+                }
+                if let Some(t) = &self.sc.spec.tickets {
+                    self.tickets
+                        .insert(ticket.0, TicketRec { department: department.clone(), opened: self.now, step: 0 });
+                    let d = t.verify.sample(&mut self.ticket_stream(ticket.0, 0));
+                    let at = self.after_work(d)?;
+                    self.schedule(at, What::TicketStep { ticket: ticket.0 });
+                }
+            }
+            Event::TicketClosed | Event::TicketAppealUpheld => {
+                self.result.tickets_closed += 1;
+                if let Some(t) = self.tickets.remove(&ticket.0) {
+                    let index = self.result.ticket_closure.count;
+                    self.result.ticket_closure.record(index, self.now - t.opened);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn ticket_stream(&self, ticket: u64, step: u32) -> Stream {
+        Stream::new(derive(derive(derive(self.rep_key, K_TICKETS), ticket), u64::from(step)))
+    }
+
+    fn after_work(&self, minutes: f64) -> Result<f64, SimError> {
+        let t =
+            self.clock.time_of_work(self.def.calendar(), self.now_w + minutes).map_err(|e| self.calendar_error(e))?;
+        Ok(t.max(self.now))
+    }
+
+    /// The responsible department and the supervisor work one step of a ticket.
+    fn ticket_step(&mut self, number: u64) -> Result<(), SimError> {
+        let Some(spec) = self.sc.spec.tickets.clone() else { return Ok(()) };
+        let Some(rec) = self.tickets.get_mut(&number) else { return Ok(()) };
+        rec.step += 1;
+        let (step, department) = (rec.step, rec.department.clone());
+        let id = TicketId(number);
+        let Some(state) = self.engine.ticket(id).map(|t| t.state) else { return Ok(()) };
+        let mut s = self.ticket_stream(number, step);
+        let staff = Actor::reviewer("ticket-staff", &department);
+        let today = self.clock.instant(self.now).date();
+        let cal = self.def.calendar();
+        let (command, next) = match state {
+            TicketState::Verifying => {
+                let days = self.def.policies().ticket_rectify_max_days.min(5);
+                let deadline = cal.add_working_days(today, days).unwrap_or(today);
+                (TicketCommand::Ledger { deadline }, Some(&spec.rectify))
+            }
+            TicketState::Rectifying => (
+                TicketCommand::SubmitRectification {
+                    measures: "已组织窗口人员培训并优化流程".into(),
+                    evidence: "培训记录、流程图".into(),
+                },
+                Some(&spec.supervise),
+            ),
+            TicketState::AwaitingSupervision if s.chance(spec.failed_rectification) => {
+                (TicketCommand::Fail { kind: FailKind::Superficial }, Some(&spec.rectify))
+            }
+            TicketState::AwaitingSupervision => (TicketCommand::Pass, Some(&spec.feed_back)),
+            TicketState::FeedingBack => {
+                (TicketCommand::FeedBack { message: "已整改，感谢监督".into() }, Some(&spec.follow_up))
+            }
+            TicketState::FollowUp => {
+                let satisfied = !s.chance(spec.unsatisfied);
+                (TicketCommand::FollowUp { satisfied }, (!satisfied).then_some(&spec.rectify))
+            }
+            TicketState::Closed => return Ok(()),
+        };
+        let supervision =
+            matches!(command, TicketCommand::Pass | TicketCommand::Fail { .. } | TicketCommand::FollowUp { .. });
+        let actor = if supervision {
+            match &self.supervisor {
+                Some(a) => a.clone(),
+                None => {
+                    self.abandon_ticket(number);
+                    return Ok(());
+                }
+            }
+        } else {
+            staff
+        };
+        let ctx = Ctx { now: self.clock.instant(self.now), actor: &actor };
+        match self.engine.execute_ticket(id, &command, &ctx) {
+            Ok(events) => {
+                for rec in &events {
+                    self.note(rec, None)?;
+                }
+                if let Some(d) = next {
+                    let at = self.after_work(d.sample(&mut s))?;
+                    self.schedule(at, What::TicketStep { ticket: number });
+                }
+            }
+            Err(_) => self.abandon_ticket(number),
+        }
+        Ok(())
+    }
+
+    fn abandon_ticket(&mut self, number: u64) {
+        if self.tickets.remove(&number).is_some() {
+            self.result.tickets_abandoned += 1;
+        }
+    }
+
+    // ───────────────────────────── completion ─────────────────────────────
+
+    fn complete(&mut self, slot: u32, on_time: bool) -> Result<(), SimError> {
+        let c = self.cases[slot as usize];
+        if let Some(index) = c.measured {
+            let id = CaseId(c.id);
+            let (trips, chain) = match self.engine.case(id) {
+                Some(case) => (f64::from(case.trips), self.chain(slot, case)),
+                None => (0.0, Chain::default()),
+            };
+            let cycle = self.now - c.arrival;
+            let cycle_w = self.now_w - c.arrival_w;
+            let r = &mut self.result;
+            r.completed += 1;
+            r.cycle.record(index, cycle);
+            r.cycle_working.record(index, cycle_w);
+            r.closed.record(index, (cycle - cycle_w).max(0.0));
+            r.queue.record(index, c.window_wait + chain.queue);
+            r.join.record(index, chain.join);
+            r.materials.record(index, c.docs_wait + chain.cure + c.cure_hold);
+            r.on_time.record(index, f64::from(u8::from(on_time)));
+            r.trips.record(index, trips);
+            let b = &mut r.bundles[self.bundle_pos[self.sc.arrivals[c.stream as usize].bundle.index()]].1;
+            b.cycle.record(index, cycle);
+            b.on_time.record(index, f64::from(u8::from(on_time)));
+            if !self.gantt_done && self.rep == 0 {
+                self.record_gantt(slot);
+            }
+        }
+        self.leave();
+        let outstanding = self.engine.case(CaseId(c.id)).is_some_and(|x| !x.outstanding.is_empty());
+        if outstanding {
+            // Issued before cure (容缺, issue_before_cure): the supply is still to come.
+            self.cases[slot as usize].lingering = true;
+        } else {
+            self.free_slot(slot);
+        }
+        Ok(())
+    }
+
+    /// The applicant has left the hall.
+    fn leave(&mut self) {
+        self.active -= 1;
+        self.wip.set(self.now, self.active);
+    }
+
+    /// Forgets a case: its slot, pending events and queued jobs become stale.
+    fn free_slot(&mut self, slot: u32) {
+        if !self.parked.is_empty() {
+            self.parked.retain(|(_, j)| j.slot != slot);
+        }
+        let c = &mut self.cases[slot as usize];
+        self.by_id.remove(&c.id);
+        c.id = NO_CASE;
+        c.generation = c.generation.wrapping_add(1);
+        self.free.push(slot);
+    }
+
+    /// The critical chain of approvals: from the last task to finish, back through the
+    /// predecessor that finished last.
+    fn chain(&self, slot: u32, case: &yichuang_core::Case) -> Chain {
+        let base = slot as usize * self.stride;
+        let done = |p: usize| self.members[base + p].done;
+        let mut chain = Chain::default();
+        let last = (0..case.tasks.len())
+            .filter(|&p| case.tasks[p].state != TaskState::NotApplicable && !done(p).is_nan())
+            .max_by(|&a, &b| done(a).total_cmp(&done(b)));
+        let mut current = last;
+        // Each step moves to a predecessor: a DAG walk bounded by the member count.
+        for _ in 0..case.tasks.len() {
+            let Some(p) = current else { break };
+            let m = &self.members[base + p];
+            chain.queue += m.queue_wait;
+            chain.cure += m.cure_wait;
+            let preds = &case.tasks[p].waits_for;
+            let finished: Vec<f64> = preds.iter().map(|&q| done(q as usize)).filter(|d| !d.is_nan()).collect();
+            if finished.len() >= 2 {
+                let hi = finished.iter().copied().fold(f64::MIN, f64::max);
+                let lo = finished.iter().copied().fold(f64::MAX, f64::min);
+                chain.join += hi - lo;
+            }
+            current = preds
+                .iter()
+                .map(|&q| q as usize)
+                .filter(|&q| !done(q).is_nan())
+                .max_by(|&a, &b| done(a).total_cmp(&done(b)));
+        }
+        chain
+    }
+
+    fn record_gantt(&mut self, slot: u32) {
+        let c = &self.cases[slot as usize];
+        let Some(case) = self.engine.case(CaseId(c.id)) else { return };
+        let applicable = case.tasks.iter().filter(|t| t.state != TaskState::NotApplicable).count();
+        let bundle = self.def.bundle(self.bundle_of(slot));
+        let most = bundle.members.len().min(3);
+        if applicable < most {
+            return;
+        }
+        let base = slot as usize * self.stride;
+        let mut g = Gantt { bundle: bundle.id.to_string(), arrival: c.arrival, phases: Vec::new(), tasks: Vec::new() };
+        for (pos, label) in ["consult", "intake", "delivery"].iter().enumerate() {
+            let (s, e) = c.spans[pos];
+            if !s.is_nan() && !e.is_nan() {
+                g.phases.push(((*label).to_owned(), s, e));
+            }
+        }
+        for (p, t) in case.tasks.iter().enumerate() {
+            if t.state == TaskState::NotApplicable {
+                continue;
+            }
+            let m = &self.members[base + p];
+            let dept = self.def.item(t.item).decided_by.departments()[0];
+            g.tasks.push((t.item_id.to_string(), self.def.department(dept).id.to_string(), m.ready, m.claimed, m.done));
+        }
+        self.result.gantt = Some(g);
+        self.gantt_done = true;
+    }
+
+    fn begin_measuring(&mut self) {
+        if self.measuring {
+            return;
+        }
+        self.measuring = true;
+        self.measure_start = self.now;
+        self.measure_start_w = self.now_w;
+        let (now, now_w) = (self.now, self.now_w);
+        for st in &mut self.stations {
+            st.busy.reset(now_w);
+            st.queued.reset(now);
+            st.served = 0;
+        }
+        self.wip.reset(now);
+    }
+
+    fn sample(&mut self) {
+        let s = &mut self.result.series;
+        s.t.push(self.now);
+        s.wip.push(f64::from(self.active));
+        for (q, st) in s.queues.iter_mut().zip(&self.stations) {
+            q.push(f64::from(st.len()));
+        }
+        if s.t.len() >= MAX_SAMPLES {
+            // Keep every other sample and halve the rate: bounded memory for any horizon.
+            let thin = |v: &mut Vec<f64>| {
+                let kept: Vec<f64> = v.iter().copied().step_by(2).collect();
+                *v = kept;
+            };
+            thin(&mut s.t);
+            thin(&mut s.wip);
+            s.queues.iter_mut().for_each(thin);
+            s.every *= 2.0;
+        }
+        let next = self.now + s.every;
+        if next <= self.horizon {
+            self.schedule(next, What::Sample);
+        }
+    }
+
+    fn finish(&mut self, end: f64) -> Result<(), SimError> {
+        let end_w = self.clock.work(self.def.calendar(), end).map_err(|e| self.calendar_error(e))?;
+        let period = (end - self.measure_start).max(0.0);
+        let period_w = (end_w - self.measure_start_w).max(0.0);
+        self.result.arrivals = self.arrivals;
+        self.result.unfinished =
+            self.cases.iter().filter(|c| c.id != NO_CASE && !c.lingering && c.measured.is_some()).count() as u64;
+        self.result.period_minutes = period;
+        self.wip.touch(end);
+        self.result.wip_mean = if period > 0.0 { self.wip.area / period } else { 0.0 };
+        self.result.wip_max = self.wip.max;
+        for (i, st) in self.stations.iter_mut().enumerate() {
+            if st.servers == 0 {
+                continue;
+            }
+            st.busy.touch(end_w);
+            st.queued.touch(end);
+            let capacity = f64::from(st.servers) * period_w;
+            self.result.stations.push(StationResult {
+                name: st.name.clone(),
+                window: i < WINDOW_STATIONS,
+                servers: st.servers,
+                utilisation: if capacity > 0.0 { st.busy.area / capacity } else { 0.0 },
+                queue_mean: if period > 0.0 { st.queued.area / period } else { 0.0 },
+                queue_max: st.queued.max,
+                wait: std::mem::take(&mut st.wait),
+                served: st.served,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default)]
+struct Chain {
+    queue: f64,
+    join: f64,
+    cure: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ActorRef {
+    Server(usize, u32),
+    Applicant(u16),
+}
+
+impl Station {
+    fn new(name: String, servers: u32, actors: Vec<Actor>) -> Station {
+        let wait = Tally::with_histogram();
+        Station {
+            name,
+            servers,
+            free: (0..servers).rev().collect(),
+            queue: VecDeque::with_capacity(1024),
+            priority: VecDeque::new(),
+            actors,
+            busy: Level::default(),
+            queued: Level::default(),
+            wait,
+            served: 0,
+            dirty: false,
+        }
+    }
+}
+
+impl BundleResult {
+    fn new() -> BundleResult {
+        BundleResult { cycle: Tally::with_histogram(), on_time: Tally::default() }
+    }
+}

@@ -1,0 +1,337 @@
+//! Charts as hand-written SVG (no dependency): cycle-time histogram and CDF, utilisation per
+//! station, queue length over time, and a Gantt chart of one sample case's approvals.
+//!
+//! Each function returns a complete SVG document; [`write_charts`] writes all of them.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::report::Report;
+
+const W: f64 = 760.0;
+const H: f64 = 420.0;
+const LEFT: f64 = 70.0;
+const RIGHT: f64 = 20.0;
+const TOP: f64 = 40.0;
+const BOTTOM: f64 = 60.0;
+const COLOURS: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+struct Plot {
+    svg: String,
+    x_max: f64,
+    y_max: f64,
+}
+
+impl Plot {
+    fn new(title: &str, x_label: &str, y_label: &str, x_max: f64, y_max: f64) -> Plot {
+        let x_max = if x_max > 0.0 && x_max.is_finite() { x_max } else { 1.0 };
+        let y_max = if y_max > 0.0 && y_max.is_finite() { y_max } else { 1.0 };
+        let mut svg = String::new();
+        let _ = write!(
+            svg,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">
+<rect width="{W}" height="{H}" fill="white"/>
+<text x="{}" y="24" text-anchor="middle" font-size="15">{}</text>
+<text x="{}" y="{}" text-anchor="middle">{}</text>
+<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">{}</text>
+"#,
+            W / 2.0,
+            escape(title),
+            LEFT + (W - LEFT - RIGHT) / 2.0,
+            H - 12.0,
+            escape(x_label),
+            TOP + (H - TOP - BOTTOM) / 2.0,
+            TOP + (H - TOP - BOTTOM) / 2.0,
+            escape(y_label)
+        );
+        let mut p = Plot { svg, x_max, y_max };
+        p.axes();
+        p
+    }
+
+    fn x(&self, v: f64) -> f64 {
+        LEFT + (v / self.x_max).clamp(0.0, 1.0) * (W - LEFT - RIGHT)
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        H - BOTTOM - (v / self.y_max).clamp(0.0, 1.0) * (H - TOP - BOTTOM)
+    }
+
+    fn axes(&mut self) {
+        let (x0, y0, x1, y1) = (LEFT, H - BOTTOM, W - RIGHT, TOP);
+        let _ = writeln!(self.svg, r##"<path d="M{x0} {y1} V{y0} H{x1}" stroke="#333" fill="none"/>"##);
+        for i in 0..=5 {
+            let f = f64::from(i) / 5.0;
+            let (vx, vy) = (self.x_max * f, self.y_max * f);
+            let (px, py) = (self.x(vx), self.y(vy));
+            let _ = writeln!(
+                self.svg,
+                r##"<line x1="{px}" y1="{y0}" x2="{px}" y2="{}" stroke="#333"/><text x="{px}" y="{}" text-anchor="middle">{}</text>"##,
+                y0 + 5.0,
+                y0 + 20.0,
+                tick(vx)
+            );
+            let _ = writeln!(
+                self.svg,
+                r##"<line x1="{}" y1="{py}" x2="{x0}" y2="{py}" stroke="#333"/><line x1="{x0}" y1="{py}" x2="{x1}" y2="{py}" stroke="#eee"/><text x="{}" y="{}" text-anchor="end">{}</text>"##,
+                x0 - 5.0,
+                x0 - 8.0,
+                py + 4.0,
+                tick(vy)
+            );
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.svg.push_str("</svg>\n");
+        self.svg
+    }
+}
+
+fn tick(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn legend(svg: &mut String, entries: &[(String, &str)]) {
+    for (i, (label, colour)) in entries.iter().enumerate() {
+        let y = TOP + 8.0 + 16.0 * i as f64;
+        let _ = writeln!(
+            svg,
+            r#"<rect x="{}" y="{}" width="12" height="12" fill="{colour}"/><text x="{}" y="{}">{}</text>"#,
+            W - RIGHT - 170.0,
+            y - 10.0,
+            W - RIGHT - 152.0,
+            y,
+            escape(label)
+        );
+    }
+}
+
+/// Cycle-time histogram (40 bins up to the 99.5th percentile).
+pub fn cycle_histogram(report: &Report) -> String {
+    let h = &report.charts.cycle;
+    let x_max = h.quantile(0.995).unwrap_or(1.0).max(1.0);
+    let bins = 40;
+    let width = x_max / f64::from(bins);
+    let counts: Vec<u64> = (0..bins).map(|i| h.count_between(f64::from(i) * width, f64::from(i + 1) * width)).collect();
+    let total = h.count().max(1) as f64;
+    let y_max = counts.iter().copied().max().unwrap_or(1) as f64 / total * 1.1;
+    let mut p = Plot::new(
+        &format!("{}: cycle time (arrival → end of pickup)", report.scenario),
+        "minutes",
+        "share of cases",
+        x_max,
+        y_max,
+    );
+    for (i, &c) in counts.iter().enumerate() {
+        let (x0, x1) = (p.x(i as f64 * width), p.x((i + 1) as f64 * width));
+        let y = p.y(c as f64 / total);
+        let _ = writeln!(
+            p.svg,
+            r##"<rect x="{x0:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="#1f77b4" stroke="white"/>"##,
+            (x1 - x0).max(0.5),
+            (H - BOTTOM - y).max(0.0)
+        );
+    }
+    if let Some(s) = &report.cycle_time_minutes {
+        for (label, v, colour) in [("mean", s.mean, "#d62728"), ("p95", s.p95, "#ff7f0e")] {
+            let x = p.x(v);
+            let _ = writeln!(
+                p.svg,
+                r#"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{}" stroke="{colour}" stroke-dasharray="4 3"/><text x="{:.1}" y="{}" fill="{colour}">{label} {}</text>"#,
+                H - BOTTOM,
+                x + 4.0,
+                TOP + 12.0,
+                tick(v)
+            );
+        }
+    }
+    p.finish()
+}
+
+/// Cycle-time cumulative distribution.
+pub fn cycle_cdf(report: &Report) -> String {
+    let h = &report.charts.cycle;
+    let x_max = h.quantile(0.999).unwrap_or(1.0).max(1.0);
+    let mut p = Plot::new(&format!("{}: cycle time CDF", report.scenario), "minutes", "share of cases ≤ x", x_max, 1.0);
+    let mut d = String::new();
+    for i in 0..=200 {
+        let v = x_max * f64::from(i) / 200.0;
+        let _ = write!(d, "{}{:.1} {:.1} ", if i == 0 { "M" } else { "L" }, p.x(v), p.y(h.cdf_at(v)));
+    }
+    let _ = writeln!(p.svg, r##"<path d="{d}" stroke="#1f77b4" stroke-width="2" fill="none"/>"##);
+    p.finish()
+}
+
+/// Utilisation per station (horizontal bars).
+pub fn utilisation(report: &Report) -> String {
+    let rows: Vec<(&String, f64)> = report.utilisation.iter().map(|(k, v)| (k, *v)).collect();
+    let height = (TOP + BOTTOM + 22.0 * rows.len() as f64).max(160.0);
+    let label_w = 190.0;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" viewBox="0 0 {W} {height}" font-family="sans-serif" font-size="12">
+<rect width="{W}" height="{height}" fill="white"/>
+<text x="{}" y="24" text-anchor="middle" font-size="15">{}: utilisation per station</text>"#,
+        W / 2.0,
+        escape(&report.scenario)
+    );
+    let span = W - label_w - RIGHT - 50.0;
+    for (i, (name, u)) in rows.iter().enumerate() {
+        let y = TOP + 22.0 * i as f64;
+        let colour = if *u >= 0.9 {
+            "#d62728"
+        } else if *u >= 0.75 {
+            "#ff7f0e"
+        } else {
+            "#2ca02c"
+        };
+        let _ = writeln!(
+            svg,
+            r#"<text x="{}" y="{}" text-anchor="end">{}</text><rect x="{label_w}" y="{y}" width="{:.1}" height="16" fill="{colour}"/><text x="{:.1}" y="{}">{:.1} %</text>"#,
+            label_w - 6.0,
+            y + 12.0,
+            escape(name),
+            span * u.clamp(0.0, 1.0),
+            label_w + span * u.clamp(0.0, 1.0) + 4.0,
+            y + 12.0,
+            u * 100.0
+        );
+    }
+    let x100 = label_w + span;
+    let _ = writeln!(
+        svg,
+        r##"<line x1="{x100}" y1="{TOP}" x2="{x100}" y2="{}" stroke="#333" stroke-dasharray="3 3"/><text x="{x100}" y="{}" text-anchor="middle">100 %</text></svg>"##,
+        height - BOTTOM + 10.0,
+        height - BOTTOM + 24.0
+    );
+    svg
+}
+
+/// Queue length over time for the stations with the longest queues, and WIP.
+pub fn queues(report: &Report) -> String {
+    let s = &report.charts.series;
+    let x_max = s.t.last().copied().unwrap_or(1.0) / 60.0;
+    let mut ranked: Vec<(usize, f64)> =
+        s.queues.iter().enumerate().map(|(i, q)| (i, q.iter().sum::<f64>())).filter(|(_, sum)| *sum > 0.0).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked.truncate(COLOURS.len() - 1);
+    let y_max = ranked.iter().flat_map(|(i, _)| s.queues[*i].iter().copied()).fold(1.0, f64::max) * 1.1;
+    let mut p =
+        Plot::new(&format!("{}: queue length over time", report.scenario), "hours", "jobs waiting", x_max, y_max);
+    let mut entries = Vec::new();
+    for (n, (i, _)) in ranked.iter().enumerate() {
+        let colour = COLOURS[n];
+        let mut d = String::new();
+        for (k, (&t, &q)) in s.t.iter().zip(&s.queues[*i]).enumerate() {
+            let _ = write!(d, "{}{:.1} {:.1} ", if k == 0 { "M" } else { "L" }, p.x(t / 60.0), p.y(q));
+        }
+        let _ = writeln!(p.svg, r#"<path d="{d}" stroke="{colour}" stroke-width="1.5" fill="none"/>"#);
+        entries.push((report.charts.stations.get(*i).cloned().unwrap_or_default(), colour));
+    }
+    legend(&mut p.svg, &entries);
+    p.finish()
+}
+
+/// Gantt chart of one sample case: windows and approval tasks (queue light, review dark).
+pub fn gantt(report: &Report) -> String {
+    let Some(g) = &report.charts.gantt else {
+        return Plot::new("no sample case completed", "minutes", "", 1.0, 1.0).finish();
+    };
+    let rows = g.phases.len() + g.tasks.len();
+    let end = g
+        .phases
+        .iter()
+        .map(|p| p.2)
+        .chain(g.tasks.iter().map(|t| t.4))
+        .filter(|v| v.is_finite())
+        .fold(g.arrival, f64::max);
+    let span = (end - g.arrival).max(1.0);
+    let height = TOP + BOTTOM + 24.0 * rows as f64;
+    let label_w = 220.0;
+    let plot_w = W - label_w - RIGHT;
+    let x = |t: f64| label_w + ((t - g.arrival) / span).clamp(0.0, 1.0) * plot_w;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" viewBox="0 0 {W} {height}" font-family="sans-serif" font-size="12">
+<rect width="{W}" height="{height}" fill="white"/>
+<text x="{}" y="24" text-anchor="middle" font-size="15">{}: sample case of {} (minutes after arrival)</text>"#,
+        W / 2.0,
+        escape(&report.scenario),
+        escape(&g.bundle)
+    );
+    let mut row = 0.0;
+    let mut bar = |svg: &mut String, label: &str, pieces: &[(f64, f64, &str)]| {
+        let y = TOP + 24.0 * row;
+        let _ =
+            writeln!(svg, r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#, label_w - 6.0, y + 13.0, escape(label));
+        for &(a, b, colour) in pieces {
+            if a.is_finite() && b.is_finite() && b >= a {
+                let _ = writeln!(
+                    svg,
+                    r#"<rect x="{:.1}" y="{y}" width="{:.1}" height="16" fill="{colour}"/>"#,
+                    x(a),
+                    (x(b) - x(a)).max(1.0)
+                );
+            }
+        }
+        row += 1.0;
+    };
+    for (label, a, b) in &g.phases {
+        bar(&mut svg, label, &[(*a, *b, "#7f7f7f")]);
+    }
+    for (item, dept, ready, claimed, done) in &g.tasks {
+        bar(&mut svg, &format!("{item} ({dept})"), &[(*ready, *claimed, "#aec7e8"), (*claimed, *done, "#1f77b4")]);
+    }
+    let y0 = height - BOTTOM + 6.0;
+    for i in 0..=5 {
+        let t = g.arrival + span * f64::from(i) / 5.0;
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
+            x(t),
+            y0 + 14.0,
+            tick(t - g.arrival)
+        );
+    }
+    let _ = writeln!(
+        svg,
+        r##"<text x="{label_w}" y="{}">grey: window visit · light: waiting in the department queue · dark: review</text></svg>"##,
+        y0 + 34.0
+    );
+    svg
+}
+
+/// Writes every chart of `report` into `dir` (created if needed), file names prefixed with
+/// `prefix`; returns the paths written.
+pub fn write_charts(report: &Report, dir: &Path, prefix: &str) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let charts: [(&str, String); 5] = [
+        ("cycle-time-histogram", cycle_histogram(report)),
+        ("cycle-time-cdf", cycle_cdf(report)),
+        ("utilisation", utilisation(report)),
+        ("queue-length", queues(report)),
+        ("gantt", gantt(report)),
+    ];
+    let mut written = Vec::new();
+    for (name, svg) in charts {
+        let path = dir.join(format!("{prefix}{name}.svg"));
+        std::fs::write(&path, svg)?;
+        written.push(path);
+    }
+    Ok(written)
+}

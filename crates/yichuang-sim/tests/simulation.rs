@@ -1,0 +1,147 @@
+//! Correctness of the simulator: queueing theory (Erlang C), policy effects (parallel beats
+//! serial), determinism across thread counts, and scenario validation messages.
+//!
+//! Case counts are small so that the whole file runs in seconds in a debug build.
+
+use std::path::{Path, PathBuf};
+
+use yichuang_sim::{RunOptions, Scenario, ScenarioError, compare, simulate};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn load(path: &Path) -> Scenario {
+    Scenario::load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn example(name: &str) -> Scenario {
+    load(&repo().join("examples/scenarios").join(name))
+}
+
+/// Erlang C: the probability that an arrival waits in an M/M/c queue, and the mean wait.
+fn erlang_c_wait(lambda: f64, mean_service: f64, c: u32) -> f64 {
+    let a = lambda * mean_service;
+    let mut term = 1.0;
+    let mut sum = 0.0;
+    for k in 0..c {
+        if k > 0 {
+            term *= a / f64::from(k);
+        }
+        sum += term;
+    }
+    let top = term * a / f64::from(c) * f64::from(c) / (f64::from(c) - a);
+    let p_wait = top / (sum + top);
+    p_wait / (f64::from(c) / mean_service - lambda)
+}
+
+#[test]
+fn mmc_intake_reproduces_the_erlang_c_mean_wait() {
+    let scenario = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mmc.ron"));
+    let report = simulate(&scenario, &RunOptions::default()).expect("the M/M/c scenario runs");
+    let expected = erlang_c_wait(1.0, 2.5, 3);
+    assert!((expected - 3.5112).abs() < 1e-3, "Erlang C of M/M/3 at ρ = 5/6 is 3.5112, got {expected}");
+    let intake = &report.stations["intake"];
+    let wait = intake.queue_wait_minutes.as_ref().expect("intake waits recorded");
+    let [lo, hi] = wait.ci95.expect("ten replications give a confidence interval");
+    assert!(lo <= expected && expected <= hi, "Erlang C {expected:.3} outside the 95 % CI [{lo:.3}, {hi:.3}]");
+    assert!(hi - lo < 0.2 * expected, "the interval [{lo:.3}, {hi:.3}] is too wide to mean anything");
+    let [ulo, uhi] = intake.utilisation.ci95.expect("utilisation CI");
+    assert!(ulo <= 2.5 / 3.0 + 0.01 && 2.5 / 3.0 - 0.01 <= uhi, "utilisation [{ulo}, {uhi}] vs ρ = 0.833");
+    assert_eq!(report.cases, 10 * 15_000, "warm-up cases are not measured");
+    assert_eq!(report.ratings.stars[4], 10 * 16_000, "every case rated 5★ at the delivery window");
+}
+
+#[test]
+fn parallel_approval_beats_serial_on_the_same_bundle() {
+    let parallel = example("parity-parallel.ron");
+    let serial = example("parity-serial.ron");
+    let options = RunOptions { cases: Some(1500), replications: Some(3), ..RunOptions::default() };
+    let c = compare(&[&parallel, &serial], &options).expect("both run");
+    let cycle = c.differences[0].kpis.iter().find(|k| k.kpi == "cycle_time_minutes.mean").expect("cycle KPI");
+    let [lo, _] = cycle.ci95.expect("paired CI over three replications");
+    assert!(
+        cycle.difference > 0.0 && lo > 0.0,
+        "serial − parallel = {} with CI from {lo}: not longer",
+        cycle.difference
+    );
+    // Same arrivals and answers (common random numbers): the same tasks are approved.
+    assert_eq!(c.reports[0].events.get("TaskApproved"), c.reports[1].events.get("TaskApproved"));
+    assert_eq!(c.reports[0].arrivals, c.reports[1].arrivals);
+}
+
+fn without_timing(report: &yichuang_sim::Report) -> serde_json::Value {
+    let mut v = serde_json::to_value(report).expect("reports serialise");
+    let o = v.as_object_mut().expect("an object");
+    for key in ["wall_seconds", "cases_per_second", "threads"] {
+        o.remove(key);
+    }
+    v
+}
+
+#[test]
+fn results_are_identical_whatever_the_thread_count() {
+    let scenario = example("parity-no-tolerance.ron");
+    let run = |threads| {
+        let options = RunOptions { cases: Some(400), replications: Some(4), threads, ..RunOptions::default() };
+        without_timing(&simulate(&scenario, &options).expect("runs"))
+    };
+    let one = run(1);
+    assert_eq!(one, run(3), "three threads differ from one");
+    assert_eq!(one, run(2), "two threads differ from one");
+    let other_seed = simulate(
+        &scenario,
+        &RunOptions { cases: Some(400), replications: Some(4), seed: Some(99), ..RunOptions::default() },
+    )
+    .expect("runs");
+    assert_ne!(one, without_timing(&other_seed), "the seed changes the results");
+}
+
+#[test]
+fn office_hours_hall_runs_the_whole_loop() {
+    let scenario = example("county-hall.ron");
+    let options = RunOptions { replications: Some(1), ..RunOptions::default() };
+    let report = simulate(&scenario, &options).expect("the county hall runs");
+    assert!(report.cases > 500, "{} cases", report.cases);
+    let closed = report.waiting_minutes.closed_hours.as_ref().expect("closed hours").mean;
+    assert!(closed > 0.0, "an office-hours hall closes at night");
+    let working = report.working_cycle_time_minutes.as_ref().expect("working").mean;
+    let calendar = report.cycle_time_minutes.as_ref().expect("calendar").mean;
+    assert!(working < calendar);
+    assert!(report.tickets.closed > 0, "tickets go round the loop and close: {:?}", report.tickets);
+    assert!(report.events.contains_key("SpecialProcedureStarted"));
+    assert!(report.events.contains_key("TaskSigned"), "countersigns are signed by each department");
+    for (name, u) in &report.utilisation {
+        assert!((0.0..=1.0).contains(u), "{name}: utilisation {u}");
+    }
+}
+
+fn problems(text: &str) -> Vec<(String, String)> {
+    let path = repo().join("examples/scenarios/bad.ron");
+    match Scenario::from_ron(text, &path) {
+        Err(ScenarioError::Invalid { problems, .. }) => problems.into_iter().map(|p| (p.field, p.message)).collect(),
+        Err(other) => panic!("expected problems, got {other}"),
+        Ok(_) => panic!("the scenario is invalid"),
+    }
+}
+
+#[test]
+fn a_bad_scenario_lists_every_problem_with_its_field() {
+    let text = std::fs::read_to_string(repo().join("examples/scenarios/parity-parallel.ron"))
+        .expect("readable")
+        .replace("bundle: \"parity\"", "bundle: \"paritty\"")
+        .replace("(department: \"dept-e\", count: 22)", "(department: \"dept-x\", count: 22)")
+        .replace("Exponential(mean: 20.0)", "Exponential(mean: -1.0)")
+        .replace("consult: 0.6", "consult: 1.6");
+    let found = problems(&text);
+    let has = |field: &str, needle: &str| found.iter().any(|(f, m)| f == field && m.contains(needle));
+    assert!(has("arrivals[0].bundle", "parity"), "{found:#?}");
+    assert!(has("reviewers[4].department", "dept-e"), "{found:#?}");
+    assert!(has("reviews[4].time", "mean must be"), "{found:#?}");
+    assert!(has("applicants.consult", "probability"), "{found:#?}");
+    let syntax = Scenario::from_ron("(name: \"x\", stop: Cases(1), oops: 3)", &repo().join("examples/scenarios/x.ron"));
+    match syntax {
+        Err(e @ ScenarioError::Syntax { .. }) => assert!(e.to_string().contains("oops"), "{e}"),
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+}
