@@ -259,8 +259,9 @@ pub struct Case {
     pub channel: Option<Channel>,
     /// Green channel (绿色通道) used.
     pub green_channel: bool,
-    /// Form answers.
-    pub answers: BTreeMap<String, String>,
+    /// Members whose condition (情形) holds for the form answers, a bit per member position.
+    /// The answers themselves stay in the `Submitted` event.
+    pub applicable: u64,
     /// Materials handed in, sorted, deduplicated.
     #[serde(serialize_with = "ser_materials")]
     pub materials: Vec<MaterialIx>,
@@ -348,7 +349,7 @@ impl Case {
             state: CaseState::Consulting,
             channel: None,
             green_channel: false,
-            answers: BTreeMap::new(),
+            applicable: 0,
             materials: Vec::new(),
             correction: Vec::new(),
             received_at: None,
@@ -389,7 +390,7 @@ impl Case {
     /// shared (免提交), with their strictest need.
     pub fn missing(&self, def: &Definition) -> Vec<(MaterialIx, MaterialNeed)> {
         let bundle = def.bundle(self.bundle);
-        let applies = bundle.applicable(def, &self.answers);
+        let applies: Vec<bool> = (0..bundle.members.len()).map(|i| self.applicable & (1 << i) != 0).collect();
         bundle
             .materials_for(def, &applies)
             .into_iter()
@@ -675,13 +676,12 @@ impl Case {
         cure_due: Option<Instant>,
     ) -> Event {
         let bundle = def.bundle(self.bundle);
-        let applies = bundle.applicable(def, &self.answers);
         let applicable = bundle
             .members
             .iter()
-            .zip(&applies)
-            .filter(|(_, a)| **a)
-            .map(|(m, _)| def.item(m.item).id.clone())
+            .enumerate()
+            .filter(|(i, _)| self.applicable & (1 << i) != 0)
+            .map(|(_, m)| def.item(m.item).id.clone())
             .collect();
         Event::Accepted { as_of, deemed, tolerated, cure_due, applicable }
     }
@@ -718,7 +718,7 @@ impl Case {
                 self.state = CaseState::Received;
                 self.channel = Some(*channel);
                 self.green_channel = *green_channel;
-                self.answers = answers.clone();
+                self.applicable = def.bundle(self.bundle).applicable_mask(def, answers);
                 self.add_materials(def, materials);
                 self.received_at = Some(now);
                 self.trips += u32::from(at_window);

@@ -510,6 +510,23 @@ impl Engine {
         }
     }
 
+    /// Releases the working memory of a finished case (its tasks, materials and lists) while
+    /// keeping what metrics and reports read (state, outcome, rating, trips, clock level). Meant
+    /// for long simulations whose memory should stay bounded by the open cases; a compacted case
+    /// no longer equals its replay. Returns whether the case was final and so compacted.
+    pub fn compact(&mut self, id: CaseId) -> bool {
+        let Ok(slot) = self.case_slot(id) else { return false };
+        let case = &mut self.cases[slot];
+        if !case.state.is_final() {
+            return false;
+        }
+        case.tasks = Vec::new();
+        case.materials = Vec::new();
+        case.correction = Vec::new();
+        case.outstanding = Vec::new();
+        true
+    }
+
     /// A case by number.
     pub fn case(&self, id: CaseId) -> Option<&Case> {
         self.case_slot(id).ok().map(|s| &self.cases[s])

@@ -1421,6 +1421,9 @@ impl<'s> Replication<'s> {
         if let Event::Rated { stars, by_default } = rec.event {
             self.result.ratings[usize::from(stars.clamp(1, 5)) - 1] += 1;
             self.result.default_ratings += u64::from(by_default);
+            // A rated case is usually final: give its working memory back so that memory stays
+            // bounded by the open cases (the statistics are streaming already).
+            self.engine.compact(case);
         }
         let Some(slot) = slot else { return Ok(()) };
         let base = slot as usize * self.stride;

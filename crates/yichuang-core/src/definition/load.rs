@@ -555,6 +555,16 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             );
             return None;
         }
+        if raw.members.len() > 64 {
+            self.sink.at(
+                "bundles",
+                &raw.id,
+                format!("{here}.members"),
+                format!("bundle `{}` has {} members; a bundle has at most 64", raw.id, raw.members.len()),
+                "split it into bundles of related items",
+            );
+            return None;
+        }
         if raw.members.iter().all(|m| m.when.is_some()) {
             self.sink.at(
                 "bundles",

@@ -173,6 +173,18 @@ impl Bundle {
             .collect()
     }
 
+    /// [`Bundle::applicable`] as a bit set over member positions (bundles have at most 64
+    /// members, which the loader checks).
+    pub fn applicable_mask(&self, def: &Definition, answers: &BTreeMap<String, String>) -> u64 {
+        self.members.iter().enumerate().fold(0, |mask, (i, m)| {
+            let applies = match &m.when {
+                None => true,
+                Some(c) => answers.get(def.field(c.field).id.as_str()) == Some(&c.equals),
+            };
+            mask | (u64::from(applies) << i)
+        })
+    }
+
     /// Checks form answers against the merged form.
     pub fn check_answers(&self, def: &Definition, answers: &BTreeMap<String, String>) -> Result<(), PlanError> {
         for (key, value) in answers {
