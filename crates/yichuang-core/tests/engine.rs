@@ -377,12 +377,7 @@ fn sla_warns_then_goes_overdue_and_special_procedures_stop_the_clock() {
 #[test]
 fn default_rating_after_the_policy_delay() {
     let mut h = Hall::new();
-    let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
-    let intake = h.intake.clone();
-    h.ok(case, &intake, Command::Accept);
-    for (item, dept) in [("licence", "market"), ("food", "market"), ("fire-check", "fire"), ("sign", "urban")] {
-        h.approve(case, item, dept);
-    }
+    let case = h.restaurant_approved();
     let delivery = h.delivery.clone();
     h.ok(case, &delivery, Command::Deliver { method: DeliveryMethod::Post });
     let applicant = h.applicant.clone();

@@ -24,27 +24,6 @@ fn instances(state: CaseState) -> Vec<(Hall, CaseId)> {
         h.ok(case, &intake, Command::AcceptTolerating { cure_due: date("2026-03-06") });
         case
     };
-    let restaurant_done = |h: &mut Hall| {
-        let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
-        let intake = h.intake.clone();
-        h.ok(case, &intake, Command::Accept);
-        for (item, dept) in [("licence", "market"), ("food", "market"), ("fire-check", "fire"), ("sign", "urban")] {
-            h.approve(case, item, dept);
-        }
-        case
-    };
-    let project_ibc_done = |h: &mut Hall| {
-        let case = h.submit("project", &["design", "completion-report"], &[]);
-        let intake = h.intake.clone();
-        h.ok(case, &intake, Command::AcceptTolerating { cure_due: date("2026-03-20") });
-        h.approve(case, "design-review", "planning");
-        h.approve(case, "permit", "construction");
-        h.task(case, "joint-acceptance", "fire", TaskCommand::Claim);
-        for dept in ["fire", "planning", "construction"] {
-            h.task(case, "joint-acceptance", dept, TaskCommand::Approve);
-        }
-        case
-    };
     match state {
         CaseState::Consulting => {
             let a = Applicant { id: h.applicant.id.clone(), name: "张三".into(), credit_blocked: false };
@@ -82,38 +61,23 @@ fn instances(state: CaseState) -> Vec<(Hall, CaseId)> {
             out.push((h, case));
         }
         CaseState::ReadyForDelivery => {
-            let case = restaurant_done(&mut h);
+            let case = h.restaurant_approved();
             out.push((h, case));
             let mut h = Hall::new();
-            let case = h.submit("project", &["design", "completion-report"], &[]);
-            h.ok(case, &intake, Command::AcceptTolerating { cure_due: date("2026-03-20") });
-            h.approve(case, "design-review", "planning");
-            h.approve(case, "permit", "construction");
-            h.task(case, "joint-acceptance", "fire", TaskCommand::Claim);
-            for dept in ["fire", "planning", "construction"] {
-                h.task(case, "joint-acceptance", dept, TaskCommand::Approve);
-            }
+            let case = h.project_tolerated_approved();
             out.push((h, case));
         }
         CaseState::Delivered => {
-            let case = restaurant_done(&mut h);
+            let case = h.restaurant_approved();
             h.ok(case, &delivery, Command::Deliver { method: DeliveryMethod::Window });
             out.push((h, case));
             let mut h = Hall::new();
-            let _ = project_ibc_done;
-            let case = h.submit("project", &["design", "completion-report"], &[]);
-            h.ok(case, &intake, Command::AcceptTolerating { cure_due: date("2026-03-20") });
-            h.approve(case, "design-review", "planning");
-            h.approve(case, "permit", "construction");
-            h.task(case, "joint-acceptance", "fire", TaskCommand::Claim);
-            for dept in ["fire", "planning", "construction"] {
-                h.task(case, "joint-acceptance", dept, TaskCommand::Approve);
-            }
+            let case = h.project_tolerated_approved();
             h.ok(case, &delivery, Command::Deliver { method: DeliveryMethod::Post });
             out.push((h, case));
         }
         CaseState::Closed => {
-            let case = restaurant_done(&mut h);
+            let case = h.restaurant_approved();
             h.ok(case, &delivery, Command::Deliver { method: DeliveryMethod::Window });
             h.ok(case, &applicant, Command::Rate { stars: 5 });
             out.push((h, case));
@@ -134,14 +98,7 @@ fn instances(state: CaseState) -> Vec<(Hall, CaseId)> {
             out.push((h, case));
         }
         CaseState::Revoked => {
-            let case = h.submit("project", &["design", "completion-report"], &[]);
-            h.ok(case, &intake, Command::AcceptTolerating { cure_due: date("2026-03-20") });
-            h.approve(case, "design-review", "planning");
-            h.approve(case, "permit", "construction");
-            h.task(case, "joint-acceptance", "fire", TaskCommand::Claim);
-            for dept in ["fire", "planning", "construction"] {
-                h.task(case, "joint-acceptance", dept, TaskCommand::Approve);
-            }
+            let case = h.project_tolerated_approved();
             h.ok(case, &delivery, Command::Deliver { method: DeliveryMethod::Post });
             h.advance_hours(24 * 40);
             out.push((h, case));
@@ -316,12 +273,7 @@ fn ticket_decide_agrees_with_the_table() {
     // One ticket in each open state, reached through the engine (a bad rating on a closed case).
     let base = || {
         let mut h = Hall::new();
-        let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
-        let intake = h.intake.clone();
-        h.ok(case, &intake, Command::Accept);
-        for (item, dept) in [("licence", "market"), ("food", "market"), ("fire-check", "fire"), ("sign", "urban")] {
-            h.approve(case, item, dept);
-        }
+        let case = h.restaurant_approved();
         let delivery = h.delivery.clone();
         h.ok(case, &delivery, Command::Deliver { method: DeliveryMethod::Window });
         let applicant = h.applicant.clone();

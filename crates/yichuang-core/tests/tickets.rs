@@ -15,12 +15,7 @@ fn supervisor() -> Actor {
 /// A closed restaurant case rated `stars`; returns the hall and the ticket it opened, if any.
 fn rated(stars: u8) -> (Hall, CaseId, Option<TicketId>) {
     let mut h = Hall::new();
-    let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
-    let intake = h.intake.clone();
-    h.ok(case, &intake, Command::Accept);
-    for (item, dept) in [("licence", "market"), ("food", "market"), ("fire-check", "fire"), ("sign", "urban")] {
-        h.approve(case, item, dept);
-    }
+    let case = h.restaurant_approved();
     let delivery = h.delivery.clone();
     h.ok(case, &delivery, Command::Deliver { method: DeliveryMethod::Window });
     let applicant = h.applicant.clone();

@@ -102,4 +102,31 @@ impl Hall {
         self.now = self.now.plus_minutes(hours * 60);
         self.engine.advance_to(self.now)
     }
+
+    /// Submits and accepts a complete 我要开饭店 case and approves every member: it is then
+    /// ready for delivery.
+    pub fn restaurant_approved(&mut self) -> CaseId {
+        let case = self.submit("restaurant", ALL_RESTAURANT, &[]);
+        let intake = self.intake.clone();
+        self.ok(case, &intake, Command::Accept);
+        for (item, dept) in [("licence", "market"), ("food", "market"), ("fire-check", "fire"), ("sign", "urban")] {
+            self.approve(case, item, dept);
+        }
+        case
+    }
+
+    /// Submits a green-channel project without its safety plan, accepted tolerating it (the
+    /// permit may issue before cure), and approves every member including the countersign.
+    pub fn project_tolerated_approved(&mut self) -> CaseId {
+        let case = self.submit("project", &["design", "completion-report"], &[]);
+        let intake = self.intake.clone();
+        self.ok(case, &intake, Command::AcceptTolerating { cure_due: "2026-03-20".parse().unwrap() });
+        self.approve(case, "design-review", "planning");
+        self.approve(case, "permit", "construction");
+        self.task(case, "joint-acceptance", "fire", TaskCommand::Claim);
+        for dept in ["fire", "planning", "construction"] {
+            self.task(case, "joint-acceptance", dept, TaskCommand::Approve);
+        }
+        case
+    }
 }
