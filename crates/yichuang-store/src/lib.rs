@@ -22,14 +22,14 @@
 mod memory;
 mod sqlite;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 
 use yichuang_core::{Recorded, StreamId};
 
 pub use memory::MemoryStore;
-pub use sqlite::{SqliteReaders, SqliteStore};
+pub use sqlite::{Checkpointer, SqliteReaders, SqliteStore};
 
 /// An event with its canonical JSON encoding, made once and shared by the log, the HTTP
 /// responses and the live stream.
@@ -239,6 +239,14 @@ pub enum IntegrityError {
         /// The stream's previous seq.
         previous: u32,
     },
+    /// An idempotency key is recorded twice.
+    #[error("idempotency key `{key}` of {scope} is recorded twice")]
+    DuplicateKey {
+        /// Scope.
+        scope: String,
+        /// Key.
+        key: String,
+    },
     /// An idempotency record points past the end of the log.
     #[error("idempotency key `{key}` points at position {position}, past the log's end {head}")]
     DanglingKey {
@@ -271,8 +279,6 @@ pub trait EventLog {
     fn read_stream(&self, stream: StreamId) -> Result<Vec<StoredEvent>, StoreError>;
     /// Up to `limit` events after position `after`, in order.
     fn read_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
-    /// The idempotency record of a key.
-    fn idempotency(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 }
 
 /// Writing the log: exactly one writer (which may move between threads).
@@ -283,10 +289,18 @@ pub trait EventStore: EventLog + Send {
     /// on any failure nothing is written. Returns the new head.
     fn append(&mut self, commits: &[Commit]) -> Result<u64, AppendError>;
 
+    /// The idempotency record of a key (the writer looks a key up before deciding a command).
+    /// Only the writer answers this: the SQLite store indexes keys in the writer's memory, so
+    /// that recording a key appends to the end of a table instead of inserting into a B-tree
+    /// at a random place (one dirty page per batch instead of one per key).
+    fn idempotency(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+
     /// Reads the whole log in order, checking its shape (positions, per-stream sequences, bodies,
     /// idempotency records) and handing each event to `visit`, whose `Err` stops the check.
-    fn verify(&mut self, visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>)
-    -> Result<LogSummary, IntegrityError>;
+    fn verify(
+        &mut self,
+        visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
+    ) -> Result<LogSummary, IntegrityError>;
 
     /// A value of the store's metadata (e.g. the definition the log was written under).
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;
@@ -312,10 +326,10 @@ impl Shape {
     pub(crate) fn check(
         &self,
         commits: &[Commit],
-        known_key: &dyn Fn(&str, &str) -> Result<bool, StoreError>,
+        known_key: &mut dyn FnMut(&str, &str) -> Result<bool, StoreError>,
     ) -> Result<(HashMap<StreamId, u32>, u64), AppendError> {
         let mut touched: HashMap<StreamId, u32> = HashMap::new();
-        let mut keys: Vec<(&str, &str)> = Vec::new();
+        let mut keys: HashSet<(&str, &str)> = HashSet::new();
         let mut previous = self.head;
         for commit in commits {
             for e in &commit.events {
@@ -327,11 +341,7 @@ impl Shape {
                 }
                 previous = e.position;
                 let rec = e.event.record();
-                let version = touched
-                    .get(&rec.stream)
-                    .or_else(|| self.versions.get(&rec.stream))
-                    .copied()
-                    .unwrap_or(0);
+                let version = touched.get(&rec.stream).or_else(|| self.versions.get(&rec.stream)).copied().unwrap_or(0);
                 if rec.seq != version + 1 {
                     return Err(AppendError::StreamVersion { stream: rec.stream, version, seq: rec.seq });
                 }
@@ -339,10 +349,9 @@ impl Shape {
             }
             if let Some(r) = &commit.idempotency {
                 let pair = (r.scope.as_str(), r.key.as_str());
-                if keys.contains(&pair) || known_key(pair.0, pair.1)? {
+                if !keys.insert(pair) || known_key(pair.0, pair.1)? {
                     return Err(AppendError::DuplicateKey { scope: r.scope.clone(), key: r.key.clone() });
                 }
-                keys.push(pair);
             }
         }
         Ok((touched, previous))

@@ -56,10 +56,6 @@ impl EventLog for MemoryStore {
         let start = usize::try_from(after).unwrap_or(usize::MAX).min(inner.events.len());
         Ok(inner.events[start..].iter().take(limit).cloned().collect())
     }
-
-    fn idempotency(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        Ok(self.read().keys.get(&(scope.to_owned(), key.to_owned())).cloned())
-    }
 }
 
 impl EventStore for MemoryStore {
@@ -67,8 +63,8 @@ impl EventStore for MemoryStore {
         let mut inner = self.write();
         let inner = &mut *inner;
         let keys = &inner.keys;
-        let known = |scope: &str, key: &str| Ok(keys.contains_key(&(scope.to_owned(), key.to_owned())));
-        let (touched, head) = inner.shape.check(commits, &known)?;
+        let mut known = |scope: &str, key: &str| Ok(keys.contains_key(&(scope.to_owned(), key.to_owned())));
+        let (touched, head) = inner.shape.check(commits, &mut known)?;
         for commit in commits {
             inner.events.extend(commit.events.iter().cloned());
             if let Some(r) = &commit.idempotency {
@@ -79,6 +75,10 @@ impl EventStore for MemoryStore {
         inner.shape.head = head;
         debug_assert_eq!(inner.shape.head, inner.events.len() as u64);
         Ok(head)
+    }
+
+    fn idempotency(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        Ok(self.read().keys.get(&(scope.to_owned(), key.to_owned())).cloned())
     }
 
     fn verify(

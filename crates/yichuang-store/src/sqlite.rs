@@ -5,8 +5,8 @@
 //! ```sql
 //! events      (position INTEGER PRIMARY KEY, stream TEXT, seq INTEGER, kind TEXT, at INTEGER, body TEXT,
 //!              UNIQUE (stream, seq))
-//! idempotency (scope TEXT, key TEXT, fingerprint TEXT, status INTEGER, body TEXT, position INTEGER,
-//!              PRIMARY KEY (scope, key))
+//! idempotency (id INTEGER PRIMARY KEY, scope TEXT, key TEXT, fingerprint TEXT, status INTEGER, body TEXT,
+//!              position INTEGER)
 //! meta        (key TEXT PRIMARY KEY, value TEXT)
 //! ```
 //!
@@ -14,9 +14,20 @@
 //! are copies for indexing and for humans with the `sqlite3` shell, checked against the body by
 //! [`EventStore::verify`]. Every append is one `BEGIN IMMEDIATE … COMMIT`; in WAL mode with
 //! `synchronous = FULL`, `COMMIT` returns after the WAL is fsync'd.
+//!
+//! Both tables grow at their end only: events by position, idempotency records by insertion.
+//! Keys are found through an index in the writer's memory (a 64-bit hash of scope and key →
+//! row ids), rebuilt by [`EventStore::verify`]; a SQLite index on random client keys would
+//! dirty one B-tree page per key and multiply the bytes each commit writes and fsyncs.
+//!
+//! WAL checkpoints (copying the log into the database file) run on a separate connection,
+//! [`Checkpointer`], so that they do not lengthen commits; the writer's own automatic
+//! checkpoint is kept only as a safety net with a high threshold.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use yichuang_core::StreamId;
@@ -32,6 +43,20 @@ const FORMAT: &str = "1";
 /// Readers kept open for reuse; more are opened on demand and closed after use.
 const READERS_KEPT_MAX: usize = 8;
 
+/// SQLite's page cache of the writer and the checkpointer, in KiB: the recent part of both
+/// tables and their indexes stays in memory.
+const CACHE_KIB: i64 = 64 * 1024;
+
+/// SQLite's page cache of each reader, in KiB.
+const READER_CACHE_KIB: i64 = 8 * 1024;
+
+/// WAL pages after which the writer checkpoints by itself, should the [`Checkpointer`] not run
+/// (32,768 pages of 4 KiB = 128 MiB).
+const WRITER_AUTOCHECKPOINT_PAGES: i64 = 32_768;
+
+/// How long a connection waits for a lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
@@ -44,15 +69,51 @@ CREATE TABLE IF NOT EXISTS events (
     UNIQUE (stream, seq)
 );
 CREATE TABLE IF NOT EXISTS idempotency (
+    id INTEGER PRIMARY KEY,
     scope TEXT NOT NULL,
     key TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
     status INTEGER NOT NULL,
     body TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    PRIMARY KEY (scope, key)
-) WITHOUT ROWID;
+    position INTEGER NOT NULL
+);
 ";
+
+/// Idempotency keys by a 64-bit hash of scope and key, to row ids. A hash shared by two keys
+/// keeps both rows (`more`); a lookup compares the row's scope and key.
+#[derive(Debug, Default)]
+struct KeyIndex {
+    first: HashMap<u64, i64>,
+    more: HashMap<u64, Vec<i64>>,
+}
+
+impl KeyIndex {
+    fn hash(scope: &str, key: &str) -> u64 {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in scope.as_bytes().iter().chain(&[0xff]).chain(key.as_bytes()) {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        hash
+    }
+
+    fn insert(&mut self, hash: u64, id: i64) {
+        if let Some(&existing) = self.first.get(&hash) {
+            debug_assert_ne!(existing, id);
+            self.more.entry(hash).or_default().push(id);
+        } else {
+            self.first.insert(hash, id);
+        }
+    }
+
+    fn candidates(&self, hash: u64) -> impl Iterator<Item = i64> + '_ {
+        self.first.get(&hash).copied().into_iter().chain(self.more.get(&hash).into_iter().flatten().copied())
+    }
+
+    fn len(&self) -> usize {
+        self.first.len() + self.more.values().map(Vec::len).sum::<usize>()
+    }
+}
 
 /// The single writer of a SQLite event log.
 #[derive(Debug)]
@@ -60,17 +121,24 @@ pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
     shape: Shape,
+    keys: KeyIndex,
     verified: bool,
+}
+
+fn configure(conn: &Connection, cache_kib: i64) -> Result<(), StoreError> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch(&format!("PRAGMA cache_size = -{cache_kib};"))?;
+    Ok(())
 }
 
 impl SqliteStore {
     /// Opens (or creates) the database at `path`, switching it to WAL with `synchronous = FULL`.
-    /// Call [`EventStore::verify`] before the first append: it reads the log's shape (head and
-    /// stream versions) that appends are checked against.
+    /// Call [`EventStore::verify`] before the first append: it reads the log's shape (head,
+    /// stream versions, keys) that appends are checked against.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
         let path = path.as_ref().to_path_buf();
         let conn = Connection::open(&path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        configure(&conn, CACHE_KIB)?;
         // WAL: readers never block the writer, and a commit is one sequential WAL write + fsync.
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -78,7 +146,9 @@ impl SqliteStore {
         }
         // FULL: the WAL is fsync'd at every commit, so a returned commit survives power loss
         // (NORMAL would only survive a process crash).
-        conn.execute_batch("PRAGMA synchronous = FULL;")?;
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES};"
+        ))?;
         conn.execute_batch(SCHEMA)?;
         let format: Option<String> =
             conn.query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| r.get(0)).optional()?;
@@ -89,7 +159,7 @@ impl SqliteStore {
             Some(f) if f == FORMAT => {}
             Some(found) => return Err(StoreError::Format { found, expected: FORMAT }),
         }
-        Ok(SqliteStore { conn, path, shape: Shape::default(), verified: false })
+        Ok(SqliteStore { conn, path, shape: Shape::default(), keys: KeyIndex::default(), verified: false })
     }
 
     /// The database file.
@@ -97,13 +167,50 @@ impl SqliteStore {
         &self.path
     }
 
-    fn known_key(&self, scope: &str, key: &str) -> Result<bool, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT 1 FROM idempotency WHERE scope = ?1 AND key = ?2")?;
-        Ok(stmt.exists(params![scope, key])?)
+    /// A second connection that checkpoints the WAL into the database file, for a background
+    /// thread (see [`Checkpointer::checkpoint`]).
+    pub fn checkpointer(&self) -> Result<Checkpointer, StoreError> {
+        let conn = Connection::open(&self.path)?;
+        configure(&conn, CACHE_KIB)?;
+        conn.execute_batch("PRAGMA synchronous = FULL;")?;
+        Ok(Checkpointer { conn })
     }
 
-    fn write(&mut self, commits: &[Commit]) -> Result<(), StoreError> {
+    fn find(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        assert!(self.verified, "verify the log before looking keys up: it builds the key index");
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT scope, key, fingerprint, status, body, position FROM idempotency WHERE id = ?1")?;
+        for id in self.keys.candidates(KeyIndex::hash(scope, key)) {
+            let row = stmt.query_row([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, u16>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })?;
+            let (s, k, fingerprint, status, body, position) = row;
+            if s == scope && k == key {
+                return Ok(Some(IdempotencyRecord {
+                    scope: s,
+                    key: k,
+                    fingerprint: u64::from_str_radix(&fingerprint, 16).unwrap_or(0),
+                    status,
+                    body,
+                    position: position as u64,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Writes the commits in one transaction; returns the (hash, row id) of each key written.
+    fn write(&mut self, commits: &[Commit]) -> Result<Vec<(u64, i64)>, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut written = Vec::new();
         {
             let mut insert_event = tx.prepare_cached(
                 "INSERT INTO events (position, stream, seq, kind, at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -133,12 +240,13 @@ impl SqliteStore {
                         r.body,
                         position_sql(r.position),
                     ])?;
+                    written.push((KeyIndex::hash(&r.scope, &r.key), tx.last_insert_rowid()));
                 }
             }
         }
         // Dropping `tx` on an error path above rolls the transaction back.
         tx.commit()?;
-        Ok(())
+        Ok(written)
     }
 }
 
@@ -156,26 +264,31 @@ impl EventLog for SqliteStore {
     fn read_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         read_after(&self.conn, after, limit)
     }
-    fn idempotency(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        idempotency(&self.conn, scope, key)
-    }
 }
 
 impl EventStore for SqliteStore {
     fn append(&mut self, commits: &[Commit]) -> Result<u64, AppendError> {
-        assert!(self.verified, "verify the log before appending: it reads the head and the stream versions");
-        let (touched, new_head) = self.shape.check(commits, &|scope, key| self.known_key(scope, key))?;
+        assert!(self.verified, "verify the log before appending: it reads the head, stream versions and keys");
+        let (touched, new_head) = {
+            let mut known = |scope: &str, key: &str| Ok(self.find(scope, key)?.is_some());
+            self.shape.check(commits, &mut known)?
+        };
         if new_head == self.shape.head && commits.iter().all(|c| c.idempotency.is_none()) {
             return Ok(new_head);
         }
-        if let Err(e) = self.write(commits) {
-            // The transaction was rolled back; the log is as it was, but whether the disk is
-            // still usable is for the caller to find out (it re-reads the log).
-            return Err(AppendError::Store(e));
+        // On an error the transaction was rolled back: the log is as it was. Whether the disk
+        // is still usable is for the caller to find out (it re-reads the log).
+        let written = self.write(commits).map_err(AppendError::Store)?;
+        for (hash, id) in written {
+            self.keys.insert(hash, id);
         }
         self.shape.versions.extend(touched);
         self.shape.head = new_head;
         Ok(new_head)
+    }
+
+    fn idempotency(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.find(scope, key)
     }
 
     fn verify(
@@ -186,61 +299,15 @@ impl EventStore for SqliteStore {
         if check != "ok" {
             return Err(IntegrityError::File(check));
         }
-        let mut shape = Shape::default();
-        {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT position, stream, seq, kind, at, body FROM events ORDER BY position")
-                .map_err(StoreError::from)?;
-            let mut rows = stmt.query([]).map_err(StoreError::from)?;
-            while let Some(row) = rows.next().map_err(StoreError::from)? {
-                let position: i64 = row.get(0).map_err(StoreError::from)?;
-                let position = u64::try_from(position)
-                    .map_err(|_| IntegrityError::Damaged { position: 0, why: format!("negative position {position}") })?;
-                let stream: String = row.get(1).map_err(StoreError::from)?;
-                let seq: i64 = row.get(2).map_err(StoreError::from)?;
-                let kind: String = row.get(3).map_err(StoreError::from)?;
-                let at: i64 = row.get(4).map_err(StoreError::from)?;
-                let body: String = row.get(5).map_err(StoreError::from)?;
-                let damaged = |why: String| IntegrityError::Damaged { position, why };
-                let event = EncodedEvent::decode(&body).map_err(|e| damaged(format!("the body does not decode: {e}")))?;
-                let rec = event.record();
-                if rec.stream.to_string() != stream
-                    || i64::from(rec.seq) != seq
-                    || rec.event.name() != kind
-                    || rec.at.minutes() != at
-                {
-                    return Err(damaged(format!(
-                        "the columns say {stream} #{seq} {kind} at minute {at}, the body says {} #{} {} at minute {}",
-                        rec.stream,
-                        rec.seq,
-                        rec.event.name(),
-                        rec.at.minutes()
-                    )));
-                }
-                let stored = StoredEvent { position, event };
-                shape.verify_next(&stored)?;
-                visit(&stored).map_err(|why| IntegrityError::Refused { position, why })?;
-            }
-        }
-        let (keys, dangling): (i64, Option<(String, i64)>) = {
-            let keys = self.conn.query_row("SELECT COUNT(*) FROM idempotency", [], |r| r.get(0));
-            let dangling = self
-                .conn
-                .query_row(
-                    "SELECT key, position FROM idempotency WHERE position > ?1 LIMIT 1",
-                    [position_sql(shape.head)],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional();
-            (keys.map_err(StoreError::from)?, dangling.map_err(StoreError::from)?)
+        let shape = verify_events(&self.conn, visit)?;
+        let keys = verify_keys(&self.conn, shape.head)?;
+        let summary = LogSummary {
+            events: shape.head,
+            streams: shape.versions.len() as u64,
+            idempotency_records: keys.len() as u64,
         };
-        if let Some((key, position)) = dangling {
-            return Err(IntegrityError::DanglingKey { key, position: position as u64, head: shape.head });
-        }
-        let summary =
-            LogSummary { events: shape.head, streams: shape.versions.len() as u64, idempotency_records: keys as u64 };
         self.shape = shape;
+        self.keys = keys;
         self.verified = true;
         Ok(summary)
     }
@@ -259,6 +326,95 @@ impl EventStore for SqliteStore {
 
     fn readers(&self) -> Arc<dyn EventLog + Send + Sync> {
         Arc::new(SqliteReaders::new(self.path.clone()))
+    }
+}
+
+fn verify_events(
+    conn: &Connection,
+    visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
+) -> Result<Shape, IntegrityError> {
+    let mut shape = Shape::default();
+    let mut stmt = conn
+        .prepare("SELECT position, stream, seq, kind, at, body FROM events ORDER BY position")
+        .map_err(StoreError::from)?;
+    let mut rows = stmt.query([]).map_err(StoreError::from)?;
+    while let Some(row) = rows.next().map_err(StoreError::from)? {
+        let position: i64 = row.get(0).map_err(StoreError::from)?;
+        let position = u64::try_from(position)
+            .map_err(|_| IntegrityError::Damaged { position: 0, why: format!("negative position {position}") })?;
+        let stream: String = row.get(1).map_err(StoreError::from)?;
+        let seq: i64 = row.get(2).map_err(StoreError::from)?;
+        let kind: String = row.get(3).map_err(StoreError::from)?;
+        let at: i64 = row.get(4).map_err(StoreError::from)?;
+        let body: String = row.get(5).map_err(StoreError::from)?;
+        let damaged = |why: String| IntegrityError::Damaged { position, why };
+        let event = EncodedEvent::decode(&body).map_err(|e| damaged(format!("the body does not decode: {e}")))?;
+        let rec = event.record();
+        if rec.stream.to_string() != stream
+            || i64::from(rec.seq) != seq
+            || rec.event.name() != kind
+            || rec.at.minutes() != at
+        {
+            return Err(damaged(format!(
+                "the columns say {stream} #{seq} {kind} at minute {at}, the body says {} #{} {} at minute {}",
+                rec.stream,
+                rec.seq,
+                rec.event.name(),
+                rec.at.minutes()
+            )));
+        }
+        let stored = StoredEvent { position, event };
+        shape.verify_next(&stored)?;
+        visit(&stored).map_err(|why| IntegrityError::Refused { position, why })?;
+    }
+    Ok(shape)
+}
+
+fn verify_keys(conn: &Connection, head: u64) -> Result<KeyIndex, IntegrityError> {
+    let mut keys = KeyIndex::default();
+    let mut seen: HashMap<u64, Vec<(String, String)>> = HashMap::new();
+    let mut stmt =
+        conn.prepare("SELECT id, scope, key, position FROM idempotency ORDER BY id").map_err(StoreError::from)?;
+    let mut rows = stmt.query([]).map_err(StoreError::from)?;
+    while let Some(row) = rows.next().map_err(StoreError::from)? {
+        let id: i64 = row.get(0).map_err(StoreError::from)?;
+        let scope: String = row.get(1).map_err(StoreError::from)?;
+        let key: String = row.get(2).map_err(StoreError::from)?;
+        let position: i64 = row.get(3).map_err(StoreError::from)?;
+        if position < 0 || position as u64 > head {
+            return Err(IntegrityError::DanglingKey { key, position: position as u64, head });
+        }
+        let hash = KeyIndex::hash(&scope, &key);
+        // Only keys that share a hash are kept to compare, so this costs memory only on
+        // (rare) collisions.
+        if keys.candidates(hash).next().is_some() {
+            let others = seen.entry(hash).or_default();
+            if others.iter().any(|(s, k)| *s == scope && *k == key) {
+                return Err(IntegrityError::DuplicateKey { scope, key });
+            }
+            others.push((scope, key));
+        } else {
+            seen.insert(hash, vec![(scope, key)]);
+        }
+        keys.insert(hash, id);
+    }
+    Ok(keys)
+}
+
+/// A connection that copies the WAL into the database file (a checkpoint), so that the WAL
+/// stays short without the writer doing it inside a commit.
+#[derive(Debug)]
+pub struct Checkpointer {
+    conn: Connection,
+}
+
+impl Checkpointer {
+    /// Runs one passive checkpoint (it never waits for the writer or readers); returns the WAL's
+    /// size in frames and how many of them are now in the database file.
+    pub fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
+        let (_busy, log, done): (i64, i64, i64) =
+            self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok((log, done))
     }
 }
 
@@ -283,7 +439,7 @@ impl SqliteReaders {
             None => {
                 let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
                 let conn = Connection::open_with_flags(&self.path, flags)?;
-                conn.busy_timeout(std::time::Duration::from_secs(5))?;
+                configure(&conn, READER_CACHE_KIB)?;
                 conn
             }
         };
@@ -305,9 +461,6 @@ impl EventLog for SqliteReaders {
     }
     fn read_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         self.with(|c| read_after(c, after, limit))
-    }
-    fn idempotency(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-        self.with(|c| idempotency(c, scope, key))
     }
 }
 
@@ -333,7 +486,8 @@ fn read_stream(conn: &Connection, stream: StreamId) -> Result<Vec<StoredEvent>, 
 }
 
 fn read_after(conn: &Connection, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT position, body FROM events WHERE position > ?1 ORDER BY position LIMIT ?2")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT position, body FROM events WHERE position > ?1 ORDER BY position LIMIT ?2")?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = stmt
         .query_map(params![i64::try_from(after).unwrap_or(i64::MAX), limit], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -341,21 +495,21 @@ fn read_after(conn: &Connection, after: u64, limit: usize) -> Result<Vec<StoredE
     decode_rows(rows)
 }
 
-fn idempotency(conn: &Connection, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT fingerprint, status, body, position FROM idempotency WHERE scope = ?1 AND key = ?2",
-    )?;
-    let row = stmt
-        .query_row(params![scope, key], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, u16>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
-        })
-        .optional()?;
-    Ok(row.map(|(fingerprint, status, body, position)| IdempotencyRecord {
-        scope: scope.to_owned(),
-        key: key.to_owned(),
-        fingerprint: u64::from_str_radix(&fingerprint, 16).unwrap_or(0),
-        status,
-        body,
-        position: position as u64,
-    }))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sharing_a_hash_keep_every_row() {
+        let mut index = KeyIndex::default();
+        index.insert(7, 1);
+        index.insert(7, 2);
+        index.insert(9, 3);
+        assert_eq!(index.candidates(7).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(index.candidates(9).collect::<Vec<_>>(), [3]);
+        assert_eq!(index.candidates(8).count(), 0);
+        assert_eq!(index.len(), 3);
+        // Scope and key are separated, so that ("ab", "c") and ("a", "bc") differ.
+        assert_ne!(KeyIndex::hash("ab", "c"), KeyIndex::hash("a", "bc"));
+    }
 }

@@ -1,0 +1,649 @@
+//! The HTTP API: routes, authentication, and the handlers that turn requests into writer
+//! messages or store reads. Every route is registered through [`routes`], the list the OpenAPI
+//! test holds against `openapi.json`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use serde::Deserialize;
+use tokio::sync::{oneshot, watch};
+use yichuang_core::definition::Definition;
+use yichuang_core::{Actor, CaseId, Command, Role, StreamId, TaskState, TicketState};
+use yichuang_store::{EventLog, StoredEvent};
+
+use crate::config::Tokens;
+use crate::error::{ApiError, json_response};
+use crate::state::{Shared, WireEvent};
+use crate::wire::{self, CaseCommand, OpenCase, OpenTicket, TaskCommandBody, TicketCommandBody};
+use crate::writer::{
+    CommandRequest, Idempotency, LIST_MAX, Query as WriterQuery, Reply, Request, Target, WriterHandle,
+};
+
+/// The OpenAPI document served at `/openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Longest accepted `Idempotency-Key`.
+const KEY_BYTES_MAX: usize = 255;
+
+/// Rows a list returns when the client names no `limit`.
+const LIST_DEFAULT: usize = 100;
+
+/// Everything a handler needs.
+#[derive(Clone)]
+pub struct App(Arc<AppInner>);
+
+/// The parts of [`App`].
+pub struct AppInner {
+    /// The writer's channel.
+    pub writer: WriterHandle,
+    /// Readers of the log.
+    pub readers: Arc<dyn EventLog + Send + Sync>,
+    /// Bearer tokens.
+    pub tokens: Tokens,
+    /// The definition.
+    pub def: Arc<Definition>,
+    /// Shared with the writer.
+    pub shared: Arc<Shared>,
+    /// Flips to `true` when the service shuts down (ends the event streams).
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl App {
+    /// Wraps the parts.
+    pub fn new(inner: AppInner) -> App {
+        App(Arc::new(inner))
+    }
+
+    /// The parts.
+    pub fn inner(&self) -> &AppInner {
+        &self.0
+    }
+
+    /// The actor of the request's bearer token.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Actor, ApiError> {
+        let unauthorized = |code, message: &str| ApiError::new(StatusCode::UNAUTHORIZED, code, message);
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Err(unauthorized(
+                "unauthenticated",
+                "send `Authorization: Bearer TOKEN`; the tokens are in the service's tokens file (--tokens)",
+            ));
+        };
+        let value = value.to_str().unwrap_or_default();
+        let token = match value.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+            _ => return Err(unauthorized("unauthenticated", "the Authorization header must read `Bearer TOKEN`")),
+        };
+        match self.0.tokens.actor(token) {
+            Some(actor) => Ok(actor.clone()),
+            None => Err(unauthorized("unknown_token", "the bearer token is not in the service's tokens file")),
+        }
+    }
+
+    async fn send(&self, request: Request) -> Result<(), ApiError> {
+        self.0.writer.send(request).await.map_err(|_| writer_gone())
+    }
+
+    async fn ask(&self, actor: Actor, query: WriterQuery) -> Result<String, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Query { actor, query, reply: tx }).await?;
+        rx.await.map_err(|_| writer_gone())?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn EventLog) -> Result<T, yichuang_store::StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let readers = Arc::clone(&self.0.readers);
+        let result = tokio::task::spawn_blocking(move || f(readers.as_ref())).await;
+        match result {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(ApiError::unavailable("storage_failed", format!("the log could not be read: {e}"))),
+            Err(_) => Err(ApiError::unavailable("storage_failed", "the log read was interrupted")),
+        }
+    }
+
+    /// Authenticates, checks the body and the key, builds the command, and waits for the
+    /// writer's answer (which comes after the commit).
+    async fn command(
+        &self,
+        headers: &HeaderMap,
+        uri: &Uri,
+        body: Result<Bytes, BytesRejection>,
+        build: impl FnOnce(&[u8]) -> Result<(Target, Option<u32>), ApiError>,
+    ) -> Result<Response, ApiError> {
+        let actor = self.authenticate(headers)?;
+        let body = body.map_err(body_error)?;
+        let idempotency = idempotency(headers, uri.path(), &body)?;
+        let (target, expected_version) = build(&body)?;
+        let (tx, rx) = oneshot::channel();
+        let request = CommandRequest { actor, target, expected_version, idempotency, reply: tx };
+        self.send(Request::Command(Box::new(request))).await?;
+        let reply = rx.await.map_err(|_| writer_gone())?;
+        Ok(reply_response(reply))
+    }
+}
+
+fn writer_gone() -> ApiError {
+    ApiError::unavailable(
+        "unavailable",
+        "the service's writer stopped while handling this request; nothing was acknowledged, retry with the same \
+         Idempotency-Key",
+    )
+}
+
+fn reply_response(reply: Reply) -> Response {
+    let mut response = json_response(reply.status, reply.body);
+    if reply.replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+fn body_error(e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("{}; send a smaller body", e.body_text()),
+        )
+    } else {
+        ApiError::bad_request("bad_request", e.body_text())
+    }
+}
+
+fn path_error(e: PathRejection) -> ApiError {
+    ApiError::bad_request("bad_request", e.body_text())
+}
+
+fn query_error(e: QueryRejection) -> ApiError {
+    ApiError::bad_request("bad_request", e.body_text())
+}
+
+/// FNV-1a, 64 bits: a stable fingerprint (unlike std's hasher, fixed across Rust versions,
+/// which matters because fingerprints are stored).
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in *part {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        hash ^= 0xff;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+fn idempotency(headers: &HeaderMap, path: &str, body: &[u8]) -> Result<Option<Idempotency>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let key = value.to_str().unwrap_or_default();
+    if key.is_empty() || key.len() > KEY_BYTES_MAX || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::bad_request(
+            "bad_idempotency_key",
+            format!("an Idempotency-Key is 1–{KEY_BYTES_MAX} visible ASCII characters, e.g. a UUID"),
+        ));
+    }
+    Ok(Some(Idempotency { key: key.to_owned(), fingerprint: fnv1a(&[b"POST", path.as_bytes(), body]) }))
+}
+
+fn no_version_on_open(expected: Option<u32>) -> Result<(), ApiError> {
+    match expected {
+        Some(_) => Err(ApiError::bad_request(
+            "bad_request",
+            "expected_version applies to commands on an existing case or ticket, not to opening one",
+        )),
+        None => Ok(()),
+    }
+}
+
+async fn post_cases(
+    State(app): State<App>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    app.command(&headers, &uri, body, |b| {
+        let p = wire::parse::<OpenCase>(b, Some("submit"))?;
+        no_version_on_open(p.expected_version)?;
+        Ok((Target::OpenCase(p.command.into_command()), None))
+    })
+    .await
+}
+
+async fn post_case_command(
+    State(app): State<App>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Path(id) = path.map_err(path_error)?;
+    app.command(&headers, &uri, body, |b| {
+        let id = wire::case_path(&id)?;
+        let p = wire::parse::<CaseCommand>(b, None)?;
+        Ok((Target::Case(id, p.command.into_command()), p.expected_version))
+    })
+    .await
+}
+
+async fn post_task_command(
+    State(app): State<App>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Path((id, item)) = path.map_err(path_error)?;
+    app.command(&headers, &uri, body, |b| {
+        let id = wire::case_path(&id)?;
+        let p = wire::parse::<TaskCommandBody>(b, None)?;
+        let command = Command::Task { item: item.as_str().into(), action: p.command.into_command() };
+        Ok((Target::Case(id, command), p.expected_version))
+    })
+    .await
+}
+
+async fn post_tickets(
+    State(app): State<App>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    app.command(&headers, &uri, body, |b| {
+        let p = wire::parse::<OpenTicket>(b, None)?;
+        no_version_on_open(p.expected_version)?;
+        Ok((Target::OpenTicket(p.command.into_source()), None))
+    })
+    .await
+}
+
+async fn post_ticket_command(
+    State(app): State<App>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Path(id) = path.map_err(path_error)?;
+    app.command(&headers, &uri, body, |b| {
+        let id = wire::ticket_path(&id)?;
+        let p = wire::parse::<TicketCommandBody>(b, None)?;
+        Ok((Target::Ticket(id, p.command.into_command()), p.expected_version))
+    })
+    .await
+}
+
+async fn post_plan_tickets(
+    State(app): State<App>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    app.command(&headers, &uri, body, |b| {
+        if !b.iter().all(u8::is_ascii_whitespace) {
+            let p = wire::parse::<serde_json::Map<String, serde_json::Value>>(b, None)?;
+            if !p.command.is_empty() || p.expected_version.is_some() {
+                return Err(ApiError::bad_request(
+                    "bad_request",
+                    "this command takes no arguments: send {} or nothing",
+                ));
+            }
+        }
+        Ok((Target::PlanTickets, None))
+    })
+    .await
+}
+
+fn ok_json(body: String) -> Response {
+    json_response(StatusCode::OK, body)
+}
+
+async fn get_case(
+    State(app): State<App>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    let Path(id) = path.map_err(path_error)?;
+    let id = wire::case_path(&id)?;
+    Ok(ok_json(app.ask(actor, WriterQuery::Case(id)).await?))
+}
+
+fn events_body(stream: StreamId, events: &[StoredEvent]) -> String {
+    let mut out = format!("{{\"stream\":\"{stream}\",\"events\":[");
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&e.wire_json());
+    }
+    out.push_str("]}");
+    out
+}
+
+async fn get_case_events(
+    State(app): State<App>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    let Path(id) = path.map_err(path_error)?;
+    let id: CaseId = wire::case_path(&id)?;
+    // Existence and the right to read, as of a committed state.
+    app.ask(actor, WriterQuery::Case(id)).await?;
+    let stream = StreamId::Case(id);
+    let events = app.read(move |log| log.read_stream(stream)).await?;
+    Ok(ok_json(events_body(stream, &events)))
+}
+
+async fn get_ticket(
+    State(app): State<App>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    let Path(id) = path.map_err(path_error)?;
+    let id = wire::ticket_path(&id)?;
+    Ok(ok_json(app.ask(actor, WriterQuery::Ticket(id)).await?))
+}
+
+async fn get_ticket_events(
+    State(app): State<App>,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    let Path(id) = path.map_err(path_error)?;
+    let id = wire::ticket_path(&id)?;
+    app.ask(actor, WriterQuery::Ticket(id)).await?;
+    let stream = StreamId::Ticket(id);
+    let events = app.read(move |log| log.read_stream(stream)).await?;
+    Ok(ok_json(events_body(stream, &events)))
+}
+
+/// `?state=&limit=` of a work queue.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueueParams {
+    state: Option<String>,
+    limit: Option<usize>,
+}
+
+fn limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit.unwrap_or(LIST_DEFAULT) {
+        n @ 1..=LIST_MAX => Ok(n),
+        n => Err(ApiError::bad_request("bad_request", format!("limit {n} is out of range; give 1–{LIST_MAX}"))),
+    }
+}
+
+fn normalized(text: &str) -> String {
+    text.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect()
+}
+
+async fn get_department_tasks(
+    State(app): State<App>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<QueueParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    let Path(department) = path.map_err(path_error)?;
+    let Query(params) = query.map_err(query_error)?;
+    let states = [TaskState::Ready, TaskState::InReview, TaskState::Waiting, TaskState::SimulatedApproved];
+    let state = match params.state.as_deref() {
+        None => TaskState::Ready,
+        Some(s) => states.into_iter().find(|t| normalized(t.name()) == normalized(s)).ok_or_else(|| {
+            ApiError::bad_request(
+                "bad_request",
+                format!("unknown task state `{s}`; a queue is one of: ready, in_review, waiting, simulated_approved"),
+            )
+        })?,
+    };
+    let limit = limit(params.limit)?;
+    Ok(ok_json(app.ask(actor, WriterQuery::DepartmentTasks { department, state, limit }).await?))
+}
+
+/// `?state=&department=&limit=` of the ticket board.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TicketParams {
+    state: Option<String>,
+    department: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn get_tickets(
+    State(app): State<App>,
+    query: Result<Query<TicketParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    let Query(params) = query.map_err(query_error)?;
+    let state = match params.state.as_deref() {
+        None => None,
+        Some(s) => {
+            Some(TicketState::ALL.into_iter().find(|t| normalized(t.name()) == normalized(s)).ok_or_else(|| {
+                let names: Vec<&str> = TicketState::ALL.iter().map(|t| t.name()).collect();
+                ApiError::bad_request(
+                    "bad_request",
+                    format!("unknown ticket state `{s}`; one of: {}", names.join(", ")),
+                )
+            })?)
+        }
+    };
+    let limit = limit(params.limit)?;
+    let query = WriterQuery::Tickets { state, department: params.department, limit };
+    Ok(ok_json(app.ask(actor, query).await?))
+}
+
+async fn get_four_lists(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    Ok(ok_json(app.ask(actor, WriterQuery::FourLists).await?))
+}
+
+async fn get_kpis(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    Ok(ok_json(app.ask(actor, WriterQuery::Kpis).await?))
+}
+
+/// `?after=&limit=` of the global log.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogParams {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+fn staff(actor: &Actor, what: &str) -> Result<(), ApiError> {
+    if actor.role == Role::Applicant {
+        return Err(ApiError::forbidden(
+            "role_not_allowed",
+            format!("{what} is for the hall's staff; {} may read only their own cases", actor.describe()),
+        ));
+    }
+    Ok(())
+}
+
+async fn get_events(
+    State(app): State<App>,
+    query: Result<Query<LogParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    staff(&actor, "the whole log")?;
+    let Query(params) = query.map_err(query_error)?;
+    let (after, limit) = (params.after.unwrap_or(0), limit(params.limit)?);
+    let events = app.read(move |log| log.read_after(after, limit)).await?;
+    let head = app.0.shared.head.load(Ordering::Acquire);
+    let mut out = format!("{{\"head\":{head},\"events\":[");
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&WireEvent::of(e).json);
+    }
+    out.push_str("]}");
+    Ok(ok_json(out))
+}
+
+async fn get_clock(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    Ok(ok_json(app.ask(actor, WriterQuery::Clock).await?))
+}
+
+async fn post_clock(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    let body = body.map_err(body_error)?;
+    let set: wire::SetClock = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("bad_request", format!("send {{\"now\": \"YYYY-MM-DDTHH:MM\"}}: {e}")))?;
+    let (tx, rx) = oneshot::channel();
+    app.send(Request::SetClock { actor, now: set.now, reply: tx }).await?;
+    Ok(ok_json(rx.await.map_err(|_| writer_gone())??))
+}
+
+async fn healthz(State(app): State<App>) -> Response {
+    let answer = tokio::time::timeout(Duration::from_secs(5), app.ask(Actor::system(), WriterQuery::Status)).await;
+    match answer {
+        Ok(Ok(body)) => ok_json(body),
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => ApiError::unavailable("unavailable", "the writer did not answer within 5 s").into_response(),
+    }
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    let shared = &app.0.shared;
+    let body = shared.metrics.render(
+        shared.head.load(Ordering::Acquire),
+        shared.cases.load(Ordering::Relaxed),
+        shared.tickets.load(Ordering::Relaxed),
+    );
+    let mut response = (StatusCode::OK, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
+}
+
+async fn openapi() -> Response {
+    json_response(StatusCode::OK, OPENAPI.to_owned())
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route {method} {}; the routes are listed at /openapi.json", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not take {method}; see /openapi.json", uri.path()),
+    )
+}
+
+async fn track(State(app): State<App>, request: axum::extract::Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    app.0.shared.metrics.response(response.status(), started.elapsed().as_secs_f64());
+    response
+}
+
+/// Every route: path, methods, handler. The router and the OpenAPI check both read this list.
+pub fn routes() -> Vec<(&'static str, &'static [&'static str], MethodRouter<App>)> {
+    vec![
+        ("/v1/cases", &["POST"], post(post_cases)),
+        ("/v1/cases/{id}", &["GET"], get(get_case)),
+        ("/v1/cases/{id}/events", &["GET"], get(get_case_events)),
+        ("/v1/cases/{id}/commands", &["POST"], post(post_case_command)),
+        ("/v1/cases/{id}/tasks/{item}/commands", &["POST"], post(post_task_command)),
+        ("/v1/departments/{department}/tasks", &["GET"], get(get_department_tasks)),
+        ("/v1/tickets", &["GET", "POST"], get(get_tickets).post(post_tickets)),
+        ("/v1/tickets/{id}", &["GET"], get(get_ticket)),
+        ("/v1/tickets/{id}/events", &["GET"], get(get_ticket_events)),
+        ("/v1/tickets/{id}/commands", &["POST"], post(post_ticket_command)),
+        ("/v1/plan/tickets", &["POST"], post(post_plan_tickets)),
+        ("/v1/reports/four-lists", &["GET"], get(get_four_lists)),
+        ("/v1/kpis", &["GET"], get(get_kpis)),
+        ("/v1/events", &["GET"], get(get_events)),
+        ("/v1/stream", &["GET"], get(crate::stream::get_stream)),
+        ("/v1/clock", &["GET", "POST"], get(get_clock).post(post_clock)),
+        ("/healthz", &["GET"], get(healthz)),
+        ("/metrics", &["GET"], get(metrics)),
+        ("/openapi.json", &["GET"], get(openapi)),
+    ]
+}
+
+/// The method and path of every route, e.g. `("POST", "/v1/cases")`.
+pub fn route_list() -> Vec<(String, String)> {
+    let mut list = Vec::new();
+    for (path, methods, _) in routes() {
+        for m in methods {
+            list.push((m.to_string(), path.to_string()));
+        }
+    }
+    list
+}
+
+/// The router with its state, body limit and metrics.
+pub fn router(app: App, body_limit_bytes: usize) -> Router {
+    let mut router = Router::new();
+    for (path, _, method_router) in routes() {
+        router = router.route(path, method_router);
+    }
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit_bytes))
+        .layer(middleware::from_fn_with_state(app.clone(), track))
+        .with_state(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The OpenAPI document describes exactly the routes the router serves, each with a
+    /// summary and responses, and every `$ref` resolves.
+    #[test]
+    fn openapi_describes_every_route_and_nothing_else() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut described = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("a path item") {
+                assert!(op["summary"].is_string(), "{method} {path} has a summary");
+                assert!(op["responses"].is_object(), "{method} {path} has responses");
+                described.push((method.to_uppercase(), path.clone()));
+            }
+        }
+        let mut served = route_list();
+        described.sort();
+        served.sort();
+        assert_eq!(described, served, "openapi.json and the router list the same routes");
+        let marker = "\"$ref\": \"#/components/schemas/";
+        for (i, _) in OPENAPI.match_indices(marker) {
+            let name: String = OPENAPI[i + marker.len()..].chars().take_while(|c| *c != '"').collect();
+            assert!(doc["components"]["schemas"][&name].is_object(), "schema {name} is defined");
+        }
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_separate_the_parts() {
+        assert_eq!(fnv1a(&[b"POST", b"/v1/cases", b"{}"]), fnv1a(&[b"POST", b"/v1/cases", b"{}"]));
+        assert_ne!(fnv1a(&[b"POST", b"/v1/cases", b"{}"]), fnv1a(&[b"POST", b"/v1/case", b"s{}"]));
+        // Pinned: stored fingerprints must not change between builds.
+        assert_eq!(fnv1a(&[b"POST", b"/v1/cases", b"{}"]), 0x8158dae3aed8eb68);
+    }
+}

@@ -1,0 +1,153 @@
+//! `GET /v1/stream`: every committed event as Server-Sent Events (实时流转, 数据实时共享).
+//!
+//! Each event is sent as `id: <global position>`, `event: <EventName>`, `data: <event JSON>`.
+//! A client that reconnects with `Last-Event-ID: N` (browsers do this by themselves) gets every
+//! event after position N, then the live feed; without it, the stream starts at the current
+//! head (or after `?after=N`). Only committed events are ever sent: the writer publishes a batch
+//! after its transaction is durable.
+//!
+//! How gaps are avoided: the handler subscribes to the live feed *before* reading the backlog
+//! from the store, so an event is either in the store when the backlog is read or in the feed
+//! afterwards; positions already sent are skipped. A subscriber that falls more than
+//! [`crate::state::FEED_BATCHES_MAX`] batches behind, or sees a jump in positions, reads the
+//! missing part from the store again.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
+
+use crate::api::App;
+use crate::error::ApiError;
+use crate::state::WireEvent;
+
+/// Events read from the store per backlog page.
+const PAGE_EVENTS: usize = 512;
+
+/// `?after=N`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamParams {
+    after: Option<u64>,
+}
+
+struct Follow {
+    app: App,
+    last: u64,
+    catching_up: bool,
+    buffer: VecDeque<WireEvent>,
+    feed: broadcast::Receiver<Arc<[WireEvent]>>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Decrements the open-streams gauge when the stream is dropped.
+struct Open(App);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.inner().shared.metrics.streams_open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The handler.
+pub async fn get_stream(
+    State(app): State<App>,
+    query: Result<Query<StreamParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let actor = app.authenticate(&headers)?;
+    if actor.role == yichuang_core::Role::Applicant {
+        return Err(ApiError::forbidden(
+            "role_not_allowed",
+            format!("the event stream is for the hall's staff; {} may read only their own cases", actor.describe()),
+        ));
+    }
+    let Query(params) = query.map_err(|e| ApiError::bad_request("bad_request", e.body_text()))?;
+    let last_event_id = match headers.get("last-event-id") {
+        None => None,
+        Some(v) => Some(v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()).ok_or_else(|| {
+            ApiError::bad_request("bad_request", "Last-Event-ID must be an event position (a whole number)")
+        })?),
+    };
+    let inner = app.inner();
+    // Subscribe first: anything committed from now on is in the feed.
+    let feed = inner.shared.events.subscribe();
+    let (last, catching_up) = match last_event_id.or(params.after) {
+        Some(after) => (after, true),
+        None => (inner.shared.head.load(Ordering::Acquire), false),
+    };
+    inner.shared.metrics.streams_open.fetch_add(1, Ordering::Relaxed);
+    let follow =
+        Follow { app: app.clone(), last, catching_up, buffer: VecDeque::new(), feed, shutdown: inner.shutdown.clone() };
+    let open = Open(app.clone());
+    let stream = futures_util::stream::unfold((follow, open), |(mut f, open)| async move {
+        let event = f.next().await?;
+        Some((Ok(event), (f, open)))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+impl Follow {
+    /// The next event to send, or `None` when the stream ends (shutdown, storage error).
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(e) = self.buffer.pop_front() {
+                if e.position <= self.last {
+                    continue;
+                }
+                if e.position != self.last + 1 {
+                    // A jump: something between was not seen; read it from the store.
+                    self.buffer.clear();
+                    self.catching_up = true;
+                    continue;
+                }
+                self.last = e.position;
+                return Some(Event::default().id(e.position.to_string()).event(e.name).data(&*e.json));
+            }
+            if self.catching_up {
+                let after = self.last;
+                let page = self.app.inner_read(after).await?;
+                if page.is_empty() {
+                    self.catching_up = false;
+                } else {
+                    self.buffer.extend(page);
+                }
+                continue;
+            }
+            if *self.shutdown.borrow() {
+                return None;
+            }
+            tokio::select! {
+                batch = self.feed.recv() => match batch {
+                    Ok(batch) => self.buffer.extend(batch.iter().filter(|e| e.position > self.last).cloned()),
+                    Err(RecvError::Lagged(_)) => self.catching_up = true,
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = self.shutdown.changed() => return None,
+            }
+        }
+    }
+}
+
+impl App {
+    /// One backlog page after `after`, or `None` if the store cannot be read (the stream then
+    /// ends; the client reconnects with `Last-Event-ID`).
+    async fn inner_read(&self, after: u64) -> Option<Vec<WireEvent>> {
+        let readers = Arc::clone(&self.inner().readers);
+        let page = tokio::task::spawn_blocking(move || readers.read_after(after, PAGE_EVENTS)).await;
+        match page {
+            Ok(Ok(events)) => Some(events.iter().map(WireEvent::of).collect()),
+            _ => None,
+        }
+    }
+}

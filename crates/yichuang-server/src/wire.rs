@@ -1,0 +1,643 @@
+//! The JSON of the API: request bodies turned into the core's commands (with every mistake a
+//! 400 that says what was expected), and the views the queries answer with.
+//!
+//! Conventions: command names are snake_case (`accept_tolerating`, as [`Command::name`] says
+//! them); enum *values* are written as in the definition files and the events
+//! (`"Window"`, `"Hearing"`, `"Superficial"`); dates are `YYYY-MM-DD`, instants
+//! `YYYY-MM-DDTHH:MM` in hall time (UTC+8); case and ticket ids are `C000001` / `T000001`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use yichuang_core::definition::Definition;
+use yichuang_core::event::Applicant;
+use yichuang_core::{
+    CaseId, Channel, Command, ComplaintTarget, Date, DeliveryMethod, FailKind, Id, Instant, SpecialProcedureKind,
+    StreamId, Submission, TaskCommand, TicketCommand, TicketId, TicketSource,
+};
+
+use crate::error::ApiError;
+
+/// A request body, parsed: the command and the optional optimistic-concurrency version.
+#[derive(Debug)]
+pub struct Parsed<T> {
+    /// The command.
+    pub command: T,
+    /// `expected_version`: the stream's version the client decided on (409 if it moved).
+    pub expected_version: Option<u32>,
+}
+
+/// Parses a JSON object body into a command of type `T`, taking out `expected_version` first.
+/// `default_command` fills in `"command"` when the body has none.
+pub fn parse<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    default_command: Option<&str>,
+) -> Result<Parsed<T>, ApiError> {
+    let mut value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")))?;
+    let Some(object) = value.as_object_mut() else {
+        return Err(ApiError::bad_request("malformed_json", "the body must be a JSON object"));
+    };
+    let expected_version = match object.remove("expected_version") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_u64().and_then(|v| u32::try_from(v).ok()).ok_or_else(|| {
+            ApiError::bad_request("bad_request", format!("expected_version must be a whole number ≥ 0, not {v}"))
+        })?),
+    };
+    if let Some(default) = default_command {
+        object.entry("command").or_insert_with(|| Value::String(default.to_owned()));
+    }
+    let command = serde_json::from_value(value).map_err(|e| ApiError::bad_request("bad_request", e.to_string()))?;
+    Ok(Parsed { command, expected_version })
+}
+
+/// The applicant as sent (`credit_blocked` defaults to false).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicantBody {
+    id: Id,
+    name: String,
+    #[serde(default)]
+    credit_blocked: bool,
+}
+
+impl From<ApplicantBody> for Applicant {
+    fn from(a: ApplicantBody) -> Applicant {
+        Applicant { id: a.id, name: a.name, credit_blocked: a.credit_blocked }
+    }
+}
+
+/// An application (收件).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionBody {
+    bundle: Id,
+    applicant: ApplicantBody,
+    #[serde(default = "window")]
+    channel: Channel,
+    #[serde(default)]
+    materials: Vec<Id>,
+    #[serde(default)]
+    answers: BTreeMap<String, String>,
+    #[serde(default)]
+    green_channel: bool,
+}
+
+fn window() -> Channel {
+    Channel::Window
+}
+
+impl SubmissionBody {
+    fn into_command(self) -> Command {
+        Command::Submit(Box::new(Submission {
+            bundle: self.bundle,
+            applicant: self.applicant.into(),
+            channel: self.channel,
+            materials: self.materials,
+            answers: self.answers,
+            green_channel: self.green_channel,
+        }))
+    }
+}
+
+/// `POST /v1/cases`: submit (the default) or consult.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OpenCase {
+    /// 提交申请.
+    Submit(SubmissionBody),
+    /// 帮办咨询.
+    Consult {
+        /// Bundle.
+        bundle: Id,
+        /// Applicant.
+        applicant: ApplicantBody,
+    },
+}
+
+impl OpenCase {
+    /// The core command.
+    pub fn into_command(self) -> Command {
+        match self {
+            OpenCase::Submit(s) => s.into_command(),
+            OpenCase::Consult { bundle, applicant } => Command::Consult { bundle, applicant: applicant.into() },
+        }
+    }
+}
+
+/// `POST /v1/cases/{id}/commands`.
+///
+/// Commands without arguments are written as empty struct variants (`Accept {}`) rather than
+/// unit variants: serde ignores unknown fields next to an internally tagged *unit* variant, and
+/// a misspelt argument must be a 400, not silently dropped.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CaseCommand {
+    /// Submit a consulted case.
+    Submit(SubmissionBody),
+    /// 受理.
+    Accept {},
+    /// 容缺受理.
+    AcceptTolerating {
+        /// Cure date.
+        cure_due: Date,
+    },
+    /// 补正告知.
+    RequestCorrection {},
+    /// 不予受理.
+    Reject {
+        /// Reason.
+        reason: String,
+    },
+    /// 补正后重新提交.
+    Resubmit {
+        /// Materials.
+        materials: Vec<Id>,
+    },
+    /// 补齐.
+    Supply {
+        /// Material.
+        material: Id,
+    },
+    /// 一并出件.
+    Deliver {
+        /// `Window`, `Post` or `Electronic`.
+        method: DeliveryMethod,
+    },
+    /// 好差评.
+    Rate {
+        /// 1–5.
+        stars: u8,
+    },
+    /// 撤回.
+    Withdraw {},
+}
+
+impl CaseCommand {
+    /// The core command.
+    pub fn into_command(self) -> Command {
+        match self {
+            CaseCommand::Submit(s) => s.into_command(),
+            CaseCommand::Accept {} => Command::Accept,
+            CaseCommand::AcceptTolerating { cure_due } => Command::AcceptTolerating { cure_due },
+            CaseCommand::RequestCorrection {} => Command::RequestCorrection,
+            CaseCommand::Reject { reason } => Command::Reject { reason },
+            CaseCommand::Resubmit { materials } => Command::Resubmit { materials },
+            CaseCommand::Supply { material } => Command::Supply { material },
+            CaseCommand::Deliver { method } => Command::Deliver { method },
+            CaseCommand::Rate { stars } => Command::Rate { stars },
+            CaseCommand::Withdraw {} => Command::Withdraw,
+        }
+    }
+}
+
+/// `POST /v1/cases/{id}/tasks/{item}/commands`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TaskCommandBody {
+    /// 认领.
+    Claim {},
+    /// 准予 / 会签.
+    Approve {},
+    /// 不予.
+    Deny {
+        /// Reason.
+        reason: String,
+    },
+    /// 特别程序开始.
+    StartSpecialProcedure {
+        /// `Hearing`, `Testing`, `Appraisal`, `ExpertReview` or `SiteInspection`.
+        kind: SpecialProcedureKind,
+    },
+    /// 特别程序结束.
+    EndSpecialProcedure {},
+    /// 模拟审批.
+    ApproveSimulated {},
+    /// 前置条件满足.
+    MeetPrecondition {
+        /// Facts changed since the simulated review.
+        facts_changed: bool,
+    },
+}
+
+impl TaskCommandBody {
+    /// The core command.
+    pub fn into_command(self) -> TaskCommand {
+        match self {
+            TaskCommandBody::Claim {} => TaskCommand::Claim,
+            TaskCommandBody::Approve {} => TaskCommand::Approve,
+            TaskCommandBody::Deny { reason } => TaskCommand::Deny { reason },
+            TaskCommandBody::StartSpecialProcedure { kind } => TaskCommand::StartSpecialProcedure { kind },
+            TaskCommandBody::EndSpecialProcedure {} => TaskCommand::EndSpecialProcedure,
+            TaskCommandBody::ApproveSimulated {} => TaskCommand::ApproveSimulated,
+            TaskCommandBody::MeetPrecondition { facts_changed } => TaskCommand::MeetPrecondition { facts_changed },
+        }
+    }
+}
+
+/// `POST /v1/tickets`: a complaint (吐槽找茬) or an inspection finding (巡视/巡察反馈问题).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OpenTicket {
+    /// 吐槽找茬.
+    Complaint {
+        /// `{"Window": {"window": …, "department": …}}`, `{"Department": "…"}` or
+        /// `{"Process": {"description": …, "department": …}}`.
+        target: ComplaintTarget,
+        /// Related case, e.g. `C000001`.
+        #[serde(default, deserialize_with = "case_id")]
+        case: Option<CaseId>,
+        /// The complaint.
+        text: String,
+    },
+    /// 巡视/巡察反馈问题.
+    Inspection {
+        /// The finding.
+        finding: String,
+        /// The plan task it tracks.
+        #[serde(default)]
+        plan_task: Option<Id>,
+    },
+}
+
+fn case_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<CaseId>, D::Error> {
+    let text: Option<String> = Option::deserialize(d)?;
+    text.map(|t| match parse_stream(&t) {
+        Some(StreamId::Case(c)) => Ok(c),
+        _ => Err(serde::de::Error::custom(format!("`{t}` is not a case id; write it as C000001"))),
+    })
+    .transpose()
+}
+
+impl OpenTicket {
+    /// The core ticket source.
+    pub fn into_source(self) -> TicketSource {
+        match self {
+            OpenTicket::Complaint { target, case, text } => TicketSource::Complaint { target, case, text },
+            OpenTicket::Inspection { finding, plan_task } => TicketSource::Inspection { finding, plan_task },
+        }
+    }
+}
+
+/// `POST /v1/tickets/{id}/commands`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TicketCommandBody {
+    /// 立行立改.
+    FixNow {},
+    /// 建立台账.
+    Ledger {
+        /// Deadline.
+        deadline: Date,
+    },
+    /// 解释说明.
+    Explain {
+        /// Basis.
+        basis: String,
+    },
+    /// 申诉.
+    Appeal {
+        /// Reason.
+        reason: String,
+    },
+    /// 提交整改.
+    SubmitRectification {
+        /// Measures.
+        measures: String,
+        /// Evidence.
+        evidence: String,
+    },
+    /// 监督通过.
+    Pass {},
+    /// 监督不通过.
+    Fail {
+        /// `Superficial`, `Perfunctory`, `False` or `Incomplete`.
+        kind: FailKind,
+    },
+    /// 申诉成立.
+    UpholdAppeal {},
+    /// 反馈.
+    FeedBack {
+        /// Message.
+        message: String,
+    },
+    /// 回访.
+    FollowUp {
+        /// Satisfied.
+        satisfied: bool,
+    },
+}
+
+impl TicketCommandBody {
+    /// The core command.
+    pub fn into_command(self) -> TicketCommand {
+        match self {
+            TicketCommandBody::FixNow {} => TicketCommand::FixNow,
+            TicketCommandBody::Ledger { deadline } => TicketCommand::Ledger { deadline },
+            TicketCommandBody::Explain { basis } => TicketCommand::Explain { basis },
+            TicketCommandBody::Appeal { reason } => TicketCommand::Appeal { reason },
+            TicketCommandBody::SubmitRectification { measures, evidence } => {
+                TicketCommand::SubmitRectification { measures, evidence }
+            }
+            TicketCommandBody::Pass {} => TicketCommand::Pass,
+            TicketCommandBody::Fail { kind } => TicketCommand::Fail { kind },
+            TicketCommandBody::UpholdAppeal {} => TicketCommand::UpholdAppeal,
+            TicketCommandBody::FeedBack { message } => TicketCommand::FeedBack { message },
+            TicketCommandBody::FollowUp { satisfied } => TicketCommand::FollowUp { satisfied },
+        }
+    }
+}
+
+/// `POST /v1/clock` (manual clock only).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetClock {
+    /// The new hall time.
+    pub now: Instant,
+}
+
+/// Parses `C000001` / `T000001` (also lower case).
+pub fn parse_stream(text: &str) -> Option<StreamId> {
+    text.to_ascii_uppercase().parse().ok()
+}
+
+/// A case id from a path segment, or 404.
+pub fn case_path(text: &str) -> Result<CaseId, ApiError> {
+    match parse_stream(text) {
+        Some(StreamId::Case(c)) if c.0 > 0 => Ok(c),
+        _ => Err(ApiError::not_found(format!("`{text}` is not a case id; case ids look like C000001"))),
+    }
+}
+
+/// A ticket id from a path segment, or 404.
+pub fn ticket_path(text: &str) -> Result<TicketId, ApiError> {
+    match parse_stream(text) {
+        Some(StreamId::Ticket(t)) if t.0 > 0 => Ok(t),
+        _ => Err(ApiError::not_found(format!("`{text}` is not a ticket id; ticket ids look like T000001"))),
+    }
+}
+
+/// One task of a case, as shown.
+#[derive(Debug, Serialize)]
+pub struct TaskView {
+    /// Item id.
+    pub item: Id,
+    /// Item name.
+    pub name: String,
+    /// Task state name (`Ready`, `InReview`, …).
+    pub state: &'static str,
+    /// The special procedure, while in one.
+    pub special_procedure: Option<SpecialProcedureKind>,
+    /// Departments that decide it (all of them for a countersign).
+    pub departments: Vec<Id>,
+    /// The reviewer who claimed it.
+    pub reviewer: Option<Id>,
+    /// SLA level (`Normal`, `Warning`, `Overdue`) while the clock runs.
+    pub sla: Option<yichuang_core::sla::SlaLevel>,
+}
+
+/// Case view (`GET /v1/cases/{id}`).
+#[derive(Debug, Serialize)]
+pub struct CaseView {
+    /// `C000001`.
+    pub id: String,
+    /// Events folded (for `expected_version`).
+    pub version: u32,
+    /// State name.
+    pub state: &'static str,
+    /// Bundle id.
+    pub bundle: Id,
+    /// Bundle name.
+    pub bundle_name: String,
+    /// The applicant.
+    pub applicant: Applicant,
+    /// Channel.
+    pub channel: Option<Channel>,
+    /// Green channel used.
+    pub green_channel: bool,
+    /// The window that took it.
+    pub window: Option<Id>,
+    /// Materials handed in.
+    pub materials: Vec<Id>,
+    /// Materials of the last correction notice.
+    pub correction: Vec<Id>,
+    /// Tolerated materials still outstanding.
+    pub outstanding: Vec<Id>,
+    /// Receipt time.
+    pub received_at: Option<Instant>,
+    /// Acceptance date.
+    pub accepted_as_of: Option<Date>,
+    /// Cure deadline.
+    pub cure_due: Option<Instant>,
+    /// Case SLA level.
+    pub sla: Option<yichuang_core::sla::SlaLevel>,
+    /// Outcome.
+    pub outcome: Option<yichuang_core::Outcome>,
+    /// Delivery time.
+    pub delivered_at: Option<Instant>,
+    /// Delivery method.
+    pub delivery_method: Option<DeliveryMethod>,
+    /// Stars.
+    pub rating: Option<u8>,
+    /// Trips to the hall.
+    pub trips: u32,
+    /// Tasks in bundle order.
+    pub tasks: Vec<TaskView>,
+}
+
+impl CaseView {
+    /// Builds the view of a case.
+    pub fn of(def: &Definition, c: &yichuang_core::Case) -> CaseView {
+        let bundle = def.bundle(c.bundle);
+        let tasks = c
+            .tasks
+            .iter()
+            .map(|t| {
+                let item = def.item(t.item);
+                TaskView {
+                    item: t.item_id.clone(),
+                    name: item.name.clone(),
+                    state: t.state.name(),
+                    special_procedure: match t.state {
+                        yichuang_core::TaskState::SpecialProcedure(kind) => Some(kind),
+                        _ => None,
+                    },
+                    departments: item.decided_by.departments().iter().map(|&d| def.department(d).id.clone()).collect(),
+                    reviewer: t.reviewer.clone(),
+                    sla: t.sla.as_ref().filter(|s| !s.stopped).map(|s| s.level),
+                }
+            })
+            .collect();
+        CaseView {
+            id: c.id.to_string(),
+            version: c.version,
+            state: c.state.name(),
+            bundle: bundle.id.clone(),
+            bundle_name: bundle.name.clone(),
+            applicant: c.applicant.clone(),
+            channel: c.channel,
+            green_channel: c.green_channel,
+            window: c.window.clone(),
+            materials: c.materials.iter().map(|&m| def.material(m).id.clone()).collect(),
+            correction: c.correction.clone(),
+            outstanding: c.outstanding.clone(),
+            received_at: c.received_at,
+            accepted_as_of: c.accepted_as_of,
+            cure_due: c.cure_due,
+            sla: c.sla.as_ref().map(|s| s.level),
+            outcome: c.outcome,
+            delivered_at: c.delivered.map(|(at, _)| at),
+            delivery_method: c.delivered.map(|(_, m)| m),
+            rating: c.rating.map(|r| r.stars),
+            trips: c.trips,
+            tasks,
+        }
+    }
+}
+
+/// Ticket view (`GET /v1/tickets`, `GET /v1/tickets/{id}`).
+#[derive(Debug, Serialize)]
+pub struct TicketView<'a> {
+    /// `T000001`.
+    pub id: String,
+    /// Events folded (for `expected_version`).
+    pub version: u32,
+    /// State name.
+    pub state: &'static str,
+    /// Source kind (`bad_rating`, `complaint`, `overdue`, `inspection`, `plan_task`).
+    pub source_kind: &'static str,
+    /// Source in full.
+    pub source: &'a TicketSource,
+    /// Responsible department.
+    pub department: &'a Id,
+    /// Responsible window.
+    pub window: Option<&'a Id>,
+    /// Opened.
+    pub opened_at: Instant,
+    /// Current deadline.
+    pub deadline: Option<Instant>,
+    /// 0, 1 (督办), 2 (约谈).
+    pub escalation: u8,
+    /// Rectification rounds.
+    pub rounds: u32,
+    /// Supervised since the last submission.
+    pub supervised: bool,
+    /// Rating excluded (appeal upheld).
+    pub excluded: bool,
+    /// Accountability records (问责).
+    pub accountability: usize,
+    /// Closed.
+    pub closed_at: Option<Instant>,
+}
+
+impl<'a> TicketView<'a> {
+    /// Builds the view of a ticket.
+    pub fn of(t: &'a yichuang_core::Ticket) -> TicketView<'a> {
+        TicketView {
+            id: t.id.to_string(),
+            version: t.version,
+            state: t.state.name(),
+            source_kind: t.source.kind(),
+            source: &t.source,
+            department: &t.department,
+            window: t.window.as_ref(),
+            opened_at: t.opened_at,
+            deadline: t.deadline,
+            escalation: t.escalation,
+            rounds: t.rounds,
+            supervised: t.supervised,
+            excluded: t.excluded,
+            accountability: t.accountability.len(),
+            closed_at: t.closed_at,
+        }
+    }
+}
+
+/// One row of a department's work queue.
+#[derive(Debug, Serialize)]
+pub struct QueueRow {
+    /// Case id.
+    pub case: String,
+    /// Bundle id.
+    pub bundle: Id,
+    /// Item id.
+    pub item: Id,
+    /// Item name.
+    pub name: String,
+    /// State name.
+    pub state: &'static str,
+    /// Who claimed it.
+    pub reviewer: Option<Id>,
+    /// SLA level.
+    pub sla: Option<yichuang_core::sla::SlaLevel>,
+    /// Case version (for `expected_version`).
+    pub case_version: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case_command(body: &str) -> Result<Parsed<CaseCommand>, String> {
+        parse(body.as_bytes(), None).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn commands_parse_with_their_arguments_and_version() {
+        let p =
+            case_command(r#"{"command":"accept_tolerating","cure_due":"2026-05-20","expected_version":3}"#).unwrap();
+        assert!(matches!(p.command, CaseCommand::AcceptTolerating { .. }));
+        assert_eq!(p.expected_version, Some(3));
+        let p = case_command(r#"{"command":"deliver","method":"Window"}"#).unwrap();
+        assert!(matches!(p.command, CaseCommand::Deliver { method: DeliveryMethod::Window }));
+    }
+
+    #[test]
+    fn mistakes_say_what_is_expected() {
+        let e = case_command(r#"{"command":"acept"}"#).unwrap_err();
+        assert!(e.contains("unknown variant `acept`, expected one of"), "{e}");
+        let e = case_command(r#"{"command":"rate","stars":5,"comment":"x"}"#).unwrap_err();
+        assert!(e.contains("unknown field `comment`"), "{e}");
+        let e = case_command(r#"{"command":"accept","extra":1}"#).unwrap_err();
+        assert!(e.contains("unknown field `extra`"), "{e}");
+        let e = case_command(r#"{"command":"accept_tolerating","cure_due":"2026-5-20"}"#).unwrap_err();
+        assert!(e.contains("YYYY-MM-DD"), "{e}");
+        let e = case_command(r#"{"command":"accept","expected_version":-1}"#).unwrap_err();
+        assert!(e.contains("expected_version"), "{e}");
+        let e = case_command(r#"[1]"#).unwrap_err();
+        assert!(e.contains("JSON object"), "{e}");
+        let e = case_command(r#"{"command":"accept""#).unwrap_err();
+        assert!(e.contains("not valid JSON"), "{e}");
+    }
+
+    #[test]
+    fn opening_a_case_defaults_to_submit() {
+        let body = r#"{"bundle":"open-restaurant","applicant":{"id":"a1","name":"张三"},"materials":["id-card"]}"#;
+        let p: Parsed<OpenCase> = parse(body.as_bytes(), Some("submit")).unwrap();
+        let Command::Submit(s) = p.command.into_command() else { panic!("a submission") };
+        assert_eq!((s.channel, s.applicant.credit_blocked, s.materials.len()), (Channel::Window, false, 1));
+    }
+
+    #[test]
+    fn ticket_bodies_parse() {
+        let body =
+            r#"{"source":"complaint","target":{"Department":"market-access"},"case":"C000002","text":"排队太久"}"#;
+        let p: Parsed<OpenTicket> = parse(body.as_bytes(), None).unwrap();
+        assert!(matches!(p.command.into_source(), TicketSource::Complaint { case: Some(CaseId(2)), .. }));
+        let body = r#"{"source":"complaint","target":{"Department":"x"},"case":"T000002","text":"t"}"#;
+        let e = parse::<OpenTicket>(body.as_bytes(), None).unwrap_err();
+        assert!(e.message.contains("not a case id"), "{}", e.message);
+        let p: Parsed<TicketCommandBody> = parse(br#"{"command":"fail","kind":"Superficial"}"#, None).unwrap();
+        assert!(matches!(p.command.into_command(), TicketCommand::Fail { kind: FailKind::Superficial }));
+    }
+
+    #[test]
+    fn path_ids() {
+        assert_eq!(case_path("C000007").unwrap(), CaseId(7));
+        assert_eq!(case_path("c7").unwrap(), CaseId(7));
+        assert_eq!(case_path("T000007").unwrap_err().status.as_u16(), 404);
+        assert_eq!(ticket_path("T000007").unwrap(), TicketId(7));
+        assert!(case_path("C000000").is_err());
+    }
+}

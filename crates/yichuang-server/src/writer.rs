@@ -1,0 +1,885 @@
+//! The single writer: one thread owns the [`Engine`] and the store, and takes requests from a
+//! bounded channel.
+//!
+//! **Group commit.** The writer blocks for the first request, then drains whatever else is
+//! queued (up to [`BATCH_MAX`]). It fires the timers due by now, decides every command of the
+//! batch in memory (a refused command changes nothing), appends every resulting event and
+//! idempotency record in **one** transaction (one fsync), and only then replies to every waiter
+//! and publishes the events to the live stream. While it waits for the disk, new requests queue
+//! up and form the next batch, so the batch grows with the load.
+//!
+//! **Rollback.** Commands are applied to the engine before the commit (a command must see the
+//! effects of the commands before it in the same batch). If the commit fails, the engine holds
+//! effects that are not in the log, so the writer rebuilds it from the log (the same fold as at
+//! start) and answers every request of the batch with 503: nothing of the batch was stored, and
+//! a retry with the same `Idempotency-Key` is safe. Queries are answered after the commit too,
+//! so no reader ever sees a state the log does not hold.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::http::StatusCode;
+use tokio::sync::{mpsc, oneshot};
+use yichuang_core::definition::Definition;
+use yichuang_core::{
+    Actor, CaseId, Command, Ctx, Engine, Instant, Recorded, Rejection, Role, TaskState, TicketCommand, TicketId,
+    TicketSource, TicketState,
+};
+use yichuang_store::{Commit, EncodedEvent, EventStore, IdempotencyRecord, IntegrityError, LogSummary, StoredEvent};
+
+use crate::config::{ClockSetting, china_now};
+use crate::error::ApiError;
+use crate::state::{Shared, WireEvent};
+use crate::wire::{CaseView, QueueRow, TicketView};
+
+/// Most requests decided and committed together.
+pub const BATCH_MAX: usize = 1024;
+
+/// Capacity of the request channel; senders wait when it is full (back-pressure).
+pub const QUEUE_MAX: usize = 8192;
+
+/// Rows a list query returns at most.
+pub const LIST_MAX: usize = 1000;
+
+/// A response: status and JSON body; `replayed` when it comes from an idempotency record.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// Status.
+    pub status: StatusCode,
+    /// JSON body.
+    pub body: String,
+    /// Answered from the idempotency record (the command was not executed again).
+    pub replayed: bool,
+}
+
+impl Reply {
+    fn error(e: &ApiError) -> Reply {
+        Reply { status: e.status, body: e.body(), replayed: false }
+    }
+}
+
+/// What a command acts on.
+#[derive(Debug)]
+pub enum Target {
+    /// Open a case (`Submit` or `Consult`).
+    OpenCase(Command),
+    /// A command on a case (including task commands).
+    Case(CaseId, Command),
+    /// Open a ticket (complaint or inspection finding).
+    OpenTicket(TicketSource),
+    /// A command on a ticket.
+    Ticket(TicketId, TicketCommand),
+    /// Open one ticket per untracked task of the rectification plan.
+    PlanTickets,
+}
+
+/// The client's idempotency key and the request's fingerprint.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    /// The key.
+    pub key: String,
+    /// Fingerprint of method, path and body.
+    pub fingerprint: u64,
+}
+
+/// A command from a client.
+#[derive(Debug)]
+pub struct CommandRequest {
+    /// Who.
+    pub actor: Actor,
+    /// What.
+    pub target: Target,
+    /// The version the client decided on.
+    pub expected_version: Option<u32>,
+    /// The idempotency key.
+    pub idempotency: Option<Idempotency>,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<Reply>,
+}
+
+/// A read answered from the engine's state.
+#[derive(Debug)]
+pub enum Query {
+    /// One case.
+    Case(CaseId),
+    /// A department's work queue.
+    DepartmentTasks {
+        /// Department id.
+        department: String,
+        /// State.
+        state: TaskState,
+        /// Rows at most.
+        limit: usize,
+    },
+    /// The ticket board.
+    Tickets {
+        /// Only this state.
+        state: Option<TicketState>,
+        /// Only this department.
+        department: Option<String>,
+        /// Rows at most.
+        limit: usize,
+    },
+    /// One ticket.
+    Ticket(TicketId),
+    /// The four lists (责任/任务/问题/效果清单).
+    FourLists,
+    /// The KPIs.
+    Kpis,
+    /// Health and sizes.
+    Status,
+    /// The clock.
+    Clock,
+}
+
+/// A message to the writer.
+#[derive(Debug)]
+pub enum Request {
+    /// A command.
+    Command(Box<CommandRequest>),
+    /// A query.
+    Query {
+        /// Who asks.
+        actor: Actor,
+        /// What.
+        query: Query,
+        /// Where the JSON answer goes.
+        reply: oneshot::Sender<Result<String, ApiError>>,
+    },
+    /// Move the manual clock.
+    SetClock {
+        /// Who asks.
+        actor: Actor,
+        /// The new time.
+        now: Instant,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<String, ApiError>>,
+    },
+    /// Fire due timers (sent periodically).
+    Tick,
+}
+
+/// The writer's handle: a bounded channel.
+pub type WriterHandle = mpsc::Sender<Request>;
+
+enum Pending {
+    Command(oneshot::Sender<Reply>, Reply),
+    Answer(oneshot::Sender<Result<String, ApiError>>, Result<String, ApiError>),
+}
+
+/// The writer's state.
+pub struct Writer {
+    def: Arc<Definition>,
+    engine: Engine,
+    store: Box<dyn EventStore>,
+    /// The next position to assign (head + 1 + events pending in the current batch).
+    next: u64,
+    clock: ClockSetting,
+    /// Time never goes backwards: the latest time used, including every logged event's.
+    floor: Instant,
+    shared: Arc<Shared>,
+    /// Set when the log can no longer be read back; every command is then refused with 503.
+    failed: Option<String>,
+}
+
+/// Why the log could not be loaded at start.
+#[derive(Debug)]
+pub enum LoadError {
+    /// Reading or checking the log failed.
+    Integrity(IntegrityError),
+    /// The log was written under another definition.
+    Definition {
+        /// The definition of the log.
+        logged: String,
+        /// The definition given.
+        given: String,
+    },
+    /// The store failed.
+    Store(yichuang_store::StoreError),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Integrity(e) => write!(f, "{e}"),
+            LoadError::Definition { logged, given } => write!(
+                f,
+                "the log was written under definition `{logged}`, but the service was started with `{given}`; \
+                 start it with the definition the log belongs to, or with another --db"
+            ),
+            LoadError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Folds the whole log into a fresh engine, checking every event's shape and legality.
+fn fold(def: &Arc<Definition>, store: &mut dyn EventStore) -> Result<(Engine, LogSummary, Instant), IntegrityError> {
+    let mut engine = Engine::new(Arc::clone(def));
+    let mut latest = Instant::from_minutes(i64::MIN / 2);
+    let summary = store.verify(&mut |e| {
+        latest = latest.max(e.event.record().at);
+        let index = usize::try_from(e.position - 1).map_err(|_| "position out of range".to_owned())?;
+        engine.apply(index, e.event.record()).map_err(|why| why.to_string())
+    })?;
+    engine.rebuild_timers();
+    Ok((engine, summary, latest))
+}
+
+impl Writer {
+    /// Loads the log: checks it, folds it into the engine, and records the definition id in a
+    /// new log (a log is refused under another definition).
+    pub fn load(
+        def: Arc<Definition>,
+        mut store: Box<dyn EventStore>,
+        clock: ClockSetting,
+        shared: Arc<Shared>,
+    ) -> Result<(Writer, LogSummary), LoadError> {
+        match store.meta("definition").map_err(LoadError::Store)? {
+            Some(logged) if logged != def.id().as_str() => {
+                return Err(LoadError::Definition { logged, given: def.id().to_string() });
+            }
+            Some(_) => {}
+            None => store.set_meta("definition", def.id()).map_err(LoadError::Store)?,
+        }
+        let (engine, summary, latest) = fold(&def, store.as_mut()).map_err(LoadError::Integrity)?;
+        let floor = match clock {
+            ClockSetting::Manual(t) => t.max(latest),
+            ClockSetting::System => latest,
+        };
+        shared.head.store(summary.events, Ordering::Release);
+        shared.cases.store(engine.cases().len() as u64, Ordering::Relaxed);
+        shared.tickets.store(engine.tickets().len() as u64, Ordering::Relaxed);
+        let writer = Writer { def, engine, store, next: summary.events + 1, clock, floor, shared, failed: None };
+        Ok((writer, summary))
+    }
+
+    /// Cases and tickets held.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.engine.cases().len(), self.engine.tickets().len())
+    }
+
+    /// Runs until every sender is gone.
+    pub fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        let mut batch = Vec::with_capacity(BATCH_MAX);
+        while let Some(first) = rx.blocking_recv() {
+            batch.push(first);
+            while batch.len() < BATCH_MAX {
+                match rx.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
+                }
+            }
+            let taken = std::mem::take(&mut batch);
+            // A panic is an engine bug. The batch's reply channels drop with it (the waiters
+            // answer 503), nothing of it was committed, and the engine is rebuilt from the log.
+            if std::panic::catch_unwind(AssertUnwindSafe(|| self.process(taken))).is_err() {
+                self.rebuild("a request panicked");
+            }
+        }
+    }
+
+    fn now(&mut self) -> Instant {
+        let t = match self.clock {
+            ClockSetting::System => china_now(),
+            ClockSetting::Manual(t) => t,
+        };
+        self.floor = self.floor.max(t);
+        self.floor
+    }
+
+    fn process(&mut self, batch: Vec<Request>) {
+        let mut now = self.now();
+        let mut commits: Vec<Commit> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
+        let mut keys: HashMap<(String, String), (u64, Reply)> = HashMap::new();
+        if self.failed.is_none() {
+            self.fire_timers(now, &mut commits);
+        }
+        for request in batch {
+            match request {
+                Request::Command(c) => {
+                    let CommandRequest { actor, target, expected_version, idempotency, reply } = *c;
+                    let answer = match &self.failed {
+                        Some(why) => Reply::error(&storage_failed(why)),
+                        None => {
+                            self.command(&actor, target, expected_version, idempotency, now, &mut commits, &mut keys)
+                        }
+                    };
+                    pending.push(Pending::Command(reply, answer));
+                }
+                Request::Query { actor, query, reply } => {
+                    let answer = self.query(&actor, &query, now);
+                    pending.push(Pending::Answer(reply, answer));
+                }
+                Request::SetClock { actor, now: to, reply } => {
+                    let answer = self.set_clock(&actor, to).map(|t| {
+                        now = t;
+                        self.fire_timers(now, &mut commits);
+                        serde_json::json!({ "now": t, "clock": "manual" }).to_string()
+                    });
+                    pending.push(Pending::Answer(reply, answer));
+                }
+                Request::Tick => {}
+            }
+        }
+        let commands = pending.iter().filter(|p| matches!(p, Pending::Command(..))).count();
+        match self.commit(commits) {
+            Ok(()) => {
+                self.shared.metrics.batch(commands);
+                self.shared.cases.store(self.engine.cases().len() as u64, Ordering::Relaxed);
+                self.shared.tickets.store(self.engine.tickets().len() as u64, Ordering::Relaxed);
+                for p in pending {
+                    match p {
+                        Pending::Command(tx, reply) => {
+                            self.shared.metrics.command(reply.status, reply.replayed);
+                            let _ = tx.send(reply);
+                        }
+                        Pending::Answer(tx, answer) => {
+                            let _ = tx.send(answer);
+                        }
+                    }
+                }
+            }
+            Err(why) => {
+                let e = ApiError::unavailable(
+                    "storage_failed",
+                    format!("the batch could not be stored ({why}); nothing of this request was kept, retry it"),
+                );
+                for p in pending {
+                    match p {
+                        Pending::Command(tx, _) => {
+                            self.shared.metrics.command(e.status, false);
+                            let _ = tx.send(Reply::error(&e));
+                        }
+                        Pending::Answer(tx, _) => {
+                            let _ = tx.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn fire_timers(&mut self, now: Instant, commits: &mut Vec<Commit>) {
+        let mut fired = Vec::new();
+        self.engine.advance_into(now, &mut fired);
+        if !fired.is_empty() {
+            self.shared.metrics.timer_events.fetch_add(fired.len() as u64, Ordering::Relaxed);
+            commits.push(Commit { events: self.number(fired), idempotency: None });
+        }
+    }
+
+    fn number(&mut self, records: Vec<Recorded>) -> Vec<StoredEvent> {
+        records
+            .into_iter()
+            .map(|record| {
+                let position = self.next;
+                self.next += 1;
+                StoredEvent { position, event: EncodedEvent::encode(record) }
+            })
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn command(
+        &mut self,
+        actor: &Actor,
+        target: Target,
+        expected_version: Option<u32>,
+        idempotency: Option<Idempotency>,
+        now: Instant,
+        commits: &mut Vec<Commit>,
+        keys: &mut HashMap<(String, String), (u64, Reply)>,
+    ) -> Reply {
+        let scope = actor.id.as_str();
+        if let Some(idem) = &idempotency
+            && let Some(reply) = self.replay_key(scope, idem, keys)
+        {
+            return reply;
+        }
+        let ctx = Ctx { now, actor };
+        let outcome = self.decide(target, expected_version, &ctx);
+        let (records, subject) = match outcome {
+            Ok(done) => done,
+            Err(e) => return Reply::error(&e),
+        };
+        let events = self.number(records);
+        let status = if subject.created { StatusCode::CREATED } else { StatusCode::OK };
+        let wire: Vec<WireEvent> = events.iter().map(WireEvent::of).collect();
+        let body = subject.body(&wire);
+        let record = idempotency.map(|idem| {
+            let reply = Reply { status, body: body.clone(), replayed: true };
+            keys.insert((scope.to_owned(), idem.key.clone()), (idem.fingerprint, reply));
+            IdempotencyRecord {
+                scope: scope.to_owned(),
+                key: idem.key,
+                fingerprint: idem.fingerprint,
+                status: status.as_u16(),
+                body: body.clone(),
+                position: self.next - 1,
+            }
+        });
+        commits.push(Commit { events, idempotency: record });
+        Reply { status, body, replayed: false }
+    }
+
+    /// The stored response of a key used before (in this batch or committed), or `None`.
+    fn replay_key(
+        &self,
+        scope: &str,
+        idem: &Idempotency,
+        keys: &HashMap<(String, String), (u64, Reply)>,
+    ) -> Option<Reply> {
+        let reused = || {
+            Reply::error(&ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                format!(
+                    "Idempotency-Key `{}` was used for a different request; a key names one request (method, path \
+                     and body): use a new key for a new request",
+                    idem.key
+                ),
+            ))
+        };
+        if let Some((fingerprint, reply)) = keys.get(&(scope.to_owned(), idem.key.clone())) {
+            return Some(if *fingerprint == idem.fingerprint { reply.clone() } else { reused() });
+        }
+        match self.store.idempotency(scope, &idem.key) {
+            Ok(Some(r)) if r.fingerprint == idem.fingerprint => Some(Reply {
+                status: StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK),
+                body: r.body,
+                replayed: true,
+            }),
+            Ok(Some(_)) => Some(reused()),
+            Ok(None) => None,
+            Err(e) => Some(Reply::error(&ApiError::unavailable(
+                "storage_failed",
+                format!("the idempotency record could not be read ({e}); retry"),
+            ))),
+        }
+    }
+
+    fn decide(
+        &mut self,
+        target: Target,
+        expected_version: Option<u32>,
+        ctx: &Ctx<'_>,
+    ) -> Result<(Vec<Recorded>, Subject), ApiError> {
+        let refused = |r: Rejection| ApiError::rejection(&r);
+        match target {
+            Target::OpenCase(command) => {
+                let (id, events) = self.engine.open(command, ctx).map_err(refused)?;
+                Ok((events, self.case_subject(id, true)))
+            }
+            Target::Case(id, command) => {
+                let case = self.engine.case(id).ok_or_else(|| unknown_case(id))?;
+                check_version("case", &id.to_string(), case.version, expected_version)?;
+                if let Command::Task { item, .. } = &command
+                    && case.task(item).is_none()
+                {
+                    let items: Vec<&str> = case.tasks.iter().map(|t| t.item_id.as_str()).collect();
+                    let items = if items.is_empty() {
+                        "none yet (tasks are made at acceptance)".into()
+                    } else {
+                        items.join(", ")
+                    };
+                    return Err(ApiError::not_found(format!(
+                        "case {id} has no task for item `{item}`; its tasks: {items}"
+                    )));
+                }
+                let events = self.engine.execute(id, command, ctx).map_err(refused)?;
+                Ok((events, self.case_subject(id, false)))
+            }
+            Target::OpenTicket(source) => {
+                let (id, events) = self.engine.open_ticket(source, ctx).map_err(refused)?;
+                Ok((events, self.ticket_subject(id, true)))
+            }
+            Target::Ticket(id, command) => {
+                let ticket = self.engine.ticket(id).ok_or_else(|| unknown_ticket(id))?;
+                check_version("ticket", &id.to_string(), ticket.version, expected_version)?;
+                let events = self.engine.execute_ticket(id, &command, ctx).map_err(refused)?;
+                Ok((events, self.ticket_subject(id, false)))
+            }
+            Target::PlanTickets => {
+                let before = self.engine.tickets().len();
+                let events = self.engine.open_plan_tickets(ctx).map_err(refused)?;
+                let opened = self.engine.tickets()[before..].iter().map(|t| t.id.to_string()).collect();
+                Ok((events, Subject { id: String::new(), state: "", version: 0, created: true, opened: Some(opened) }))
+            }
+        }
+    }
+
+    fn case_subject(&self, id: CaseId, created: bool) -> Subject {
+        let c = self.engine.case(id).expect("the case was just opened or acted on");
+        Subject { id: id.to_string(), state: c.state.name(), version: c.version, created, opened: None }
+    }
+
+    fn ticket_subject(&self, id: TicketId, created: bool) -> Subject {
+        let t = self.engine.ticket(id).expect("the ticket was just opened or acted on");
+        Subject { id: id.to_string(), state: t.state.name(), version: t.version, created, opened: None }
+    }
+
+    fn set_clock(&mut self, actor: &Actor, to: Instant) -> Result<Instant, ApiError> {
+        if actor.role != Role::Admin {
+            return Err(ApiError::forbidden(
+                "role_not_allowed",
+                format!("only an admin moves the clock; {} may not", actor.describe()),
+            ));
+        }
+        if self.clock == ClockSetting::System {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "clock_not_manual",
+                "the service runs on the system clock; start it with --clock YYYY-MM-DDTHH:MM to move time by hand",
+            ));
+        }
+        if to < self.floor {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "clock_backwards",
+                format!("the clock is at {}; it moves forward only, so give a time at or after it", self.floor),
+            ));
+        }
+        self.clock = ClockSetting::Manual(to);
+        Ok(self.now())
+    }
+
+    fn query(&mut self, actor: &Actor, query: &Query, now: Instant) -> Result<String, ApiError> {
+        let staff_only = |what: &str| {
+            if actor.role == Role::Applicant {
+                Err(ApiError::forbidden(
+                    "role_not_allowed",
+                    format!("{what} is for the hall's staff; {} may read only their own cases", actor.describe()),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let json = |v: Result<String, serde_json::Error>| v.expect("views serialize to JSON");
+        match query {
+            Query::Case(id) => {
+                let c = self.engine.case(*id).ok_or_else(|| unknown_case(*id))?;
+                if actor.role == Role::Applicant && actor.id != c.applicant.id {
+                    return Err(ApiError::rejection(&Rejection::NotTheApplicant {
+                        actor: actor.describe(),
+                        applicant: c.applicant.id.to_string(),
+                    }));
+                }
+                Ok(json(serde_json::to_string(&CaseView::of(&self.def, c))))
+            }
+            Query::DepartmentTasks { department, state, limit } => {
+                staff_only("a department's work queue")?;
+                if self.def.department_ix(department).is_none() {
+                    let known: Vec<&str> = self.def.departments().iter().map(|d| d.id.as_str()).collect();
+                    return Err(ApiError::not_found(format!(
+                        "unknown department `{department}`; the hall has {}",
+                        known.join(", ")
+                    )));
+                }
+                let mut total = 0;
+                let mut rows = Vec::new();
+                for (case, task) in self.engine.department_tasks(department, *state) {
+                    total += 1;
+                    if rows.len() < *limit {
+                        let c = self.engine.case(case).expect("queued tasks belong to known cases");
+                        rows.push(QueueRow {
+                            case: case.to_string(),
+                            bundle: self.def.bundle(c.bundle).id.clone(),
+                            item: task.item_id.clone(),
+                            name: self.def.item(task.item).name.clone(),
+                            state: task.state.name(),
+                            reviewer: task.reviewer.clone(),
+                            sla: task.sla.as_ref().map(|s| s.level),
+                            case_version: c.version,
+                        });
+                    }
+                }
+                let v = serde_json::json!({ "department": department, "state": state.name(), "total": total, "tasks": rows });
+                Ok(v.to_string())
+            }
+            Query::Tickets { state, department, limit } => {
+                staff_only("the ticket board")?;
+                let mut total = 0;
+                let mut rows = Vec::new();
+                let matching = self.engine.tickets().iter().filter(|t| {
+                    state.is_none_or(|s| t.state == s) && department.as_deref().is_none_or(|d| *t.department == *d)
+                });
+                for t in matching {
+                    total += 1;
+                    if rows.len() < *limit {
+                        rows.push(TicketView::of(t));
+                    }
+                }
+                Ok(serde_json::json!({ "total": total, "tickets": rows }).to_string())
+            }
+            Query::Ticket(id) => {
+                staff_only("a ticket")?;
+                let t = self.engine.ticket(*id).ok_or_else(|| unknown_ticket(*id))?;
+                Ok(json(serde_json::to_string(&TicketView::of(t))))
+            }
+            Query::FourLists => {
+                staff_only("the four lists")?;
+                Ok(json(serde_json::to_string(&yichuang_core::report::FourLists::build(&self.engine, now))))
+            }
+            Query::Kpis => {
+                staff_only("the KPIs")?;
+                Ok(json(serde_json::to_string(&yichuang_core::metrics::Metrics::measure(&self.engine))))
+            }
+            Query::Status => {
+                let next = self.engine.next_deadline();
+                let v = serde_json::json!({
+                    "status": if self.failed.is_some() { "failed" } else { "ok" },
+                    "failure": self.failed,
+                    "definition": self.def.id(),
+                    "head": self.next - 1,
+                    "cases": self.engine.cases().len(),
+                    "tickets": self.engine.tickets().len(),
+                    "now": now,
+                    "next_timer": next,
+                });
+                if let Some(why) = &self.failed {
+                    return Err(storage_failed(why));
+                }
+                Ok(v.to_string())
+            }
+            Query::Clock => {
+                let mode = if self.clock == ClockSetting::System { "system" } else { "manual" };
+                Ok(serde_json::json!({ "now": now, "clock": mode, "next_timer": self.engine.next_deadline() })
+                    .to_string())
+            }
+        }
+    }
+
+    /// Appends the batch; on success publishes it; on failure rebuilds the engine from the log.
+    fn commit(&mut self, commits: Vec<Commit>) -> Result<(), String> {
+        if commits.is_empty() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        match self.store.append(&commits) {
+            Ok(head) => {
+                debug_assert_eq!(head, self.next - 1, "the store and the writer agree on the head");
+                let metrics = &self.shared.metrics;
+                metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+                metrics.commits.fetch_add(1, Ordering::Relaxed);
+                let events: usize = commits.iter().map(|c| c.events.len()).sum();
+                metrics.events.fetch_add(events as u64, Ordering::Relaxed);
+                self.shared.head.store(head, Ordering::Release);
+                if events > 0 && self.shared.events.receiver_count() > 0 {
+                    let wire: Vec<WireEvent> =
+                        commits.iter().flat_map(|c| c.events.iter().map(WireEvent::of)).collect();
+                    let _ = self.shared.events.send(Arc::from(wire));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let why = e.to_string();
+                self.shared.metrics.commit_failures.fetch_add(1, Ordering::Relaxed);
+                eprintln!("error: a batch of {} commits could not be stored: {why}", commits.len());
+                self.rebuild(&why);
+                Err(why)
+            }
+        }
+    }
+
+    /// Replaces the engine by the fold of the log (after a failed commit or a panic).
+    fn rebuild(&mut self, why: &str) {
+        match fold(&self.def, self.store.as_mut()) {
+            Ok((engine, summary, _)) => {
+                self.engine = engine;
+                self.next = summary.events + 1;
+                self.shared.head.store(summary.events, Ordering::Release);
+                eprintln!("info: after {why}, the engine was rebuilt from the log ({summary})");
+            }
+            Err(e) => {
+                let failure = format!("after {why}, the log could not be read back: {e}");
+                eprintln!("error: {failure}; every command is refused until the service is restarted");
+                self.failed = Some(failure);
+            }
+        }
+    }
+}
+
+fn storage_failed(why: &str) -> ApiError {
+    ApiError::unavailable("storage_failed", format!("the service cannot store commands: {why}; restart it"))
+}
+
+fn unknown_case(id: CaseId) -> ApiError {
+    ApiError::not_found(format!("there is no case {id}"))
+}
+
+fn unknown_ticket(id: TicketId) -> ApiError {
+    ApiError::not_found(format!("there is no ticket {id}"))
+}
+
+fn check_version(what: &str, id: &str, version: u32, expected: Option<u32>) -> Result<(), ApiError> {
+    match expected {
+        Some(v) if v != version => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "version_conflict",
+            format!(
+                "{what} {id} is at version {version}, not {v}: it changed since you read it; read it again and decide \
+                 on its current state"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// What a successful command answers about.
+struct Subject {
+    id: String,
+    state: &'static str,
+    version: u32,
+    created: bool,
+    /// For plan tickets: the tickets opened.
+    opened: Option<Vec<String>>,
+}
+
+impl Subject {
+    fn body(&self, events: &[WireEvent]) -> String {
+        let mut out = String::with_capacity(64 + events.iter().map(|e| e.json.len() + 1).sum::<usize>());
+        match &self.opened {
+            Some(opened) => {
+                out.push_str("{\"opened\":");
+                out.push_str(&serde_json::to_string(opened).expect("ids serialize"));
+            }
+            None => {
+                out.push_str(&format!(
+                    "{{\"id\":\"{}\",\"state\":\"{}\",\"version\":{}",
+                    self.id, self.state, self.version
+                ));
+            }
+        }
+        out.push_str(",\"events\":[");
+        for (i, e) in events.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&e.json);
+        }
+        out.push_str("]}");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use yichuang_store::{AppendError, EventLog, MemoryStore, StoreError};
+
+    use super::*;
+
+    /// A memory store whose appends fail while `fail` is set, as a full disk would.
+    struct FlakyStore {
+        inner: MemoryStore,
+        fail: Arc<AtomicBool>,
+    }
+
+    impl EventLog for FlakyStore {
+        fn head(&self) -> Result<u64, StoreError> {
+            self.inner.head()
+        }
+        fn read_stream(&self, stream: yichuang_core::StreamId) -> Result<Vec<StoredEvent>, StoreError> {
+            self.inner.read_stream(stream)
+        }
+        fn read_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+            self.inner.read_after(after, limit)
+        }
+    }
+
+    impl EventStore for FlakyStore {
+        fn append(&mut self, commits: &[Commit]) -> Result<u64, AppendError> {
+            if self.fail.load(Ordering::Relaxed) {
+                return Err(AppendError::HeadMoved { head: 0, first: 0 });
+            }
+            self.inner.append(commits)
+        }
+        fn idempotency(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+            self.inner.idempotency(scope, key)
+        }
+        fn verify(
+            &mut self,
+            visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
+        ) -> Result<LogSummary, IntegrityError> {
+            self.inner.verify(visit)
+        }
+        fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+            self.inner.meta(key)
+        }
+        fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+            self.inner.set_meta(key, value)
+        }
+        fn readers(&self) -> Arc<dyn yichuang_store::EventLog + Send + Sync> {
+            self.inner.readers()
+        }
+    }
+
+    fn submit(applicant: &str) -> (Request, oneshot::Receiver<Reply>) {
+        let def = definition();
+        let ix = def.bundle_ix("open-business").unwrap();
+        let materials = def
+            .bundle(ix)
+            .materials
+            .iter()
+            .map(|&(m, _)| def.material(m))
+            .filter(|m| m.shared_source.is_none())
+            .map(|m| m.id.clone())
+            .collect();
+        let submission = yichuang_core::Submission {
+            bundle: "open-business".into(),
+            applicant: yichuang_core::Applicant { id: applicant.into(), name: "a".into(), credit_blocked: false },
+            channel: yichuang_core::Channel::Window,
+            materials,
+            answers: Default::default(),
+            green_channel: false,
+        };
+        let (tx, rx) = oneshot::channel();
+        let request = CommandRequest {
+            actor: Actor::clerk("c", "intake-1"),
+            target: Target::OpenCase(Command::Submit(Box::new(submission))),
+            expected_version: None,
+            idempotency: Some(Idempotency { key: format!("k-{applicant}"), fingerprint: 7 }),
+            reply: tx,
+        };
+        (Request::Command(Box::new(request)), rx)
+    }
+
+    fn definition() -> Arc<Definition> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/definitions/county-hall.ron");
+        Arc::new(Definition::from_ron(&std::fs::read_to_string(path).unwrap(), path).unwrap())
+    }
+
+    #[test]
+    fn a_failed_commit_answers_503_and_leaves_no_trace_in_the_engine() {
+        let fail = Arc::new(AtomicBool::new(false));
+        let store = FlakyStore { inner: MemoryStore::new(), fail: Arc::clone(&fail) };
+        let clock = ClockSetting::Manual("2026-04-29T09:30".parse().unwrap());
+        let (mut writer, _) = Writer::load(definition(), Box::new(store), clock, Arc::new(Shared::new())).unwrap();
+
+        fail.store(true, Ordering::Relaxed);
+        let (a, a_rx) = submit("a");
+        let (b, b_rx) = submit("b");
+        writer.process(vec![a, b]);
+        for mut rx in [a_rx, b_rx] {
+            let reply = rx.try_recv().expect("answered after the failed commit");
+            assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.body);
+        }
+        assert_eq!(writer.engine.cases().len(), 0, "the engine was rebuilt from the log");
+        assert_eq!(writer.next, 1);
+
+        // The same requests succeed once the disk is back, with the numbers the failed batch
+        // had taken: nothing of it survived anywhere.
+        fail.store(false, Ordering::Relaxed);
+        let (a, mut a_rx) = submit("a");
+        writer.process(vec![a]);
+        let reply = a_rx.try_recv().unwrap();
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        assert!(reply.body.starts_with(r#"{"id":"C000001""#), "{}", reply.body);
+        assert!(writer.store.idempotency("c", "k-a").unwrap().is_some());
+        assert!(writer.store.idempotency("c", "k-b").unwrap().is_none());
+    }
+}

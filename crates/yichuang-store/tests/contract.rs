@@ -1,0 +1,253 @@
+//! The store contract, checked against both implementations, and the SQLite store checked
+//! against the in-memory reference model on random append sequences (the redb habit: a simple
+//! model beside the real thing).
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use proptest::prelude::*;
+use yichuang_core::event::EVENT_SCHEMA_VERSION;
+use yichuang_core::{Actor, CaseId, Event, Instant, Recorded, StreamId, TicketId};
+use yichuang_store::{
+    AppendError, Commit, EncodedEvent, EventLog, EventStore, IdempotencyRecord, IntegrityError, MemoryStore,
+    SqliteStore, StoredEvent,
+};
+
+/// A scratch directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Scratch {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("yichuang-store-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create a scratch directory");
+        Scratch(dir)
+    }
+    fn db(&self) -> PathBuf {
+        self.0.join("log.db")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn event(stream: StreamId, seq: u32, position: u64) -> StoredEvent {
+    let rec = Recorded {
+        v: EVENT_SCHEMA_VERSION,
+        stream,
+        seq,
+        at: Instant::from_minutes(29_000_000 + position as i64),
+        by: Actor::system(),
+        event: Event::Rated { stars: (position % 5 + 1) as u8, by_default: false },
+    };
+    StoredEvent { position, event: EncodedEvent::encode(rec) }
+}
+
+fn case(n: u64) -> StreamId {
+    StreamId::Case(CaseId(n))
+}
+
+fn key(scope: &str, key: &str, position: u64) -> IdempotencyRecord {
+    IdempotencyRecord {
+        scope: scope.into(),
+        key: key.into(),
+        fingerprint: 0xdead_beef_0000_0001,
+        status: 200,
+        body: format!("{{\"key\":\"{key}\"}}"),
+        position,
+    }
+}
+
+fn no_visit(_: &StoredEvent) -> Result<(), String> {
+    Ok(())
+}
+
+/// The contract every store keeps.
+fn contract(store: &mut dyn EventStore) {
+    store.verify(&mut no_visit).expect("an empty log verifies");
+    assert_eq!(store.head().unwrap(), 0);
+
+    // One group commit of two commands on two streams, one with a key.
+    let c1 = Commit { events: vec![event(case(1), 1, 1), event(case(1), 2, 2)], idempotency: Some(key("a", "k1", 2)) };
+    let c2 = Commit { events: vec![event(StreamId::Ticket(TicketId(1)), 1, 3)], idempotency: None };
+    assert_eq!(store.append(&[c1, c2]).unwrap(), 3);
+    assert_eq!(store.head().unwrap(), 3);
+    let stream: Vec<u64> = store.read_stream(case(1)).unwrap().iter().map(|e| e.position).collect();
+    assert_eq!(stream, [1, 2]);
+    let after: Vec<u64> = store.read_after(1, 10).unwrap().iter().map(|e| e.position).collect();
+    assert_eq!(after, [2, 3]);
+    assert_eq!(store.read_after(0, 1).unwrap().len(), 1, "the limit holds");
+    assert_eq!(store.read_after(3, 10).unwrap().len(), 0);
+    assert_eq!(store.idempotency("a", "k1").unwrap(), Some(key("a", "k1", 2)));
+    assert_eq!(store.idempotency("b", "k1").unwrap(), None, "keys are scoped");
+
+    // Refusals write nothing, not even the valid commits before the bad one.
+    let good = Commit { events: vec![event(case(2), 1, 4)], idempotency: None };
+    let stale_head = Commit { events: vec![event(case(3), 1, 3)], idempotency: None };
+    assert!(matches!(store.append(&[stale_head]), Err(AppendError::HeadMoved { head: 3, first: 3 })));
+    let gap = Commit { events: vec![event(case(3), 1, 6)], idempotency: None };
+    assert!(matches!(store.append(&[good.clone(), gap]), Err(AppendError::Gap { previous: 4, found: 6 })));
+    let skip_seq = Commit { events: vec![event(case(1), 4, 5)], idempotency: None };
+    assert!(matches!(
+        store.append(&[good.clone(), skip_seq]),
+        Err(AppendError::StreamVersion { version: 2, seq: 4, .. })
+    ));
+    let dup = Commit { events: vec![], idempotency: Some(key("a", "k1", 4)) };
+    assert!(matches!(store.append(&[good.clone(), dup]), Err(AppendError::DuplicateKey { .. })));
+    let twice = Commit { events: vec![], idempotency: Some(key("a", "k2", 4)) };
+    assert!(matches!(store.append(&[good.clone(), twice.clone(), twice]), Err(AppendError::DuplicateKey { .. })));
+    assert_eq!(store.head().unwrap(), 3);
+    assert_eq!(store.read_stream(case(2)).unwrap().len(), 0);
+
+    assert_eq!(store.append(&[good]).unwrap(), 4);
+    let mut seen = Vec::new();
+    let summary = store
+        .verify(&mut |e| {
+            seen.push(e.position);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(seen, [1, 2, 3, 4]);
+    assert_eq!((summary.events, summary.streams, summary.idempotency_records), (4, 3, 1));
+    let refused = store.verify(&mut |e| if e.position == 3 { Err("not legal".into()) } else { Ok(()) });
+    assert!(matches!(refused, Err(IntegrityError::Refused { position: 3, .. })));
+
+    store.set_meta("definition", "county-hall").unwrap();
+    assert_eq!(store.meta("definition").unwrap().as_deref(), Some("county-hall"));
+
+    // Readers on another handle see what was appended.
+    let readers = store.readers();
+    assert_eq!(readers.head().unwrap(), 4);
+    assert_eq!(readers.read_stream(case(1)).unwrap(), store.read_stream(case(1)).unwrap());
+}
+
+#[test]
+fn memory_store_keeps_the_contract() {
+    contract(&mut MemoryStore::new());
+}
+
+#[test]
+fn sqlite_store_keeps_the_contract_and_survives_reopening() {
+    let scratch = Scratch::new();
+    {
+        let mut store = SqliteStore::open(scratch.db()).unwrap();
+        contract(&mut store);
+    }
+    let mut store = SqliteStore::open(scratch.db()).unwrap();
+    let summary = store.verify(&mut no_visit).unwrap();
+    assert_eq!((summary.events, summary.streams, summary.idempotency_records), (4, 3, 1));
+    assert_eq!(store.meta("definition").unwrap().as_deref(), Some("county-hall"));
+    assert_eq!(store.idempotency("a", "k1").unwrap(), Some(key("a", "k1", 2)), "keys are indexed again at open");
+    assert_eq!(store.append(&[Commit { events: vec![event(case(2), 2, 5)], idempotency: None }]).unwrap(), 5);
+    // The background checkpoint copies the whole WAL into the database file.
+    let (wal_frames, copied) = store.checkpointer().unwrap().checkpoint().unwrap();
+    assert_eq!(wal_frames, copied);
+}
+
+#[test]
+fn sqlite_verify_finds_damage() {
+    let damage = |sql: &str| {
+        let scratch = Scratch::new();
+        {
+            let mut store = SqliteStore::open(scratch.db()).unwrap();
+            store.verify(&mut no_visit).unwrap();
+            let events = (1..=3).map(|p| event(case(1), p as u32, p)).collect();
+            store.append(&[Commit { events, idempotency: None }]).unwrap();
+        }
+        let conn = rusqlite::Connection::open(scratch.db()).unwrap();
+        conn.execute_batch(sql).unwrap();
+        drop(conn);
+        let mut store = SqliteStore::open(scratch.db()).unwrap();
+        store.verify(&mut no_visit).unwrap_err().to_string()
+    };
+    let gap = damage("DELETE FROM events WHERE position = 2");
+    assert!(gap.contains("expected position 2, found 3"), "{gap}");
+    let body = damage("UPDATE events SET body = '{\"v\":1}' WHERE position = 2");
+    assert!(body.contains("position 2 is damaged: the body does not decode"), "{body}");
+    let column = damage("UPDATE events SET stream = 'C000009' WHERE position = 2");
+    assert!(column.contains("the columns say C000009 #2"), "{column}");
+    let seq = damage("UPDATE events SET seq = 5, body = replace(body, '\"seq\":3', '\"seq\":5') WHERE position = 3");
+    assert!(seq.contains("#5 of C000001, but that stream's previous event is #2"), "{seq}");
+    let key = damage(
+        "INSERT INTO idempotency (scope, key, fingerprint, status, body, position) VALUES ('a', 'k', '0', 200, '{}', 9)",
+    );
+    assert!(key.contains("points at position 9, past the log's end 3"), "{key}");
+    let twice = damage(
+        "INSERT INTO idempotency (scope, key, fingerprint, status, body, position) VALUES ('a', 'k', '0', 200, '{}', 1); \
+         INSERT INTO idempotency (scope, key, fingerprint, status, body, position) VALUES ('a', 'k', '0', 200, '{}', 2)",
+    );
+    assert!(twice.contains("`k` of a is recorded twice"), "{twice}");
+}
+
+/// Events of one commit as (stream number, seq is right), and its key number.
+type RandomCommit = (Vec<(u8, bool)>, Option<u8>);
+
+/// One step of a random history: a group of commits, some deliberately wrong.
+#[derive(Debug, Clone)]
+struct Group {
+    /// The commits.
+    commits: Vec<RandomCommit>,
+    /// Shift every position by this much (0 = correct).
+    shift: u8,
+}
+
+fn group() -> impl Strategy<Value = Group> {
+    let commit = (prop::collection::vec((0u8..4, prop::bool::weighted(0.95)), 0..4), prop::option::of(0u8..12));
+    (prop::collection::vec(commit, 1..5), prop::sample::select(vec![0u8, 0, 0, 0, 1]))
+        .prop_map(|(commits, shift)| Group { commits, shift })
+}
+
+fn build(group: &Group, model: &MemoryStore) -> Vec<Commit> {
+    let mut position = model.head().unwrap() + u64::from(group.shift);
+    let mut versions = std::collections::HashMap::new();
+    group
+        .commits
+        .iter()
+        .map(|(events, k)| {
+            let events = events
+                .iter()
+                .map(|&(s, ok)| {
+                    let stream = case(u64::from(s) + 1);
+                    let v = *versions.entry(stream).or_insert_with(|| model.read_stream(stream).unwrap().len() as u32);
+                    let seq = if ok { v + 1 } else { v + 2 };
+                    versions.insert(stream, v + 1);
+                    position += 1;
+                    event(stream, seq, position)
+                })
+                .collect();
+            Commit { events, idempotency: k.map(|k| key("client", &format!("key-{k}"), position)) }
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #[test]
+    fn sqlite_matches_the_memory_model(groups in prop::collection::vec(group(), 1..24)) {
+        let scratch = Scratch::new();
+        let mut sqlite = SqliteStore::open(scratch.db()).unwrap();
+        sqlite.verify(&mut no_visit).unwrap();
+        let mut model = MemoryStore::new();
+        model.verify(&mut no_visit).unwrap();
+        for g in &groups {
+            let commits = build(g, &model);
+            let expected = model.append(&commits).map_err(|e| e.to_string());
+            let actual = sqlite.append(&commits).map_err(|e| e.to_string());
+            prop_assert_eq!(&actual, &expected);
+            prop_assert_eq!(sqlite.read_after(0, usize::MAX).unwrap(), model.read_after(0, usize::MAX).unwrap());
+        }
+        for k in 0..12 {
+            let k = format!("key-{k}");
+            prop_assert_eq!(sqlite.idempotency("client", &k).unwrap(), model.idempotency("client", &k).unwrap());
+        }
+        drop(sqlite);
+        let mut reopened = SqliteStore::open(scratch.db()).unwrap();
+        let summary = reopened.verify(&mut no_visit).unwrap();
+        prop_assert_eq!(summary.events, model.head().unwrap());
+    }
+}
