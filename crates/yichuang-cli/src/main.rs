@@ -6,7 +6,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success (every definition valid) |
-//! | 1 | a definition is invalid (its diagnostics are printed), or a verification failed (a log that does not replay) |
+//! | 1 | a definition is invalid (its diagnostics are printed), or a verification failed (a log that does not replay, an invariant `check` found violated) |
 //! | 2 | usage, IO or input error (unreadable file, bad date, unknown bundle, date outside the calendar) |
 
 mod cmd;

@@ -293,6 +293,10 @@ pub struct Case {
     pub rating: Option<Rating>,
     /// Events folded so far (the stream version).
     pub version: u32,
+    /// Time of the last event folded: timers found due earlier (e.g. a case clock that started
+    /// in the past on a deemed acceptance) are stamped no earlier, so a log's times never run
+    /// backwards.
+    pub updated_at: Option<Instant>,
 }
 
 fn ser_bundle<S: serde::Serializer>(b: &BundleIx, s: S) -> Result<S::Ok, S::Error> {
@@ -365,6 +369,7 @@ impl Case {
             delivered: None,
             rating: None,
             version: 0,
+            updated_at: None,
         }
     }
 
@@ -875,6 +880,7 @@ impl Case {
         if took_it.is_some() {
             self.window = took_it;
         }
+        self.updated_at = Some(rec.at);
         self.version += 1;
         Ok(())
     }
@@ -1078,6 +1084,8 @@ impl Case {
                 need(task.state == TaskState::SimulatedApproved, "SimulatedApproved")?;
                 task.state = TaskState::InReview;
                 task.lapse_due = None;
+                // The re-review is a review again: its promised time runs afresh.
+                task.sla = Sla::start(cal, now, def.item(task.item).promised_days, pct).ok();
             }
             Event::TaskLapsed { .. } => {
                 need(task.state == TaskState::SimulatedApproved, "SimulatedApproved")?;
@@ -1248,7 +1256,8 @@ impl Case {
                 due = Some((t, timer));
             }
         });
-        let (at, timer) = due?;
+        let (due, timer) = due?;
+        let at = self.updated_at.map_or(due, |last| last.max(due));
         let events = match timer {
             Timer::DeemedAcceptance => {
                 // Deemed accepted as of receipt (Art. 32). Whatever is still missing is recorded as

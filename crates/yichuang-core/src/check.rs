@@ -4,7 +4,8 @@
 //! is re-implemented here: a move the engine rejects is simply not a transition.
 //!
 //! **What is explored.** A breadth-first search from the initial state (nothing opened) tries,
-//! in every state, each of these moves by an actor entitled to it:
+//! in every state where the machines of DESIGN §4 list it, each of these moves by an actor
+//! entitled to it:
 //! - opening: consult; submit with every material, with only the tolerable (容缺) materials
 //!   missing, and with a required material missing, for each answer of every condition field
 //!   (情形) of the bundle — the answer that makes the member apply and one that does not;
@@ -14,7 +15,8 @@
 //! - every task command on every task by a reviewer of its department: claim, approve (each
 //!   countersign department signs), deny, start and end a special procedure, approve_simulated,
 //!   meet_precondition with facts unchanged and changed;
-//! - deliver, rate 5 (good) and 1 (bad), withdraw;
+//! - deliver (also proposed while the case is in approval, awaiting cure or suspended, where the
+//!   engine must refuse it), rate 5 (good) and 1 (bad), withdraw;
 //! - every ticket command on every open ticket, by the responsible department or a supervisor
 //!   outside it: fix_now, ledger, explain, appeal, submit_rectification, pass, fail,
 //!   uphold_appeal, feed_back, follow_up satisfied and unsatisfied;
@@ -50,9 +52,10 @@
 //! recorded events and the resulting state, and stops at the first violation: breadth-first
 //! order makes its trace a shortest one. After the search it computes, over the explored graph,
 //! which states can still reach a final state (case final and every ticket closed). States at
-//! the depth bound are *cut off*; a state whose every path leads only to cut-off states is
-//! *unknown* (the bound hides its future); a state that can reach neither a final nor a cut-off
-//! state is a liveness violation (a deadlock or a cycle without exit).
+//! the depth bound are *cut off*; a state from which no final state is reachable in the explored
+//! graph, but a cut-off one is, is *unknown* (the bound hides its future); a state that can
+//! reach neither is a liveness violation (a deadlock, or a cycle without exit). Traces are
+//! shortest within the explored graph (the state key and the reduction above shape it).
 
 use std::collections::HashMap;
 use std::collections::hash_map::{DefaultHasher, Entry};
@@ -117,7 +120,7 @@ pub enum Invariant {
     /// an item that may not issue before cure is outstanding.
     Delivery,
     /// 5: running deadlines lie budget + paused working minutes after their start, on a working
-    /// day, within office hours.
+    /// day, within office hours, and the overdue timer fires at the deadline.
     Deadlines,
     /// Every reachable state can still reach a final state.
     Liveness,
@@ -453,27 +456,28 @@ impl Explorer {
         let mut moves = Vec::new();
         for depth in 0..self.options.depth.min(u32::from(u16::MAX) - 1) {
             let mut next = Vec::new();
-            for (id, node) in &level {
+            // Each state is dropped once expanded: the memory held is about one level and a half.
+            for (id, node) in std::mem::take(&mut level) {
                 if graph.len() >= self.options.states_max {
                     report.states_limit_reached = true;
                     return None;
                 }
-                debug_assert_eq!(graph.succ_start.len(), *id as usize, "states are expanded in id order");
+                debug_assert_eq!(graph.succ_start.len(), id as usize, "states are expanded in id order");
                 graph.succ_start.push(graph.succ.len() as u32);
-                self.moves(node, &mut moves);
+                self.moves(&node, &mut moves);
                 for &mv in &moves {
-                    let Some(step) = self.step(node, mv) else { continue };
+                    let Some(step) = self.step(&node, mv) else { continue };
                     report.transitions += 1;
-                    if let Some((invariant, message)) = self.verify(node, &step) {
-                        let mut trace = self.trace(&graph.path(*id));
-                        trace.push(self.trace_step(node, mv, step));
+                    if let Some((invariant, message)) = self.verify(&node, &step) {
+                        let mut trace = self.trace(&graph.path(id));
+                        trace.push(self.trace_step(&node, mv, step));
                         return Some(Violation { invariant, message, trace });
                     }
                     let key = self.key(&step.node, &mut writer);
                     let target = match seen.entry(key) {
                         Entry::Occupied(e) => *e.get(),
                         Entry::Vacant(e) => {
-                            let target = graph.add(*id, Some(mv), depth as u16 + 1, step.node.is_final());
+                            let target = graph.add(id, Some(mv), depth as u16 + 1, step.node.is_final());
                             next.push((target, step.node));
                             *e.insert(target)
                         }
@@ -633,7 +637,7 @@ impl Explorer {
         let departments = self.def.item(task.item).decided_by.departments();
         let department = match t {
             TaskMove::Approve(d) => *departments.get(usize::from(d))?,
-            _ => departments[0],
+            _ => *departments.first()?,
         };
         let action = match t {
             TaskMove::Claim => TaskCommand::Claim,
@@ -1140,6 +1144,13 @@ impl KeyWriter {
         }
     }
 
+    /// Starts a sequence or map with its length, so that no element can be mistaken for its end.
+    fn len(&mut self, len: Option<usize>) {
+        self.bytes.push(TAG_SEQ);
+        let len = len.map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX - 1));
+        self.bytes.extend_from_slice(&len.to_le_bytes());
+    }
+
     fn int(&mut self, v: i128) {
         self.bytes.extend_from_slice(&(v as i64).to_le_bytes());
     }
@@ -1279,8 +1290,8 @@ impl serde::Serializer for &mut KeyWriter {
         self.int(index.into());
         value.serialize(self)
     }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self, KeyError> {
-        self.bytes.push(TAG_SEQ);
+    fn serialize_seq(self, len: Option<usize>) -> Result<Self, KeyError> {
+        self.len(len);
         Ok(self)
     }
     fn serialize_tuple(self, _: usize) -> Result<Self, KeyError> {
@@ -1296,8 +1307,8 @@ impl serde::Serializer for &mut KeyWriter {
         self.bytes.push(TAG_SEQ);
         Ok(self)
     }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self, KeyError> {
-        self.bytes.push(TAG_SEQ);
+    fn serialize_map(self, len: Option<usize>) -> Result<Self, KeyError> {
+        self.len(len);
         Ok(self)
     }
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, KeyError> {
@@ -1433,12 +1444,12 @@ fn fold_tickets(node: &mut Node, events: &[Recorded]) -> Option<String> {
         let closes = matches!(rec.event, Event::TicketClosed | Event::TicketAppealUpheld);
         if closes && !supervised[slot] && violation.is_none() {
             violation = Some(format!(
-                "{id} ({}) was closed by {} ({}) although no supervisor outside {} passed it or upheld an appeal \
-                 after its last submission",
+                "{id} (source {}, responsible {dept}) reached Closed ({} recorded by {}) without a pass or \
+                 uphold_appeal by a supervisor outside {dept} after its last submission",
                 ticket.source.kind(),
                 rec.event.name(),
                 rec.by.describe(),
-                ticket.department,
+                dept = ticket.department,
             ));
         }
     }
@@ -1619,6 +1630,22 @@ fn deadline_problem(def: &Definition, sla: &Sla) -> Option<String> {
     if !cal.office_periods().iter().any(|p| p.open < minute && minute <= p.close) {
         return Some(format!("({deadline}) falls outside office hours"));
     }
+    // The timer that raises the level: the overdue one fires at the deadline, the warning one
+    // before it, and a paused clock has none.
+    let next = sla.next_deadline();
+    let fits = match (sla.paused_since, sla.level) {
+        (Some(_), _) | (None, SlaLevel::Overdue) => next.is_none(),
+        (None, SlaLevel::Warning) => next == Some(deadline),
+        (None, SlaLevel::Normal) => next.is_some_and(|t| t >= sla.start && t <= deadline),
+    };
+    if !fits {
+        let next = next.map_or_else(|| "none".to_owned(), |t| t.to_string());
+        return Some(format!(
+            "({deadline}) does not match the clock's next level change ({next}) at level {:?}{}",
+            sla.level,
+            if sla.paused_since.is_some() { ", paused" } else { "" }
+        ));
+    }
     None
 }
 
@@ -1661,4 +1688,182 @@ fn liveness(graph: &Graph) -> (usize, Option<u32>) {
     let unknown = (0..expanded).filter(|&i| !good[i] && open[i]).count();
     let stuck = (0..expanded).find(|&i| !good[i] && !open[i]).map(|i| i as u32);
     (unknown, stuck)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A graph with `edges[i]` the successors of state `i` for the first `edges.len()` states
+    /// (expanded) and `states` states in all.
+    fn graph(edges: &[&[u32]], states: usize, finals: &[u32]) -> Graph {
+        let mut g = Graph::default();
+        for i in 0..states {
+            g.add(0, None, 0, finals.contains(&(i as u32)));
+        }
+        for succ in edges {
+            g.succ_start.push(g.succ.len() as u32);
+            g.succ.extend_from_slice(succ);
+        }
+        g.succ_start.push(g.succ.len() as u32);
+        g
+    }
+
+    #[test]
+    fn liveness_tells_final_unknown_and_stuck_states_apart() {
+        // 0 → 1 (final), 2 (loops on itself: a cycle without exit), 3 → 4 (cut off at the bound).
+        let g = graph(&[&[1, 2, 3], &[], &[2], &[4]], 5, &[1]);
+        assert_eq!(g.expanded(), 4);
+        let (unknown, stuck) = liveness(&g);
+        assert_eq!(unknown, 1, "state 3 reaches only the cut-off state 4");
+        assert_eq!(stuck, Some(2));
+        // A deadlock: a non-final state without successors.
+        let g = graph(&[&[1, 2], &[], &[]], 3, &[1]);
+        assert_eq!(liveness(&g), (0, Some(2)));
+        // Everything can finish.
+        let g = graph(&[&[1, 2], &[], &[1]], 3, &[1]);
+        assert_eq!(liveness(&g), (0, None));
+    }
+
+    #[test]
+    fn time_literals_are_recognised_exactly() {
+        for yes in ["2025-01-02", "2025-01-02T09:30"] {
+            assert!(is_time_literal(yes.as_bytes()), "{yes}");
+        }
+        for no in ["2025-1-02", "2025-01-02T9:30", "2025-01-02 09:30", "licence", "", "2025-01-02T09:30Z"] {
+            assert!(!is_time_literal(no.as_bytes()), "{no}");
+        }
+    }
+
+    fn hall() -> Definition {
+        Definition::from_ron(include_str!("../tests/data/hall.ron"), "hall.ron").expect("the test hall is valid")
+    }
+
+    fn recorded(stream: StreamId, event: Event) -> Recorded {
+        let at = "2025-01-02T09:30".parse().unwrap();
+        Recorded { v: crate::event::EVENT_SCHEMA_VERSION, stream, seq: 1, at, by: Actor::system(), event }
+    }
+
+    #[test]
+    fn a_bad_rating_must_open_exactly_one_ticket() {
+        let case = crate::event::CaseId(1);
+        let rated = recorded(case.into(), Event::Rated { stars: 1, by_default: false });
+        let opened = recorded(
+            TicketId(1).into(),
+            Event::TicketOpened {
+                source: TicketSource::BadRating { case, stars: 1 },
+                department: Id::new("market"),
+                window: None,
+                deadline: None,
+            },
+        );
+        assert_eq!(one_ticket_per_trigger(&[rated.clone(), opened.clone()]), None);
+        let none = one_ticket_per_trigger(std::slice::from_ref(&rated)).expect("no ticket is a violation");
+        assert!(none.contains("recorded 1 time(s) but opened 0 ticket(s)"), "{none}");
+        assert!(one_ticket_per_trigger(&[rated, opened.clone(), opened]).is_some(), "two tickets are one too many");
+        let good = recorded(case.into(), Event::Rated { stars: 5, by_default: false });
+        assert_eq!(one_ticket_per_trigger(&[good]), None);
+    }
+
+    fn task(def: &Definition, item: &str, state: TaskState, waits_for: Vec<u16>) -> Task {
+        let ix = def.item_ix(item).unwrap();
+        Task {
+            item: ix,
+            item_id: Id::new(item),
+            state,
+            waits_for,
+            signed: 0,
+            reviewer: None,
+            sla: None,
+            lapse_due: None,
+        }
+    }
+
+    fn case(def: &Definition, state: CaseState, tasks: Vec<Task>) -> Case {
+        let applicant = Applicant { id: Id::new("a"), name: "申请人".into(), credit_blocked: false };
+        let mut case = Case::new(crate::event::CaseId(1), def.bundle_ix("restaurant").unwrap(), applicant);
+        case.state = state;
+        case.tasks = tasks;
+        case
+    }
+
+    #[test]
+    fn task_order_needs_approved_predecessors_and_a_decision_when_all_are_done() {
+        let def = hall();
+        let early = case(
+            &def,
+            CaseState::InApproval,
+            vec![task(&def, "licence", TaskState::Ready, vec![]), task(&def, "food", TaskState::Ready, vec![0])],
+        );
+        let message = task_order(&def, &early).expect("food started before the licence was approved");
+        assert!(message.contains("`food` is Ready although its predecessor `licence` is Ready"), "{message}");
+        let stuck = case(&def, CaseState::InApproval, vec![task(&def, "licence", TaskState::Approved, vec![])]);
+        assert!(task_order(&def, &stuck).is_some_and(|m| m.contains("must be decided")));
+        let orphan = case(&def, CaseState::Withdrawn, vec![task(&def, "licence", TaskState::InReview, vec![])]);
+        assert!(task_order(&def, &orphan).is_some_and(|m| m.contains("orphan")));
+        let waiting = case(
+            &def,
+            CaseState::InApproval,
+            vec![task(&def, "licence", TaskState::Denied, vec![]), task(&def, "food", TaskState::Waiting, vec![0])],
+        );
+        assert!(task_order(&def, &waiting).is_some_and(|m| m.contains("dependents of a failed task are cancelled")));
+    }
+
+    #[test]
+    fn delivery_needs_every_required_material() {
+        let def = hall();
+        let mut delivered = case(&def, CaseState::Delivered, vec![task(&def, "licence", TaskState::Approved, vec![])]);
+        delivered.outcome = Some(Outcome::Approved);
+        let message = delivery(&def, &delivered).expect("licence-form is missing");
+        assert!(message.contains("`licence-form` (Required for `licence`"), "{message}");
+        delivered.materials = vec![def.material_ix("licence-form").unwrap()];
+        assert_eq!(delivery(&def, &delivered), None, "id-card comes by data sharing");
+    }
+
+    #[test]
+    fn a_clock_whose_timer_disagrees_with_its_deadline_breaks_invariant_5() {
+        let def = hall();
+        let cal = def.calendar();
+        let pct = def.policies().warning_percent;
+        let sla = Sla::start(cal, "2025-01-02T09:30".parse().unwrap(), 5, pct).unwrap();
+        assert_eq!(deadline_problem(&def, &sla), None);
+        let mut raised = sla.clone();
+        raised.raise(SlaLevel::Warning, cal, pct);
+        assert_eq!(deadline_problem(&def, &raised), None);
+        // A level written without going through the clock keeps the stale warning timer.
+        let mut stale = sla.clone();
+        stale.level = SlaLevel::Warning;
+        let message = deadline_problem(&def, &stale).expect("the overdue timer must fire at the deadline");
+        assert!(message.contains("next level change"), "{message}");
+        let mut outside = sla;
+        outside.start = "2030-01-02T09:30".parse().unwrap();
+        assert!(deadline_problem(&def, &outside).is_some_and(|m| m.contains("cannot be computed")));
+    }
+
+    #[derive(Clone, Serialize)]
+    struct Sample {
+        name: String,
+        at: Instant,
+        on: Option<Date>,
+        version: u32,
+        level: SlaLevel,
+    }
+
+    fn key_of(sample: &Sample) -> Vec<u8> {
+        let mut writer = KeyWriter::default();
+        sample.serialize(&mut writer).unwrap();
+        writer.bytes
+    }
+
+    #[test]
+    fn the_key_ignores_times_and_versions_but_nothing_else() {
+        let at: Instant = "2025-01-02T09:30".parse().unwrap();
+        let base = Sample { name: "a".into(), at, on: Some(at.date()), version: 1, level: SlaLevel::Normal };
+        let later =
+            Sample { at: at.plus_minutes(7 * 24 * 60), on: Some(at.date().add_days(9)), version: 9, ..base.clone() };
+        assert_eq!(key_of(&base), key_of(&later));
+        assert_ne!(key_of(&base), key_of(&Sample { level: SlaLevel::Warning, ..base.clone() }));
+        assert_ne!(key_of(&base), key_of(&Sample { name: "b".into(), ..base.clone() }));
+        assert_ne!(key_of(&base), key_of(&Sample { on: None, ..base.clone() }));
+    }
 }

@@ -286,6 +286,8 @@ pub struct Ticket {
     pub closed_at: Option<Instant>,
     /// Events folded.
     pub version: u32,
+    /// Time of the last event folded (an overdue timer found late is stamped no earlier).
+    pub updated_at: Instant,
 }
 
 impl Ticket {
@@ -314,6 +316,7 @@ impl Ticket {
             accountability: Vec::new(),
             closed_at: None,
             version: 0,
+            updated_at: at,
         }
     }
 
@@ -572,6 +575,7 @@ impl Ticket {
             }
             _ => return Err(format!("{} is not a ticket event", event.name())),
         }
+        self.updated_at = self.updated_at.max(at);
         self.version += 1;
         Ok(())
     }
@@ -587,6 +591,7 @@ impl Ticket {
     /// Fires the overdue timer: escalation + 1 with a fresh period for the next level.
     pub fn fire_due_timer(&self, def: &Definition, now: Instant) -> Option<(Instant, Event)> {
         let due = self.next_deadline().filter(|d| *d <= now)?;
+        let at = self.updated_at.max(due);
         let level = self.escalation + 1;
         let cal = def.calendar();
         let period = match self.state {
@@ -598,6 +603,6 @@ impl Ticket {
         } else {
             None
         };
-        Some((due, Event::TicketEscalated { level, next_deadline }))
+        Some((at, Event::TicketEscalated { level, next_deadline }))
     }
 }

@@ -141,6 +141,10 @@ fn check_all(
     fault: FaultSwitch,
 ) -> Result<Vec<Report>, Failure> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(bundles.len()).max(1);
+    // Bundles with more members take longer: start them first so that no thread is left alone
+    // with the largest at the end. The reports stay in definition order.
+    let mut order: Vec<usize> = (0..bundles.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(def.bundle(bundles[i]).members.len()));
     let next = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<std::thread::Result<Report>>>> = bundles.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
@@ -151,9 +155,8 @@ fn check_all(
                 let _guard = fault.map(yichuang_core::fault::inject);
                 #[cfg(not(feature = "fault-injection"))]
                 let () = fault;
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&bundle) = bundles.get(i) else { break };
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let bundle = bundles[i];
                     let result = std::panic::catch_unwind(|| check::check(def, bundle, options));
                     *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
                 }

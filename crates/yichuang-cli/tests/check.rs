@@ -1,0 +1,118 @@
+//! End-to-end tests of `yichuang check`: exit codes and what it prints. The runs use
+//! `--depth 8` (every bundle of the county hall in well under a second in a debug build); the
+//! default depth is measured in release mode in `docs/check.md`.
+
+use std::path::Path;
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn path(relative: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative).display().to_string()
+}
+
+fn county_hall() -> String {
+    path("../../examples/definitions/county-hall.ron")
+}
+
+fn check(args: &[&str], code: i32) -> Run {
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_yichuang")).arg("check").args(args).output().expect("the binary runs");
+    let run = Run {
+        code: output.status.code().expect("exited, not killed by a signal"),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    };
+    assert_eq!(run.code, code, "check {args:?}\n--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
+    run
+}
+
+const BUNDLES: [&str; 6] =
+    ["open-business", "open-restaurant", "open-bookstore", "hold-performance", "open-hotel", "industrial-project"];
+
+#[test]
+fn every_bundle_of_the_county_hall_holds_and_the_exploration_is_printed() {
+    let hall = county_hall();
+    let run = check(&[&hall, "--depth", "8"], 0);
+    assert!(run.stdout.starts_with(&format!("check {hall}: 6 bundles, depth ≤ 8,")), "{}", run.stdout);
+    for bundle in BUNDLES {
+        let line = run.stdout.lines().find(|l| l.starts_with(&format!("{bundle} ("))).expect(bundle);
+        assert!(line.ends_with(": ok"), "{line}");
+    }
+    assert_eq!(run.stdout.matches(" states, ").count(), 6, "{}", run.stdout);
+    assert!(run.stdout.contains("transitions, max depth 8;"), "{}", run.stdout);
+    assert!(run.stdout.ends_with("ok: every invariant holds within the bounds in 6 bundles\n"), "{}", run.stdout);
+    assert_eq!(run.stderr, "");
+    // Deterministic: the same run prints the same text.
+    assert_eq!(check(&[&hall, "--depth", "8"], 0).stdout, run.stdout);
+}
+
+#[test]
+fn one_bundle_as_json() {
+    let run = check(&[&county_hall(), "--bundle", "hold-performance", "--depth", "8", "--format", "json"], 0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(json["holds"], true);
+    assert_eq!(json["depth"], 8);
+    let bundles = json["bundles"].as_array().unwrap();
+    assert_eq!(bundles.len(), 1);
+    let b = &bundles[0];
+    assert_eq!(b["bundle"], "hold-performance");
+    assert_eq!(b["max_depth"], 8);
+    assert!(b["states"].as_u64().unwrap() > 100, "{b}");
+    assert!(b["transitions"].as_u64().unwrap() >= b["states"].as_u64().unwrap() - 1, "{b}");
+    assert!(b.get("violation").is_none(), "{b}");
+}
+
+#[test]
+fn an_unknown_bundle_or_an_invalid_definition_is_a_usage_error() {
+    let run = check(&[&county_hall(), "--bundle", "open-cafe"], 2);
+    assert!(run.stderr.contains("bundle `open-cafe` does not exist"), "{}", run.stderr);
+    assert!(run.stderr.contains("open-restaurant"), "the message lists the bundles: {}", run.stderr);
+
+    let run = check(&[&path("tests/data/three-problems.ron")], 2);
+    assert!(run.stderr.contains("is not a valid definition"), "{}", run.stderr);
+    assert!(run.stderr.contains("3 problem(s) found"), "{}", run.stderr);
+
+    let run = check(&[&path("tests/data/no-such-file.ron")], 2);
+    assert!(run.stderr.contains("cannot read"), "{}", run.stderr);
+
+    check(&[&county_hall(), "--depth", "0"], 2);
+}
+
+#[cfg(not(feature = "fault-injection"))]
+#[test]
+fn the_fault_switch_is_not_in_a_product_build() {
+    let run = check(&[&county_hall(), "--inject-fault", "skip-predecessor-check"], 2);
+    assert!(run.stderr.contains("--inject-fault"), "{}", run.stderr);
+}
+
+/// With the broken supervision rule the check fails (exit 1) and prints the shortest trace.
+#[cfg(feature = "fault-injection")]
+#[test]
+fn a_broken_rule_is_caught_with_a_trace() {
+    let hall = path("tests/data/hall.ron");
+    let run = check(
+        &[&hall, "--bundle", "open-restaurant", "--depth", "8", "--inject-fault", "close-without-supervision"],
+        1,
+    );
+    assert!(run.stdout.contains("open-restaurant (我要开饭店): VIOLATED invariant 1"), "{}", run.stdout);
+    assert!(run.stdout.contains("shortest trace (8 steps):"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("submit_rectification T000001  → T000001 TicketSubmitted(Rectification), T000001 TicketPassed")
+    );
+    assert!(run.stderr.contains(
+        "error: invariant 1 (no ticket is closed without supervision) is violated in bundle `open-restaurant`"
+    ));
+
+    let run = check(&[&hall, "--inject-fault", "skip-predecessor-check", "--depth", "4", "--format", "json"], 1);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(json["holds"], false);
+    let violation = &json["bundles"][0]["violation"];
+    assert_eq!(violation["invariant"], 3);
+    assert_eq!(violation["trace"].as_array().unwrap().len(), 2, "{violation}");
+}
