@@ -200,6 +200,16 @@ pub enum AppendError {
         /// Key.
         key: String,
     },
+    /// An idempotency record points past the position its commit reaches.
+    #[error("idempotency key `{key}` points at position {position}, past {head}, where its commit ends")]
+    KeyPastHead {
+        /// The key.
+        key: String,
+        /// Its position.
+        position: u64,
+        /// The position the commit reaches.
+        head: u64,
+    },
     /// The storage failed; the transaction was rolled back.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -348,6 +358,11 @@ impl Shape {
                 touched.insert(rec.stream, rec.seq);
             }
             if let Some(r) = &commit.idempotency {
+                // A key answers with a position its command reached: never past the log's end,
+                // or the log would fail its own integrity check when reopened.
+                if r.position > previous {
+                    return Err(AppendError::KeyPastHead { key: r.key.clone(), position: r.position, head: previous });
+                }
                 let pair = (r.scope.as_str(), r.key.as_str());
                 if !keys.insert(pair) || known_key(pair.0, pair.1)? {
                     return Err(AppendError::DuplicateKey { scope: r.scope.clone(), key: r.key.clone() });
