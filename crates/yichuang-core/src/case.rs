@@ -13,10 +13,12 @@ use serde::Serialize;
 
 use crate::actor::{Actor, Ctx, Role};
 use crate::definition::{BundleIx, Channel, Definition, Id, MaterialIx, MaterialNeed, WindowClass};
-use crate::event::{Applicant, CaseId, DeliveryMethod, Event, Outcome, Recorded, SlaSubject, SpecialProcedureKind};
+use crate::event::{
+    Applicant, CaseId, DeliveryMethod, Event, EventSink, Events, Outcome, Recorded, SlaSubject, SpecialProcedureKind,
+};
 use crate::rejection::Rejection;
 use crate::sla::{Sla, SlaLevel};
-use crate::task::{Task, TaskAction, TaskState};
+use crate::task::{MemberSet, Task, TaskAction, TaskState};
 use crate::time::{Date, Instant};
 
 /// State of a case.
@@ -491,6 +493,16 @@ impl Case {
     /// Decides a command: the primary events, or the rejection. Pure; see [`Case::execute`] for
     /// the cascade that follows.
     pub fn decide(&self, def: &Definition, command: &Command, ctx: &Ctx<'_>) -> Result<Vec<Event>, Rejection> {
+        self.decide_events(def, command, ctx).map(Events::into_vec)
+    }
+
+    /// Like [`Case::decide`], in a small inline buffer (no allocation on the command path).
+    pub(crate) fn decide_events(
+        &self,
+        def: &Definition,
+        command: &Command,
+        ctx: &Ctx<'_>,
+    ) -> Result<Events, Rejection> {
         let name = command.name();
         if self.state.is_final() {
             return Err(self.invalid(name, "the case is finished and takes no commands"));
@@ -510,7 +522,7 @@ impl Case {
                         accepted: "the bundle and applicant of the consultation",
                     });
                 }
-                Ok(vec![Event::Submitted {
+                Ok(smallvec::smallvec![Event::Submitted {
                     bundle: s.bundle.clone(),
                     applicant: s.applicant.clone(),
                     channel: s.channel,
@@ -541,7 +553,7 @@ impl Case {
                     return Err(self.invalid(name, "resubmit answers a correction notice (补正告知)"));
                 }
                 Case::material_ids(def, materials)?;
-                Ok(vec![Event::Resubmitted { materials: materials.clone() }])
+                Ok(smallvec::smallvec![Event::Resubmitted { materials: materials.clone() }])
             }
             Command::Supply { material } => {
                 self.applicant_or_clerk(def, ctx.actor, name, WindowClass::Intake)?;
@@ -556,7 +568,7 @@ impl Case {
                         accepted: list(&self.outstanding),
                     });
                 }
-                Ok(vec![Event::MaterialSupplied { material: material.clone() }])
+                Ok(smallvec::smallvec![Event::MaterialSupplied { material: material.clone() }])
             }
             Command::Task { item, action } => {
                 if self.state != CaseState::InApproval {
@@ -569,7 +581,7 @@ impl Case {
                         accepted: self.tasks.iter().map(|t| t.item_id.as_str()).collect::<Vec<_>>().join(", "),
                     });
                 };
-                self.tasks[pos].decide(def, action.action(), ctx)
+                self.tasks[pos].decide_events(def, action.action(), ctx)
             }
             Command::Deliver { method } => {
                 Case::clerk_of(
@@ -582,7 +594,7 @@ impl Case {
                 if self.state != CaseState::ReadyForDelivery {
                     return Err(self.invalid(name, "results are delivered together once ready (一并出件)"));
                 }
-                Ok(vec![Event::Delivered { method: *method }])
+                Ok(smallvec::smallvec![Event::Delivered { method: *method }])
             }
             Command::Rate { stars } => {
                 self.applicant_or_clerk(def, ctx.actor, name, WindowClass::Delivery)?;
@@ -596,7 +608,7 @@ impl Case {
                         accepted: "1–5 stars (≤ 2 is a bad rating, 差评)",
                     });
                 }
-                Ok(vec![Event::Rated { stars: *stars, by_default: false }])
+                Ok(smallvec::smallvec![Event::Rated { stars: *stars, by_default: false }])
             }
             Command::Withdraw => {
                 self.applicant_or_clerk(def, ctx.actor, name, WindowClass::Intake)?;
@@ -605,12 +617,12 @@ impl Case {
                         self.invalid(name, "results were already delivered; withdrawal is possible before delivery")
                     );
                 }
-                Ok(vec![Event::Withdrawn])
+                Ok(smallvec::smallvec![Event::Withdrawn])
             }
         }
     }
 
-    fn decide_intake(&self, def: &Definition, command: &Command, ctx: &Ctx<'_>) -> Result<Vec<Event>, Rejection> {
+    fn decide_intake(&self, def: &Definition, command: &Command, ctx: &Ctx<'_>) -> Result<Events, Rejection> {
         let missing = self.missing(def);
         let ids = |want: &dyn Fn(MaterialNeed) -> bool| -> Vec<Id> {
             missing.iter().filter(|(_, n)| want(*n)).map(|(m, _)| def.material(*m).id.clone()).collect()
@@ -620,7 +632,7 @@ impl Case {
                 if !missing.is_empty() {
                     return Err(Rejection::MaterialsIncomplete { missing: list(&ids(&|_| true)) });
                 }
-                Ok(vec![self.accepted(def, self.acceptance_date(ctx), false, Vec::new(), None)])
+                Ok(smallvec::smallvec![self.accepted(def, self.acceptance_date(ctx), false, Vec::new(), None)])
             }
             Command::AcceptTolerating { cure_due } => {
                 let required = ids(&|n| n == MaterialNeed::Required);
@@ -645,13 +657,13 @@ impl Case {
                     });
                 }
                 let due = cal.office_close(*cure_due);
-                Ok(vec![self.accepted(def, self.acceptance_date(ctx), false, ids(&|_| true), Some(due))])
+                Ok(smallvec::smallvec![self.accepted(def, self.acceptance_date(ctx), false, ids(&|_| true), Some(due))])
             }
             Command::RequestCorrection => {
                 if missing.is_empty() {
                     return Err(Rejection::NothingMissing);
                 }
-                Ok(vec![Event::CorrectionRequested { missing: ids(&|_| true) }])
+                Ok(smallvec::smallvec![Event::CorrectionRequested { missing: ids(&|_| true) }])
             }
             Command::Reject { reason } => {
                 if reason.trim().is_empty() {
@@ -660,7 +672,7 @@ impl Case {
                         what: "reason",
                     });
                 }
-                Ok(vec![Event::Rejected { reason: reason.clone() }])
+                Ok(smallvec::smallvec![Event::Rejected { reason: reason.clone() }])
             }
             _ => unreachable!("decide_intake is called for intake commands only"),
         }
@@ -694,23 +706,28 @@ impl Case {
     /// Folds one recorded event into the state. Fails only for an event that is not legal in
     /// the current state (a corrupted or reordered log); the engine's own events always fold.
     pub fn evolve(&mut self, def: &Definition, rec: &Recorded) -> Result<(), IllegalEvent> {
+        self.fold(def, rec.seq, rec.at, &rec.by, &rec.event)
+    }
+
+    /// [`Case::evolve`] on the parts of a recorded event.
+    fn fold(&mut self, def: &Definition, seq: u32, at: Instant, by: &Actor, event: &Event) -> Result<(), IllegalEvent> {
         let illegal = |case: &Case, why: &str| IllegalEvent {
             stream: case.id.into(),
-            event: rec.event.name(),
+            event: event.name(),
             state: case.state.name(),
             why: why.to_owned(),
         };
-        if rec.seq != self.version + 1 {
-            return Err(illegal(self, &format!("sequence {} does not follow version {}", rec.seq, self.version)));
+        if seq != self.version + 1 {
+            return Err(illegal(self, &format!("sequence {} does not follow version {}", seq, self.version)));
         }
-        let at_window = matches!(rec.by.role, Role::Clerk { .. });
-        let took_it = match (&rec.by.role, &rec.event) {
+        let at_window = matches!(by.role, Role::Clerk { .. });
+        let took_it = match (&by.role, event) {
             (Role::Clerk { window }, Event::Submitted { .. } | Event::Accepted { .. }) => Some(window.clone()),
             _ => None,
         };
-        let now = rec.at;
+        let now = at;
         let cal = def.calendar();
-        match &rec.event {
+        match event {
             Event::Consulted { .. } => {
                 if self.version != 0 {
                     return Err(illegal(self, "a consultation opens a case"));
@@ -768,7 +785,7 @@ impl Case {
             | Event::TaskSimulatedApproved { .. }
             | Event::SimulationConverted { .. }
             | Event::SimulationReopened { .. }
-            | Event::TaskLapsed { .. } => self.evolve_task(def, rec).map_err(|why| illegal(self, &why))?,
+            | Event::TaskLapsed { .. } => self.evolve_task(def, event, at).map_err(|why| illegal(self, &why))?,
             Event::SlaLevelChanged { subject, level } => {
                 let sla = match subject {
                     SlaSubject::Case => self.sla.as_mut(),
@@ -880,7 +897,7 @@ impl Case {
         if took_it.is_some() {
             self.window = took_it;
         }
-        self.updated_at = Some(rec.at);
+        self.updated_at = Some(at);
         self.version += 1;
         Ok(())
     }
@@ -901,32 +918,35 @@ impl Case {
 
     fn create_tasks(&mut self, def: &Definition, applicable: &[Id]) {
         let bundle = def.bundle(self.bundle);
-        let applies: Vec<bool> = bundle.members.iter().map(|m| applicable.contains(&def.item(m.item).id)).collect();
+        let applies: MemberSet = bundle
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| applicable.contains(&def.item(m.item).id))
+            .map(|(i, _)| i)
+            .collect();
         // Resolve dependency edges through members that do not apply, in topological order.
-        let mut waits: Vec<Vec<u16>> = vec![Vec::new(); bundle.members.len()];
+        let mut waits = [MemberSet::EMPTY; 64];
         for &m in &bundle.topo {
-            let mut w: Vec<u16> = Vec::new();
+            let mut w = MemberSet::EMPTY;
             for &p in &bundle.members[m].after {
-                if applies[p] {
-                    w.push(p as u16);
+                if applies.contains(p) {
+                    w.insert(p);
                 } else {
-                    w.extend(waits[p].iter().copied());
+                    w.0 |= waits[p].0;
                 }
             }
-            w.sort_unstable();
-            w.dedup();
             waits[m] = w;
         }
         self.tasks = bundle
             .members
             .iter()
-            .zip(waits)
-            .zip(&applies)
-            .map(|((m, waits_for), &a)| Task {
+            .enumerate()
+            .map(|(i, m)| Task {
                 item: m.item,
                 item_id: def.item(m.item).id.clone(),
-                state: if a { TaskState::Waiting } else { TaskState::NotApplicable },
-                waits_for,
+                state: if applies.contains(i) { TaskState::Waiting } else { TaskState::NotApplicable },
+                waits_for: waits[i],
                 signed: 0,
                 reviewer: None,
                 sla: None,
@@ -976,8 +996,8 @@ impl Case {
         }
     }
 
-    fn evolve_task(&mut self, def: &Definition, rec: &Recorded) -> Result<(), String> {
-        let item = match &rec.event {
+    fn evolve_task(&mut self, def: &Definition, event: &Event, now: Instant) -> Result<(), String> {
+        let item = match event {
             Event::TaskReady { item }
             | Event::TaskClaimed { item, .. }
             | Event::TaskSigned { item, .. }
@@ -998,13 +1018,12 @@ impl Case {
         let pos = self.task_pos(item).ok_or_else(|| format!("no task for item `{item}`"))?;
         let cal = def.calendar();
         let pct = def.policies().warning_percent;
-        let now = rec.at;
         let case_paused_before = self.tasks.iter().any(|t| matches!(t.state, TaskState::SpecialProcedure(_)));
         let task = &mut self.tasks[pos];
         let need = |ok: bool, what: &str| {
             if ok { Ok(()) } else { Err(format!("task `{item}` is {}, expected {what}", task.state.name())) }
         };
-        match &rec.event {
+        match event {
             Event::TaskReady { .. } => {
                 need(task.state == TaskState::Waiting, "Waiting")?;
                 task.state = TaskState::Ready;
@@ -1109,17 +1128,17 @@ impl Case {
             if task.state != TaskState::Waiting {
                 continue;
             }
-            if let Some(&f) = task.waits_for.iter().find(|&&p| self.tasks[p as usize].state.is_failed()) {
+            if let Some(f) = task.waits_for.iter().find(|&p| self.tasks[p].state.is_failed()) {
                 return Some(Event::TaskCancelled {
                     item: task.item_id.clone(),
-                    because: self.tasks[f as usize].item_id.clone(),
+                    because: self.tasks[f].item_id.clone(),
                 });
             }
             let gate = self.stage_gate(def, m);
             if let Gate::Failed(because) = gate {
                 return Some(Event::TaskCancelled { item: task.item_id.clone(), because });
             }
-            let preds_done = task.waits_for.iter().all(|&p| self.tasks[p as usize].state == TaskState::Approved);
+            let preds_done = task.waits_for.iter().all(|p| self.tasks[p].state == TaskState::Approved);
             #[cfg(feature = "fault-injection")]
             let preds_done = preds_done || crate::fault::active(crate::fault::Fault::SkipPredecessorCheck);
             if preds_done && gate == Gate::Open && !self.blocked_by_cure(def, m) {
@@ -1250,6 +1269,10 @@ impl Case {
 
     /// Fires the earliest timer if it is due at `now`: its events, or `None` if nothing is due.
     pub fn fire_due_timer(&self, def: &Definition, now: Instant) -> Option<(Instant, Vec<Event>)> {
+        self.due_timer_events(def, now).map(|(at, events)| (at, events.into_vec()))
+    }
+
+    fn due_timer_events(&self, def: &Definition, now: Instant) -> Option<(Instant, Events)> {
         let mut due: Option<(Instant, Timer)> = None;
         self.visit_timers(def, &mut |t, timer| {
             if t <= now && due.is_none_or(|(d, _)| t < d) {
@@ -1269,49 +1292,54 @@ impl Case {
                     .then(|| def.calendar().add_working_days(as_of, def.bundle(self.bundle).promised_days).ok())
                     .flatten()
                     .map(|d| def.calendar().office_close(d).max(at));
-                vec![self.accepted(def, as_of, true, missing, due)]
+                smallvec::smallvec![self.accepted(def, as_of, true, missing, due)]
             }
             Timer::CaseSla => {
                 let level = next_level(self.sla.as_ref().expect("timer implies a clock").level);
-                vec![Event::SlaLevelChanged { subject: SlaSubject::Case, level }]
+                smallvec::smallvec![Event::SlaLevelChanged { subject: SlaSubject::Case, level }]
             }
             Timer::TaskSla(p) => {
                 let level = next_level(self.tasks[p].sla.as_ref().expect("timer implies a clock").level);
-                vec![Event::SlaLevelChanged { subject: SlaSubject::Task(self.tasks[p].item_id.clone()), level }]
+                smallvec::smallvec![Event::SlaLevelChanged {
+                    subject: SlaSubject::Task(self.tasks[p].item_id.clone()),
+                    level
+                }]
             }
-            Timer::SimulationLapse(p) => vec![Event::TaskLapsed { item: self.tasks[p].item_id.clone() }],
-            Timer::CureDue if self.state == CaseState::Delivered => vec![Event::Revoked],
-            Timer::CureDue => vec![Event::CaseSuspended],
-            Timer::GraceOver => vec![Event::CaseReturned],
-            Timer::DefaultRating => vec![Event::Rated { stars: def.policies().default_rating, by_default: true }],
+            Timer::SimulationLapse(p) => smallvec::smallvec![Event::TaskLapsed { item: self.tasks[p].item_id.clone() }],
+            Timer::CureDue if self.state == CaseState::Delivered => smallvec::smallvec![Event::Revoked],
+            Timer::CureDue => smallvec::smallvec![Event::CaseSuspended],
+            Timer::GraceOver => smallvec::smallvec![Event::CaseReturned],
+            Timer::DefaultRating => {
+                smallvec::smallvec![Event::Rated { stars: def.policies().default_rating, by_default: true }]
+            }
         };
         Some((at, events))
     }
 
     /// Executes a command in place: decides, then folds the events and their cascade into the
     /// state, appending everything recorded to `out`. On rejection the state is untouched.
-    pub fn execute(
+    pub fn execute<S: EventSink + ?Sized>(
         &mut self,
         def: &Definition,
         command: &Command,
         ctx: &Ctx<'_>,
-        out: &mut Vec<Recorded>,
+        out: &mut S,
     ) -> Result<(), Rejection> {
-        let events = self.decide(def, command, ctx)?;
+        let events = self.decide_events(def, command, ctx)?;
         // Supplying the last tolerated material during a suspension resumes the case.
         let resumes = matches!(command, Command::Supply { .. })
             && self.state == CaseState::Suspended
             && self.outstanding.len() == 1;
         self.record_all(def, events, ctx.now, ctx.actor, out);
         if resumes {
-            self.record_all(def, vec![Event::CaseResumed], ctx.now, ctx.actor, out);
+            self.record(def, Event::CaseResumed, ctx.now, ctx.actor, out);
         }
         self.settle(def, ctx.now, ctx.actor, out);
         Ok(())
     }
 
     /// Folds the cascade that follows from the current state.
-    pub fn settle(&mut self, def: &Definition, now: Instant, actor: &Actor, out: &mut Vec<Recorded>) {
+    pub fn settle<S: EventSink + ?Sized>(&mut self, def: &Definition, now: Instant, actor: &Actor, out: &mut S) {
         // Each cascade step makes one task terminal or ready, or decides the case: at most
         // 2 × tasks + 1 steps.
         for _ in 0..=2 * self.tasks.len() + 1 {
@@ -1323,40 +1351,47 @@ impl Case {
         debug_assert!(self.cascade(def).is_none(), "cascade did not settle");
     }
 
-    fn record_all(&mut self, def: &Definition, events: Vec<Event>, at: Instant, by: &Actor, out: &mut Vec<Recorded>) {
+    fn record_all<S: EventSink + ?Sized>(
+        &mut self,
+        def: &Definition,
+        events: Events,
+        at: Instant,
+        by: &Actor,
+        out: &mut S,
+    ) {
         for event in events {
             self.record(def, event, at, by, out);
         }
     }
 
-    fn record(&mut self, def: &Definition, event: Event, at: Instant, by: &Actor, out: &mut Vec<Recorded>) {
-        {
-            let rec = Recorded {
-                v: crate::event::EVENT_SCHEMA_VERSION,
-                stream: self.id.into(),
-                seq: self.version + 1,
-                at,
-                by: by.clone(),
-                event,
-            };
-            if let Err(e) = self.evolve(def, &rec) {
-                panic!("the engine produced an illegal event: {e}");
-            }
-            out.push(rec);
+    fn record<S: EventSink + ?Sized>(&mut self, def: &Definition, event: Event, at: Instant, by: &Actor, out: &mut S) {
+        if let Err(e) = self.fold(def, self.version + 1, at, by, &event) {
+            panic!("the engine produced an illegal event: {e}");
         }
+        out.record(self.id.into(), self.version, at, by, event);
     }
 
     /// Fires every timer due at or before `now`, in time order, each at its own instant.
-    pub fn advance(&mut self, def: &Definition, now: Instant, out: &mut Vec<Recorded>) {
-        let system = Actor::system();
+    pub fn advance<S: EventSink + ?Sized>(&mut self, def: &Definition, now: Instant, out: &mut S) {
+        self.advance_as(def, now, &Actor::system(), out);
+    }
+
+    /// [`Case::advance`] with the engine's system actor (made once, not per call).
+    pub(crate) fn advance_as<S: EventSink + ?Sized>(
+        &mut self,
+        def: &Definition,
+        now: Instant,
+        system: &Actor,
+        out: &mut S,
+    ) {
         // Every firing changes the state so that the same timer is not due again; the number
         // of timers of a case is bounded by a small multiple of its tasks.
         for _ in 0..64 + 8 * self.tasks.len() {
-            let Some((at, events)) = self.fire_due_timer(def, now) else {
+            let Some((at, events)) = self.due_timer_events(def, now) else {
                 return;
             };
-            self.record_all(def, events, at, &system, out);
-            self.settle(def, at, &system, out);
+            self.record_all(def, events, at, system, out);
+            self.settle(def, at, system, out);
         }
         panic!("case {} fired too many timers in one advance", self.id);
     }

@@ -1507,8 +1507,8 @@ fn task_order(def: &Definition, case: &Case) -> Option<String> {
     let bundle = def.bundle(case.bundle);
     for (m, task) in case.tasks.iter().enumerate() {
         if started(task.state) {
-            for &p in &task.waits_for {
-                let pred = case.tasks.get(usize::from(p))?;
+            for p in task.waits_for.iter() {
+                let pred = case.tasks.get(p)?;
                 if pred.state != TaskState::Approved {
                     return Some(format!(
                         "task `{}` is {} although its predecessor `{}` is {}: a task starts only after all its \
@@ -1526,13 +1526,13 @@ fn task_order(def: &Definition, case: &Case) -> Option<String> {
         }
         if case.state == CaseState::InApproval
             && task.state == TaskState::Waiting
-            && let Some(&p) = task.waits_for.iter().find(|&&p| case.tasks[usize::from(p)].state.is_failed())
+            && let Some(p) = task.waits_for.iter().find(|&p| case.tasks[p].state.is_failed())
         {
             return Some(format!(
                 "task `{}` still waits for `{}`, which is {}: dependents of a failed task are cancelled",
                 task.item_id,
-                case.tasks[usize::from(p)].item_id,
-                case.tasks[usize::from(p)].state.name()
+                case.tasks[p].item_id,
+                case.tasks[p].state.name()
             ));
         }
     }
@@ -1771,7 +1771,7 @@ mod tests {
             item: ix,
             item_id: Id::new(item),
             state,
-            waits_for,
+            waits_for: waits_for.into_iter().map(usize::from).collect(),
             signed: 0,
             reviewer: None,
             sla: None,

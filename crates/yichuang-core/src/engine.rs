@@ -22,7 +22,7 @@ use std::sync::Arc;
 use crate::actor::{Actor, Ctx, Role};
 use crate::case::{Case, CaseState, Command, IllegalEvent};
 use crate::definition::{Definition, Id, WindowClass};
-use crate::event::{CaseId, EVENT_SCHEMA_VERSION, Event, Recorded, SlaSubject, StreamId};
+use crate::event::{CaseId, EVENT_SCHEMA_VERSION, Event, EventSink, Recorded, SlaSubject, StreamId};
 use crate::rejection::Rejection;
 use crate::sla::SlaLevel;
 use crate::task::{Task, TaskState};
@@ -39,6 +39,38 @@ pub struct Engine {
     case_scheduled: Vec<Option<Instant>>,
     ticket_scheduled: Vec<Option<Instant>>,
     timers: BinaryHeap<Reverse<(Instant, StreamId)>>,
+    /// The actor of timers, made once.
+    system: Actor,
+}
+
+/// A loop trigger seen among a case's fresh events: it opens a ticket once the case step is
+/// done (bad rating, overdue task or case).
+#[derive(Debug)]
+struct Trigger {
+    case: CaseId,
+    at: Instant,
+    by: Actor,
+    event: Event,
+}
+
+/// Passes events through to the caller's sink and keeps the loop's triggers.
+struct Watch<'s, S: ?Sized> {
+    sink: &'s mut S,
+    triggers: Vec<Trigger>,
+}
+
+impl<S: EventSink + ?Sized> EventSink for Watch<'_, S> {
+    fn record(&mut self, stream: StreamId, seq: u32, at: Instant, by: &Actor, event: Event) {
+        if let StreamId::Case(case) = stream
+            && matches!(
+                event,
+                Event::Rated { stars: ..=2, .. } | Event::SlaLevelChanged { level: SlaLevel::Overdue, .. }
+            )
+        {
+            self.triggers.push(Trigger { case, at, by: by.clone(), event: event.clone() });
+        }
+        self.sink.record(stream, seq, at, by, event);
+    }
 }
 
 /// Why a log could not be replayed.
@@ -93,6 +125,7 @@ impl Engine {
             case_scheduled: Vec::new(),
             ticket_scheduled: Vec::new(),
             timers: BinaryHeap::new(),
+            system: Actor::system(),
         }
     }
 
@@ -109,7 +142,12 @@ impl Engine {
     }
 
     /// Like [`Engine::open`], appending the events to `out`.
-    pub fn open_into(&mut self, command: Command, ctx: &Ctx<'_>, out: &mut Vec<Recorded>) -> Result<CaseId, Rejection> {
+    pub fn open_into<S: EventSink + ?Sized>(
+        &mut self,
+        command: Command,
+        ctx: &Ctx<'_>,
+        out: &mut S,
+    ) -> Result<CaseId, Rejection> {
         let def = &*self.def;
         let (bundle, applicant, event) = match command {
             Command::Consult { bundle, applicant } => {
@@ -153,7 +191,7 @@ impl Engine {
         let rec =
             Recorded { v: EVENT_SCHEMA_VERSION, stream: id.into(), seq: 1, at: ctx.now, by: ctx.actor.clone(), event };
         case.evolve(def, &rec).expect("a fresh case accepts its opening event");
-        out.push(rec);
+        out.record(rec.stream, rec.seq, rec.at, ctx.actor, rec.event);
         self.cases.push(case);
         self.case_scheduled.push(None);
         self.reschedule(id.into());
@@ -169,17 +207,18 @@ impl Engine {
     }
 
     /// Like [`Engine::execute`], appending to `out`.
-    pub fn execute_into(
+    pub fn execute_into<S: EventSink + ?Sized>(
         &mut self,
         case: CaseId,
         command: &Command,
         ctx: &Ctx<'_>,
-        out: &mut Vec<Recorded>,
+        out: &mut S,
     ) -> Result<(), Rejection> {
         let slot = self.case_slot(case)?;
-        let start = out.len();
-        self.cases[slot].execute(&self.def, command, ctx, out)?;
-        self.open_triggered_tickets(start, out);
+        let mut watch = Watch { sink: out, triggers: Vec::new() };
+        self.cases[slot].execute(&self.def, command, ctx, &mut watch)?;
+        let Watch { sink, triggers } = watch;
+        self.open_triggered_tickets(triggers, sink);
         self.reschedule(case.into());
         Ok(())
     }
@@ -314,20 +353,20 @@ impl Engine {
         Ok(out)
     }
 
-    fn record_ticket(&mut self, slot: usize, event: Event, at: Instant, by: &Actor, out: &mut Vec<Recorded>) {
+    fn record_ticket<S: EventSink + ?Sized>(
+        &mut self,
+        slot: usize,
+        event: Event,
+        at: Instant,
+        by: &Actor,
+        out: &mut S,
+    ) {
         let ticket = &mut self.tickets[slot];
-        let rec = Recorded {
-            v: EVENT_SCHEMA_VERSION,
-            stream: ticket.id.into(),
-            seq: ticket.version + 1,
-            at,
-            by: by.clone(),
-            event,
-        };
-        if let Err(why) = ticket.evolve(&rec.event, at) {
+        let seq = ticket.version + 1;
+        if let Err(why) = ticket.evolve(&event, at) {
             panic!("the engine produced an illegal ticket event: {why}");
         }
-        out.push(rec);
+        out.record(ticket.id.into(), seq, at, by, event);
     }
 
     fn role_error(&self, actor: &Actor, command: &'static str, allowed: &str) -> Rejection {
@@ -350,14 +389,14 @@ impl Engine {
         }
     }
 
-    fn open_ticket_into(
+    fn open_ticket_into<S: EventSink + ?Sized>(
         &mut self,
         source: TicketSource,
         department: Id,
         window: Option<Id>,
         at: Instant,
         by: &Actor,
-        out: &mut Vec<Recorded>,
+        out: &mut S,
     ) -> TicketId {
         let cal = self.def.calendar();
         let deadline =
@@ -371,7 +410,7 @@ impl Engine {
         };
         let mut ticket = Ticket::opened(id, source, department, window, at, deadline);
         ticket.version = 1;
-        out.push(Recorded { v: EVENT_SCHEMA_VERSION, stream: id.into(), seq: 1, at, by: by.clone(), event });
+        out.record(id.into(), 1, at, by, event);
         self.tickets.push(ticket);
         self.ticket_scheduled.push(None);
         self.reschedule(id.into());
@@ -380,34 +419,25 @@ impl Engine {
 
     /// The loop's triggers among freshly recorded case events: a bad rating and an overdue task
     /// or case each open exactly one ticket, routed 谁办理谁负责.
-    fn open_triggered_tickets(&mut self, start: usize, out: &mut Vec<Recorded>) {
-        let end = out.len();
-        for i in start..end {
-            let StreamId::Case(case_id) = out[i].stream else { continue };
-            if !matches!(
-                out[i].event,
-                Event::Rated { stars: ..=2, .. } | Event::SlaLevelChanged { level: SlaLevel::Overdue, .. }
-            ) {
-                continue;
-            }
+    fn open_triggered_tickets<S: EventSink + ?Sized>(&mut self, triggers: Vec<Trigger>, out: &mut S) {
+        for Trigger { case: case_id, at, by, event } in triggers {
             let case = &self.cases[case_id.0 as usize - 1];
             let def = &*self.def;
             let lead = def.department(def.bundle(case.bundle).lead).id.clone();
-            let (source, department, window) = match &out[i].event {
-                Event::Rated { stars, .. } if *stars <= 2 => {
-                    (TicketSource::BadRating { case: case_id, stars: *stars }, lead, case.window.clone())
+            let (source, department, window) = match event {
+                Event::Rated { stars, .. } => {
+                    (TicketSource::BadRating { case: case_id, stars }, lead, case.window.clone())
                 }
-                Event::SlaLevelChanged { subject, level: SlaLevel::Overdue } => match subject {
+                Event::SlaLevelChanged { subject, .. } => match subject {
                     SlaSubject::Case => (TicketSource::Overdue { case: case_id, item: None }, lead, None),
                     SlaSubject::Task(item) => {
-                        let ix = def.item_ix(item).expect("events name items of the definition");
+                        let ix = def.item_ix(&item).expect("events name items of the definition");
                         let dept = def.department(def.item(ix).decided_by.departments()[0]).id.clone();
-                        (TicketSource::Overdue { case: case_id, item: Some(item.clone()) }, dept, None)
+                        (TicketSource::Overdue { case: case_id, item: Some(item) }, dept, None)
                     }
                 },
-                _ => continue,
+                _ => unreachable!("only ratings and overdue clocks are triggers"),
             };
-            let (at, by) = (out[i].at, out[i].by.clone());
             self.open_ticket_into(source, department, window, at, &by, out);
         }
     }
@@ -484,7 +514,7 @@ impl Engine {
     }
 
     /// Like [`Engine::advance_to`], appending to `out`.
-    pub fn advance_into(&mut self, now: Instant, out: &mut Vec<Recorded>) {
+    pub fn advance_into<S: EventSink + ?Sized>(&mut self, now: Instant, out: &mut S) {
         while let Some(t) = self.next_deadline() {
             if t > now {
                 break;
@@ -494,15 +524,17 @@ impl Engine {
                 StreamId::Case(c) => {
                     let slot = c.0 as usize - 1;
                     self.case_scheduled[slot] = None;
-                    let start = out.len();
-                    self.cases[slot].advance(&self.def, t, out);
-                    self.open_triggered_tickets(start, out);
+                    let mut watch = Watch { sink: &mut *out, triggers: Vec::new() };
+                    self.cases[slot].advance_as(&self.def, t, &self.system, &mut watch);
+                    let triggers = watch.triggers;
+                    self.open_triggered_tickets(triggers, out);
                 }
                 StreamId::Ticket(id) => {
                     let slot = id.0 as usize - 1;
                     self.ticket_scheduled[slot] = None;
                     if let Some((at, event)) = self.tickets[slot].fire_due_timer(&self.def, t) {
-                        self.record_ticket(slot, event, at, &Actor::system(), out);
+                        let system = self.system.clone();
+                        self.record_ticket(slot, event, at, &system, out);
                     }
                 }
             }

@@ -14,6 +14,10 @@ use crate::sla::SlaLevel;
 use crate::ticket::{TicketId, TicketSource};
 use crate::time::{Date, Instant};
 
+/// The events one command decides: at most two in every rule (a countersign's last signature
+/// and the approval; a converted simulation and the approval), kept inline.
+pub(crate) type Events = smallvec::SmallVec<[Event; 2]>;
+
 /// Schema version written into every recorded event.
 pub const EVENT_SCHEMA_VERSION: u16 = 1;
 
@@ -430,4 +434,20 @@ pub struct Recorded {
     pub by: Actor,
     /// The fact.
     pub event: Event,
+}
+
+/// Where the engine writes what it records: a log (`Vec<Recorded>`), or an embedder's own
+/// reaction buffer that needs neither the envelope nor a copy of the actor.
+///
+/// Each event reaches the sink once, after it has been folded into its stream's state, in
+/// the order recorded.
+pub trait EventSink {
+    /// One recorded event: its stream, position in the stream, time, actor and the fact.
+    fn record(&mut self, stream: StreamId, seq: u32, at: Instant, by: &Actor, event: Event);
+}
+
+impl EventSink for Vec<Recorded> {
+    fn record(&mut self, stream: StreamId, seq: u32, at: Instant, by: &Actor, event: Event) {
+        self.push(Recorded { v: EVENT_SCHEMA_VERSION, stream, seq, at, by: by.clone(), event });
+    }
 }

@@ -37,8 +37,10 @@ pub use calendar::{Calendar, CalendarError};
 pub use case::{Case, CaseState, Command, Submission, TaskCommand};
 pub use definition::{Channel, Definition, Diagnostic, Diagnostics, Id};
 pub use engine::{Engine, ReplayError};
-pub use event::{Applicant, CaseId, DeliveryMethod, Event, Outcome, Recorded, SpecialProcedureKind, StreamId};
+pub use event::{
+    Applicant, CaseId, DeliveryMethod, Event, EventSink, Outcome, Recorded, SpecialProcedureKind, StreamId,
+};
 pub use rejection::Rejection;
-pub use task::{Task, TaskState};
+pub use task::{MemberSet, Task, TaskState};
 pub use ticket::{ComplaintTarget, FailKind, Ticket, TicketCommand, TicketId, TicketSource, TicketState};
 pub use time::{Date, Instant};

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::actor::{Actor, Ctx, Role};
 use crate::definition::{Decider, Definition, Id, Item, ItemIx};
-use crate::event::{Event, SpecialProcedureKind};
+use crate::event::{Event, Events, SpecialProcedureKind};
 use crate::rejection::Rejection;
 use crate::sla::Sla;
 use crate::time::Instant;
@@ -85,7 +85,7 @@ pub struct Task {
     /// State.
     pub state: TaskState,
     /// Member positions this task waits for, resolved through members that do not apply.
-    pub waits_for: Vec<u16>,
+    pub waits_for: MemberSet,
     /// Departments that have signed a countersign (bit per position in the decider list).
     pub signed: u32,
     /// The reviewer who claimed it.
@@ -94,6 +94,60 @@ pub struct Task {
     pub sla: Option<Sla>,
     /// When a simulated approval lapses.
     pub lapse_due: Option<Instant>,
+}
+
+/// A set of member positions of one bundle (at most 64, which the loader enforces), as a bit
+/// mask: cheap to copy and to test against the states of all tasks at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct MemberSet(pub u64);
+
+impl MemberSet {
+    /// The empty set.
+    pub const EMPTY: MemberSet = MemberSet(0);
+
+    /// Whether `position` is in the set.
+    pub fn contains(self, position: usize) -> bool {
+        position < 64 && self.0 & (1 << position) != 0
+    }
+
+    /// Adds `position` (< 64).
+    pub fn insert(&mut self, position: usize) {
+        debug_assert!(position < 64, "a bundle has at most 64 members");
+        self.0 |= 1 << position;
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Number of positions.
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// Positions in increasing order.
+    pub fn iter(self) -> impl Iterator<Item = usize> {
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            (bits != 0).then(|| {
+                let p = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                p
+            })
+        })
+    }
+}
+
+impl FromIterator<usize> for MemberSet {
+    fn from_iter<I: IntoIterator<Item = usize>>(iter: I) -> MemberSet {
+        let mut set = MemberSet::EMPTY;
+        for p in iter {
+            set.insert(p);
+        }
+        set
+    }
 }
 
 fn ser_ix<S: serde::Serializer>(ix: &ItemIx, s: S) -> Result<S::Ok, S::Error> {
@@ -170,6 +224,16 @@ fn reviewer_department(def: &Definition, item: &Item, actor: &Actor, action: &'s
 impl Task {
     /// Decides a task-level command: the events to record, or why not.
     pub fn decide(&self, def: &Definition, action: TaskAction<'_>, ctx: &Ctx<'_>) -> Result<Vec<Event>, Rejection> {
+        self.decide_events(def, action, ctx).map(Events::into_vec)
+    }
+
+    /// Like [`Task::decide`], in a small inline buffer (no allocation on the command path).
+    pub(crate) fn decide_events(
+        &self,
+        def: &Definition,
+        action: TaskAction<'_>,
+        ctx: &Ctx<'_>,
+    ) -> Result<Events, Rejection> {
         let item = def.item(self.item);
         let dept = reviewer_department(def, item, ctx.actor, action.name())?;
         let id = || self.item_id.clone();
@@ -182,18 +246,20 @@ impl Task {
         let state = self.state;
         Ok(match (state, action) {
             (TaskState::Ready, TaskAction::Claim) => {
-                vec![Event::TaskClaimed { item: id(), reviewer: ctx.actor.id.clone() }]
+                smallvec::smallvec![Event::TaskClaimed { item: id(), reviewer: ctx.actor.id.clone() }]
             }
             (TaskState::InReview, TaskAction::Approve) => match &item.decided_by {
-                Decider::Department(_) => vec![Event::TaskApproved { item: id() }],
+                Decider::Department(_) => smallvec::smallvec![Event::TaskApproved { item: id() }],
                 Decider::Countersign(ds) => {
                     if self.signed & (1 << dept) != 0 {
                         return Err(wrong(
                             "this department has already signed; the other countersign departments must sign",
                         ));
                     }
-                    let mut events =
-                        vec![Event::TaskSigned { item: id(), department: def.department(ds[dept]).id.clone() }];
+                    let mut events = smallvec::smallvec![Event::TaskSigned {
+                        item: id(),
+                        department: def.department(ds[dept]).id.clone()
+                    }];
                     let all = (1u32 << ds.len()) - 1;
                     if self.signed | (1 << dept) == all {
                         events.push(Event::TaskApproved { item: id() });
@@ -208,13 +274,13 @@ impl Task {
                         what: "reason",
                     });
                 }
-                vec![Event::TaskDenied { item: id(), reason: reason.to_owned() }]
+                smallvec::smallvec![Event::TaskDenied { item: id(), reason: reason.to_owned() }]
             }
             (TaskState::InReview, TaskAction::StartSpecialProcedure(kind)) => {
-                vec![Event::SpecialProcedureStarted { item: id(), kind }]
+                smallvec::smallvec![Event::SpecialProcedureStarted { item: id(), kind }]
             }
             (TaskState::SpecialProcedure(_), TaskAction::EndSpecialProcedure) => {
-                vec![Event::SpecialProcedureEnded { item: id() }]
+                smallvec::smallvec![Event::SpecialProcedureEnded { item: id() }]
             }
             (TaskState::InReview, TaskAction::ApproveSimulated) => {
                 if item.simulated_approval.is_none() {
@@ -224,13 +290,13 @@ impl Task {
                         reason: "has no simulated-approval precondition in the definition; approve or deny it",
                     });
                 }
-                vec![Event::TaskSimulatedApproved { item: id() }]
+                smallvec::smallvec![Event::TaskSimulatedApproved { item: id() }]
             }
             (TaskState::SimulatedApproved, TaskAction::MeetPrecondition { facts_changed }) => {
                 if facts_changed {
-                    vec![Event::SimulationReopened { item: id() }]
+                    smallvec::smallvec![Event::SimulationReopened { item: id() }]
                 } else {
-                    vec![Event::SimulationConverted { item: id() }, Event::TaskApproved { item: id() }]
+                    smallvec::smallvec![Event::SimulationConverted { item: id() }, Event::TaskApproved { item: id() }]
                 }
             }
             (TaskState::Ready, _) => return Err(wrong("claim it first")),

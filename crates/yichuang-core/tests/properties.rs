@@ -495,13 +495,13 @@ fn invariant_3(def: &Definition, case: &Case) {
     let bundle = def.bundle(case.bundle);
     for (m, task) in case.tasks.iter().enumerate() {
         if started(task.state) {
-            for &p in &task.waits_for {
+            for p in task.waits_for.iter() {
                 assert_eq!(
-                    case.tasks[p as usize].state,
+                    case.tasks[p].state,
                     TaskState::Approved,
                     "invariant 3: {} started before {}",
                     task.item_id,
-                    case.tasks[p as usize].item_id
+                    case.tasks[p].item_id
                 );
             }
             if let Some(k) = bundle.members[m].stage.filter(|&k| k > 0) {
@@ -516,7 +516,7 @@ fn invariant_3(def: &Definition, case: &Case) {
         }
         if case.state == CaseState::InApproval && task.state == TaskState::Waiting {
             assert!(
-                task.waits_for.iter().all(|&p| !case.tasks[p as usize].state.is_failed()),
+                task.waits_for.iter().all(|p| !case.tasks[p].state.is_failed()),
                 "invariant 3: {} still waits for a failed task",
                 task.item_id
             );

@@ -20,8 +20,8 @@ use yichuang_core::definition::{BundleIx, MaterialIx};
 use yichuang_core::sla::SlaLevel;
 use yichuang_core::{
     Actor, Applicant, CaseId, CaseState, Channel, Command, ComplaintTarget, Ctx, Definition, DeliveryMethod, Engine,
-    Event, FailKind, Id, Outcome, Recorded, Rejection, StreamId, Submission, TaskCommand, TaskState, TicketCommand,
-    TicketId, TicketSource, TicketState,
+    Event, EventSink, FailKind, Id, Outcome, Rejection, Role, StreamId, Submission, TaskCommand, TaskState,
+    TicketCommand, TicketId, TicketSource, TicketState,
 };
 
 use crate::SimError;
@@ -102,6 +102,24 @@ impl Ord for Ev {
     /// Reversed, so that the max-heap pops the earliest event (ties: first scheduled first).
     fn cmp(&self, other: &Ev) -> Ordering {
         other.key.cmp(&self.key)
+    }
+}
+
+/// One event the engine recorded, as the simulator keeps it until it has reacted: the stream
+/// and the fact (the log envelope and the actor are of no use here).
+#[derive(Debug)]
+struct Notice {
+    stream: StreamId,
+    event: Event,
+}
+
+/// The simulator's [`EventSink`]: the engine's events of one command, in order.
+#[derive(Debug, Default)]
+struct Notices(Vec<Notice>);
+
+impl EventSink for Notices {
+    fn record(&mut self, stream: StreamId, _seq: u32, _at: yichuang_core::Instant, _by: &Actor, event: Event) {
+        self.0.push(Notice { stream, event });
     }
 }
 
@@ -376,7 +394,7 @@ pub(crate) struct Replication<'s> {
     wake_at: f64,
     heap: BinaryHeap<Ev>,
     seq: u64,
-    out: Vec<Recorded>,
+    out: Notices,
     cases: Vec<CaseRec>,
     members: Vec<MemberRec>,
     stride: usize,
@@ -437,10 +455,10 @@ impl<'s> Replication<'s> {
             let windows: Vec<&Id> = def.windows().iter().filter(|w| w.class == *class).map(|w| &w.id).collect();
             let actors = (0..servers)
                 .map(|i| {
-                    Actor::clerk(
-                        &format!("clerk-{}-{}", class_name(*class), i + 1),
-                        windows[i as usize % windows.len().max(1)],
-                    )
+                    // The definition's own ids: the engine's checks compare them by pointer.
+                    let window = windows[i as usize % windows.len().max(1)].clone();
+                    let id = Id::new(&format!("clerk-{}-{}", class_name(*class), i + 1));
+                    Actor { id, role: Role::Clerk { window } }
                 })
                 .collect();
             stations.push(Station::new(class_name(*class).to_owned(), servers, actors));
@@ -452,7 +470,12 @@ impl<'s> Replication<'s> {
             }
             let id = &def.departments()[d].id;
             dept_station[d] = stations.len() as u32;
-            let actors = (0..count).map(|i| Actor::reviewer(&format!("reviewer-{id}-{}", i + 1), id)).collect();
+            let actors = (0..count)
+                .map(|i| {
+                    let name = Id::new(&format!("reviewer-{id}-{}", i + 1));
+                    Actor { id: name, role: Role::Reviewer { department: id.clone() } }
+                })
+                .collect();
             stations.push(Station::new(id.to_string(), count, actors));
         }
         let streams = sc
@@ -486,7 +509,7 @@ impl<'s> Replication<'s> {
             .departments()
             .iter()
             .find(|d| d.kind == yichuang_core::definition::DepartmentKind::Supervision)
-            .map(|d| Actor::supervisor("supervisor-1", &d.id));
+            .map(|d| Actor { id: Id::new("supervisor-1"), role: Role::Supervisor { department: d.id.clone() } });
         let stride = def.bundles().iter().map(|b| b.members.len()).max().unwrap_or(1);
         let mut bundle_pos = vec![usize::MAX; def.bundles().len()];
         let mut bundles = Vec::new();
@@ -524,7 +547,7 @@ impl<'s> Replication<'s> {
             wake_at: f64::INFINITY,
             heap: BinaryHeap::with_capacity(capacity),
             seq: 0,
-            out: Vec::with_capacity(64),
+            out: Notices(Vec::with_capacity(64)),
             cases: Vec::with_capacity(capacity),
             members: Vec::with_capacity(capacity * stride),
             stride,
@@ -657,10 +680,10 @@ impl<'s> Replication<'s> {
     fn advance_engine(&mut self) -> Result<(), SimError> {
         let mut out = std::mem::take(&mut self.out);
         self.engine.advance_into(self.clock.instant(self.now), &mut out);
-        for rec in &out {
-            self.note(rec, None)?;
+        for n in &out.0 {
+            self.note(n.stream, &n.event, None)?;
         }
-        out.clear();
+        out.0.clear();
         self.out = out;
         Ok(())
     }
@@ -1007,7 +1030,7 @@ impl<'s> Replication<'s> {
     /// Processes the events of a command, or turns its rejection into an error.
     fn after_command(
         &mut self,
-        mut out: Vec<Recorded>,
+        mut out: Notices,
         result: Result<(), Rejection>,
         slot: u32,
         command: &'static str,
@@ -1015,8 +1038,8 @@ impl<'s> Replication<'s> {
         let mut outcome = Ok(());
         match result {
             Ok(()) => {
-                for rec in &out {
-                    if let Err(e) = self.note(rec, Some(slot)) {
+                for n in &out.0 {
+                    if let Err(e) = self.note(n.stream, &n.event, Some(slot)) {
                         outcome = Err(e);
                         break;
                     }
@@ -1032,7 +1055,7 @@ impl<'s> Replication<'s> {
                 })
             }
         }
-        out.clear();
+        out.0.clear();
         self.out = out;
         outcome
     }
@@ -1052,7 +1075,7 @@ impl<'s> Replication<'s> {
                 Ok(Ok(()))
             }
             Err(rejection) => {
-                out.clear();
+                out.0.clear();
                 self.out = out;
                 Ok(Err(rejection))
             }
@@ -1113,7 +1136,7 @@ impl<'s> Replication<'s> {
                 self.after_command(out, Ok(()), slot, name)
             }
             Err(rejection) => {
-                out.clear();
+                out.0.clear();
                 self.out = out;
                 Err(self.refused(slot, name, &rejection))
             }
@@ -1307,7 +1330,7 @@ impl<'s> Replication<'s> {
         match self.engine.open_ticket(source, &ctx) {
             Ok((_, events)) => {
                 for rec in &events {
-                    self.note(rec, Some(slot))?;
+                    self.note(rec.stream, &rec.event, Some(slot))?;
                 }
                 Ok(())
             }
@@ -1408,17 +1431,17 @@ impl<'s> Replication<'s> {
 
     /// Reacts to one recorded event. Never issues a command (the caller's loop is iterating the
     /// engine's output); it queues work and schedules events.
-    fn note(&mut self, rec: &Recorded, hint: Option<u32>) -> Result<(), SimError> {
-        self.count_event(rec.event.name());
-        let case = match rec.stream {
-            StreamId::Ticket(t) => return self.note_ticket(t, rec),
+    fn note(&mut self, stream: StreamId, event: &Event, hint: Option<u32>) -> Result<(), SimError> {
+        self.count_event(event.name());
+        let case = match stream {
+            StreamId::Ticket(t) => return self.note_ticket(t, event),
             StreamId::Case(c) => c,
         };
         let slot = match hint {
             Some(s) if self.cases[s as usize].id == case.0 => Some(s),
             _ => self.by_id.get(&case.0).copied(),
         };
-        if let Event::Rated { stars, by_default } = rec.event {
+        if let Event::Rated { stars, by_default } = *event {
             self.result.ratings[usize::from(stars.clamp(1, 5)) - 1] += 1;
             self.result.default_ratings += u64::from(by_default);
             // A rated case is usually final: give its working memory back so that memory stays
@@ -1427,7 +1450,7 @@ impl<'s> Replication<'s> {
         }
         let Some(slot) = slot else { return Ok(()) };
         let base = slot as usize * self.stride;
-        match &rec.event {
+        match event {
             Event::TaskReady { item } => {
                 let bundle = self.bundle_of(slot);
                 let member = self.member_of(bundle, item).expect("events name members of the case's bundle");
@@ -1490,9 +1513,8 @@ impl<'s> Replication<'s> {
     fn cure_blocked_since(&self, slot: u32, member: u16) -> f64 {
         let c = &self.cases[slot as usize];
         let base = slot as usize * self.stride;
-        let preds =
-            self.engine.case(CaseId(c.id)).map(|x| x.tasks[member as usize].waits_for.clone()).unwrap_or_default();
-        preds.iter().map(|&p| self.members[base + p as usize].done).filter(|d| !d.is_nan()).fold(c.accepted, f64::max)
+        let preds = self.engine.case(CaseId(c.id)).map(|x| x.tasks[member as usize].waits_for).unwrap_or_default();
+        preds.iter().map(|p| self.members[base + p].done).filter(|d| !d.is_nan()).fold(c.accepted, f64::max)
     }
 
     fn unpark(&mut self, slot: u32) -> Result<(), SimError> {
@@ -1516,8 +1538,8 @@ impl<'s> Replication<'s> {
         Ok(())
     }
 
-    fn note_ticket(&mut self, ticket: TicketId, rec: &Recorded) -> Result<(), SimError> {
-        match &rec.event {
+    fn note_ticket(&mut self, ticket: TicketId, event: &Event) -> Result<(), SimError> {
+        match event {
             Event::TicketOpened { source, department, .. } => {
                 let kind = source.kind();
                 match self.result.tickets_opened.iter_mut().find(|(k, _)| *k == kind) {
@@ -1609,7 +1631,7 @@ impl<'s> Replication<'s> {
         match self.engine.execute_ticket(id, &command, &ctx) {
             Ok(events) => {
                 for rec in &events {
-                    self.note(rec, None)?;
+                    self.note(rec.stream, &rec.event, None)?;
                 }
                 if let Some(d) = next {
                     let at = self.after_work(d.sample(&mut s))?;
@@ -1701,18 +1723,17 @@ impl<'s> Replication<'s> {
             let m = &self.members[base + p];
             chain.queue += m.queue_wait;
             chain.cure += m.cure_wait;
-            let preds = &case.tasks[p].waits_for;
-            let finished: Vec<f64> = preds.iter().map(|&q| done(q as usize)).filter(|d| !d.is_nan()).collect();
-            if finished.len() >= 2 {
-                let hi = finished.iter().copied().fold(f64::MIN, f64::max);
-                let lo = finished.iter().copied().fold(f64::MAX, f64::min);
+            let preds = case.tasks[p].waits_for;
+            let (mut count, mut hi, mut lo) = (0, f64::MIN, f64::MAX);
+            for d in preds.iter().map(done).filter(|d| !d.is_nan()) {
+                count += 1;
+                hi = hi.max(d);
+                lo = lo.min(d);
+            }
+            if count >= 2 {
                 chain.join += hi - lo;
             }
-            current = preds
-                .iter()
-                .map(|&q| q as usize)
-                .filter(|&q| !done(q).is_nan())
-                .max_by(|&a, &b| done(a).total_cmp(&done(b)));
+            current = preds.iter().filter(|&q| !done(q).is_nan()).max_by(|&a, &b| done(a).total_cmp(&done(b)));
         }
         chain
     }
