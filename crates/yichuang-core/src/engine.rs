@@ -129,6 +129,14 @@ impl Engine {
         }
     }
 
+    /// Makes room for `additional` more cases, so that a caller who knows how many cases are
+    /// coming (a simulation of N cases, a replay of a log) does not pay for the case table's
+    /// repeated growth: each doubling copies every case and touches fresh memory.
+    pub fn reserve_cases(&mut self, additional: usize) {
+        self.cases.reserve(additional);
+        self.case_scheduled.reserve(additional);
+    }
+
     /// The definition.
     pub fn definition(&self) -> &Arc<Definition> {
         &self.def

@@ -534,9 +534,14 @@ impl<'s> Replication<'s> {
             ..RepResult::default()
         };
         let clock = Clock::new(sc.start, spec.hall == crate::scenario::Hall::AlwaysOpen);
+        let mut engine = Engine::new(def.clone());
+        // The engine keeps every case it opened: size its table once when the count is known.
+        if arrivals_limit != u64::MAX {
+            engine.reserve_cases(arrivals_limit.min(1 << 22) as usize);
+        }
         Replication {
             sc,
-            engine: Engine::new(def.clone()),
+            engine,
             def,
             clock,
             rep,
