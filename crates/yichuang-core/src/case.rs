@@ -493,7 +493,9 @@ impl Case {
     /// Decides a command: the primary events, or the rejection. Pure; see [`Case::execute`] for
     /// the cascade that follows.
     pub fn decide(&self, def: &Definition, command: &Command, ctx: &Ctx<'_>) -> Result<Vec<Event>, Rejection> {
-        self.decide_events(def, command, ctx).map(Events::into_vec)
+        let mut out = Events::new();
+        self.decide_events(def, command, ctx, &mut out)?;
+        Ok(out.into_vec())
     }
 
     /// Like [`Case::decide`], in a small inline buffer (no allocation on the command path).
@@ -502,7 +504,8 @@ impl Case {
         def: &Definition,
         command: &Command,
         ctx: &Ctx<'_>,
-    ) -> Result<Events, Rejection> {
+        out: &mut Events,
+    ) -> Result<(), Rejection> {
         let name = command.name();
         if self.state.is_final() {
             return Err(self.invalid(name, "the case is finished and takes no commands"));
@@ -522,14 +525,17 @@ impl Case {
                         accepted: "the bundle and applicant of the consultation",
                     });
                 }
-                Ok(smallvec::smallvec![Event::Submitted {
-                    bundle: s.bundle.clone(),
-                    applicant: s.applicant.clone(),
-                    channel: s.channel,
-                    materials: s.materials.clone(),
-                    answers: s.answers.clone(),
-                    green_channel: s.green_channel,
-                }])
+                {
+                    out.push(Event::Submitted {
+                        bundle: s.bundle.clone(),
+                        applicant: s.applicant.clone(),
+                        channel: s.channel,
+                        materials: s.materials.clone(),
+                        answers: s.answers.clone(),
+                        green_channel: s.green_channel,
+                    });
+                    Ok(())
+                }
             }
             Command::Accept
             | Command::AcceptTolerating { .. }
@@ -545,7 +551,7 @@ impl Case {
                 if self.state != CaseState::Received {
                     return Err(self.invalid(name, "intake decisions are taken on a received application"));
                 }
-                self.decide_intake(def, command, ctx)
+                self.decide_intake(def, command, ctx, out)
             }
             Command::Resubmit { materials } => {
                 self.applicant_or_clerk(def, ctx.actor, name, WindowClass::Intake)?;
@@ -553,7 +559,10 @@ impl Case {
                     return Err(self.invalid(name, "resubmit answers a correction notice (补正告知)"));
                 }
                 Case::material_ids(def, materials)?;
-                Ok(smallvec::smallvec![Event::Resubmitted { materials: materials.clone() }])
+                {
+                    out.push(Event::Resubmitted { materials: materials.clone() });
+                    Ok(())
+                }
             }
             Command::Supply { material } => {
                 self.applicant_or_clerk(def, ctx.actor, name, WindowClass::Intake)?;
@@ -568,7 +577,10 @@ impl Case {
                         accepted: list(&self.outstanding),
                     });
                 }
-                Ok(smallvec::smallvec![Event::MaterialSupplied { material: material.clone() }])
+                {
+                    out.push(Event::MaterialSupplied { material: material.clone() });
+                    Ok(())
+                }
             }
             Command::Task { item, action } => {
                 if self.state != CaseState::InApproval {
@@ -581,7 +593,7 @@ impl Case {
                         accepted: self.tasks.iter().map(|t| t.item_id.as_str()).collect::<Vec<_>>().join(", "),
                     });
                 };
-                self.tasks[pos].decide_events(def, action.action(), ctx)
+                self.tasks[pos].decide_events(def, action.action(), ctx, out)
             }
             Command::Deliver { method } => {
                 Case::clerk_of(
@@ -594,7 +606,10 @@ impl Case {
                 if self.state != CaseState::ReadyForDelivery {
                     return Err(self.invalid(name, "results are delivered together once ready (一并出件)"));
                 }
-                Ok(smallvec::smallvec![Event::Delivered { method: *method }])
+                {
+                    out.push(Event::Delivered { method: *method });
+                    Ok(())
+                }
             }
             Command::Rate { stars } => {
                 self.applicant_or_clerk(def, ctx.actor, name, WindowClass::Delivery)?;
@@ -608,7 +623,10 @@ impl Case {
                         accepted: "1–5 stars (≤ 2 is a bad rating, 差评)",
                     });
                 }
-                Ok(smallvec::smallvec![Event::Rated { stars: *stars, by_default: false }])
+                {
+                    out.push(Event::Rated { stars: *stars, by_default: false });
+                    Ok(())
+                }
             }
             Command::Withdraw => {
                 self.applicant_or_clerk(def, ctx.actor, name, WindowClass::Intake)?;
@@ -617,12 +635,21 @@ impl Case {
                         self.invalid(name, "results were already delivered; withdrawal is possible before delivery")
                     );
                 }
-                Ok(smallvec::smallvec![Event::Withdrawn])
+                {
+                    out.push(Event::Withdrawn);
+                    Ok(())
+                }
             }
         }
     }
 
-    fn decide_intake(&self, def: &Definition, command: &Command, ctx: &Ctx<'_>) -> Result<Events, Rejection> {
+    fn decide_intake(
+        &self,
+        def: &Definition,
+        command: &Command,
+        ctx: &Ctx<'_>,
+        out: &mut Events,
+    ) -> Result<(), Rejection> {
         let missing = self.missing(def);
         let ids = |want: &dyn Fn(MaterialNeed) -> bool| -> Vec<Id> {
             missing.iter().filter(|(_, n)| want(*n)).map(|(m, _)| def.material(*m).id.clone()).collect()
@@ -632,7 +659,10 @@ impl Case {
                 if !missing.is_empty() {
                     return Err(Rejection::MaterialsIncomplete { missing: list(&ids(&|_| true)) });
                 }
-                Ok(smallvec::smallvec![self.accepted(def, self.acceptance_date(ctx), false, Vec::new(), None)])
+                {
+                    out.push(self.accepted(def, self.acceptance_date(ctx), false, Vec::new(), None));
+                    Ok(())
+                }
             }
             Command::AcceptTolerating { cure_due } => {
                 let required = ids(&|n| n == MaterialNeed::Required);
@@ -657,13 +687,19 @@ impl Case {
                     });
                 }
                 let due = cal.office_close(*cure_due);
-                Ok(smallvec::smallvec![self.accepted(def, self.acceptance_date(ctx), false, ids(&|_| true), Some(due))])
+                {
+                    out.push(self.accepted(def, self.acceptance_date(ctx), false, ids(&|_| true), Some(due)));
+                    Ok(())
+                }
             }
             Command::RequestCorrection => {
                 if missing.is_empty() {
                     return Err(Rejection::NothingMissing);
                 }
-                Ok(smallvec::smallvec![Event::CorrectionRequested { missing: ids(&|_| true) }])
+                {
+                    out.push(Event::CorrectionRequested { missing: ids(&|_| true) });
+                    Ok(())
+                }
             }
             Command::Reject { reason } => {
                 if reason.trim().is_empty() {
@@ -672,7 +708,10 @@ impl Case {
                         what: "reason",
                     });
                 }
-                Ok(smallvec::smallvec![Event::Rejected { reason: reason.clone() }])
+                {
+                    out.push(Event::Rejected { reason: reason.clone() });
+                    Ok(())
+                }
             }
             _ => unreachable!("decide_intake is called for intake commands only"),
         }
@@ -1325,7 +1364,8 @@ impl Case {
         ctx: &Ctx<'_>,
         out: &mut S,
     ) -> Result<(), Rejection> {
-        let events = self.decide_events(def, command, ctx)?;
+        let mut events = Events::new();
+        self.decide_events(def, command, ctx, &mut events)?;
         // Supplying the last tolerated material during a suspension resumes the case.
         let resumes = matches!(command, Command::Supply { .. })
             && self.state == CaseState::Suspended

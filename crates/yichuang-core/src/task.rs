@@ -224,7 +224,9 @@ fn reviewer_department(def: &Definition, item: &Item, actor: &Actor, action: &'s
 impl Task {
     /// Decides a task-level command: the events to record, or why not.
     pub fn decide(&self, def: &Definition, action: TaskAction<'_>, ctx: &Ctx<'_>) -> Result<Vec<Event>, Rejection> {
-        self.decide_events(def, action, ctx).map(Events::into_vec)
+        let mut out = Events::new();
+        self.decide_events(def, action, ctx, &mut out)?;
+        Ok(out.into_vec())
     }
 
     /// Like [`Task::decide`], in a small inline buffer (no allocation on the command path).
@@ -233,7 +235,8 @@ impl Task {
         def: &Definition,
         action: TaskAction<'_>,
         ctx: &Ctx<'_>,
-    ) -> Result<Events, Rejection> {
+        out: &mut Events,
+    ) -> Result<(), Rejection> {
         let item = def.item(self.item);
         let dept = reviewer_department(def, item, ctx.actor, action.name())?;
         let id = || self.item_id.clone();
@@ -244,27 +247,23 @@ impl Task {
             accepted: accepted.to_owned(),
         };
         let state = self.state;
-        Ok(match (state, action) {
+        match (state, action) {
             (TaskState::Ready, TaskAction::Claim) => {
-                smallvec::smallvec![Event::TaskClaimed { item: id(), reviewer: ctx.actor.id.clone() }]
+                out.push(Event::TaskClaimed { item: id(), reviewer: ctx.actor.id.clone() })
             }
             (TaskState::InReview, TaskAction::Approve) => match &item.decided_by {
-                Decider::Department(_) => smallvec::smallvec![Event::TaskApproved { item: id() }],
+                Decider::Department(_) => out.push(Event::TaskApproved { item: id() }),
                 Decider::Countersign(ds) => {
                     if self.signed & (1 << dept) != 0 {
                         return Err(wrong(
                             "this department has already signed; the other countersign departments must sign",
                         ));
                     }
-                    let mut events = smallvec::smallvec![Event::TaskSigned {
-                        item: id(),
-                        department: def.department(ds[dept]).id.clone()
-                    }];
+                    out.push(Event::TaskSigned { item: id(), department: def.department(ds[dept]).id.clone() });
                     let all = (1u32 << ds.len()) - 1;
                     if self.signed | (1 << dept) == all {
-                        events.push(Event::TaskApproved { item: id() });
+                        out.push(Event::TaskApproved { item: id() });
                     }
-                    events
                 }
             },
             (TaskState::InReview, TaskAction::Deny(reason)) => {
@@ -274,13 +273,13 @@ impl Task {
                         what: "reason",
                     });
                 }
-                smallvec::smallvec![Event::TaskDenied { item: id(), reason: reason.to_owned() }]
+                out.push(Event::TaskDenied { item: id(), reason: reason.to_owned() })
             }
             (TaskState::InReview, TaskAction::StartSpecialProcedure(kind)) => {
-                smallvec::smallvec![Event::SpecialProcedureStarted { item: id(), kind }]
+                out.push(Event::SpecialProcedureStarted { item: id(), kind })
             }
             (TaskState::SpecialProcedure(_), TaskAction::EndSpecialProcedure) => {
-                smallvec::smallvec![Event::SpecialProcedureEnded { item: id() }]
+                out.push(Event::SpecialProcedureEnded { item: id() })
             }
             (TaskState::InReview, TaskAction::ApproveSimulated) => {
                 if item.simulated_approval.is_none() {
@@ -290,13 +289,13 @@ impl Task {
                         reason: "has no simulated-approval precondition in the definition; approve or deny it",
                     });
                 }
-                smallvec::smallvec![Event::TaskSimulatedApproved { item: id() }]
+                out.push(Event::TaskSimulatedApproved { item: id() })
             }
             (TaskState::SimulatedApproved, TaskAction::MeetPrecondition { facts_changed }) => {
                 if facts_changed {
-                    smallvec::smallvec![Event::SimulationReopened { item: id() }]
+                    out.push(Event::SimulationReopened { item: id() })
                 } else {
-                    smallvec::smallvec![Event::SimulationConverted { item: id() }, Event::TaskApproved { item: id() }]
+                    out.extend([Event::SimulationConverted { item: id() }, Event::TaskApproved { item: id() }])
                 }
             }
             (TaskState::Ready, _) => return Err(wrong("claim it first")),
@@ -310,6 +309,7 @@ impl Task {
             (TaskState::Waiting, _) => return Err(wrong("it waits for its predecessors or a tolerated material")),
             (TaskState::NotApplicable, _) => return Err(wrong("it does not apply to this case")),
             (_, _) => return Err(wrong("it is finished")),
-        })
+        }
+        Ok(())
     }
 }
