@@ -377,11 +377,11 @@ impl Case {
 
     /// Task of a member item, by item id.
     pub fn task(&self, item: &str) -> Option<&Task> {
-        self.tasks.iter().find(|t| t.item_id == *item)
+        self.tasks.iter().find(|t| t.item_id.as_str() == item)
     }
 
     fn task_pos(&self, item: &Id) -> Option<usize> {
-        self.tasks.iter().position(|t| t.item_id == *item)
+        item.position_in(self.tasks.iter().map(|t| &t.item_id))
     }
 
     fn invalid(&self, command: &'static str, accepted: &str) -> Rejection {
@@ -855,7 +855,7 @@ impl Case {
                 }
             }
             Event::MaterialSupplied { material } => {
-                let Some(p) = self.outstanding.iter().position(|m| m == material) else {
+                let Some(p) = material.position_in(self.outstanding.iter()) else {
                     return Err(illegal(self, "the material is not outstanding"));
                 };
                 self.outstanding.remove(p);
@@ -961,7 +961,7 @@ impl Case {
             .members
             .iter()
             .enumerate()
-            .filter(|(_, m)| applicable.contains(&def.item(m.item).id))
+            .filter(|(_, m)| def.item(m.item).id.position_in(applicable.iter()).is_some())
             .map(|(i, _)| i)
             .collect();
         // Resolve dependency edges through members that do not apply, in topological order.
@@ -1057,7 +1057,6 @@ impl Case {
         let pos = self.task_pos(item).ok_or_else(|| format!("no task for item `{item}`"))?;
         let cal = def.calendar();
         let pct = def.policies().warning_percent;
-        let case_paused_before = self.tasks.iter().any(|t| matches!(t.state, TaskState::SpecialProcedure(_)));
         let task = &mut self.tasks[pos];
         let need = |ok: bool, what: &str| {
             if ok { Ok(()) } else { Err(format!("task `{item}` is {}, expected {what}", task.state.name())) }
@@ -1120,11 +1119,10 @@ impl Case {
                 if let Some(sla) = &mut task.sla {
                     sla.resume(cal, now, pct);
                 }
+                // The case clock stopped when the first procedure started (this task's at the
+                // latest); it runs again when the last one ends.
                 let still = self.tasks.iter().any(|t| matches!(t.state, TaskState::SpecialProcedure(_)));
-                if case_paused_before
-                    && !still
-                    && let Some(sla) = &mut self.sla
-                {
+                if !still && let Some(sla) = &mut self.sla {
                     sla.resume(cal, now, pct);
                 }
             }
@@ -1370,7 +1368,7 @@ impl Case {
         let resumes = matches!(command, Command::Supply { .. })
             && self.state == CaseState::Suspended
             && self.outstanding.len() == 1;
-        self.record_all(def, events, ctx.now, ctx.actor, out);
+        self.record_all(def, &mut events, ctx.now, ctx.actor, out);
         if resumes {
             self.record(def, Event::CaseResumed, ctx.now, ctx.actor, out);
         }
@@ -1394,12 +1392,12 @@ impl Case {
     fn record_all<S: EventSink + ?Sized>(
         &mut self,
         def: &Definition,
-        events: Events,
+        events: &mut Events,
         at: Instant,
         by: &Actor,
         out: &mut S,
     ) {
-        for event in events {
+        for event in events.drain(..) {
             self.record(def, event, at, by, out);
         }
     }
@@ -1427,10 +1425,10 @@ impl Case {
         // Every firing changes the state so that the same timer is not due again; the number
         // of timers of a case is bounded by a small multiple of its tasks.
         for _ in 0..64 + 8 * self.tasks.len() {
-            let Some((at, events)) = self.due_timer_events(def, now) else {
+            let Some((at, mut events)) = self.due_timer_events(def, now) else {
                 return;
             };
-            self.record_all(def, events, at, system, out);
+            self.record_all(def, &mut events, at, system, out);
             self.settle(def, at, system, out);
         }
         panic!("case {} fired too many timers in one advance", self.id);

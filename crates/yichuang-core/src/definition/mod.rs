@@ -53,6 +53,16 @@ impl Id {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+    /// Whether both are the same allocation (ids handed out by one definition are): a sufficient,
+    /// not a necessary, condition for equality, and one that costs no string comparison.
+    pub fn ptr_eq(&self, other: &Id) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+    /// Position of `id` in `ids`: by pointer first (no string comparison for the definition's
+    /// own ids), then by text.
+    pub fn position_in<'a>(&self, ids: impl Iterator<Item = &'a Id> + Clone) -> Option<usize> {
+        ids.clone().position(|x| x.ptr_eq(self)).or_else(|| ids.into_iter().position(|x| x == self))
+    }
 }
 
 impl fmt::Debug for Id {
