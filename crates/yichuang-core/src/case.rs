@@ -513,18 +513,7 @@ impl Case {
         match command {
             Command::Consult { .. } => Err(self.invalid(name, "consult opens a new case")),
             Command::Submit(s) => {
-                if self.state != CaseState::Consulting {
-                    return Err(self.invalid(name, "submit once; use resubmit after a correction notice"));
-                }
-                self.applicant_or_clerk(def, ctx.actor, name, WindowClass::Intake)?;
-                let bundle = Case::check_submission(def, s)?;
-                if bundle != self.bundle || s.applicant.id != self.applicant.id {
-                    return Err(Rejection::OutOfRange {
-                        what: "submission",
-                        value: format!("{} by {}", s.bundle, s.applicant.id),
-                        accepted: "the bundle and applicant of the consultation",
-                    });
-                }
+                self.check_submit(def, s, ctx)?;
                 {
                     out.push(Event::Submitted {
                         bundle: s.bundle.clone(),
@@ -715,6 +704,27 @@ impl Case {
             }
             _ => unreachable!("decide_intake is called for intake commands only"),
         }
+    }
+
+    /// The rules of `Submit` on a consulted case (the decision without the event).
+    fn check_submit(&self, def: &Definition, s: &Submission, ctx: &Ctx<'_>) -> Result<(), Rejection> {
+        let name = "submit";
+        if self.state.is_final() {
+            return Err(self.invalid(name, "the case is finished and takes no commands"));
+        }
+        if self.state != CaseState::Consulting {
+            return Err(self.invalid(name, "submit once; use resubmit after a correction notice"));
+        }
+        self.applicant_or_clerk(def, ctx.actor, name, WindowClass::Intake)?;
+        let bundle = Case::check_submission(def, s)?;
+        if bundle != self.bundle || s.applicant.id != self.applicant.id {
+            return Err(Rejection::OutOfRange {
+                what: "submission",
+                value: format!("{} by {}", s.bundle, s.applicant.id),
+                accepted: "the bundle and applicant of the consultation",
+            });
+        }
+        Ok(())
     }
 
     /// The acceptance date (受理日期): the day the last material arrived (after a correction, the
@@ -1372,6 +1382,24 @@ impl Case {
         if resumes {
             self.record(def, Event::CaseResumed, ctx.now, ctx.actor, out);
         }
+        self.settle(def, ctx.now, ctx.actor, out);
+        Ok(())
+    }
+
+    /// [`Case::execute`] taking the command by value: a submission's materials and answers move
+    /// into its event instead of being copied. Same rules, same events.
+    pub fn execute_owned<S: EventSink + ?Sized>(
+        &mut self,
+        def: &Definition,
+        command: Command,
+        ctx: &Ctx<'_>,
+        out: &mut S,
+    ) -> Result<(), Rejection> {
+        let Command::Submit(s) = command else { return self.execute(def, &command, ctx, out) };
+        self.check_submit(def, &s, ctx)?;
+        let Submission { bundle, applicant, channel, materials, answers, green_channel } = *s;
+        let event = Event::Submitted { bundle, applicant, channel, materials, answers, green_channel };
+        self.record(def, event, ctx.now, ctx.actor, out);
         self.settle(def, ctx.now, ctx.actor, out);
         Ok(())
     }

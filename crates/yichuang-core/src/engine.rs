@@ -226,7 +226,29 @@ impl Engine {
         let mut watch = Watch { sink: out, triggers: Vec::new() };
         self.cases[slot].execute(&self.def, command, ctx, &mut watch)?;
         let Watch { sink, triggers } = watch;
-        self.open_triggered_tickets(triggers, sink);
+        if !triggers.is_empty() {
+            self.open_triggered_tickets(triggers, sink);
+        }
+        self.reschedule(case.into());
+        Ok(())
+    }
+
+    /// [`Engine::execute_into`] taking the command by value (a submission moves into its event
+    /// instead of being copied).
+    pub fn execute_owned_into<S: EventSink + ?Sized>(
+        &mut self,
+        case: CaseId,
+        command: Command,
+        ctx: &Ctx<'_>,
+        out: &mut S,
+    ) -> Result<(), Rejection> {
+        let slot = self.case_slot(case)?;
+        let mut watch = Watch { sink: out, triggers: Vec::new() };
+        self.cases[slot].execute_owned(&self.def, command, ctx, &mut watch)?;
+        let Watch { sink, triggers } = watch;
+        if !triggers.is_empty() {
+            self.open_triggered_tickets(triggers, sink);
+        }
         self.reschedule(case.into());
         Ok(())
     }
@@ -450,16 +472,18 @@ impl Engine {
         }
     }
 
+    #[inline]
     fn case_slot(&self, case: CaseId) -> Result<usize, Rejection> {
         let slot = (case.0 as usize).wrapping_sub(1);
-        if slot < self.cases.len() {
-            Ok(slot)
-        } else {
-            Err(Rejection::Unknown {
-                what: "case",
-                id: case.to_string(),
-                accepted: format!("C000001–{}", CaseId(self.cases.len() as u64)),
-            })
+        if slot < self.cases.len() { Ok(slot) } else { Err(self.unknown_case(case)) }
+    }
+
+    #[cold]
+    fn unknown_case(&self, case: CaseId) -> Rejection {
+        Rejection::Unknown {
+            what: "case",
+            id: case.to_string(),
+            accepted: format!("C000001–{}", CaseId(self.cases.len() as u64)),
         }
     }
 
@@ -535,7 +559,9 @@ impl Engine {
                     let mut watch = Watch { sink: &mut *out, triggers: Vec::new() };
                     self.cases[slot].advance_as(&self.def, t, &self.system, &mut watch);
                     let triggers = watch.triggers;
-                    self.open_triggered_tickets(triggers, out);
+                    if !triggers.is_empty() {
+                        self.open_triggered_tickets(triggers, out);
+                    }
                 }
                 StreamId::Ticket(id) => {
                     let slot = id.0 as usize - 1;

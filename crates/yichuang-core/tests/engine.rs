@@ -421,3 +421,32 @@ fn unknown_things_are_refused_with_what_is_accepted() {
     assert!(h.engine.cases().is_empty(), "refused openings create no case");
     assert!(h.engine.execute(CaseId(7), Command::Accept, &Ctx { now: h.now, actor: &intake }).is_err());
 }
+
+#[test]
+fn an_owned_command_decides_exactly_like_a_borrowed_one() {
+    let mut h = Hall::new();
+    let consult = Actor::clerk("c-1", "consult-1");
+    let applicant = Applicant { id: h.applicant.id.clone(), name: "张三".into(), credit_blocked: false };
+    let ctx = Ctx { now: h.now, actor: &consult };
+    let (case, _) = h.engine.open(Command::Consult { bundle: Id::new("restaurant"), applicant }, &ctx).unwrap();
+    let mut owned = h.engine.clone();
+    let s = h.submission("restaurant", ALL_RESTAURANT, &[("sells-tobacco", "是")]);
+    let ctx = Ctx { now: h.now, actor: &h.intake };
+    let borrowed_events = h.engine.execute(case, Command::Submit(Box::new(s.clone())), &ctx).unwrap();
+
+    // A refused owned command changes nothing and says why, like the borrowed one.
+    let mut wrong = s.clone();
+    wrong.applicant.id = Id::new("someone-else");
+    let err = owned.execute_owned_into(case, Command::Submit(Box::new(wrong)), &ctx, &mut Vec::new()).unwrap_err();
+    assert!(err.to_string().contains("bundle and applicant of the consultation"), "{err}");
+    assert_eq!(owned.case(case).unwrap().state, CaseState::Consulting);
+
+    let mut owned_events = Vec::new();
+    owned.execute_owned_into(case, Command::Submit(Box::new(s)), &ctx, &mut owned_events).unwrap();
+    assert_eq!(owned_events, borrowed_events);
+    assert_eq!(owned.case(case), h.engine.case(case));
+    // Other commands take the ordinary path.
+    let mut accepted = Vec::new();
+    owned.execute_owned_into(case, Command::Accept, &ctx, &mut accepted).unwrap();
+    assert_eq!(accepted, h.engine.execute(case, Command::Accept, &ctx).unwrap());
+}
