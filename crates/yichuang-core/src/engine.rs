@@ -15,8 +15,6 @@
 //! # let _ = (events, fired); Ok(()) }
 //! ```
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use crate::actor::{Actor, Ctx, Role};
@@ -28,6 +26,7 @@ use crate::sla::SlaLevel;
 use crate::task::{Task, TaskState};
 use crate::ticket::{ComplaintTarget, Ticket, TicketCommand, TicketId, TicketSource, TicketState};
 use crate::time::Instant;
+use crate::timers::TimerQueue;
 
 /// Many cases and tickets over one definition, with a timer queue.
 #[derive(Debug, Clone)]
@@ -35,10 +34,8 @@ pub struct Engine {
     def: Arc<Definition>,
     cases: Vec<Case>,
     tickets: Vec<Ticket>,
-    /// The instant each case's earliest timer is scheduled for (stale heap entries are skipped).
-    case_scheduled: Vec<Option<Instant>>,
-    ticket_scheduled: Vec<Option<Instant>>,
-    timers: BinaryHeap<Reverse<(Instant, StreamId)>>,
+    /// Each stream's earliest pending timer.
+    timers: TimerQueue,
     /// The actor of timers, made once.
     system: Actor,
 }
@@ -118,15 +115,7 @@ pub enum ReplayError {
 impl Engine {
     /// An empty engine over a validated definition.
     pub fn new(def: Arc<Definition>) -> Engine {
-        Engine {
-            def,
-            cases: Vec::new(),
-            tickets: Vec::new(),
-            case_scheduled: Vec::new(),
-            ticket_scheduled: Vec::new(),
-            timers: BinaryHeap::new(),
-            system: Actor::system(),
-        }
+        Engine { def, cases: Vec::new(), tickets: Vec::new(), timers: TimerQueue::default(), system: Actor::system() }
     }
 
     /// Makes room for `additional` more cases, so that a caller who knows how many cases are
@@ -134,7 +123,7 @@ impl Engine {
     /// repeated growth: each doubling copies every case and touches fresh memory.
     pub fn reserve_cases(&mut self, additional: usize) {
         self.cases.reserve(additional);
-        self.case_scheduled.reserve(additional);
+        self.timers.reserve_cases(additional);
     }
 
     /// The definition.
@@ -201,7 +190,7 @@ impl Engine {
         case.evolve(def, &rec).expect("a fresh case accepts its opening event");
         out.record(rec.stream, rec.seq, rec.at, ctx.actor, rec.event);
         self.cases.push(case);
-        self.case_scheduled.push(None);
+        self.timers.add_case();
         self.reschedule(id.into());
         Ok(id)
     }
@@ -442,7 +431,7 @@ impl Engine {
         ticket.version = 1;
         out.record(id.into(), 1, at, by, event);
         self.tickets.push(ticket);
-        self.ticket_scheduled.push(None);
+        self.timers.add_ticket();
         self.reschedule(id.into());
         id
     }
@@ -501,40 +490,16 @@ impl Engine {
     }
 
     fn reschedule(&mut self, stream: StreamId) {
-        let (next, scheduled) = match stream {
-            StreamId::Case(c) => {
-                let slot = c.0 as usize - 1;
-                (self.cases[slot].next_deadline(&self.def), &mut self.case_scheduled[slot])
-            }
-            StreamId::Ticket(t) => {
-                let slot = t.0 as usize - 1;
-                (self.tickets[slot].next_deadline(), &mut self.ticket_scheduled[slot])
-            }
+        let next = match stream {
+            StreamId::Case(c) => self.cases[c.0 as usize - 1].next_deadline(&self.def),
+            StreamId::Ticket(t) => self.tickets[t.0 as usize - 1].next_deadline(),
         };
-        if next != *scheduled {
-            *scheduled = next;
-            if let Some(t) = next {
-                self.timers.push(Reverse((t, stream)));
-            }
-        }
-    }
-
-    fn scheduled(&self, stream: StreamId) -> Option<Instant> {
-        match stream {
-            StreamId::Case(c) => self.case_scheduled[c.0 as usize - 1],
-            StreamId::Ticket(t) => self.ticket_scheduled[t.0 as usize - 1],
-        }
+        self.timers.set(stream, next);
     }
 
     /// The earliest pending timer of any case or ticket.
     pub fn next_deadline(&mut self) -> Option<Instant> {
-        while let Some(&Reverse((t, stream))) = self.timers.peek() {
-            if self.scheduled(stream) == Some(t) {
-                return Some(t);
-            }
-            self.timers.pop();
-        }
-        None
+        self.timers.peek().map(|(t, _)| t)
     }
 
     /// Fires every timer due at or before `now`, in time order (ties: cases before tickets, then
@@ -547,15 +512,14 @@ impl Engine {
 
     /// Like [`Engine::advance_to`], appending to `out`.
     pub fn advance_into<S: EventSink + ?Sized>(&mut self, now: Instant, out: &mut S) {
-        while let Some(t) = self.next_deadline() {
+        while let Some((t, stream)) = self.timers.peek() {
             if t > now {
                 break;
             }
-            let Reverse((_, stream)) = self.timers.pop().expect("peeked");
+            self.timers.set(stream, None);
             match stream {
                 StreamId::Case(c) => {
                     let slot = c.0 as usize - 1;
-                    self.case_scheduled[slot] = None;
                     let mut watch = Watch { sink: &mut *out, triggers: Vec::new() };
                     self.cases[slot].advance_as(&self.def, t, &self.system, &mut watch);
                     let triggers = watch.triggers;
@@ -565,7 +529,6 @@ impl Engine {
                 }
                 StreamId::Ticket(id) => {
                     let slot = id.0 as usize - 1;
-                    self.ticket_scheduled[slot] = None;
                     if let Some((at, event)) = self.tickets[slot].fire_due_timer(&self.def, t) {
                         let system = self.system.clone();
                         self.record_ticket(slot, event, at, &system, out);
@@ -642,9 +605,9 @@ impl Engine {
 
     /// Streams whose earliest timer is due at or before `t` (for deadline dashboards).
     pub fn due_before(&self, t: Instant) -> impl Iterator<Item = (StreamId, Instant)> + '_ {
-        let cases = self.cases.iter().zip(&self.case_scheduled).map(|(c, s)| (StreamId::Case(c.id), *s));
-        let tickets = self.tickets.iter().zip(&self.ticket_scheduled).map(|(k, s)| (StreamId::Ticket(k.id), *s));
-        cases.chain(tickets).filter_map(move |(id, s)| s.filter(|d| *d <= t).map(|d| (id, d)))
+        let cases = self.cases.iter().map(|c| StreamId::Case(c.id));
+        let tickets = self.tickets.iter().map(|k| StreamId::Ticket(k.id));
+        cases.chain(tickets).filter_map(move |id| self.timers.get(id).filter(|d| *d <= t).map(|d| (id, d)))
     }
 
     /// Rebuilds an engine from a log, checking that every event is legal in order.
@@ -697,7 +660,7 @@ impl Engine {
                         return Err(ReplayError::UnknownBundle { position, bundle: bundle.to_string() });
                     };
                     self.cases.push(Case::new(id, ix, applicant.clone()));
-                    self.case_scheduled.push(None);
+                    self.timers.add_case();
                 }
                 let case = self.cases.get_mut((id.0 as usize).wrapping_sub(1)).ok_or_else(unknown)?;
                 case.evolve(&self.def, rec).map_err(|error| ReplayError::Illegal { position, error })
@@ -714,7 +677,7 @@ impl Engine {
                         Ticket::opened(id, source.clone(), department.clone(), window.clone(), rec.at, *deadline);
                     ticket.version = 1;
                     self.tickets.push(ticket);
-                    self.ticket_scheduled.push(None);
+                    self.timers.add_ticket();
                     return Ok(());
                 }
                 let ticket = self.tickets.get_mut((id.0 as usize).wrapping_sub(1)).ok_or_else(unknown)?;

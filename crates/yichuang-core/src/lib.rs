@@ -31,6 +31,7 @@ pub mod table;
 pub mod task;
 pub mod ticket;
 pub mod time;
+mod timers;
 
 pub use actor::{Actor, Ctx, Role};
 pub use calendar::{Calendar, CalendarError};

@@ -1,0 +1,199 @@
+//! The engine's timer queue: each stream's earliest pending timer, one entry per stream.
+//!
+//! An indexed binary min-heap ordered by (instant, stream): cases before tickets at the same
+//! instant, then by number. Each stream's heap position is tracked, so a deadline that moves
+//! (a task's clock starts, stops, or the case is delivered) is updated in place instead of
+//! leaving a stale entry behind: the heap holds exactly the streams that have a timer.
+
+use crate::event::StreamId;
+use crate::time::Instant;
+
+/// One entry: when, and whose.
+type Entry = (Instant, StreamId);
+
+/// Position (+1, 0 for none) of each stream's entry in the heap.
+const NONE: u32 = 0;
+
+/// Earliest pending timer per stream, in an indexed binary heap.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TimerQueue {
+    heap: Vec<Entry>,
+    /// Heap position + 1 of each case's entry, by case slot (0: none).
+    cases: Vec<u32>,
+    /// Heap position + 1 of each ticket's entry, by ticket slot (0: none).
+    tickets: Vec<u32>,
+}
+
+impl TimerQueue {
+    /// Registers the next case (slot = number − 1), without a timer.
+    pub fn add_case(&mut self) {
+        self.cases.push(NONE);
+    }
+
+    /// Registers the next ticket, without a timer.
+    pub fn add_ticket(&mut self) {
+        self.tickets.push(NONE);
+    }
+
+    /// Makes room for `additional` cases.
+    pub fn reserve_cases(&mut self, additional: usize) {
+        self.cases.reserve(additional);
+    }
+
+    fn slot(&self, stream: StreamId) -> u32 {
+        match stream {
+            StreamId::Case(c) => self.cases[c.0 as usize - 1],
+            StreamId::Ticket(t) => self.tickets[t.0 as usize - 1],
+        }
+    }
+
+    fn slot_mut(&mut self, stream: StreamId) -> &mut u32 {
+        match stream {
+            StreamId::Case(c) => &mut self.cases[c.0 as usize - 1],
+            StreamId::Ticket(t) => &mut self.tickets[t.0 as usize - 1],
+        }
+    }
+
+    /// The stream's pending timer.
+    pub fn get(&self, stream: StreamId) -> Option<Instant> {
+        match self.slot(stream) {
+            NONE => None,
+            p => Some(self.heap[p as usize - 1].0),
+        }
+    }
+
+    /// Sets (or clears) the stream's pending timer.
+    pub fn set(&mut self, stream: StreamId, at: Option<Instant>) {
+        match (self.slot(stream), at) {
+            (NONE, None) => {}
+            (NONE, Some(t)) => {
+                self.heap.push((t, stream));
+                let last = self.heap.len() - 1;
+                self.sift_up(last);
+            }
+            (p, None) => self.remove_at(p as usize - 1),
+            (p, Some(t)) => {
+                let i = p as usize - 1;
+                let old = self.heap[i].0;
+                if t != old {
+                    self.heap[i].0 = t;
+                    if t < old { self.sift_up(i) } else { self.sift_down(i) }
+                }
+            }
+        }
+    }
+
+    /// The earliest entry.
+    pub fn peek(&self) -> Option<Entry> {
+        self.heap.first().copied()
+    }
+
+    /// Number of streams with a timer.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    fn place(&mut self, i: usize, entry: Entry) {
+        self.heap[i] = entry;
+        *self.slot_mut(entry.1) = i as u32 + 1;
+    }
+
+    fn sift_up(&mut self, mut i: usize) {
+        let entry = self.heap[i];
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if self.heap[parent] <= entry {
+                break;
+            }
+            let p = self.heap[parent];
+            self.place(i, p);
+            i = parent;
+        }
+        self.place(i, entry);
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let entry = self.heap[i];
+        let n = self.heap.len();
+        loop {
+            let left = 2 * i + 1;
+            if left >= n {
+                break;
+            }
+            let right = left + 1;
+            let child = if right < n && self.heap[right] < self.heap[left] { right } else { left };
+            if self.heap[child] >= entry {
+                break;
+            }
+            let c = self.heap[child];
+            self.place(i, c);
+            i = child;
+        }
+        self.place(i, entry);
+    }
+
+    fn remove_at(&mut self, i: usize) {
+        let removed = self.heap[i].1;
+        *self.slot_mut(removed) = NONE;
+        let last = self.heap.pop().expect("an entry is at i");
+        if i < self.heap.len() {
+            self.place(i, last);
+            self.sift_down(i);
+            self.sift_up(i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::CaseId;
+    use crate::ticket::TicketId;
+
+    fn at(m: i64) -> Instant {
+        Instant::from_minutes(m)
+    }
+
+    /// The queue against a naive model (one optional deadline per stream, minimum by scan),
+    /// over a deterministic pseudo-random sequence of updates.
+    #[test]
+    fn agrees_with_a_scan_of_every_stream() {
+        let mut q = TimerQueue::default();
+        let (cases, tickets) = (40usize, 10usize);
+        for _ in 0..cases {
+            q.add_case();
+        }
+        for _ in 0..tickets {
+            q.add_ticket();
+        }
+        let mut model: Vec<(StreamId, Option<Instant>)> = (1..=cases as u64)
+            .map(|c| (StreamId::Case(CaseId(c)), None))
+            .chain((1..=tickets as u64).map(|t| (StreamId::Ticket(TicketId(t)), None)))
+            .collect();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for step in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let i = (x % model.len() as u64) as usize;
+            // Few distinct instants, so that ties between streams are frequent.
+            let value = if x >> 60 < 4 { None } else { Some(at(((x >> 20) % 16) as i64)) };
+            model[i].1 = value;
+            q.set(model[i].0, value);
+            if step % 7 == 0
+                && let Some((t, s)) = q.peek()
+            {
+                // Fire the earliest, as the engine does.
+                q.set(s, None);
+                let j = model.iter().position(|(m, _)| *m == s).unwrap();
+                assert_eq!(model[j].1, Some(t));
+                model[j].1 = None;
+            }
+            let expected = model.iter().filter_map(|(s, t)| t.map(|t| (t, *s))).min();
+            assert_eq!(q.peek(), expected, "step {step}");
+            assert_eq!(q.len(), model.iter().filter(|(_, t)| t.is_some()).count());
+            assert!(model.iter().all(|(s, t)| q.get(*s) == *t));
+        }
+    }
+}
