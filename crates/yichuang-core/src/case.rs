@@ -1378,11 +1378,18 @@ impl Case {
         let resumes = matches!(command, Command::Supply { .. })
             && self.state == CaseState::Suspended
             && self.outstanding.len() == 1;
+        let cascades = resumes || events.iter().any(may_cascade);
         self.record_all(def, &mut events, ctx.now, ctx.actor, out);
         if resumes {
             self.record(def, Event::CaseResumed, ctx.now, ctx.actor, out);
         }
-        self.settle(def, ctx.now, ctx.actor, out);
+        if cascades {
+            self.settle(def, ctx.now, ctx.actor, out);
+        } else {
+            // The case was settled before the command (the engine settles after every step)
+            // and nothing the command recorded can let the cascade continue.
+            debug_assert!(self.cascade(def).is_none(), "{command:?} left the case unsettled");
+        }
         Ok(())
     }
 
@@ -1468,6 +1475,30 @@ enum Gate {
     Open,
     Closed,
     Failed(Id),
+}
+
+/// Whether folding `event` can let the cascade continue on a settled case: tasks created, a
+/// task finished or failed (its successors, a stage, the decision), a tolerated material
+/// arrived (the cure), the case resumed. After any other event a settled case stays settled;
+/// the debug assertion in [`Case::execute`] and the property tests hold this list to the
+/// cascade itself.
+fn may_cascade(event: &Event) -> bool {
+    #[cfg(feature = "fault-injection")]
+    if matches!(event, Event::TaskApproved { .. }) && crate::fault::active(crate::fault::Fault::ApprovalDoesNotCascade)
+    {
+        return false;
+    }
+    matches!(
+        event,
+        Event::Accepted { .. }
+            | Event::TaskApproved { .. }
+            | Event::TaskDenied { .. }
+            | Event::TaskCancelled { .. }
+            | Event::TaskLapsed { .. }
+            | Event::SimulationConverted { .. }
+            | Event::MaterialSupplied { .. }
+            | Event::CaseResumed
+    )
 }
 
 fn next_level(level: SlaLevel) -> SlaLevel {

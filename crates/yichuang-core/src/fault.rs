@@ -12,6 +12,9 @@ pub enum Fault {
     /// A ticket may be closed straight from rectification, skipping supervision (breaks
     /// invariant 1).
     CloseWithoutSupervision,
+    /// A task's approval is taken for an event after which a settled case stays settled, so
+    /// its successors are never made ready (breaks the cascade shortcut of `Case::execute`).
+    ApprovalDoesNotCascade,
 }
 
 thread_local! {

@@ -700,6 +700,19 @@ fn the_property_test_catches_a_broken_rule() {
     assert!(message.contains("invariant 3"), "caught, but not by invariant 3: {message}");
 }
 
+/// `Case::execute` skips the cascade after events that cannot continue it; the list of those
+/// that can is held to the cascade by a debug assertion, which the property test reaches.
+#[test]
+fn the_property_test_catches_a_broken_cascade_shortcut() {
+    let _fault = fault::inject(Fault::ApprovalDoesNotCascade);
+    let caught = std::panic::catch_unwind(engine_with_broken_rule);
+    let message = match caught {
+        Ok(()) => panic!("approvals did not cascade and the property test did not notice"),
+        Err(payload) => payload.downcast_ref::<String>().cloned().unwrap_or_default(),
+    };
+    assert!(message.contains("left the case unsettled"), "caught, but not by the settle check: {message}");
+}
+
 #[test]
 fn replay_incrementally_equals_replay_at_once() {
     let mut sut = Sut { hall: Hall::new(), log: Vec::new(), complaints: 0 };
