@@ -1372,8 +1372,21 @@ impl Case {
         ctx: &Ctx<'_>,
         out: &mut S,
     ) -> Result<(), Rejection> {
+        self.execute_step(def, command, ctx, out).map(|_| ())
+    }
+
+    /// [`Case::execute`], also telling whether the case's timers may have moved: a claim (the
+    /// most frequent command) records nothing that starts, stops or moves a timer.
+    pub(crate) fn execute_step<S: EventSink + ?Sized>(
+        &mut self,
+        def: &Definition,
+        command: &Command,
+        ctx: &Ctx<'_>,
+        out: &mut S,
+    ) -> Result<bool, Rejection> {
         let mut events = Events::new();
         self.decide_events(def, command, ctx, &mut events)?;
+        let timers_may_move = !events.iter().all(|e| matches!(e, Event::TaskClaimed { .. }));
         // Supplying the last tolerated material during a suspension resumes the case.
         let resumes = matches!(command, Command::Supply { .. })
             && self.state == CaseState::Suspended
@@ -1390,7 +1403,7 @@ impl Case {
             // and nothing the command recorded can let the cascade continue.
             debug_assert!(self.cascade(def).is_none(), "{command:?} left the case unsettled");
         }
-        Ok(())
+        Ok(timers_may_move)
     }
 
     /// [`Case::execute`] taking the command by value: a submission's materials and answers move

@@ -213,12 +213,16 @@ impl Engine {
     ) -> Result<(), Rejection> {
         let slot = self.case_slot(case)?;
         let mut watch = Watch { sink: out, triggers: Vec::new() };
-        self.cases[slot].execute(&self.def, command, ctx, &mut watch)?;
+        let timers_may_move = self.cases[slot].execute_step(&self.def, command, ctx, &mut watch)?;
         let Watch { sink, triggers } = watch;
         if !triggers.is_empty() {
             self.open_triggered_tickets(triggers, sink);
         }
-        self.reschedule(case.into());
+        if timers_may_move {
+            self.reschedule(case.into());
+        } else {
+            debug_assert_eq!(self.timers.get(case.into()), self.cases[slot].next_deadline(&self.def));
+        }
         Ok(())
     }
 
