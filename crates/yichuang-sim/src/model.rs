@@ -7,12 +7,11 @@
 //! applicant to the delivery window, `TicketOpened` starts the ticket work, and so on. Which
 //! tasks are ready, what is tolerated, when a case is decided, when timers fire: the engine's.
 //!
-//! Hot-path discipline: events are plain `Copy` structs in one binary heap; queues, slots and
-//! the engine's output buffer are allocated once and reused; random numbers come from keyed
-//! SplitMix streams (no allocation).
+//! Hot-path discipline: events are plain `Copy` payloads in a slab, ordered by a heap of integer
+//! keys ([`Agenda`]); queues, slots and the engine's output buffer are allocated once and
+//! reused; random numbers come from keyed SplitMix streams (no allocation).
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
@@ -25,6 +24,7 @@ use yichuang_core::{
 };
 
 use crate::SimError;
+use crate::agenda::Agenda;
 use crate::clock::Clock;
 use crate::random::{Stream, derive};
 use crate::scenario::{CLASSES, OnTime, Rate, Scenario, Stop, WarmUp, class_name};
@@ -71,38 +71,6 @@ enum What {
     Wake,
     Sample,
     MeasureStart,
-}
-
-/// A scheduled event. `key` orders events: the time's bits (monotonic for times ≥ 0) above the
-/// scheduling sequence number, so that one integer comparison orders by time, then FIFO.
-#[derive(Debug, Clone, Copy)]
-struct Ev {
-    key: u128,
-    what: What,
-}
-
-impl Ev {
-    fn t(&self) -> f64 {
-        f64::from_bits((self.key >> 64) as u64)
-    }
-}
-
-impl PartialEq for Ev {
-    fn eq(&self, other: &Ev) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Ev {}
-impl PartialOrd for Ev {
-    fn partial_cmp(&self, other: &Ev) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Ev {
-    /// Reversed, so that the max-heap pops the earliest event (ties: first scheduled first).
-    fn cmp(&self, other: &Ev) -> Ordering {
-        other.key.cmp(&self.key)
-    }
 }
 
 /// One event the engine recorded, as the simulator keeps it until it has reacted: the stream
@@ -392,8 +360,7 @@ pub(crate) struct Replication<'s> {
     now_w: f64,
     advanced_to: i64,
     wake_at: f64,
-    heap: BinaryHeap<Ev>,
-    seq: u64,
+    agenda: Agenda<What>,
     out: Notices,
     cases: Vec<CaseRec>,
     members: Vec<MemberRec>,
@@ -545,8 +512,7 @@ impl<'s> Replication<'s> {
             now_w: 0.0,
             advanced_to: -1,
             wake_at: f64::INFINITY,
-            heap: BinaryHeap::with_capacity(capacity),
-            seq: 0,
+            agenda: Agenda::with_capacity(capacity),
             out: Notices(Vec::with_capacity(64)),
             cases: Vec::with_capacity(capacity),
             members: Vec::with_capacity(capacity * stride),
@@ -581,11 +547,7 @@ impl<'s> Replication<'s> {
     }
 
     fn schedule(&mut self, t: f64, what: What) {
-        debug_assert!(t >= 0.0 && t.is_finite(), "events are scheduled at finite times ≥ 0: {t}");
-        self.seq += 1;
-        // +0.0 keeps -0.0 (bits above every positive time) out of the key.
-        let key = (u128::from((t + 0.0).to_bits()) << 64) | u128::from(self.seq);
-        self.heap.push(Ev { key, what });
+        self.agenda.push(t, what);
     }
 
     /// Runs the replication to its stop rule.
@@ -604,13 +566,12 @@ impl<'s> Replication<'s> {
         self.result.series.every = every;
         self.result.series.queues = vec![Vec::new(); self.stations.len()];
         self.schedule(0.0, What::Sample);
-        while let Some(ev) = self.heap.pop() {
-            let t = ev.t();
+        while let Some((t, what)) = self.agenda.pop() {
             if t > self.horizon {
                 break;
             }
             self.set_now(t)?;
-            self.handle(ev.what)?;
+            self.handle(what)?;
             self.dispatch()?;
             self.schedule_wake();
             if self.arrivals_open == 0 && self.active == 0 {
