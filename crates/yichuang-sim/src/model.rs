@@ -25,7 +25,7 @@ use yichuang_core::{
 
 use crate::SimError;
 use crate::agenda::Agenda;
-use crate::clock::Clock;
+use crate::clock::{Clock, floor_minutes};
 use crate::random::{Stream, derive};
 use crate::scenario::{CLASSES, OnTime, Rate, Scenario, Stop, WarmUp, class_name};
 use crate::stats::{Level, Tally};
@@ -54,6 +54,8 @@ const INTAKE: usize = 1;
 const DELIVERY: usize = 2;
 /// Slot is unused.
 const NO_CASE: u64 = 0;
+/// Case number without a slot (in `by_id`).
+const NO_SLOT: u32 = u32::MAX;
 /// Most queue-length samples kept per replication before the series is thinned.
 const MAX_SAMPLES: usize = 1000;
 /// Member timestamps unset.
@@ -71,6 +73,38 @@ enum What {
     Wake,
     Sample,
     MeasureStart,
+}
+
+/// The event kinds every case goes through, counted through [`Replication::event_pos`]
+/// rather than by name.
+const FREQUENT_KINDS: usize = 12;
+
+/// The index of a frequent event kind (below [`FREQUENT_KINDS`]), or `None`.
+fn frequent_kind(event: &Event) -> Option<usize> {
+    Some(match event {
+        Event::TaskReady { .. } => 0,
+        Event::TaskClaimed { .. } => 1,
+        Event::TaskApproved { .. } => 2,
+        Event::CaseDecided { .. } => 3,
+        Event::Delivered { .. } => 4,
+        Event::Accepted { .. } => 5,
+        Event::Submitted { .. } => 6,
+        Event::Consulted { .. } => 7,
+        Event::Rated { .. } => 8,
+        Event::MaterialSupplied { .. } => 9,
+        Event::TaskSigned { .. } => 10,
+        Event::SlaLevelChanged { .. } => 11,
+        _ => return None,
+    })
+}
+
+/// A member of a bundle, as the reactions to its events need it.
+#[derive(Debug)]
+struct MemberInfo {
+    /// The item's id (the definition's own, as the engine's events carry it).
+    id: Id,
+    /// The station of the first department that decides it.
+    station: u32,
 }
 
 /// One event the engine recorded, as the simulator keeps it until it has reacted: the stream
@@ -357,18 +391,30 @@ pub(crate) struct Replication<'s> {
     rep: u32,
     rep_key: u64,
     now: f64,
+    /// The engine instant of `now` (its whole minute).
+    now_i: yichuang_core::Instant,
     now_w: f64,
     advanced_to: i64,
     wake_at: f64,
+    /// The engine ran a command or fired timers since the last look at its next deadline
+    /// (otherwise the deadline, hence the wake-up, is unchanged).
+    timers_touched: bool,
     agenda: Agenda<What>,
     out: Notices,
     cases: Vec<CaseRec>,
     members: Vec<MemberRec>,
     stride: usize,
     free: Vec<u32>,
-    by_id: HashMap<u64, u32>,
+    /// Slot of each open case, by case number (the engine numbers cases 1, 2, 3… and keeps
+    /// them in a vector too): `NO_SLOT` for closed ones.
+    by_id: Vec<u32>,
     stations: Vec<Station>,
     dept_station: Vec<u32>,
+    /// Per bundle (by index), its members in order.
+    members_of: Vec<Vec<MemberInfo>>,
+    /// Position in `result.events` of each frequent event kind ([`frequent_kind`]), `u32::MAX`
+    /// until first seen.
+    event_pos: [u32; FREQUENT_KINDS],
     dirty: Vec<u16>,
     streams: Vec<StreamTemplate>,
     supervisor: Option<Actor>,
@@ -445,6 +491,22 @@ impl<'s> Replication<'s> {
                 .collect();
             stations.push(Station::new(id.to_string(), count, actors));
         }
+        let members_of = def
+            .bundles()
+            .iter()
+            .map(|b| {
+                b.members
+                    .iter()
+                    .map(|m| {
+                        let item = def.item(m.item);
+                        MemberInfo {
+                            id: item.id.clone(),
+                            station: dept_station[item.decided_by.departments()[0].index()],
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
         let streams = sc
             .arrivals
             .iter()
@@ -501,6 +563,7 @@ impl<'s> Replication<'s> {
             ..RepResult::default()
         };
         let clock = Clock::new(sc.start, spec.hall == crate::scenario::Hall::AlwaysOpen);
+        let now_i = clock.instant(0.0);
         Replication {
             sc,
             engine: Engine::new(def.clone()),
@@ -509,18 +572,22 @@ impl<'s> Replication<'s> {
             rep,
             rep_key,
             now: 0.0,
+            now_i,
             now_w: 0.0,
             advanced_to: -1,
             wake_at: f64::INFINITY,
+            timers_touched: false,
             agenda: Agenda::with_capacity(capacity),
             out: Notices(Vec::with_capacity(64)),
             cases: Vec::with_capacity(capacity),
             members: Vec::with_capacity(capacity * stride),
             stride,
             free: Vec::with_capacity(capacity),
-            by_id: HashMap::with_capacity(capacity),
+            by_id: Vec::with_capacity(capacity),
             stations,
             dept_station,
+            members_of,
+            event_pos: [u32::MAX; FREQUENT_KINDS],
             dirty: Vec::new(),
             streams,
             supervisor,
@@ -573,7 +640,9 @@ impl<'s> Replication<'s> {
             self.set_now(t)?;
             self.handle(what)?;
             self.dispatch()?;
-            self.schedule_wake();
+            if std::mem::take(&mut self.timers_touched) {
+                self.schedule_wake();
+            }
             if self.arrivals_open == 0 && self.active == 0 {
                 break;
             }
@@ -629,8 +698,9 @@ impl<'s> Replication<'s> {
 
     fn set_now(&mut self, t: f64) -> Result<(), SimError> {
         self.now = t;
+        self.now_i = self.clock.instant(t);
         self.now_w = self.clock.work(self.def.calendar(), t).map_err(|e| self.calendar_error(e))?;
-        let minute = t.floor() as i64;
+        let minute = floor_minutes(t);
         if minute > self.advanced_to {
             self.advanced_to = minute;
             self.advance_engine()?;
@@ -640,7 +710,8 @@ impl<'s> Replication<'s> {
 
     fn advance_engine(&mut self) -> Result<(), SimError> {
         let mut out = std::mem::take(&mut self.out);
-        self.engine.advance_into(self.clock.instant(self.now), &mut out);
+        self.timers_touched = true;
+        self.engine.advance_into(self.now_i, &mut out);
         for n in &out.0 {
             self.note(n.stream, &n.event, None)?;
         }
@@ -660,7 +731,7 @@ impl<'s> Replication<'s> {
     }
 
     fn calendar_error(&self, e: yichuang_core::CalendarError) -> SimError {
-        SimError::Calendar { replication: self.rep, at: self.clock.instant(self.now).to_string(), error: e.to_string() }
+        SimError::Calendar { replication: self.rep, at: self.now_i.to_string(), error: e.to_string() }
     }
 
     fn handle(&mut self, what: What) -> Result<(), SimError> {
@@ -979,8 +1050,9 @@ impl<'s> Replication<'s> {
             let cmd = Command::Task { item: self.def.item(item_ix).id.clone(), action: TaskCommand::Claim };
             let actor = &self.stations[station].actors[server as usize];
             let id = CaseId(self.cases[job.slot as usize].id);
-            let ctx = Ctx { now: self.clock.instant(self.now), actor };
+            let ctx = Ctx { now: self.now_i, actor };
             let mut out = std::mem::take(&mut self.out);
+            self.timers_touched = true;
             let r = self.engine.execute_into(id, &cmd, &ctx, &mut out);
             self.after_command(out, r, job.slot, "claim")?;
         }
@@ -1011,7 +1083,7 @@ impl<'s> Replication<'s> {
                     replication: self.rep,
                     command,
                     case: CaseId(self.cases[slot as usize].id).to_string(),
-                    at: self.clock.instant(self.now).to_string(),
+                    at: self.now_i.to_string(),
                     rejection: rejection.to_string(),
                 })
             }
@@ -1028,8 +1100,9 @@ impl<'s> Replication<'s> {
             ActorRef::Server(station, server) => &self.stations[station].actors[server as usize],
             ActorRef::Applicant(stream) => &self.streams[stream as usize].actor,
         };
-        let ctx = Ctx { now: self.clock.instant(self.now), actor };
+        let ctx = Ctx { now: self.now_i, actor };
         let mut out = std::mem::take(&mut self.out);
+        self.timers_touched = true;
         match self.engine.execute_into(id, command, &ctx, &mut out) {
             Ok(()) => {
                 self.after_command(out, Ok(()), slot, command.name())?;
@@ -1056,7 +1129,7 @@ impl<'s> Replication<'s> {
             replication: self.rep,
             command,
             case: CaseId(self.cases[slot as usize].id).to_string(),
-            at: self.clock.instant(self.now).to_string(),
+            at: self.now_i.to_string(),
             rejection: rejection.to_string(),
         }
     }
@@ -1087,13 +1160,18 @@ impl<'s> Replication<'s> {
 
     fn open(&mut self, slot: u32, command: Command, server: u32, station: usize) -> Result<(), SimError> {
         let actor = &self.stations[station].actors[server as usize];
-        let ctx = Ctx { now: self.clock.instant(self.now), actor };
+        let ctx = Ctx { now: self.now_i, actor };
         let mut out = std::mem::take(&mut self.out);
         let name = command.name();
+        self.timers_touched = true;
         match self.engine.open_into(command, &ctx, &mut out) {
             Ok(id) => {
                 self.cases[slot as usize].id = id.0;
-                self.by_id.insert(id.0, slot);
+                let n = id.0 as usize;
+                if n >= self.by_id.len() {
+                    self.by_id.resize(n + 1, NO_SLOT);
+                }
+                self.by_id[n] = slot;
                 self.after_command(out, Ok(()), slot, name)
             }
             Err(rejection) => {
@@ -1174,7 +1252,7 @@ impl<'s> Replication<'s> {
         }
         if self.sc.spec.policy.tolerance {
             let cal = self.def.calendar();
-            let today = self.clock.instant(self.now).date();
+            let today = self.now_i.date();
             if let Ok(cure_due) = cal.add_working_days(today, self.def.bundle(bundle).promised_days)
                 && let Ok(()) = self.exec(slot, &Command::AcceptTolerating { cure_due }, clerk)?
             {
@@ -1287,7 +1365,8 @@ impl<'s> Replication<'s> {
             text: "办理时间过长，多次排队".into(),
         };
         let actor = &self.streams[c.stream as usize].actor;
-        let ctx = Ctx { now: self.clock.instant(self.now), actor };
+        let ctx = Ctx { now: self.now_i, actor };
+        self.timers_touched = true;
         match self.engine.open_ticket(source, &ctx) {
             Ok((_, events)) => {
                 for rec in &events {
@@ -1369,38 +1448,58 @@ impl<'s> Replication<'s> {
     // ───────────────────────────── engine events ─────────────────────────────
 
     fn member_of(&self, bundle: BundleIx, item: &Id) -> Option<u16> {
-        let members = &self.def.bundle(bundle).members;
+        let members = &self.members_of[bundle.index()];
+        // The engine's events carry the definition's own ids: a pointer comparison finds them.
         let ptr = item.as_ptr();
         members
             .iter()
-            .position(|m| self.def.item(m.item).id.as_ptr() == ptr)
-            .or_else(|| members.iter().position(|m| self.def.item(m.item).id == *item))
+            .position(|m| m.id.as_ptr() == ptr)
+            .or_else(|| members.iter().position(|m| m.id == *item))
             .map(|p| p as u16)
     }
 
-    fn count_event(&mut self, name: &'static str) {
+    /// Counts one engine event by name.
+    fn count_event(&mut self, event: &Event) {
+        let Some(kind) = frequent_kind(event) else {
+            self.count_event_named(event.name());
+            return;
+        };
+        match self.event_pos[kind] {
+            u32::MAX => self.event_pos[kind] = self.count_event_named(event.name()) as u32,
+            pos => self.result.events[pos as usize].1 += 1,
+        }
+    }
+
+    /// Counts one engine event by name; returns its position in the counts.
+    fn count_event_named(&mut self, name: &'static str) -> usize {
         let events = &mut self.result.events;
         let found = events
             .iter()
             .position(|(n, _)| std::ptr::eq(*n, name))
             .or_else(|| events.iter().position(|(n, _)| *n == name));
         match found {
-            Some(i) => events[i].1 += 1,
-            None => events.push((name, 1)),
+            Some(i) => {
+                events[i].1 += 1;
+                i
+            }
+            None => {
+                events.push((name, 1));
+                events.len() - 1
+            }
         }
     }
 
     /// Reacts to one recorded event. Never issues a command (the caller's loop is iterating the
     /// engine's output); it queues work and schedules events.
     fn note(&mut self, stream: StreamId, event: &Event, hint: Option<u32>) -> Result<(), SimError> {
-        self.count_event(event.name());
+        self.count_event(event);
         let case = match stream {
             StreamId::Ticket(t) => return self.note_ticket(t, event),
             StreamId::Case(c) => c,
         };
         let slot = match hint {
             Some(s) if self.cases[s as usize].id == case.0 => Some(s),
-            _ => self.by_id.get(&case.0).copied(),
+            _ => self.by_id.get(case.0 as usize).copied().filter(|&s| s != NO_SLOT),
         };
         if let Event::Rated { stars, by_default } = *event {
             self.result.ratings[usize::from(stars.clamp(1, 5)) - 1] += 1;
@@ -1419,9 +1518,7 @@ impl<'s> Replication<'s> {
                 let m = &mut self.members[base + member as usize];
                 m.ready = self.now;
                 m.cure_wait = cure_wait;
-                let item_ix = self.def.bundle(bundle).members[member as usize].item;
-                let first = self.def.item(item_ix).decided_by.departments()[0];
-                let station = self.dept_station[first.index()] as usize;
+                let station = self.members_of[bundle.index()][member as usize].station as usize;
                 self.enqueue(station, slot, member);
             }
             Event::TaskApproved { item } | Event::TaskDenied { item, .. } | Event::TaskCancelled { item, .. } => {
@@ -1547,7 +1644,7 @@ impl<'s> Replication<'s> {
         let Some(state) = self.engine.ticket(id).map(|t| t.state) else { return Ok(()) };
         let mut s = self.ticket_stream(number, step);
         let staff = Actor::reviewer("ticket-staff", &department);
-        let today = self.clock.instant(self.now).date();
+        let today = self.now_i.date();
         let cal = self.def.calendar();
         let (command, next) = match state {
             TicketState::Verifying => {
@@ -1588,7 +1685,8 @@ impl<'s> Replication<'s> {
         } else {
             staff
         };
-        let ctx = Ctx { now: self.clock.instant(self.now), actor: &actor };
+        let ctx = Ctx { now: self.now_i, actor: &actor };
+        self.timers_touched = true;
         match self.engine.execute_ticket(id, &command, &ctx) {
             Ok(events) => {
                 for rec in &events {
@@ -1662,7 +1760,9 @@ impl<'s> Replication<'s> {
             self.parked.retain(|(_, j)| j.slot != slot);
         }
         let c = &mut self.cases[slot as usize];
-        self.by_id.remove(&c.id);
+        if let Some(s) = self.by_id.get_mut(c.id as usize) {
+            *s = NO_SLOT;
+        }
         c.id = NO_CASE;
         c.generation = c.generation.wrapping_add(1);
         self.free.push(slot);
