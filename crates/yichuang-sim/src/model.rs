@@ -12,6 +12,7 @@
 //! reused; random numbers come from keyed SplitMix streams (no allocation).
 
 use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
@@ -58,6 +59,22 @@ const NO_CASE: u64 = 0;
 const NO_SLOT: u32 = u32::MAX;
 /// Most queue-length samples kept per replication before the series is thinned.
 const MAX_SAMPLES: usize = 1000;
+/// Most prebuilt `Submit` commands kept per arrival stream.
+const MAX_SUBMIT_VARIANTS: usize = 256;
+
+/// The number of distinct submissions of a stream (answer choices × materials withheld ×
+/// credit × green channel), if at most [`MAX_SUBMIT_VARIANTS`].
+fn submit_variants(plan: &crate::scenario::ArrivalPlan) -> Option<usize> {
+    if plan.missing.len() > MAX_SUBMIT_VARIANTS.ilog2() as usize {
+        return None;
+    }
+    let mut n = 4usize << plan.missing.len();
+    for a in &plan.answers {
+        n = n.checked_mul(a.choices.len())?;
+    }
+    (n <= MAX_SUBMIT_VARIANTS).then_some(n)
+}
+
 /// Member timestamps unset.
 const UNSET: f64 = f64::NAN;
 
@@ -98,13 +115,17 @@ fn frequent_kind(event: &Event) -> Option<usize> {
     })
 }
 
-/// A member of a bundle, as the reactions to its events need it.
+/// A member of a bundle, as the reactions to its events and the reviewers need it.
 #[derive(Debug)]
 struct MemberInfo {
     /// The item's id (the definition's own, as the engine's events carry it).
     id: Id,
     /// The station of the first department that decides it.
     station: u32,
+    /// `Task { Claim }` on the item, built once (the engine reads commands by reference).
+    claim: Command,
+    /// `Task { Approve }` on the item, built once.
+    approve: Command,
 }
 
 /// One event the engine recorded, as the simulator keeps it until it has reacted: the stream
@@ -377,6 +398,9 @@ struct StreamTemplate {
     full_materials: Vec<(MaterialIx, Id)>,
     all_ids: Vec<Id>,
     missing: Vec<(MaterialIx, f64)>,
+    /// Prebuilt `Submit` commands by variant ([`Replication::cached_submit`]); empty when the
+    /// stream has more than [`MAX_SUBMIT_VARIANTS`] variants.
+    submits: Vec<Option<Command>>,
     rng: Stream,
     count: u64,
     trace_pos: usize,
@@ -410,8 +434,9 @@ pub(crate) struct Replication<'s> {
     by_id: Vec<u32>,
     stations: Vec<Station>,
     dept_station: Vec<u32>,
-    /// Per bundle (by index), its members in order.
-    members_of: Vec<Vec<MemberInfo>>,
+    /// Per bundle (by index), its members in order (shared, so that a prebuilt command can be
+    /// passed to [`Replication::exec`]).
+    members_of: Rc<[Vec<MemberInfo>]>,
     /// Position in `result.events` of each frequent event kind ([`frequent_kind`]), `u32::MAX`
     /// until first seen.
     event_pos: [u32; FREQUENT_KINDS],
@@ -499,14 +524,18 @@ impl<'s> Replication<'s> {
                     .iter()
                     .map(|m| {
                         let item = def.item(m.item);
+                        let task = |action| Command::Task { item: item.id.clone(), action };
                         MemberInfo {
                             id: item.id.clone(),
                             station: dept_station[item.decided_by.departments()[0].index()],
+                            claim: task(TaskCommand::Claim),
+                            approve: task(TaskCommand::Approve),
                         }
                     })
                     .collect()
             })
-            .collect();
+            .collect::<Vec<_>>()
+            .into();
         let streams = sc
             .arrivals
             .iter()
@@ -528,6 +557,7 @@ impl<'s> Replication<'s> {
                     actor: Actor { id: id.clone(), role: yichuang_core::Role::Applicant },
                     full_materials,
                     missing: a.missing.clone(),
+                    submits: vec![None; submit_variants(a).unwrap_or(0)],
                     rng: Stream::new(derive(derive(rep_key, K_ARRIVALS), k as u64)),
                     count: 0,
                     trace_pos: 0,
@@ -1043,17 +1073,17 @@ impl<'s> Replication<'s> {
         self.members[base].queue_wait += wait;
         self.members[base].visits += 1;
         let visit = self.members[base].visits;
-        let bundle = self.def.bundle(self.bundle_of(job.slot));
-        let item_ix = bundle.members[job.member as usize].item;
+        let bundle_ix = self.bundle_of(job.slot);
+        let item_ix = self.def.bundle(bundle_ix).members[job.member as usize].item;
         if first {
             self.members[base].claimed = self.now;
-            let cmd = Command::Task { item: self.def.item(item_ix).id.clone(), action: TaskCommand::Claim };
+            let cmd = &self.members_of[bundle_ix.index()][job.member as usize].claim;
             let actor = &self.stations[station].actors[server as usize];
             let id = CaseId(self.cases[job.slot as usize].id);
             let ctx = Ctx { now: self.now_i, actor };
             let mut out = std::mem::take(&mut self.out);
             self.timers_touched = true;
-            let r = self.engine.execute_into(id, &cmd, &ctx, &mut out);
+            let r = self.engine.execute_into(id, cmd, &ctx, &mut out);
             self.after_command(out, r, job.slot, "claim")?;
         }
         let review = self.sc.reviews[item_ix.index()].as_ref().expect("validated: every member item has a review");
@@ -1182,6 +1212,37 @@ impl<'s> Replication<'s> {
         }
     }
 
+    /// The answer (choice index) case `slot` gives to question `j` of its stream.
+    fn answer_choice(&self, slot: u32, j: usize, choices: &[(String, f64)]) -> usize {
+        let u = self.draw(slot, P_ANSWER, j as u64).uniform();
+        choices.iter().position(|(_, cum)| u < *cum).unwrap_or(0)
+    }
+
+    /// Where the prebuilt `Submit` command of case `slot` is (stream, variant), built on first
+    /// use; `None` when its stream has too many variants to keep. The command is a function of
+    /// the variant — the answers drawn, the materials withheld, the credit and green-channel
+    /// flags — so reusing it changes nothing the engine sees.
+    fn cached_submit(&mut self, slot: u32) -> Option<(usize, usize)> {
+        let c = &self.cases[slot as usize];
+        let k = c.stream as usize;
+        if self.streams[k].submits.is_empty() {
+            return None;
+        }
+        let plan = &self.sc.arrivals[k];
+        let mut v = 0;
+        for (j, a) in plan.answers.iter().enumerate() {
+            v = v * a.choices.len() + self.answer_choice(slot, j, &a.choices);
+        }
+        let v = (((v << plan.missing.len()) | c.missing as usize) << 2)
+            | usize::from(c.blocked) << 1
+            | usize::from(c.green);
+        if self.streams[k].submits[v].is_none() {
+            let command = Command::Submit(Box::new(self.submission(slot)));
+            self.streams[k].submits[v] = Some(command);
+        }
+        Some((k, v))
+    }
+
     fn submission(&self, slot: u32) -> Submission {
         let c = &self.cases[slot as usize];
         let k = c.stream as usize;
@@ -1199,11 +1260,7 @@ impl<'s> Replication<'s> {
             .answers
             .iter()
             .enumerate()
-            .map(|(j, a)| {
-                let u = self.draw(slot, P_ANSWER, j as u64).uniform();
-                let value = a.choices.iter().find(|(_, cum)| u < *cum).map_or(&a.choices[0].0, |(v, _)| v);
-                (a.field.clone(), value.clone())
-            })
+            .map(|(j, a)| (a.field.clone(), a.choices[self.answer_choice(slot, j, &a.choices)].0.clone()))
             .collect();
         Submission {
             bundle: plan.bundle_id.clone(),
@@ -1221,13 +1278,22 @@ impl<'s> Replication<'s> {
         let state = (id != NO_CASE).then(|| self.engine.case(CaseId(id)).map(|c| c.state)).flatten();
         match state {
             None => {
-                let s = self.submission(slot);
-                self.open(slot, Command::Submit(Box::new(s)), server, INTAKE)?;
+                let command = match self.cached_submit(slot) {
+                    Some((k, v)) => self.streams[k].submits[v].clone().expect("cached_submit built it"),
+                    None => Command::Submit(Box::new(self.submission(slot))),
+                };
+                self.open(slot, command, server, INTAKE)?;
             }
-            Some(CaseState::Consulting) => {
-                let s = self.submission(slot);
-                self.exec_ok(slot, &Command::Submit(Box::new(s)), clerk)?;
-            }
+            Some(CaseState::Consulting) => match self.cached_submit(slot) {
+                Some((k, v)) => {
+                    // Lent to the engine, which reads it, and put back.
+                    let command = self.streams[k].submits[v].take().expect("cached_submit built it");
+                    let r = self.exec_ok(slot, &command, clerk);
+                    self.streams[k].submits[v] = Some(command);
+                    r?;
+                }
+                None => self.exec_ok(slot, &Command::Submit(Box::new(self.submission(slot))), clerk)?,
+            },
             Some(CaseState::AwaitingCorrection) => {
                 let correction = self.engine.case(CaseId(id)).map(|c| c.correction.clone()).unwrap_or_default();
                 self.exec_ok(slot, &Command::Resubmit { materials: correction }, clerk)?;
@@ -1395,17 +1461,18 @@ impl<'s> Replication<'s> {
             self.parked.push((station as u16, Job { slot, generation: c.generation, member, since: self.now }));
             return Ok(());
         }
-        let item_ix = self.def.bundle(self.bundle_of(slot)).members[member as usize].item;
+        let bundle_ix = self.bundle_of(slot);
+        let item_ix = self.def.bundle(bundle_ix).members[member as usize].item;
         let review = self.sc.reviews[item_ix.index()].as_ref().expect("validated");
         let reviewer = ActorRef::Server(station, server);
-        let item = self.def.item(item_ix).id.clone();
+        let item = || self.def.item(item_ix).id.clone();
         if let Some(sp) = &review.special
             && !self.members[base].special_done
         {
             self.members[base].special_done = true;
             if self.draw(slot, P_SPECIAL, u64::from(member)).chance(sp.probability) {
                 let action = TaskCommand::StartSpecialProcedure { kind: sp.kind };
-                self.exec_ok(slot, &Command::Task { item, action }, reviewer)?;
+                self.exec_ok(slot, &Command::Task { item: item(), action }, reviewer)?;
                 let duration = sp.duration.sample(&mut self.draw(slot, P_SPECIAL_TIME, u64::from(member)));
                 let generation = self.cases[slot as usize].generation;
                 self.schedule(self.now + duration, What::SpecialEnd { slot, generation, member });
@@ -1414,9 +1481,13 @@ impl<'s> Replication<'s> {
         }
         let sign = self.members[base].sign;
         let deny = self.draw(slot, P_DENY, u64::from(member) << 8 | u64::from(sign)).chance(review.deny);
-        let action =
-            if deny { TaskCommand::Deny { reason: "不符合法定条件".into() } } else { TaskCommand::Approve };
-        self.exec_ok(slot, &Command::Task { item, action }, reviewer)?;
+        if deny {
+            let action = TaskCommand::Deny { reason: "不符合法定条件".into() };
+            self.exec_ok(slot, &Command::Task { item: item(), action }, reviewer)?;
+        } else {
+            let members = Rc::clone(&self.members_of);
+            self.exec_ok(slot, &members[bundle_ix.index()][member as usize].approve, reviewer)?;
+        }
         let departments = self.def.item(item_ix).decided_by.departments();
         if !deny && usize::from(sign) + 1 < departments.len() {
             // 会签: the next department signs.
