@@ -85,4 +85,27 @@ mod tests {
         assert_eq!(order, vec![(1.5, 'b'), (1.5, 'f'), (5.0, 'a'), (5.0, 'c'), (5.0, 'e')]);
         assert_eq!(a.pop(), None);
     }
+
+    #[test]
+    fn agrees_with_a_sorted_order_under_churn() {
+        // Pseudo-random times with many ties, interleaved pushes and pops.
+        let mut a = Agenda::with_capacity(0);
+        let mut reference: Vec<(u64, u64, u32)> = Vec::new();
+        let (mut x, mut seq) = (12_345u64, 0u64);
+        for round in 0..5_000u32 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            for _ in 0..(x >> 62) {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let t = (x >> 54) as f64 / 4.0;
+                seq += 1;
+                a.push(t, round);
+                reference.push((t.to_bits(), seq, round));
+            }
+            if round % 3 != 0 {
+                reference.sort_unstable();
+                let want = (!reference.is_empty()).then(|| reference.remove(0));
+                assert_eq!(a.pop(), want.map(|(t, _, r)| (f64::from_bits(t), r)));
+            }
+        }
+    }
 }
