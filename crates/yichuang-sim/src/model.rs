@@ -1098,29 +1098,21 @@ impl<'s> Replication<'s> {
         slot: u32,
         command: &'static str,
     ) -> Result<(), SimError> {
-        let mut outcome = Ok(());
-        match result {
-            Ok(()) => {
-                for n in &out.0 {
-                    if let Err(e) = self.note(n.stream, &n.event, Some(slot)) {
-                        outcome = Err(e);
-                        break;
-                    }
-                }
-            }
-            Err(rejection) => {
-                outcome = Err(SimError::Refused {
-                    replication: self.rep,
-                    command,
-                    case: CaseId(self.cases[slot as usize].id).to_string(),
-                    at: self.now_i.to_string(),
-                    rejection: rejection.to_string(),
-                })
-            }
-        }
+        let outcome = match result {
+            Ok(()) => self.note_all(&out, slot),
+            Err(rejection) => Err(self.refused(slot, command, &rejection)),
+        };
         out.0.clear();
         self.out = out;
         outcome
+    }
+
+    /// Reacts to the events of a command on the case in `slot`, in order.
+    fn note_all(&mut self, out: &Notices, slot: u32) -> Result<(), SimError> {
+        for n in &out.0 {
+            self.note(n.stream, &n.event, Some(slot))?;
+        }
+        Ok(())
     }
 
     /// Executes a case command as `actor`; `Err(rejection)` is returned to the caller to handle.
@@ -1133,17 +1125,11 @@ impl<'s> Replication<'s> {
         let ctx = Ctx { now: self.now_i, actor };
         let mut out = std::mem::take(&mut self.out);
         self.timers_touched = true;
-        match self.engine.execute_into(id, command, &ctx, &mut out) {
-            Ok(()) => {
-                self.after_command(out, Ok(()), slot, command.name())?;
-                Ok(Ok(()))
-            }
-            Err(rejection) => {
-                out.0.clear();
-                self.out = out;
-                Ok(Err(rejection))
-            }
-        }
+        let result = self.engine.execute_into(id, command, &ctx, &mut out);
+        let noted = if result.is_ok() { self.note_all(&out, slot) } else { Ok(()) };
+        out.0.clear();
+        self.out = out;
+        noted.map(|()| result)
     }
 
     /// Like [`Replication::exec`], a rejection being an error of the simulation.
@@ -1783,9 +1769,10 @@ impl<'s> Replication<'s> {
 
     fn complete(&mut self, slot: u32, on_time: bool) -> Result<(), SimError> {
         let c = self.cases[slot as usize];
+        let case = self.engine.case(CaseId(c.id));
+        let outstanding = case.is_some_and(|x| !x.outstanding.is_empty());
         if let Some(index) = c.measured {
-            let id = CaseId(c.id);
-            let (trips, chain) = match self.engine.case(id) {
+            let (trips, chain) = match case {
                 Some(case) => (f64::from(case.trips), self.chain(slot, case)),
                 None => (0.0, Chain::default()),
             };
@@ -1809,7 +1796,6 @@ impl<'s> Replication<'s> {
             }
         }
         self.leave();
-        let outstanding = self.engine.case(CaseId(c.id)).is_some_and(|x| !x.outstanding.is_empty());
         if outstanding {
             // Issued before cure (容缺, issue_before_cure): the supply is still to come.
             self.cases[slot as usize].lingering = true;
