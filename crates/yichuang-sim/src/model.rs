@@ -966,6 +966,7 @@ impl<'s> Replication<'s> {
 
     // ───────────────────────────── stations ─────────────────────────────
 
+    #[inline]
     fn enqueue(&mut self, station: usize, slot: u32, member: u16) {
         let c = &self.cases[slot as usize];
         let job = Job { slot, generation: c.generation, member, since: self.now };
@@ -984,6 +985,7 @@ impl<'s> Replication<'s> {
         }
     }
 
+    #[inline]
     fn release(&mut self, station: usize, server: u32) {
         let st = &mut self.stations[station];
         st.free.push(server);
