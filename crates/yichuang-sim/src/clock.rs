@@ -24,7 +24,7 @@ impl Clock {
 
     /// The engine instant of simulated time `t` (minutes since the start).
     pub fn instant(&self, t: f64) -> Instant {
-        self.start.plus_minutes(t.floor() as i64)
+        self.start.plus_minutes(floor_minutes(t))
     }
 
     /// Simulated time (minutes since the start) of an engine instant.
@@ -37,8 +37,9 @@ impl Clock {
         if self.always_open {
             return Ok(t);
         }
-        let whole = t.floor();
-        let m = self.start.plus_minutes(whole as i64);
+        let minutes = floor_minutes(t);
+        let whole = minutes as f64;
+        let m = self.start.plus_minutes(minutes);
         let before = cal.working_minutes_between(self.start, m)? as f64;
         let frac = t - whole;
         if frac == 0.0 {
@@ -53,17 +54,24 @@ impl Clock {
         if self.always_open {
             return Ok(w);
         }
-        let whole = w.floor();
-        let frac = w - whole;
+        let minutes = floor_minutes(w);
+        let frac = w - minutes as f64;
         if frac == 0.0 {
-            let at = cal.advance_working_minutes(self.start, whole as i64)?;
+            let at = cal.advance_working_minutes(self.start, minutes)?;
             return Ok(self.time_of(at));
         }
         // The (n+1)-th working minute is the minute just before the instant at which n + 1
         // working minutes have elapsed.
-        let end = cal.advance_working_minutes(self.start, whole as i64 + 1)?;
+        let end = cal.advance_working_minutes(self.start, minutes + 1)?;
         Ok(self.time_of(end) - 1.0 + frac)
     }
+}
+
+/// `⌊t⌋` as an integer, exactly `t.floor() as i64`: for the times ≥ 0 the simulator uses, a
+/// truncating conversion (a couple of instructions) instead of a call to `floor` (the target
+/// has no rounding instruction).
+pub(crate) fn floor_minutes(t: f64) -> i64 {
+    if t >= 0.0 { t as i64 } else { t.floor() as i64 }
 }
 
 #[cfg(test)]
@@ -92,5 +100,12 @@ mod tests {
         let open = Clock::new(start, true);
         assert_eq!(open.time_of_work(cal, 123.5).unwrap(), 123.5);
         assert_eq!(open.instant(59.9), start.plus_minutes(59));
+    }
+
+    #[test]
+    fn floor_minutes_is_floor() {
+        for t in [0.0, -0.0, 0.5, 1.0, 59.999, 1e15 + 0.5, 1e300, -0.5, -1.0, -2.5, f64::INFINITY, f64::NAN] {
+            assert_eq!(floor_minutes(t), t.floor() as i64, "{t}");
+        }
     }
 }

@@ -23,6 +23,7 @@
 //! numbers): case *k* of a stream has the same consult decision, answers, missing materials and
 //! service and review times wherever the distributions are the same.
 
+mod agenda;
 mod clock;
 mod model;
 pub mod random;

@@ -7,12 +7,12 @@
 //! applicant to the delivery window, `TicketOpened` starts the ticket work, and so on. Which
 //! tasks are ready, what is tolerated, when a case is decided, when timers fire: the engine's.
 //!
-//! Hot-path discipline: events are plain `Copy` structs in one binary heap; queues, slots and
-//! the engine's output buffer are allocated once and reused; random numbers come from keyed
-//! SplitMix streams (no allocation).
+//! Hot-path discipline: events are plain `Copy` payloads in a slab, ordered by a heap of integer
+//! keys ([`Agenda`]); queues, slots and the engine's output buffer are allocated once and
+//! reused; random numbers come from keyed SplitMix streams (no allocation).
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
@@ -25,7 +25,8 @@ use yichuang_core::{
 };
 
 use crate::SimError;
-use crate::clock::Clock;
+use crate::agenda::Agenda;
+use crate::clock::{Clock, floor_minutes};
 use crate::random::{Stream, derive};
 use crate::scenario::{CLASSES, OnTime, Rate, Scenario, Stop, WarmUp, class_name};
 use crate::stats::{Level, Tally};
@@ -54,8 +55,26 @@ const INTAKE: usize = 1;
 const DELIVERY: usize = 2;
 /// Slot is unused.
 const NO_CASE: u64 = 0;
+/// Case number without a slot (in `by_id`).
+const NO_SLOT: u32 = u32::MAX;
 /// Most queue-length samples kept per replication before the series is thinned.
 const MAX_SAMPLES: usize = 1000;
+/// Most prebuilt `Submit` commands kept per arrival stream.
+const MAX_SUBMIT_VARIANTS: usize = 256;
+
+/// The number of distinct submissions of a stream (answer choices × materials withheld ×
+/// credit × green channel), if at most [`MAX_SUBMIT_VARIANTS`].
+fn submit_variants(plan: &crate::scenario::ArrivalPlan) -> Option<usize> {
+    if plan.missing.len() > MAX_SUBMIT_VARIANTS.ilog2() as usize {
+        return None;
+    }
+    let mut n = 4usize << plan.missing.len();
+    for a in &plan.answers {
+        n = n.checked_mul(a.choices.len())?;
+    }
+    (n <= MAX_SUBMIT_VARIANTS).then_some(n)
+}
+
 /// Member timestamps unset.
 const UNSET: f64 = f64::NAN;
 
@@ -73,36 +92,40 @@ enum What {
     MeasureStart,
 }
 
-/// A scheduled event. `key` orders events: the time's bits (monotonic for times ≥ 0) above the
-/// scheduling sequence number, so that one integer comparison orders by time, then FIFO.
-#[derive(Debug, Clone, Copy)]
-struct Ev {
-    key: u128,
-    what: What,
+/// The event kinds every case goes through, counted through [`Replication::event_pos`]
+/// rather than by name.
+const FREQUENT_KINDS: usize = 12;
+
+/// The index of a frequent event kind (below [`FREQUENT_KINDS`]), or `None`.
+fn frequent_kind(event: &Event) -> Option<usize> {
+    Some(match event {
+        Event::TaskReady { .. } => 0,
+        Event::TaskClaimed { .. } => 1,
+        Event::TaskApproved { .. } => 2,
+        Event::CaseDecided { .. } => 3,
+        Event::Delivered { .. } => 4,
+        Event::Accepted { .. } => 5,
+        Event::Submitted { .. } => 6,
+        Event::Consulted { .. } => 7,
+        Event::Rated { .. } => 8,
+        Event::MaterialSupplied { .. } => 9,
+        Event::TaskSigned { .. } => 10,
+        Event::SlaLevelChanged { .. } => 11,
+        _ => return None,
+    })
 }
 
-impl Ev {
-    fn t(&self) -> f64 {
-        f64::from_bits((self.key >> 64) as u64)
-    }
-}
-
-impl PartialEq for Ev {
-    fn eq(&self, other: &Ev) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Ev {}
-impl PartialOrd for Ev {
-    fn partial_cmp(&self, other: &Ev) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Ev {
-    /// Reversed, so that the max-heap pops the earliest event (ties: first scheduled first).
-    fn cmp(&self, other: &Ev) -> Ordering {
-        other.key.cmp(&self.key)
-    }
+/// A member of a bundle, as the reactions to its events and the reviewers need it.
+#[derive(Debug)]
+struct MemberInfo {
+    /// The item's id (the definition's own, as the engine's events carry it).
+    id: Id,
+    /// The station of the first department that decides it.
+    station: u32,
+    /// `Task { Claim }` on the item, built once (the engine reads commands by reference).
+    claim: Command,
+    /// `Task { Approve }` on the item, built once.
+    approve: Command,
 }
 
 /// One event the engine recorded, as the simulator keeps it until it has reacted: the stream
@@ -375,6 +398,9 @@ struct StreamTemplate {
     full_materials: Vec<(MaterialIx, Id)>,
     all_ids: Vec<Id>,
     missing: Vec<(MaterialIx, f64)>,
+    /// Prebuilt `Submit` commands by variant ([`Replication::cached_submit`]); empty when the
+    /// stream has more than [`MAX_SUBMIT_VARIANTS`] variants.
+    submits: Vec<Option<Command>>,
     rng: Stream,
     count: u64,
     trace_pos: usize,
@@ -389,19 +415,31 @@ pub(crate) struct Replication<'s> {
     rep: u32,
     rep_key: u64,
     now: f64,
+    /// The engine instant of `now` (its whole minute).
+    now_i: yichuang_core::Instant,
     now_w: f64,
     advanced_to: i64,
     wake_at: f64,
-    heap: BinaryHeap<Ev>,
-    seq: u64,
+    /// The engine ran a command or fired timers since the last look at its next deadline
+    /// (otherwise the deadline, hence the wake-up, is unchanged).
+    timers_touched: bool,
+    agenda: Agenda<What>,
     out: Notices,
     cases: Vec<CaseRec>,
     members: Vec<MemberRec>,
     stride: usize,
     free: Vec<u32>,
-    by_id: HashMap<u64, u32>,
+    /// Slot of each open case, by case number (the engine numbers cases 1, 2, 3… and keeps
+    /// them in a vector too): `NO_SLOT` for closed ones.
+    by_id: Vec<u32>,
     stations: Vec<Station>,
     dept_station: Vec<u32>,
+    /// Per bundle (by index), its members in order (shared, so that a prebuilt command can be
+    /// passed to [`Replication::exec`]).
+    members_of: Rc<[Vec<MemberInfo>]>,
+    /// Position in `result.events` of each frequent event kind ([`frequent_kind`]), `u32::MAX`
+    /// until first seen.
+    event_pos: [u32; FREQUENT_KINDS],
     dirty: Vec<u16>,
     streams: Vec<StreamTemplate>,
     supervisor: Option<Actor>,
@@ -478,6 +516,26 @@ impl<'s> Replication<'s> {
                 .collect();
             stations.push(Station::new(id.to_string(), count, actors));
         }
+        let members_of = def
+            .bundles()
+            .iter()
+            .map(|b| {
+                b.members
+                    .iter()
+                    .map(|m| {
+                        let item = def.item(m.item);
+                        let task = |action| Command::Task { item: item.id.clone(), action };
+                        MemberInfo {
+                            id: item.id.clone(),
+                            station: dept_station[item.decided_by.departments()[0].index()],
+                            claim: task(TaskCommand::Claim),
+                            approve: task(TaskCommand::Approve),
+                        }
+                    })
+                    .collect()
+            })
+            .collect::<Vec<_>>()
+            .into();
         let streams = sc
             .arrivals
             .iter()
@@ -499,6 +557,7 @@ impl<'s> Replication<'s> {
                     actor: Actor { id: id.clone(), role: yichuang_core::Role::Applicant },
                     full_materials,
                     missing: a.missing.clone(),
+                    submits: vec![None; submit_variants(a).unwrap_or(0)],
                     rng: Stream::new(derive(derive(rep_key, K_ARRIVALS), k as u64)),
                     count: 0,
                     trace_pos: 0,
@@ -539,6 +598,7 @@ impl<'s> Replication<'s> {
         if arrivals_limit != u64::MAX {
             engine.reserve_cases(arrivals_limit.min(1 << 22) as usize);
         }
+        let now_i = clock.instant(0.0);
         Replication {
             sc,
             engine,
@@ -547,19 +607,22 @@ impl<'s> Replication<'s> {
             rep,
             rep_key,
             now: 0.0,
+            now_i,
             now_w: 0.0,
             advanced_to: -1,
             wake_at: f64::INFINITY,
-            heap: BinaryHeap::with_capacity(capacity),
-            seq: 0,
+            timers_touched: false,
+            agenda: Agenda::with_capacity(capacity),
             out: Notices(Vec::with_capacity(64)),
             cases: Vec::with_capacity(capacity),
             members: Vec::with_capacity(capacity * stride),
             stride,
             free: Vec::with_capacity(capacity),
-            by_id: HashMap::with_capacity(capacity),
+            by_id: Vec::with_capacity(capacity),
             stations,
             dept_station,
+            members_of,
+            event_pos: [u32::MAX; FREQUENT_KINDS],
             dirty: Vec::new(),
             streams,
             supervisor,
@@ -586,11 +649,7 @@ impl<'s> Replication<'s> {
     }
 
     fn schedule(&mut self, t: f64, what: What) {
-        debug_assert!(t >= 0.0 && t.is_finite(), "events are scheduled at finite times ≥ 0: {t}");
-        self.seq += 1;
-        // +0.0 keeps -0.0 (bits above every positive time) out of the key.
-        let key = (u128::from((t + 0.0).to_bits()) << 64) | u128::from(self.seq);
-        self.heap.push(Ev { key, what });
+        self.agenda.push(t, what);
     }
 
     /// Runs the replication to its stop rule.
@@ -609,15 +668,16 @@ impl<'s> Replication<'s> {
         self.result.series.every = every;
         self.result.series.queues = vec![Vec::new(); self.stations.len()];
         self.schedule(0.0, What::Sample);
-        while let Some(ev) = self.heap.pop() {
-            let t = ev.t();
+        while let Some((t, what)) = self.agenda.pop() {
             if t > self.horizon {
                 break;
             }
             self.set_now(t)?;
-            self.handle(ev.what)?;
+            self.handle(what)?;
             self.dispatch()?;
-            self.schedule_wake();
+            if std::mem::take(&mut self.timers_touched) {
+                self.schedule_wake();
+            }
             if self.arrivals_open == 0 && self.active == 0 {
                 break;
             }
@@ -673,8 +733,9 @@ impl<'s> Replication<'s> {
 
     fn set_now(&mut self, t: f64) -> Result<(), SimError> {
         self.now = t;
+        self.now_i = self.clock.instant(t);
         self.now_w = self.clock.work(self.def.calendar(), t).map_err(|e| self.calendar_error(e))?;
-        let minute = t.floor() as i64;
+        let minute = floor_minutes(t);
         if minute > self.advanced_to {
             self.advanced_to = minute;
             self.advance_engine()?;
@@ -684,7 +745,8 @@ impl<'s> Replication<'s> {
 
     fn advance_engine(&mut self) -> Result<(), SimError> {
         let mut out = std::mem::take(&mut self.out);
-        self.engine.advance_into(self.clock.instant(self.now), &mut out);
+        self.timers_touched = true;
+        self.engine.advance_into(self.now_i, &mut out);
         for n in &out.0 {
             self.note(n.stream, &n.event, None)?;
         }
@@ -704,7 +766,7 @@ impl<'s> Replication<'s> {
     }
 
     fn calendar_error(&self, e: yichuang_core::CalendarError) -> SimError {
-        SimError::Calendar { replication: self.rep, at: self.clock.instant(self.now).to_string(), error: e.to_string() }
+        SimError::Calendar { replication: self.rep, at: self.now_i.to_string(), error: e.to_string() }
     }
 
     fn handle(&mut self, what: What) -> Result<(), SimError> {
@@ -909,6 +971,7 @@ impl<'s> Replication<'s> {
 
     // ───────────────────────────── stations ─────────────────────────────
 
+    #[inline]
     fn enqueue(&mut self, station: usize, slot: u32, member: u16) {
         let c = &self.cases[slot as usize];
         let job = Job { slot, generation: c.generation, member, since: self.now };
@@ -927,6 +990,7 @@ impl<'s> Replication<'s> {
         }
     }
 
+    #[inline]
     fn release(&mut self, station: usize, server: u32) {
         let st = &mut self.stations[station];
         st.free.push(server);
@@ -1016,16 +1080,17 @@ impl<'s> Replication<'s> {
         self.members[base].queue_wait += wait;
         self.members[base].visits += 1;
         let visit = self.members[base].visits;
-        let bundle = self.def.bundle(self.bundle_of(job.slot));
-        let item_ix = bundle.members[job.member as usize].item;
+        let bundle_ix = self.bundle_of(job.slot);
+        let item_ix = self.def.bundle(bundle_ix).members[job.member as usize].item;
         if first {
             self.members[base].claimed = self.now;
-            let cmd = Command::Task { item: self.def.item(item_ix).id.clone(), action: TaskCommand::Claim };
+            let cmd = &self.members_of[bundle_ix.index()][job.member as usize].claim;
             let actor = &self.stations[station].actors[server as usize];
             let id = CaseId(self.cases[job.slot as usize].id);
-            let ctx = Ctx { now: self.clock.instant(self.now), actor };
+            let ctx = Ctx { now: self.now_i, actor };
             let mut out = std::mem::take(&mut self.out);
-            let r = self.engine.execute_into(id, &cmd, &ctx, &mut out);
+            self.timers_touched = true;
+            let r = self.engine.execute_into(id, cmd, &ctx, &mut out);
             self.after_command(out, r, job.slot, "claim")?;
         }
         let review = self.sc.reviews[item_ix.index()].as_ref().expect("validated: every member item has a review");
@@ -1040,29 +1105,21 @@ impl<'s> Replication<'s> {
         slot: u32,
         command: &'static str,
     ) -> Result<(), SimError> {
-        let mut outcome = Ok(());
-        match result {
-            Ok(()) => {
-                for n in &out.0 {
-                    if let Err(e) = self.note(n.stream, &n.event, Some(slot)) {
-                        outcome = Err(e);
-                        break;
-                    }
-                }
-            }
-            Err(rejection) => {
-                outcome = Err(SimError::Refused {
-                    replication: self.rep,
-                    command,
-                    case: CaseId(self.cases[slot as usize].id).to_string(),
-                    at: self.clock.instant(self.now).to_string(),
-                    rejection: rejection.to_string(),
-                })
-            }
-        }
+        let outcome = match result {
+            Ok(()) => self.note_all(&out, slot),
+            Err(rejection) => Err(self.refused(slot, command, &rejection)),
+        };
         out.0.clear();
         self.out = out;
         outcome
+    }
+
+    /// Reacts to the events of a command on the case in `slot`, in order.
+    fn note_all(&mut self, out: &Notices, slot: u32) -> Result<(), SimError> {
+        for n in &out.0 {
+            self.note(n.stream, &n.event, Some(slot))?;
+        }
+        Ok(())
     }
 
     /// Executes a case command as `actor`; `Err(rejection)` is returned to the caller to handle.
@@ -1072,19 +1129,14 @@ impl<'s> Replication<'s> {
             ActorRef::Server(station, server) => &self.stations[station].actors[server as usize],
             ActorRef::Applicant(stream) => &self.streams[stream as usize].actor,
         };
-        let ctx = Ctx { now: self.clock.instant(self.now), actor };
+        let ctx = Ctx { now: self.now_i, actor };
         let mut out = std::mem::take(&mut self.out);
-        match self.engine.execute_into(id, command, &ctx, &mut out) {
-            Ok(()) => {
-                self.after_command(out, Ok(()), slot, command.name())?;
-                Ok(Ok(()))
-            }
-            Err(rejection) => {
-                out.0.clear();
-                self.out = out;
-                Ok(Err(rejection))
-            }
-        }
+        self.timers_touched = true;
+        let result = self.engine.execute_into(id, command, &ctx, &mut out);
+        let noted = if result.is_ok() { self.note_all(&out, slot) } else { Ok(()) };
+        out.0.clear();
+        self.out = out;
+        noted.map(|()| result)
     }
 
     /// Like [`Replication::exec`], a rejection being an error of the simulation.
@@ -1100,7 +1152,7 @@ impl<'s> Replication<'s> {
             replication: self.rep,
             command,
             case: CaseId(self.cases[slot as usize].id).to_string(),
-            at: self.clock.instant(self.now).to_string(),
+            at: self.now_i.to_string(),
             rejection: rejection.to_string(),
         }
     }
@@ -1131,13 +1183,18 @@ impl<'s> Replication<'s> {
 
     fn open(&mut self, slot: u32, command: Command, server: u32, station: usize) -> Result<(), SimError> {
         let actor = &self.stations[station].actors[server as usize];
-        let ctx = Ctx { now: self.clock.instant(self.now), actor };
+        let ctx = Ctx { now: self.now_i, actor };
         let mut out = std::mem::take(&mut self.out);
         let name = command.name();
+        self.timers_touched = true;
         match self.engine.open_into(command, &ctx, &mut out) {
             Ok(id) => {
                 self.cases[slot as usize].id = id.0;
-                self.by_id.insert(id.0, slot);
+                let n = id.0 as usize;
+                if n >= self.by_id.len() {
+                    self.by_id.resize(n + 1, NO_SLOT);
+                }
+                self.by_id[n] = slot;
                 self.after_command(out, Ok(()), slot, name)
             }
             Err(rejection) => {
@@ -1146,6 +1203,37 @@ impl<'s> Replication<'s> {
                 Err(self.refused(slot, name, &rejection))
             }
         }
+    }
+
+    /// The answer (choice index) case `slot` gives to question `j` of its stream.
+    fn answer_choice(&self, slot: u32, j: usize, choices: &[(String, f64)]) -> usize {
+        let u = self.draw(slot, P_ANSWER, j as u64).uniform();
+        choices.iter().position(|(_, cum)| u < *cum).unwrap_or(0)
+    }
+
+    /// Where the prebuilt `Submit` command of case `slot` is (stream, variant), built on first
+    /// use; `None` when its stream has too many variants to keep. The command is a function of
+    /// the variant — the answers drawn, the materials withheld, the credit and green-channel
+    /// flags — so reusing it changes nothing the engine sees.
+    fn cached_submit(&mut self, slot: u32) -> Option<(usize, usize)> {
+        let c = &self.cases[slot as usize];
+        let k = c.stream as usize;
+        if self.streams[k].submits.is_empty() {
+            return None;
+        }
+        let plan = &self.sc.arrivals[k];
+        let mut v = 0;
+        for (j, a) in plan.answers.iter().enumerate() {
+            v = v * a.choices.len() + self.answer_choice(slot, j, &a.choices);
+        }
+        let v = (((v << plan.missing.len()) | c.missing as usize) << 2)
+            | usize::from(c.blocked) << 1
+            | usize::from(c.green);
+        if self.streams[k].submits[v].is_none() {
+            let command = Command::Submit(Box::new(self.submission(slot)));
+            self.streams[k].submits[v] = Some(command);
+        }
+        Some((k, v))
     }
 
     fn submission(&self, slot: u32) -> Submission {
@@ -1165,11 +1253,7 @@ impl<'s> Replication<'s> {
             .answers
             .iter()
             .enumerate()
-            .map(|(j, a)| {
-                let u = self.draw(slot, P_ANSWER, j as u64).uniform();
-                let value = a.choices.iter().find(|(_, cum)| u < *cum).map_or(&a.choices[0].0, |(v, _)| v);
-                (a.field.clone(), value.clone())
-            })
+            .map(|(j, a)| (a.field.clone(), a.choices[self.answer_choice(slot, j, &a.choices)].0.clone()))
             .collect();
         Submission {
             bundle: plan.bundle_id.clone(),
@@ -1187,13 +1271,22 @@ impl<'s> Replication<'s> {
         let state = (id != NO_CASE).then(|| self.engine.case(CaseId(id)).map(|c| c.state)).flatten();
         match state {
             None => {
-                let s = self.submission(slot);
-                self.open(slot, Command::Submit(Box::new(s)), server, INTAKE)?;
+                let command = match self.cached_submit(slot) {
+                    Some((k, v)) => self.streams[k].submits[v].clone().expect("cached_submit built it"),
+                    None => Command::Submit(Box::new(self.submission(slot))),
+                };
+                self.open(slot, command, server, INTAKE)?;
             }
-            Some(CaseState::Consulting) => {
-                let s = self.submission(slot);
-                self.exec_ok(slot, &Command::Submit(Box::new(s)), clerk)?;
-            }
+            Some(CaseState::Consulting) => match self.cached_submit(slot) {
+                Some((k, v)) => {
+                    // Lent to the engine, which reads it, and put back.
+                    let command = self.streams[k].submits[v].take().expect("cached_submit built it");
+                    let r = self.exec_ok(slot, &command, clerk);
+                    self.streams[k].submits[v] = Some(command);
+                    r?;
+                }
+                None => self.exec_ok(slot, &Command::Submit(Box::new(self.submission(slot))), clerk)?,
+            },
             Some(CaseState::AwaitingCorrection) => {
                 let correction = self.engine.case(CaseId(id)).map(|c| c.correction.clone()).unwrap_or_default();
                 self.exec_ok(slot, &Command::Resubmit { materials: correction }, clerk)?;
@@ -1218,7 +1311,7 @@ impl<'s> Replication<'s> {
         }
         if self.sc.spec.policy.tolerance {
             let cal = self.def.calendar();
-            let today = self.clock.instant(self.now).date();
+            let today = self.now_i.date();
             if let Ok(cure_due) = cal.add_working_days(today, self.def.bundle(bundle).promised_days)
                 && let Ok(()) = self.exec(slot, &Command::AcceptTolerating { cure_due }, clerk)?
             {
@@ -1331,7 +1424,8 @@ impl<'s> Replication<'s> {
             text: "办理时间过长，多次排队".into(),
         };
         let actor = &self.streams[c.stream as usize].actor;
-        let ctx = Ctx { now: self.clock.instant(self.now), actor };
+        let ctx = Ctx { now: self.now_i, actor };
+        self.timers_touched = true;
         match self.engine.open_ticket(source, &ctx) {
             Ok((_, events)) => {
                 for rec in &events {
@@ -1360,17 +1454,18 @@ impl<'s> Replication<'s> {
             self.parked.push((station as u16, Job { slot, generation: c.generation, member, since: self.now }));
             return Ok(());
         }
-        let item_ix = self.def.bundle(self.bundle_of(slot)).members[member as usize].item;
+        let bundle_ix = self.bundle_of(slot);
+        let item_ix = self.def.bundle(bundle_ix).members[member as usize].item;
         let review = self.sc.reviews[item_ix.index()].as_ref().expect("validated");
         let reviewer = ActorRef::Server(station, server);
-        let item = self.def.item(item_ix).id.clone();
+        let item = || self.def.item(item_ix).id.clone();
         if let Some(sp) = &review.special
             && !self.members[base].special_done
         {
             self.members[base].special_done = true;
             if self.draw(slot, P_SPECIAL, u64::from(member)).chance(sp.probability) {
                 let action = TaskCommand::StartSpecialProcedure { kind: sp.kind };
-                self.exec_ok(slot, &Command::Task { item, action }, reviewer)?;
+                self.exec_ok(slot, &Command::Task { item: item(), action }, reviewer)?;
                 let duration = sp.duration.sample(&mut self.draw(slot, P_SPECIAL_TIME, u64::from(member)));
                 let generation = self.cases[slot as usize].generation;
                 self.schedule(self.now + duration, What::SpecialEnd { slot, generation, member });
@@ -1379,9 +1474,13 @@ impl<'s> Replication<'s> {
         }
         let sign = self.members[base].sign;
         let deny = self.draw(slot, P_DENY, u64::from(member) << 8 | u64::from(sign)).chance(review.deny);
-        let action =
-            if deny { TaskCommand::Deny { reason: "不符合法定条件".into() } } else { TaskCommand::Approve };
-        self.exec_ok(slot, &Command::Task { item, action }, reviewer)?;
+        if deny {
+            let action = TaskCommand::Deny { reason: "不符合法定条件".into() };
+            self.exec_ok(slot, &Command::Task { item: item(), action }, reviewer)?;
+        } else {
+            let members = Rc::clone(&self.members_of);
+            self.exec_ok(slot, &members[bundle_ix.index()][member as usize].approve, reviewer)?;
+        }
         let departments = self.def.item(item_ix).decided_by.departments();
         if !deny && usize::from(sign) + 1 < departments.len() {
             // 会签: the next department signs.
@@ -1413,38 +1512,58 @@ impl<'s> Replication<'s> {
     // ───────────────────────────── engine events ─────────────────────────────
 
     fn member_of(&self, bundle: BundleIx, item: &Id) -> Option<u16> {
-        let members = &self.def.bundle(bundle).members;
+        let members = &self.members_of[bundle.index()];
+        // The engine's events carry the definition's own ids: a pointer comparison finds them.
         let ptr = item.as_ptr();
         members
             .iter()
-            .position(|m| self.def.item(m.item).id.as_ptr() == ptr)
-            .or_else(|| members.iter().position(|m| self.def.item(m.item).id == *item))
+            .position(|m| m.id.as_ptr() == ptr)
+            .or_else(|| members.iter().position(|m| m.id == *item))
             .map(|p| p as u16)
     }
 
-    fn count_event(&mut self, name: &'static str) {
+    /// Counts one engine event by name.
+    fn count_event(&mut self, event: &Event) {
+        let Some(kind) = frequent_kind(event) else {
+            self.count_event_named(event.name());
+            return;
+        };
+        match self.event_pos[kind] {
+            u32::MAX => self.event_pos[kind] = self.count_event_named(event.name()) as u32,
+            pos => self.result.events[pos as usize].1 += 1,
+        }
+    }
+
+    /// Counts one engine event by name; returns its position in the counts.
+    fn count_event_named(&mut self, name: &'static str) -> usize {
         let events = &mut self.result.events;
         let found = events
             .iter()
             .position(|(n, _)| std::ptr::eq(*n, name))
             .or_else(|| events.iter().position(|(n, _)| *n == name));
         match found {
-            Some(i) => events[i].1 += 1,
-            None => events.push((name, 1)),
+            Some(i) => {
+                events[i].1 += 1;
+                i
+            }
+            None => {
+                events.push((name, 1));
+                events.len() - 1
+            }
         }
     }
 
     /// Reacts to one recorded event. Never issues a command (the caller's loop is iterating the
     /// engine's output); it queues work and schedules events.
     fn note(&mut self, stream: StreamId, event: &Event, hint: Option<u32>) -> Result<(), SimError> {
-        self.count_event(event.name());
+        self.count_event(event);
         let case = match stream {
             StreamId::Ticket(t) => return self.note_ticket(t, event),
             StreamId::Case(c) => c,
         };
         let slot = match hint {
             Some(s) if self.cases[s as usize].id == case.0 => Some(s),
-            _ => self.by_id.get(&case.0).copied(),
+            _ => self.by_id.get(case.0 as usize).copied().filter(|&s| s != NO_SLOT),
         };
         if let Event::Rated { stars, by_default } = *event {
             self.result.ratings[usize::from(stars.clamp(1, 5)) - 1] += 1;
@@ -1463,9 +1582,7 @@ impl<'s> Replication<'s> {
                 let m = &mut self.members[base + member as usize];
                 m.ready = self.now;
                 m.cure_wait = cure_wait;
-                let item_ix = self.def.bundle(bundle).members[member as usize].item;
-                let first = self.def.item(item_ix).decided_by.departments()[0];
-                let station = self.dept_station[first.index()] as usize;
+                let station = self.members_of[bundle.index()][member as usize].station as usize;
                 self.enqueue(station, slot, member);
             }
             Event::TaskApproved { item } | Event::TaskDenied { item, .. } | Event::TaskCancelled { item, .. } => {
@@ -1591,7 +1708,7 @@ impl<'s> Replication<'s> {
         let Some(state) = self.engine.ticket(id).map(|t| t.state) else { return Ok(()) };
         let mut s = self.ticket_stream(number, step);
         let staff = Actor::reviewer("ticket-staff", &department);
-        let today = self.clock.instant(self.now).date();
+        let today = self.now_i.date();
         let cal = self.def.calendar();
         let (command, next) = match state {
             TicketState::Verifying => {
@@ -1632,7 +1749,8 @@ impl<'s> Replication<'s> {
         } else {
             staff
         };
-        let ctx = Ctx { now: self.clock.instant(self.now), actor: &actor };
+        let ctx = Ctx { now: self.now_i, actor: &actor };
+        self.timers_touched = true;
         match self.engine.execute_ticket(id, &command, &ctx) {
             Ok(events) => {
                 for rec in &events {
@@ -1658,9 +1776,10 @@ impl<'s> Replication<'s> {
 
     fn complete(&mut self, slot: u32, on_time: bool) -> Result<(), SimError> {
         let c = self.cases[slot as usize];
+        let case = self.engine.case(CaseId(c.id));
+        let outstanding = case.is_some_and(|x| !x.outstanding.is_empty());
         if let Some(index) = c.measured {
-            let id = CaseId(c.id);
-            let (trips, chain) = match self.engine.case(id) {
+            let (trips, chain) = match case {
                 Some(case) => (f64::from(case.trips), self.chain(slot, case)),
                 None => (0.0, Chain::default()),
             };
@@ -1684,7 +1803,6 @@ impl<'s> Replication<'s> {
             }
         }
         self.leave();
-        let outstanding = self.engine.case(CaseId(c.id)).is_some_and(|x| !x.outstanding.is_empty());
         if outstanding {
             // Issued before cure (容缺, issue_before_cure): the supply is still to come.
             self.cases[slot as usize].lingering = true;
@@ -1706,7 +1824,9 @@ impl<'s> Replication<'s> {
             self.parked.retain(|(_, j)| j.slot != slot);
         }
         let c = &mut self.cases[slot as usize];
-        self.by_id.remove(&c.id);
+        if let Some(s) = self.by_id.get_mut(c.id as usize) {
+            *s = NO_SLOT;
+        }
         c.id = NO_CASE;
         c.generation = c.generation.wrapping_add(1);
         self.free.push(slot);

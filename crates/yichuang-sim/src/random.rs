@@ -242,7 +242,17 @@ impl Dist {
     }
 
     /// One variate drawn from `s`.
+    #[inline]
     pub fn sample(&self, s: &mut Stream) -> f64 {
+        // The common case inline at the call site (services and reviews are often exponential).
+        match *self {
+            Dist::Exponential { mean } => mean * s.exp1(),
+            _ => self.sample_other(s),
+        }
+    }
+
+    /// [`Dist::sample`] for every distribution.
+    fn sample_other(&self, s: &mut Stream) -> f64 {
         match *self {
             Dist::Fixed(v) => v,
             Dist::Exponential { mean } => mean * s.exp1(),

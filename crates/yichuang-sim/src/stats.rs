@@ -54,6 +54,7 @@ fn bucket_range(b: usize) -> (f64, f64) {
 
 impl Histogram {
     /// Records one value.
+    #[inline]
     pub fn record(&mut self, x: f64) {
         if self.counts.is_empty() {
             self.counts = vec![0; BUCKETS];
@@ -146,6 +147,7 @@ pub struct Batches {
 
 impl Batches {
     /// Records value `x` of the case with arrival number `index`.
+    #[inline]
     pub fn record(&mut self, index: u64, x: f64) {
         let mut b = (index >> self.shift) as usize;
         // Each coarsening halves the batch index; 64 halvings exhaust any u64.
