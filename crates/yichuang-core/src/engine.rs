@@ -211,19 +211,7 @@ impl Engine {
         ctx: &Ctx<'_>,
         out: &mut S,
     ) -> Result<(), Rejection> {
-        let slot = self.case_slot(case)?;
-        let mut watch = Watch { sink: out, triggers: Vec::new() };
-        let timers_may_move = self.cases[slot].execute_step(&self.def, command, ctx, &mut watch)?;
-        let Watch { sink, triggers } = watch;
-        if !triggers.is_empty() {
-            self.open_triggered_tickets(triggers, sink);
-        }
-        if timers_may_move {
-            self.reschedule(case.into());
-        } else {
-            debug_assert_eq!(self.timers.get(case.into()), self.cases[slot].next_deadline(&self.def));
-        }
-        Ok(())
+        self.case_step(case, out, |c, def, watch| c.execute_step(def, command, ctx, watch))
     }
 
     /// [`Engine::execute_into`] taking the command by value (a submission moves into its event
@@ -235,14 +223,29 @@ impl Engine {
         ctx: &Ctx<'_>,
         out: &mut S,
     ) -> Result<(), Rejection> {
+        self.case_step(case, out, |c, def, watch| c.execute_owned(def, command, ctx, watch).map(|()| true))
+    }
+
+    /// One command on a case: `step` decides and folds (returning whether the case's timers may
+    /// have moved), then the loop's triggers open their tickets and the timers are rescheduled.
+    fn case_step<S: EventSink + ?Sized>(
+        &mut self,
+        case: CaseId,
+        out: &mut S,
+        step: impl FnOnce(&mut Case, &Definition, &mut Watch<'_, S>) -> Result<bool, Rejection>,
+    ) -> Result<(), Rejection> {
         let slot = self.case_slot(case)?;
         let mut watch = Watch { sink: out, triggers: Vec::new() };
-        self.cases[slot].execute_owned(&self.def, command, ctx, &mut watch)?;
+        let timers_may_move = step(&mut self.cases[slot], &self.def, &mut watch)?;
         let Watch { sink, triggers } = watch;
         if !triggers.is_empty() {
             self.open_triggered_tickets(triggers, sink);
         }
-        self.reschedule(case.into());
+        if timers_may_move {
+            self.reschedule(case.into());
+        } else {
+            debug_assert_eq!(self.timers.get(case.into()), self.cases[slot].next_deadline(&self.def));
+        }
         Ok(())
     }
 
