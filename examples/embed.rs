@@ -156,7 +156,7 @@ fn replay_check(def: &Arc<Definition>, engine: &Engine, log: &[Recorded]) -> Str
         Err(e) => return format!("the log does not survive JSON: {e}"),
     };
     match Engine::replay(Arc::clone(def), &parsed) {
-        Ok(replayed) if replayed.cases() == engine.cases() && replayed.tickets() == engine.tickets() => {
+        Ok(replayed) if replayed.cases().eq(engine.cases()) && replayed.tickets() == engine.tickets() => {
             format!("{} events, through JSON, rebuild the same case", parsed.len())
         }
         Ok(_) => "the replayed case DIFFERS from the live one (an engine bug)".to_owned(),

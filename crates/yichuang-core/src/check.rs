@@ -293,7 +293,7 @@ struct Node {
 
 impl Node {
     fn case(&self) -> Option<&Case> {
-        self.engine.cases().first()
+        self.engine.cases().next()
     }
 
     fn is_final(&self) -> bool {

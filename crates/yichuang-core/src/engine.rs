@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use crate::actor::{Actor, Ctx, Role};
 use crate::case::{Case, CaseState, Command, IllegalEvent};
+use crate::case_table::CaseTable;
 use crate::definition::{Definition, Id, WindowClass};
 use crate::event::{CaseId, EVENT_SCHEMA_VERSION, Event, EventSink, Recorded, SlaSubject, StreamId};
 use crate::rejection::Rejection;
@@ -32,7 +33,7 @@ use crate::timers::TimerQueue;
 #[derive(Debug, Clone)]
 pub struct Engine {
     def: Arc<Definition>,
-    cases: Vec<Case>,
+    cases: CaseTable,
     tickets: Vec<Ticket>,
     /// Each stream's earliest pending timer.
     timers: TimerQueue,
@@ -115,12 +116,18 @@ pub enum ReplayError {
 impl Engine {
     /// An empty engine over a validated definition.
     pub fn new(def: Arc<Definition>) -> Engine {
-        Engine { def, cases: Vec::new(), tickets: Vec::new(), timers: TimerQueue::default(), system: Actor::system() }
+        Engine {
+            def,
+            cases: CaseTable::default(),
+            tickets: Vec::new(),
+            timers: TimerQueue::default(),
+            system: Actor::system(),
+        }
     }
 
-    /// Makes room for `additional` more cases, so that a caller who knows how many cases are
-    /// coming (a simulation of N cases, a replay of a log) does not pay for the case table's
-    /// repeated growth: each doubling copies every case and touches fresh memory.
+    /// Makes room for `additional` more cases held at once, so that a caller who knows how
+    /// many are coming (a replay of a log, a simulation's open cases) does not pay for the case
+    /// table's repeated growth: each doubling copies every case and touches fresh memory.
     pub fn reserve_cases(&mut self, additional: usize) {
         self.cases.reserve(additional);
         self.timers.reserve_cases(additional);
@@ -183,13 +190,13 @@ impl Engine {
                 });
             }
         };
-        let id = CaseId(self.cases.len() as u64 + 1);
+        let id = self.cases.next_id();
         let mut case = Case::new(id, bundle, applicant);
         let rec =
             Recorded { v: EVENT_SCHEMA_VERSION, stream: id.into(), seq: 1, at: ctx.now, by: ctx.actor.clone(), event };
         case.evolve(def, &rec).expect("a fresh case accepts its opening event");
         out.record(rec.stream, rec.seq, rec.at, ctx.actor, rec.event);
-        self.cases.push(case);
+        self.cases.insert(case);
         self.timers.add_case();
         self.reschedule(id.into());
         Ok(id)
@@ -236,7 +243,7 @@ impl Engine {
     ) -> Result<(), Rejection> {
         let slot = self.case_slot(case)?;
         let mut watch = Watch { sink: out, triggers: Vec::new() };
-        let timers_may_move = step(&mut self.cases[slot], &self.def, &mut watch)?;
+        let timers_may_move = step(self.cases.at_mut(slot), &self.def, &mut watch)?;
         let Watch { sink, triggers } = watch;
         if !triggers.is_empty() {
             self.open_triggered_tickets(triggers, sink);
@@ -244,7 +251,7 @@ impl Engine {
         if timers_may_move {
             self.reschedule(case.into());
         } else {
-            debug_assert_eq!(self.timers.get(case.into()), self.cases[slot].next_deadline(&self.def));
+            debug_assert_eq!(self.timers.get(case.into()), self.cases.at(slot).next_deadline(&self.def));
         }
         Ok(())
     }
@@ -447,7 +454,7 @@ impl Engine {
     /// or case each open exactly one ticket, routed 谁办理谁负责.
     fn open_triggered_tickets<S: EventSink + ?Sized>(&mut self, triggers: Vec<Trigger>, out: &mut S) {
         for Trigger { case: case_id, at, by, event } in triggers {
-            let case = &self.cases[case_id.0 as usize - 1];
+            let case = self.cases.get(case_id).expect("a trigger's case is held: it just recorded the trigger");
             let def = &*self.def;
             let lead = def.department(def.bundle(case.bundle).lead).id.clone();
             let (source, department, window) = match event {
@@ -470,17 +477,20 @@ impl Engine {
 
     #[inline]
     fn case_slot(&self, case: CaseId) -> Result<usize, Rejection> {
-        let slot = (case.0 as usize).wrapping_sub(1);
-        if slot < self.cases.len() { Ok(slot) } else { Err(self.unknown_case(case)) }
+        match self.cases.slot(case) {
+            Some(slot) => Ok(slot),
+            None => Err(self.unknown_case(case)),
+        }
     }
 
     #[cold]
     fn unknown_case(&self, case: CaseId) -> Rejection {
-        Rejection::Unknown {
-            what: "case",
-            id: case.to_string(),
-            accepted: format!("C000001–{}", CaseId(self.cases.len() as u64)),
-        }
+        let accepted = if self.cases.is_retired(case) {
+            format!("a case still held: {case} was retired (finished and handed out of the engine)")
+        } else {
+            format!("C000001–{}", CaseId(self.cases.opened()))
+        };
+        Rejection::Unknown { what: "case", id: case.to_string(), accepted }
     }
 
     fn ticket_slot(&self, ticket: TicketId) -> Result<usize, Rejection> {
@@ -498,7 +508,7 @@ impl Engine {
 
     fn reschedule(&mut self, stream: StreamId) {
         let next = match stream {
-            StreamId::Case(c) => self.cases[c.0 as usize - 1].next_deadline(&self.def),
+            StreamId::Case(c) => self.cases.get(c).and_then(|case| case.next_deadline(&self.def)),
             StreamId::Ticket(t) => self.tickets[t.0 as usize - 1].next_deadline(),
         };
         self.timers.set(stream, next);
@@ -526,9 +536,9 @@ impl Engine {
             self.timers.set(stream, None);
             match stream {
                 StreamId::Case(c) => {
-                    let slot = c.0 as usize - 1;
+                    let slot = self.cases.slot(c).expect("a case with a timer is held");
                     let mut watch = Watch { sink: &mut *out, triggers: Vec::new() };
-                    self.cases[slot].advance_as(&self.def, t, &self.system, &mut watch);
+                    self.cases.at_mut(slot).advance_as(&self.def, t, &self.system, &mut watch);
                     let triggers = watch.triggers;
                     if !triggers.is_empty() {
                         self.open_triggered_tickets(triggers, out);
@@ -547,13 +557,16 @@ impl Engine {
     }
 
     /// Releases the working memory of a finished case (its tasks, materials and lists) while
-    /// keeping what metrics and reports read (state, outcome, rating, trips, clock level). Meant
-    /// for long simulations whose memory should stay bounded by the open cases; a compacted case
-    /// no longer equals its replay. Returns whether the case was final and so compacted.
+    /// keeping what metrics and reports read (state, outcome, rating, trips, clock level), and
+    /// what the rest of its life needs. A case is finished when it is final, or delivered with
+    /// nothing outstanding: all that can still happen to it is its rating (by the applicant or
+    /// by default), which reads none of what is released. Meant for long simulations whose
+    /// memory should stay bounded by the open cases; a compacted case no longer equals its
+    /// replay. Returns whether the case was finished and so compacted.
     pub fn compact(&mut self, id: CaseId) -> bool {
-        let Ok(slot) = self.case_slot(id) else { return false };
-        let case = &mut self.cases[slot];
-        if !case.state.is_final() {
+        let Some(case) = self.cases.get_mut(id) else { return false };
+        let finished = case.state.is_final() || (case.state == CaseState::Delivered && case.outstanding.is_empty());
+        if !finished {
             return false;
         }
         case.tasks = Vec::new();
@@ -563,14 +576,40 @@ impl Engine {
         true
     }
 
-    /// A case by number.
-    pub fn case(&self, id: CaseId) -> Option<&Case> {
-        self.case_slot(id).ok().map(|s| &self.cases[s])
+    /// Takes a final case out of the engine (归档) and hands it to the caller: its memory is
+    /// reused by the next case opened, so a caller that keeps its own statistics (a long
+    /// simulation) holds only the open cases. Afterwards the engine no longer knows the case:
+    /// [`Engine::case`] returns `None`, commands naming it (a complaint about it, say) are
+    /// refused as unknown, and reports and metrics over the engine leave it out. Returns `None`,
+    /// changing nothing, when the case is not held or not final, or still has a pending timer.
+    pub fn retire(&mut self, id: CaseId) -> Option<Case> {
+        let slot = self.cases.slot(id)?;
+        if !self.cases.at(slot).state.is_final() || self.timers.get(id.into()).is_some() {
+            return None;
+        }
+        let (case, first) = self.cases.remove(id)?;
+        self.timers.forget_cases_before(first);
+        Some(case)
     }
 
-    /// All cases in number order.
-    pub fn cases(&self) -> &[Case] {
-        &self.cases
+    /// A case by number (`None` when never opened, or retired).
+    pub fn case(&self, id: CaseId) -> Option<&Case> {
+        self.cases.get(id)
+    }
+
+    /// The cases held, in number order (all cases opened, less any retired).
+    pub fn cases(&self) -> impl DoubleEndedIterator<Item = &Case> + '_ {
+        self.cases.iter()
+    }
+
+    /// Number of cases opened so far, retired or not (the last case number given).
+    pub fn cases_opened(&self) -> u64 {
+        self.cases.opened()
+    }
+
+    /// Number of cases held (opened and not retired).
+    pub fn cases_held(&self) -> usize {
+        self.cases.held()
     }
 
     /// Cases in a state.
@@ -626,12 +665,7 @@ impl Engine {
         for (position, rec) in log.into_iter().enumerate() {
             engine.apply(position, rec)?;
         }
-        for id in 1..=engine.cases.len() as u64 {
-            engine.reschedule(CaseId(id).into());
-        }
-        for id in 1..=engine.tickets.len() as u64 {
-            engine.reschedule(TicketId(id).into());
-        }
+        engine.rebuild_timers();
         Ok(engine)
     }
 
@@ -639,8 +673,9 @@ impl Engine {
     /// [`Engine::apply`] (what [`Engine::replay`] does at its end), for callers that stream a
     /// log too large to hold in memory at once.
     pub fn rebuild_timers(&mut self) {
-        for id in 1..=self.cases.len() as u64 {
-            self.reschedule(CaseId(id).into());
+        let held: Vec<CaseId> = self.cases.iter().map(|c| c.id).collect();
+        for id in held {
+            self.reschedule(id.into());
         }
         for id in 1..=self.tickets.len() as u64 {
             self.reschedule(TicketId(id).into());
@@ -656,7 +691,7 @@ impl Engine {
         let unknown = || ReplayError::UnknownStream { position, stream: rec.stream };
         match rec.stream {
             StreamId::Case(id) => {
-                if id.0 == self.cases.len() as u64 + 1 {
+                if id == self.cases.next_id() {
                     let (bundle, applicant) = match &rec.event {
                         Event::Consulted { bundle, applicant, .. } | Event::Submitted { bundle, applicant, .. } => {
                             (bundle, applicant)
@@ -666,10 +701,10 @@ impl Engine {
                     let Some(ix) = self.def.bundle_ix(bundle) else {
                         return Err(ReplayError::UnknownBundle { position, bundle: bundle.to_string() });
                     };
-                    self.cases.push(Case::new(id, ix, applicant.clone()));
+                    self.cases.insert(Case::new(id, ix, applicant.clone()));
                     self.timers.add_case();
                 }
-                let case = self.cases.get_mut((id.0 as usize).wrapping_sub(1)).ok_or_else(unknown)?;
+                let case = self.cases.get_mut(id).ok_or_else(unknown)?;
                 case.evolve(&self.def, rec).map_err(|error| ReplayError::Illegal { position, error })
             }
             StreamId::Ticket(id) => {

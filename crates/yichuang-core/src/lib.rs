@@ -17,6 +17,7 @@
 pub mod actor;
 pub mod calendar;
 pub mod case;
+mod case_table;
 pub mod check;
 pub mod definition;
 pub mod engine;

@@ -99,8 +99,7 @@ impl Metrics {
                 _ => None,
             })
             .collect();
-        let rated: Vec<_> =
-            engine.cases().iter().filter(|c| !excluded.contains(&c.id)).filter_map(|c| c.rating).collect();
+        let rated: Vec<_> = engine.cases().filter(|c| !excluded.contains(&c.id)).filter_map(|c| c.rating).collect();
         let good = rated.iter().filter(|r| r.stars >= 3).count();
         let bad_tickets: Vec<_> = engine
             .tickets()
@@ -119,7 +118,6 @@ impl Metrics {
         }
         let delivered: Vec<_> = engine
             .cases()
-            .iter()
             .filter(|c| {
                 c.delivered.is_some()
                     && matches!(c.state, CaseState::Delivered | CaseState::Closed | CaseState::Revoked)
@@ -131,7 +129,6 @@ impl Metrics {
             .count();
         let industrial: Vec<_> = engine
             .cases()
-            .iter()
             .filter(|c| def.bundle(c.bundle).industrial && c.received_at.is_some())
             .filter(|c| until.is_none_or(|u| c.received_at.is_some_and(|r| r.date() <= u)))
             .collect();
@@ -151,7 +148,7 @@ impl Metrics {
             mean_rounds: (!closed.is_empty())
                 .then(|| closed.iter().map(|t| f64::from(t.rounds)).sum::<f64>() / closed.len() as f64),
             departments,
-            cases: engine.cases().len() as u64,
+            cases: engine.cases_held() as u64,
             delivered: delivered.len() as u64,
             on_time: Ratio::new(on_time, delivered.len()),
             trips_per_case: (!delivered.is_empty()).then(|| trips as f64 / delivered.len() as f64),

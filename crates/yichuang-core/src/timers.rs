@@ -5,6 +5,8 @@
 //! (a task's clock starts, stops, or the case is delivered) is updated in place instead of
 //! leaving a stale entry behind: the heap holds exactly the streams that have a timer.
 
+use std::collections::VecDeque;
+
 use crate::event::StreamId;
 use crate::time::Instant;
 
@@ -18,8 +20,10 @@ const NONE: u32 = 0;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TimerQueue {
     heap: Vec<Entry>,
-    /// Heap position + 1 of each case's entry, by case slot (0: none).
-    cases: Vec<u32>,
+    /// Heap position + 1 of each case's entry, by case number − 1 − `dropped` (0: none).
+    cases: VecDeque<u32>,
+    /// Cases forgotten at the front (retired, without a timer).
+    dropped: u64,
     /// Heap position + 1 of each ticket's entry, by ticket slot (0: none).
     tickets: Vec<u32>,
 }
@@ -27,7 +31,16 @@ pub(crate) struct TimerQueue {
 impl TimerQueue {
     /// Registers the next case (slot = number − 1), without a timer.
     pub fn add_case(&mut self) {
-        self.cases.push(NONE);
+        self.cases.push_back(NONE);
+    }
+
+    /// Forgets the cases numbered below `first` (all retired, so without a timer).
+    pub fn forget_cases_before(&mut self, first: u64) {
+        while self.dropped + 1 < first {
+            let position = self.cases.pop_front();
+            debug_assert_eq!(position, Some(NONE), "a retired case has no timer");
+            self.dropped += 1;
+        }
     }
 
     /// Registers the next ticket, without a timer.
@@ -42,14 +55,14 @@ impl TimerQueue {
 
     fn slot(&self, stream: StreamId) -> u32 {
         match stream {
-            StreamId::Case(c) => self.cases[c.0 as usize - 1],
+            StreamId::Case(c) => self.cases[(c.0 - 1 - self.dropped) as usize],
             StreamId::Ticket(t) => self.tickets[t.0 as usize - 1],
         }
     }
 
     fn slot_mut(&mut self, stream: StreamId) -> &mut u32 {
         match stream {
-            StreamId::Case(c) => &mut self.cases[c.0 as usize - 1],
+            StreamId::Case(c) => &mut self.cases[(c.0 - 1 - self.dropped) as usize],
             StreamId::Ticket(t) => &mut self.tickets[t.0 as usize - 1],
         }
     }

@@ -418,7 +418,7 @@ fn unknown_things_are_refused_with_what_is_accepted() {
     let s = h.submission("restaurant", &[], &[("sells-tobacco", "也许")]);
     let err = h.engine.open(Command::Submit(Box::new(s)), &Ctx { now: h.now, actor: &intake }).unwrap_err();
     assert!(err.to_string().contains("是, 否"), "{err}");
-    assert!(h.engine.cases().is_empty(), "refused openings create no case");
+    assert_eq!(h.engine.cases_opened(), 0, "refused openings create no case");
     assert!(h.engine.execute(CaseId(7), Command::Accept, &Ctx { now: h.now, actor: &intake }).is_err());
 }
 
@@ -449,4 +449,36 @@ fn an_owned_command_decides_exactly_like_a_borrowed_one() {
     let mut accepted = Vec::new();
     owned.execute_owned_into(case, Command::Accept, &ctx, &mut accepted).unwrap();
     assert_eq!(accepted, h.engine.execute(case, Command::Accept, &ctx).unwrap());
+}
+
+#[test]
+fn a_finished_case_is_compacted_then_retired_and_its_number_stays_taken() {
+    let mut h = Hall::new();
+    let first = h.restaurant_approved();
+    let second = h.restaurant_approved();
+    assert!(!h.engine.compact(first), "ready for delivery is not finished: nothing is released");
+    assert!(h.engine.retire(first).is_none(), "an open case stays");
+    let delivery = h.delivery.clone();
+    h.ok(first, &delivery, Command::Deliver { method: DeliveryMethod::Window });
+    assert!(h.engine.retire(first).is_none(), "delivered and unrated: the default rating is still to come");
+    assert!(h.engine.compact(first), "delivered with nothing outstanding: only the rating is left");
+    assert!(h.engine.case(first).unwrap().tasks.is_empty());
+    // The compacted case still takes its default rating, and closes.
+    let fired = h.advance_hours(24 * 10);
+    assert!(fired.iter().any(|r| r.stream == first.into() && r.event.name() == "Rated"));
+    assert_eq!(h.state(first), CaseState::Closed);
+    let retired = h.engine.retire(first).expect("a closed case without timers retires");
+    assert_eq!(retired.id, first);
+    assert_eq!(retired.state, CaseState::Closed);
+    assert!(h.engine.case(first).is_none());
+    assert!(h.engine.retire(first).is_none(), "retired once");
+    assert_eq!((h.engine.cases_opened(), h.engine.cases_held()), (2, 1));
+    assert_eq!(h.engine.cases().map(|c| c.id).collect::<Vec<_>>(), [second]);
+    // Commands naming it are refused as unknown, saying why; the rest of the engine goes on.
+    let err = h.run(first, &delivery, Command::Deliver { method: DeliveryMethod::Window }).unwrap_err();
+    assert!(err.to_string().contains("retired"), "{err}");
+    h.ok(second, &delivery, Command::Deliver { method: DeliveryMethod::Window });
+    let third = h.submit("restaurant", ALL_RESTAURANT, &[]);
+    assert_eq!(third, CaseId(3), "numbers are never reused");
+    assert_eq!(h.engine.cases().map(|c| c.id).collect::<Vec<_>>(), [second, third]);
 }

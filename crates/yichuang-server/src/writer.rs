@@ -249,7 +249,7 @@ impl Writer {
             ClockSetting::System => latest,
         };
         shared.head.store(summary.events, Ordering::Release);
-        shared.cases.store(engine.cases().len() as u64, Ordering::Relaxed);
+        shared.cases.store(engine.cases_opened(), Ordering::Relaxed);
         shared.tickets.store(engine.tickets().len() as u64, Ordering::Relaxed);
         let writer = Writer { def, engine, store, next: summary.events + 1, clock, floor, shared, failed: None };
         Ok((writer, summary))
@@ -257,7 +257,7 @@ impl Writer {
 
     /// Cases and tickets held.
     pub fn sizes(&self) -> (usize, usize) {
-        (self.engine.cases().len(), self.engine.tickets().len())
+        (self.engine.cases_opened() as usize, self.engine.tickets().len())
     }
 
     /// Runs until every sender is gone.
@@ -328,7 +328,7 @@ impl Writer {
         match self.commit(commits) {
             Ok(()) => {
                 self.shared.metrics.batch(commands);
-                self.shared.cases.store(self.engine.cases().len() as u64, Ordering::Relaxed);
+                self.shared.cases.store(self.engine.cases_opened(), Ordering::Relaxed);
                 self.shared.tickets.store(self.engine.tickets().len() as u64, Ordering::Relaxed);
                 for p in pending {
                     match p {
@@ -634,7 +634,7 @@ impl Writer {
                     "failure": self.failed,
                     "definition": self.def.id(),
                     "head": self.next - 1,
-                    "cases": self.engine.cases().len(),
+                    "cases": self.engine.cases_opened(),
                     "tickets": self.engine.tickets().len(),
                     "now": now,
                     "next_timer": next,
@@ -868,7 +868,7 @@ mod tests {
             let reply = rx.try_recv().expect("answered after the failed commit");
             assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.body);
         }
-        assert_eq!(writer.engine.cases().len(), 0, "the engine was rebuilt from the log");
+        assert_eq!(writer.engine.cases_opened(), 0, "the engine was rebuilt from the log");
         assert_eq!(writer.next, 1);
 
         // The same requests succeed once the disk is back, with the numbers the failed batch

@@ -594,9 +594,10 @@ impl<'s> Replication<'s> {
         };
         let clock = Clock::new(sc.start, spec.hall == crate::scenario::Hall::AlwaysOpen);
         let mut engine = Engine::new(def.clone());
-        // The engine keeps every case it opened: size its table once when the count is known.
+        // The engine holds the cases in flight and those awaiting their default rating (finished
+        // ones are retired): room for a typical number of them at once.
         if arrivals_limit != u64::MAX {
-            engine.reserve_cases(arrivals_limit.min(1 << 22) as usize);
+            engine.reserve_cases(arrivals_limit.min(1 << 14) as usize);
         }
         let now_i = clock.instant(0.0);
         Replication {
@@ -1568,9 +1569,12 @@ impl<'s> Replication<'s> {
         if let Event::Rated { stars, by_default } = *event {
             self.result.ratings[usize::from(stars.clamp(1, 5)) - 1] += 1;
             self.result.default_ratings += u64::from(by_default);
-            // A rated case is usually final: give its working memory back so that memory stays
-            // bounded by the open cases (the statistics are streaming already).
-            self.engine.compact(case);
+            if slot.is_none() {
+                // Rated (by default) after the simulation was done with it: retire it from the
+                // engine, so that memory stays bounded by the open cases (the statistics are
+                // streaming already). A case still in hand is retired when it completes.
+                self.engine.retire(case);
+            }
         }
         let Some(slot) = slot else { return Ok(()) };
         let base = slot as usize * self.stride;
@@ -1808,6 +1812,11 @@ impl<'s> Replication<'s> {
             self.cases[slot as usize].lingering = true;
         } else {
             self.free_slot(slot);
+            // Retired now when rated already; otherwise its working memory goes back now and
+            // the case is retired when the default rating comes.
+            if self.engine.retire(CaseId(c.id)).is_none() {
+                self.engine.compact(CaseId(c.id));
+            }
         }
         Ok(())
     }

@@ -81,7 +81,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
     }
     let summary = Summary {
         events: events.len(),
-        cases: engine.cases().len(),
+        cases: engine.cases_held(),
         tickets: engine.tickets().len(),
         first: events.first().map(|e| e.at.to_string()),
         last: events.last().map(|e| e.at.to_string()),
