@@ -153,14 +153,14 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            if x % 3 != 0 || model.is_empty() {
+            if !x.is_multiple_of(3) || model.is_empty() {
                 let id = table.next_id();
                 let slot = table.insert(case(id.0));
                 assert_eq!(table.at(slot).id, id);
                 model.insert(id.0);
             } else {
                 // Mostly the oldest, sometimes any: cases finish roughly in order.
-                let pick = if x % 5 == 0 {
+                let pick = if x.is_multiple_of(5) {
                     *model.iter().nth((x >> 8) as usize % model.len()).unwrap()
                 } else {
                     *model.first().unwrap()
