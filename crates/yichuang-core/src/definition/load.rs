@@ -166,43 +166,51 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         if !self.sink.out.is_empty() || bundles.len() != raw.bundles.len() {
             return None;
         }
-        Some(Definition {
-            id: Id::new(&raw.id),
-            name: raw.name.clone(),
-            departments: raw
-                .departments
-                .iter()
-                .map(|d| Department { id: Id::new(&d.id), name: d.name.clone(), kind: d.kind })
-                .collect(),
-            windows: raw
-                .windows
-                .iter()
-                .map(|w| Window { id: Id::new(&w.id), name: w.name.clone(), class: w.class })
-                .collect(),
-            materials: raw
-                .materials
-                .iter()
-                .map(|m| Material { id: Id::new(&m.id), name: m.name.clone(), shared_source: m.shared_source.clone() })
-                .collect(),
-            fields: raw
-                .fields
-                .iter()
-                .map(|f| Field { id: Id::new(&f.id), label: f.label.clone(), choices: f.choices.clone() })
-                .collect(),
-            items,
-            bundles,
-            calendar,
-            holiday_notes,
-            policies,
-            plan,
-            by_id: {
-                let mut maps: [IdMap; 6] = Default::default();
-                for ((kind, id), ix) in self.by_id {
-                    maps[kind as usize].insert(id, ix);
-                }
-                maps
-            },
-        })
+        Some(
+            Definition {
+                id: Id::new(&raw.id),
+                name: raw.name.clone(),
+                departments: raw
+                    .departments
+                    .iter()
+                    .map(|d| Department { id: Id::new(&d.id), name: d.name.clone(), kind: d.kind })
+                    .collect(),
+                windows: raw
+                    .windows
+                    .iter()
+                    .map(|w| Window { id: Id::new(&w.id), name: w.name.clone(), class: w.class })
+                    .collect(),
+                materials: raw
+                    .materials
+                    .iter()
+                    .map(|m| Material {
+                        id: Id::new(&m.id),
+                        name: m.name.clone(),
+                        shared_source: m.shared_source.clone(),
+                    })
+                    .collect(),
+                fields: raw
+                    .fields
+                    .iter()
+                    .map(|f| Field { id: Id::new(&f.id), label: f.label.clone(), choices: f.choices.clone() })
+                    .collect(),
+                items,
+                bundles,
+                calendar,
+                holiday_notes,
+                policies,
+                plan,
+                by_id: {
+                    let mut maps: [IdMap; 6] = Default::default();
+                    for ((kind, id), ix) in self.by_id {
+                        maps[kind as usize].insert(id, ix);
+                    }
+                    maps
+                },
+                by_ptr: Default::default(),
+            }
+            .with_pointer_index(),
+        )
     }
 
     fn register<'x>(&mut self, kind: Kind, section: &str, ids: impl Iterator<Item = &'x str>) {

@@ -13,6 +13,44 @@ pub(crate) mod raw;
 /// Id → index. Looked up on every command (materials, items, windows), so a fast non-keyed
 /// hash beats an ordered map; iteration order never reaches an output.
 pub(crate) type IdMap = std::collections::HashMap<Id, u32, rustc_hash::FxBuildHasher>;
+/// The address and length of a definition-owned id's text → its index: a direct-mapped table
+/// (one probe; an id that collides with another falls back to the text map).
+#[derive(Debug, Clone, Default)]
+struct PtrMap {
+    /// (address, length, index); address 0 for an empty slot.
+    slots: Vec<(usize, usize, u32)>,
+    shift: u32,
+}
+
+impl PtrMap {
+    fn new<'a>(ids: impl ExactSizeIterator<Item = &'a Id>) -> PtrMap {
+        let bits = (ids.len() * 4).next_power_of_two().trailing_zeros().max(1);
+        let mut map = PtrMap { slots: vec![(0, 0, 0); 1 << bits], shift: usize::BITS - bits };
+        for (i, id) in ids.enumerate() {
+            let (address, len) = (id.as_str().as_ptr() as usize, id.as_str().len());
+            let slot = map.slot(address);
+            if map.slots[slot].0 == 0 {
+                map.slots[slot] = (address, len, i as u32);
+            }
+        }
+        map
+    }
+
+    #[inline]
+    fn slot(&self, address: usize) -> usize {
+        (address.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    #[inline]
+    fn get(&self, text: &str) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let address = text.as_ptr() as usize;
+        let (a, len, ix) = self.slots[self.slot(address)];
+        (a == address && len == text.len()).then_some(ix)
+    }
+}
 use std::fmt;
 use std::sync::Arc;
 
@@ -519,6 +557,11 @@ pub struct Definition {
     plan: Option<Plan>,
     /// Id → index, one map per [`Kind`].
     by_id: [IdMap; 6],
+    /// The same by the address and length of the definition's own id text, one map per
+    /// [`Kind`]: a caller that holds the definition's own [`Id`] (a simulator, or a service that
+    /// resolved it once) is found without hashing or comparing text. Sound because the
+    /// definition keeps those ids alive, so no other text lives at their address.
+    by_ptr: [PtrMap; 6],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -608,8 +651,28 @@ impl Definition {
         &self.bundles[ix.index()]
     }
 
+    #[inline]
     fn lookup(&self, kind: Kind, id: &str) -> Option<u32> {
-        self.by_id[kind as usize].get(id).copied()
+        match self.by_ptr[kind as usize].get(id) {
+            Some(ix) => Some(ix),
+            None => self.by_id[kind as usize].get(id).copied(),
+        }
+    }
+
+    /// Builds [`Definition::by_ptr`] from the entities' own ids.
+    pub(super) fn with_pointer_index(mut self) -> Definition {
+        fn map<'a>(ids: impl ExactSizeIterator<Item = &'a Id>) -> PtrMap {
+            PtrMap::new(ids)
+        }
+        let mut by_ptr: [PtrMap; 6] = Default::default();
+        by_ptr[Kind::Department as usize] = map(self.departments.iter().map(|x| &x.id));
+        by_ptr[Kind::Window as usize] = map(self.windows.iter().map(|x| &x.id));
+        by_ptr[Kind::Material as usize] = map(self.materials.iter().map(|x| &x.id));
+        by_ptr[Kind::Field as usize] = map(self.fields.iter().map(|x| &x.id));
+        by_ptr[Kind::Item as usize] = map(self.items.iter().map(|x| &x.id));
+        by_ptr[Kind::Bundle as usize] = map(self.bundles.iter().map(|x| &x.id));
+        self.by_ptr = by_ptr;
+        self
     }
     /// Looks up a department by id.
     pub fn department_ix(&self, id: &str) -> Option<DeptIx> {
@@ -667,5 +730,37 @@ impl Definition {
     /// Ids of all bundles, comma-separated, for "would be accepted" messages.
     pub fn bundle_ids_text(&self) -> String {
         self.bundles.iter().map(|b| b.id.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lookups by the definition's own ids (the address fast path) agree with lookups by text,
+    /// including for text that starts at the same address but is shorter.
+    #[test]
+    fn lookup_by_own_id_agrees_with_lookup_by_text() {
+        let def = Definition::from_ron(include_str!("../../tests/data/hall.ron"), "hall.ron").expect("valid");
+        let kinds: [(Kind, Vec<&Id>); 6] = [
+            (Kind::Department, def.departments.iter().map(|x| &x.id).collect()),
+            (Kind::Window, def.windows.iter().map(|x| &x.id).collect()),
+            (Kind::Material, def.materials.iter().map(|x| &x.id).collect()),
+            (Kind::Field, def.fields.iter().map(|x| &x.id).collect()),
+            (Kind::Item, def.items.iter().map(|x| &x.id).collect()),
+            (Kind::Bundle, def.bundles.iter().map(|x| &x.id).collect()),
+        ];
+        let mut fast = 0;
+        for (kind, ids) in &kinds {
+            for (i, id) in ids.iter().enumerate() {
+                assert_eq!(def.lookup(*kind, id.as_str()), Some(i as u32), "{kind:?} {id}");
+                let copy = String::from(id.as_str());
+                assert_eq!(def.lookup(*kind, &copy), Some(i as u32), "{kind:?} {id} by text");
+                let prefix = &id.as_str()[..id.as_str().len() - 1];
+                assert_eq!(def.lookup(*kind, prefix), def.by_id[*kind as usize].get(prefix).copied());
+                fast += usize::from(def.by_ptr[*kind as usize].get(id.as_str()).is_some());
+            }
+        }
+        assert!(fast > 0, "the address path is used");
     }
 }
