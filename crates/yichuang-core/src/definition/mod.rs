@@ -25,7 +25,7 @@ struct PtrMap {
 impl PtrMap {
     fn new<'a>(ids: impl ExactSizeIterator<Item = &'a Id>) -> PtrMap {
         let bits = (ids.len() * 4).next_power_of_two().trailing_zeros().max(1);
-        let mut map = PtrMap { slots: vec![(0, 0, 0); 1 << bits], shift: usize::BITS - bits };
+        let mut map = PtrMap { slots: vec![(0, 0, 0); 1 << bits], shift: u64::BITS - bits };
         for (i, id) in ids.enumerate() {
             let (address, len) = (id.as_str().as_ptr() as usize, id.as_str().len());
             let slot = map.slot(address);
@@ -38,7 +38,7 @@ impl PtrMap {
 
     #[inline]
     fn slot(&self, address: usize) -> usize {
-        (address.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+        ((address as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
     }
 
     #[inline]
