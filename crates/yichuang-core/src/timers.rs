@@ -7,11 +7,41 @@
 
 use std::collections::VecDeque;
 
-use crate::event::StreamId;
+use crate::event::{CaseId, StreamId};
+use crate::ticket::TicketId;
 use crate::time::Instant;
 
-/// One entry: when, and whose.
-type Entry = (Instant, StreamId);
+/// One entry: when and whose, packed so that one integer comparison orders entries by
+/// (instant, stream): the instant (sign bit flipped, so that unsigned order is time order) in
+/// the high half; in the low half the stream's number, with the top bit set for a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry(u128);
+
+const TICKET: u64 = 1 << 63;
+
+impl Entry {
+    fn new(at: Instant, stream: StreamId) -> Entry {
+        let when = (at.minutes() as u64) ^ (1 << 63);
+        let whose = match stream {
+            StreamId::Case(c) => c.0,
+            StreamId::Ticket(t) => TICKET | t.0,
+        };
+        Entry((u128::from(when) << 64) | u128::from(whose))
+    }
+
+    fn at(self) -> Instant {
+        Instant::from_minutes(((self.0 >> 64) as u64 ^ (1 << 63)) as i64)
+    }
+
+    fn whose(self) -> u64 {
+        self.0 as u64
+    }
+
+    fn stream(self) -> StreamId {
+        let whose = self.whose();
+        if whose & TICKET == 0 { StreamId::Case(CaseId(whose)) } else { StreamId::Ticket(TicketId(whose & !TICKET)) }
+    }
+}
 
 /// Position (+1, 0 for none) of each stream's entry in the heap.
 const NONE: u32 = 0;
@@ -53,6 +83,16 @@ impl TimerQueue {
         self.cases.reserve(additional);
     }
 
+    /// The position slot of a stream, by its packed number.
+    #[inline]
+    fn slot_mut(&mut self, whose: u64) -> &mut u32 {
+        if whose & TICKET == 0 {
+            &mut self.cases[(whose - 1 - self.dropped) as usize]
+        } else {
+            &mut self.tickets[((whose & !TICKET) - 1) as usize]
+        }
+    }
+
     fn slot(&self, stream: StreamId) -> u32 {
         match stream {
             StreamId::Case(c) => self.cases[(c.0 - 1 - self.dropped) as usize],
@@ -60,18 +100,11 @@ impl TimerQueue {
         }
     }
 
-    fn slot_mut(&mut self, stream: StreamId) -> &mut u32 {
-        match stream {
-            StreamId::Case(c) => &mut self.cases[(c.0 - 1 - self.dropped) as usize],
-            StreamId::Ticket(t) => &mut self.tickets[t.0 as usize - 1],
-        }
-    }
-
     /// The stream's pending timer.
     pub fn get(&self, stream: StreamId) -> Option<Instant> {
         match self.slot(stream) {
             NONE => None,
-            p => Some(self.heap[p as usize - 1].0),
+            p => Some(self.heap[p as usize - 1].at()),
         }
     }
 
@@ -80,25 +113,26 @@ impl TimerQueue {
         match (self.slot(stream), at) {
             (NONE, None) => {}
             (NONE, Some(t)) => {
-                self.heap.push((t, stream));
+                self.heap.push(Entry::new(t, stream));
                 let last = self.heap.len() - 1;
                 self.sift_up(last);
             }
             (p, None) => self.remove_at(p as usize - 1),
             (p, Some(t)) => {
                 let i = p as usize - 1;
-                let old = self.heap[i].0;
-                if t != old {
-                    self.heap[i].0 = t;
-                    if t < old { self.sift_up(i) } else { self.sift_down(i) }
+                let old = self.heap[i];
+                let new = Entry::new(t, stream);
+                if new != old {
+                    self.heap[i] = new;
+                    if new < old { self.sift_up(i) } else { self.sift_down(i) }
                 }
             }
         }
     }
 
     /// The earliest entry.
-    pub fn peek(&self) -> Option<Entry> {
-        self.heap.first().copied()
+    pub fn peek(&self) -> Option<(Instant, StreamId)> {
+        self.heap.first().map(|e| (e.at(), e.stream()))
     }
 
     /// Number of streams with a timer.
@@ -107,19 +141,20 @@ impl TimerQueue {
         self.heap.len()
     }
 
+    #[inline]
     fn place(&mut self, i: usize, entry: Entry) {
         self.heap[i] = entry;
-        *self.slot_mut(entry.1) = i as u32 + 1;
+        *self.slot_mut(entry.whose()) = i as u32 + 1;
     }
 
     fn sift_up(&mut self, mut i: usize) {
         let entry = self.heap[i];
         while i > 0 {
             let parent = (i - 1) / 2;
-            if self.heap[parent] <= entry {
+            let p = self.heap[parent];
+            if p <= entry {
                 break;
             }
-            let p = self.heap[parent];
             self.place(i, p);
             i = parent;
         }
@@ -136,10 +171,10 @@ impl TimerQueue {
             }
             let right = left + 1;
             let child = if right < n && self.heap[right] < self.heap[left] { right } else { left };
-            if self.heap[child] >= entry {
+            let c = self.heap[child];
+            if c >= entry {
                 break;
             }
-            let c = self.heap[child];
             self.place(i, c);
             i = child;
         }
@@ -147,7 +182,7 @@ impl TimerQueue {
     }
 
     fn remove_at(&mut self, i: usize) {
-        let removed = self.heap[i].1;
+        let removed = self.heap[i].whose();
         *self.slot_mut(removed) = NONE;
         let last = self.heap.pop().expect("an entry is at i");
         if i < self.heap.len() {
@@ -161,8 +196,6 @@ impl TimerQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::CaseId;
-    use crate::ticket::TicketId;
 
     fn at(m: i64) -> Instant {
         Instant::from_minutes(m)
@@ -190,8 +223,9 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let i = (x % model.len() as u64) as usize;
-            // Few distinct instants, so that ties between streams are frequent.
-            let value = if x >> 60 < 4 { None } else { Some(at(((x >> 20) % 16) as i64)) };
+            // Few distinct instants, so that ties between streams are frequent; some before
+            // 1970, where the packed key's sign handling matters.
+            let value = if x >> 60 < 4 { None } else { Some(at(((x >> 20) % 16) as i64 - 4)) };
             model[i].1 = value;
             q.set(model[i].0, value);
             if step % 7 == 0
