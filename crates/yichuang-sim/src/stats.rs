@@ -223,6 +223,22 @@ impl Tally {
         self.batches.record(index, x);
     }
 
+    /// The tally `self` would be had every value recorded been 0: same count and batches
+    /// (bit for bit what recording those zeros gives).
+    pub(crate) fn zeros_like(&self) -> Tally {
+        let hist = self.hist.as_ref().map(|h| {
+            let mut zeros = Histogram::default();
+            if !h.counts.is_empty() {
+                zeros.counts = vec![0; BUCKETS];
+                zeros.counts[bucket_of(0.0)] = u32::try_from(h.total).unwrap_or(u32::MAX);
+                zeros.total = h.total;
+            }
+            zeros
+        });
+        let sums = self.batches.sums.iter().map(|&(_, n)| (0.0, n)).collect();
+        Tally { count: self.count, sum: 0.0, max: 0.0, hist, batches: Batches { shift: self.batches.shift, sums } }
+    }
+
     /// Mean, or `None` when nothing was recorded.
     pub fn mean(&self) -> Option<f64> {
         (self.count > 0).then(|| self.sum / self.count as f64)
@@ -393,6 +409,20 @@ mod tests {
         assert!(means.len() <= MAX_BATCHES && means.len() >= MAX_BATCHES / 2, "{}", means.len());
         assert!(means.iter().flatten().all(|m| *m == 1.0));
         assert_eq!(b.sums.iter().map(|s| s.1).sum::<u64>(), 10_000);
+    }
+
+    #[test]
+    fn zeros_like_is_recording_zeros() {
+        let mut t = Tally::with_histogram();
+        let mut zeros = Tally::with_histogram();
+        assert_eq!(format!("{:?}", t.zeros_like()), format!("{zeros:?}"));
+        for i in 0..5_000u64 {
+            t.record(i, (i % 97) as f64 * 1.25);
+            zeros.record(i, 0.0);
+        }
+        assert_eq!(format!("{:?}", t.zeros_like()), format!("{zeros:?}"));
+        let plain = Tally::default();
+        assert_eq!(format!("{:?}", plain.zeros_like()), format!("{:?}", Tally::default()));
     }
 
     #[test]
