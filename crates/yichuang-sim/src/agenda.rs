@@ -1,24 +1,51 @@
 //! The event list of a replication: pending events ordered by time, then by scheduling order.
 //!
-//! The heap holds bare `u128` keys — the time's bits (monotonic for times ≥ 0) above the
-//! scheduling sequence number, above the index of the payload in a free-listed slab — so that a
-//! pop sifts 16-byte integers with one comparison each, and the payloads never move. The
-//! sequence number is unique, so the slab index never decides the order: events come out by
-//! time, then first scheduled first, exactly as with a heap of `(time, seq, payload)`.
+//! Two tiers. Events due within the next [`RING`] whole minutes sit in a ring of buckets, one
+//! per minute: scheduling one is a push onto its minute's bucket, and the earliest is found by
+//! stepping to the first non-empty bucket and scanning its few events. Events further ahead
+//! (and the overflow of a crowded minute) go to a binary heap of bare `u128` keys — the time's
+//! bits (monotonic for times ≥ 0) above the scheduling sequence number, above the index of the
+//! payload in a free-listed slab. A pop takes the smaller of the ring's earliest and the heap's
+//! top, so which tier holds an event never changes the order: events come out by time, then
+//! first scheduled first, exactly as with one heap of `(time, seq, payload)`.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 /// Bits of the key that hold the payload's slab index.
 const SLOT_BITS: u32 = 24;
-/// Most events pending at once (16.7 million).
+/// Most events pending at once in the heap (16.7 million).
 const MAX_PENDING: usize = 1 << SLOT_BITS;
 /// Most events scheduled over one replication (about 10¹²).
 const MAX_SEQ: u64 = 1 << (64 - SLOT_BITS);
+/// Minutes covered by the ring (a power of two).
+const RING: usize = 1024;
+/// Most events a ring bucket holds (further events of that minute go to the heap, so that a
+/// crowded minute never makes the bucket scan quadratic).
+const BUCKET_MAX: usize = 32;
+
+/// An event in a ring bucket: its order key (as in the heap, slab index 0) and payload.
+#[derive(Debug, Clone, Copy)]
+struct Entry<T> {
+    time: u64,
+    seq: u64,
+    what: T,
+}
+
+impl<T> Entry<T> {
+    fn key(&self) -> u128 {
+        (u128::from(self.time) << 64) | u128::from(self.seq << SLOT_BITS)
+    }
+}
 
 /// Pending events with payloads of type `T`, popped earliest first (ties: first scheduled first).
 #[derive(Debug)]
 pub(crate) struct Agenda<T> {
+    /// Bucket `m % RING` holds events of whole minute `m`, for `m` in `[cur, cur + RING)`.
+    ring: Box<[Vec<Entry<T>>; RING]>,
+    in_ring: usize,
+    /// A lower bound of the minutes of the ring's events (the minute of the last pop).
+    cur: u64,
     heap: BinaryHeap<Reverse<u128>>,
     slab: Vec<T>,
     free: Vec<u32>,
@@ -26,9 +53,12 @@ pub(crate) struct Agenda<T> {
 }
 
 impl<T: Copy> Agenda<T> {
-    /// An empty agenda with room for `capacity` pending events.
+    /// An empty agenda with room for `capacity` pending events in its heap.
     pub fn with_capacity(capacity: usize) -> Agenda<T> {
         Agenda {
+            ring: Box::new(std::array::from_fn(|_| Vec::new())),
+            in_ring: 0,
+            cur: 0,
             heap: BinaryHeap::with_capacity(capacity),
             slab: Vec::with_capacity(capacity),
             free: Vec::with_capacity(capacity),
@@ -37,10 +67,27 @@ impl<T: Copy> Agenda<T> {
     }
 
     /// Schedules `what` at time `t` (finite, ≥ 0).
+    #[inline]
     pub fn push(&mut self, t: f64, what: T) {
         debug_assert!(t >= 0.0 && t.is_finite(), "events are scheduled at finite times ≥ 0: {t}");
         self.seq += 1;
         assert!(self.seq < MAX_SEQ, "more than 2^40 events scheduled in one replication");
+        // +0.0 keeps -0.0 (bits above every positive time) out of the key.
+        let time = (t + 0.0).to_bits();
+        // The whole minute (`⌊t⌋`, exact below 2^53; NaN and huge times land outside the ring).
+        let minute = if t < 9e15 { t as i64 as u64 } else { u64::MAX };
+        if minute.wrapping_sub(self.cur) < RING as u64 {
+            let bucket = &mut self.ring[minute as usize & (RING - 1)];
+            if bucket.len() < BUCKET_MAX {
+                bucket.push(Entry { time, seq: self.seq, what });
+                self.in_ring += 1;
+                return;
+            }
+        }
+        self.push_heap(time, what);
+    }
+
+    fn push_heap(&mut self, time: u64, what: T) {
         let index = match self.free.pop() {
             Some(i) => {
                 self.slab[i as usize] = what;
@@ -52,17 +99,45 @@ impl<T: Copy> Agenda<T> {
                 (self.slab.len() - 1) as u32
             }
         };
-        // +0.0 keeps -0.0 (bits above every positive time) out of the key.
-        let key = (u128::from((t + 0.0).to_bits()) << 64) | u128::from(self.seq << SLOT_BITS) | u128::from(index);
+        let key = (u128::from(time) << 64) | u128::from(self.seq << SLOT_BITS) | u128::from(index);
         self.heap.push(Reverse(key));
     }
 
     /// Removes and returns the earliest event and its time.
+    #[inline]
     pub fn pop(&mut self) -> Option<(f64, T)> {
-        let Reverse(key) = self.heap.pop()?;
+        let top = self.heap.peek().map(|r| r.0);
+        if self.in_ring > 0 {
+            // The first non-empty bucket from `cur` holds the earliest minute of the ring; it is
+            // at most RING − 1 buckets away.
+            let mut minute = self.cur;
+            while self.ring[minute as usize & (RING - 1)].is_empty() {
+                minute += 1;
+            }
+            let bucket = &mut self.ring[minute as usize & (RING - 1)];
+            let mut best = 0;
+            let (mut time, mut seq) = (bucket[0].time, bucket[0].seq);
+            for (i, e) in bucket.iter().enumerate().skip(1) {
+                // Equal times are rare: compare the times, then the sequence numbers.
+                if e.time < time || (e.time == time && e.seq < seq) {
+                    (best, time, seq) = (i, e.time, e.seq);
+                }
+            }
+            if top.is_none_or(|top| bucket[best].key() < top) {
+                let e = bucket.swap_remove(best);
+                self.in_ring -= 1;
+                self.cur = minute;
+                return Some((f64::from_bits(e.time), e.what));
+            }
+        }
+        let key = top?;
+        self.heap.pop();
         let index = (key as u32) & ((1 << SLOT_BITS) - 1);
         self.free.push(index);
-        Some((f64::from_bits((key >> 64) as u64), self.slab[index as usize]))
+        let t = f64::from_bits((key >> 64) as u64);
+        // Every pending event is at `t` or later: the ring may start at its minute.
+        self.cur = self.cur.max(t as u64);
+        Some((t, self.slab[index as usize]))
     }
 }
 
@@ -84,6 +159,41 @@ mod tests {
         let order: Vec<(f64, char)> = std::iter::from_fn(|| a.pop()).collect();
         assert_eq!(order, vec![(1.5, 'b'), (1.5, 'f'), (5.0, 'a'), (5.0, 'c'), (5.0, 'e')]);
         assert_eq!(a.pop(), None);
+    }
+
+    #[test]
+    fn both_tiers_agree_with_a_sorted_order() {
+        // Far events (heap), crowded minutes (bucket overflow) and near ones, interleaved.
+        let mut a = Agenda::with_capacity(0);
+        let mut reference: Vec<(u64, u64, u32)> = Vec::new();
+        let (mut x, mut seq, mut now) = (987_654_321u64, 0u64, 0.0f64);
+        for round in 0..20_000u32 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            for _ in 0..(x >> 62) + 1 {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let t = match x >> 61 {
+                    0 => now,
+                    1 => now.floor() + 0.5,
+                    2 => now + ((x >> 20) % 5000) as f64,
+                    _ => now + ((x >> 30) % 4096) as f64 / 64.0,
+                };
+                seq += 1;
+                a.push(t, round);
+                reference.push((t.to_bits(), seq, round));
+            }
+            if round % 4 != 0 {
+                reference.sort_unstable();
+                let want = (!reference.is_empty()).then(|| reference.remove(0));
+                let got = a.pop();
+                assert_eq!(got, want.map(|(t, _, r)| (f64::from_bits(t), r)));
+                if let Some((t, _)) = got {
+                    now = t;
+                }
+            }
+        }
+        reference.sort_unstable();
+        let rest: Vec<(f64, u32)> = std::iter::from_fn(|| a.pop()).collect();
+        assert_eq!(rest, reference.iter().map(|&(t, _, r)| (f64::from_bits(t), r)).collect::<Vec<_>>());
     }
 
     #[test]

@@ -166,6 +166,8 @@ impl EventCounts {
     }
 
     /// Counts one event by name; returns its position in the counts.
+    #[cold]
+    #[inline(never)]
     fn named(&mut self, name: &'static str) -> usize {
         let events = &mut self.events;
         let found = events
@@ -185,7 +187,7 @@ impl EventCounts {
     }
 
     /// Counts `event` and keeps what the simulator reacts to.
-    #[inline]
+    #[inline(always)]
     fn digest(&mut self, event: Event) -> Fact {
         #[cfg(debug_assertions)]
         let name = event.name();
@@ -558,6 +560,9 @@ pub(crate) struct Replication<'s> {
     /// Per bundle (by index), its members in order (shared, so that a prebuilt command can be
     /// passed to [`Replication::exec`]).
     members_of: Rc<[Vec<MemberInfo>]>,
+    /// Per bundle, the addresses of its members' item ids (what [`Replication::member_of`]
+    /// scans first: the engine's events carry the definition's own ids).
+    member_addrs: Vec<Vec<usize>>,
     dirty: Vec<u16>,
     streams: Vec<StreamTemplate>,
     supervisor: Option<Actor>,
@@ -634,7 +639,7 @@ impl<'s> Replication<'s> {
                 .collect();
             stations.push(Station::new(id.to_string(), count, actors));
         }
-        let members_of = def
+        let members_of: Rc<[Vec<MemberInfo>]> = def
             .bundles()
             .iter()
             .map(|b| {
@@ -740,6 +745,7 @@ impl<'s> Replication<'s> {
             by_id: Vec::with_capacity(capacity),
             stations,
             dept_station,
+            member_addrs: members_of.iter().map(|ms| ms.iter().map(|m| m.id.as_ptr().addr()).collect()).collect(),
             members_of,
             dirty: Vec::new(),
             streams,
@@ -766,6 +772,7 @@ impl<'s> Replication<'s> {
         }
     }
 
+    #[inline]
     fn schedule(&mut self, t: f64, what: What) {
         self.agenda.push(t, what);
     }
@@ -1631,13 +1638,12 @@ impl<'s> Replication<'s> {
     // ───────────────────────────── engine events ─────────────────────────────
 
     fn member_of(&self, bundle: BundleIx, item: &Id) -> Option<u16> {
-        let members = &self.members_of[bundle.index()];
         // The engine's events carry the definition's own ids: a pointer comparison finds them.
-        let ptr = item.as_ptr();
-        members
+        let addr = item.as_ptr().addr();
+        self.member_addrs[bundle.index()]
             .iter()
-            .position(|m| m.id.as_ptr() == ptr)
-            .or_else(|| members.iter().position(|m| m.id == *item))
+            .position(|&a| a == addr)
+            .or_else(|| self.members_of[bundle.index()].iter().position(|m| m.id == *item))
             .map(|p| p as u16)
     }
 

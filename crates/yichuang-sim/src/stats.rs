@@ -26,7 +26,8 @@ pub struct Histogram {
 }
 
 fn bucket_of(x: f64) -> usize {
-    let n = (x.max(0.0) * SCALE) as u64;
+    // Through i64 (one instruction): values beyond 2^63 saturate, to the last bucket all the same.
+    let n = (x.max(0.0) * SCALE) as i64 as u64;
     if n < (1 << (SUB_BITS + 1)) {
         return n as usize;
     }
@@ -57,11 +58,17 @@ impl Histogram {
     #[inline]
     pub fn record(&mut self, x: f64) {
         if self.counts.is_empty() {
-            self.counts = vec![0; BUCKETS];
+            self.allocate();
         }
         let b = bucket_of(x);
         self.counts[b] = self.counts[b].saturating_add(1);
         self.total += 1;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn allocate(&mut self) {
+        self.counts = vec![0; BUCKETS];
     }
 
     /// Adds another histogram's counts.
@@ -149,6 +156,21 @@ impl Batches {
     /// Records value `x` of the case with arrival number `index`.
     #[inline]
     pub fn record(&mut self, index: u64, x: f64) {
+        let b = (index >> self.shift) as usize;
+        match self.sums.get_mut(b) {
+            Some(sum) => {
+                sum.0 += x;
+                sum.1 += 1;
+            }
+            None => self.record_growing(index, x),
+        }
+    }
+
+    /// [`Batches::record`] for a batch not yet in `sums`: coarsens while the batch index is
+    /// too large, then extends `sums`.
+    #[cold]
+    #[inline(never)]
+    fn record_growing(&mut self, index: u64, x: f64) {
         let mut b = (index >> self.shift) as usize;
         // Each coarsening halves the batch index; 64 halvings exhaust any u64.
         for _ in 0..64 {
