@@ -87,6 +87,8 @@ impl<T: Copy> Agenda<T> {
         self.push_heap(time, what);
     }
 
+    #[cold]
+    #[inline(never)]
     fn push_heap(&mut self, time: u64, what: T) {
         let index = match self.free.pop() {
             Some(i) => {

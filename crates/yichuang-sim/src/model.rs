@@ -193,7 +193,11 @@ impl EventCounts {
         let name = event.name();
         let (kind, fact) = match event {
             Event::TaskReady { item } => (0, Fact::TaskReady(item)),
-            Event::TaskClaimed { .. } => (1, Fact::Other),
+            // Moving the fields out drops them by type, without a second dispatch on the kind.
+            Event::TaskClaimed { item, reviewer } => {
+                drop((item, reviewer));
+                (1, Fact::Other)
+            }
             Event::TaskApproved { item } => (2, Fact::TaskDone(item)),
             Event::CaseDecided { outcome, awaiting_cure } => (3, Fact::CaseDecided { outcome, awaiting_cure }),
             Event::Delivered { .. } => (4, Fact::Other),
@@ -201,8 +205,14 @@ impl EventCounts {
             Event::Submitted { .. } => (6, Fact::Other),
             Event::Consulted { .. } => (7, Fact::Other),
             Event::Rated { stars, by_default } => (8, Fact::Rated { stars, by_default }),
-            Event::MaterialSupplied { .. } => (9, Fact::Other),
-            Event::TaskSigned { .. } => (10, Fact::Other),
+            Event::MaterialSupplied { material } => {
+                drop(material);
+                (9, Fact::Other)
+            }
+            Event::TaskSigned { item, department } => {
+                drop((item, department));
+                (10, Fact::Other)
+            }
             Event::SlaLevelChanged { .. } => (11, Fact::Other),
             other => {
                 self.named(other.name());
@@ -824,6 +834,7 @@ impl<'s> Replication<'s> {
         Ok(self.result)
     }
 
+    #[inline(never)]
     fn report_progress(&mut self) {
         let Some(p) = self.progress else { return };
         let fraction = if self.horizon.is_finite() {
@@ -862,9 +873,13 @@ impl<'s> Replication<'s> {
 
     fn set_now(&mut self, t: f64) -> Result<(), Fail> {
         self.now = t;
-        self.now_i = self.clock.instant(t);
-        self.now_w = self.clock.work(self.def.calendar(), t).map_err(|e| self.calendar_error(e))?;
         let minute = floor_minutes(t);
+        self.now_i = self.clock.instant_at(minute);
+        self.now_w = if self.always_open {
+            t
+        } else {
+            self.clock.work(self.def.calendar(), t).map_err(|e| self.calendar_error(e))?
+        };
         if minute > self.advanced_to {
             self.advanced_to = minute;
             // Nothing due: advancing would record nothing and change nothing (not even the next
@@ -983,6 +998,7 @@ impl<'s> Replication<'s> {
     /// Inverts the integrated piecewise-constant rate (per minute, by hour of day and weekday):
     /// the time at which `need` expected arrivals have accumulated after `from`. In an
     /// office-hours hall the rate is 0 while the hall is closed.
+    #[inline(never)]
     fn piecewise_next(&self, from: f64, mut need: f64, rate_at: impl Fn(usize, usize) -> f64) -> Option<f64> {
         let cal = self.def.calendar();
         let office_hours = self.sc.spec.hall == crate::scenario::Hall::OfficeHours;
@@ -1361,6 +1377,7 @@ impl<'s> Replication<'s> {
         Some((k, v))
     }
 
+    #[inline(never)]
     fn submission(&self, slot: u32) -> Submission {
         let c = &self.cases[slot as usize];
         let k = c.stream as usize;
@@ -1487,6 +1504,7 @@ impl<'s> Replication<'s> {
         Ok(())
     }
 
+    #[inline(never)]
     fn supply(&mut self, slot: u32, material: u32) -> Result<(), Fail> {
         let stream = self.cases[slot as usize].stream;
         let id = self.def.materials()[material as usize].id.clone();
@@ -1540,6 +1558,7 @@ impl<'s> Replication<'s> {
         self.complete(slot, on_time)
     }
 
+    #[inline(never)]
     fn complain(&mut self, slot: u32) -> Result<(), Fail> {
         let c = &self.cases[slot as usize];
         let lead = self.def.department(self.def.bundle(self.bundle_of(slot)).lead).id.clone();
@@ -1617,6 +1636,7 @@ impl<'s> Replication<'s> {
         Ok(())
     }
 
+    #[inline(never)]
     fn special_end(&mut self, slot: u32, member: u16) -> Result<(), Fail> {
         let item_ix = self.def.bundle(self.bundle_of(slot)).members[member as usize].item;
         let station = self.dept_station[self.def.item(item_ix).decided_by.departments()[0].index()] as usize;
@@ -1640,11 +1660,17 @@ impl<'s> Replication<'s> {
     fn member_of(&self, bundle: BundleIx, item: &Id) -> Option<u16> {
         // The engine's events carry the definition's own ids: a pointer comparison finds them.
         let addr = item.as_ptr().addr();
-        self.member_addrs[bundle.index()]
-            .iter()
-            .position(|&a| a == addr)
-            .or_else(|| self.members_of[bundle.index()].iter().position(|m| m.id == *item))
-            .map(|p| p as u16)
+        match self.member_addrs[bundle.index()].iter().position(|&a| a == addr) {
+            Some(p) => Some(p as u16),
+            None => self.member_by_text(bundle, item),
+        }
+    }
+
+    /// [`Replication::member_of`] comparing the ids' text.
+    #[cold]
+    #[inline(never)]
+    fn member_by_text(&self, bundle: BundleIx, item: &Id) -> Option<u16> {
+        self.members_of[bundle.index()].iter().position(|m| m.id == *item).map(|p| p as u16)
     }
 
     /// Reacts to one recorded event. Never issues a command (the caller's loop is iterating the
@@ -1725,6 +1751,7 @@ impl<'s> Replication<'s> {
 
     /// When a task that became ready on a supply was otherwise free to start: its predecessors'
     /// latest approval, or the acceptance.
+    #[inline(never)]
     fn cure_blocked_since(&self, slot: u32, member: u16) -> f64 {
         let c = &self.cases[slot as usize];
         let base = slot as usize * self.stride;
@@ -1732,6 +1759,7 @@ impl<'s> Replication<'s> {
         preds.iter().map(|p| self.members[base + p].done).filter(|d| !d.is_nan()).fold(c.accepted, f64::max)
     }
 
+    #[inline(never)]
     fn unpark(&mut self, slot: u32) -> Result<(), Fail> {
         let mut i = 0;
         while i < self.parked.len() {
@@ -1753,6 +1781,7 @@ impl<'s> Replication<'s> {
         Ok(())
     }
 
+    #[inline(never)]
     fn note_ticket(&mut self, ticket: TicketId, fact: &Fact) -> Result<(), Fail> {
         match fact {
             Fact::TicketOpened(opened) => {
@@ -1793,6 +1822,7 @@ impl<'s> Replication<'s> {
     }
 
     /// The responsible department and the supervisor work one step of a ticket.
+    #[inline(never)]
     fn ticket_step(&mut self, number: u64) -> Result<(), Fail> {
         let Some(spec) = self.sc.spec.tickets.clone() else { return Ok(()) };
         let Some(rec) = self.tickets.get_mut(&number) else { return Ok(()) };
@@ -1964,6 +1994,7 @@ impl<'s> Replication<'s> {
         chain
     }
 
+    #[inline(never)]
     fn record_gantt(&mut self, slot: u32) {
         let c = &self.cases[slot as usize];
         let Some(case) = self.engine.case(CaseId(c.id)) else { return };
@@ -1993,6 +2024,7 @@ impl<'s> Replication<'s> {
         self.gantt_done = true;
     }
 
+    #[inline(never)]
     fn begin_measuring(&mut self) {
         if self.measuring {
             return;
@@ -2009,6 +2041,7 @@ impl<'s> Replication<'s> {
         self.wip.reset(now);
     }
 
+    #[inline(never)]
     fn sample(&mut self) {
         let s = &mut self.result.series;
         s.t.push(self.now);
