@@ -1,9 +1,9 @@
 //! The event list of a replication: pending events ordered by time, then by scheduling order.
 //!
-//! Two tiers. Events due within the next [`RING`] whole minutes sit in a ring of buckets, one
-//! per minute: scheduling one is a push onto its minute's bucket, and the earliest is found by
-//! stepping to the first non-empty bucket and scanning its few events. Events further ahead
-//! (and the overflow of a crowded minute) go to a binary heap of bare `u128` keys — the time's
+//! Two tiers. Events due within the next [`RING`] quarter-minutes sit in a ring of buckets,
+//! one per quarter-minute: scheduling one is a push onto its bucket, and the earliest is found
+//! by stepping to the first non-empty bucket and scanning its few events. Events further ahead
+//! (and the overflow of a crowded bucket) go to a binary heap of bare `u128` keys — the time's
 //! bits (monotonic for times ≥ 0) above the scheduling sequence number, above the index of the
 //! payload in a free-listed slab. A pop takes the smaller of the ring's earliest and the heap's
 //! top, so which tier holds an event never changes the order: events come out by time, then
@@ -18,10 +18,13 @@ const SLOT_BITS: u32 = 24;
 const MAX_PENDING: usize = 1 << SLOT_BITS;
 /// Most events scheduled over one replication (about 10¹²).
 const MAX_SEQ: u64 = 1 << (64 - SLOT_BITS);
-/// Minutes covered by the ring (a power of two).
-const RING: usize = 1024;
-/// Most events a ring bucket holds (further events of that minute go to the heap, so that a
-/// crowded minute never makes the bucket scan quadratic).
+/// Buckets per minute (a bucket's width is 1/`PER_MINUTE` minute, a power of two so that the
+/// bucket number of a time is exact).
+const PER_MINUTE: f64 = 4.0;
+/// Buckets in the ring (a power of two): 512 minutes ahead.
+const RING: usize = 2048;
+/// Most events a ring bucket holds (further events of that bucket go to the heap, so that a
+/// crowded bucket never makes the scan quadratic).
 const BUCKET_MAX: usize = 32;
 
 /// An event in a ring bucket: its order key (as in the heap, slab index 0) and payload.
@@ -41,10 +44,11 @@ impl<T> Entry<T> {
 /// Pending events with payloads of type `T`, popped earliest first (ties: first scheduled first).
 #[derive(Debug)]
 pub(crate) struct Agenda<T> {
-    /// Bucket `m % RING` holds events of whole minute `m`, for `m` in `[cur, cur + RING)`.
+    /// Bucket `q % RING` holds events of quarter-minute `q` (`⌊t · PER_MINUTE⌋`), for `q` in
+    /// `[cur, cur + RING)`.
     ring: Box<[Vec<Entry<T>>; RING]>,
     in_ring: usize,
-    /// A lower bound of the minutes of the ring's events (the minute of the last pop).
+    /// A lower bound of the quarter-minutes of the ring's events (that of the last pop).
     cur: u64,
     heap: BinaryHeap<Reverse<u128>>,
     slab: Vec<T>,
@@ -74,10 +78,10 @@ impl<T: Copy> Agenda<T> {
         assert!(self.seq < MAX_SEQ, "more than 2^40 events scheduled in one replication");
         // +0.0 keeps -0.0 (bits above every positive time) out of the key.
         let time = (t + 0.0).to_bits();
-        // The whole minute (`⌊t⌋`, exact below 2^53; NaN and huge times land outside the ring).
-        let minute = if t < 9e15 { t as i64 as u64 } else { u64::MAX };
-        if minute.wrapping_sub(self.cur) < RING as u64 {
-            let bucket = &mut self.ring[minute as usize & (RING - 1)];
+        // The quarter-minute (`⌊4t⌋`, exact below 2^51; NaN and huge times land outside the ring).
+        let quarter = if t < 1e15 { (t * PER_MINUTE) as i64 as u64 } else { u64::MAX };
+        if quarter.wrapping_sub(self.cur) < RING as u64 {
+            let bucket = &mut self.ring[quarter as usize & (RING - 1)];
             if bucket.len() < BUCKET_MAX {
                 bucket.push(Entry { time, seq: self.seq, what });
                 self.in_ring += 1;
@@ -110,13 +114,13 @@ impl<T: Copy> Agenda<T> {
     pub fn pop(&mut self) -> Option<(f64, T)> {
         let top = self.heap.peek().map(|r| r.0);
         if self.in_ring > 0 {
-            // The first non-empty bucket from `cur` holds the earliest minute of the ring; it is
-            // at most RING − 1 buckets away.
-            let mut minute = self.cur;
-            while self.ring[minute as usize & (RING - 1)].is_empty() {
-                minute += 1;
+            // The first non-empty bucket from `cur` holds the ring's earliest quarter-minute; it
+            // is at most RING − 1 buckets away.
+            let mut quarter = self.cur;
+            while self.ring[quarter as usize & (RING - 1)].is_empty() {
+                quarter += 1;
             }
-            let bucket = &mut self.ring[minute as usize & (RING - 1)];
+            let bucket = &mut self.ring[quarter as usize & (RING - 1)];
             let mut best = 0;
             let (mut time, mut seq) = (bucket[0].time, bucket[0].seq);
             for (i, e) in bucket.iter().enumerate().skip(1) {
@@ -128,7 +132,7 @@ impl<T: Copy> Agenda<T> {
             if top.is_none_or(|top| bucket[best].key() < top) {
                 let e = bucket.swap_remove(best);
                 self.in_ring -= 1;
-                self.cur = minute;
+                self.cur = quarter;
                 return Some((f64::from_bits(e.time), e.what));
             }
         }
@@ -137,8 +141,8 @@ impl<T: Copy> Agenda<T> {
         let index = (key as u32) & ((1 << SLOT_BITS) - 1);
         self.free.push(index);
         let t = f64::from_bits((key >> 64) as u64);
-        // Every pending event is at `t` or later: the ring may start at its minute.
-        self.cur = self.cur.max(t as u64);
+        // Every pending event is at `t` or later: the ring may start at its quarter-minute.
+        self.cur = self.cur.max((t * PER_MINUTE) as u64);
         Some((t, self.slab[index as usize]))
     }
 }
