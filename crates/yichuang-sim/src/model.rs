@@ -267,7 +267,7 @@ struct Notices {
 }
 
 impl EventSink for Notices {
-    #[inline]
+    #[inline(always)]
     fn record(&mut self, stream: StreamId, _seq: u32, _at: yichuang_core::Instant, _by: &Actor, event: Event) {
         let fact = self.counts.digest(event);
         // The simulator reacts to nothing in the other events (see `Replication::note`).
@@ -1257,14 +1257,21 @@ impl<'s> Replication<'s> {
         let mut facts = std::mem::take(&mut self.out.facts);
         let mut outcome = Ok(());
         for n in &facts {
-            // The most frequent fact, on the commanded case: `note`'s reaction, inline.
-            if let (Fact::TaskDone(item), StreamId::Case(case), Some(slot)) = (&n.fact, n.stream, hint)
+            // The most frequent facts, on the commanded case: `note`'s reactions, inline.
+            if let (StreamId::Case(case), Some(slot)) = (n.stream, hint)
                 && self.cases[slot as usize].id == case.0
             {
-                if let Some(member) = self.member_of(self.bundle_of(slot), item) {
-                    self.members[slot as usize * self.stride + member as usize].done = self.now;
+                match &n.fact {
+                    Fact::TaskDone(item) => {
+                        self.task_done(slot, item);
+                        continue;
+                    }
+                    Fact::TaskReady(item) => {
+                        self.task_ready(slot, item);
+                        continue;
+                    }
+                    _ => {}
                 }
-                continue;
             }
             if let Err(e) = self.note(n.stream, &n.fact, hint) {
                 outcome = Err(e);
@@ -1701,24 +1708,9 @@ impl<'s> Replication<'s> {
             self.engine.compact(case);
         }
         let Some(slot) = slot else { return Ok(()) };
-        let base = slot as usize * self.stride;
         match fact {
-            Fact::TaskReady(item) => {
-                let bundle = self.bundle_of(slot);
-                let member = self.member_of(bundle, item).expect("events name members of the case's bundle");
-                let cure_wait = if self.supplying { self.now - self.cure_blocked_since(slot, member) } else { 0.0 };
-                let m = &mut self.members[base + member as usize];
-                m.ready = self.now;
-                m.cure_wait = cure_wait;
-                let station = self.members_of[bundle.index()][member as usize].station as usize;
-                self.enqueue(station, slot, member);
-            }
-            Fact::TaskDone(item) => {
-                let bundle = self.bundle_of(slot);
-                if let Some(member) = self.member_of(bundle, item) {
-                    self.members[base + member as usize].done = self.now;
-                }
-            }
+            Fact::TaskReady(item) => self.task_ready(slot, item),
+            Fact::TaskDone(item) => self.task_done(slot, item),
             Fact::CaseDecided { outcome, awaiting_cure } => {
                 let id = CaseId(self.cases[slot as usize].id);
                 let overdue =
@@ -1756,6 +1748,27 @@ impl<'s> Replication<'s> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// A task of the case in `slot` became ready: it joins its department's queue.
+    #[inline]
+    fn task_ready(&mut self, slot: u32, item: &Id) {
+        let bundle = self.bundle_of(slot);
+        let member = self.member_of(bundle, item).expect("events name members of the case's bundle");
+        let cure_wait = if self.supplying { self.now - self.cure_blocked_since(slot, member) } else { 0.0 };
+        let m = &mut self.members[slot as usize * self.stride + member as usize];
+        m.ready = self.now;
+        m.cure_wait = cure_wait;
+        let station = self.members_of[bundle.index()][member as usize].station as usize;
+        self.enqueue(station, slot, member);
+    }
+
+    /// A task of the case in `slot` was approved, denied or cancelled.
+    #[inline]
+    fn task_done(&mut self, slot: u32, item: &Id) {
+        if let Some(member) = self.member_of(self.bundle_of(slot), item) {
+            self.members[slot as usize * self.stride + member as usize].done = self.now;
+        }
     }
 
     /// When a task that became ready on a supply was otherwise free to start: its predecessors'
