@@ -1751,7 +1751,7 @@ impl<'s> Replication<'s> {
     }
 
     /// A task of the case in `slot` became ready: it joins its department's queue.
-    #[inline]
+    #[inline(always)]
     fn task_ready(&mut self, slot: u32, item: &Id) {
         let bundle = self.bundle_of(slot);
         let member = self.member_of(bundle, item).expect("events name members of the case's bundle");
@@ -1764,7 +1764,7 @@ impl<'s> Replication<'s> {
     }
 
     /// A task of the case in `slot` was approved, denied or cancelled.
-    #[inline]
+    #[inline(always)]
     fn task_done(&mut self, slot: u32, item: &Id) {
         if let Some(member) = self.member_of(self.bundle_of(slot), item) {
             self.members[slot as usize * self.stride + member as usize].done = self.now;
@@ -2003,15 +2003,24 @@ impl<'s> Replication<'s> {
             chain.cure += m.cure_wait;
             let preds = case.tasks[p].waits_for;
             let (mut count, mut hi, mut lo) = (0, f64::MIN, f64::MAX);
-            for d in preds.iter().map(done).filter(|d| !d.is_nan()) {
+            // The predecessor that finished last (on ties the last one, as `max_by` picks).
+            let mut latest: Option<(usize, f64)> = None;
+            for q in preds.iter() {
+                let d = done(q);
+                if d.is_nan() {
+                    continue;
+                }
                 count += 1;
                 hi = hi.max(d);
                 lo = lo.min(d);
+                if latest.is_none_or(|(_, l)| d.total_cmp(&l).is_ge()) {
+                    latest = Some((q, d));
+                }
             }
             if count >= 2 {
                 chain.join += hi - lo;
             }
-            current = preds.iter().filter(|&q| !done(q).is_nan()).max_by(|&a, &b| done(a).total_cmp(&done(b)));
+            current = latest.map(|(q, _)| q);
         }
         chain
     }
