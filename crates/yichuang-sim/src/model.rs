@@ -11,7 +11,7 @@
 //! keys ([`Agenda`]); queues, slots and the engine's output buffer are allocated once and
 //! reused; random numbers come from keyed SplitMix streams (no allocation).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
@@ -292,8 +292,8 @@ struct Station {
     name: String,
     servers: u32,
     free: Vec<u32>,
-    queue: VecDeque<Job>,
-    priority: VecDeque<Job>,
+    queue: Fifo<Job>,
+    priority: Fifo<Job>,
     actors: Vec<Actor>,
     /// Busy servers, on the working-time axis.
     busy: Level,
@@ -306,7 +306,60 @@ struct Station {
 
 impl Station {
     fn len(&self) -> u32 {
-        (self.queue.len() + self.priority.len()) as u32
+        (self.queue.len + self.priority.len) as u32
+    }
+}
+
+/// A first-in first-out queue of `Copy` items: a ring buffer whose capacity is a power of two
+/// (a push and a pop are a few instructions; `VecDeque` handles any capacity).
+#[derive(Debug)]
+struct Fifo<T> {
+    /// The ring; its length is the capacity (0 or a power of two).
+    buf: Vec<T>,
+    /// Position of the first item.
+    head: usize,
+    /// Items queued.
+    len: usize,
+}
+
+impl<T> Default for Fifo<T> {
+    fn default() -> Fifo<T> {
+        Fifo { buf: Vec::new(), head: 0, len: 0 }
+    }
+}
+
+impl<T: Copy> Fifo<T> {
+    #[inline]
+    fn push(&mut self, x: T) {
+        if self.len == self.buf.len() {
+            self.grow(x);
+        }
+        let mask = self.buf.len() - 1;
+        self.buf[(self.head + self.len) & mask] = x;
+        self.len += 1;
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<T> {
+        if self.len == 0 {
+            return None;
+        }
+        let x = self.buf[self.head];
+        self.head = (self.head + 1) & (self.buf.len() - 1);
+        self.len -= 1;
+        Some(x)
+    }
+
+    /// Doubles the capacity (at least 16), the items in order from position 0.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, filler: T) {
+        let capacity = (self.buf.len() * 2).max(16);
+        let mut buf = Vec::with_capacity(capacity);
+        buf.extend((0..self.len).map(|i| self.buf[(self.head + i) & (self.buf.len() - 1)]));
+        buf.resize(capacity, filler);
+        self.buf = buf;
+        self.head = 0;
     }
 }
 
@@ -1122,9 +1175,9 @@ impl<'s> Replication<'s> {
         let priority = c.green && self.sc.spec.policy.green_channel_priority;
         let st = &mut self.stations[station];
         if priority {
-            st.priority.push_back(job);
+            st.priority.push(job);
         } else {
-            st.queue.push_back(job);
+            st.queue.push(job);
         }
         let len = st.len();
         st.queued.set(self.now, len);
@@ -1157,7 +1210,8 @@ impl<'s> Replication<'s> {
                 if st.free.is_empty() {
                     break;
                 }
-                let Some(job) = st.priority.pop_front().or_else(|| st.queue.pop_front()) else { break };
+                let job = if st.priority.len == 0 { st.queue.pop() } else { st.priority.pop() };
+                let Some(job) = job else { break };
                 let len = st.len();
                 st.queued.set(self.now, len);
                 self.start(station, job)?;
@@ -2162,8 +2216,8 @@ impl Station {
             name,
             servers,
             free: (0..servers).rev().collect(),
-            queue: VecDeque::with_capacity(1024),
-            priority: VecDeque::new(),
+            queue: Fifo::default(),
+            priority: Fifo::default(),
             actors,
             busy: Level::default(),
             queued: Level::default(),
@@ -2177,5 +2231,32 @@ impl Station {
 impl BundleResult {
     fn new() -> BundleResult {
         BundleResult { cycle: Tally::with_histogram(), on_time: Tally::default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifo_agrees_with_a_vec_deque() {
+        let mut fifo = Fifo::default();
+        let mut reference = std::collections::VecDeque::new();
+        let mut x = 42u64;
+        for i in 0..50_000u32 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            // Phases of growth and of draining, so that the ring wraps and grows while wrapped.
+            let pushes = if (i / 1000) % 2 == 0 { x >> 62 } else { (x >> 63) & 1 };
+            for k in 0..pushes {
+                fifo.push((i, k));
+                reference.push_back((i, k));
+            }
+            assert_eq!(fifo.pop(), reference.pop_front());
+            assert_eq!(fifo.len, reference.len());
+        }
+        while let Some(item) = reference.pop_front() {
+            assert_eq!(fifo.pop(), Some(item));
+        }
+        assert_eq!(fifo.pop(), None);
     }
 }
