@@ -169,9 +169,10 @@ mod tests {
 
     #[test]
     fn both_tiers_agree_with_a_sorted_order() {
-        // Far events (heap), crowded minutes (bucket overflow) and near ones, interleaved.
+        // Far events (heap), crowded buckets (overflow) and near ones, interleaved; the
+        // reference is ordered by (time, scheduling order).
         let mut a = Agenda::with_capacity(0);
-        let mut reference: Vec<(u64, u64, u32)> = Vec::new();
+        let mut reference = std::collections::BTreeSet::new();
         let (mut x, mut seq, mut now) = (987_654_321u64, 0u64, 0.0f64);
         for round in 0..20_000u32 {
             x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
@@ -185,11 +186,10 @@ mod tests {
                 };
                 seq += 1;
                 a.push(t, round);
-                reference.push((t.to_bits(), seq, round));
+                reference.insert((t.to_bits(), seq, round));
             }
             if round % 4 != 0 {
-                reference.sort_unstable();
-                let want = (!reference.is_empty()).then(|| reference.remove(0));
+                let want = reference.pop_first();
                 let got = a.pop();
                 assert_eq!(got, want.map(|(t, _, r)| (f64::from_bits(t), r)));
                 if let Some((t, _)) = got {
@@ -197,7 +197,6 @@ mod tests {
                 }
             }
         }
-        reference.sort_unstable();
         let rest: Vec<(f64, u32)> = std::iter::from_fn(|| a.pop()).collect();
         assert_eq!(rest, reference.iter().map(|&(t, _, r)| (f64::from_bits(t), r)).collect::<Vec<_>>());
     }
