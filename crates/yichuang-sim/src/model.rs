@@ -7,9 +7,11 @@
 //! applicant to the delivery window, `TicketOpened` starts the ticket work, and so on. Which
 //! tasks are ready, what is tolerated, when a case is decided, when timers fire: the engine's.
 //!
-//! Hot-path discipline: events are plain `Copy` payloads in a slab, ordered by a heap of integer
-//! keys ([`Agenda`]); queues, slots and the engine's output buffer are allocated once and
-//! reused; random numbers come from keyed SplitMix streams (no allocation).
+//! Hot-path discipline: events are plain `Copy` payloads in the [`Agenda`] (a ring of
+//! quarter-minute buckets backed by a heap of integer keys); queues, slots and the engine's
+//! output buffer are allocated once and reused; the engine's events are digested as they are
+//! recorded into the few facts the simulator reacts to ([`Fact`]); random numbers come from
+//! keyed SplitMix streams (no allocation).
 
 use std::collections::HashMap;
 use std::rc::Rc;
