@@ -24,7 +24,13 @@ impl Clock {
 
     /// The engine instant of simulated time `t` (minutes since the start).
     pub fn instant(&self, t: f64) -> Instant {
-        self.start.plus_minutes(floor_minutes(t))
+        self.instant_at(floor_minutes(t))
+    }
+
+    /// The engine instant of whole minute `minute` (since the start): `instant(t)` is
+    /// `instant_at(floor_minutes(t))`.
+    pub fn instant_at(&self, minute: i64) -> Instant {
+        self.start.plus_minutes(minute)
     }
 
     /// Simulated time (minutes since the start) of an engine instant.

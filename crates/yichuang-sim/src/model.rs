@@ -7,11 +7,13 @@
 //! applicant to the delivery window, `TicketOpened` starts the ticket work, and so on. Which
 //! tasks are ready, what is tolerated, when a case is decided, when timers fire: the engine's.
 //!
-//! Hot-path discipline: events are plain `Copy` payloads in a slab, ordered by a heap of integer
-//! keys ([`Agenda`]); queues, slots and the engine's output buffer are allocated once and
-//! reused; random numbers come from keyed SplitMix streams (no allocation).
+//! Hot-path discipline: events are plain `Copy` payloads in the [`Agenda`] (a ring of
+//! quarter-minute buckets backed by a heap of integer keys); queues, slots and the engine's
+//! output buffer are allocated once and reused; the engine's events are digested as they are
+//! recorded into the few facts the simulator reacts to ([`Fact`]); random numbers come from
+//! keyed SplitMix streams (no allocation).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
@@ -25,6 +27,10 @@ use yichuang_core::{
 };
 
 use crate::SimError;
+
+/// Why a replication stopped, boxed: the hot functions return `Result<_, Fail>` in a register
+/// (a `SimError` is a dozen words, copied through every `?`).
+type Fail = Box<SimError>;
 use crate::agenda::Agenda;
 use crate::clock::{Clock, floor_minutes};
 use crate::random::{Stream, derive};
@@ -92,27 +98,145 @@ enum What {
     MeasureStart,
 }
 
-/// The event kinds every case goes through, counted through [`Replication::event_pos`]
-/// rather than by name.
+/// The event kinds every case goes through, counted through [`EventCounts::pos`] rather than
+/// by name; their names, as [`Event::name`] gives them.
 const FREQUENT_KINDS: usize = 12;
+const FREQUENT_NAMES: [&str; FREQUENT_KINDS] = [
+    "TaskReady",
+    "TaskClaimed",
+    "TaskApproved",
+    "CaseDecided",
+    "Delivered",
+    "Accepted",
+    "Submitted",
+    "Consulted",
+    "Rated",
+    "MaterialSupplied",
+    "TaskSigned",
+    "SlaLevelChanged",
+];
 
-/// The index of a frequent event kind (below [`FREQUENT_KINDS`]), or `None`.
-fn frequent_kind(event: &Event) -> Option<usize> {
-    Some(match event {
-        Event::TaskReady { .. } => 0,
-        Event::TaskClaimed { .. } => 1,
-        Event::TaskApproved { .. } => 2,
-        Event::CaseDecided { .. } => 3,
-        Event::Delivered { .. } => 4,
-        Event::Accepted { .. } => 5,
-        Event::Submitted { .. } => 6,
-        Event::Consulted { .. } => 7,
-        Event::Rated { .. } => 8,
-        Event::MaterialSupplied { .. } => 9,
-        Event::TaskSigned { .. } => 10,
-        Event::SlaLevelChanged { .. } => 11,
-        _ => return None,
-    })
+/// What the simulator reacts to in one engine event. The event itself is dropped as it is
+/// recorded: only these few fields are kept (and moved, not copied).
+#[derive(Debug)]
+enum Fact {
+    /// `TaskReady`.
+    TaskReady(Id),
+    /// `TaskApproved`, `TaskDenied` or `TaskCancelled`.
+    TaskDone(Id),
+    CaseDecided {
+        outcome: Outcome,
+        awaiting_cure: bool,
+    },
+    CaseSuspended,
+    CaseResumed,
+    /// `CaseReturned`, `Withdrawn` or `Rejected`.
+    CaseLeft,
+    Revoked,
+    Rated {
+        stars: u8,
+        by_default: bool,
+    },
+    /// `TicketOpened`: the source's kind and the responsible department.
+    TicketOpened(Box<(&'static str, Id)>),
+    /// `TicketClosed` or `TicketAppealUpheld`.
+    TicketClosed,
+    /// Anything else (counted only).
+    Other,
+}
+
+/// Engine events by kind, in the order first seen.
+#[derive(Debug)]
+struct EventCounts {
+    events: Vec<(&'static str, u64)>,
+    /// Position in `events` of each frequent kind, `u32::MAX` until first seen.
+    pos: [u32; FREQUENT_KINDS],
+}
+
+impl EventCounts {
+    fn new() -> EventCounts {
+        EventCounts { events: Vec::new(), pos: [u32::MAX; FREQUENT_KINDS] }
+    }
+
+    /// Counts one event of frequent kind `kind`.
+    #[inline]
+    fn frequent(&mut self, kind: usize) {
+        match self.pos[kind] {
+            u32::MAX => self.pos[kind] = self.named(FREQUENT_NAMES[kind]) as u32,
+            pos => self.events[pos as usize].1 += 1,
+        }
+    }
+
+    /// Counts one event by name; returns its position in the counts.
+    #[cold]
+    #[inline(never)]
+    fn named(&mut self, name: &'static str) -> usize {
+        let events = &mut self.events;
+        let found = events
+            .iter()
+            .position(|(n, _)| std::ptr::eq(*n, name))
+            .or_else(|| events.iter().position(|(n, _)| *n == name));
+        match found {
+            Some(i) => {
+                events[i].1 += 1;
+                i
+            }
+            None => {
+                events.push((name, 1));
+                events.len() - 1
+            }
+        }
+    }
+
+    /// Counts `event` and keeps what the simulator reacts to.
+    #[inline(always)]
+    fn digest(&mut self, event: Event) -> Fact {
+        #[cfg(debug_assertions)]
+        let name = event.name();
+        let (kind, fact) = match event {
+            Event::TaskReady { item } => (0, Fact::TaskReady(item)),
+            // Moving the fields out drops them by type, without a second dispatch on the kind.
+            Event::TaskClaimed { item, reviewer } => {
+                drop((item, reviewer));
+                (1, Fact::Other)
+            }
+            Event::TaskApproved { item } => (2, Fact::TaskDone(item)),
+            Event::CaseDecided { outcome, awaiting_cure } => (3, Fact::CaseDecided { outcome, awaiting_cure }),
+            Event::Delivered { .. } => (4, Fact::Other),
+            Event::Accepted { .. } => (5, Fact::Other),
+            Event::Submitted { .. } => (6, Fact::Other),
+            Event::Consulted { .. } => (7, Fact::Other),
+            Event::Rated { stars, by_default } => (8, Fact::Rated { stars, by_default }),
+            Event::MaterialSupplied { material } => {
+                drop(material);
+                (9, Fact::Other)
+            }
+            Event::TaskSigned { item, department } => {
+                drop((item, department));
+                (10, Fact::Other)
+            }
+            Event::SlaLevelChanged { .. } => (11, Fact::Other),
+            other => {
+                self.named(other.name());
+                return match other {
+                    Event::TaskDenied { item, .. } | Event::TaskCancelled { item, .. } => Fact::TaskDone(item),
+                    Event::CaseSuspended => Fact::CaseSuspended,
+                    Event::CaseResumed => Fact::CaseResumed,
+                    Event::CaseReturned | Event::Withdrawn | Event::Rejected { .. } => Fact::CaseLeft,
+                    Event::Revoked => Fact::Revoked,
+                    Event::TicketOpened { source, department, .. } => {
+                        Fact::TicketOpened(Box::new((source.kind(), department)))
+                    }
+                    Event::TicketClosed | Event::TicketAppealUpheld => Fact::TicketClosed,
+                    _ => Fact::Other,
+                };
+            }
+        };
+        #[cfg(debug_assertions)]
+        assert_eq!(FREQUENT_NAMES[kind], name, "FREQUENT_NAMES follows the kinds");
+        self.frequent(kind);
+        fact
+    }
 }
 
 /// A member of a bundle, as the reactions to its events and the reviewers need it.
@@ -129,20 +253,29 @@ struct MemberInfo {
 }
 
 /// One event the engine recorded, as the simulator keeps it until it has reacted: the stream
-/// and the fact (the log envelope and the actor are of no use here).
+/// and the fact (the log envelope, the actor and the rest of the event are of no use here).
 #[derive(Debug)]
 struct Notice {
     stream: StreamId,
-    event: Event,
+    fact: Fact,
 }
 
-/// The simulator's [`EventSink`]: the engine's events of one command, in order.
-#[derive(Debug, Default)]
-struct Notices(Vec<Notice>);
+/// The simulator's [`EventSink`]: the facts of one command's events, in order, and the count
+/// of every event recorded. (The engine records nothing for a command it refuses.)
+#[derive(Debug)]
+struct Notices {
+    facts: Vec<Notice>,
+    counts: EventCounts,
+}
 
 impl EventSink for Notices {
+    #[inline(always)]
     fn record(&mut self, stream: StreamId, _seq: u32, _at: yichuang_core::Instant, _by: &Actor, event: Event) {
-        self.0.push(Notice { stream, event });
+        let fact = self.counts.digest(event);
+        // The simulator reacts to nothing in the other events (see `Replication::note`).
+        if !matches!(fact, Fact::Other) {
+            self.facts.push(Notice { stream, fact });
+        }
     }
 }
 
@@ -161,8 +294,8 @@ struct Station {
     name: String,
     servers: u32,
     free: Vec<u32>,
-    queue: VecDeque<Job>,
-    priority: VecDeque<Job>,
+    queue: Fifo<Job>,
+    priority: Fifo<Job>,
     actors: Vec<Actor>,
     /// Busy servers, on the working-time axis.
     busy: Level,
@@ -175,7 +308,60 @@ struct Station {
 
 impl Station {
     fn len(&self) -> u32 {
-        (self.queue.len() + self.priority.len()) as u32
+        (self.queue.len + self.priority.len) as u32
+    }
+}
+
+/// A first-in first-out queue of `Copy` items: a ring buffer whose capacity is a power of two
+/// (a push and a pop are a few instructions; `VecDeque` handles any capacity).
+#[derive(Debug)]
+struct Fifo<T> {
+    /// The ring; its length is the capacity (0 or a power of two).
+    buf: Vec<T>,
+    /// Position of the first item.
+    head: usize,
+    /// Items queued.
+    len: usize,
+}
+
+impl<T> Default for Fifo<T> {
+    fn default() -> Fifo<T> {
+        Fifo { buf: Vec::new(), head: 0, len: 0 }
+    }
+}
+
+impl<T: Copy> Fifo<T> {
+    #[inline]
+    fn push(&mut self, x: T) {
+        if self.len == self.buf.len() {
+            self.grow(x);
+        }
+        let mask = self.buf.len() - 1;
+        self.buf[(self.head + self.len) & mask] = x;
+        self.len += 1;
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<T> {
+        if self.len == 0 {
+            return None;
+        }
+        let x = self.buf[self.head];
+        self.head = (self.head + 1) & (self.buf.len() - 1);
+        self.len -= 1;
+        Some(x)
+    }
+
+    /// Doubles the capacity (at least 16), the items in order from position 0.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, filler: T) {
+        let capacity = (self.buf.len() * 2).max(16);
+        let mut buf = Vec::with_capacity(capacity);
+        buf.extend((0..self.len).map(|i| self.buf[(self.head + i) & (self.buf.len() - 1)]));
+        buf.resize(capacity, filler);
+        self.buf = buf;
+        self.head = 0;
     }
 }
 
@@ -418,6 +604,8 @@ pub(crate) struct Replication<'s> {
     /// The engine instant of `now` (its whole minute).
     now_i: yichuang_core::Instant,
     now_w: f64,
+    /// The hall never closes: working time is calendar time.
+    always_open: bool,
     advanced_to: i64,
     wake_at: f64,
     /// The engine ran a command or fired timers since the last look at its next deadline
@@ -437,9 +625,9 @@ pub(crate) struct Replication<'s> {
     /// Per bundle (by index), its members in order (shared, so that a prebuilt command can be
     /// passed to [`Replication::exec`]).
     members_of: Rc<[Vec<MemberInfo>]>,
-    /// Position in `result.events` of each frequent event kind ([`frequent_kind`]), `u32::MAX`
-    /// until first seen.
-    event_pos: [u32; FREQUENT_KINDS],
+    /// Per bundle, the addresses of its members' item ids (what [`Replication::member_of`]
+    /// scans first: the engine's events carry the definition's own ids).
+    member_addrs: Vec<Vec<usize>>,
     dirty: Vec<u16>,
     streams: Vec<StreamTemplate>,
     supervisor: Option<Actor>,
@@ -516,7 +704,7 @@ impl<'s> Replication<'s> {
                 .collect();
             stations.push(Station::new(id.to_string(), count, actors));
         }
-        let members_of = def
+        let members_of: Rc<[Vec<MemberInfo>]> = def
             .bundles()
             .iter()
             .map(|b| {
@@ -610,11 +798,12 @@ impl<'s> Replication<'s> {
             now: 0.0,
             now_i,
             now_w: 0.0,
+            always_open: spec.hall == crate::scenario::Hall::AlwaysOpen,
             advanced_to: -1,
             wake_at: f64::INFINITY,
             timers_touched: false,
             agenda: Agenda::with_capacity(capacity),
-            out: Notices(Vec::with_capacity(64)),
+            out: Notices { facts: Vec::with_capacity(64), counts: EventCounts::new() },
             cases: Vec::with_capacity(capacity),
             members: Vec::with_capacity(capacity * stride),
             stride,
@@ -622,8 +811,8 @@ impl<'s> Replication<'s> {
             by_id: Vec::with_capacity(capacity),
             stations,
             dept_station,
+            member_addrs: members_of.iter().map(|ms| ms.iter().map(|m| m.id.as_ptr().addr()).collect()).collect(),
             members_of,
-            event_pos: [u32::MAX; FREQUENT_KINDS],
             dirty: Vec::new(),
             streams,
             supervisor,
@@ -649,12 +838,17 @@ impl<'s> Replication<'s> {
         }
     }
 
+    #[inline]
     fn schedule(&mut self, t: f64, what: What) {
         self.agenda.push(t, what);
     }
 
     /// Runs the replication to its stop rule.
-    pub fn run(mut self) -> Result<RepResult, SimError> {
+    pub fn run(self) -> Result<RepResult, SimError> {
+        self.run_boxed().map_err(|e| *e)
+    }
+
+    fn run_boxed(mut self) -> Result<RepResult, Fail> {
         let wall = std::time::Instant::now();
         for k in 0..self.streams.len() {
             self.arrivals_open += 1;
@@ -696,6 +890,7 @@ impl<'s> Replication<'s> {
         Ok(self.result)
     }
 
+    #[inline(never)]
     fn report_progress(&mut self) {
         let Some(p) = self.progress else { return };
         let fraction = if self.horizon.is_finite() {
@@ -732,28 +927,30 @@ impl<'s> Replication<'s> {
         (duration / 500.0).max(1.0)
     }
 
-    fn set_now(&mut self, t: f64) -> Result<(), SimError> {
+    fn set_now(&mut self, t: f64) -> Result<(), Fail> {
         self.now = t;
-        self.now_i = self.clock.instant(t);
-        self.now_w = self.clock.work(self.def.calendar(), t).map_err(|e| self.calendar_error(e))?;
         let minute = floor_minutes(t);
+        self.now_i = self.clock.instant_at(minute);
+        self.now_w = if self.always_open {
+            t
+        } else {
+            self.clock.work(self.def.calendar(), t).map_err(|e| self.calendar_error(e))?
+        };
         if minute > self.advanced_to {
             self.advanced_to = minute;
-            self.advance_engine()?;
+            // Nothing due: advancing would record nothing and change nothing (not even the next
+            // deadline, for which a wake-up is already scheduled).
+            if self.engine.next_deadline().is_some_and(|d| d <= self.now_i) {
+                self.advance_engine()?;
+            }
         }
         Ok(())
     }
 
-    fn advance_engine(&mut self) -> Result<(), SimError> {
-        let mut out = std::mem::take(&mut self.out);
+    fn advance_engine(&mut self) -> Result<(), Fail> {
         self.timers_touched = true;
-        self.engine.advance_into(self.now_i, &mut out);
-        for n in &out.0 {
-            self.note(n.stream, &n.event, None)?;
-        }
-        out.0.clear();
-        self.out = out;
-        Ok(())
+        self.engine.advance_into(self.now_i, &mut self.out);
+        self.note_recorded(None)
     }
 
     fn schedule_wake(&mut self) {
@@ -766,11 +963,12 @@ impl<'s> Replication<'s> {
         }
     }
 
-    fn calendar_error(&self, e: yichuang_core::CalendarError) -> SimError {
-        SimError::Calendar { replication: self.rep, at: self.now_i.to_string(), error: e.to_string() }
+    #[cold]
+    fn calendar_error(&self, e: yichuang_core::CalendarError) -> Fail {
+        Box::new(SimError::Calendar { replication: self.rep, at: self.now_i.to_string(), error: e.to_string() })
     }
 
-    fn handle(&mut self, what: What) -> Result<(), SimError> {
+    fn handle(&mut self, what: What) -> Result<(), Fail> {
         match what {
             What::Arrival { stream } => self.arrive(stream as usize),
             What::WindowDone { station, server, slot, generation } => {
@@ -856,6 +1054,7 @@ impl<'s> Replication<'s> {
     /// Inverts the integrated piecewise-constant rate (per minute, by hour of day and weekday):
     /// the time at which `need` expected arrivals have accumulated after `from`. In an
     /// office-hours hall the rate is 0 while the hall is closed.
+    #[inline(never)]
     fn piecewise_next(&self, from: f64, mut need: f64, rate_at: impl Fn(usize, usize) -> f64) -> Option<f64> {
         let cal = self.def.calendar();
         let office_hours = self.sc.spec.hall == crate::scenario::Hall::OfficeHours;
@@ -895,7 +1094,7 @@ impl<'s> Replication<'s> {
         None
     }
 
-    fn arrive(&mut self, k: usize) -> Result<(), SimError> {
+    fn arrive(&mut self, k: usize) -> Result<(), Fail> {
         if self.arrivals >= self.arrivals_limit {
             // Arrivals already closed (another stream reached the limit).
             return Ok(());
@@ -979,9 +1178,9 @@ impl<'s> Replication<'s> {
         let priority = c.green && self.sc.spec.policy.green_channel_priority;
         let st = &mut self.stations[station];
         if priority {
-            st.priority.push_back(job);
+            st.priority.push(job);
         } else {
-            st.queue.push_back(job);
+            st.queue.push(job);
         }
         let len = st.len();
         st.queued.set(self.now, len);
@@ -1003,7 +1202,7 @@ impl<'s> Replication<'s> {
         }
     }
 
-    fn dispatch(&mut self) -> Result<(), SimError> {
+    fn dispatch(&mut self) -> Result<(), Fail> {
         // Starting a review may (through the engine) make other stations dirty; each pass
         // drains the list, and every start consumes a queued job, so this terminates.
         while let Some(station) = self.dirty.pop() {
@@ -1014,7 +1213,8 @@ impl<'s> Replication<'s> {
                 if st.free.is_empty() {
                     break;
                 }
-                let Some(job) = st.priority.pop_front().or_else(|| st.queue.pop_front()) else { break };
+                let job = if st.priority.len == 0 { st.queue.pop() } else { st.priority.pop() };
+                let Some(job) = job else { break };
                 let len = st.len();
                 st.queued.set(self.now, len);
                 self.start(station, job)?;
@@ -1023,7 +1223,7 @@ impl<'s> Replication<'s> {
         Ok(())
     }
 
-    fn start(&mut self, station: usize, job: Job) -> Result<(), SimError> {
+    fn start(&mut self, station: usize, job: Job) -> Result<(), Fail> {
         let c = &self.cases[job.slot as usize];
         if c.generation != job.generation {
             return Ok(());
@@ -1075,7 +1275,7 @@ impl<'s> Replication<'s> {
         Ok(())
     }
 
-    fn start_review(&mut self, station: usize, server: u32, job: Job, wait: f64) -> Result<f64, SimError> {
+    fn start_review(&mut self, station: usize, server: u32, job: Job, wait: f64) -> Result<f64, Fail> {
         let base = job.slot as usize * self.stride + job.member as usize;
         let first = self.members[base].claimed.is_nan();
         self.members[base].queue_wait += wait;
@@ -1089,78 +1289,93 @@ impl<'s> Replication<'s> {
             let actor = &self.stations[station].actors[server as usize];
             let id = CaseId(self.cases[job.slot as usize].id);
             let ctx = Ctx { now: self.now_i, actor };
-            let mut out = std::mem::take(&mut self.out);
             self.timers_touched = true;
-            let r = self.engine.execute_into(id, cmd, &ctx, &mut out);
-            self.after_command(out, r, job.slot, "claim")?;
+            let r = self.engine.execute_into(id, cmd, &ctx, &mut self.out);
+            self.after_command(r, job.slot, "claim")?;
         }
         let review = self.sc.reviews[item_ix.index()].as_ref().expect("validated: every member item has a review");
         Ok(review.time.sample(&mut self.draw(job.slot, P_REVIEW, u64::from(job.member) << 16 | u64::from(visit))))
     }
 
     /// Processes the events of a command, or turns its rejection into an error.
-    fn after_command(
-        &mut self,
-        mut out: Notices,
-        result: Result<(), Rejection>,
-        slot: u32,
-        command: &'static str,
-    ) -> Result<(), SimError> {
-        let outcome = match result {
-            Ok(()) => self.note_all(&out, slot),
+    fn after_command(&mut self, result: Result<(), Rejection>, slot: u32, command: &'static str) -> Result<(), Fail> {
+        match result {
+            Ok(()) => self.note_recorded(Some(slot)),
             Err(rejection) => Err(self.refused(slot, command, &rejection)),
-        };
-        out.0.clear();
-        self.out = out;
+        }
+    }
+
+    /// Reacts to the events recorded in `self.out` (by a command on the case in `hint`, or by
+    /// the timers), in order, and empties it.
+    fn note_recorded(&mut self, hint: Option<u32>) -> Result<(), Fail> {
+        if self.out.facts.is_empty() {
+            return Ok(());
+        }
+        let mut facts = std::mem::take(&mut self.out.facts);
+        let mut outcome = Ok(());
+        for n in &facts {
+            // The most frequent facts, on the commanded case: `note`'s reactions, inline.
+            if let (StreamId::Case(case), Some(slot)) = (n.stream, hint)
+                && self.cases[slot as usize].id == case.0
+            {
+                match &n.fact {
+                    Fact::TaskDone(item) => {
+                        self.task_done(slot, item);
+                        continue;
+                    }
+                    Fact::TaskReady(item) => {
+                        self.task_ready(slot, item);
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            if let Err(e) = self.note(n.stream, &n.fact, hint) {
+                outcome = Err(e);
+                break;
+            }
+        }
+        facts.clear();
+        self.out.facts = facts;
         outcome
     }
 
-    /// Reacts to the events of a command on the case in `slot`, in order.
-    fn note_all(&mut self, out: &Notices, slot: u32) -> Result<(), SimError> {
-        for n in &out.0 {
-            self.note(n.stream, &n.event, Some(slot))?;
-        }
-        Ok(())
-    }
-
     /// Executes a case command as `actor`; `Err(rejection)` is returned to the caller to handle.
-    fn exec(&mut self, slot: u32, command: &Command, actor: ActorRef) -> Result<Result<(), Rejection>, SimError> {
+    fn exec(&mut self, slot: u32, command: &Command, actor: ActorRef) -> Result<Result<(), Box<Rejection>>, Fail> {
         let id = CaseId(self.cases[slot as usize].id);
         let actor = match actor {
             ActorRef::Server(station, server) => &self.stations[station].actors[server as usize],
             ActorRef::Applicant(stream) => &self.streams[stream as usize].actor,
         };
         let ctx = Ctx { now: self.now_i, actor };
-        let mut out = std::mem::take(&mut self.out);
         self.timers_touched = true;
-        let result = self.engine.execute_into(id, command, &ctx, &mut out);
-        let noted = if result.is_ok() { self.note_all(&out, slot) } else { Ok(()) };
-        out.0.clear();
-        self.out = out;
-        noted.map(|()| result)
+        let result = self.engine.execute_into(id, command, &ctx, &mut self.out);
+        debug_assert!(result.is_ok() || self.out.facts.is_empty(), "a refused command records nothing");
+        self.note_recorded(Some(slot)).map(|()| result.map_err(Box::new))
     }
 
     /// Like [`Replication::exec`], a rejection being an error of the simulation.
-    fn exec_ok(&mut self, slot: u32, command: &Command, actor: ActorRef) -> Result<(), SimError> {
+    fn exec_ok(&mut self, slot: u32, command: &Command, actor: ActorRef) -> Result<(), Fail> {
         match self.exec(slot, command, actor)? {
             Ok(()) => Ok(()),
             Err(rejection) => Err(self.refused(slot, command.name(), &rejection)),
         }
     }
 
-    fn refused(&self, slot: u32, command: &'static str, rejection: &Rejection) -> SimError {
-        SimError::Refused {
+    #[cold]
+    fn refused(&self, slot: u32, command: &'static str, rejection: &Rejection) -> Fail {
+        Box::new(SimError::Refused {
             replication: self.rep,
             command,
             case: CaseId(self.cases[slot as usize].id).to_string(),
             at: self.now_i.to_string(),
             rejection: rejection.to_string(),
-        }
+        })
     }
 
     // ───────────────────────────── windows ─────────────────────────────
 
-    fn window_done(&mut self, station: usize, server: u32, slot: u32) -> Result<(), SimError> {
+    fn window_done(&mut self, station: usize, server: u32, slot: u32) -> Result<(), Fail> {
         let c = &mut self.cases[slot as usize];
         if station < WINDOW_STATIONS {
             c.spans[station].1 = self.now;
@@ -1172,7 +1387,7 @@ impl<'s> Replication<'s> {
         }
     }
 
-    fn consulted(&mut self, slot: u32, server: u32) -> Result<(), SimError> {
+    fn consulted(&mut self, slot: u32, server: u32) -> Result<(), Fail> {
         let c = &self.cases[slot as usize];
         let stream = &self.streams[c.stream as usize];
         let applicant = stream.applicant[usize::from(c.blocked)].clone();
@@ -1182,13 +1397,12 @@ impl<'s> Replication<'s> {
         Ok(())
     }
 
-    fn open(&mut self, slot: u32, command: Command, server: u32, station: usize) -> Result<(), SimError> {
+    fn open(&mut self, slot: u32, command: Command, server: u32, station: usize) -> Result<(), Fail> {
         let actor = &self.stations[station].actors[server as usize];
         let ctx = Ctx { now: self.now_i, actor };
-        let mut out = std::mem::take(&mut self.out);
         let name = command.name();
         self.timers_touched = true;
-        match self.engine.open_into(command, &ctx, &mut out) {
+        match self.engine.open_into(command, &ctx, &mut self.out) {
             Ok(id) => {
                 self.cases[slot as usize].id = id.0;
                 let n = id.0 as usize;
@@ -1196,11 +1410,10 @@ impl<'s> Replication<'s> {
                     self.by_id.resize(n + 1, NO_SLOT);
                 }
                 self.by_id[n] = slot;
-                self.after_command(out, Ok(()), slot, name)
+                self.after_command(Ok(()), slot, name)
             }
             Err(rejection) => {
-                out.0.clear();
-                self.out = out;
+                self.out.facts.clear();
                 Err(self.refused(slot, name, &rejection))
             }
         }
@@ -1237,6 +1450,7 @@ impl<'s> Replication<'s> {
         Some((k, v))
     }
 
+    #[inline(never)]
     fn submission(&self, slot: u32) -> Submission {
         let c = &self.cases[slot as usize];
         let k = c.stream as usize;
@@ -1266,7 +1480,7 @@ impl<'s> Replication<'s> {
         }
     }
 
-    fn intake(&mut self, slot: u32, server: u32) -> Result<(), SimError> {
+    fn intake(&mut self, slot: u32, server: u32) -> Result<(), Fail> {
         let clerk = ActorRef::Server(INTAKE, server);
         let id = self.cases[slot as usize].id;
         let state = (id != NO_CASE).then(|| self.engine.case(CaseId(id)).map(|c| c.state)).flatten();
@@ -1300,13 +1514,13 @@ impl<'s> Replication<'s> {
 
     /// The clerk's intake decision: accept; with materials missing, tolerate them (容缺) when the
     /// policy allows and the engine agrees, else give the correction notice (补正).
-    fn decide_intake(&mut self, slot: u32, server: u32) -> Result<(), SimError> {
+    fn decide_intake(&mut self, slot: u32, server: u32) -> Result<(), Fail> {
         let clerk = ActorRef::Server(INTAKE, server);
         let bundle = self.bundle_of(slot);
         if self.cases[slot as usize].missing == 0 {
             match self.exec(slot, &Command::Accept, clerk)? {
                 Ok(()) => return self.accepted(slot, false),
-                Err(Rejection::MaterialsIncomplete { .. }) => {}
+                Err(r) if matches!(*r, Rejection::MaterialsIncomplete { .. }) => {}
                 Err(r) => return Err(self.refused(slot, "accept", &r)),
             }
         }
@@ -1333,7 +1547,7 @@ impl<'s> Replication<'s> {
                 self.schedule(self.now + delay, What::Return { slot, generation });
                 Ok(())
             }
-            Err(Rejection::NothingMissing) => {
+            Err(r) if matches!(*r, Rejection::NothingMissing) => {
                 self.exec_ok(slot, &Command::Accept, clerk)?;
                 self.accepted(slot, false)
             }
@@ -1341,7 +1555,7 @@ impl<'s> Replication<'s> {
         }
     }
 
-    fn accepted(&mut self, slot: u32, tolerated: bool) -> Result<(), SimError> {
+    fn accepted(&mut self, slot: u32, tolerated: bool) -> Result<(), Fail> {
         self.cases[slot as usize].accepted = self.now;
         if !tolerated {
             return Ok(());
@@ -1363,7 +1577,8 @@ impl<'s> Replication<'s> {
         Ok(())
     }
 
-    fn supply(&mut self, slot: u32, material: u32) -> Result<(), SimError> {
+    #[inline(never)]
+    fn supply(&mut self, slot: u32, material: u32) -> Result<(), Fail> {
         let stream = self.cases[slot as usize].stream;
         let id = self.def.materials()[material as usize].id.clone();
         self.supplying = true;
@@ -1389,7 +1604,7 @@ impl<'s> Replication<'s> {
         Ok(())
     }
 
-    fn delivered(&mut self, slot: u32, server: u32) -> Result<(), SimError> {
+    fn delivered(&mut self, slot: u32, server: u32) -> Result<(), Fail> {
         let clerk = ActorRef::Server(DELIVERY, server);
         self.exec_ok(slot, &Command::Deliver { method: DeliveryMethod::Window }, clerk)?;
         let on_time = self.on_time(slot);
@@ -1416,7 +1631,8 @@ impl<'s> Replication<'s> {
         self.complete(slot, on_time)
     }
 
-    fn complain(&mut self, slot: u32) -> Result<(), SimError> {
+    #[inline(never)]
+    fn complain(&mut self, slot: u32) -> Result<(), Fail> {
         let c = &self.cases[slot as usize];
         let lead = self.def.department(self.def.bundle(self.bundle_of(slot)).lead).id.clone();
         let source = TicketSource::Complaint {
@@ -1429,8 +1645,9 @@ impl<'s> Replication<'s> {
         self.timers_touched = true;
         match self.engine.open_ticket(source, &ctx) {
             Ok((_, events)) => {
-                for rec in &events {
-                    self.note(rec.stream, &rec.event, Some(slot))?;
+                for rec in events {
+                    let fact = self.out.counts.digest(rec.event);
+                    self.note(rec.stream, &fact, Some(slot))?;
                 }
                 Ok(())
             }
@@ -1448,7 +1665,7 @@ impl<'s> Replication<'s> {
 
     // ───────────────────────────── reviews ─────────────────────────────
 
-    fn review_done(&mut self, station: usize, server: u32, slot: u32, member: u16) -> Result<(), SimError> {
+    fn review_done(&mut self, station: usize, server: u32, slot: u32, member: u16) -> Result<(), Fail> {
         let base = slot as usize * self.stride + member as usize;
         let c = &self.cases[slot as usize];
         if c.suspended {
@@ -1492,7 +1709,8 @@ impl<'s> Replication<'s> {
         Ok(())
     }
 
-    fn special_end(&mut self, slot: u32, member: u16) -> Result<(), SimError> {
+    #[inline(never)]
+    fn special_end(&mut self, slot: u32, member: u16) -> Result<(), Fail> {
         let item_ix = self.def.bundle(self.bundle_of(slot)).members[member as usize].item;
         let station = self.dept_station[self.def.item(item_ix).decided_by.departments()[0].index()] as usize;
         let item = self.def.item(item_ix).id.clone();
@@ -1513,60 +1731,33 @@ impl<'s> Replication<'s> {
     // ───────────────────────────── engine events ─────────────────────────────
 
     fn member_of(&self, bundle: BundleIx, item: &Id) -> Option<u16> {
-        let members = &self.members_of[bundle.index()];
         // The engine's events carry the definition's own ids: a pointer comparison finds them.
-        let ptr = item.as_ptr();
-        members
-            .iter()
-            .position(|m| m.id.as_ptr() == ptr)
-            .or_else(|| members.iter().position(|m| m.id == *item))
-            .map(|p| p as u16)
-    }
-
-    /// Counts one engine event by name.
-    fn count_event(&mut self, event: &Event) {
-        let Some(kind) = frequent_kind(event) else {
-            self.count_event_named(event.name());
-            return;
-        };
-        match self.event_pos[kind] {
-            u32::MAX => self.event_pos[kind] = self.count_event_named(event.name()) as u32,
-            pos => self.result.events[pos as usize].1 += 1,
+        let addr = item.as_ptr().addr();
+        match self.member_addrs[bundle.index()].iter().position(|&a| a == addr) {
+            Some(p) => Some(p as u16),
+            None => self.member_by_text(bundle, item),
         }
     }
 
-    /// Counts one engine event by name; returns its position in the counts.
-    fn count_event_named(&mut self, name: &'static str) -> usize {
-        let events = &mut self.result.events;
-        let found = events
-            .iter()
-            .position(|(n, _)| std::ptr::eq(*n, name))
-            .or_else(|| events.iter().position(|(n, _)| *n == name));
-        match found {
-            Some(i) => {
-                events[i].1 += 1;
-                i
-            }
-            None => {
-                events.push((name, 1));
-                events.len() - 1
-            }
-        }
+    /// [`Replication::member_of`] comparing the ids' text.
+    #[cold]
+    #[inline(never)]
+    fn member_by_text(&self, bundle: BundleIx, item: &Id) -> Option<u16> {
+        self.members_of[bundle.index()].iter().position(|m| m.id == *item).map(|p| p as u16)
     }
 
     /// Reacts to one recorded event. Never issues a command (the caller's loop is iterating the
     /// engine's output); it queues work and schedules events.
-    fn note(&mut self, stream: StreamId, event: &Event, hint: Option<u32>) -> Result<(), SimError> {
-        self.count_event(event);
+    fn note(&mut self, stream: StreamId, fact: &Fact, hint: Option<u32>) -> Result<(), Fail> {
         let case = match stream {
-            StreamId::Ticket(t) => return self.note_ticket(t, event),
+            StreamId::Ticket(t) => return self.note_ticket(t, fact),
             StreamId::Case(c) => c,
         };
         let slot = match hint {
             Some(s) if self.cases[s as usize].id == case.0 => Some(s),
             _ => self.by_id.get(case.0 as usize).copied().filter(|&s| s != NO_SLOT),
         };
-        if let Event::Rated { stars, by_default } = *event {
+        if let Fact::Rated { stars, by_default } = *fact {
             self.result.ratings[usize::from(stars.clamp(1, 5)) - 1] += 1;
             self.result.default_ratings += u64::from(by_default);
             if slot.is_none() {
@@ -1577,25 +1768,10 @@ impl<'s> Replication<'s> {
             }
         }
         let Some(slot) = slot else { return Ok(()) };
-        let base = slot as usize * self.stride;
-        match event {
-            Event::TaskReady { item } => {
-                let bundle = self.bundle_of(slot);
-                let member = self.member_of(bundle, item).expect("events name members of the case's bundle");
-                let cure_wait = if self.supplying { self.now - self.cure_blocked_since(slot, member) } else { 0.0 };
-                let m = &mut self.members[base + member as usize];
-                m.ready = self.now;
-                m.cure_wait = cure_wait;
-                let station = self.members_of[bundle.index()][member as usize].station as usize;
-                self.enqueue(station, slot, member);
-            }
-            Event::TaskApproved { item } | Event::TaskDenied { item, .. } | Event::TaskCancelled { item, .. } => {
-                let bundle = self.bundle_of(slot);
-                if let Some(member) = self.member_of(bundle, item) {
-                    self.members[base + member as usize].done = self.now;
-                }
-            }
-            Event::CaseDecided { outcome, awaiting_cure } => {
+        match fact {
+            Fact::TaskReady(item) => self.task_ready(slot, item),
+            Fact::TaskDone(item) => self.task_done(slot, item),
+            Fact::CaseDecided { outcome, awaiting_cure } => {
                 let id = CaseId(self.cases[slot as usize].id);
                 let overdue =
                     self.engine.case(id).and_then(|c| c.sla.as_ref()).is_some_and(|s| s.level == SlaLevel::Overdue);
@@ -1616,26 +1792,48 @@ impl<'s> Replication<'s> {
                     self.enqueue(DELIVERY, slot, 0);
                 }
             }
-            Event::CaseSuspended => self.cases[slot as usize].suspended = true,
-            Event::CaseResumed => {
+            Fact::CaseSuspended => self.cases[slot as usize].suspended = true,
+            Fact::CaseResumed => {
                 self.cases[slot as usize].suspended = false;
                 self.unpark(slot)?;
             }
-            Event::CaseReturned | Event::Withdrawn | Event::Rejected { .. } => {
+            Fact::CaseLeft => {
                 if self.cases[slot as usize].measured.is_some() {
                     self.result.returned += 1;
                 }
                 self.leave();
                 self.free_slot(slot);
             }
-            Event::Revoked if self.cases[slot as usize].lingering => self.free_slot(slot),
+            Fact::Revoked if self.cases[slot as usize].lingering => self.free_slot(slot),
             _ => {}
         }
         Ok(())
     }
 
+    /// A task of the case in `slot` became ready: it joins its department's queue.
+    #[inline(always)]
+    fn task_ready(&mut self, slot: u32, item: &Id) {
+        let bundle = self.bundle_of(slot);
+        let member = self.member_of(bundle, item).expect("events name members of the case's bundle");
+        let cure_wait = if self.supplying { self.now - self.cure_blocked_since(slot, member) } else { 0.0 };
+        let m = &mut self.members[slot as usize * self.stride + member as usize];
+        m.ready = self.now;
+        m.cure_wait = cure_wait;
+        let station = self.members_of[bundle.index()][member as usize].station as usize;
+        self.enqueue(station, slot, member);
+    }
+
+    /// A task of the case in `slot` was approved, denied or cancelled.
+    #[inline(always)]
+    fn task_done(&mut self, slot: u32, item: &Id) {
+        if let Some(member) = self.member_of(self.bundle_of(slot), item) {
+            self.members[slot as usize * self.stride + member as usize].done = self.now;
+        }
+    }
+
     /// When a task that became ready on a supply was otherwise free to start: its predecessors'
     /// latest approval, or the acceptance.
+    #[inline(never)]
     fn cure_blocked_since(&self, slot: u32, member: u16) -> f64 {
         let c = &self.cases[slot as usize];
         let base = slot as usize * self.stride;
@@ -1643,7 +1841,8 @@ impl<'s> Replication<'s> {
         preds.iter().map(|p| self.members[base + p].done).filter(|d| !d.is_nan()).fold(c.accepted, f64::max)
     }
 
-    fn unpark(&mut self, slot: u32) -> Result<(), SimError> {
+    #[inline(never)]
+    fn unpark(&mut self, slot: u32) -> Result<(), Fail> {
         let mut i = 0;
         while i < self.parked.len() {
             if self.parked[i].1.slot != slot {
@@ -1664,10 +1863,12 @@ impl<'s> Replication<'s> {
         Ok(())
     }
 
-    fn note_ticket(&mut self, ticket: TicketId, event: &Event) -> Result<(), SimError> {
-        match event {
-            Event::TicketOpened { source, department, .. } => {
-                let kind = source.kind();
+    #[inline(never)]
+    fn note_ticket(&mut self, ticket: TicketId, fact: &Fact) -> Result<(), Fail> {
+        match fact {
+            Fact::TicketOpened(opened) => {
+                let (kind, department) = &**opened;
+                let kind = *kind;
                 match self.result.tickets_opened.iter_mut().find(|(k, _)| *k == kind) {
                     Some(e) => e.1 += 1,
                     None => self.result.tickets_opened.push((kind, 1)),
@@ -1680,7 +1881,7 @@ impl<'s> Replication<'s> {
                     self.schedule(at, What::TicketStep { ticket: ticket.0 });
                 }
             }
-            Event::TicketClosed | Event::TicketAppealUpheld => {
+            Fact::TicketClosed => {
                 self.result.tickets_closed += 1;
                 if let Some(t) = self.tickets.remove(&ticket.0) {
                     let index = self.result.ticket_closure.count;
@@ -1696,14 +1897,15 @@ impl<'s> Replication<'s> {
         Stream::new(derive(derive(derive(self.rep_key, K_TICKETS), ticket), u64::from(step)))
     }
 
-    fn after_work(&self, minutes: f64) -> Result<f64, SimError> {
+    fn after_work(&self, minutes: f64) -> Result<f64, Fail> {
         let t =
             self.clock.time_of_work(self.def.calendar(), self.now_w + minutes).map_err(|e| self.calendar_error(e))?;
         Ok(t.max(self.now))
     }
 
     /// The responsible department and the supervisor work one step of a ticket.
-    fn ticket_step(&mut self, number: u64) -> Result<(), SimError> {
+    #[inline(never)]
+    fn ticket_step(&mut self, number: u64) -> Result<(), Fail> {
         let Some(spec) = self.sc.spec.tickets.clone() else { return Ok(()) };
         let Some(rec) = self.tickets.get_mut(&number) else { return Ok(()) };
         rec.step += 1;
@@ -1757,8 +1959,9 @@ impl<'s> Replication<'s> {
         self.timers_touched = true;
         match self.engine.execute_ticket(id, &command, &ctx) {
             Ok(events) => {
-                for rec in &events {
-                    self.note(rec.stream, &rec.event, None)?;
+                for rec in events {
+                    let fact = self.out.counts.digest(rec.event);
+                    self.note(rec.stream, &fact, None)?;
                 }
                 if let Some(d) = next {
                     let at = self.after_work(d.sample(&mut s))?;
@@ -1778,7 +1981,7 @@ impl<'s> Replication<'s> {
 
     // ───────────────────────────── completion ─────────────────────────────
 
-    fn complete(&mut self, slot: u32, on_time: bool) -> Result<(), SimError> {
+    fn complete(&mut self, slot: u32, on_time: bool) -> Result<(), Fail> {
         let c = self.cases[slot as usize];
         let case = self.engine.case(CaseId(c.id));
         let outstanding = case.is_some_and(|x| !x.outstanding.is_empty());
@@ -1792,16 +1995,22 @@ impl<'s> Replication<'s> {
             let r = &mut self.result;
             r.completed += 1;
             r.cycle.record(index, cycle);
-            r.cycle_working.record(index, cycle_w);
-            r.closed.record(index, (cycle - cycle_w).max(0.0));
+            if !self.always_open {
+                // Always open: working time is calendar time, and `finish` derives both.
+                r.cycle_working.record(index, cycle_w);
+                r.closed.record(index, (cycle - cycle_w).max(0.0));
+            }
             r.queue.record(index, c.window_wait + chain.queue);
             r.join.record(index, chain.join);
             r.materials.record(index, c.docs_wait + chain.cure + c.cure_hold);
             r.on_time.record(index, f64::from(u8::from(on_time)));
             r.trips.record(index, trips);
-            let b = &mut r.bundles[self.bundle_pos[self.sc.arrivals[c.stream as usize].bundle.index()]].1;
-            b.cycle.record(index, cycle);
-            b.on_time.record(index, f64::from(u8::from(on_time)));
+            if r.bundles.len() > 1 {
+                // With one bundle, `finish` copies the overall tallies.
+                let b = &mut r.bundles[self.bundle_pos[self.sc.arrivals[c.stream as usize].bundle.index()]].1;
+                b.cycle.record(index, cycle);
+                b.on_time.record(index, f64::from(u8::from(on_time)));
+            }
             if !self.gantt_done && self.rep == 0 {
                 self.record_gantt(slot);
             }
@@ -1859,19 +2068,29 @@ impl<'s> Replication<'s> {
             chain.cure += m.cure_wait;
             let preds = case.tasks[p].waits_for;
             let (mut count, mut hi, mut lo) = (0, f64::MIN, f64::MAX);
-            for d in preds.iter().map(done).filter(|d| !d.is_nan()) {
+            // The predecessor that finished last (on ties the last one, as `max_by` picks).
+            let mut latest: Option<(usize, f64)> = None;
+            for q in preds.iter() {
+                let d = done(q);
+                if d.is_nan() {
+                    continue;
+                }
                 count += 1;
                 hi = hi.max(d);
                 lo = lo.min(d);
+                if latest.is_none_or(|(_, l)| d.total_cmp(&l).is_ge()) {
+                    latest = Some((q, d));
+                }
             }
             if count >= 2 {
                 chain.join += hi - lo;
             }
-            current = preds.iter().filter(|&q| !done(q).is_nan()).max_by(|&a, &b| done(a).total_cmp(&done(b)));
+            current = latest.map(|(q, _)| q);
         }
         chain
     }
 
+    #[inline(never)]
     fn record_gantt(&mut self, slot: u32) {
         let c = &self.cases[slot as usize];
         let Some(case) = self.engine.case(CaseId(c.id)) else { return };
@@ -1901,6 +2120,7 @@ impl<'s> Replication<'s> {
         self.gantt_done = true;
     }
 
+    #[inline(never)]
     fn begin_measuring(&mut self) {
         if self.measuring {
             return;
@@ -1917,6 +2137,7 @@ impl<'s> Replication<'s> {
         self.wip.reset(now);
     }
 
+    #[inline(never)]
     fn sample(&mut self) {
         let s = &mut self.result.series;
         s.t.push(self.now);
@@ -1941,11 +2162,23 @@ impl<'s> Replication<'s> {
         }
     }
 
-    fn finish(&mut self, end: f64) -> Result<(), SimError> {
+    fn finish(&mut self, end: f64) -> Result<(), Fail> {
         let end_w = self.clock.work(self.def.calendar(), end).map_err(|e| self.calendar_error(e))?;
         let period = (end - self.measure_start).max(0.0);
         let period_w = (end_w - self.measure_start_w).max(0.0);
         self.result.arrivals = self.arrivals;
+        self.result.events = std::mem::take(&mut self.out.counts.events);
+        let r = &mut self.result;
+        if self.always_open {
+            // Every measured case recorded cycle_w = cycle (bit for bit) and 0 closed minutes.
+            r.cycle_working = r.cycle.clone();
+            r.closed = r.cycle.zeros_like();
+        }
+        if let [(_, b)] = &mut r.bundles[..] {
+            // Every measured case is of this bundle.
+            b.cycle = r.cycle.clone();
+            b.on_time = r.on_time.clone();
+        }
         self.result.unfinished =
             self.cases.iter().filter(|c| c.id != NO_CASE && !c.lingering && c.measured.is_some()).count() as u64;
         self.result.period_minutes = period;
@@ -1994,8 +2227,8 @@ impl Station {
             name,
             servers,
             free: (0..servers).rev().collect(),
-            queue: VecDeque::with_capacity(1024),
-            priority: VecDeque::new(),
+            queue: Fifo::default(),
+            priority: Fifo::default(),
             actors,
             busy: Level::default(),
             queued: Level::default(),
@@ -2009,5 +2242,32 @@ impl Station {
 impl BundleResult {
     fn new() -> BundleResult {
         BundleResult { cycle: Tally::with_histogram(), on_time: Tally::default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fifo_agrees_with_a_vec_deque() {
+        let mut fifo = Fifo::default();
+        let mut reference = std::collections::VecDeque::new();
+        let mut x = 42u64;
+        for i in 0..50_000u32 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            // Phases of growth and of draining, so that the ring wraps and grows while wrapped.
+            let pushes = if (i / 1000) % 2 == 0 { x >> 62 } else { (x >> 63) & 1 };
+            for k in 0..pushes {
+                fifo.push((i, k));
+                reference.push_back((i, k));
+            }
+            assert_eq!(fifo.pop(), reference.pop_front());
+            assert_eq!(fifo.len, reference.len());
+        }
+        while let Some(item) = reference.pop_front() {
+            assert_eq!(fifo.pop(), Some(item));
+        }
+        assert_eq!(fifo.pop(), None);
     }
 }

@@ -26,7 +26,8 @@ pub struct Histogram {
 }
 
 fn bucket_of(x: f64) -> usize {
-    let n = (x.max(0.0) * SCALE) as u64;
+    // Through i64 (one instruction): values beyond 2^63 saturate, to the last bucket all the same.
+    let n = (x.max(0.0) * SCALE) as i64 as u64;
     if n < (1 << (SUB_BITS + 1)) {
         return n as usize;
     }
@@ -57,11 +58,17 @@ impl Histogram {
     #[inline]
     pub fn record(&mut self, x: f64) {
         if self.counts.is_empty() {
-            self.counts = vec![0; BUCKETS];
+            self.allocate();
         }
         let b = bucket_of(x);
         self.counts[b] = self.counts[b].saturating_add(1);
         self.total += 1;
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn allocate(&mut self) {
+        self.counts = vec![0; BUCKETS];
     }
 
     /// Adds another histogram's counts.
@@ -149,6 +156,21 @@ impl Batches {
     /// Records value `x` of the case with arrival number `index`.
     #[inline]
     pub fn record(&mut self, index: u64, x: f64) {
+        let b = (index >> self.shift) as usize;
+        match self.sums.get_mut(b) {
+            Some(sum) => {
+                sum.0 += x;
+                sum.1 += 1;
+            }
+            None => self.record_growing(index, x),
+        }
+    }
+
+    /// [`Batches::record`] for a batch not yet in `sums`: coarsens while the batch index is
+    /// too large, then extends `sums`.
+    #[cold]
+    #[inline(never)]
+    fn record_growing(&mut self, index: u64, x: f64) {
         let mut b = (index >> self.shift) as usize;
         // Each coarsening halves the batch index; 64 halvings exhaust any u64.
         for _ in 0..64 {
@@ -221,6 +243,22 @@ impl Tally {
             h.record(x);
         }
         self.batches.record(index, x);
+    }
+
+    /// The tally `self` would be had every value recorded been 0: same count and batches
+    /// (bit for bit what recording those zeros gives).
+    pub(crate) fn zeros_like(&self) -> Tally {
+        let hist = self.hist.as_ref().map(|h| {
+            let mut zeros = Histogram::default();
+            if !h.counts.is_empty() {
+                zeros.counts = vec![0; BUCKETS];
+                zeros.counts[bucket_of(0.0)] = u32::try_from(h.total).unwrap_or(u32::MAX);
+                zeros.total = h.total;
+            }
+            zeros
+        });
+        let sums = self.batches.sums.iter().map(|&(_, n)| (0.0, n)).collect();
+        Tally { count: self.count, sum: 0.0, max: 0.0, hist, batches: Batches { shift: self.batches.shift, sums } }
     }
 
     /// Mean, or `None` when nothing was recorded.
@@ -393,6 +431,20 @@ mod tests {
         assert!(means.len() <= MAX_BATCHES && means.len() >= MAX_BATCHES / 2, "{}", means.len());
         assert!(means.iter().flatten().all(|m| *m == 1.0));
         assert_eq!(b.sums.iter().map(|s| s.1).sum::<u64>(), 10_000);
+    }
+
+    #[test]
+    fn zeros_like_is_recording_zeros() {
+        let mut t = Tally::with_histogram();
+        let mut zeros = Tally::with_histogram();
+        assert_eq!(format!("{:?}", t.zeros_like()), format!("{zeros:?}"));
+        for i in 0..5_000u64 {
+            t.record(i, (i % 97) as f64 * 1.25);
+            zeros.record(i, 0.0);
+        }
+        assert_eq!(format!("{:?}", t.zeros_like()), format!("{zeros:?}"));
+        let plain = Tally::default();
+        assert_eq!(format!("{:?}", plain.zeros_like()), format!("{:?}", Tally::default()));
     }
 
     #[test]
