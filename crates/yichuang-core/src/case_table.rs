@@ -1,32 +1,29 @@
 //! The engine's case table: cases by number, with room for retiring finished ones.
 //!
-//! Cases live in a dense vector of slots; a number maps to its slot through an index that
-//! starts at the oldest case still held. Retiring a case ([`crate::Engine::retire`]) empties its
-//! slot for the next case to reuse and drops the index's retired prefix, so a long simulation
-//! holds only its open cases (plus one index entry per case between the oldest open one and
-//! the newest), and the memory it touches stays small and warm.
+//! Cases sit in a double-ended queue in number order, from the oldest case still held to the
+//! newest; a number's position is its distance from the front. Retiring a case
+//! ([`crate::Engine::retire`]) empties its place, and empty places at the front are dropped, so
+//! a long simulation holds the cases from its oldest open one on, and no more. Keeping number
+//! order matters for speed more than the holes cost: new cases are written next to the last
+//! one, and cases that finish together (a day's default ratings fire at one instant, in number
+//! order) are read one after another, which the processor's prefetcher follows.
 
 use std::collections::VecDeque;
 
 use crate::case::Case;
 use crate::event::CaseId;
 
-/// Index entry of a retired case.
-const RETIRED: u32 = u32::MAX;
-
 /// Cases by number; see the module documentation.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CaseTable {
-    /// Storage; `None` for a slot whose case was retired and that no new case took yet.
-    slots: Vec<Option<Case>>,
-    /// Empty slots, reused last-freed first (the warmest memory).
-    free: Vec<u32>,
-    /// Slot of each case from number `first` on ([`RETIRED`] for a retired case).
-    index: VecDeque<u32>,
-    /// Number of `index[0]`.
+    /// Case number `first + k` at position `k`; `None` once retired.
+    cases: VecDeque<Option<Case>>,
+    /// Number of the front position.
     first: u64,
     /// Cases opened so far (the last number given).
     opened: u64,
+    /// Cases held (not retired).
+    held: usize,
 }
 
 impl CaseTable {
@@ -37,7 +34,7 @@ impl CaseTable {
 
     /// Cases held (not retired).
     pub fn held(&self) -> usize {
-        self.slots.len() - self.free.len()
+        self.held
     }
 
     /// The number the next case gets.
@@ -45,39 +42,29 @@ impl CaseTable {
         CaseId(self.opened + 1)
     }
 
-    /// Makes room for `additional` cases held at once.
+    /// Makes room for `additional` more positions.
     pub fn reserve(&mut self, additional: usize) {
-        self.slots.reserve(additional.saturating_sub(self.free.len()));
-        self.index.reserve(additional);
+        self.cases.reserve(additional);
     }
 
-    /// Adds the next case (its number must be [`CaseTable::next_id`]); returns its slot.
+    /// Adds the next case (its number must be [`CaseTable::next_id`]); returns its position.
     pub fn insert(&mut self, case: Case) -> usize {
         debug_assert_eq!(case.id, self.next_id());
-        if self.index.is_empty() {
+        if self.cases.is_empty() {
             self.first = case.id.0;
         }
         self.opened = case.id.0;
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.slots[s as usize] = Some(case);
-                s as usize
-            }
-            None => {
-                self.slots.push(Some(case));
-                self.slots.len() - 1
-            }
-        };
-        self.index.push_back(slot as u32);
-        slot
+        self.held += 1;
+        self.cases.push_back(Some(case));
+        self.cases.len() - 1
     }
 
-    /// The slot of a held case.
+    /// The position of a held case, valid until the next [`CaseTable::remove`].
     #[inline]
     pub fn slot(&self, id: CaseId) -> Option<usize> {
-        let k = id.0.checked_sub(self.first)?;
-        match self.index.get(usize::try_from(k).ok()?) {
-            Some(&s) if s != RETIRED => Some(s as usize),
+        let k = usize::try_from(id.0.checked_sub(self.first)?).ok()?;
+        match self.cases.get(k) {
+            Some(Some(_)) => Some(k),
             _ => None,
         }
     }
@@ -87,16 +74,16 @@ impl CaseTable {
         id.0 >= 1 && id.0 <= self.opened && self.slot(id).is_none()
     }
 
-    /// The case in a slot given by [`CaseTable::slot`] or [`CaseTable::insert`].
+    /// The case at a position given by [`CaseTable::slot`] or [`CaseTable::insert`].
     #[inline]
     pub fn at(&self, slot: usize) -> &Case {
-        self.slots[slot].as_ref().expect("a slot from the index holds a case")
+        self.cases[slot].as_ref().expect("a position from slot() holds a case")
     }
 
-    /// The case in a slot given by [`CaseTable::slot`] or [`CaseTable::insert`], mutably.
+    /// The case at a position given by [`CaseTable::slot`] or [`CaseTable::insert`], mutably.
     #[inline]
     pub fn at_mut(&mut self, slot: usize) -> &mut Case {
-        self.slots[slot].as_mut().expect("a slot from the index holds a case")
+        self.cases[slot].as_mut().expect("a position from slot() holds a case")
     }
 
     /// A held case by number.
@@ -109,18 +96,17 @@ impl CaseTable {
         self.slot(id).map(|s| self.at_mut(s))
     }
 
-    /// Takes a held case out of the table; returns it and the lowest number still indexed
-    /// (numbers below it are all retired).
+    /// Takes a held case out of the table; returns it and the lowest number still held or to
+    /// come (numbers below it are all retired).
     pub fn remove(&mut self, id: CaseId) -> Option<(Case, u64)> {
         let slot = self.slot(id)?;
-        let case = self.slots[slot].take().expect("a slot from the index holds a case");
-        self.free.push(slot as u32);
-        self.index[(id.0 - self.first) as usize] = RETIRED;
-        while self.index.front() == Some(&RETIRED) {
-            self.index.pop_front();
+        let case = self.cases[slot].take().expect("a position from slot() holds a case");
+        self.held -= 1;
+        while let Some(None) = self.cases.front() {
+            self.cases.pop_front();
             self.first += 1;
         }
-        if self.index.is_empty() {
+        if self.cases.is_empty() {
             self.first = self.opened + 1;
         }
         Some((case, self.first))
@@ -128,7 +114,7 @@ impl CaseTable {
 
     /// Held cases in number order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Case> + '_ {
-        self.index.iter().filter(|&&s| s != RETIRED).map(|&s| self.at(s as usize))
+        self.cases.iter().flatten()
     }
 }
 
@@ -173,7 +159,7 @@ mod tests {
             }
             assert_eq!(table.held(), model.len());
             assert!(table.iter().map(|c| c.id.0).eq(model.iter().copied()));
-            assert!(table.index.len() as u64 <= table.opened - model.first().copied().unwrap_or(table.opened) + 1);
+            assert!(table.cases.len() as u64 <= table.opened - model.first().copied().unwrap_or(table.opened) + 1);
         }
         for n in 1..=table.opened() {
             assert_eq!(table.get(CaseId(n)).map(|c| c.id.0), model.contains(&n).then_some(n));

@@ -1761,9 +1761,7 @@ impl<'s> Replication<'s> {
             self.result.ratings[usize::from(stars.clamp(1, 5)) - 1] += 1;
             self.result.default_ratings += u64::from(by_default);
             if slot.is_none() {
-                // Rated (by default) after the simulation was done with it: retire it from the
-                // engine, so that memory stays bounded by the open cases (the statistics are
-                // streaming already). A case still in hand is retired when it completes.
+                // Rated (by default) after the simulation was done with it (see `free_slot`).
                 self.engine.retire(case);
             }
         }
@@ -2021,11 +2019,6 @@ impl<'s> Replication<'s> {
             self.cases[slot as usize].lingering = true;
         } else {
             self.free_slot(slot);
-            // Retired now when rated already; otherwise its working memory goes back now and
-            // the case is retired when the default rating comes.
-            if self.engine.retire(CaseId(c.id)).is_none() {
-                self.engine.compact(CaseId(c.id));
-            }
         }
         Ok(())
     }
@@ -2037,6 +2030,10 @@ impl<'s> Replication<'s> {
     }
 
     /// Forgets a case: its slot, pending events and queued jobs become stale.
+    ///
+    /// The engine lets go of it too, so that memory stays bounded by the open cases (the
+    /// statistics are streaming already): a final case is retired now; a delivered one waiting
+    /// for its default rating gives its working memory back now and is retired when rated.
     fn free_slot(&mut self, slot: u32) {
         if !self.parked.is_empty() {
             self.parked.retain(|(_, j)| j.slot != slot);
@@ -2045,6 +2042,11 @@ impl<'s> Replication<'s> {
         if let Some(s) = self.by_id.get_mut(c.id as usize) {
             *s = NO_SLOT;
         }
+        let id = CaseId(c.id);
+        if self.engine.retire(id).is_none() {
+            self.engine.compact(id);
+        }
+        let c = &mut self.cases[slot as usize];
         c.id = NO_CASE;
         c.generation = c.generation.wrapping_add(1);
         self.free.push(slot);
