@@ -547,6 +547,9 @@ pub struct RepResult {
     pub stations: Vec<StationResult>,
     /// Time-average work in progress while measuring.
     pub wip_mean: f64,
+    /// Most cases the engine held at a sample (in flight, or delivered and waiting for the
+    /// default rating): what bounds the replication's memory, whatever the number of cases.
+    pub engine_cases_held_max: u64,
     /// Most cases in the system while measuring.
     pub wip_max: u32,
     /// Measured period, calendar minutes.
@@ -2141,6 +2144,8 @@ impl<'s> Replication<'s> {
 
     #[inline(never)]
     fn sample(&mut self) {
+        let held = self.engine.cases_held() as u64;
+        self.result.engine_cases_held_max = self.result.engine_cases_held_max.max(held);
         let s = &mut self.result.series;
         s.t.push(self.now);
         s.wip.push(f64::from(self.active));

@@ -145,3 +145,26 @@ fn a_bad_scenario_lists_every_problem_with_its_field() {
         other => panic!("expected a syntax error, got {other:?}"),
     }
 }
+
+/// Memory stays bounded by the cases in flight: the simulator hands every case it has finished
+/// back to the engine to retire (or, delivered and waiting for its default rating, to
+/// compact), so over 56 days of the county hall — office hours, ratings at pickup, complaints,
+/// tickets, returns — the engine never holds more than the last week or so of cases. A path
+/// that forgot to retire its cases would make the engine hold nearly every case by the end.
+#[test]
+fn the_engine_holds_only_the_cases_in_flight() {
+    for name in ["county-hall.ron", "county-hall-no-tolerance.ron"] {
+        let scenario = example(name);
+        let options = RunOptions { replications: Some(1), ..RunOptions::default() };
+        let results = yichuang_sim::run_replications(&scenario, &options).expect("runs");
+        let r = &results[0];
+        assert!(r.arrivals > 1_000, "{name}: a long enough run ({} arrivals)", r.arrivals);
+        eprintln!("{name}: engine held at most {} of {} cases", r.engine_cases_held_max, r.arrivals);
+        assert!(
+            r.engine_cases_held_max * 4 < r.arrivals,
+            "{name}: the engine held up to {} of {} cases",
+            r.engine_cases_held_max,
+            r.arrivals
+        );
+    }
+}
