@@ -734,8 +734,10 @@ impl<'s> Replication<'s> {
             .map(|(k, a)| {
                 let bundle = def.bundle(a.bundle);
                 let id = Id::new(&format!("applicant-{}-{}", k + 1, a.bundle_id));
-                let applicant =
-                    |blocked| Applicant { id: id.clone(), name: "申请人".into(), credit_blocked: blocked };
+                // No name: simulated applicants appear on no notice, and an empty `String` costs no
+                // allocation in each of the case's copies (the engine keeps one per case until
+                // its default rating, days later, so its memory would be cold when reused).
+                let applicant = |blocked| Applicant { id: id.clone(), name: String::new(), credit_blocked: blocked };
                 let full_materials: Vec<(MaterialIx, Id)> = bundle
                     .materials
                     .iter()
