@@ -125,9 +125,9 @@ impl Engine {
         }
     }
 
-    /// Makes room for `additional` more cases held at once, so that a caller who knows how
-    /// many are coming (a replay of a log, a simulation's open cases) does not pay for the case
-    /// table's repeated growth: each doubling copies every case and touches fresh memory.
+    /// Makes room for `additional` more cases, so that a caller who knows how many are coming
+    /// (a replay of a log, or a simulation's span of cases held at once) does not pay for the
+    /// case table's repeated growth: each doubling copies every case and touches fresh memory.
     pub fn reserve_cases(&mut self, additional: usize) {
         self.cases.reserve(additional);
         self.timers.reserve_cases(additional);
@@ -576,9 +576,10 @@ impl Engine {
         true
     }
 
-    /// Takes a final case out of the engine (归档) and hands it to the caller: its memory is
-    /// reused by the next case opened, so a caller that keeps its own statistics (a long
-    /// simulation) holds only the open cases. Afterwards the engine no longer knows the case:
+    /// Takes a final case out of the engine (归档) and hands it to the caller, so a caller that
+    /// keeps its own statistics (a long simulation) holds only the open cases: the case table
+    /// keeps cases in number order from the oldest one held, so memory is bounded by the span
+    /// from the oldest case not yet retired to the newest. Afterwards the engine no longer knows the case:
     /// [`Engine::case`] returns `None`, commands naming it (a complaint about it, say) are
     /// refused as unknown, and reports and metrics over the engine leave it out. Returns `None`,
     /// changing nothing, when the case is not held or not final, or still has a pending timer.
