@@ -50,6 +50,41 @@ fn a_critical_path_longer_than_the_promise_names_the_path() {
     assert!(p[0].contains("x → y") && p[0].contains("10") && p[0].contains("bundles[bx].promised_days"), "{p:?}");
 }
 
+/// 行政许可法 Art. 42 ¶2: a joint bundle takes at most 45 working days, 60 with the county
+/// government's approved extension, and never more.
+#[test]
+fn a_joint_bundle_promises_at_most_the_legal_limit() {
+    let promise = |days: u32, extension: &str| {
+        problems(&with(
+            "promised_days: 10,\n               members",
+            &format!("promised_days: {days},{extension}\n               members"),
+        ))
+    };
+    assert_eq!(promise(45, ""), Vec::<String>::new());
+    let p = promise(46, "");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].contains("promised limit 46 wd exceeds the legal limit of a joint bundle, 45 wd")
+            && p[0].contains("Art. 42")
+            && p[0].contains("bundles[bx].promised_days")
+            && p[0].contains("government_extension: true"),
+        "{p:?}"
+    );
+    assert_eq!(promise(60, " government_extension: true,"), Vec::<String>::new());
+    let def = Definition::from_ron(
+        &with(
+            "promised_days: 10,\n               members",
+            "promised_days: 60, government_extension: true,\n               members",
+        ),
+        "test.ron",
+    )
+    .expect("60 days with the extension is lawful");
+    assert!(def.bundles()[0].government_extension);
+    let p = promise(61, " government_extension: true,");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].contains("60 wd with the government's extension") && p[0].contains("at most 60"), "{p:?}");
+}
+
 #[test]
 fn many_problems_are_reported_together() {
     let source = with(r#"(id: "b", name: "乙科")"#, r#"(id: "a", name: "乙科")"#) // duplicate id

@@ -688,6 +688,31 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         if !ok {
             return None;
         }
+        let limit = JOINT_LIMIT_DAYS + if raw.government_extension { JOINT_EXTENSION_DAYS } else { 0 };
+        if raw.promised_days > limit {
+            let help = if raw.government_extension {
+                format!("set promised_days to at most {limit}: no approval extends the joint limit further")
+            } else {
+                format!(
+                    "set promised_days to at most {JOINT_LIMIT_DAYS}, or, if the county government's head approved the \
+                     extension (延长十五日), add `government_extension: true` and keep it at most {}",
+                    JOINT_LIMIT_DAYS + JOINT_EXTENSION_DAYS
+                )
+            };
+            self.sink.at(
+                "bundles",
+                &raw.id,
+                format!("{here}.promised_days"),
+                format!(
+                    "promised limit {} wd exceeds the legal limit of a joint bundle, {limit} wd{} (统一办理、联合办理, \
+                     行政许可法 Art. 42 ¶2)",
+                    raw.promised_days,
+                    if raw.government_extension { " with the government's extension" } else { "" }
+                ),
+                help,
+            );
+            return None;
+        }
         let topo = self.order(raw, &here, &members, &stages)?;
         let mut bundle = Bundle {
             id: Id::new(&raw.id),
@@ -697,6 +722,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             topo,
             stages,
             promised_days: raw.promised_days,
+            government_extension: raw.government_extension,
             high_frequency: raw.high_frequency,
             industrial: raw.industrial,
             form,

@@ -395,6 +395,14 @@ pub struct Stage {
     pub rule: MilestoneRule,
 }
 
+/// The legal limit of a bundle handled jointly (统一办理、联合办理、集中办理), in working days:
+/// 行政许可法 Art. 42 ¶2.
+pub const JOINT_LIMIT_DAYS: u32 = 45;
+
+/// The extension of [`JOINT_LIMIT_DAYS`] that the county government's head (本级人民政府负责人)
+/// may approve: 行政许可法 Art. 42 ¶2.
+pub const JOINT_EXTENSION_DAYS: u32 = 15;
+
 /// A bundle (一件事): one form, one set of materials, one process.
 #[derive(Debug, Clone)]
 pub struct Bundle {
@@ -410,8 +418,13 @@ pub struct Bundle {
     pub topo: Vec<usize>,
     /// Ordered stages; members of stage `k > 0` wait until stage `k - 1` is complete.
     pub stages: Vec<Stage>,
-    /// Promised limit of the whole bundle in working days.
+    /// Promised limit of the whole bundle in working days; at most [`JOINT_LIMIT_DAYS`], or
+    /// [`JOINT_LIMIT_DAYS`] + [`JOINT_EXTENSION_DAYS`] with `government_extension` (the loader
+    /// refuses more).
     pub promised_days: u32,
+    /// 延长: the county government's head approved the 15-day extension of the joint limit
+    /// (行政许可法 Art. 42 ¶2).
+    pub government_extension: bool,
     /// 高频一件事.
     pub high_frequency: bool,
     /// An industrial investment project (counts toward the green-channel share target).

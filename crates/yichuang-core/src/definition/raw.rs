@@ -166,6 +166,8 @@ pub struct RawBundle {
     pub stages: Vec<RawStage>,
     pub promised_days: u32,
     #[serde(default)]
+    pub government_extension: bool,
+    #[serde(default)]
     pub high_frequency: bool,
     #[serde(default)]
     pub industrial: bool,
