@@ -75,6 +75,11 @@ fn compare_reports_the_paired_difference() {
     assert!(cycle["difference"].as_f64().is_some_and(|d| d > 0.0), "serial takes longer: {cycle}");
     let run = check(&["compare", &a, &b, "--cases", "200"], 0);
     assert!(run.stdout.contains("parity-serial − parity-parallel"), "{}", run.stdout);
+    // A KPI without an interval (a quantile) is not tested, so its verdict is "—", not "no".
+    let p95 = run.stdout.lines().find(|l| l.trim_start().starts_with("cycle_time_minutes.p95")).expect("p95 row");
+    assert!(p95.ends_with('—') && !p95.ends_with("no"), "{p95}");
+    let mean = run.stdout.lines().find(|l| l.trim_start().starts_with("cycle_time_minutes.mean")).expect("mean row");
+    assert!(mean.ends_with("yes") || mean.ends_with("no"), "{mean}");
 }
 
 #[test]

@@ -115,7 +115,12 @@ fn write_table(c: &Comparison, out: &mut dyn Write) -> std::io::Result<()> {
                 k.value,
                 k.difference,
                 ci,
-                if k.significant { "yes" } else { "no" }
+                // Without an interval there is no test: say so rather than "no".
+                match (k.ci95, k.significant) {
+                    (None, _) => "—",
+                    (Some(_), true) => "yes",
+                    (Some(_), false) => "no",
+                }
             )?;
         }
     }
