@@ -65,6 +65,24 @@ fn table_csv_and_charts() {
     assert!(run.stdout.contains("\nutilisation.intake,"));
 }
 
+/// The station table stays aligned when a station's label is longer than the usual column
+/// (county-hall has `investment-construction (department)`).
+#[test]
+fn the_station_table_is_aligned_whatever_the_names() {
+    let run = check(&["simulate", &scenario("county-hall.ron"), "--cases", "300", "--replications", "1"], 0);
+    let rows: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("station"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert!(rows.iter().any(|r| r.contains("investment-construction (department)")), "{}", run.stdout);
+    let percent_at = |r: &str| r.chars().position(|c| c == '%');
+    let first = percent_at(rows[0]);
+    assert!(first.is_some() && rows.iter().all(|r| percent_at(r) == first), "{}", rows.join("\n"));
+}
+
 #[test]
 fn compare_reports_the_paired_difference() {
     let (a, b) = (scenario("parity-parallel.ron"), scenario("parity-serial.ron"));

@@ -168,7 +168,7 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     )?;
     writeln!(
         out,
-        "{} cases completed ({} arrivals, {} unfinished) in {:.2} s: {:.0} cases/s",
+        "{} cases completed ({} arrivals, warm-up included; {} unfinished) in {:.2} s: {:.0} cases/s",
         r.cases, r.arrivals, r.unfinished, r.wall_seconds, r.cases_per_second
     )?;
     writeln!(out)?;
@@ -204,17 +204,20 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         r.wip.max
     )?;
     writeln!(out)?;
+    let label = |name: &str, kind: &str| format!("{name} ({kind})");
+    // The widest station label sets the first column, so the figures stay aligned.
+    let width = r.stations.iter().map(|(name, s)| label(name, &s.kind).chars().count()).max().unwrap_or(0).max(28);
     writeln!(
         out,
-        "  {:<28} {:>7} {:>12} {:>12} {:>10} {:>12}",
+        "  {:<width$} {:>7} {:>12} {:>12} {:>10} {:>12}",
         "station", "servers", "utilisation", "mean queue", "max queue", "mean wait"
     )?;
     for (name, s) in &r.stations {
         let wait = s.queue_wait_minutes.as_ref().map_or(f64::NAN, |w| w.mean);
         writeln!(
             out,
-            "  {:<28} {:>7} {:>12} {:>12.2} {:>10} {:>12.2}",
-            format!("{name} ({})", s.kind),
+            "  {:<width$} {:>7} {:>12} {:>12.2} {:>10} {:>12.2}",
+            label(name, &s.kind),
             s.servers,
             percent(s.utilisation.mean),
             s.queue_length.mean,
