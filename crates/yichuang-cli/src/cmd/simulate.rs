@@ -206,7 +206,7 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out)?;
     let label = |name: &str, kind: &str| format!("{name} ({kind})");
     // The widest station label sets the first column, so the figures stay aligned.
-    let width = r.stations.iter().map(|(name, s)| label(name, &s.kind).chars().count()).max().unwrap_or(0).max(28);
+    let width = r.stations.iter().map(|(name, s)| label(name, s.kind).chars().count()).max().unwrap_or(0).max(28);
     writeln!(
         out,
         "  {:<width$} {:>7} {:>12} {:>12} {:>10} {:>12}",
@@ -217,7 +217,7 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(
             out,
             "  {:<width$} {:>7} {:>12} {:>12.2} {:>10} {:>12.2}",
-            label(name, &s.kind),
+            label(name, s.kind),
             s.servers,
             percent(s.utilisation.mean),
             s.queue_length.mean,
