@@ -124,7 +124,14 @@ pub fn complete_submission(
         .filter(|m| m.shared_source.is_none())
         .map(|m| m.id.clone())
         .collect();
-    Submission { bundle: b.id.clone(), applicant, channel: Channel::Window, materials, answers, green_channel: false }
+    Submission {
+        bundle: b.id.clone(),
+        applicant,
+        channel: Channel::Window,
+        materials,
+        answers: answers.into(),
+        green_channel: false,
+    }
 }
 
 /// Moves `now` on by `step_minutes` working minutes on the definition's calendar (0 leaves it)

@@ -7,14 +7,13 @@
 //! [`Case::fire_due_timer`] fires the earliest timer. The transition table in
 //! [`crate::table`] lists every row and is held against `decide` by a test.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use crate::actor::{Actor, Ctx, Role};
 use crate::definition::{BundleIx, Channel, Definition, Id, MaterialIx, MaterialNeed, WindowClass};
 use crate::event::{
-    Applicant, CaseId, DeliveryMethod, Event, EventSink, Events, Outcome, Recorded, SlaSubject, SpecialProcedureKind,
+    Answers, Applicant, CaseId, DeliveryMethod, Event, EventSink, Events, Outcome, Recorded, SlaSubject,
+    SpecialProcedureKind,
 };
 use crate::rejection::Rejection;
 use crate::sla::{Sla, SlaLevel};
@@ -107,8 +106,8 @@ pub struct Submission {
     pub channel: Channel,
     /// Material ids handed in.
     pub materials: Vec<Id>,
-    /// Form answers (情形).
-    pub answers: BTreeMap<String, String>,
+    /// Form answers (情形), shared with the `Submitted` event.
+    pub answers: Answers,
     /// Green channel requested (绿色通道; only for eligible bundles).
     pub green_channel: bool,
 }

@@ -876,6 +876,7 @@ fn submissions(def: &Definition, bundle: &Bundle, applicant: &Applicant) -> Vec<
         }
         let answered: Vec<String> = answers.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let suffix = if answered.is_empty() { String::new() } else { format!(", answers {}", answered.join(" ")) };
+        let answers = crate::Answers::new(answers);
         for (label, materials) in variants {
             let submission = Submission {
                 bundle: bundle.id.clone(),

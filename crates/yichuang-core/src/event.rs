@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -147,6 +148,11 @@ pub enum SlaSubject {
     Task(Id),
 }
 
+/// Form answers (表单, 情形): field id → answer. Shared, not copied: a submission, its
+/// `Submitted` event and every clone of either hold the same map (build one with
+/// `BTreeMap::from([...]).into()`). Serialized as the map itself.
+pub type Answers = Arc<BTreeMap<String, String>>;
+
 /// A fact about a case or a ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
@@ -170,7 +176,7 @@ pub enum Event {
         /// Materials handed in.
         materials: Vec<Id>,
         /// Form answers (情形).
-        answers: BTreeMap<String, String>,
+        answers: Answers,
         /// Green channel requested (绿色通道).
         green_channel: bool,
     },

@@ -40,7 +40,7 @@ pub use case::{Case, CaseState, Command, Submission, TaskCommand};
 pub use definition::{Channel, Definition, Diagnostic, Diagnostics, Id};
 pub use engine::{Engine, ReplayError};
 pub use event::{
-    Applicant, CaseId, DeliveryMethod, Event, EventSink, Outcome, Recorded, SpecialProcedureKind, StreamId,
+    Answers, Applicant, CaseId, DeliveryMethod, Event, EventSink, Outcome, Recorded, SpecialProcedureKind, StreamId,
 };
 pub use rejection::Rejection;
 pub use task::{MemberSet, Task, TaskState};

@@ -132,7 +132,7 @@ impl Sut {
             applicant: applicant.clone(),
             channel: Channel::Window,
             materials,
-            answers,
+            answers: answers.into(),
             green_channel: project,
         };
         let ctx = Ctx { now: self.hall.now, actor: &actor };

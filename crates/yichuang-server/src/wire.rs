@@ -95,7 +95,7 @@ impl SubmissionBody {
             applicant: self.applicant.into(),
             channel: self.channel,
             materials: self.materials,
-            answers: self.answers,
+            answers: self.answers.into(),
             green_channel: self.green_channel,
         }))
     }

@@ -13,7 +13,7 @@
 //! recorded into the few facts the simulator reacts to ([`Fact`]); random numbers come from
 //! keyed SplitMix streams (no allocation).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
@@ -1474,7 +1474,8 @@ impl<'s> Replication<'s> {
             .iter()
             .enumerate()
             .map(|(j, a)| (a.field.clone(), a.choices[self.answer_choice(slot, j, &a.choices)].0.clone()))
-            .collect();
+            .collect::<BTreeMap<_, _>>()
+            .into();
         Submission {
             bundle: plan.bundle_id.clone(),
             applicant: stream.applicant[usize::from(c.blocked)].clone(),

@@ -54,7 +54,7 @@ impl Hall {
             },
             channel: Channel::Window,
             materials: ids(materials),
-            answers: answers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+            answers: answers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>().into(),
             green_channel: false,
         }
     }
