@@ -396,15 +396,19 @@ impl Case {
     /// shared (免提交), with their strictest need.
     pub fn missing(&self, def: &Definition) -> Vec<(MaterialIx, MaterialNeed)> {
         let bundle = def.bundle(self.bundle);
+        let applicable =
+            || bundle.members.iter().enumerate().filter(|&(i, _)| self.applicable & (1 << i) != 0).map(|(_, m)| m);
+        let absent =
+            |m: MaterialIx| def.material(m).shared_source.is_none() && self.materials.binary_search(&m).is_err();
+        // Usually every material is there: answer that without building the merged list.
+        if !applicable().any(|m| def.item(m.item).materials.iter().any(|&(x, _)| absent(x))) {
+            return Vec::new();
+        }
         let applies: Vec<bool> = (0..bundle.members.len()).map(|i| self.applicable & (1 << i) != 0).collect();
         bundle
             .materials_for(def, &applies)
             .into_iter()
-            .filter(|&(m, need)| {
-                need != MaterialNeed::Optional
-                    && def.material(m).shared_source.is_none()
-                    && self.materials.binary_search(&m).is_err()
-            })
+            .filter(|&(m, need)| need != MaterialNeed::Optional && absent(m))
             .collect()
     }
 
