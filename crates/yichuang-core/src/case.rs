@@ -7,6 +7,8 @@
 //! [`Case::fire_due_timer`] fires the earliest timer. The transition table in
 //! [`crate::table`] lists every row and is held against `decide` by a test.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::actor::{Actor, Ctx, Role};
@@ -104,8 +106,8 @@ pub struct Submission {
     pub applicant: Applicant,
     /// Channel used.
     pub channel: Channel,
-    /// Material ids handed in.
-    pub materials: Vec<Id>,
+    /// Material ids handed in, shared with the `Submitted` event (build with `vec![…].into()`).
+    pub materials: Arc<[Id]>,
     /// Form answers (情形), shared with the `Submitted` event.
     pub answers: Answers,
     /// Green channel requested (绿色通道; only for eligible bundles).

@@ -882,7 +882,7 @@ fn submissions(def: &Definition, bundle: &Bundle, applicant: &Applicant) -> Vec<
                 bundle: bundle.id.clone(),
                 applicant: applicant.clone(),
                 channel: crate::definition::Channel::Window,
-                materials,
+                materials: materials.into(),
                 answers: answers.clone(),
                 green_channel: bundle.green_channel_eligible(def),
             };

@@ -174,7 +174,7 @@ pub enum Event {
         /// Channel used.
         channel: Channel,
         /// Materials handed in.
-        materials: Vec<Id>,
+        materials: Arc<[Id]>,
         /// Form answers (情形).
         answers: Answers,
         /// Green channel requested (绿色通道).

@@ -131,7 +131,7 @@ impl Sut {
             bundle: Id::new(bundle),
             applicant: applicant.clone(),
             channel: Channel::Window,
-            materials,
+            materials: materials.into(),
             answers: answers.into(),
             green_channel: project,
         };

@@ -94,7 +94,7 @@ impl SubmissionBody {
             bundle: self.bundle,
             applicant: self.applicant.into(),
             channel: self.channel,
-            materials: self.materials,
+            materials: self.materials.into(),
             answers: self.answers.into(),
             green_channel: self.green_channel,
         }))

@@ -1480,7 +1480,7 @@ impl<'s> Replication<'s> {
             bundle: plan.bundle_id.clone(),
             applicant: stream.applicant[usize::from(c.blocked)].clone(),
             channel: Channel::Window,
-            materials,
+            materials: materials.into(),
             answers,
             green_channel: c.green,
         }

@@ -53,7 +53,7 @@ impl Hall {
                 credit_blocked: false,
             },
             channel: Channel::Window,
-            materials: ids(materials),
+            materials: ids(materials).into(),
             answers: answers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>().into(),
             green_channel: false,
         }
