@@ -91,6 +91,21 @@ fn compare_reports_the_paired_difference() {
     let kpis = v["differences"][0]["kpis"].as_array().expect("KPIs");
     let cycle = kpis.iter().find(|k| k["kpi"] == "cycle_time_minutes.mean").expect("cycle KPI");
     assert!(cycle["difference"].as_f64().is_some_and(|d| d > 0.0), "serial takes longer: {cycle}");
+    assert_eq!(cycle["significant"].is_boolean(), cycle["ci95"].is_array(), "{cycle}");
+    for name in ["sla.case_overdue", "sla.task_overdue"] {
+        assert!(kpis.iter().any(|k| k["kpi"] == name), "{name} is compared: {}", v["differences"]);
+    }
+    let rated = v["reports"].as_array().expect("reports").iter().all(|r| !r["ratings"]["bad_rate"].is_null());
+    assert_eq!(kpis.iter().any(|k| k["kpi"] == "ratings.bad_rate"), rated, "the bad-rating rate, when both rate");
+    // One replication: a quantile has no interval, so no verdict either (null, not false).
+    let run = check(&["compare", &a, &b, "--cases", "200", "--format", "json"], 0);
+    let v = json(&run.stdout);
+    let kpis = v["differences"][0]["kpis"].as_array().expect("KPIs");
+    let p95 = kpis.iter().find(|k| k["kpi"] == "cycle_time_minutes.p95").expect("p95 KPI");
+    assert!(p95["ci95"].is_null() && p95["significant"].is_null(), "{p95}");
+    let run = check(&["compare", &a, &b, "--cases", "200", "--format", "csv"], 0);
+    let p95 = run.stdout.lines().find(|l| l.contains(",cycle_time_minutes.p95,")).expect("p95 row");
+    assert!(p95.ends_with(",,,"), "no interval, no verdict: {p95}");
     let run = check(&["compare", &a, &b, "--cases", "200"], 0);
     assert!(run.stdout.contains("parity-serial − parity-parallel"), "{}", run.stdout);
     // A KPI without an interval (a quantile) is not tested, so its verdict is "—", not "no".

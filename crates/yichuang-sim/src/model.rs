@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use yichuang_core::definition::{BundleIx, MaterialIx};
+use yichuang_core::event::SlaSubject;
 use yichuang_core::sla::SlaLevel;
 use yichuang_core::{
     Actor, Applicant, CaseId, CaseState, Channel, Command, ComplaintTarget, Ctx, Definition, DeliveryMethod, Engine,
@@ -137,6 +138,11 @@ enum Fact {
         stars: u8,
         by_default: bool,
     },
+    /// `SlaLevelChanged` to 预警 or 逾期: of a task's clock or the case's.
+    SlaRaised {
+        task: bool,
+        overdue: bool,
+    },
     /// `TicketOpened`: the source's kind and the responsible department.
     TicketOpened(Box<(&'static str, Id)>),
     /// `TicketClosed` or `TicketAppealUpheld`.
@@ -215,7 +221,16 @@ impl EventCounts {
                 drop((item, department));
                 (10, Fact::Other)
             }
-            Event::SlaLevelChanged { .. } => (11, Fact::Other),
+            Event::SlaLevelChanged { subject, level } => {
+                let fact = match level {
+                    SlaLevel::Normal => Fact::Other,
+                    level => Fact::SlaRaised {
+                        task: matches!(subject, SlaSubject::Task(_)),
+                        overdue: level == SlaLevel::Overdue,
+                    },
+                };
+                (11, fact)
+            }
             other => {
                 self.named(other.name());
                 return match other {
@@ -562,6 +577,8 @@ pub struct RepResult {
     pub ratings: [u64; 5],
     /// Of those, default ratings.
     pub default_ratings: u64,
+    /// Clocks raised (whole run), `[case, task][warning (预警), overdue (逾期)]`.
+    pub sla_raised: [[u64; 2]; 2],
     /// Tickets opened by source kind (whole run).
     pub tickets_opened: Vec<(&'static str, u64)>,
     /// Tickets closed.
@@ -1763,6 +1780,10 @@ impl<'s> Replication<'s> {
             Some(s) if self.cases[s as usize].id == case.0 => Some(s),
             _ => self.by_id.get(case.0 as usize).copied().filter(|&s| s != NO_SLOT),
         };
+        if let Fact::SlaRaised { task, overdue } = *fact {
+            self.result.sla_raised[usize::from(task)][usize::from(overdue)] += 1;
+            return Ok(());
+        }
         if let Fact::Rated { stars, by_default } = *fact {
             self.result.ratings[usize::from(stars.clamp(1, 5)) - 1] += 1;
             self.result.default_ratings += u64::from(by_default);

@@ -107,6 +107,21 @@ pub struct Ratings {
     pub bad_rate: Option<f64>,
 }
 
+/// SLA clocks (时限监控) raised during the runs, warm-up included: how often a case's clock
+/// (the bundle's promised limit) or a task's clock (its item's limit) reached 预警 and 逾期.
+/// A task can run late while its case is still on time: the bundle promises the joint limit.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlaCounts {
+    /// Case clocks that reached the warning threshold (预警).
+    pub case_warnings: u64,
+    /// Case clocks that went overdue (逾期).
+    pub case_overdue: u64,
+    /// Task clocks that reached the warning threshold.
+    pub task_warnings: u64,
+    /// Task clocks that went overdue: each opens an overdue ticket.
+    pub task_overdue: u64,
+}
+
 /// Tickets (评价-反馈-整改-监督) during the runs, warm-up included.
 #[derive(Debug, Clone, Serialize)]
 pub struct Tickets {
@@ -191,6 +206,8 @@ pub struct Report {
     pub outcomes: Outcomes,
     /// Ratings.
     pub ratings: Ratings,
+    /// Clocks raised.
+    pub sla: SlaCounts,
     /// Tickets.
     pub tickets: Tickets,
     /// Engine events by kind (all replications, warm-up included).
@@ -324,6 +341,15 @@ impl Report {
                 by_default: results.iter().map(|r| r.default_ratings).sum(),
                 bad_rate: (rated > 0).then(|| (stars[0] + stars[1]) as f64 / rated as f64),
             },
+            sla: {
+                let raised = |who: usize, overdue: usize| results.iter().map(|r| r.sla_raised[who][overdue]).sum();
+                SlaCounts {
+                    case_warnings: raised(0, 0),
+                    case_overdue: raised(0, 1),
+                    task_warnings: raised(1, 0),
+                    task_overdue: raised(1, 1),
+                }
+            },
             tickets: Tickets {
                 opened,
                 closed: results.iter().map(|r| r.tickets_closed).sum(),
@@ -350,8 +376,9 @@ pub struct KpiDifference {
     /// 95 % confidence interval of the paired difference: over replications when there are
     /// several, else over batches of cases paired by arrival number.
     pub ci95: Option<[f64; 2]>,
-    /// The interval excludes 0.
-    pub significant: bool,
+    /// Whether the interval excludes 0; `None` (JSON `null`) when there is no interval, and so
+    /// no test.
+    pub significant: Option<bool>,
 }
 
 /// One scenario against the baseline.
@@ -423,7 +450,7 @@ impl Comparison {
             let mut kpis = Vec::new();
             let mut push = |kpi: String, a: Option<f64>, b: Option<f64>, ci: Option<[f64; 2]>| {
                 if let (Some(a), Some(b)) = (a, b) {
-                    let significant = ci.is_some_and(|[lo, hi]| lo > 0.0 || hi < 0.0);
+                    let significant = ci.map(|[lo, hi]| lo > 0.0 || hi < 0.0);
                     kpis.push(KpiDifference { kpi, baseline: a, value: b, difference: b - a, ci95: ci, significant });
                 }
             };
@@ -472,6 +499,22 @@ impl Comparison {
                 (r.period_minutes > 0.0).then(|| r.completed as f64 / (r.period_minutes / 1440.0))
             });
             push("throughput_per_day".into(), Some(ra.throughput_per_day.mean), Some(rb.throughput_per_day.mean), tp);
+            let bad_rate = |r: &RepResult| {
+                let rated: u64 = r.ratings.iter().sum();
+                (rated > 0).then(|| (r.ratings[0] + r.ratings[1]) as f64 / rated as f64)
+            };
+            let bad_ci = paired_figure(&base.1, results, bad_rate);
+            push("ratings.bad_rate".into(), ra.ratings.bad_rate, rb.ratings.bad_rate, bad_ci);
+            // Clocks raised, as a mean count per replication (common random numbers give both
+            // scenarios the same arrivals).
+            for (name, overdue) in [("sla.case_overdue", 0), ("sla.task_overdue", 1)] {
+                let per_rep = |results: &[RepResult]| {
+                    let total: u64 = results.iter().map(|r| r.sla_raised[overdue][1]).sum();
+                    (!results.is_empty()).then(|| total as f64 / results.len() as f64)
+                };
+                let ci = paired_figure(&base.1, results, |r| Some(r.sla_raised[overdue][1] as f64));
+                push(name.to_owned(), per_rep(&base.1), per_rep(results), ci);
+            }
             for (name, u) in &ra.utilisation {
                 if let Some(v) = rb.utilisation.get(name) {
                     let ci = paired_figure(&base.1, results, |r| station_util(r, name));

@@ -70,6 +70,23 @@ fn parallel_approval_beats_serial_on_the_same_bundle() {
     assert_eq!(c.reports[0].arrivals, c.reports[1].arrivals);
 }
 
+/// Common random numbers, taken to the limit: a scenario compared with itself differs in
+/// nothing, and every KPI with an interval is judged not significant.
+#[test]
+fn a_scenario_compared_with_itself_differs_in_nothing() {
+    let hall = example("county-hall.ron");
+    let options = RunOptions { replications: Some(2), ..RunOptions::default() };
+    let c = compare(&[&hall, &hall], &options).expect("runs");
+    let kpis = &c.differences[0].kpis;
+    for name in ["cycle_time_minutes.mean", "ratings.bad_rate", "sla.task_overdue", "utilisation.intake"] {
+        assert!(kpis.iter().any(|k| k.kpi == name), "{name} is compared");
+    }
+    for k in kpis {
+        assert_eq!(k.difference, 0.0, "{k:?}");
+        assert_eq!(k.significant, k.ci95.map(|_| false), "{k:?}");
+    }
+}
+
 fn without_timing(report: &yichuang_sim::Report) -> serde_json::Value {
     let mut v = serde_json::to_value(report).expect("reports serialise");
     let o = v.as_object_mut().expect("an object");
@@ -109,6 +126,16 @@ fn office_hours_hall_runs_the_whole_loop() {
     let calendar = report.cycle_time_minutes.as_ref().expect("calendar").mean;
     assert!(working < calendar);
     assert!(report.tickets.closed > 0, "tickets go round the loop and close: {:?}", report.tickets);
+    // Clocks: every level change is a warning or an overdue of a case or a task, and every
+    // overdue clock opens exactly one overdue ticket (counted from a different event).
+    let sla = &report.sla;
+    assert!(sla.task_warnings > 0 && sla.task_overdue > 0, "{sla:?}");
+    assert_eq!(
+        report.events.get("SlaLevelChanged").copied(),
+        Some(sla.case_warnings + sla.case_overdue + sla.task_warnings + sla.task_overdue),
+        "{sla:?}"
+    );
+    assert_eq!(report.tickets.opened.get("overdue").copied(), Some(sla.case_overdue + sla.task_overdue), "{sla:?}");
     assert!(report.events.contains_key("SpecialProcedureStarted"));
     assert!(report.events.contains_key("TaskSigned"), "countersigns are signed by each department");
     for (name, u) in &report.utilisation {

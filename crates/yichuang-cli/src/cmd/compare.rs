@@ -106,20 +106,23 @@ fn write_table(c: &Comparison, out: &mut dyn Write) -> std::io::Result<()> {
             "KPI", "baseline", "scenario", "difference", "95 % CI of the difference"
         )?;
         for k in &d.kpis {
-            let ci = k.ci95.map_or_else(|| "—".to_owned(), |[a, b]| format!("[{a:.3}, {b:.3}]"));
+            // Shares (rates, utilisations) get a fourth decimal, so that a small significant
+            // difference does not print as +0.000.
+            let p = if k.baseline.abs() <= 1.0 && k.value.abs() <= 1.0 { 4 } else { 3 };
+            let ci = k.ci95.map_or_else(|| "—".to_owned(), |[a, b]| format!("[{a:.p$}, {b:.p$}]"));
             writeln!(
                 out,
-                "  {:<34} {:>11.3} {:>11.3} {:>+11.3}  {:<26} {}",
+                "  {:<34} {:>11.p$} {:>11.p$} {:>+11.p$}  {:<26} {}",
                 k.kpi,
                 k.baseline,
                 k.value,
                 k.difference,
                 ci,
                 // Without an interval there is no test: say so rather than "no".
-                match (k.ci95, k.significant) {
-                    (None, _) => "—",
-                    (Some(_), true) => "yes",
-                    (Some(_), false) => "no",
+                match k.significant {
+                    None => "—",
+                    Some(true) => "yes",
+                    Some(false) => "no",
                 }
             )?;
         }
@@ -132,10 +135,11 @@ fn write_csv(c: &Comparison, out: &mut dyn Write) -> std::io::Result<()> {
     for d in &c.differences {
         for k in &d.kpis {
             let (lo, hi) = k.ci95.map_or((String::new(), String::new()), |[a, b]| (a.to_string(), b.to_string()));
+            let significant = k.significant.map_or(String::new(), |s| s.to_string());
             writeln!(
                 out,
-                "{},{},{},{},{},{},{lo},{hi},{}",
-                d.scenario, c.baseline, k.kpi, k.baseline, k.value, k.difference, k.significant
+                "{},{},{},{},{},{},{lo},{hi},{significant}",
+                d.scenario, c.baseline, k.kpi, k.baseline, k.value, k.difference
             )?;
         }
     }

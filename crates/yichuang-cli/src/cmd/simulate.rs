@@ -244,6 +244,12 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         r.ratings.by_default,
         r.ratings.bad_rate.map_or_else(|| "—".to_owned(), percent)
     )?;
+    let c = &r.sla;
+    writeln!(
+        out,
+        "clocks raised: cases {} warning, {} overdue · tasks {} warning, {} overdue",
+        c.case_warnings, c.case_overdue, c.task_warnings, c.task_overdue
+    )?;
     let opened: Vec<String> = r.tickets.opened.iter().map(|(k, n)| format!("{k} {n}")).collect();
     writeln!(
         out,
