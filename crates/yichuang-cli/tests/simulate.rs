@@ -133,3 +133,30 @@ fn bad_input_is_exit_2_with_the_field_and_what_is_accepted() {
     let _ = std::fs::remove_dir_all(&dir);
     check(&["simulate", &scenario("parity-parallel.ron"), "--cases", "0"], 2);
 }
+
+/// A 24/7 hall never asks the calendar for office hours, but the engine's deadlines need its
+/// holiday tables: a run that goes past the last covered year stops with an error instead of
+/// reporting cases that could never be late.
+#[test]
+fn a_run_past_the_calendar_is_refused() {
+    let dir = std::env::temp_dir().join(format!("yichuang-past-calendar-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let text = std::fs::read_to_string(scenario("parity-parallel.ron"))
+        .expect("readable")
+        .replace("\"../definitions/parity-hall.ron\"", &format!("{:?}", scenario("../definitions/parity-hall.ron")));
+    let late = dir.join("late.ron");
+    std::fs::write(&late, text.replace("start: \"2026-01-05T00:00\"", "start: \"2026-12-31T12:00\"")).expect("written");
+    let run = check(&["simulate", &late.display().to_string(), "--cases", "3000"], 2);
+    assert!(
+        run.stderr.contains("at 2027-01-01T00:00 the simulation left the definition's calendar")
+            && run.stderr.contains("cover 2026–2026"),
+        "{}",
+        run.stderr
+    );
+    // The same scenario with a too-long service time (a unit mistake) is refused the same way.
+    let slow = dir.join("slow.ron");
+    std::fs::write(&slow, text.replace("Exponential(mean: 12.0)", "Exponential(mean: 1e300)")).expect("written");
+    let run = check(&["simulate", &slow.display().to_string(), "--cases", "300"], 2);
+    assert!(run.stderr.contains("left the definition's calendar"), "{}", run.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}

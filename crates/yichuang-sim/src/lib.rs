@@ -63,7 +63,7 @@ pub enum SimError {
     /// Simulated time left the definition's calendar.
     #[error(
         "replication {replication}: at {at} the simulation left the definition's calendar ({error}); shorten the run \
-         (`stop`, `--cases`) or start earlier"
+         (`stop`, `--cases`), start earlier, or check the scenario's durations"
     )]
     Calendar {
         /// Replication number.

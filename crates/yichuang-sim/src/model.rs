@@ -626,6 +626,8 @@ pub(crate) struct Replication<'s> {
     now_w: f64,
     /// The hall never closes: working time is calendar time.
     always_open: bool,
+    /// Simulated time of the first instant the definition's calendar does not cover.
+    calendar_end: f64,
     advanced_to: i64,
     wake_at: f64,
     /// The engine ran a command or fired timers since the last look at its next deadline
@@ -810,6 +812,9 @@ impl<'s> Replication<'s> {
             engine.reserve_cases(arrivals_limit.min(1 << 14) as usize);
         }
         let now_i = clock.instant(0.0);
+        let end_year = def.calendar().covered_years().1 + 1;
+        let calendar_end =
+            clock.time_of(yichuang_core::Date::from_ymd(end_year, 1, 1).expect("January 1st exists").start());
         Replication {
             sc,
             engine,
@@ -821,6 +826,7 @@ impl<'s> Replication<'s> {
             now_i,
             now_w: 0.0,
             always_open: spec.hall == crate::scenario::Hall::AlwaysOpen,
+            calendar_end,
             advanced_to: -1,
             wake_at: f64::INFINITY,
             timers_touched: false,
@@ -950,6 +956,9 @@ impl<'s> Replication<'s> {
     }
 
     fn set_now(&mut self, t: f64) -> Result<(), Fail> {
+        if t >= self.calendar_end {
+            return Err(self.past_calendar());
+        }
         self.now = t;
         let minute = floor_minutes(t);
         self.now_i = self.clock.instant_at(minute);
@@ -983,6 +992,18 @@ impl<'s> Replication<'s> {
                 self.schedule(t, What::Wake);
             }
         }
+    }
+
+    /// Simulated time reached the end of the calendar's last year. Past it the engine can
+    /// schedule no deadline (so nothing would ever be late), and an office-hours hall has no
+    /// office hours: the run stops with an error rather than report such figures.
+    #[cold]
+    #[inline(never)]
+    fn past_calendar(&self) -> Fail {
+        let (first_year, last_year) = self.def.calendar().covered_years();
+        let date = yichuang_core::Date::from_ymd(last_year + 1, 1, 1).expect("January 1st exists");
+        let error = yichuang_core::CalendarError::OutOfRange { date, year: last_year + 1, first_year, last_year };
+        Box::new(SimError::Calendar { replication: self.rep, at: date.start().to_string(), error: error.to_string() })
     }
 
     #[cold]
