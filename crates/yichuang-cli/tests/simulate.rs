@@ -121,17 +121,30 @@ fn bad_input_is_exit_2_with_the_field_and_what_is_accepted() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let text = std::fs::read_to_string(scenario("parity-parallel.ron"))
         .expect("readable")
-        .replace("\"../definitions/parity-hall.ron\"", &format!("{:?}", scenario("../definitions/parity-hall.ron")))
-        .replace("(class: Intake, count: 14,", "(class: Intake, count: 0,");
+        .replace("\"../definitions/parity-hall.ron\"", &format!("{:?}", scenario("../definitions/parity-hall.ron")));
     let bad = dir.join("bad.ron");
-    std::fs::write(&bad, text).expect("written");
+    std::fs::write(&bad, text.replace("(class: Intake, count: 14,", "(class: Intake, count: 0,")).expect("written");
     let run = check(&["simulate", &bad.display().to_string()], 2);
     assert!(run.stderr.contains("windows[1].count") && run.stderr.contains("give 1 to 100000"), "{}", run.stderr);
     let missing: PathBuf = dir.join("nowhere.ron");
     let run = check(&["simulate", &missing.display().to_string()], 2);
     assert!(run.stderr.contains("cannot read scenario"), "{}", run.stderr);
-    let _ = std::fs::remove_dir_all(&dir);
     check(&["simulate", &scenario("parity-parallel.ron"), "--cases", "0"], 2);
+    // `--cases` overrides the stop rule, so it is checked against the warm-up at run time.
+    let warm = dir.join("warm.ron");
+    std::fs::write(&warm, text.replace("warm_up: None", "warm_up: Cases(500)")).expect("written");
+    let run = check(&["simulate", &warm.display().to_string(), "--cases", "500"], 2);
+    assert!(
+        run.stderr.contains("leave nothing to measure after the scenario's warm-up of Cases(500)"),
+        "{}",
+        run.stderr
+    );
+    check(&["simulate", &warm.display().to_string(), "--cases", "501"], 0);
+    // A warm-up in days that outlasts the arrivals is legal, and the table says why it is empty.
+    std::fs::write(&warm, text.replace("warm_up: None", "warm_up: Days(30.0)")).expect("written");
+    let run = check(&["simulate", &warm.display().to_string(), "--cases", "100"], 0);
+    assert!(run.stdout.contains("no case was measured: every arrival fell in the warm-up"), "{}", run.stdout);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A 24/7 hall never asks the calendar for office hours, but the engine's deadlines need its

@@ -73,6 +73,17 @@ pub enum SimError {
         /// The calendar's message.
         error: String,
     },
+    /// `RunOptions::cases` leaves no case after the scenario's warm-up.
+    #[error(
+        "{cases} case(s) per replication leave nothing to measure after the scenario's warm-up of Cases({warm_up}); \
+         give more than {warm_up} cases"
+    )]
+    NothingToMeasure {
+        /// Arrivals asked for.
+        cases: u64,
+        /// The scenario's warm-up in cases.
+        warm_up: u64,
+    },
     /// A worker thread panicked (a bug); the message is the panic's.
     #[error("a simulation thread failed: {0}")]
     Worker(String),
@@ -120,6 +131,13 @@ pub fn progress_total(scenarios: &[&Scenario], options: &RunOptions<'_>) -> u64 
 /// Runs every replication of a scenario (in parallel when allowed) and returns the results in
 /// replication order.
 pub fn run_replications(scenario: &Scenario, options: &RunOptions<'_>) -> Result<Vec<RepResult>, SimError> {
+    // The scenario's own stop was checked against its warm-up when it was loaded; an override
+    // of the case count is checked here.
+    if let (Some(cases), scenario::WarmUp::Cases(warm_up)) = (options.cases, scenario.spec.warm_up)
+        && warm_up >= cases
+    {
+        return Err(SimError::NothingToMeasure { cases, warm_up });
+    }
     let replications = options.replications(scenario);
     let seed = options.seed(scenario);
     let threads = options.threads(replications);

@@ -607,8 +607,8 @@ impl Validator<'_> {
             (WarmUp::Cases(w), Stop::Cases(n)) if w >= n => {
                 self.problem("warm_up", format!("Cases({w}) leaves nothing to measure out of Cases({n})"))
             }
-            (WarmUp::Days(d), _) if !(d.is_finite() && d >= 0.0) => {
-                self.problem("warm_up", format!("Days({d}): give a number of days ≥ 0"))
+            (WarmUp::Days(d), _) if !(d.is_finite() && (0.0..=3660.0).contains(&d)) => {
+                self.problem("warm_up", format!("Days({d}): give a number of days in [0, 3660]"))
             }
             (WarmUp::Days(w), Stop::Days(n)) if w >= n => {
                 self.problem("warm_up", format!("Days({w}) leaves nothing to measure out of Days({n})"))

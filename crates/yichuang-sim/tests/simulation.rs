@@ -159,13 +159,15 @@ fn a_bad_scenario_lists_every_problem_with_its_field() {
         .replace("bundle: \"parity\"", "bundle: \"paritty\"")
         .replace("(department: \"dept-e\", count: 22)", "(department: \"dept-x\", count: 22)")
         .replace("Exponential(mean: 20.0)", "Exponential(mean: -1.0)")
-        .replace("consult: 0.6", "consult: 1.6");
+        .replace("consult: 0.6", "consult: 1.6")
+        .replace("warm_up: None", "warm_up: Days(1e9)");
     let found = problems(&text);
     let has = |field: &str, needle: &str| found.iter().any(|(f, m)| f == field && m.contains(needle));
     assert!(has("arrivals[0].bundle", "parity"), "{found:#?}");
     assert!(has("reviewers[4].department", "dept-e"), "{found:#?}");
     assert!(has("reviews[4].time", "mean must be"), "{found:#?}");
     assert!(has("applicants.consult", "probability"), "{found:#?}");
+    assert!(has("warm_up", "give a number of days in [0, 3660]"), "{found:#?}");
     let syntax = Scenario::from_ron("(name: \"x\", stop: Cases(1), oops: 3)", &repo().join("examples/scenarios/x.ron"));
     match syntax {
         Err(e @ ScenarioError::Syntax { .. }) => assert!(e.to_string().contains("oops"), "{e}"),

@@ -171,6 +171,13 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         "{} cases completed ({} arrivals, warm-up included; {} unfinished) in {:.2} s: {:.0} cases/s",
         r.cases, r.arrivals, r.unfinished, r.wall_seconds, r.cases_per_second
     )?;
+    if r.cases == 0 && r.unfinished == 0 {
+        writeln!(
+            out,
+            "no case was measured: every arrival fell in the warm-up (`warm_up` in the scenario); shorten it or \
+             simulate more cases"
+        )?;
+    }
     writeln!(out)?;
     writeln!(
         out,
