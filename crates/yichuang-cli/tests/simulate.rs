@@ -113,6 +113,15 @@ fn compare_reports_the_paired_difference() {
     assert!(p95.ends_with('—') && !p95.ends_with("no"), "{p95}");
     let mean = run.stdout.lines().find(|l| l.trim_start().starts_with("cycle_time_minutes.mean")).expect("mean row");
     assert!(mean.ends_with("yes") || mean.ends_with("no"), "{mean}");
+    assert!(!run.stdout.contains("note:"), "same definition, cases measured: nothing to note\n{}", run.stdout);
+    // Another hall, measuring nothing within 300 arrivals (its warm-up is two weeks): both noted.
+    let run = check(&["compare", &a, &scenario("county-hall.ron"), "--cases", "300"], 0);
+    assert!(run.stdout.contains("note: the scenarios simulate different definitions (parity-hall and county-hall)"));
+    assert!(
+        run.stdout.contains("note: county-hall measured no case (every arrival fell in its warm-up"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]

@@ -97,9 +97,28 @@ fn write_table(c: &Comparison, out: &mut dyn Write) -> std::io::Result<()> {
         "baseline {}, seed {}, {} replication(s) per scenario, common random numbers",
         c.baseline, c.seed, c.replications
     )?;
-    for d in &c.differences {
+    let base = &c.reports[0];
+    for (d, r) in c.differences.iter().zip(&c.reports[1..]) {
         writeln!(out)?;
         writeln!(out, "{} − {}", d.scenario, c.baseline)?;
+        if r.definition != base.definition {
+            writeln!(
+                out,
+                "  note: the scenarios simulate different definitions ({} and {}): their cases are not the same \
+                 cases, so the pairing removes less noise",
+                base.definition, r.definition
+            )?;
+        }
+        for report in [base, r] {
+            if report.cases == 0 {
+                let why = if report.unfinished == 0 {
+                    "every arrival fell in its warm-up, so its levels are zero too"
+                } else {
+                    "no measured case finished before its stop"
+                };
+                writeln!(out, "  note: {} measured no case ({why}): its per-case KPIs are missing", report.scenario)?;
+            }
+        }
         writeln!(
             out,
             "  {:<34} {:>11} {:>11} {:>11}  {:<26} significant",
