@@ -454,7 +454,11 @@ impl Explorer {
         graph.add(0, None, 0, false);
         let mut level = vec![(0u32, root)];
         let mut moves = Vec::new();
-        for depth in 0..self.options.depth.min(u32::from(u16::MAX) - 1) {
+        let depth_max = self.options.depth.min(u32::from(u16::MAX) - 1);
+        for depth in 0..depth_max {
+            // States of the last level are cut off, never expanded: only their ids are kept
+            // (the last level is the largest, so this roughly halves the peak memory).
+            let keep_states = depth + 1 < depth_max;
             let mut next = Vec::new();
             // Each state is dropped once expanded: the memory held is about one level and a half.
             for (id, node) in std::mem::take(&mut level) {
@@ -478,7 +482,9 @@ impl Explorer {
                         Entry::Occupied(e) => *e.get(),
                         Entry::Vacant(e) => {
                             let target = graph.add(id, Some(mv), depth as u16 + 1, step.node.is_final());
-                            next.push((target, step.node));
+                            if keep_states {
+                                next.push((target, step.node));
+                            }
                             *e.insert(target)
                         }
                     };
