@@ -63,6 +63,9 @@ fn table_csv_and_charts() {
     let run = check(&["simulate", &path, "--cases", "200", "--format", "csv"], 0);
     assert!(run.stdout.starts_with("kpi,count,mean,p50,p90,p95,p99,max,ci95_low,ci95_high\n"));
     assert!(run.stdout.contains("\nutilisation.intake,"));
+    // Counts fill the count column only, and every row has the header's ten columns.
+    assert!(run.stdout.contains("\noutcomes.approved,") && run.stdout.contains("\nsla.task_overdue,0,,,,,,,,\n"));
+    assert!(run.stdout.lines().all(|l| l.split(',').count() == 10), "{}", run.stdout);
 }
 
 /// The station table stays aligned when a station's label is longer than the usual column

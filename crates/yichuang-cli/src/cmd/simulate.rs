@@ -273,7 +273,8 @@ fn csv_row(out: &mut dyn Write, kpi: &str, s: &Summary) -> std::io::Result<()> {
     writeln!(out, "{kpi},{},{},{},{},{},{},{},{lo},{hi}", s.count, s.mean, s.p50, s.p90, s.p95, s.p99, s.max)
 }
 
-/// One row per KPI: `kpi,count,mean,p50,p90,p95,p99,max,ci95_low,ci95_high`.
+/// One row per KPI: `kpi,count,mean,p50,p90,p95,p99,max,ci95_low,ci95_high`. Counts over the
+/// whole run (outcomes, ratings, clocks raised, tickets) fill only the `count` column.
 pub fn write_csv(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "kpi,count,mean,p50,p90,p95,p99,max,ci95_low,ci95_high")?;
     let summaries = [
@@ -312,6 +313,29 @@ pub fn write_csv(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         if let Some(w) = &s.queue_wait_minutes {
             csv_row(out, &format!("queue_wait_minutes.{name}"), w)?;
         }
+    }
+    let (o, c, t) = (&r.outcomes, &r.sla, &r.tickets);
+    let mut counts = vec![
+        ("outcomes.approved".to_owned(), o.approved),
+        ("outcomes.partially_approved".to_owned(), o.partially_approved),
+        ("outcomes.denied".to_owned(), o.denied),
+        ("outcomes.returned".to_owned(), o.returned),
+    ];
+    counts.extend((1..=5).map(|k| (format!("ratings.stars_{k}"), r.ratings.stars[k - 1])));
+    counts.push(("ratings.by_default".to_owned(), r.ratings.by_default));
+    counts.extend([
+        ("sla.case_warnings".to_owned(), c.case_warnings),
+        ("sla.case_overdue".to_owned(), c.case_overdue),
+        ("sla.task_warnings".to_owned(), c.task_warnings),
+        ("sla.task_overdue".to_owned(), c.task_overdue),
+    ]);
+    counts.extend(t.opened.iter().map(|(kind, n)| (format!("tickets.opened.{kind}"), *n)));
+    counts.extend([("tickets.closed".to_owned(), t.closed), ("tickets.abandoned".to_owned(), t.abandoned)]);
+    for (kpi, n) in counts {
+        writeln!(out, "{kpi},{n},,,,,,,,")?;
+    }
+    if let Some(rate) = r.ratings.bad_rate {
+        simple(out, "ratings.bad_rate", rate, None)?;
     }
     Ok(())
 }
