@@ -58,7 +58,7 @@
 //! shortest within the explored graph (the state key and the reduction above shape it).
 
 use std::collections::HashMap;
-use std::collections::hash_map::{DefaultHasher, Entry};
+use std::collections::hash_map::Entry;
 use std::fmt::Write as _;
 use std::hash::Hasher;
 use std::sync::Arc;
@@ -1079,13 +1079,7 @@ fn is_time_literal(s: &[u8]) -> bool {
 }
 
 fn hash128(bytes: &[u8]) -> u128 {
-    let mut a = DefaultHasher::new();
-    let mut b = DefaultHasher::new();
-    a.write_u8(0x5a);
-    b.write_u8(0xa5);
-    a.write(bytes);
-    b.write(bytes);
-    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+    xxhash_rust::xxh3::xxh3_128(bytes)
 }
 
 /// A serde serializer that writes a compact binary form of a value for the state key: field
