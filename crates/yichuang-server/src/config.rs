@@ -44,6 +44,8 @@ pub struct Config {
     pub timer_interval: Duration,
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
+    /// Hall days an idempotency record is kept after its command (0: for ever).
+    pub idempotency_days: u32,
 }
 
 /// The hall time now: the system clock in China Standard Time (UTC+8; China has no daylight

@@ -112,11 +112,12 @@ pub fn start(config: &Config) -> Result<Started, StartError> {
     };
     let readers = store.readers();
     let shared = Arc::new(Shared::new());
-    let (writer, summary) =
+    let (mut writer, summary) =
         Writer::load(Arc::clone(&def), store, config.clock, Arc::clone(&shared)).map_err(|e| match e {
             LoadError::Store(e) => StartError::Store(e.to_string()),
             other => StartError::Log(other.to_string()),
         })?;
+    writer.keep_keys_for(config.idempotency_days);
     let sizes = writer.sizes();
     let (tx, rx) = mpsc::channel(QUEUE_MAX);
     let writer = std::thread::Builder::new()

@@ -51,6 +51,10 @@ struct Args {
     /// Largest request body accepted, in bytes (larger ones get 413).
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
     body_limit: usize,
+    /// Hall days an `Idempotency-Key` is remembered after its command; a repeat after that is
+    /// decided as a new command. 0 keeps every key for ever.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    idempotency_days: u32,
 }
 
 fn config(args: Args) -> Result<(Config, String), String> {
@@ -69,6 +73,7 @@ fn config(args: Args) -> Result<(Config, String), String> {
         clock,
         timer_interval: Duration::from_millis(args.timer_interval_ms),
         body_limit_bytes: args.body_limit,
+        idempotency_days: args.idempotency_days,
     };
     Ok((config, args.listen))
 }

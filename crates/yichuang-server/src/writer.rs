@@ -14,8 +14,14 @@
 //! start) and answers every request of the batch with 503: nothing of the batch was stored, and
 //! a retry with the same `Idempotency-Key` is safe. Queries are answered after the commit too,
 //! so no reader ever sees a state the log does not hold.
+//!
+//! **Key retention.** Idempotency records are kept for a number of hall days
+//! ([`Writer::keep_keys_for`]): on the first batch of each new day the writer asks the store to
+//! forget the records of commands that ended before the cutoff. The writer knows where each day
+//! starts in the log (the first position at or after the day's start, by the latest event time
+//! so far, so that a timer stamped with an earlier due time does not move a day back).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -24,7 +30,7 @@ use axum::http::StatusCode;
 use tokio::sync::{mpsc, oneshot};
 use yichuang_core::definition::Definition;
 use yichuang_core::{
-    Actor, CaseId, Command, Ctx, Engine, Instant, Recorded, Rejection, Role, TaskState, TicketCommand, TicketId,
+    Actor, CaseId, Command, Ctx, Date, Engine, Instant, Recorded, Rejection, Role, TaskState, TicketCommand, TicketId,
     TicketSource, TicketState,
 };
 use yichuang_store::{Commit, EncodedEvent, EventStore, IdempotencyRecord, IntegrityError, LogSummary, StoredEvent};
@@ -182,6 +188,33 @@ pub struct Writer {
     shared: Arc<Shared>,
     /// Set when the log can no longer be read back; every command is then refused with 503.
     failed: Option<String>,
+    /// Idempotency records are kept this many days (0: for ever).
+    key_days: u32,
+    /// The first log position of each hall day seen, oldest first (see "Key retention").
+    days: VecDeque<(Date, u64)>,
+    /// The latest event time committed.
+    latest: Instant,
+    /// The day old keys were last forgotten.
+    keys_pruned_on: Option<Date>,
+}
+
+/// The log folded: the engine, the log's summary, its latest event time and where each hall day
+/// starts in it.
+struct Folded {
+    engine: Engine,
+    summary: LogSummary,
+    latest: Instant,
+    days: VecDeque<(Date, u64)>,
+}
+
+/// Notes event `at` at `position` in the day index: a new day starts at the first event whose
+/// time, or an earlier event's, reaches it.
+fn note_day(days: &mut VecDeque<(Date, u64)>, latest: &mut Instant, at: Instant, position: u64) {
+    *latest = (*latest).max(at);
+    let date = latest.date();
+    if days.back().is_none_or(|&(d, _)| d < date) {
+        days.push_back((date, position));
+    }
 }
 
 /// Why the log could not be loaded at start.
@@ -215,16 +248,17 @@ impl std::fmt::Display for LoadError {
 }
 
 /// Folds the whole log into a fresh engine, checking every event's shape and legality.
-fn fold(def: &Arc<Definition>, store: &mut dyn EventStore) -> Result<(Engine, LogSummary, Instant), IntegrityError> {
+fn fold(def: &Arc<Definition>, store: &mut dyn EventStore) -> Result<Folded, IntegrityError> {
     let mut engine = Engine::new(Arc::clone(def));
     let mut latest = Instant::from_minutes(i64::MIN / 2);
+    let mut days = VecDeque::new();
     let summary = store.verify(&mut |e| {
-        latest = latest.max(e.event.record().at);
+        note_day(&mut days, &mut latest, e.event.record().at, e.position);
         let index = usize::try_from(e.position - 1).map_err(|_| "position out of range".to_owned())?;
         engine.apply(index, e.event.record()).map_err(|why| why.to_string())
     })?;
     engine.rebuild_timers();
-    Ok((engine, summary, latest))
+    Ok(Folded { engine, summary, latest, days })
 }
 
 impl Writer {
@@ -243,7 +277,7 @@ impl Writer {
             Some(_) => {}
             None => store.set_meta("definition", def.id()).map_err(LoadError::Store)?,
         }
-        let (engine, summary, latest) = fold(&def, store.as_mut()).map_err(LoadError::Integrity)?;
+        let Folded { engine, summary, latest, days } = fold(&def, store.as_mut()).map_err(LoadError::Integrity)?;
         let floor = match clock {
             ClockSetting::Manual(t) => t.max(latest),
             ClockSetting::System => latest,
@@ -251,8 +285,51 @@ impl Writer {
         shared.head.store(summary.events, Ordering::Release);
         shared.cases.store(engine.cases_opened(), Ordering::Relaxed);
         shared.tickets.store(engine.tickets().len() as u64, Ordering::Relaxed);
-        let writer = Writer { def, engine, store, next: summary.events + 1, clock, floor, shared, failed: None };
+        let writer = Writer {
+            def,
+            engine,
+            store,
+            next: summary.events + 1,
+            clock,
+            floor,
+            shared,
+            failed: None,
+            key_days: 0,
+            days,
+            latest,
+            keys_pruned_on: None,
+        };
         Ok((writer, summary))
+    }
+
+    /// Keeps idempotency records for `days` hall days after their command (0: for ever, the
+    /// default). A repeat of an older key is decided as a new command.
+    pub fn keep_keys_for(&mut self, days: u32) {
+        self.key_days = days;
+    }
+
+    /// On the first batch of a day, forgets the keys of commands that ended more than
+    /// `key_days` days before it.
+    fn forget_old_keys(&mut self, now: Instant) {
+        let today = now.date();
+        if self.key_days == 0 || self.keys_pruned_on == Some(today) {
+            return;
+        }
+        self.keys_pruned_on = Some(today);
+        let cutoff = today.add_days(-i32::try_from(self.key_days).unwrap_or(i32::MAX));
+        while self.days.front().is_some_and(|&(d, _)| d < cutoff) {
+            self.days.pop_front();
+        }
+        // Every record of a command that ended before the first event of the cutoff day.
+        let before = self.days.front().map_or(self.next, |&(_, position)| position);
+        match self.store.forget_keys_before(before) {
+            Ok(0) => {}
+            Ok(n) => eprintln!(
+                "info: forgot {n} idempotency record(s) of commands before {cutoff} (kept {} days)",
+                self.key_days
+            ),
+            Err(e) => eprintln!("error: old idempotency records could not be forgotten ({e}); kept until tomorrow"),
+        }
     }
 
     /// Cases and tickets held.
@@ -295,6 +372,7 @@ impl Writer {
         let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
         let mut keys: HashMap<(String, String), (u64, Reply)> = HashMap::new();
         if self.failed.is_none() {
+            self.forget_old_keys(now);
             self.fire_timers(now, &mut commits);
         }
         for request in batch {
@@ -666,6 +744,9 @@ impl Writer {
                 metrics.commits.fetch_add(1, Ordering::Relaxed);
                 let events: usize = commits.iter().map(|c| c.events.len()).sum();
                 metrics.events.fetch_add(events as u64, Ordering::Relaxed);
+                for e in commits.iter().flat_map(|c| &c.events) {
+                    note_day(&mut self.days, &mut self.latest, e.event.record().at, e.position);
+                }
                 self.shared.head.store(head, Ordering::Release);
                 if events > 0 && self.shared.events.receiver_count() > 0 {
                     let wire: Vec<WireEvent> =
@@ -687,8 +768,10 @@ impl Writer {
     /// Replaces the engine by the fold of the log (after a failed commit or a panic).
     fn rebuild(&mut self, why: &str) {
         match fold(&self.def, self.store.as_mut()) {
-            Ok((engine, summary, _)) => {
+            Ok(Folded { engine, summary, latest, days }) => {
                 self.engine = engine;
+                self.latest = latest;
+                self.days = days;
                 self.next = summary.events + 1;
                 self.shared.head.store(summary.events, Ordering::Release);
                 eprintln!("info: after {why}, the engine was rebuilt from the log ({summary})");
@@ -800,6 +883,9 @@ mod tests {
         }
         fn idempotency(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
             self.inner.idempotency(scope, key)
+        }
+        fn forget_keys_before(&mut self, position: u64) -> Result<u64, StoreError> {
+            self.inner.forget_keys_before(position)
         }
         fn verify(
             &mut self,

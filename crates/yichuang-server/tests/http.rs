@@ -273,6 +273,39 @@ fn client_mistakes_get_4xx_with_a_json_error() {
     expect(&get(s.addr, &format!("/v1/cases/{case}"), APPLICANT), 200);
 }
 
+/// Keys are remembered for `--idempotency-days` hall days after their command, then forgotten:
+/// a repeat is then decided as a new command. What was forgotten stays forgotten after a
+/// restart, and what was kept is kept.
+#[test]
+fn idempotency_keys_are_forgotten_after_the_retention_days() {
+    let scratch = Scratch::new("key-retention");
+    let args = ["--idempotency-days", "2"];
+    let s = server(&scratch.db(), &args);
+    let body = submission("open-business", APPLICANT_ID, json!({}));
+    let first = post_key(s.addr, "/v1/cases", CLERK, "submit-1", &body);
+    expect(&first, 201);
+    // START is 2026-04-29. Two days later the key is still remembered.
+    expect(&post(s.addr, "/v1/clock", ADMIN, &json!({"now": "2026-05-01T09:30"})), 200);
+    let kept = post_key(s.addr, "/v1/cases", CLERK, "submit-1", &body);
+    assert_eq!((kept.status, &kept.body), (201, &first.body));
+    assert_eq!(kept.header("idempotent-replayed"), Some("true"));
+    let second = post_key(s.addr, "/v1/cases", CLERK, "submit-2", &body);
+    expect(&second, 201);
+    // Three days after the first command it is forgotten: the repeat opens a new case.
+    expect(&post(s.addr, "/v1/clock", ADMIN, &json!({"now": "2026-05-02T09:30"})), 200);
+    let forgotten = post_key(s.addr, "/v1/cases", CLERK, "submit-1", &body);
+    assert_eq!(forgotten.status, 201, "{}", forgotten.body);
+    assert_eq!(forgotten.header("idempotent-replayed"), None);
+    assert_ne!(forgotten.json()["id"], first.json()["id"]);
+    // After a restart: the key of the day before stays, the re-used key names the new case.
+    drop(s);
+    let s = server(&scratch.db(), &args);
+    let again = post_key(s.addr, "/v1/cases", CLERK, "submit-2", &body);
+    assert_eq!((again.status, &again.body), (201, &second.body));
+    let again = post_key(s.addr, "/v1/cases", CLERK, "submit-1", &body);
+    assert_eq!((again.status, &again.body), (201, &forgotten.body));
+}
+
 #[test]
 fn timers_fire_from_the_clock_and_open_a_supervision_ticket_when_work_is_overdue() {
     let scratch = Scratch::new("timers");

@@ -305,6 +305,12 @@ pub trait EventStore: EventLog + Send {
     /// at a random place (one dirty page per batch instead of one per key).
     fn idempotency(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 
+    /// Forgets the idempotency records of the commands whose last event lies before log
+    /// position `position` (the writer's retention: keys are kept for a number of days). A
+    /// repeat of a forgotten key is decided as a new command. Events are never touched.
+    /// Returns how many records were forgotten.
+    fn forget_keys_before(&mut self, position: u64) -> Result<u64, StoreError>;
+
     /// Reads the whole log in order, checking its shape (positions, per-stream sequences, bodies,
     /// idempotency records) and handing each event to `visit`, whose `Err` stops the check.
     fn verify(

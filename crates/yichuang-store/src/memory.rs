@@ -81,6 +81,13 @@ impl EventStore for MemoryStore {
         Ok(self.read().keys.get(&(scope.to_owned(), key.to_owned())).cloned())
     }
 
+    fn forget_keys_before(&mut self, position: u64) -> Result<u64, StoreError> {
+        let mut inner = self.write();
+        let before = inner.keys.len();
+        inner.keys.retain(|_, r| r.position >= position);
+        Ok((before - inner.keys.len()) as u64)
+    }
+
     fn verify(
         &mut self,
         visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,

@@ -15,7 +15,9 @@
 //! [`EventStore::verify`]. Every append is one `BEGIN IMMEDIATE … COMMIT`; in WAL mode with
 //! `synchronous = FULL`, `COMMIT` returns after the WAL is fsync'd.
 //!
-//! Both tables grow at their end only: events by position, idempotency records by insertion.
+//! Events grow at the end only, by position. Idempotency records are appended at the end, in
+//! log order, and forgotten from the start when the writer's retention drops them
+//! ([`EventStore::forget_keys_before`]).
 //! Keys are found through an index in the writer's memory (a 64-bit hash of scope and key →
 //! row ids), rebuilt by [`EventStore::verify`]; a SQLite index on random client keys would
 //! dirty one B-tree page per key and multiply the bytes each commit writes and fsyncs.
@@ -112,6 +114,32 @@ impl KeyIndex {
 
     fn len(&self) -> usize {
         self.first.len() + self.more.values().map(Vec::len).sum::<usize>()
+    }
+
+    /// Drops the row ids that `forgotten` names.
+    fn forget(&mut self, forgotten: &std::collections::HashSet<i64>) {
+        self.more.retain(|_, ids| {
+            ids.retain(|id| !forgotten.contains(id));
+            !ids.is_empty()
+        });
+        let mut orphaned = Vec::new();
+        self.first.retain(|&hash, id| {
+            let keep = !forgotten.contains(id);
+            if !keep {
+                orphaned.push(hash);
+            }
+            keep
+        });
+        // A hash whose first row went but that still has others: one of them becomes first.
+        for hash in orphaned {
+            if let Some(ids) = self.more.get_mut(&hash) {
+                let id = ids.remove(0);
+                if ids.is_empty() {
+                    self.more.remove(&hash);
+                }
+                self.first.insert(hash, id);
+            }
+        }
     }
 }
 
@@ -289,6 +317,24 @@ impl EventStore for SqliteStore {
 
     fn idempotency(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.find(scope, key)
+    }
+
+    fn forget_keys_before(&mut self, position: u64) -> Result<u64, StoreError> {
+        assert!(self.verified, "verify the log before forgetting keys: it builds the key index");
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let forgotten: std::collections::HashSet<i64> = {
+            let mut stmt = tx.prepare("SELECT id FROM idempotency WHERE position < ?1")?;
+            let ids = stmt.query_map([position_sql(position)], |r| r.get::<_, i64>(0))?;
+            ids.collect::<Result<_, _>>()?
+        };
+        if forgotten.is_empty() {
+            return Ok(0);
+        }
+        tx.execute("DELETE FROM idempotency WHERE position < ?1", [position_sql(position)])?;
+        tx.commit()?;
+        // Only after the commit: a failed delete leaves the index as the table is.
+        self.keys.forget(&forgotten);
+        Ok(forgotten.len() as u64)
     }
 
     fn verify(
@@ -511,5 +557,12 @@ mod tests {
         assert_eq!(index.len(), 3);
         // Scope and key are separated, so that ("ab", "c") and ("a", "bc") differ.
         assert_ne!(KeyIndex::hash("ab", "c"), KeyIndex::hash("a", "bc"));
+        // Forgetting the first row of a shared hash keeps the other one findable.
+        index.insert(7, 4);
+        index.forget(&[1, 3].into_iter().collect());
+        assert_eq!(index.candidates(7).collect::<Vec<_>>(), [2, 4]);
+        assert_eq!(index.candidates(9).count(), 0);
+        index.forget(&[2, 4].into_iter().collect());
+        assert_eq!((index.candidates(7).count(), index.len()), (0, 0));
     }
 }

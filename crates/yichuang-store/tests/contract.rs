@@ -124,6 +124,22 @@ fn contract(store: &mut dyn EventStore) {
     let readers = store.readers();
     assert_eq!(readers.head().unwrap(), 4);
     assert_eq!(readers.read_stream(case(1)).unwrap(), store.read_stream(case(1)).unwrap());
+
+    // Retention: the keys of commands before a position are forgotten, later ones kept, and the
+    // events stay. A forgotten key is new again.
+    let c5 = Commit { events: vec![event(case(2), 2, 5)], idempotency: Some(key("a", "k3", 5)) };
+    assert_eq!(store.append(&[c5]).unwrap(), 5);
+    assert_eq!(store.forget_keys_before(2).unwrap(), 0, "k1's command ended at position 2");
+    assert_eq!(store.forget_keys_before(3).unwrap(), 1);
+    assert_eq!(store.forget_keys_before(3).unwrap(), 0);
+    assert_eq!(store.idempotency("a", "k1").unwrap(), None);
+    assert_eq!(store.idempotency("a", "k3").unwrap(), Some(key("a", "k3", 5)));
+    assert_eq!(store.head().unwrap(), 5);
+    let c6 = Commit { events: vec![event(case(2), 3, 6)], idempotency: Some(key("a", "k1", 6)) };
+    assert_eq!(store.append(&[c6]).unwrap(), 6, "a forgotten key can be recorded again");
+    assert_eq!(store.idempotency("a", "k1").unwrap(), Some(key("a", "k1", 6)));
+    let summary = store.verify(&mut no_visit).unwrap();
+    assert_eq!((summary.events, summary.streams, summary.idempotency_records), (6, 3, 2));
 }
 
 #[test]
@@ -140,10 +156,11 @@ fn sqlite_store_keeps_the_contract_and_survives_reopening() {
     }
     let mut store = SqliteStore::open(scratch.db()).unwrap();
     let summary = store.verify(&mut no_visit).unwrap();
-    assert_eq!((summary.events, summary.streams, summary.idempotency_records), (4, 3, 1));
+    assert_eq!((summary.events, summary.streams, summary.idempotency_records), (6, 3, 2));
     assert_eq!(store.meta("definition").unwrap().as_deref(), Some("county-hall"));
-    assert_eq!(store.idempotency("a", "k1").unwrap(), Some(key("a", "k1", 2)), "keys are indexed again at open");
-    assert_eq!(store.append(&[Commit { events: vec![event(case(2), 2, 5)], idempotency: None }]).unwrap(), 5);
+    assert_eq!(store.idempotency("a", "k1").unwrap(), Some(key("a", "k1", 6)), "keys are indexed again at open");
+    assert_eq!(store.idempotency("a", "k3").unwrap(), Some(key("a", "k3", 5)));
+    assert_eq!(store.append(&[Commit { events: vec![event(case(2), 4, 7)], idempotency: None }]).unwrap(), 7);
     // The background checkpoint copies the whole WAL into the database file.
     let (wal_frames, copied) = store.checkpointer().unwrap().checkpoint().unwrap();
     assert_eq!(wal_frames, copied);
@@ -194,12 +211,18 @@ struct Group {
     commits: Vec<RandomCommit>,
     /// Shift every position by this much (0 = correct).
     shift: u8,
+    /// Then forget the keys of commands ending more than this many events before the head.
+    forget: Option<u8>,
 }
 
 fn group() -> impl Strategy<Value = Group> {
     let commit = (prop::collection::vec((0u8..4, prop::bool::weighted(0.95)), 0..4), prop::option::of(0u8..12));
-    (prop::collection::vec(commit, 1..5), prop::sample::select(vec![0u8, 0, 0, 0, 1]))
-        .prop_map(|(commits, shift)| Group { commits, shift })
+    (
+        prop::collection::vec(commit, 1..5),
+        prop::sample::select(vec![0u8, 0, 0, 0, 1]),
+        prop::option::weighted(0.3, 0u8..8),
+    )
+        .prop_map(|(commits, shift, forget)| Group { commits, shift, forget })
 }
 
 fn build(group: &Group, model: &MemoryStore) -> Vec<Commit> {
@@ -240,6 +263,10 @@ proptest! {
             let actual = sqlite.append(&commits).map_err(|e| e.to_string());
             prop_assert_eq!(&actual, &expected);
             prop_assert_eq!(sqlite.read_after(0, usize::MAX).unwrap(), model.read_after(0, usize::MAX).unwrap());
+            if let Some(back) = g.forget {
+                let before = model.head().unwrap().saturating_sub(u64::from(back));
+                prop_assert_eq!(sqlite.forget_keys_before(before).unwrap(), model.forget_keys_before(before).unwrap());
+            }
         }
         for k in 0..12 {
             let k = format!("key-{k}");
@@ -249,5 +276,6 @@ proptest! {
         let mut reopened = SqliteStore::open(scratch.db()).unwrap();
         let summary = reopened.verify(&mut no_visit).unwrap();
         prop_assert_eq!(summary.events, model.head().unwrap());
+        prop_assert_eq!(summary.idempotency_records, model.verify(&mut no_visit).unwrap().idempotency_records);
     }
 }
