@@ -53,7 +53,7 @@ struct Args {
     body_limit: usize,
     /// Hall days an `Idempotency-Key` is remembered after its command; a repeat after that is
     /// decided as a new command. 0 keeps every key for ever.
-    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    #[arg(long, value_name = "DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=36_500))]
     idempotency_days: u32,
 }
 
