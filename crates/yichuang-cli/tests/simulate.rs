@@ -147,7 +147,7 @@ fn bad_input_is_exit_2_with_the_field_and_what_is_accepted() {
     std::fs::write(&warm, text.replace("warm_up: None", "warm_up: Cases(500)")).expect("written");
     let run = check(&["simulate", &warm.display().to_string(), "--cases", "500"], 2);
     assert!(
-        run.stderr.contains("leave nothing to measure after the scenario's warm-up of Cases(500)"),
+        run.stderr.contains("scenario parity-parallel: 500 case(s) per replication leave nothing to measure after its warm-up of Cases(500)"),
         "{}",
         run.stderr
     );
@@ -183,5 +183,19 @@ fn a_run_past_the_calendar_is_refused() {
     std::fs::write(&slow, text.replace("Exponential(mean: 12.0)", "Exponential(mean: 1e300)")).expect("written");
     let run = check(&["simulate", &slow.display().to_string(), "--cases", "300"], 2);
     assert!(run.stderr.contains("left the definition's calendar"), "{}", run.stderr);
+    // In an office-hours hall such a duration went through the calendar's integer arithmetic
+    // and panicked; it is the same calendar error.
+    let hall = std::fs::read_to_string(scenario("county-hall.ron"))
+        .expect("readable")
+        .replace("\"../definitions/county-hall.ron\"", &format!("{:?}", scenario("../definitions/county-hall.ron")))
+        .replace("service: LogNormal(mean: 20.0, sd: 10.0)", "service: Fixed(1e19)");
+    let office = dir.join("office.ron");
+    std::fs::write(&office, hall).expect("written");
+    let run = check(&["simulate", &office.display().to_string(), "--replications", "1", "--threads", "1"], 2);
+    assert!(
+        run.stderr.contains("left the definition's calendar") && !run.stderr.contains("panicked"),
+        "{}",
+        run.stderr
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

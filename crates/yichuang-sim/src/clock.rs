@@ -43,6 +43,7 @@ impl Clock {
         if self.always_open {
             return Ok(t);
         }
+        beyond(cal, t)?;
         let minutes = floor_minutes(t);
         let whole = minutes as f64;
         let m = self.start.plus_minutes(minutes);
@@ -60,6 +61,7 @@ impl Clock {
         if self.always_open {
             return Ok(w);
         }
+        beyond(cal, w)?;
         let minutes = floor_minutes(w);
         let frac = w - minutes as f64;
         if frac == 0.0 {
@@ -71,6 +73,20 @@ impl Clock {
         let end = cal.advance_working_minutes(self.start, minutes + 1)?;
         Ok(self.time_of(end) - 1.0 + frac)
     }
+}
+
+/// Refuses a span of minutes longer than the calendar could hold (or not a number), before any
+/// integer arithmetic on it can overflow: a duration of 1e19 minutes is a calendar error, not a
+/// panic.
+fn beyond(cal: &Calendar, minutes: f64) -> Result<(), CalendarError> {
+    let (first_year, last_year) = cal.covered_years();
+    let span = f64::from(last_year - first_year + 2) * 366.0 * 1440.0;
+    if minutes.abs() < span {
+        return Ok(());
+    }
+    let year = last_year + 1;
+    let date = yichuang_core::Date::from_ymd(year, 1, 1).expect("January 1st exists");
+    Err(CalendarError::OutOfRange { date, year, first_year, last_year })
 }
 
 /// `⌊t⌋` as an integer, exactly `t.floor() as i64`: for the times ≥ 0 the simulator uses, a

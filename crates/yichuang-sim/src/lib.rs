@@ -75,10 +75,12 @@ pub enum SimError {
     },
     /// `RunOptions::cases` leaves no case after the scenario's warm-up.
     #[error(
-        "{cases} case(s) per replication leave nothing to measure after the scenario's warm-up of Cases({warm_up}); \
-         give more than {warm_up} cases"
+        "scenario {scenario}: {cases} case(s) per replication leave nothing to measure after its warm-up of \
+         Cases({warm_up}); give more than {warm_up} cases"
     )]
     NothingToMeasure {
+        /// The scenario's name.
+        scenario: String,
         /// Arrivals asked for.
         cases: u64,
         /// The scenario's warm-up in cases.
@@ -115,6 +117,17 @@ impl RunOptions<'_> {
         self.seed.unwrap_or(scenario.spec.seed)
     }
 
+    /// Checks the options against `scenario`: the scenario's own stop was checked against its
+    /// warm-up when it was loaded, an override of the case count is checked here.
+    pub fn check(&self, scenario: &Scenario) -> Result<(), SimError> {
+        match (self.cases, scenario.spec.warm_up) {
+            (Some(cases), scenario::WarmUp::Cases(warm_up)) if warm_up >= cases => {
+                Err(SimError::NothingToMeasure { scenario: scenario.spec.name.clone(), cases, warm_up })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Threads to use for `replications` replications.
     pub fn threads(&self, replications: u32) -> usize {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -131,13 +144,7 @@ pub fn progress_total(scenarios: &[&Scenario], options: &RunOptions<'_>) -> u64 
 /// Runs every replication of a scenario (in parallel when allowed) and returns the results in
 /// replication order.
 pub fn run_replications(scenario: &Scenario, options: &RunOptions<'_>) -> Result<Vec<RepResult>, SimError> {
-    // The scenario's own stop was checked against its warm-up when it was loaded; an override
-    // of the case count is checked here.
-    if let (Some(cases), scenario::WarmUp::Cases(warm_up)) = (options.cases, scenario.spec.warm_up)
-        && warm_up >= cases
-    {
-        return Err(SimError::NothingToMeasure { cases, warm_up });
-    }
+    options.check(scenario)?;
     let replications = options.replications(scenario);
     let seed = options.seed(scenario);
     let threads = options.threads(replications);
@@ -200,6 +207,10 @@ pub fn compare(scenarios: &[&Scenario], options: &RunOptions<'_>) -> Result<Comp
     let first = scenarios.first().expect("compare needs at least one scenario");
     let options =
         RunOptions { replications: Some(options.replications(first)), seed: Some(options.seed(first)), ..*options };
+    // Every scenario is checked before any runs, so that a bad last one costs no time.
+    for s in scenarios {
+        options.check(s)?;
+    }
     let mut runs = Vec::with_capacity(scenarios.len());
     for s in scenarios {
         let wall = std::time::Instant::now();

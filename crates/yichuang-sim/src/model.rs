@@ -1819,6 +1819,9 @@ impl<'s> Replication<'s> {
             Fact::TaskDone(item) => self.task_done(slot, item),
             Fact::CaseDecided { outcome, awaiting_cure } => {
                 let id = CaseId(self.cases[slot as usize].id);
+                // A clock whose deadline lies past the calendar has no timer there, but the run
+                // stops before the calendar ends (`set_now`), so a case decided in the run was
+                // decided before such a deadline: on time.
                 let overdue =
                     self.engine.case(id).and_then(|c| c.sla.as_ref()).is_some_and(|s| s.level == SlaLevel::Overdue);
                 let c = &mut self.cases[slot as usize];

@@ -507,12 +507,12 @@ impl Comparison {
             push("ratings.bad_rate".into(), ra.ratings.bad_rate, rb.ratings.bad_rate, bad_ci);
             // Clocks raised, as a mean count per replication (common random numbers give both
             // scenarios the same arrivals).
-            for (name, overdue) in [("sla.case_overdue", 0), ("sla.task_overdue", 1)] {
+            for (name, who) in [("sla.case_overdue", 0), ("sla.task_overdue", 1)] {
                 let per_rep = |results: &[RepResult]| {
-                    let total: u64 = results.iter().map(|r| r.sla_raised[overdue][1]).sum();
+                    let total: u64 = results.iter().map(|r| r.sla_raised[who][1]).sum();
                     (!results.is_empty()).then(|| total as f64 / results.len() as f64)
                 };
-                let ci = paired_figure(&base.1, results, |r| Some(r.sla_raised[overdue][1] as f64));
+                let ci = paired_figure(&base.1, results, |r| Some(r.sla_raised[who][1] as f64));
                 push(name.to_owned(), per_rep(&base.1), per_rep(results), ci);
             }
             for (name, u) in &ra.utilisation {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use yichuang_core::definition::{BundleIx, DeptIx, ItemIx, MaterialIx, MaterialNeed, WindowClass};
-use yichuang_core::{Definition, Diagnostics, Id, Instant, SpecialProcedureKind};
+use yichuang_core::{Date, Definition, Diagnostics, Id, Instant, SpecialProcedureKind};
 
 use crate::random::Dist;
 
@@ -600,6 +600,24 @@ impl Validator<'_> {
             Stop::Cases(n) if n > 1_000_000_000 => self.problem("stop", "at most Cases(1000000000) per replication"),
             Stop::Days(d) if !(d.is_finite() && d > 0.0 && d <= 3660.0) => {
                 self.problem("stop", format!("Days({d}): give a number of days in (0, 3660]"))
+            }
+            Stop::Days(d) => {
+                // The run's last instant must lie in the calendar (the engine's deadlines and an
+                // office-hours hall both need it).
+                let (_, last) = def.calendar().covered_years();
+                let end_of_calendar = Date::from_ymd(last + 1, 1, 1).map(Date::start);
+                if let (Some(start), Some(limit)) = (start, end_of_calendar)
+                    && (start.minutes() as f64 + d * 1440.0) >= limit.minutes() as f64
+                {
+                    let days = (limit.minutes() - start.minutes()) as f64 / 1440.0;
+                    self.problem(
+                        "stop",
+                        format!(
+                            "Days({d}) from {start} runs to {limit} or later, past the definition's calendar (which \
+                             ends with {last}); give fewer than {days} days or add the next year's holiday table"
+                        ),
+                    );
+                }
             }
             _ => {}
         }

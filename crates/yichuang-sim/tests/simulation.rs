@@ -81,6 +81,7 @@ fn a_scenario_compared_with_itself_differs_in_nothing() {
     for name in ["cycle_time_minutes.mean", "ratings.bad_rate", "sla.task_overdue", "utilisation.intake"] {
         assert!(kpis.iter().any(|k| k.kpi == name), "{name} is compared");
     }
+    assert!(kpis.iter().filter(|k| k.ci95.is_some()).count() >= 10, "two replications give intervals: {kpis:?}");
     for k in kpis {
         assert_eq!(k.difference, 0.0, "{k:?}");
         assert_eq!(k.significant, k.ci95.map(|_| false), "{k:?}");
@@ -168,6 +169,18 @@ fn a_bad_scenario_lists_every_problem_with_its_field() {
     assert!(has("reviews[4].time", "mean must be"), "{found:#?}");
     assert!(has("applicants.consult", "probability"), "{found:#?}");
     assert!(has("warm_up", "give a number of days in [0, 3660]"), "{found:#?}");
+    // A run in days must end inside the calendar (2026 for the parity hall).
+    let late = std::fs::read_to_string(repo().join("examples/scenarios/parity-parallel.ron"))
+        .expect("readable")
+        .replace("Cases(100000)", "Days(30.0)")
+        .replace("2026-01-05T00:00", "2026-12-10T00:00");
+    let found = problems(&late);
+    assert!(
+        found.iter().any(|(f, m)| f == "stop"
+            && m.contains("past the definition's calendar")
+            && m.contains("fewer than 22 days")),
+        "{found:#?}"
+    );
     let syntax = Scenario::from_ron("(name: \"x\", stop: Cases(1), oops: 3)", &repo().join("examples/scenarios/x.ron"));
     match syntax {
         Err(e @ ScenarioError::Syntax { .. }) => assert!(e.to_string().contains("oops"), "{e}"),

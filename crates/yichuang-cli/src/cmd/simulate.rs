@@ -172,11 +172,15 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         r.cases, r.arrivals, r.unfinished, r.wall_seconds, r.cases_per_second
     )?;
     if r.cases == 0 && r.unfinished == 0 {
-        writeln!(
-            out,
-            "no case was measured: every arrival fell in the warm-up (`warm_up` in the scenario); shorten it or \
-             simulate more cases"
-        )?;
+        if r.arrivals == 0 {
+            writeln!(out, "no case arrived before the stop: raise the arrival rates or lengthen `stop`")?;
+        } else {
+            writeln!(
+                out,
+                "no case was measured: every arrival fell in the warm-up (`warm_up` in the scenario); shorten it or \
+                 simulate more cases"
+            )?;
+        }
     }
     writeln!(out)?;
     writeln!(
