@@ -394,6 +394,8 @@ impl Writer {
                 Request::SetClock { actor, now: to, reply } => {
                     let answer = self.set_clock(&actor, to).map(|t| {
                         now = t;
+                        // Commands after this one in the batch see the keys of the new day.
+                        self.forget_old_keys(now);
                         self.fire_timers(now, &mut commits);
                         serde_json::json!({ "now": t, "clock": "manual" }).to_string()
                     });
@@ -937,6 +939,24 @@ mod tests {
     fn definition() -> Arc<Definition> {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/definitions/county-hall.ron");
         Arc::new(Definition::from_ron(&std::fs::read_to_string(path).unwrap(), path).unwrap())
+    }
+
+    #[test]
+    fn a_day_starts_where_the_latest_event_time_first_reaches_it() {
+        let t = |text: &str| text.parse::<Instant>().unwrap();
+        let (mut days, mut latest) = (VecDeque::new(), Instant::from_minutes(i64::MIN / 2));
+        note_day(&mut days, &mut latest, t("2026-04-29T09:30"), 1);
+        note_day(&mut days, &mut latest, t("2026-04-29T17:00"), 2);
+        note_day(&mut days, &mut latest, t("2026-04-30T09:00"), 3);
+        // A timer stamped with an earlier due time does not move the day back.
+        note_day(&mut days, &mut latest, t("2026-04-29T18:00"), 4);
+        note_day(&mut days, &mut latest, t("2026-05-02T10:00"), 5);
+        let date = |text: &str| t(text).date();
+        assert_eq!(
+            Vec::from(days),
+            [(date("2026-04-29T00:00"), 1), (date("2026-04-30T00:00"), 3), (date("2026-05-02T00:00"), 5)]
+        );
+        assert_eq!(latest, t("2026-05-02T10:00"));
     }
 
     #[test]

@@ -210,6 +210,8 @@ impl SqliteStore {
             .conn
             .prepare_cached("SELECT scope, key, fingerprint, status, body, position FROM idempotency WHERE id = ?1")?;
         for id in self.keys.candidates(KeyIndex::hash(scope, key)) {
+            // A row the index names but the table lacks is skipped, not an error for every
+            // later lookup of the same hash.
             let row = stmt.query_row([id], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -219,8 +221,11 @@ impl SqliteStore {
                     r.get::<_, String>(4)?,
                     r.get::<_, i64>(5)?,
                 ))
-            })?;
-            let (s, k, fingerprint, status, body, position) = row;
+            });
+            let (s, k, fingerprint, status, body, position) = match row.optional()? {
+                Some(row) => row,
+                None => continue,
+            };
             if s == scope && k == key {
                 return Ok(Some(IdempotencyRecord {
                     scope: s,
