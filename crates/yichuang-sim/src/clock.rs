@@ -81,12 +81,20 @@ impl Clock {
 fn beyond(cal: &Calendar, minutes: f64) -> Result<(), CalendarError> {
     let (first_year, last_year) = cal.covered_years();
     let span = f64::from(last_year - first_year + 2) * 366.0 * 1440.0;
-    if minutes.abs() < span {
-        return Ok(());
-    }
-    let year = last_year + 1;
-    let date = yichuang_core::Date::from_ymd(year, 1, 1).expect("January 1st exists");
-    Err(CalendarError::OutOfRange { date, year, first_year, last_year })
+    if minutes.abs() < span { Ok(()) } else { Err(past_the_end(cal)) }
+}
+
+/// The first instant the calendar does not cover: January 1st after its last year.
+pub(crate) fn calendar_end(cal: &Calendar) -> Instant {
+    let year = cal.covered_years().1 + 1;
+    yichuang_core::Date::from_ymd(year, 1, 1).expect("January 1st exists").start()
+}
+
+/// The calendar's error for [`calendar_end`].
+pub(crate) fn past_the_end(cal: &Calendar) -> CalendarError {
+    let (first_year, last_year) = cal.covered_years();
+    let date = calendar_end(cal).date();
+    CalendarError::OutOfRange { date, year: date.year(), first_year, last_year }
 }
 
 /// `⌊t⌋` as an integer, exactly `t.floor() as i64`: for the times ≥ 0 the simulator uses, a

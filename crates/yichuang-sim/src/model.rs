@@ -33,7 +33,7 @@ use crate::SimError;
 /// (a `SimError` is a dozen words, copied through every `?`).
 type Fail = Box<SimError>;
 use crate::agenda::Agenda;
-use crate::clock::{Clock, floor_minutes};
+use crate::clock::{Clock, calendar_end, floor_minutes, past_the_end};
 use crate::random::{Stream, derive};
 use crate::scenario::{CLASSES, OnTime, Rate, Scenario, Stop, WarmUp, class_name};
 use crate::stats::{Level, Tally};
@@ -812,9 +812,7 @@ impl<'s> Replication<'s> {
             engine.reserve_cases(arrivals_limit.min(1 << 14) as usize);
         }
         let now_i = clock.instant(0.0);
-        let end_year = def.calendar().covered_years().1 + 1;
-        let calendar_end =
-            clock.time_of(yichuang_core::Date::from_ymd(end_year, 1, 1).expect("January 1st exists").start());
+        let end = clock.time_of(calendar_end(def.calendar()));
         Replication {
             sc,
             engine,
@@ -826,7 +824,7 @@ impl<'s> Replication<'s> {
             now_i,
             now_w: 0.0,
             always_open: spec.hall == crate::scenario::Hall::AlwaysOpen,
-            calendar_end,
+            calendar_end: end,
             advanced_to: -1,
             wake_at: f64::INFINITY,
             timers_touched: false,
@@ -1000,10 +998,9 @@ impl<'s> Replication<'s> {
     #[cold]
     #[inline(never)]
     fn past_calendar(&self) -> Fail {
-        let (first_year, last_year) = self.def.calendar().covered_years();
-        let date = yichuang_core::Date::from_ymd(last_year + 1, 1, 1).expect("January 1st exists");
-        let error = yichuang_core::CalendarError::OutOfRange { date, year: last_year + 1, first_year, last_year };
-        Box::new(SimError::Calendar { replication: self.rep, at: date.start().to_string(), error: error.to_string() })
+        let cal = self.def.calendar();
+        let (at, error) = (calendar_end(cal).to_string(), past_the_end(cal).to_string());
+        Box::new(SimError::Calendar { replication: self.rep, at, error })
     }
 
     #[cold]

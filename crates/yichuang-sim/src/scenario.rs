@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use yichuang_core::definition::{BundleIx, DeptIx, ItemIx, MaterialIx, MaterialNeed, WindowClass};
-use yichuang_core::{Date, Definition, Diagnostics, Id, Instant, SpecialProcedureKind};
+use yichuang_core::{Definition, Diagnostics, Id, Instant, SpecialProcedureKind};
 
 use crate::random::Dist;
 
@@ -605,8 +605,8 @@ impl Validator<'_> {
                 // The run's last instant must lie in the calendar (the engine's deadlines and an
                 // office-hours hall both need it).
                 let (_, last) = def.calendar().covered_years();
-                let end_of_calendar = Date::from_ymd(last + 1, 1, 1).map(Date::start);
-                if let (Some(start), Some(limit)) = (start, end_of_calendar)
+                let limit = crate::clock::calendar_end(def.calendar());
+                if let Some(start) = start
                     && (start.minutes() as f64 + d * 1440.0) >= limit.minutes() as f64
                 {
                     let days = (limit.minutes() - start.minutes()) as f64 / 1440.0;
