@@ -14,6 +14,15 @@ fn scenario(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios").join(name).display().to_string()
 }
 
+/// An example scenario's text, with its definition path made absolute so that a variant can be
+/// written anywhere.
+fn portable(name: &str, definition: &str) -> String {
+    let relative = format!("\"../definitions/{definition}\"");
+    std::fs::read_to_string(scenario(name))
+        .expect("readable")
+        .replace(&relative, &format!("{:?}", scenario(&format!("../definitions/{definition}"))))
+}
+
 fn check(args: &[&str], code: i32) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_yichuang")).args(args).output().expect("the binary runs");
     let run = Run {
@@ -131,9 +140,7 @@ fn compare_reports_the_paired_difference() {
 fn bad_input_is_exit_2_with_the_field_and_what_is_accepted() {
     let dir = std::env::temp_dir().join(format!("yichuang-bad-scenario-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let text = std::fs::read_to_string(scenario("parity-parallel.ron"))
-        .expect("readable")
-        .replace("\"../definitions/parity-hall.ron\"", &format!("{:?}", scenario("../definitions/parity-hall.ron")));
+    let text = portable("parity-parallel.ron", "parity-hall.ron");
     let bad = dir.join("bad.ron");
     std::fs::write(&bad, text.replace("(class: Intake, count: 14,", "(class: Intake, count: 0,")).expect("written");
     let run = check(&["simulate", &bad.display().to_string()], 2);
@@ -166,9 +173,7 @@ fn bad_input_is_exit_2_with_the_field_and_what_is_accepted() {
 fn a_run_past_the_calendar_is_refused() {
     let dir = std::env::temp_dir().join(format!("yichuang-past-calendar-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let text = std::fs::read_to_string(scenario("parity-parallel.ron"))
-        .expect("readable")
-        .replace("\"../definitions/parity-hall.ron\"", &format!("{:?}", scenario("../definitions/parity-hall.ron")));
+    let text = portable("parity-parallel.ron", "parity-hall.ron");
     let late = dir.join("late.ron");
     std::fs::write(&late, text.replace("start: \"2026-01-05T00:00\"", "start: \"2026-12-31T12:00\"")).expect("written");
     let run = check(&["simulate", &late.display().to_string(), "--cases", "3000"], 2);
@@ -185,9 +190,7 @@ fn a_run_past_the_calendar_is_refused() {
     assert!(run.stderr.contains("left the definition's calendar"), "{}", run.stderr);
     // In an office-hours hall such a duration went through the calendar's integer arithmetic
     // and panicked; it is the same calendar error.
-    let hall = std::fs::read_to_string(scenario("county-hall.ron"))
-        .expect("readable")
-        .replace("\"../definitions/county-hall.ron\"", &format!("{:?}", scenario("../definitions/county-hall.ron")))
+    let hall = portable("county-hall.ron", "county-hall.ron")
         .replace("service: LogNormal(mean: 20.0, sd: 10.0)", "service: Fixed(1e19)");
     let office = dir.join("office.ron");
     std::fs::write(&office, hall).expect("written");
