@@ -12,6 +12,8 @@ Run it with the Python that has SimPy 4.1, from the repository root, after
     .venv/bin/python benches/simpy/compare.py kpis
     .venv/bin/python benches/simpy/compare.py kpis --variant no-tolerance --seeds 20260105 1 2 3
     .venv/bin/python benches/simpy/compare.py ratio --rounds 10
+    .venv/bin/python benches/simpy/compare.py --binary target/release/yichuang \
+        --binary target/pgo/use/release/yichuang ratio --rounds 6     # plain and PGO builds in turns
 """
 
 import argparse
@@ -25,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = Path(__file__).resolve().parent / "parity.py"
 SCENARIO = {"parallel": "parity-parallel", "serial": "parity-serial", "no-tolerance": "parity-no-tolerance"}
+DEFAULT_BINARY = str(ROOT / "target/release/yichuang")
 # The SimPy model names departments by item; yichuang by department.
 STATION = {"a": "dept-a", "b": "dept-b", "c": "dept-c", "d": "dept-d", "e": "dept-e"}
 
@@ -52,7 +55,7 @@ def kpis(args):
     means = {"yichuang": [], "SimPy": []}
     for seed in args.seeds:
         for name, result in (
-            ("yichuang", yichuang(args.binary, args.variant, seed, args.cases)),
+            ("yichuang", yichuang((args.binary or [DEFAULT_BINARY])[0], args.variant, seed, args.cases)),
             ("SimPy", simpy(args.variant, seed, args.cases)),
         ):
             c = result["cycle_time_minutes"]
@@ -74,23 +77,37 @@ def kpis(args):
 
 
 def ratio(args):
-    ratios = []
+    binaries = args.binary or [DEFAULT_BINARY]
+    ratios = {b: [] for b in binaries}
     for r in range(args.rounds):
         s = simpy("parallel", 20260105, 100_000)["wall_seconds"]
-        y = sorted(yichuang(args.binary, "parallel")["wall_seconds"] for _ in range(5))
-        ratios.append(s / y[2])
-        print(
-            f"round {r + 1}: SimPy {s:.2f} s | yichuang min {y[0]:.3f} median {y[2]:.3f} max {y[-1]:.3f} s | "
-            f"SimPy/yichuang {s / y[2]:.1f}x (median), {s / y[0]:.1f}x (best)",
-            flush=True,
-        )
-    met = sum(x >= 20 for x in ratios)
-    print(f"median ratio {statistics.median(ratios):.1f}x over {len(ratios)} rounds; {met} of {len(ratios)} rounds >= 20x")
+        # The binaries take turns, so that each sees the same minutes of the machine.
+        runs = {b: [] for b in binaries}
+        for _ in range(5):
+            for b in binaries:
+                runs[b].append(yichuang(b, "parallel")["wall_seconds"])
+        for b in binaries:
+            y = sorted(runs[b])
+            ratios[b].append(s / y[2])
+            name = f" {Path(b).relative_to(ROOT) if Path(b).is_relative_to(ROOT) else b}" if len(binaries) > 1 else ""
+            print(
+                f"round {r + 1}{name}: SimPy {s:.2f} s | yichuang min {y[0]:.3f} median {y[2]:.3f} max {y[-1]:.3f} s | "
+                f"SimPy/yichuang {s / y[2]:.1f}x (median), {s / y[0]:.1f}x (best)",
+                flush=True,
+            )
+    for b, rs in ratios.items():
+        met = sum(x >= 20 for x in rs)
+        name = f"{b}: " if len(binaries) > 1 else ""
+        print(f"{name}median ratio {statistics.median(rs):.1f}x over {len(rs)} rounds; {met} of {len(rs)} rounds >= 20x")
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--binary", default=str(ROOT / "target/release/yichuang"), help="the yichuang binary")
+    p.add_argument(
+        "--binary",
+        action="append",
+        help="a yichuang binary (default target/release/yichuang); repeat it to time several builds in turns",
+    )
     sub = p.add_subparsers(dest="what", required=True)
     k = sub.add_parser("kpis", help="KPIs of both implementations")
     k.add_argument("--variant", choices=list(SCENARIO), default="parallel")
