@@ -423,9 +423,12 @@ fn verify_events(
 
 fn verify_keys(conn: &Connection, head: u64) -> Result<KeyIndex, IntegrityError> {
     let mut keys = KeyIndex::default();
-    let mut seen: HashMap<u64, Vec<(String, String)>> = HashMap::new();
     let mut stmt =
         conn.prepare("SELECT id, scope, key, position FROM idempotency ORDER BY id").map_err(StoreError::from)?;
+    // Only a key whose hash is already indexed is compared, with the rows of that hash read back
+    // by id: a duplicate always shares its hash, and other shared hashes are rare, so no key's
+    // text is held in memory.
+    let mut earlier = conn.prepare("SELECT scope, key FROM idempotency WHERE id = ?1").map_err(StoreError::from)?;
     let mut rows = stmt.query([]).map_err(StoreError::from)?;
     while let Some(row) = rows.next().map_err(StoreError::from)? {
         let id: i64 = row.get(0).map_err(StoreError::from)?;
@@ -436,16 +439,12 @@ fn verify_keys(conn: &Connection, head: u64) -> Result<KeyIndex, IntegrityError>
             return Err(IntegrityError::DanglingKey { key, position: position as u64, head });
         }
         let hash = KeyIndex::hash(&scope, &key);
-        // Only keys that share a hash are kept to compare, so this costs memory only on
-        // (rare) collisions.
-        if keys.candidates(hash).next().is_some() {
-            let others = seen.entry(hash).or_default();
-            if others.iter().any(|(s, k)| *s == scope && *k == key) {
+        for other in keys.candidates(hash) {
+            let (s, k): (String, String) =
+                earlier.query_row([other], |r| Ok((r.get(0)?, r.get(1)?))).map_err(StoreError::from)?;
+            if s == scope && k == key {
                 return Err(IntegrityError::DuplicateKey { scope, key });
             }
-            others.push((scope, key));
-        } else {
-            seen.insert(hash, vec![(scope, key)]);
         }
         keys.insert(hash, id);
     }
