@@ -68,6 +68,32 @@ fn one_bundle_as_json() {
 }
 
 #[test]
+fn the_state_limit_stops_the_search_and_says_how_to_go_further() {
+    let hall = county_hall();
+    let small = [hall.as_str(), "--bundle", "open-business", "--depth", "8", "--max-states", "500"];
+    let run = check(&small, 0);
+    assert!(run.stdout.contains("the state limit was reached before the depth bound"), "{}", run.stdout);
+    assert!(run.stdout.contains("raise --max-states"), "{}", run.stdout);
+    let states: u64 = run.stdout.split(" states, ").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+    // The search stops expanding at the limit; the successors of the last state expanded are
+    // still stored, a handful more.
+    assert!((500..600).contains(&states), "{states} states: {}", run.stdout);
+
+    let run = check(&[&small[..], &["--format", "json"]].concat(), 0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(json["max_states"], 500);
+    assert_eq!(json["bundles"][0]["states_limit_reached"], true);
+
+    // The default limit is far above what depth 8 needs.
+    let run = check(&[&hall, "--bundle", "open-business", "--depth", "8", "--format", "json"], 0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(json["max_states"], 2_000_000);
+    assert_eq!(json["bundles"][0]["states_limit_reached"], false);
+
+    check(&[&hall, "--max-states", "0"], 2);
+}
+
+#[test]
 fn an_unknown_bundle_or_an_invalid_definition_is_a_usage_error() {
     let run = check(&[&county_hall(), "--bundle", "open-cafe"], 2);
     assert!(run.stderr.contains("bundle `open-cafe` does not exist"), "{}", run.stderr);

@@ -95,8 +95,8 @@ impl Options {
     pub const DEPTH: u32 = 12;
     /// Default bound on new rectification rounds per ticket.
     pub const REDO_MAX: u8 = 2;
-    /// Default bound on stored states: about 2.5 KB each (the frontier holds whole engines),
-    /// so memory stays below about 5 GB.
+    /// Default bound on stored states: about 0.6 KB each at the default depth (the level
+    /// being expanded holds whole engines, the others keys and ids), so about 1.2 GB.
     pub const STATES_MAX: usize = 2_000_000;
 
     /// The default bounds with the given depth.

@@ -39,6 +39,11 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = Options::DEPTH,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub depth: u32,
+    /// Stop expanding a bundle's search once it has stored this many states (about 0.6 KB each
+    /// at the default depth); raise it, with the memory to match, to check deeper.
+    #[arg(long, value_name = "N", default_value_t = Options::STATES_MAX as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub max_states: u64,
     /// Output format: `text` (one block per bundle) or `json` (one object).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -99,7 +104,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         return Err(Failure::input(format!("definition `{}` has no bundles (一件事) to check", def.id())));
     }
     let def = Arc::new(def);
-    let options = Options::with_depth(args.depth);
+    let options = Options { states_max: args.max_states as usize, ..Options::with_depth(args.depth) };
     let reports = check_all(&def, &bundles, &options, fault(args))?;
     match args.format {
         Format::Text => out.write_all(render(&file, &options, &reports).as_bytes())?,
@@ -222,7 +227,10 @@ fn render_report(report: &Report) -> String {
         report.states, report.transitions, report.max_depth, report.final_states, report.cut_off, report.unknown
     ));
     if report.states_limit_reached {
-        s.push_str("  the state limit was reached before the depth bound: lower --depth to explore completely\n");
+        s.push_str(
+            "  the state limit was reached before the depth bound: lower --depth, or raise --max-states, \
+             to explore completely\n",
+        );
     }
     if let Some(v) = &report.violation {
         s.push_str(&format!("  {}\n  shortest trace ({}):\n", v.message, count(v.trace.len(), "step", "steps")));
@@ -282,6 +290,7 @@ struct JsonRun<'a> {
     file: &'a str,
     depth: u32,
     redo_max: u8,
+    max_states: usize,
     holds: bool,
     bundles: Vec<JsonBundle<'a>>,
 }
@@ -341,6 +350,7 @@ fn json<'a>(file: &'a str, options: &Options, reports: &'a [Report]) -> JsonRun<
         file,
         depth: options.depth,
         redo_max: options.redo_max,
+        max_states: options.states_max,
         holds: reports.iter().all(Report::holds),
         bundles,
     }
