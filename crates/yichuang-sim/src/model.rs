@@ -2323,21 +2323,3 @@ mod tests {
         assert_eq!(fifo.pop(), None);
     }
 }
-#[cfg(test)]
-mod sizes_tmp {
-    #[test]
-    fn sizes() {
-        use std::mem::size_of;
-        eprintln!(
-            "Case {} Task {} Event {} Sla {:?} CaseRec {} Fact {} Recorded {} Actor {}",
-            size_of::<yichuang_core::Case>(),
-            size_of::<yichuang_core::Task>(),
-            size_of::<yichuang_core::Event>(),
-            size_of::<Option<yichuang_core::sla::Sla>>(),
-            size_of::<super::CaseRec>(),
-            size_of::<super::Fact>(),
-            size_of::<yichuang_core::Recorded>(),
-            size_of::<yichuang_core::Actor>()
-        );
-    }
-}
