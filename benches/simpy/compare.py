@@ -55,7 +55,7 @@ def kpis(args):
     means = {"yichuang": [], "SimPy": []}
     for seed in args.seeds:
         for name, result in (
-            ("yichuang", yichuang((args.binary or [DEFAULT_BINARY])[0], args.variant, seed, args.cases)),
+            ("yichuang", yichuang(args.binary[0], args.variant, seed, args.cases)),
             ("SimPy", simpy(args.variant, seed, args.cases)),
         ):
             c = result["cycle_time_minutes"]
@@ -77,7 +77,7 @@ def kpis(args):
 
 
 def ratio(args):
-    binaries = args.binary or [DEFAULT_BINARY]
+    binaries = args.binary
     ratios = {b: [] for b in binaries}
     for r in range(args.rounds):
         s = simpy("parallel", 20260105, 100_000)["wall_seconds"]
@@ -89,7 +89,7 @@ def ratio(args):
         for b in binaries:
             y = sorted(runs[b])
             ratios[b].append(s / y[2])
-            name = f" {Path(b).relative_to(ROOT) if Path(b).is_relative_to(ROOT) else b}" if len(binaries) > 1 else ""
+            name = f" {b}" if len(binaries) > 1 else ""
             print(
                 f"round {r + 1}{name}: SimPy {s:.2f} s | yichuang min {y[0]:.3f} median {y[2]:.3f} max {y[-1]:.3f} s | "
                 f"SimPy/yichuang {s / y[2]:.1f}x (median), {s / y[0]:.1f}x (best)",
@@ -116,6 +116,7 @@ def main():
     r = sub.add_parser("ratio", help="wall-time ratio SimPy / yichuang, interleaved")
     r.add_argument("--rounds", type=int, default=10)
     args = p.parse_args()
+    args.binary = args.binary or [DEFAULT_BINARY]
     kpis(args) if args.what == "kpis" else ratio(args)
 
 
