@@ -346,12 +346,28 @@ impl EventStore for SqliteStore {
         &mut self,
         visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
     ) -> Result<LogSummary, IntegrityError> {
-        let check: String = self.conn.query_row("PRAGMA quick_check", [], |r| r.get(0)).map_err(StoreError::from)?;
+        // The file check and the key check read other pages than the events: on a connection
+        // of their own they run on the other core while this thread decodes and folds the log.
+        // The errors keep their order: a damaged file first, then the events, then the keys.
+        let path = self.path.clone();
+        let (file_and_keys, shape) = std::thread::scope(|scope| {
+            let beside = scope.spawn(move || check_file_and_keys(&path));
+            let shape = verify_events(&self.conn, visit);
+            (beside.join(), shape)
+        });
+        let (check, keys) = match file_and_keys {
+            Ok(result) => result?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
         if check != "ok" {
             return Err(IntegrityError::File(check));
         }
-        let shape = verify_events(&self.conn, visit)?;
-        let keys = verify_keys(&self.conn, shape.head)?;
+        let shape = shape?;
+        let keys = keys?;
+        if keys.last_position > shape.head {
+            return Err(first_dangling_key(&self.conn, shape.head)?);
+        }
+        let keys = keys.index;
         let summary = LogSummary {
             events: shape.head,
             streams: shape.versions.len() as u64,
@@ -421,8 +437,28 @@ fn verify_events(
     Ok(shape)
 }
 
-fn verify_keys(conn: &Connection, head: u64) -> Result<KeyIndex, IntegrityError> {
-    let mut keys = KeyIndex::default();
+/// `PRAGMA quick_check` and the key check, on a read-only connection of their own; the keys
+/// are not read when the file is damaged.
+fn check_file_and_keys(path: &Path) -> Result<(String, Result<Keys, IntegrityError>), StoreError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    configure(&conn, READER_CACHE_KIB)?;
+    let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+    if check != "ok" {
+        return Ok((check, Ok(Keys::default())));
+    }
+    Ok((check, verify_keys(&conn)))
+}
+
+/// The key index, and the highest log position a record names (checked against the head once
+/// the events are read).
+#[derive(Debug, Default)]
+struct Keys {
+    index: KeyIndex,
+    last_position: u64,
+}
+
+fn verify_keys(conn: &Connection) -> Result<Keys, IntegrityError> {
+    let mut keys = Keys::default();
     let mut stmt =
         conn.prepare("SELECT id, scope, key, position FROM idempotency ORDER BY id").map_err(StoreError::from)?;
     // Only a key whose hash is already indexed is compared, with the rows of that hash read back
@@ -435,20 +471,31 @@ fn verify_keys(conn: &Connection, head: u64) -> Result<KeyIndex, IntegrityError>
         let scope: String = row.get(1).map_err(StoreError::from)?;
         let key: String = row.get(2).map_err(StoreError::from)?;
         let position: i64 = row.get(3).map_err(StoreError::from)?;
-        if position < 0 || position as u64 > head {
-            return Err(IntegrityError::DanglingKey { key, position: position as u64, head });
-        }
+        // A negative position is past any head: the dangling-key check names it.
+        let position = u64::try_from(position).unwrap_or(u64::MAX);
+        keys.last_position = keys.last_position.max(position);
         let hash = KeyIndex::hash(&scope, &key);
-        for other in keys.candidates(hash) {
+        for other in keys.index.candidates(hash) {
             let (s, k): (String, String) =
                 earlier.query_row([other], |r| Ok((r.get(0)?, r.get(1)?))).map_err(StoreError::from)?;
             if s == scope && k == key {
                 return Err(IntegrityError::DuplicateKey { scope, key });
             }
         }
-        keys.insert(hash, id);
+        keys.index.insert(hash, id);
     }
     Ok(keys)
+}
+
+/// The first idempotency record (in row order) that names a position outside the log.
+fn first_dangling_key(conn: &Connection, head: u64) -> Result<IntegrityError, StoreError> {
+    let head_sql = i64::try_from(head).unwrap_or(i64::MAX);
+    let (key, position): (String, i64) = conn.query_row(
+        "SELECT key, position FROM idempotency WHERE position < 0 OR position > ?1 ORDER BY id LIMIT 1",
+        [head_sql],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(IntegrityError::DanglingKey { key, position: position as u64, head })
 }
 
 /// A connection that copies the WAL into the database file (a checkpoint), so that the WAL

@@ -199,6 +199,19 @@ fn sqlite_verify_finds_damage() {
          INSERT INTO idempotency (scope, key, fingerprint, status, body, position) VALUES ('a', 'k', '0', 200, '{}', 2)",
     );
     assert!(twice.contains("`k` of a is recorded twice"), "{twice}");
+    // The keys are checked beside the events, on another connection; the first record that
+    // points outside the log is named, and a damaged event is still reported before the keys.
+    let negative = damage(
+        "INSERT INTO idempotency (scope, key, fingerprint, status, body, position) VALUES ('a', 'ok', '0', 200, '{}', 2); \
+         INSERT INTO idempotency (scope, key, fingerprint, status, body, position) VALUES ('a', 'neg', '0', 200, '{}', -1); \
+         INSERT INTO idempotency (scope, key, fingerprint, status, body, position) VALUES ('a', 'far', '0', 200, '{}', 7)",
+    );
+    assert!(negative.contains("`neg`") && negative.contains("past the log's end 3"), "{negative}");
+    let both = damage(
+        "DELETE FROM events WHERE position = 2; \
+         INSERT INTO idempotency (scope, key, fingerprint, status, body, position) VALUES ('a', 'k', '0', 200, '{}', 9)",
+    );
+    assert!(both.contains("expected position 2, found 3"), "{both}");
 }
 
 /// Events of one commit as (stream number, seq is right), and its key number.
