@@ -202,3 +202,90 @@ fn a_run_past_the_calendar_is_refused() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Splits a CSV line as RFC 4180 reads it (quoted fields may hold commas and doubled quotes).
+fn csv_fields(line: &str) -> Vec<String> {
+    let (mut fields, mut field, mut quoted, mut chars) = (Vec::new(), String::new(), false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
+/// A scenario name is free text: CSV quotes it, chart files stay inside the charts directory,
+/// and two scenarios of one name are told apart.
+#[test]
+fn awkward_scenario_names_are_quoted_contained_and_told_apart() {
+    let dir = std::env::temp_dir().join(format!("yichuang-names-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let base = scenario("parity-parallel.ron");
+    let odd = dir.join("odd.ron");
+    let text = portable("parity-parallel.ron", "parity-hall.ron");
+    std::fs::write(&odd, text.replace("name: \"parity-parallel\"", r#"name: "../并联, \"快\"""#)).expect("written");
+    let odd_text = odd.display().to_string();
+    let run = check(&["compare", &base, &odd_text, "--cases", "200", "--format", "csv"], 0);
+    let mut lines = run.stdout.lines();
+    let header = csv_fields(lines.next().expect("header"));
+    assert_eq!(header.len(), 9, "{header:?}");
+    for line in lines {
+        let fields = csv_fields(line);
+        assert_eq!(fields.len(), 9, "{line}");
+        assert_eq!(fields[0], r#"../并联, "快""#, "{line}");
+    }
+    let charts = dir.join("charts");
+    check(&["compare", &base, &odd_text, "--cases", "200", "--charts", &charts.display().to_string()], 0);
+    let outside: Vec<_> = std::fs::read_dir(&dir).expect("listed").map(|e| e.expect("entry").file_name()).collect();
+    assert_eq!(outside.len(), 2, "only odd.ron and charts/ beside each other: {outside:?}");
+    let inside = std::fs::read_dir(&charts).expect("charts written").count();
+    assert_eq!(inside, 10, "five charts of each scenario, none overwritten");
+    // The same scenario twice: the second is named after its file.
+    let run = check(&["compare", &base, &base, "--cases", "200"], 0);
+    assert!(run.stdout.contains(&format!("parity-parallel ({base}) − parity-parallel")), "{}", run.stdout);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A charts path that cannot take charts is refused before the run, with nothing printed.
+#[test]
+fn an_unusable_charts_path_is_refused_before_the_run() {
+    let dir = std::env::temp_dir().join(format!("yichuang-charts-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("a-file");
+    std::fs::write(&file, "").expect("written");
+    let file_text = file.display().to_string();
+    let path = scenario("parity-parallel.ron");
+    for args in [
+        vec!["simulate", &path, "--cases", "200", "--format", "json", "--charts", &file_text],
+        vec!["compare", &path, &path, "--cases", "200", "--charts", &file_text],
+    ] {
+        let run = check(&args, 2);
+        assert!(run.stdout.is_empty(), "refused before any output: {}", run.stdout);
+        assert!(
+            run.stderr.contains("it is a file, not a directory") && run.stderr.contains("--charts DIR"),
+            "{}",
+            run.stderr
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// When no case was measured, the table and the CSV say so instead of printing NaN.
+#[test]
+fn nothing_measured_prints_no_nan() {
+    let path = scenario("county-hall.ron");
+    for format in ["table", "csv"] {
+        let run = check(&["simulate", &path, "--cases", "300", "--replications", "1", "--format", format], 0);
+        assert!(!run.stdout.contains("NaN"), "{format}:\n{}", run.stdout);
+    }
+    let run = check(&["simulate", &path, "--cases", "300", "--replications", "1", "--format", "csv"], 0);
+    assert!(run.stdout.contains("\non_time_rate,,,,,,,,,\n"), "{}", run.stdout);
+}

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use yichuang_sim::report::Comparison;
 use yichuang_sim::{RunOptions, Scenario};
 
-use crate::cmd::simulate::{Format, load_scenario, sim_failure, with_progress};
+use crate::cmd::simulate::{
+    Format, csv_field, csv_number, load_scenario, prepare_charts_dir, sim_failure, with_progress,
+};
 use crate::failure::Failure;
 
 /// Compare scenarios (what-if analysis) with common random numbers.
@@ -54,6 +56,18 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
     if !failures.is_empty() {
         return Err(Failure::Many(failures));
     }
+    // Two scenarios of one name would be told apart nowhere (table, JSON, chart files): a later
+    // one is named after its file too.
+    let mut seen = std::collections::BTreeSet::new();
+    for (s, path) in scenarios.iter_mut().zip(&args.scenarios) {
+        if !seen.insert(s.spec.name.clone()) {
+            s.spec.name = format!("{} ({})", s.spec.name, path.display());
+            seen.insert(s.spec.name.clone());
+        }
+    }
+    if let Some(dir) = &args.charts {
+        prepare_charts_dir(dir)?;
+    }
     let refs: Vec<&Scenario> = scenarios.iter().collect();
     let options = RunOptions {
         replications: args.replications,
@@ -78,7 +92,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
     }
     if let Some(dir) = &args.charts {
         for report in &comparison.reports {
-            let prefix = format!("{}-", report.scenario);
+            let prefix = format!("{}-", file_name_part(&report.scenario));
             let written = yichuang_sim::svg::write_charts(report, dir, &prefix)
                 .map_err(|e| Failure::input(format!("cannot write charts into `{}`: {e}", dir.display())))?;
             if args.format == Format::Table {
@@ -89,6 +103,24 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// A scenario name as part of a file name: path separators, control characters and characters
+/// that file systems refuse become `_`, and a leading dot is dropped, so that charts stay
+/// inside the charts directory.
+fn file_name_part(name: &str) -> String {
+    let part: String =
+        name.chars()
+            .map(|c| {
+                if c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
+    let part = part.trim_start_matches('.').trim();
+    if part.is_empty() { "scenario".to_owned() } else { part.to_owned() }
 }
 
 fn write_table(c: &Comparison, out: &mut dyn Write) -> std::io::Result<()> {
@@ -111,8 +143,10 @@ fn write_table(c: &Comparison, out: &mut dyn Write) -> std::io::Result<()> {
         }
         for report in [base, r] {
             if report.cases == 0 {
-                let why = if report.unfinished == 0 {
-                    "every arrival fell in its warm-up, so its levels are zero too"
+                let why = if report.arrivals == 0 {
+                    "no case arrived before its stop"
+                } else if report.unfinished == 0 {
+                    "every arrival fell in its warm-up"
                 } else {
                     "no measured case finished before its stop"
                 };
@@ -158,7 +192,12 @@ fn write_csv(c: &Comparison, out: &mut dyn Write) -> std::io::Result<()> {
             writeln!(
                 out,
                 "{},{},{},{},{},{},{lo},{hi},{significant}",
-                d.scenario, c.baseline, k.kpi, k.baseline, k.value, k.difference
+                csv_field(&d.scenario),
+                csv_field(&c.baseline),
+                csv_field(&k.kpi),
+                csv_number(k.baseline),
+                csv_number(k.value),
+                csv_number(k.difference)
             )?;
         }
     }

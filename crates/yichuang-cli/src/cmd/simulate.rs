@@ -98,6 +98,9 @@ pub fn with_progress<T>(total: u64, format: Format, f: impl FnOnce(Option<&Atomi
 /// Runs the command.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
     let scenario = load_scenario(&args.scenario)?;
+    if let Some(dir) = &args.charts {
+        prepare_charts_dir(dir)?;
+    }
     let options = RunOptions {
         replications: args.replications,
         seed: args.seed,
@@ -128,6 +131,48 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// Checks, before a long run, that the charts can be written: `dir` is created if missing, must
+/// be a directory, and must take a file.
+pub fn prepare_charts_dir(dir: &Path) -> Result<(), Failure> {
+    let refuse = |why: String| {
+        Failure::input(format!(
+            "cannot write charts into `{}`: {why}; give a writable directory (--charts DIR, created if missing)",
+            dir.display()
+        ))
+    };
+    if dir.exists() && !dir.is_dir() {
+        return Err(refuse("it is a file, not a directory".to_owned()));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| refuse(e.to_string()))?;
+    let probe = dir.join(format!(".yichuang-charts-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| refuse(e.to_string()))?;
+    // The probe is ours; failing to remove it does not stop the run.
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break.
+pub fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\"")).into()
+    } else {
+        text.into()
+    }
+}
+
+/// A number for CSV: empty when it is not finite (no case was measured).
+pub fn csv_number(x: f64) -> String {
+    if x.is_finite() { x.to_string() } else { String::new() }
+}
+
+/// A mean for the table: "—" when there is none.
+fn mean_text(x: Option<f64>, precision: usize) -> String {
+    match x {
+        Some(x) if x.is_finite() => format!("{x:.precision$}"),
+        _ => "—".to_owned(),
+    }
 }
 
 fn ci_text(ci: Option<[f64; 2]>) -> String {
@@ -197,14 +242,15 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     summary_row(out, "trips per case", &r.trips)?;
     summary_row(out, "ticket closure", &r.tickets.closure_minutes)?;
     writeln!(out)?;
-    writeln!(out, "on time: {} {}", percent(r.on_time_rate), percent_ci(r.on_time_rate_ci95))?;
+    let on_time = if r.on_time_rate.is_finite() { percent(r.on_time_rate) } else { "—".to_owned() };
+    writeln!(out, "on time: {on_time} {}", percent_ci(r.on_time_rate_ci95))?;
     for (id, b) in &r.bundles {
-        let mean = b.cycle_time_minutes.as_ref().map_or(f64::NAN, |s| s.mean);
+        let mean = mean_text(b.cycle_time_minutes.as_ref().map(|s| s.mean), 1);
         let on_time = b
             .on_time
             .as_ref()
             .map_or_else(|| "—".to_owned(), |o| format!("{} {}", percent(o.rate), percent_ci(o.ci95)));
-        writeln!(out, "  bundle {id}: {} cases, mean cycle {mean:.1} min, on time {on_time}", b.cases)?;
+        writeln!(out, "  bundle {id}: {} cases, mean cycle {mean} min, on time {on_time}", b.cases)?;
     }
     let figure = |f: &Figure| format!("{:.1} {}", f.mean, ci_text(f.ci95));
     writeln!(
@@ -224,10 +270,10 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         "station", "servers", "utilisation", "mean queue", "max queue", "mean wait"
     )?;
     for (name, s) in &r.stations {
-        let wait = s.queue_wait_minutes.as_ref().map_or(f64::NAN, |w| w.mean);
+        let wait = mean_text(s.queue_wait_minutes.as_ref().map(|w| w.mean), 2);
         writeln!(
             out,
-            "  {:<width$} {:>7} {:>12} {:>12.2} {:>10} {:>12.2}",
+            "  {:<width$} {:>7} {:>12} {:>12.2} {:>10} {:>12}",
             label(name, s.kind),
             s.servers,
             percent(s.utilisation.mean),
@@ -274,6 +320,7 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
 
 fn csv_row(out: &mut dyn Write, kpi: &str, s: &Summary) -> std::io::Result<()> {
     let (lo, hi) = s.ci95.map_or((String::new(), String::new()), |[a, b]| (a.to_string(), b.to_string()));
+    let kpi = csv_field(kpi);
     writeln!(out, "{kpi},{},{},{},{},{},{},{},{lo},{hi}", s.count, s.mean, s.p50, s.p90, s.p95, s.p99, s.max)
 }
 
@@ -298,7 +345,7 @@ pub fn write_csv(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     }
     let simple = |out: &mut dyn Write, kpi: &str, mean: f64, ci: Option<[f64; 2]>| {
         let (lo, hi) = ci.map_or((String::new(), String::new()), |[a, b]| (a.to_string(), b.to_string()));
-        writeln!(out, "{kpi},,{mean},,,,,,{lo},{hi}")
+        writeln!(out, "{},,{},,,,,,{lo},{hi}", csv_field(kpi), csv_number(mean))
     };
     simple(out, "on_time_rate", r.on_time_rate, r.on_time_rate_ci95)?;
     simple(out, "throughput_per_day", r.throughput_per_day.mean, r.throughput_per_day.ci95)?;
@@ -336,7 +383,7 @@ pub fn write_csv(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     counts.extend(t.opened.iter().map(|(kind, n)| (format!("tickets.opened.{kind}"), *n)));
     counts.extend([("tickets.closed".to_owned(), t.closed), ("tickets.abandoned".to_owned(), t.abandoned)]);
     for (kpi, n) in counts {
-        writeln!(out, "{kpi},{n},,,,,,,,")?;
+        writeln!(out, "{},{n},,,,,,,,", csv_field(&kpi))?;
     }
     if let Some(rate) = r.ratings.bad_rate {
         simple(out, "ratings.bad_rate", rate, None)?;
