@@ -68,6 +68,22 @@ fn every_example_definition_is_valid() {
     assert!(failures.is_empty(), "invalid examples:\n{}", failures.join("\n\n"));
 }
 
+/// A definition saved by a Windows editor starts with a UTF-8 byte-order mark: it is the same
+/// definition, and a later error keeps its line and column.
+#[test]
+fn a_byte_order_mark_is_not_part_of_the_definition() {
+    let path = examples_dir().join("county-hall.ron");
+    let text = format!("\u{feff}{}", read(&path));
+    let def = Definition::from_ron(&text, "bom.ron").unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(def.id(), county_hall().id());
+    let text = read(&path);
+    let broken = format!("{text}\n  oops");
+    let without = Definition::from_ron(&broken, "bom.ron").expect_err("trailing text").to_string();
+    let with = Definition::from_ron(&format!("\u{feff}{broken}"), "bom.ron").expect_err("trailing text").to_string();
+    assert!(with.contains("trailing characters"), "{with}");
+    assert_eq!(with, without, "the mark moves no line or column");
+}
+
 #[test]
 fn county_hall_has_the_five_bundles_and_the_industrial_one() {
     let def = county_hall();

@@ -82,6 +82,8 @@ impl Tokens {
     /// Parses and checks tokens written in RON:
     /// `(tokens: {"TOKEN": (id: "clerk-li", role: Clerk(window: "intake-1")), …})`.
     pub fn from_ron(text: &str, origin: &str, def: &Definition) -> Result<Tokens, String> {
+        // Editors on Windows save UTF-8 with a byte-order mark; it is not part of the text.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let file: TokensFile = ron::from_str(text).map_err(|e| {
             format!(
                 "{origin}:{}:{}: {}; a tokens file reads (tokens: {{\"TOKEN\": (id: \"PERSON\", role: ROLE), …}})",
@@ -164,6 +166,9 @@ mod tests {
         let reviewer =
             tokens.find(|a| matches!(&a.role, Role::Reviewer { department } if **department == *"market-access"));
         assert!(reviewer.is_some());
+        // Saved by a Windows editor, with a UTF-8 byte-order mark: the same tokens.
+        let text = format!("\u{feff}{}", std::fs::read_to_string(path).unwrap());
+        assert_eq!(Tokens::from_ron(&text, "bom.ron", &def()).unwrap().len(), tokens.len());
     }
 
     #[test]

@@ -487,12 +487,14 @@ impl Scenario {
 
     /// Validates scenario text; `path` names it in messages and anchors the definition path.
     pub fn from_ron(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        // Editors on Windows save UTF-8 with a byte-order mark; it is not part of the text.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
         let spec: ScenarioSpec = options.from_str(text).map_err(|e| ScenarioError::Syntax {
             path: path.to_owned(),
             line: e.span.start.line,
             col: e.span.start.col,
-            message: e.code.to_string(),
+            message: syntax_message(&e.code),
         })?;
         let definition_path = path.parent().unwrap_or(Path::new("")).join(&spec.definition);
         let definition_source = std::fs::read_to_string(&definition_path).map_err(|source| {
@@ -552,6 +554,22 @@ struct Validator<'d> {
     def: &'d Definition,
     problems: Vec<Problem>,
 }
+
+/// The parser's message, with what a whole-number field accepts when that is what went wrong
+/// (the parser names neither the field nor the range).
+fn syntax_message(code: &ron::Error) -> String {
+    match code {
+        ron::Error::IntegerOutOfBounds | ron::Error::ExpectedInteger => format!(
+            "{code}: counts, replications and the seed are whole numbers ≥ 0 (replications 1–100000, a window or \
+             reviewer count 1–100000, the seed at most {})",
+            u64::MAX
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Arrival streams a scenario may list (the simulator numbers them with 16 bits).
+const ARRIVAL_STREAMS_MAX: usize = 1 << 16;
 
 fn probability_ok(p: f64) -> bool {
     p.is_finite() && (0.0..=1.0).contains(&p)
@@ -638,6 +656,15 @@ impl Validator<'_> {
         }
         if s.arrivals.is_empty() {
             self.problem("arrivals", "no arrival stream; add at least one (bundle: \"…\", rate: PerHour(…))");
+        } else if s.arrivals.len() > ARRIVAL_STREAMS_MAX {
+            self.problem(
+                "arrivals",
+                format!(
+                    "{} arrival streams; at most {ARRIVAL_STREAMS_MAX} (one stream per bundle and rate usually \
+                     suffices: a stream's answers and missing materials are drawn per case)",
+                    s.arrivals.len()
+                ),
+            );
         }
         let arrivals: Vec<Option<ArrivalPlan>> =
             s.arrivals.iter().enumerate().map(|(i, a)| self.arrival(i, a)).collect();
@@ -679,14 +706,13 @@ impl Validator<'_> {
     fn arrival(&mut self, i: usize, a: &ArrivalSpec) -> Option<ArrivalPlan> {
         let def = self.def;
         let here = format!("arrivals[{i}]");
-        let Some(bix) = def.bundle_ix(&a.bundle) else {
+        let bix = def.bundle_ix(&a.bundle);
+        if bix.is_none() {
             self.problem(
                 format!("{here}.bundle"),
                 format!("unknown bundle `{}`; the definition has: {}", a.bundle, def.bundle_ids_text()),
             );
-            return None;
-        };
-        let bundle = def.bundle(bix);
+        }
         match &a.rate {
             Rate::PerHour(r) if !(r.is_finite() && *r > 0.0) => {
                 self.problem(format!("{here}.rate"), format!("PerHour({r}): give a rate > 0 cases per hour"))
@@ -715,6 +741,22 @@ impl Validator<'_> {
             }
             Rate::PerHour(_) => {}
         }
+        let Some(bix) = bix else {
+            // The form and the materials are the bundle's; the probabilities are checked anyway,
+            // so that every problem is reported at once.
+            for (j, ans) in a.answers.iter().enumerate() {
+                for (_, p) in &ans.choices {
+                    self.probability(format!("{here}.answers[{j}].choices"), *p);
+                }
+            }
+            for (j, m) in a.missing.iter().enumerate() {
+                self.probability(format!("{here}.missing[{j}].probability"), m.probability);
+            }
+            self.probability(format!("{here}.green_channel"), a.green_channel);
+            self.probability(format!("{here}.credit_blocked"), a.credit_blocked);
+            return None;
+        };
+        let bundle = def.bundle(bix);
         let mut answers = Vec::new();
         for (j, ans) in a.answers.iter().enumerate() {
             let field = format!("{here}.answers[{j}]");

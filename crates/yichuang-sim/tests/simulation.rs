@@ -188,6 +188,43 @@ fn a_bad_scenario_lists_every_problem_with_its_field() {
     }
 }
 
+/// What the audit of the format found: an unknown bundle no longer hides the other problems of
+/// its arrival stream, too many streams are refused (they are numbered with 16 bits), a byte-order
+/// mark is not a syntax error, and a bad whole number says what is accepted.
+#[test]
+fn every_problem_of_an_arrival_is_reported_and_files_saved_on_windows_load() {
+    let parity = std::fs::read_to_string(repo().join("examples/scenarios/parity-parallel.ron")).expect("readable");
+    let found = problems(
+        &parity
+            .replace("bundle: \"parity\"", "bundle: \"paritty\"")
+            .replace("(material: \"e-doc\", probability: 0.15)", "(material: \"e-doc\", probability: 1.5)")
+            .replace("(\"是\", 0.5), (\"否\", 0.5)", "(\"是\", -0.5), (\"否\", 1.5)"),
+    );
+    let has = |field: &str, needle: &str| found.iter().any(|(f, m)| f == field && m.contains(needle));
+    assert!(has("arrivals[0].bundle", "unknown bundle"), "{found:#?}");
+    assert!(has("arrivals[0].missing[0].probability", "probability"), "{found:#?}");
+    assert!(has("arrivals[0].answers[0].choices", "probability"), "{found:#?}");
+
+    let start = parity.find("arrivals: [").expect("arrivals") + "arrivals: [".len();
+    let end = parity[start..].find("\n    ],").expect("end of arrivals") + start;
+    let stream = "(bundle: \"parity\", rate: PerHour(0.001)),";
+    let many = format!("{}{}{}", &parity[..start], stream.repeat((1 << 16) + 1), &parity[end..]);
+    let found = problems(&many);
+    assert!(found.iter().any(|(f, m)| f == "arrivals" && m.contains("at most 65536")), "{found:#?}");
+
+    let path = repo().join("examples/scenarios/bom.ron");
+    let with_bom = format!("\u{feff}{parity}");
+    assert!(Scenario::from_ron(&with_bom, &path).is_ok(), "a UTF-8 byte-order mark is not part of the text");
+
+    let negative = Scenario::from_ron(&parity.replace("replications: 1,", "replications: -1,"), &path);
+    match negative {
+        Err(e @ ScenarioError::Syntax { .. }) => {
+            assert!(e.to_string().contains("whole numbers ≥ 0 (replications 1–100000"), "{e}")
+        }
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+}
+
 /// Memory stays bounded by the cases in flight: the simulator hands every case it has finished
 /// back to the engine to retire (or, delivered and waiting for its default rating, to
 /// compact), so over 56 days of the county hall — office hours, ratings at pickup, complaints,

@@ -99,6 +99,8 @@ fn locate(source: &str, section: &str, needle: &str) -> Option<(usize, usize)> {
 
 pub(super) fn load(source: &str, origin: &str) -> Result<Definition, Diagnostics> {
     // `implicit_some` lets authors write `shared_source: "…"` as well as `Some("…")`.
+    // Editors on Windows save UTF-8 with a byte-order mark; it is not part of the text.
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
     let raw: RawDefinition = match options.from_str(source) {
         Ok(raw) => raw,
