@@ -18,12 +18,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
-use yichuang_core::definition::{BundleIx, MaterialIx};
+use yichuang_core::definition::{Bundle, BundleIx, MaterialIx, MilestoneRule};
 use yichuang_core::event::SlaSubject;
 use yichuang_core::sla::SlaLevel;
 use yichuang_core::{
     Actor, Applicant, CaseId, CaseState, Channel, Command, ComplaintTarget, Ctx, Definition, DeliveryMethod, Engine,
-    Event, EventSink, FailKind, Id, Outcome, Rejection, Role, StreamId, Submission, TaskCommand, TaskState,
+    Event, EventSink, FailKind, Id, MemberSet, Outcome, Rejection, Role, StreamId, Submission, TaskCommand, TaskState,
     TicketCommand, TicketId, TicketSource, TicketState,
 };
 
@@ -2101,43 +2101,107 @@ impl<'s> Replication<'s> {
     }
 
     /// The critical chain of approvals: from the last task to finish, back through the
-    /// predecessor that finished last.
+    /// predecessor that finished last ([`Replication::predecessors`]: `after` edges and stage
+    /// gates).
     fn chain(&self, slot: u32, case: &yichuang_core::Case) -> Chain {
         let base = slot as usize * self.stride;
+        let bundle = self.def.bundle(case.bundle);
         let done = |p: usize| self.members[base + p].done;
         let mut chain = Chain::default();
         let last = (0..case.tasks.len())
             .filter(|&p| case.tasks[p].state != TaskState::NotApplicable && !done(p).is_nan())
             .max_by(|&a, &b| done(a).total_cmp(&done(b)));
         let mut current = last;
+        let mut ancestors = Ancestors::default();
         // Each step moves to a predecessor: a DAG walk bounded by the member count.
         for _ in 0..case.tasks.len() {
             let Some(p) = current else { break };
             let m = &self.members[base + p];
             chain.queue += m.queue_wait;
             chain.cure += m.cure_wait;
-            let preds = case.tasks[p].waits_for;
-            let (mut count, mut hi, mut lo) = (0, f64::MIN, f64::MAX);
+            let preds = self.predecessors(base, bundle, case, p);
             // The predecessor that finished last (on ties the last one, as `max_by` picks).
             let mut latest: Option<(usize, f64)> = None;
-            for q in preds.iter() {
+            for q in MemberSet(preds).iter() {
                 let d = done(q);
-                if d.is_nan() {
-                    continue;
-                }
-                count += 1;
-                hi = hi.max(d);
-                lo = lo.min(d);
                 if latest.is_none_or(|(_, l)| d.total_cmp(&l).is_ge()) {
                     latest = Some((q, d));
                 }
             }
-            if count >= 2 {
-                chain.join += hi - lo;
+            if preds.count_ones() >= 2 {
+                // A predecessor that is an ancestor of another one is not a sibling: the time
+                // between their finishes is the other's own work, not a wait at this join.
+                let mut upstream = 0u64;
+                for q in MemberSet(preds).iter() {
+                    upstream |= self.ancestors(base, bundle, case, q, &mut ancestors);
+                }
+                let siblings = MemberSet(preds & !upstream);
+                let (mut hi, mut lo) = (f64::MIN, f64::MAX);
+                for q in siblings.iter() {
+                    hi = hi.max(done(q));
+                    lo = lo.min(done(q));
+                }
+                if siblings.0.count_ones() >= 2 {
+                    chain.join += hi - lo;
+                }
             }
             current = latest.map(|(q, _)| q);
         }
         chain
+    }
+
+    /// The members whose finish let member `p` of a case start, as a bit set of member
+    /// positions, only those that finished: its `after` predecessors (`Task::waits_for`,
+    /// resolved by the engine through members that do not apply) and, for a member of a stage
+    /// after the first, the previous stage's milestones that opened its gate (the engine's
+    /// stage gate): all of them under `MilestoneRule::All`, the first approved one under `Any`
+    /// (or, none approved, the last to finish).
+    fn predecessors(&self, base: usize, bundle: &Bundle, case: &yichuang_core::Case, p: usize) -> u64 {
+        let done = |q: usize| self.members[base + q].done;
+        let mut set = case.tasks[p].waits_for.0;
+        if let Some(k) = bundle.members[p].stage.filter(|&k| k > 0) {
+            let previous = &bundle.stages[k - 1];
+            let finished = || previous.milestones.iter().copied().filter(|&q| !done(q).is_nan());
+            match previous.rule {
+                MilestoneRule::All => finished().for_each(|q| set |= 1 << q),
+                MilestoneRule::Any => {
+                    let first = finished()
+                        .filter(|&q| case.tasks[q].state == TaskState::Approved)
+                        .min_by(|&a, &b| done(a).total_cmp(&done(b)))
+                        .or_else(|| finished().max_by(|&a, &b| done(a).total_cmp(&done(b))));
+                    if let Some(q) = first {
+                        set |= 1 << q;
+                    }
+                }
+            }
+        }
+        MemberSet(set).iter().filter(|&q| !done(q).is_nan()).fold(0, |s, q| s | 1 << q)
+    }
+
+    /// Every member that `p` transitively waited for ([`Replication::predecessors`]),
+    /// memoised in `memo`.
+    fn ancestors(
+        &self,
+        base: usize,
+        bundle: &Bundle,
+        case: &yichuang_core::Case,
+        p: usize,
+        memo: &mut Ancestors,
+    ) -> u64 {
+        if memo.known & (1 << p) != 0 {
+            return memo.of[p];
+        }
+        // Marked before the walk: the engine's gates and edges form a DAG, but a cycle would
+        // end here rather than recurse forever.
+        memo.known |= 1 << p;
+        memo.of[p] = 0;
+        let preds = self.predecessors(base, bundle, case, p);
+        let mut all = preds;
+        for q in MemberSet(preds).iter() {
+            all |= self.ancestors(base, bundle, case, q, memo);
+        }
+        memo.of[p] = all;
+        all
     }
 
     #[inline(never)]
@@ -2256,6 +2320,21 @@ impl<'s> Replication<'s> {
             });
         }
         Ok(())
+    }
+}
+
+/// Memoised ancestors of members ([`Replication::ancestors`]).
+#[derive(Debug)]
+struct Ancestors {
+    /// Members whose entry in `of` is computed (or being computed).
+    known: u64,
+    /// Ancestors by member position.
+    of: [u64; 64],
+}
+
+impl Default for Ancestors {
+    fn default() -> Ancestors {
+        Ancestors { known: 0, of: [0; 64] }
     }
 }
 

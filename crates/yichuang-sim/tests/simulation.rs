@@ -210,3 +210,45 @@ fn the_engine_holds_only_the_cases_in_flight() {
         );
     }
 }
+
+fn industrial_fixed(land_planning_reviewers: u32) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/industrial-fixed.ron");
+    let text = std::fs::read_to_string(&path).expect("readable").replace(
+        "(department: \"land-planning\", count: 3)",
+        &format!("(department: \"land-planning\", count: {land_planning_reviewers})"),
+    );
+    Scenario::from_ron(&text, &path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The critical chain follows stage gates as well as `after` edges. One industrial-project case
+/// with fixed times (intake 1 min from 0): project-filing 1–11; land-pre-review and the EIA
+/// 11–21; land-use-planning-permit 21–31, and design-scheme-review 21–31 once stage 1's
+/// milestones (filing, pre-review) are approved; the planning permit 31–41 and drawing-review
+/// 31–131 (stage 2 opens when either stage-2 milestone is approved); construction-permit waits
+/// for the EIA (21), the land-use (31) and planning (41) permits and the drawings (131): 110
+/// minutes at that join, 131–141; joint acceptance is a countersign of three departments,
+/// 141–171, gated by stage 3; completion filing 171–181; pickup 181–182.
+#[test]
+fn join_waits_are_found_through_stage_gates() {
+    let report = simulate(&industrial_fixed(3), &RunOptions::default()).expect("runs");
+    assert_eq!(report.cases, 1);
+    assert_eq!(report.cycle_time_minutes.as_ref().expect("one case").mean, 182.0);
+    let join = report.waiting_minutes.join.as_ref().expect("one case").mean;
+    // Filing and pre-review (the stage gate of design-scheme-review) run one after the other:
+    // the pre-review's 10 minutes are its own work, not a wait for a sibling.
+    assert_eq!(join, 110.0, "construction-permit waits 110 min between its first and last predecessor");
+    assert_eq!(report.waiting_minutes.queue.as_ref().expect("one case").mean, 0.0, "nobody queues");
+}
+
+/// With one land-planning reviewer, the land-use permit and design-scheme-review (opened by
+/// the stage gate) are ready at minute 21: the land-use permit is reviewed 21–31 and
+/// design-scheme-review queues for 10 minutes (31–41), so the planning permit runs 41–51 and
+/// drawing-review 41–141, and construction-permit waits 120 minutes (21 to 141). The chain runs
+/// back through drawing-review's stage gate to design-scheme-review and counts its queue wait.
+#[test]
+fn queue_waits_are_found_through_stage_gates() {
+    let report = simulate(&industrial_fixed(1), &RunOptions::default()).expect("runs");
+    assert_eq!(report.cycle_time_minutes.as_ref().expect("one case").mean, 192.0);
+    assert_eq!(report.waiting_minutes.queue.as_ref().expect("one case").mean, 10.0);
+    assert_eq!(report.waiting_minutes.join.as_ref().expect("one case").mean, 120.0);
+}
