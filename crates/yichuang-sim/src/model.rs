@@ -2280,8 +2280,12 @@ impl<'s> Replication<'s> {
 
     fn finish(&mut self, end: f64) -> Result<(), Fail> {
         let end_w = self.clock.work(self.def.calendar(), end).map_err(|e| self.calendar_error(e))?;
-        let period = (end - self.measure_start).max(0.0);
-        let period_w = (end_w - self.measure_start_w).max(0.0);
+        // Levels are measured from the end of the warm-up: over nothing if it never ended.
+        let (period, period_w) = if self.measuring {
+            ((end - self.measure_start).max(0.0), (end_w - self.measure_start_w).max(0.0))
+        } else {
+            (0.0, 0.0)
+        };
         self.result.arrivals = self.arrivals;
         self.result.events = std::mem::take(&mut self.out.counts.events);
         let r = &mut self.result;
@@ -2299,6 +2303,16 @@ impl<'s> Replication<'s> {
             self.cases.iter().filter(|c| c.id != NO_CASE && !c.lingering && c.measured.is_some()).count() as u64;
         self.result.period_minutes = period;
         self.wip.touch(end);
+        if !self.measuring {
+            // Every arrival fell in a `Days` warm-up that outlasted the run: measuring never
+            // began, so no level was measured (the areas and maxima are the warm-up's).
+            let unmeasured = Level::default();
+            self.wip = unmeasured.clone();
+            for st in &mut self.stations {
+                st.busy = unmeasured.clone();
+                st.queued = unmeasured.clone();
+            }
+        }
         self.result.wip_mean = if period > 0.0 { self.wip.area / period } else { 0.0 };
         self.result.wip_max = self.wip.max;
         for (i, st) in self.stations.iter_mut().enumerate() {

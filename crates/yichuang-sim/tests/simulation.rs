@@ -252,3 +252,27 @@ fn queue_waits_are_found_through_stage_gates() {
     assert_eq!(report.waiting_minutes.queue.as_ref().expect("one case").mean, 10.0);
     assert_eq!(report.waiting_minutes.join.as_ref().expect("one case").mean, 120.0);
 }
+
+/// Levels (utilisation, queue length, WIP) are measured from the end of the warm-up. When every
+/// arrival falls in a `Days` warm-up that outlasts the run, measuring never begins: the levels
+/// are zero, not the warm-up's (500 parity cases take about 9 hours, the warm-up a day).
+#[test]
+fn levels_are_not_measured_during_a_warm_up_that_outlasts_the_run() {
+    let path = repo().join("examples/scenarios/parity-parallel.ron");
+    let text = std::fs::read_to_string(&path).expect("readable").replace("warm_up: None", "warm_up: Days(1.0)");
+    let scenario = Scenario::from_ron(&text, &path).expect("valid");
+    let report = simulate(&scenario, &RunOptions { cases: Some(500), ..RunOptions::default() }).expect("runs");
+    assert_eq!((report.arrivals, report.cases), (500, 0));
+    for (name, st) in &report.stations {
+        assert_eq!(st.utilisation.mean, 0.0, "{name}: utilisation of the warm-up");
+        assert_eq!(st.queue_length.mean, 0.0, "{name}: queue length of the warm-up");
+        assert_eq!(st.queue_length_max, 0, "{name}: longest queue of the warm-up");
+        assert_eq!(st.served, 0.0, "{name}");
+    }
+    assert!(report.utilisation.values().all(|&u| u == 0.0), "{:?}", report.utilisation);
+    assert_eq!((report.wip.mean.mean, report.wip.max), (0.0, 0), "WIP of the warm-up");
+    // The same cases measured from the start (no warm-up) do show the levels.
+    let measured = simulate(&example("parity-parallel.ron"), &RunOptions { cases: Some(500), ..RunOptions::default() })
+        .expect("runs");
+    assert!(measured.utilisation["intake"] > 0.3, "{:?}", measured.utilisation);
+}
