@@ -2204,17 +2204,26 @@ impl<'s> Replication<'s> {
         all
     }
 
+    /// Records the case in `slot` (measured, completed, of replication 0) as the Gantt
+    /// chart's sample: the first case in which two reviews ran at the same time (parallel
+    /// approvals), or until one is found the first case with at least three applicable members
+    /// (or all of its bundle's, if fewer).
     #[inline(never)]
     fn record_gantt(&mut self, slot: u32) {
         let c = &self.cases[slot as usize];
         let Some(case) = self.engine.case(CaseId(c.id)) else { return };
+        let base = slot as usize * self.stride;
+        let parallel = self.reviews_overlap(base, case);
+        if !parallel && self.result.gantt.is_some() {
+            // Keep the first fallback sample while looking for parallel approvals.
+            return;
+        }
         let applicable = case.tasks.iter().filter(|t| t.state != TaskState::NotApplicable).count();
         let bundle = self.def.bundle(self.bundle_of(slot));
         let most = bundle.members.len().min(3);
-        if applicable < most {
+        if !parallel && applicable < most {
             return;
         }
-        let base = slot as usize * self.stride;
         let mut g = Gantt { bundle: bundle.id.to_string(), arrival: c.arrival, phases: Vec::new(), tasks: Vec::new() };
         for (pos, label) in ["consult", "intake", "delivery"].iter().enumerate() {
             let (s, e) = c.spans[pos];
@@ -2231,7 +2240,24 @@ impl<'s> Replication<'s> {
             g.tasks.push((t.item_id.to_string(), self.def.department(dept).id.to_string(), m.ready, m.claimed, m.done));
         }
         self.result.gantt = Some(g);
-        self.gantt_done = true;
+        self.gantt_done = parallel;
+    }
+
+    /// Whether two applicable tasks of a case were under review at the same time (from their
+    /// claim to their approval, denial or cancellation).
+    fn reviews_overlap(&self, base: usize, case: &yichuang_core::Case) -> bool {
+        // Runs for every completed case until one is found (none, under serial approval):
+        // no allocation.
+        let review = |p: usize| {
+            let m = &self.members[base + p];
+            (case.tasks[p].state != TaskState::NotApplicable && m.claimed.is_finite() && m.done.is_finite())
+                .then_some((m.claimed, m.done))
+        };
+        let n = case.tasks.len();
+        (0..n)
+            .filter_map(review)
+            .enumerate()
+            .any(|(i, a)| (0..n).filter_map(review).skip(i + 1).any(|b| a.0 < b.1 && b.0 < a.1))
     }
 
     #[inline(never)]
