@@ -995,11 +995,20 @@ impl<'s> Replication<'s> {
     /// Simulated time reached the end of the calendar's last year. Past it the engine can
     /// schedule no deadline (so nothing would ever be late), and an office-hours hall has no
     /// office hours: the run stops with an error rather than report such figures.
+    /// When arrivals are still owed under a `Cases` stop, the message says how many came.
     #[cold]
     #[inline(never)]
     fn past_calendar(&self) -> Fail {
         let cal = self.def.calendar();
-        let (at, error) = (calendar_end(cal).to_string(), past_the_end(cal).to_string());
+        let (at, mut error) = (calendar_end(cal).to_string(), past_the_end(cal).to_string());
+        if self.arrivals_open > 0 && self.arrivals_limit != u64::MAX {
+            let n = self.arrivals_limit;
+            error.push_str(&format!(
+                "; only {} of the {n} arrivals asked for (`Cases({n})` or `--cases`) came before it: raise the \
+                 arrival rates or ask for fewer cases",
+                self.arrivals
+            ));
+        }
         Box::new(SimError::Calendar { replication: self.rep, at, error })
     }
 
@@ -1094,17 +1103,25 @@ impl<'s> Replication<'s> {
     /// Inverts the integrated piecewise-constant rate (per minute, by hour of day and weekday):
     /// the time at which `need` expected arrivals have accumulated after `from`. In an
     /// office-hours hall the rate is 0 while the hall is closed.
+    ///
+    /// `None` when the arrival would come after a `Days` stop. When it would come after the
+    /// calendar's end (an office-hours hall has no office hours there), the end itself: the run
+    /// stops there with a calendar error, as it does in a 24/7 hall, unless the arrivals owed
+    /// have come from other streams before.
     #[inline(never)]
     fn piecewise_next(&self, from: f64, mut need: f64, rate_at: impl Fn(usize, usize) -> f64) -> Option<f64> {
         let cal = self.def.calendar();
         let office_hours = self.sc.spec.hall == crate::scenario::Hall::OfficeHours;
         let open_at = |i: yichuang_core::Instant| cal.working_minutes_between(i, i.plus_minutes(1)).unwrap_or(0) == 1;
-        let limit = if self.horizon.is_finite() { self.horizon } else { from + 3660.0 * 1440.0 };
+        let past_the_end = (self.calendar_end < self.horizon).then_some(self.calendar_end);
         let mut t = from;
         // Each step ends at an hour boundary, an opening or a closing: ten years of hours bound it.
         for _ in 0..(3660 * 24 * 3) {
-            if t >= limit {
+            if t >= self.horizon {
                 return None;
+            }
+            if t >= self.calendar_end {
+                return past_the_end;
             }
             let i = self.clock.instant(t);
             let minute = i.minute_of_day();
@@ -1113,7 +1130,7 @@ impl<'s> Replication<'s> {
             if office_hours {
                 if !open_at(i) {
                     // Closed: jump to the next opening (the start of the next working minute).
-                    let next = cal.advance_working_minutes(i, 1).ok()?;
+                    let Ok(next) = cal.advance_working_minutes(i, 1) else { return past_the_end };
                     t = self.clock.time_of(next) - 1.0;
                     continue;
                 }
@@ -1131,7 +1148,7 @@ impl<'s> Replication<'s> {
             need -= capacity;
             t = end;
         }
-        None
+        past_the_end
     }
 
     fn arrive(&mut self, k: usize) -> Result<(), Fail> {

@@ -296,3 +296,52 @@ fn the_gantt_sample_shows_parallel_approvals() {
     let serial = yichuang_sim::run_replications(&example("parity-serial.ron"), &options).expect("runs");
     assert!(serial[0].gantt.as_ref().is_some_and(|g| g.tasks.len() >= 3));
 }
+
+/// parity-parallel with its hall and arrival rate replaced.
+fn parity_with(hall: &str, rate: &str) -> Scenario {
+    let path = repo().join("examples/scenarios/parity-parallel.ron");
+    let text = std::fs::read_to_string(&path)
+        .expect("readable")
+        .replace("hall: AlwaysOpen", &format!("hall: {hall}"))
+        .replace("rate: PerHour(60.0)", &format!("rate: {rate}"));
+    Scenario::from_ron(&text, &path).expect("valid")
+}
+
+/// Arrivals still owed under a `Cases` stop when the calendar ends are an error in either kind
+/// of hall (the office-hours one used to close its arrival stream silently and report the
+/// cases that came).
+#[test]
+fn arrivals_owed_past_the_calendar_are_an_error_in_every_hall() {
+    let sunday_only = "Hourly(per_hour: [5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5], weekdays: [0,0,0,0,0,0,1])";
+    for (hall, rate) in
+        [("OfficeHours", sunday_only), ("OfficeHours", "PerHour(1e-9)"), ("AlwaysOpen", "PerHour(0.02)")]
+    {
+        let options = RunOptions { cases: Some(500), ..RunOptions::default() };
+        match simulate(&parity_with(hall, rate), &options) {
+            Err(e @ yichuang_sim::SimError::Calendar { .. }) => {
+                let message = e.to_string();
+                for needle in
+                    ["2027-01-01", "cover 2026–2026", "of the 500 arrivals asked for", "raise the arrival rates"]
+                {
+                    assert!(message.contains(needle), "{hall}, {rate}: `{needle}` not in {message}");
+                }
+            }
+            Err(other) => panic!("{hall}, {rate}: expected a calendar error, got {other}"),
+            Ok(report) => panic!("{hall}, {rate}: expected a calendar error, got {} arrivals", report.arrivals),
+        }
+    }
+}
+
+/// A stream that runs out of calendar is no error when the other streams bring the arrivals
+/// owed before the calendar's end.
+#[test]
+fn a_stream_past_the_calendar_is_no_error_when_the_others_bring_the_arrivals() {
+    let path = repo().join("examples/scenarios/parity-parallel.ron");
+    let text = std::fs::read_to_string(&path)
+        .expect("readable")
+        .replace("hall: AlwaysOpen", "hall: OfficeHours")
+        .replace("    arrivals: [\n", "    arrivals: [\n        (bundle: \"parity\", rate: PerHour(1e-9)),\n");
+    let scenario = Scenario::from_ron(&text, &path).expect("valid");
+    let report = simulate(&scenario, &RunOptions { cases: Some(300), ..RunOptions::default() }).expect("runs");
+    assert_eq!(report.arrivals, 300);
+}
