@@ -345,3 +345,18 @@ fn a_stream_past_the_calendar_is_no_error_when_the_others_bring_the_arrivals() {
     let report = simulate(&scenario, &RunOptions { cases: Some(300), ..RunOptions::default() }).expect("runs");
     assert_eq!(report.arrivals, 300);
 }
+
+/// The queue-length chart draws work in progress (cases in the hall) too, one point per sample,
+/// on an axis of its own.
+#[test]
+fn the_queue_chart_draws_work_in_progress() {
+    let report = simulate(&example("parity-parallel.ron"), &RunOptions { cases: Some(500), ..RunOptions::default() })
+        .expect("runs");
+    let svg = yichuang_sim::svg::queues(&report);
+    let samples = &report.charts.series.wip;
+    assert!(samples.iter().any(|&w| w > 0.0), "cases were in the hall: {samples:?}");
+    let path = svg.lines().find(|l| l.contains(r#"id="wip""#)).expect("a WIP line");
+    let points = path.matches(['M', 'L']).count();
+    assert_eq!(points, samples.len(), "one point per WIP sample: {path}");
+    assert!(svg.contains("cases in the hall (WIP)") && svg.contains("work in progress"), "{svg}");
+}
