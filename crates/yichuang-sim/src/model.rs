@@ -125,8 +125,8 @@ enum Fact {
     TaskReady(Id),
     /// `TaskApproved`, `TaskDenied` or `TaskCancelled`.
     TaskDone(Id),
+    /// `CaseDecided` (its outcome is read from the case at pickup).
     CaseDecided {
-        outcome: Outcome,
         awaiting_cure: bool,
     },
     CaseSuspended,
@@ -207,7 +207,7 @@ impl EventCounts {
                 (1, Fact::Other)
             }
             Event::TaskApproved { item } => (2, Fact::TaskDone(item)),
-            Event::CaseDecided { outcome, awaiting_cure } => (3, Fact::CaseDecided { outcome, awaiting_cure }),
+            Event::CaseDecided { awaiting_cure, .. } => (3, Fact::CaseDecided { awaiting_cure }),
             Event::Delivered { .. } => (4, Fact::Other),
             Event::Accepted { .. } => (5, Fact::Other),
             Event::Submitted { .. } => (6, Fact::Other),
@@ -1831,7 +1831,7 @@ impl<'s> Replication<'s> {
         match fact {
             Fact::TaskReady(item) => self.task_ready(slot, item),
             Fact::TaskDone(item) => self.task_done(slot, item),
-            Fact::CaseDecided { outcome, awaiting_cure } => {
+            Fact::CaseDecided { awaiting_cure } => {
                 let id = CaseId(self.cases[slot as usize].id);
                 // A clock whose deadline lies past the calendar has no timer there, but the run
                 // stops before the calendar ends (`set_now`), so a case decided in the run was
@@ -1841,14 +1841,6 @@ impl<'s> Replication<'s> {
                 let c = &mut self.cases[slot as usize];
                 c.decided = self.now;
                 c.on_time_sla = !overdue;
-                if c.measured.is_some() {
-                    let i = match outcome {
-                        Outcome::Approved => 0,
-                        Outcome::PartiallyApproved => 1,
-                        Outcome::Denied => 2,
-                    };
-                    self.result.outcomes[i] += 1;
-                }
                 if *awaiting_cure {
                     c.awaiting_cure = true;
                 } else {
@@ -2053,10 +2045,19 @@ impl<'s> Replication<'s> {
                 Some(case) => (f64::from(case.trips), self.chain(slot, case)),
                 None => (0.0, Chain::default()),
             };
+            // Counted at pickup, so that the outcomes add up to the completed cases.
+            let outcome = case.and_then(|x| x.outcome).map(|o| match o {
+                Outcome::Approved => 0,
+                Outcome::PartiallyApproved => 1,
+                Outcome::Denied => 2,
+            });
             let cycle = self.now - c.arrival;
             let cycle_w = self.now_w - c.arrival_w;
             let r = &mut self.result;
             r.completed += 1;
+            if let Some(i) = outcome {
+                r.outcomes[i] += 1;
+            }
             r.cycle.record(index, cycle);
             if !self.always_open {
                 // Always open: working time is calendar time, and `finish` derives both.

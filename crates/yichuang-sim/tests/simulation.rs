@@ -360,3 +360,15 @@ fn the_queue_chart_draws_work_in_progress() {
     assert_eq!(points, samples.len(), "one point per WIP sample: {path}");
     assert!(svg.contains("cases in the hall (WIP)") && svg.contains("work in progress"), "{svg}");
 }
+
+/// Outcomes are counted at pickup: they add up to the completed cases, even when the run stops
+/// (a `Days` stop) with cases decided and not yet picked up.
+#[test]
+fn outcomes_add_up_to_the_completed_cases() {
+    let report = simulate(&example("county-hall.ron"), &RunOptions { replications: Some(2), ..RunOptions::default() })
+        .expect("runs");
+    let o = &report.outcomes;
+    assert!(report.unfinished > 0, "the stop leaves cases in the hall");
+    assert!(o.denied > 0 && o.partially_approved + o.approved > 0, "{o:?}");
+    assert_eq!(o.approved + o.partially_approved + o.denied, report.cases, "{o:?}");
+}
