@@ -18,12 +18,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
-use yichuang_core::definition::{BundleIx, MaterialIx};
+use yichuang_core::definition::{Bundle, BundleIx, MaterialIx, MilestoneRule};
 use yichuang_core::event::SlaSubject;
 use yichuang_core::sla::SlaLevel;
 use yichuang_core::{
     Actor, Applicant, CaseId, CaseState, Channel, Command, ComplaintTarget, Ctx, Definition, DeliveryMethod, Engine,
-    Event, EventSink, FailKind, Id, Outcome, Rejection, Role, StreamId, Submission, TaskCommand, TaskState,
+    Event, EventSink, FailKind, Id, MemberSet, Outcome, Rejection, Role, StreamId, Submission, TaskCommand, TaskState,
     TicketCommand, TicketId, TicketSource, TicketState,
 };
 
@@ -125,8 +125,8 @@ enum Fact {
     TaskReady(Id),
     /// `TaskApproved`, `TaskDenied` or `TaskCancelled`.
     TaskDone(Id),
+    /// `CaseDecided` (its outcome is read from the case at pickup).
     CaseDecided {
-        outcome: Outcome,
         awaiting_cure: bool,
     },
     CaseSuspended,
@@ -207,7 +207,7 @@ impl EventCounts {
                 (1, Fact::Other)
             }
             Event::TaskApproved { item } => (2, Fact::TaskDone(item)),
-            Event::CaseDecided { outcome, awaiting_cure } => (3, Fact::CaseDecided { outcome, awaiting_cure }),
+            Event::CaseDecided { awaiting_cure, .. } => (3, Fact::CaseDecided { awaiting_cure }),
             Event::Delivered { .. } => (4, Fact::Other),
             Event::Accepted { .. } => (5, Fact::Other),
             Event::Submitted { .. } => (6, Fact::Other),
@@ -995,11 +995,20 @@ impl<'s> Replication<'s> {
     /// Simulated time reached the end of the calendar's last year. Past it the engine can
     /// schedule no deadline (so nothing would ever be late), and an office-hours hall has no
     /// office hours: the run stops with an error rather than report such figures.
+    /// When arrivals are still owed under a `Cases` stop, the message says how many came.
     #[cold]
     #[inline(never)]
     fn past_calendar(&self) -> Fail {
         let cal = self.def.calendar();
-        let (at, error) = (calendar_end(cal).to_string(), past_the_end(cal).to_string());
+        let (at, mut error) = (calendar_end(cal).to_string(), past_the_end(cal).to_string());
+        if self.arrivals_open > 0 && self.arrivals_limit != u64::MAX {
+            let n = self.arrivals_limit;
+            error.push_str(&format!(
+                "; only {} of the {n} arrivals asked for (`Cases({n})` or `--cases`) came before it: raise the \
+                 arrival rates or ask for fewer cases",
+                self.arrivals
+            ));
+        }
         Box::new(SimError::Calendar { replication: self.rep, at, error })
     }
 
@@ -1094,17 +1103,25 @@ impl<'s> Replication<'s> {
     /// Inverts the integrated piecewise-constant rate (per minute, by hour of day and weekday):
     /// the time at which `need` expected arrivals have accumulated after `from`. In an
     /// office-hours hall the rate is 0 while the hall is closed.
+    ///
+    /// `None` when the arrival would come after a `Days` stop. When it would come after the
+    /// calendar's end (an office-hours hall has no office hours there), the end itself: the run
+    /// stops there with a calendar error, as it does in a 24/7 hall, unless the arrivals owed
+    /// have come from other streams before.
     #[inline(never)]
     fn piecewise_next(&self, from: f64, mut need: f64, rate_at: impl Fn(usize, usize) -> f64) -> Option<f64> {
         let cal = self.def.calendar();
         let office_hours = self.sc.spec.hall == crate::scenario::Hall::OfficeHours;
         let open_at = |i: yichuang_core::Instant| cal.working_minutes_between(i, i.plus_minutes(1)).unwrap_or(0) == 1;
-        let limit = if self.horizon.is_finite() { self.horizon } else { from + 3660.0 * 1440.0 };
+        let past_the_end = (self.calendar_end < self.horizon).then_some(self.calendar_end);
         let mut t = from;
         // Each step ends at an hour boundary, an opening or a closing: ten years of hours bound it.
         for _ in 0..(3660 * 24 * 3) {
-            if t >= limit {
+            if t >= self.horizon {
                 return None;
+            }
+            if t >= self.calendar_end {
+                return past_the_end;
             }
             let i = self.clock.instant(t);
             let minute = i.minute_of_day();
@@ -1113,7 +1130,7 @@ impl<'s> Replication<'s> {
             if office_hours {
                 if !open_at(i) {
                     // Closed: jump to the next opening (the start of the next working minute).
-                    let next = cal.advance_working_minutes(i, 1).ok()?;
+                    let Ok(next) = cal.advance_working_minutes(i, 1) else { return past_the_end };
                     t = self.clock.time_of(next) - 1.0;
                     continue;
                 }
@@ -1131,7 +1148,7 @@ impl<'s> Replication<'s> {
             need -= capacity;
             t = end;
         }
-        None
+        past_the_end
     }
 
     fn arrive(&mut self, k: usize) -> Result<(), Fail> {
@@ -1814,7 +1831,7 @@ impl<'s> Replication<'s> {
         match fact {
             Fact::TaskReady(item) => self.task_ready(slot, item),
             Fact::TaskDone(item) => self.task_done(slot, item),
-            Fact::CaseDecided { outcome, awaiting_cure } => {
+            Fact::CaseDecided { awaiting_cure } => {
                 let id = CaseId(self.cases[slot as usize].id);
                 // A clock whose deadline lies past the calendar has no timer there, but the run
                 // stops before the calendar ends (`set_now`), so a case decided in the run was
@@ -1824,14 +1841,6 @@ impl<'s> Replication<'s> {
                 let c = &mut self.cases[slot as usize];
                 c.decided = self.now;
                 c.on_time_sla = !overdue;
-                if c.measured.is_some() {
-                    let i = match outcome {
-                        Outcome::Approved => 0,
-                        Outcome::PartiallyApproved => 1,
-                        Outcome::Denied => 2,
-                    };
-                    self.result.outcomes[i] += 1;
-                }
                 if *awaiting_cure {
                     c.awaiting_cure = true;
                 } else {
@@ -2036,10 +2045,19 @@ impl<'s> Replication<'s> {
                 Some(case) => (f64::from(case.trips), self.chain(slot, case)),
                 None => (0.0, Chain::default()),
             };
+            // Counted at pickup, so that the outcomes add up to the completed cases.
+            let outcome = case.and_then(|x| x.outcome).map(|o| match o {
+                Outcome::Approved => 0,
+                Outcome::PartiallyApproved => 1,
+                Outcome::Denied => 2,
+            });
             let cycle = self.now - c.arrival;
             let cycle_w = self.now_w - c.arrival_w;
             let r = &mut self.result;
             r.completed += 1;
+            if let Some(i) = outcome {
+                r.outcomes[i] += 1;
+            }
             r.cycle.record(index, cycle);
             if !self.always_open {
                 // Always open: working time is calendar time, and `finish` derives both.
@@ -2101,56 +2119,129 @@ impl<'s> Replication<'s> {
     }
 
     /// The critical chain of approvals: from the last task to finish, back through the
-    /// predecessor that finished last.
+    /// predecessor that finished last ([`Replication::predecessors`]: `after` edges and stage
+    /// gates).
     fn chain(&self, slot: u32, case: &yichuang_core::Case) -> Chain {
         let base = slot as usize * self.stride;
+        let bundle = self.def.bundle(case.bundle);
         let done = |p: usize| self.members[base + p].done;
         let mut chain = Chain::default();
         let last = (0..case.tasks.len())
             .filter(|&p| case.tasks[p].state != TaskState::NotApplicable && !done(p).is_nan())
             .max_by(|&a, &b| done(a).total_cmp(&done(b)));
         let mut current = last;
+        let mut ancestors = Ancestors::default();
         // Each step moves to a predecessor: a DAG walk bounded by the member count.
         for _ in 0..case.tasks.len() {
             let Some(p) = current else { break };
             let m = &self.members[base + p];
             chain.queue += m.queue_wait;
             chain.cure += m.cure_wait;
-            let preds = case.tasks[p].waits_for;
-            let (mut count, mut hi, mut lo) = (0, f64::MIN, f64::MAX);
+            let preds = self.predecessors(base, bundle, case, p);
             // The predecessor that finished last (on ties the last one, as `max_by` picks).
             let mut latest: Option<(usize, f64)> = None;
-            for q in preds.iter() {
+            for q in MemberSet(preds).iter() {
                 let d = done(q);
-                if d.is_nan() {
-                    continue;
-                }
-                count += 1;
-                hi = hi.max(d);
-                lo = lo.min(d);
                 if latest.is_none_or(|(_, l)| d.total_cmp(&l).is_ge()) {
                     latest = Some((q, d));
                 }
             }
-            if count >= 2 {
-                chain.join += hi - lo;
+            if preds.count_ones() >= 2 {
+                // A predecessor that is an ancestor of another one is not a sibling: the time
+                // between their finishes is the other's own work, not a wait at this join.
+                let mut upstream = 0u64;
+                for q in MemberSet(preds).iter() {
+                    upstream |= self.ancestors(base, bundle, case, q, &mut ancestors);
+                }
+                let siblings = MemberSet(preds & !upstream);
+                let (mut hi, mut lo) = (f64::MIN, f64::MAX);
+                for q in siblings.iter() {
+                    hi = hi.max(done(q));
+                    lo = lo.min(done(q));
+                }
+                if siblings.0.count_ones() >= 2 {
+                    chain.join += hi - lo;
+                }
             }
             current = latest.map(|(q, _)| q);
         }
         chain
     }
 
+    /// The members whose finish let member `p` of a case start, as a bit set of member
+    /// positions, only those that finished: its `after` predecessors (`Task::waits_for`,
+    /// resolved by the engine through members that do not apply) and, for a member of a stage
+    /// after the first, the previous stage's milestones that opened its gate (the engine's
+    /// stage gate): all of them under `MilestoneRule::All`, the first approved one under `Any`
+    /// (or, none approved, the last to finish).
+    fn predecessors(&self, base: usize, bundle: &Bundle, case: &yichuang_core::Case, p: usize) -> u64 {
+        let done = |q: usize| self.members[base + q].done;
+        let mut set = case.tasks[p].waits_for.0;
+        if let Some(k) = bundle.members[p].stage.filter(|&k| k > 0) {
+            let previous = &bundle.stages[k - 1];
+            let finished = || previous.milestones.iter().copied().filter(|&q| !done(q).is_nan());
+            match previous.rule {
+                MilestoneRule::All => finished().for_each(|q| set |= 1 << q),
+                MilestoneRule::Any => {
+                    let first = finished()
+                        .filter(|&q| case.tasks[q].state == TaskState::Approved)
+                        .min_by(|&a, &b| done(a).total_cmp(&done(b)))
+                        .or_else(|| finished().max_by(|&a, &b| done(a).total_cmp(&done(b))));
+                    if let Some(q) = first {
+                        set |= 1 << q;
+                    }
+                }
+            }
+        }
+        MemberSet(set).iter().filter(|&q| !done(q).is_nan()).fold(0, |s, q| s | 1 << q)
+    }
+
+    /// Every member that `p` transitively waited for ([`Replication::predecessors`]),
+    /// memoised in `memo`.
+    fn ancestors(
+        &self,
+        base: usize,
+        bundle: &Bundle,
+        case: &yichuang_core::Case,
+        p: usize,
+        memo: &mut Ancestors,
+    ) -> u64 {
+        if memo.known & (1 << p) != 0 {
+            return memo.of[p];
+        }
+        // Marked before the walk: the engine's gates and edges form a DAG, but a cycle would
+        // end here rather than recurse forever.
+        memo.known |= 1 << p;
+        memo.of[p] = 0;
+        let preds = self.predecessors(base, bundle, case, p);
+        let mut all = preds;
+        for q in MemberSet(preds).iter() {
+            all |= self.ancestors(base, bundle, case, q, memo);
+        }
+        memo.of[p] = all;
+        all
+    }
+
+    /// Records the case in `slot` (measured, completed, of replication 0) as the Gantt
+    /// chart's sample: the first case in which two reviews ran at the same time (parallel
+    /// approvals), or until one is found the first case with at least three applicable members
+    /// (or all of its bundle's, if fewer).
     #[inline(never)]
     fn record_gantt(&mut self, slot: u32) {
         let c = &self.cases[slot as usize];
         let Some(case) = self.engine.case(CaseId(c.id)) else { return };
+        let base = slot as usize * self.stride;
+        let parallel = self.reviews_overlap(base, case);
+        if !parallel && self.result.gantt.is_some() {
+            // Keep the first fallback sample while looking for parallel approvals.
+            return;
+        }
         let applicable = case.tasks.iter().filter(|t| t.state != TaskState::NotApplicable).count();
         let bundle = self.def.bundle(self.bundle_of(slot));
         let most = bundle.members.len().min(3);
-        if applicable < most {
+        if !parallel && applicable < most {
             return;
         }
-        let base = slot as usize * self.stride;
         let mut g = Gantt { bundle: bundle.id.to_string(), arrival: c.arrival, phases: Vec::new(), tasks: Vec::new() };
         for (pos, label) in ["consult", "intake", "delivery"].iter().enumerate() {
             let (s, e) = c.spans[pos];
@@ -2167,7 +2258,24 @@ impl<'s> Replication<'s> {
             g.tasks.push((t.item_id.to_string(), self.def.department(dept).id.to_string(), m.ready, m.claimed, m.done));
         }
         self.result.gantt = Some(g);
-        self.gantt_done = true;
+        self.gantt_done = parallel;
+    }
+
+    /// Whether two applicable tasks of a case were under review at the same time (from their
+    /// claim to their approval, denial or cancellation).
+    fn reviews_overlap(&self, base: usize, case: &yichuang_core::Case) -> bool {
+        // Runs for every completed case until one is found (none, under serial approval):
+        // no allocation.
+        let review = |p: usize| {
+            let m = &self.members[base + p];
+            (case.tasks[p].state != TaskState::NotApplicable && m.claimed.is_finite() && m.done.is_finite())
+                .then_some((m.claimed, m.done))
+        };
+        let n = case.tasks.len();
+        (0..n)
+            .filter_map(review)
+            .enumerate()
+            .any(|(i, a)| (0..n).filter_map(review).skip(i + 1).any(|b| a.0 < b.1 && b.0 < a.1))
     }
 
     #[inline(never)]
@@ -2216,8 +2324,12 @@ impl<'s> Replication<'s> {
 
     fn finish(&mut self, end: f64) -> Result<(), Fail> {
         let end_w = self.clock.work(self.def.calendar(), end).map_err(|e| self.calendar_error(e))?;
-        let period = (end - self.measure_start).max(0.0);
-        let period_w = (end_w - self.measure_start_w).max(0.0);
+        // Levels are measured from the end of the warm-up: over nothing if it never ended.
+        let (period, period_w) = if self.measuring {
+            ((end - self.measure_start).max(0.0), (end_w - self.measure_start_w).max(0.0))
+        } else {
+            (0.0, 0.0)
+        };
         self.result.arrivals = self.arrivals;
         self.result.events = std::mem::take(&mut self.out.counts.events);
         let r = &mut self.result;
@@ -2235,6 +2347,16 @@ impl<'s> Replication<'s> {
             self.cases.iter().filter(|c| c.id != NO_CASE && !c.lingering && c.measured.is_some()).count() as u64;
         self.result.period_minutes = period;
         self.wip.touch(end);
+        if !self.measuring {
+            // Every arrival fell in a `Days` warm-up that outlasted the run: measuring never
+            // began, so no level was measured (the areas and maxima are the warm-up's).
+            let unmeasured = Level::default();
+            self.wip = unmeasured.clone();
+            for st in &mut self.stations {
+                st.busy = unmeasured.clone();
+                st.queued = unmeasured.clone();
+            }
+        }
         self.result.wip_mean = if period > 0.0 { self.wip.area / period } else { 0.0 };
         self.result.wip_max = self.wip.max;
         for (i, st) in self.stations.iter_mut().enumerate() {
@@ -2256,6 +2378,21 @@ impl<'s> Replication<'s> {
             });
         }
         Ok(())
+    }
+}
+
+/// Memoised ancestors of members ([`Replication::ancestors`]).
+#[derive(Debug)]
+struct Ancestors {
+    /// Members whose entry in `of` is computed (or being computed).
+    known: u64,
+    /// Ancestors by member position.
+    of: [u64; 64],
+}
+
+impl Default for Ancestors {
+    fn default() -> Ancestors {
+        Ancestors { known: 0, of: [0; 64] }
     }
 }
 

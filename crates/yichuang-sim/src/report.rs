@@ -83,7 +83,8 @@ pub struct Waiting {
     pub closed_hours: Option<Summary>,
 }
 
-/// Outcomes of measured cases.
+/// Outcomes of measured cases: the decisions of the completed ones (counted at pickup, so that
+/// `approved + partially_approved + denied` is the number of completed cases) and the returns.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcomes {
     /// 准予: every applicable item approved.

@@ -1,5 +1,6 @@
 //! Charts as hand-written SVG (no dependency): cycle-time histogram and CDF, utilisation per
-//! station, queue length over time, and a Gantt chart of one sample case's approvals.
+//! station, queue length and work in progress over time, and a Gantt chart of one sample
+//! case's approvals.
 //!
 //! Each function returns a complete SVG document; [`write_charts`] writes all of them.
 
@@ -24,10 +25,16 @@ struct Plot {
     svg: String,
     x_max: f64,
     y_max: f64,
+    /// Right margin (room for a second axis).
+    right: f64,
 }
 
 impl Plot {
     fn new(title: &str, x_label: &str, y_label: &str, x_max: f64, y_max: f64) -> Plot {
+        Plot::with_right_margin(title, x_label, y_label, x_max, y_max, RIGHT)
+    }
+
+    fn with_right_margin(title: &str, x_label: &str, y_label: &str, x_max: f64, y_max: f64, right: f64) -> Plot {
         let x_max = if x_max > 0.0 && x_max.is_finite() { x_max } else { 1.0 };
         let y_max = if y_max > 0.0 && y_max.is_finite() { y_max } else { 1.0 };
         let mut svg = String::new();
@@ -41,20 +48,20 @@ impl Plot {
 "#,
             W / 2.0,
             escape(title),
-            LEFT + (W - LEFT - RIGHT) / 2.0,
+            LEFT + (W - LEFT - right) / 2.0,
             H - 12.0,
             escape(x_label),
             TOP + (H - TOP - BOTTOM) / 2.0,
             TOP + (H - TOP - BOTTOM) / 2.0,
             escape(y_label)
         );
-        let mut p = Plot { svg, x_max, y_max };
+        let mut p = Plot { svg, x_max, y_max, right };
         p.axes();
         p
     }
 
     fn x(&self, v: f64) -> f64 {
-        LEFT + (v / self.x_max).clamp(0.0, 1.0) * (W - LEFT - RIGHT)
+        LEFT + (v / self.x_max).clamp(0.0, 1.0) * (W - LEFT - self.right)
     }
 
     fn y(&self, v: f64) -> f64 {
@@ -62,7 +69,7 @@ impl Plot {
     }
 
     fn axes(&mut self) {
-        let (x0, y0, x1, y1) = (LEFT, H - BOTTOM, W - RIGHT, TOP);
+        let (x0, y0, x1, y1) = (LEFT, H - BOTTOM, W - self.right, TOP);
         let _ = writeln!(self.svg, r##"<path d="M{x0} {y1} V{y0} H{x1}" stroke="#333" fill="none"/>"##);
         for i in 0..=5 {
             let f = f64::from(i) / 5.0;
@@ -104,15 +111,16 @@ fn tick(v: f64) -> String {
     }
 }
 
-fn legend(svg: &mut String, entries: &[(String, &str)]) {
+/// A legend in the top right corner, `width` wide, left of a margin of `right`.
+fn legend(svg: &mut String, entries: &[(String, &str)], right: f64, width: f64) {
     for (i, (label, colour)) in entries.iter().enumerate() {
         let y = TOP + 8.0 + 16.0 * i as f64;
         let _ = writeln!(
             svg,
             r#"<rect x="{}" y="{}" width="12" height="12" fill="{colour}"/><text x="{}" y="{}">{}</text>"#,
-            W - RIGHT - 170.0,
+            W - right - width,
             y - 10.0,
-            W - RIGHT - 152.0,
+            W - right - width + 18.0,
             y,
             escape(label)
         );
@@ -221,7 +229,8 @@ pub fn utilisation(report: &Report) -> String {
     svg
 }
 
-/// Queue length over time for the stations with the longest queues, and WIP.
+/// Queue length over time for the stations with the longest queues (left axis), and work in
+/// progress — cases in the hall — on a right axis of its own (dashed).
 pub fn queues(report: &Report) -> String {
     let s = &report.charts.series;
     let x_max = s.t.last().copied().unwrap_or(1.0) / 60.0;
@@ -230,8 +239,15 @@ pub fn queues(report: &Report) -> String {
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.truncate(COLOURS.len() - 1);
     let y_max = ranked.iter().flat_map(|(i, _)| s.queues[*i].iter().copied()).fold(1.0, f64::max) * 1.1;
-    let mut p =
-        Plot::new(&format!("{}: queue length over time", report.scenario), "hours", "jobs waiting", x_max, y_max);
+    let right = 70.0;
+    let mut p = Plot::with_right_margin(
+        &format!("{}: queue length and work in progress over time", report.scenario),
+        "hours",
+        "jobs waiting",
+        x_max,
+        y_max,
+        right,
+    );
     let mut entries = Vec::new();
     for (n, (i, _)) in ranked.iter().enumerate() {
         let colour = COLOURS[n];
@@ -242,7 +258,41 @@ pub fn queues(report: &Report) -> String {
         let _ = writeln!(p.svg, r#"<path d="{d}" stroke="{colour}" stroke-width="1.5" fill="none"/>"#);
         entries.push((report.charts.stations.get(*i).cloned().unwrap_or_default(), colour));
     }
-    legend(&mut p.svg, &entries);
+    // WIP on the right axis, scaled to its own maximum.
+    let wip_max = s.wip.iter().copied().fold(1.0, f64::max) * 1.1;
+    let wip_y = |v: f64| H - BOTTOM - (v / wip_max).clamp(0.0, 1.0) * (H - TOP - BOTTOM);
+    let x1 = W - right;
+    let _ = writeln!(p.svg, r##"<path d="M{x1} {TOP} V{}" stroke="#333" fill="none"/>"##, H - BOTTOM);
+    for i in 0..=5 {
+        let v = wip_max * f64::from(i) / 5.0;
+        let y = wip_y(v);
+        let _ = writeln!(
+            p.svg,
+            r##"<line x1="{x1}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="#333"/><text x="{}" y="{:.1}">{}</text>"##,
+            x1 + 5.0,
+            x1 + 8.0,
+            y + 4.0,
+            tick(v)
+        );
+    }
+    let middle = TOP + (H - TOP - BOTTOM) / 2.0;
+    let _ = writeln!(
+        p.svg,
+        r#"<text x="{}" y="{middle}" text-anchor="middle" transform="rotate(90 {} {middle})">cases in the hall (WIP)</text>"#,
+        W - 14.0,
+        W - 14.0
+    );
+    let mut d = String::new();
+    for (k, (&t, &w)) in s.t.iter().zip(&s.wip).enumerate() {
+        let _ = write!(d, "{}{:.1} {:.1} ", if k == 0 { "M" } else { "L" }, p.x(t / 60.0), wip_y(w));
+    }
+    let wip_colour = "#333333";
+    let _ = writeln!(
+        p.svg,
+        r#"<path id="wip" d="{d}" stroke="{wip_colour}" stroke-width="1.5" stroke-dasharray="5 3" fill="none"/>"#
+    );
+    entries.push(("work in progress (right axis)".to_owned(), wip_colour));
+    legend(&mut p.svg, &entries, right, 215.0);
     p.finish()
 }
 

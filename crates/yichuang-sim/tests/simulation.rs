@@ -247,3 +247,165 @@ fn the_engine_holds_only_the_cases_in_flight() {
         );
     }
 }
+
+fn industrial_fixed(land_planning_reviewers: u32) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/industrial-fixed.ron");
+    let text = std::fs::read_to_string(&path).expect("readable").replace(
+        "(department: \"land-planning\", count: 3)",
+        &format!("(department: \"land-planning\", count: {land_planning_reviewers})"),
+    );
+    Scenario::from_ron(&text, &path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The critical chain follows stage gates as well as `after` edges. One industrial-project case
+/// with fixed times (intake 1 min from 0): project-filing 1–11; land-pre-review and the EIA
+/// 11–21; land-use-planning-permit 21–31, and design-scheme-review 21–31 once stage 1's
+/// milestones (filing, pre-review) are approved; the planning permit 31–41 and drawing-review
+/// 31–131 (stage 2 opens when either stage-2 milestone is approved); construction-permit waits
+/// for the EIA (21), the land-use (31) and planning (41) permits and the drawings (131): 110
+/// minutes at that join, 131–141; joint acceptance is a countersign of three departments,
+/// 141–171, gated by stage 3; completion filing 171–181; pickup 181–182.
+#[test]
+fn join_waits_are_found_through_stage_gates() {
+    let report = simulate(&industrial_fixed(3), &RunOptions::default()).expect("runs");
+    assert_eq!(report.cases, 1);
+    assert_eq!(report.cycle_time_minutes.as_ref().expect("one case").mean, 182.0);
+    let join = report.waiting_minutes.join.as_ref().expect("one case").mean;
+    // Filing and pre-review (the stage gate of design-scheme-review) run one after the other:
+    // the pre-review's 10 minutes are its own work, not a wait for a sibling.
+    assert_eq!(join, 110.0, "construction-permit waits 110 min between its first and last predecessor");
+    assert_eq!(report.waiting_minutes.queue.as_ref().expect("one case").mean, 0.0, "nobody queues");
+}
+
+/// With one land-planning reviewer, the land-use permit and design-scheme-review (opened by
+/// the stage gate) are ready at minute 21: the land-use permit is reviewed 21–31 and
+/// design-scheme-review queues for 10 minutes (31–41), so the planning permit runs 41–51 and
+/// drawing-review 41–141, and construction-permit waits 120 minutes (21 to 141). The chain runs
+/// back through drawing-review's stage gate to design-scheme-review and counts its queue wait.
+#[test]
+fn queue_waits_are_found_through_stage_gates() {
+    let report = simulate(&industrial_fixed(1), &RunOptions::default()).expect("runs");
+    assert_eq!(report.cycle_time_minutes.as_ref().expect("one case").mean, 192.0);
+    assert_eq!(report.waiting_minutes.queue.as_ref().expect("one case").mean, 10.0);
+    assert_eq!(report.waiting_minutes.join.as_ref().expect("one case").mean, 120.0);
+}
+
+/// Levels (utilisation, queue length, WIP) are measured from the end of the warm-up. When every
+/// arrival falls in a `Days` warm-up that outlasts the run, measuring never begins: the levels
+/// are zero, not the warm-up's (500 parity cases take about 9 hours, the warm-up a day).
+#[test]
+fn levels_are_not_measured_during_a_warm_up_that_outlasts_the_run() {
+    let path = repo().join("examples/scenarios/parity-parallel.ron");
+    let text = std::fs::read_to_string(&path).expect("readable").replace("warm_up: None", "warm_up: Days(1.0)");
+    let scenario = Scenario::from_ron(&text, &path).expect("valid");
+    let report = simulate(&scenario, &RunOptions { cases: Some(500), ..RunOptions::default() }).expect("runs");
+    assert_eq!((report.arrivals, report.cases), (500, 0));
+    for (name, st) in &report.stations {
+        assert_eq!(st.utilisation.mean, 0.0, "{name}: utilisation of the warm-up");
+        assert_eq!(st.queue_length.mean, 0.0, "{name}: queue length of the warm-up");
+        assert_eq!(st.queue_length_max, 0, "{name}: longest queue of the warm-up");
+        assert_eq!(st.served, 0.0, "{name}");
+    }
+    assert!(report.utilisation.values().all(|&u| u == 0.0), "{:?}", report.utilisation);
+    assert_eq!((report.wip.mean.mean, report.wip.max), (0.0, 0), "WIP of the warm-up");
+    // The same cases measured from the start (no warm-up) do show the levels.
+    let measured = simulate(&example("parity-parallel.ron"), &RunOptions { cases: Some(500), ..RunOptions::default() })
+        .expect("runs");
+    assert!(measured.utilisation["intake"] > 0.3, "{:?}", measured.utilisation);
+}
+
+/// The Gantt chart's sample case shows parallel approvals: on parity-parallel, two of its tasks
+/// are under review at the same time (the first case with three applicable members may be
+/// A → B → E, one after the other).
+#[test]
+fn the_gantt_sample_shows_parallel_approvals() {
+    let scenario = example("parity-parallel.ron");
+    let options = RunOptions { cases: Some(3000), ..RunOptions::default() };
+    let results = yichuang_sim::run_replications(&scenario, &options).expect("runs");
+    let gantt = results[0].gantt.as_ref().expect("a sample case");
+    let reviews: Vec<(f64, f64)> = gantt.tasks.iter().map(|t| (t.3, t.4)).collect();
+    let overlapping = reviews.iter().enumerate().any(|(i, a)| reviews[i + 1..].iter().any(|b| a.0 < b.1 && b.0 < a.1));
+    assert!(overlapping, "no two reviews overlap in {:?}", gantt.tasks);
+    // Deterministic: the same sample again.
+    let again = yichuang_sim::run_replications(&scenario, &options).expect("runs");
+    assert_eq!(again[0].gantt.as_ref().map(|g| (g.arrival, g.tasks.len())), Some((gantt.arrival, gantt.tasks.len())));
+    // Serial approval has no overlap: the first case with three members is kept.
+    let serial = yichuang_sim::run_replications(&example("parity-serial.ron"), &options).expect("runs");
+    assert!(serial[0].gantt.as_ref().is_some_and(|g| g.tasks.len() >= 3));
+}
+
+/// parity-parallel with its hall and arrival rate replaced.
+fn parity_with(hall: &str, rate: &str) -> Scenario {
+    let path = repo().join("examples/scenarios/parity-parallel.ron");
+    let text = std::fs::read_to_string(&path)
+        .expect("readable")
+        .replace("hall: AlwaysOpen", &format!("hall: {hall}"))
+        .replace("rate: PerHour(60.0)", &format!("rate: {rate}"));
+    Scenario::from_ron(&text, &path).expect("valid")
+}
+
+/// Arrivals still owed under a `Cases` stop when the calendar ends are an error in either kind
+/// of hall (the office-hours one used to close its arrival stream silently and report the
+/// cases that came).
+#[test]
+fn arrivals_owed_past_the_calendar_are_an_error_in_every_hall() {
+    let sunday_only = "Hourly(per_hour: [5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5,5], weekdays: [0,0,0,0,0,0,1])";
+    for (hall, rate) in
+        [("OfficeHours", sunday_only), ("OfficeHours", "PerHour(1e-9)"), ("AlwaysOpen", "PerHour(0.02)")]
+    {
+        let options = RunOptions { cases: Some(500), ..RunOptions::default() };
+        match simulate(&parity_with(hall, rate), &options) {
+            Err(e @ yichuang_sim::SimError::Calendar { .. }) => {
+                let message = e.to_string();
+                for needle in
+                    ["2027-01-01", "cover 2026–2026", "of the 500 arrivals asked for", "raise the arrival rates"]
+                {
+                    assert!(message.contains(needle), "{hall}, {rate}: `{needle}` not in {message}");
+                }
+            }
+            Err(other) => panic!("{hall}, {rate}: expected a calendar error, got {other}"),
+            Ok(report) => panic!("{hall}, {rate}: expected a calendar error, got {} arrivals", report.arrivals),
+        }
+    }
+}
+
+/// A stream that runs out of calendar is no error when the other streams bring the arrivals
+/// owed before the calendar's end.
+#[test]
+fn a_stream_past_the_calendar_is_no_error_when_the_others_bring_the_arrivals() {
+    let path = repo().join("examples/scenarios/parity-parallel.ron");
+    let text = std::fs::read_to_string(&path)
+        .expect("readable")
+        .replace("hall: AlwaysOpen", "hall: OfficeHours")
+        .replace("    arrivals: [\n", "    arrivals: [\n        (bundle: \"parity\", rate: PerHour(1e-9)),\n");
+    let scenario = Scenario::from_ron(&text, &path).expect("valid");
+    let report = simulate(&scenario, &RunOptions { cases: Some(300), ..RunOptions::default() }).expect("runs");
+    assert_eq!(report.arrivals, 300);
+}
+
+/// The queue-length chart draws work in progress (cases in the hall) too, one point per sample,
+/// on an axis of its own.
+#[test]
+fn the_queue_chart_draws_work_in_progress() {
+    let report = simulate(&example("parity-parallel.ron"), &RunOptions { cases: Some(500), ..RunOptions::default() })
+        .expect("runs");
+    let svg = yichuang_sim::svg::queues(&report);
+    let samples = &report.charts.series.wip;
+    assert!(samples.iter().any(|&w| w > 0.0), "cases were in the hall: {samples:?}");
+    let path = svg.lines().find(|l| l.contains(r#"id="wip""#)).expect("a WIP line");
+    let points = path.matches(['M', 'L']).count();
+    assert_eq!(points, samples.len(), "one point per WIP sample: {path}");
+    assert!(svg.contains("cases in the hall (WIP)") && svg.contains("work in progress"), "{svg}");
+}
+
+/// Outcomes are counted at pickup: they add up to the completed cases, even when the run stops
+/// (a `Days` stop) with cases decided and not yet picked up.
+#[test]
+fn outcomes_add_up_to_the_completed_cases() {
+    let report = simulate(&example("county-hall.ron"), &RunOptions { replications: Some(2), ..RunOptions::default() })
+        .expect("runs");
+    let o = &report.outcomes;
+    assert!(report.unfinished > 0, "the stop leaves cases in the hall");
+    assert!(o.denied > 0 && o.partially_approved + o.approved > 0, "{o:?}");
+    assert_eq!(o.approved + o.partially_approved + o.denied, report.cases, "{o:?}");
+}
