@@ -37,6 +37,18 @@ impl Figure {
         let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
         Figure { mean, ci95: mean_ci(values).map(|(_, ci)| ci) }
     }
+
+    /// [`Figure::of`] for a fraction (utilisation): the interval is clipped to [0, 1], where
+    /// every value lies (a t interval over few replications can reach past either end).
+    fn fraction(values: &[f64]) -> Figure {
+        let Figure { mean, ci95 } = Figure::of(values);
+        Figure { mean, ci95: ci95.map(clamp_fraction) }
+    }
+}
+
+/// Clips an interval of a fraction to [0, 1].
+fn clamp_fraction([lo, hi]: [f64; 2]) -> [f64; 2] {
+    [lo.clamp(0.0, 1.0), hi.clamp(0.0, 1.0)]
 }
 
 /// One station: a window class or a department.
@@ -226,7 +238,7 @@ fn rate(tallies: Vec<&Tally>) -> Option<Rate> {
     let count: u64 = tallies.iter().map(|t| t.count).sum();
     (count > 0).then(|| Rate {
         rate: tallies.iter().map(|t| t.sum).sum::<f64>() / count as f64,
-        ci95: ci_of_tallies(&tallies).map(|[a, b]| [a.max(0.0), b.min(1.0)]),
+        ci95: ci_of_tallies(&tallies).map(clamp_fraction),
     })
 }
 
@@ -241,7 +253,7 @@ impl Report {
         let first = results.first();
         for (i, st) in first.map(|r| r.stations.as_slice()).unwrap_or_default().iter().enumerate() {
             let per: Vec<&model::StationResult> = results.iter().map(|r| &r.stations[i]).collect();
-            let util = Figure::of(&per.iter().map(|s| s.utilisation).collect::<Vec<_>>());
+            let util = Figure::fraction(&per.iter().map(|s| s.utilisation).collect::<Vec<_>>());
             utilisation.insert(st.name.clone(), util.mean);
             let waits: Vec<&Tally> = per.iter().map(|s| &s.wait).collect();
             stations.insert(
@@ -431,6 +443,11 @@ fn paired_figure(a: &[RepResult], b: &[RepResult], f: impl Fn(&RepResult) -> Opt
     diffs.and_then(|d| mean_ci(&d)).map(|(_, ci)| ci)
 }
 
+/// Clips an interval of a difference of two fractions to [−1, 1].
+fn clamp_fraction_difference(ci: Option<[f64; 2]>) -> Option<[f64; 2]> {
+    ci.map(|[lo, hi]| [lo.clamp(-1.0, 1.0), hi.clamp(-1.0, 1.0)])
+}
+
 fn station_util(r: &RepResult, name: &str) -> Option<f64> {
     r.stations.iter().find(|s| s.name == name).map(|s| s.utilisation)
 }
@@ -490,7 +507,9 @@ impl Comparison {
                 ("trips.mean", |r| &r.trips, mean(&ra.trips), mean(&rb.trips)),
             ];
             for (name, f, a, b) in tallies {
-                push(name.to_owned(), a, b, paired_tally(&base.1, results, f));
+                let ci = paired_tally(&base.1, results, f);
+                let ci = if name == "on_time_rate" { clamp_fraction_difference(ci) } else { ci };
+                push(name.to_owned(), a, b, ci);
             }
             let p95 = |s: &Option<Summary>| s.as_ref().map(|s| s.p95);
             let p95_ci = paired_figure(&base.1, results, |r| r.cycle.hist.as_ref().and_then(|h| h.quantile(0.95)));
@@ -503,7 +522,7 @@ impl Comparison {
                 let rated: u64 = r.ratings.iter().sum();
                 (rated > 0).then(|| (r.ratings[0] + r.ratings[1]) as f64 / rated as f64)
             };
-            let bad_ci = paired_figure(&base.1, results, bad_rate);
+            let bad_ci = clamp_fraction_difference(paired_figure(&base.1, results, bad_rate));
             push("ratings.bad_rate".into(), ra.ratings.bad_rate, rb.ratings.bad_rate, bad_ci);
             // Clocks raised, as a mean count per replication (common random numbers give both
             // scenarios the same arrivals).
@@ -517,7 +536,7 @@ impl Comparison {
             }
             for (name, u) in &ra.utilisation {
                 if let Some(v) = rb.utilisation.get(name) {
-                    let ci = paired_figure(&base.1, results, |r| station_util(r, name));
+                    let ci = clamp_fraction_difference(paired_figure(&base.1, results, |r| station_util(r, name)));
                     push(format!("utilisation.{name}"), Some(*u), Some(*v), ci);
                 }
             }
@@ -530,5 +549,25 @@ impl Comparison {
             reports,
             differences,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two utilisations far apart give a t interval (one degree of freedom) far wider than
+    /// [0, 1]: it is clipped to the range of a fraction, and still contains the mean.
+    #[test]
+    fn a_fraction_interval_stays_within_zero_and_one() {
+        let wide = Figure::of(&[0.1, 0.9]);
+        let [lo, hi] = wide.ci95.expect("two values give an interval");
+        assert!(lo < 0.0 && hi > 1.0, "the unclipped interval [{lo}, {hi}] reaches past both ends");
+        let clipped = Figure::fraction(&[0.1, 0.9]);
+        assert_eq!(clipped.mean, wide.mean);
+        assert_eq!(clipped.ci95, Some([0.0, 1.0]));
+        let narrow = Figure::fraction(&[0.50, 0.51, 0.52]);
+        assert_eq!(narrow.ci95, Figure::of(&[0.50, 0.51, 0.52]).ci95, "an interval inside [0, 1] is unchanged");
+        assert_eq!(clamp_fraction_difference(Some([-1.7, 0.4])), Some([-1.0, 0.4]));
     }
 }

@@ -88,6 +88,34 @@ fn a_scenario_compared_with_itself_differs_in_nothing() {
     }
 }
 
+/// Utilisation is a fraction: its interval stays within [0, 1] even when two replications
+/// far apart give a t interval wider than that (the ecology department of the county hall at
+/// seed 1: [−0.34, 1.27] before the interval was clipped), and so do the paired differences'
+/// within [−1, 1].
+#[test]
+fn utilisation_intervals_stay_within_zero_and_one() {
+    let hall = example("county-hall.ron");
+    let serial = example("county-hall-serial.ron");
+    let options = RunOptions { replications: Some(2), seed: Some(1), ..RunOptions::default() };
+    let c = compare(&[&hall, &serial], &options).expect("runs");
+    let mut intervals = 0;
+    for report in &c.reports {
+        for (name, station) in &report.stations {
+            if let Some([lo, hi]) = station.utilisation.ci95 {
+                intervals += 1;
+                assert!((0.0..=1.0).contains(&lo) && (0.0..=1.0).contains(&hi), "{name}: [{lo}, {hi}]");
+                assert!(lo <= station.utilisation.mean && station.utilisation.mean <= hi, "{name}");
+            }
+        }
+    }
+    assert!(intervals > 10, "two replications give utilisation intervals");
+    for k in c.differences[0].kpis.iter().filter(|k| k.kpi.starts_with("utilisation.") || k.kpi == "on_time_rate") {
+        if let Some([lo, hi]) = k.ci95 {
+            assert!(-1.0 <= lo && hi <= 1.0, "{k:?}");
+        }
+    }
+}
+
 fn without_timing(report: &yichuang_sim::Report) -> serde_json::Value {
     let mut v = serde_json::to_value(report).expect("reports serialise");
     let o = v.as_object_mut().expect("an object");
