@@ -267,6 +267,52 @@ impl Tally {
     }
 }
 
+/// One per-case quantity pooled over replications, folded in one replication at a time (in
+/// replication order): what the reports need of every replication's [`Tally`] without keeping
+/// the tallies. Its size grows by 16 bytes a replication (that replication's count and sum,
+/// for the intervals and the paired comparisons), not by its histogram.
+#[derive(Debug, Clone, Default)]
+pub struct PooledTally {
+    /// Largest observation of any replication (0 when none).
+    pub max: f64,
+    /// The distribution of every replication's observations, pooled.
+    pub hist: Histogram,
+    /// `(count, sum)` of each replication, in replication order.
+    pub replications: Vec<(u64, f64)>,
+    /// Batches of the first replication (for the interval of a single replication and for
+    /// pairing two single replications).
+    pub first_batches: Option<Batches>,
+}
+
+impl PooledTally {
+    /// Folds in the next replication's tally.
+    pub fn add(&mut self, tally: &Tally) {
+        self.max = self.max.max(tally.max);
+        if let Some(h) = &tally.hist {
+            self.hist.merge(h);
+        }
+        if self.replications.is_empty() {
+            self.first_batches = Some(tally.batches.clone());
+        }
+        self.replications.push((tally.count, tally.sum));
+    }
+
+    /// Observations, all replications.
+    pub fn count(&self) -> u64 {
+        self.replications.iter().map(|r| r.0).sum()
+    }
+
+    /// Sum of the observations, all replications.
+    pub fn sum(&self) -> f64 {
+        self.replications.iter().map(|r| r.1).sum()
+    }
+
+    /// Mean of each replication (`None` for a replication that observed nothing).
+    pub fn replication_means(&self) -> impl Iterator<Item = Option<f64>> + '_ {
+        self.replications.iter().map(|&(n, s)| (n > 0).then(|| s / n as f64))
+    }
+}
+
 /// Summary statistics of one KPI.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -291,22 +337,15 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Summarises the same tally of every replication (in replication order).
-    pub fn of(tallies: &[&Tally]) -> Option<Summary> {
-        let count: u64 = tallies.iter().map(|t| t.count).sum();
+    /// Summarises a tally pooled over every replication.
+    pub fn of(tally: &PooledTally) -> Option<Summary> {
+        let count = tally.count();
         if count == 0 {
             return None;
         }
-        let sum: f64 = tallies.iter().map(|t| t.sum).sum();
-        let max = tallies.iter().map(|t| t.max).fold(0.0, f64::max);
-        let mut hist = Histogram::default();
-        for t in tallies {
-            if let Some(h) = &t.hist {
-                hist.merge(h);
-            }
-        }
-        let mean = sum / count as f64;
-        let q = |p: f64| hist.quantile(p).map(|v| v.min(max)).unwrap_or(f64::NAN);
+        let max = tally.max;
+        let mean = tally.sum() / count as f64;
+        let q = |p: f64| tally.hist.quantile(p).map(|v| v.min(max)).unwrap_or(f64::NAN);
         Some(Summary {
             count,
             mean,
@@ -315,18 +354,18 @@ impl Summary {
             p95: q(0.95),
             p99: q(0.99),
             max,
-            ci95: ci_of_tallies(tallies),
+            ci95: ci_of_tally(tally),
         })
     }
 }
 
 /// The 95 % confidence interval of the mean of a tally over replications (or batches).
-pub fn ci_of_tallies(tallies: &[&Tally]) -> Option<[f64; 2]> {
-    if tallies.len() >= 2 {
-        let means: Option<Vec<f64>> = tallies.iter().map(|t| t.mean()).collect();
+pub fn ci_of_tally(tally: &PooledTally) -> Option<[f64; 2]> {
+    if tally.replications.len() >= 2 {
+        let means: Option<Vec<f64>> = tally.replication_means().collect();
         return means.and_then(|m| mean_ci(&m)).map(|(_, ci)| ci);
     }
-    let means: Vec<f64> = tallies.first()?.batches.means().into_iter().flatten().collect();
+    let means: Vec<f64> = tally.first_batches.as_ref()?.means().into_iter().flatten().collect();
     mean_ci(&means).map(|(_, ci)| ci)
 }
 

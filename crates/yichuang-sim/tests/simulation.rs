@@ -143,6 +143,24 @@ fn results_are_identical_whatever_the_thread_count() {
     assert_ne!(one, without_timing(&other_seed), "the seed changes the results");
 }
 
+/// Replications are folded in replication order as they finish: with many more replications
+/// than threads, results that finish early wait for those before them, and the report is the
+/// one of every result kept and folded afterwards.
+#[test]
+fn folding_as_replications_finish_gives_the_same_report_whatever_the_thread_count() {
+    let scenario = example("parity-no-tolerance.ron");
+    let options = |threads| RunOptions { cases: Some(60), replications: Some(40), threads, ..RunOptions::default() };
+    let run = |threads| without_timing(&simulate(&scenario, &options(threads)).expect("runs"));
+    let one = run(1);
+    assert_eq!(one, run(2), "two threads differ from one");
+    assert_eq!(one, run(3), "three threads differ from one");
+    let kept = yichuang_sim::run_replications(&scenario, &options(2)).expect("runs");
+    assert_eq!(kept.iter().map(|r| r.replication).collect::<Vec<_>>(), (0..40).collect::<Vec<_>>());
+    let seed = options(2).seed(&scenario);
+    let report = yichuang_sim::Report::build(&scenario, seed, 2, &yichuang_sim::Aggregate::of(&kept), 0.0);
+    assert_eq!(one, without_timing(&report), "folding as they come differs from folding them all afterwards");
+}
+
 #[test]
 fn office_hours_hall_runs_the_whole_loop() {
     let scenario = example("county-hall.ron");
