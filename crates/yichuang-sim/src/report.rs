@@ -1,9 +1,10 @@
 //! Reports: the KPIs of a scenario across its replications, and paired comparisons.
 //!
-//! Every KPI of a case (cycle time, waits, trips) is summarised as [`Summary`]: mean,
-//! p50/p90/p95/p99, max and the 95 % confidence interval of the mean. Station figures
-//! (utilisation, queue length) are one value per replication: their mean, with a confidence
-//! interval when there are at least two replications.
+//! Every KPI of a case (cycle time, waits, trips) is summarised as [`Summary`]: the pooled
+//! count, p50/p90/p95/p99 and max, and the mean with its 95 % confidence interval, one
+//! estimator ([`PooledTally::estimate`]: the mean of the replication means with several
+//! replications). Station figures (utilisation, queue length) are one value per replication:
+//! their mean, with a confidence interval when there are at least two replications.
 
 use std::collections::BTreeMap;
 
@@ -12,12 +13,13 @@ use serde::Serialize;
 use crate::RunOptions;
 use crate::model::{Gantt, RepResult, Series};
 use crate::scenario::Scenario;
-use crate::stats::{Batches, Histogram, PooledTally, Summary, ci_of_tally, mean_ci};
+use crate::stats::{Batches, Histogram, PooledTally, Summary, mean_ci, paired_ratio_ci};
 
 /// A rate (fraction of cases) with its confidence interval.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rate {
-    /// The fraction, 0–1.
+    /// The fraction, 0–1: with several replications the mean of the replications' fractions
+    /// (those with cases), else the fraction of the cases; the centre of `ci95`.
     pub rate: f64,
     /// 95 % confidence interval.
     pub ci95: Option<[f64; 2]>,
@@ -425,9 +427,9 @@ impl Aggregate {
     }
 }
 
+/// A fraction of cases: the estimate of [`PooledTally::estimate`] of a 0/1 tally.
 fn rate(tally: &PooledTally) -> Option<Rate> {
-    let count = tally.count();
-    (count > 0).then(|| Rate { rate: tally.sum() / count as f64, ci95: ci_of_tally(tally).map(clamp_fraction) })
+    tally.estimate().map(|(rate, ci)| Rate { rate, ci95: ci.map(clamp_fraction) })
 }
 
 impl Report {
@@ -471,7 +473,8 @@ impl Report {
             stations: agg.stations.iter().map(|s| s.name.clone()).collect(),
             gantt: agg.gantt.clone(),
         };
-        let throughput: Vec<f64> = agg.throughput.iter().map(|t| t.unwrap_or(0.0)).collect();
+        // A replication without a measured period has no throughput: left out, as in `compare`.
+        let throughput: Vec<f64> = agg.throughput.iter().flatten().copied().collect();
         Report {
             scenario: scenario.spec.name.clone(),
             definition: scenario.definition_id(),
@@ -533,11 +536,14 @@ impl Report {
 pub struct KpiDifference {
     /// KPI name, e.g. `cycle_time_minutes.mean`.
     pub kpi: String,
-    /// Baseline value.
+    /// Baseline value (for the p95, throughput and 差评率 rows with several replications: the
+    /// mean over replications of each replication's figure).
     pub baseline: f64,
-    /// This scenario's value.
+    /// This scenario's value, the same way.
     pub value: f64,
-    /// `value − baseline`.
+    /// The paired difference, centre of `ci95`: the mean of the per-replication differences
+    /// (pairs where either run has no value left out), or with one replication `value −
+    /// baseline`. Equal to `value − baseline` when both runs have a value in every replication.
     pub difference: f64,
     /// 95 % confidence interval of the paired difference: over replications when there are
     /// several, else over batches of cases paired by arrival number.
@@ -574,29 +580,60 @@ pub struct Comparison {
 /// A per-case KPI: its name, how to find its pooled tally, and its value in the two reports.
 type TallyKpi = (&'static str, fn(&Aggregate) -> &PooledTally, Option<f64>, Option<f64>);
 
-/// Paired difference of a per-case mean between two runs.
-fn paired_tally(a: &PooledTally, b: &PooledTally) -> Option<[f64; 2]> {
-    if a.replications.len() >= 2 && a.replications.len() == b.replications.len() {
-        let diffs: Option<Vec<f64>> =
-            a.replication_means().zip(b.replication_means()).map(|(x, y)| Some(y? - x?)).collect();
-        return diffs.and_then(|d| mean_ci(&d)).map(|(_, ci)| ci);
+/// A paired difference and its 95 % confidence interval, centred on it.
+#[derive(Debug, Clone, Copy)]
+struct Paired {
+    difference: f64,
+    ci95: Option<[f64; 2]>,
+}
+
+/// The mean of paired differences and its t interval (none with a single difference).
+fn paired_values(diffs: &[f64]) -> Option<Paired> {
+    match diffs {
+        [] => None,
+        [one] => Some(Paired { difference: *one, ci95: None }),
+        _ => mean_ci(diffs).map(|(difference, ci)| Paired { difference, ci95: Some(ci) }),
     }
+}
+
+/// Paired difference of a per-case mean between two runs: with several replications, the
+/// mean of the differences of replication i's means (replications where either run observed
+/// nothing are left out) and its t interval; with one, the difference of the two means and
+/// the interval of that difference over batches of cases with the same arrival numbers.
+fn paired_tally(a: &PooledTally, b: &PooledTally) -> Option<Paired> {
+    if a.replications.len() >= 2 && a.replications.len() == b.replications.len() {
+        let diffs: Vec<f64> =
+            a.replication_means().zip(b.replication_means()).filter_map(|(x, y)| Some(y? - x?)).collect();
+        return paired_values(&diffs);
+    }
+    let ((ma, _), (mb, _)) = (a.estimate()?, b.estimate()?);
     let (mut bx, mut by): (Batches, Batches) = (a.first_batches.clone()?, b.first_batches.clone()?);
     let shift = bx.shift().max(by.shift());
     bx.coarsen_to(shift);
     by.coarsen_to(shift);
-    let diffs: Vec<f64> = bx.means().iter().zip(by.means()).filter_map(|(p, q)| Some(q? - (*p)?)).collect();
-    mean_ci(&diffs).map(|(_, ci)| ci)
+    Some(Paired { difference: mb - ma, ci95: paired_ratio_ci(bx.sums(), by.sums(), (ma, mb)) })
 }
 
 /// Paired difference of a per-replication figure between two runs (replication i of one with
-/// replication i of the other).
-fn paired_figure(a: &[Option<f64>], b: &[Option<f64>]) -> Option<[f64; 2]> {
+/// replication i of the other; pairs where either has no value are left out); `None` with
+/// fewer than two replications.
+fn paired_figure(a: &[Option<f64>], b: &[Option<f64>]) -> Option<Paired> {
     if a.len() < 2 || a.len() != b.len() {
         return None;
     }
-    let diffs: Option<Vec<f64>> = a.iter().zip(b).map(|(x, y)| Some((*y)? - (*x)?)).collect();
-    diffs.and_then(|d| mean_ci(&d)).map(|(_, ci)| ci)
+    let diffs: Vec<f64> = a.iter().zip(b).filter_map(|(x, y)| Some((*y)? - (*x)?)).collect();
+    paired_values(&diffs)
+}
+
+/// The mean over replications of a per-replication figure (those that have one).
+fn mean_of(values: &[Option<f64>]) -> Option<f64> {
+    let values: Vec<f64> = values.iter().flatten().copied().collect();
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// Clips a paired difference of two fractions, and its interval, to [−1, 1].
+fn clamp_fraction_difference(paired: Option<Paired>) -> Option<Paired> {
+    paired.map(|p| Paired { ci95: p.ci95.map(|[lo, hi]| [lo.clamp(-1.0, 1.0), hi.clamp(-1.0, 1.0)]), ..p })
 }
 
 fn station_util(agg: &Aggregate, name: &str) -> Vec<Option<f64>> {
@@ -605,11 +642,6 @@ fn station_util(agg: &Aggregate, name: &str) -> Vec<Option<f64>> {
         .find(|s| s.name == name)
         .map(|s| s.utilisation.iter().copied().map(Some).collect())
         .unwrap_or_default()
-}
-
-/// Clips an interval of a difference of two fractions to [−1, 1].
-fn clamp_fraction_difference(ci: Option<[f64; 2]>) -> Option<[f64; 2]> {
-    ci.map(|[lo, hi]| [lo.clamp(-1.0, 1.0), hi.clamp(-1.0, 1.0)])
 }
 
 impl Comparison {
@@ -625,10 +657,12 @@ impl Comparison {
         for (i, (s, results, _)) in runs.iter().enumerate().skip(1) {
             let (ra, rb) = (&reports[0], &reports[i]);
             let mut kpis = Vec::new();
-            let mut push = |kpi: String, a: Option<f64>, b: Option<f64>, ci: Option<[f64; 2]>| {
+            let mut push = |kpi: String, a: Option<f64>, b: Option<f64>, paired: Option<Paired>| {
                 if let (Some(a), Some(b)) = (a, b) {
-                    let significant = ci.map(|[lo, hi]| lo > 0.0 || hi < 0.0);
-                    kpis.push(KpiDifference { kpi, baseline: a, value: b, difference: b - a, ci95: ci, significant });
+                    let ci95 = paired.and_then(|p| p.ci95);
+                    let difference = paired.map_or(b - a, |p| p.difference);
+                    let significant = ci95.map(|[lo, hi]| lo > 0.0 || hi < 0.0);
+                    kpis.push(KpiDifference { kpi, baseline: a, value: b, difference, ci95, significant });
                 }
             };
             let mean = |s: &Option<Summary>| s.as_ref().map(|s| s.mean);
@@ -667,17 +701,34 @@ impl Comparison {
                 ("trips.mean", |r| &r.trips, mean(&ra.trips), mean(&rb.trips)),
             ];
             for (name, f, a, b) in tallies {
-                let ci = paired_tally(f(&base.1), f(results));
-                let ci = if name == "on_time_rate" { clamp_fraction_difference(ci) } else { ci };
-                push(name.to_owned(), a, b, ci);
+                let paired = paired_tally(f(&base.1), f(results));
+                let paired = if name == "on_time_rate" { clamp_fraction_difference(paired) } else { paired };
+                push(name.to_owned(), a, b, paired);
             }
+            // Per-replication figures: with several replications, each row's baseline and value
+            // are means over replications (the quantity its paired interval is about); with
+            // one, the replication's own figure.
+            let several = base.1.replications >= 2;
+            let figure = |pooled: Option<f64>, per_rep: &[Option<f64>]| if several { mean_of(per_rep) } else { pooled };
             let p95 = |s: &Option<Summary>| s.as_ref().map(|s| s.p95);
-            let p95_ci = paired_figure(&base.1.cycle_p95, &results.cycle_p95);
-            push("cycle_time_minutes.p95".into(), p95(&ra.cycle_time_minutes), p95(&rb.cycle_time_minutes), p95_ci);
-            let tp = paired_figure(&base.1.throughput, &results.throughput);
-            push("throughput_per_day".into(), Some(ra.throughput_per_day.mean), Some(rb.throughput_per_day.mean), tp);
-            let bad_ci = clamp_fraction_difference(paired_figure(&base.1.bad_rate, &results.bad_rate));
-            push("ratings.bad_rate".into(), ra.ratings.bad_rate, rb.ratings.bad_rate, bad_ci);
+            push(
+                "cycle_time_minutes.p95".into(),
+                figure(p95(&ra.cycle_time_minutes), &base.1.cycle_p95),
+                figure(p95(&rb.cycle_time_minutes), &results.cycle_p95),
+                paired_figure(&base.1.cycle_p95, &results.cycle_p95),
+            );
+            push(
+                "throughput_per_day".into(),
+                figure(Some(ra.throughput_per_day.mean), &base.1.throughput),
+                figure(Some(rb.throughput_per_day.mean), &results.throughput),
+                paired_figure(&base.1.throughput, &results.throughput),
+            );
+            push(
+                "ratings.bad_rate".into(),
+                figure(ra.ratings.bad_rate, &base.1.bad_rate),
+                figure(rb.ratings.bad_rate, &results.bad_rate),
+                clamp_fraction_difference(paired_figure(&base.1.bad_rate, &results.bad_rate)),
+            );
             // Clocks raised, as a mean count per replication (common random numbers give both
             // scenarios the same arrivals).
             for (name, who) in [("sla.case_overdue", 0), ("sla.task_overdue", 1)] {
@@ -686,16 +737,17 @@ impl Comparison {
                     (!agg.sla_overdue.is_empty()).then(|| total as f64 / agg.sla_overdue.len() as f64)
                 };
                 let values = |agg: &Aggregate| agg.sla_overdue.iter().map(|r| Some(r[who] as f64)).collect::<Vec<_>>();
-                let ci = paired_figure(&values(&base.1), &values(results));
-                push(name.to_owned(), per_rep(&base.1), per_rep(results), ci);
+                push(
+                    name.to_owned(),
+                    per_rep(&base.1),
+                    per_rep(results),
+                    paired_figure(&values(&base.1), &values(results)),
+                );
             }
             for (name, u) in &ra.utilisation {
                 if let Some(v) = rb.utilisation.get(name) {
-                    let ci = clamp_fraction_difference(paired_figure(
-                        &station_util(&base.1, name),
-                        &station_util(results, name),
-                    ));
-                    push(format!("utilisation.{name}"), Some(*u), Some(*v), ci);
+                    let paired = paired_figure(&station_util(&base.1, name), &station_util(results, name));
+                    push(format!("utilisation.{name}"), Some(*u), Some(*v), clamp_fraction_difference(paired));
                 }
             }
             differences.push(ScenarioDifference { scenario: s.spec.name.clone(), kpis });
@@ -726,6 +778,7 @@ mod tests {
         assert_eq!(clipped.ci95, Some([0.0, 1.0]));
         let narrow = Figure::fraction(&[0.50, 0.51, 0.52]);
         assert_eq!(narrow.ci95, Figure::of(&[0.50, 0.51, 0.52]).ci95, "an interval inside [0, 1] is unchanged");
-        assert_eq!(clamp_fraction_difference(Some([-1.7, 0.4])), Some([-1.0, 0.4]));
+        let clipped = clamp_fraction_difference(Some(Paired { difference: 0.1, ci95: Some([-1.7, 0.4]) }));
+        assert_eq!(clipped.and_then(|p| p.ci95), Some([-1.0, 0.4]));
     }
 }
