@@ -32,11 +32,12 @@ pub mod scenario;
 pub mod stats;
 pub mod svg;
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Condvar, Mutex};
 
 pub use model::{BundleResult, Gantt, RepResult, Series, StationResult};
-pub use report::{Comparison, Report};
+pub use report::{Aggregate, Comparison, Report};
 pub use scenario::{Problem, Scenario, ScenarioError};
 
 /// Why a simulation stopped.
@@ -142,61 +143,143 @@ pub fn progress_total(scenarios: &[&Scenario], options: &RunOptions<'_>) -> u64 
 }
 
 /// Runs every replication of a scenario (in parallel when allowed) and returns the results in
-/// replication order.
+/// replication order. Every result is kept (about 0.4 MB each): for a report, [`simulate`]
+/// folds them as they come instead.
 pub fn run_replications(scenario: &Scenario, options: &RunOptions<'_>) -> Result<Vec<RepResult>, SimError> {
+    let mut out = Vec::new();
+    for_each_replication(scenario, options, |r| out.push(r))?;
+    Ok(out)
+}
+
+/// Runs every replication of a scenario (in parallel when allowed) and hands each result to
+/// `fold` in replication order, whatever the thread count and whichever replication finishes
+/// first: a result that finishes early waits in a buffer for those before it, and a thread
+/// does not start a replication more than two per thread ahead of the next one to fold, so
+/// at most that many results are held at once. On an error, no new replication starts and
+/// the first error in replication order is returned (`fold` has seen every replication
+/// before it).
+pub fn for_each_replication<F: FnMut(RepResult) + Send>(
+    scenario: &Scenario,
+    options: &RunOptions<'_>,
+    fold: F,
+) -> Result<(), SimError> {
     options.check(scenario)?;
     let replications = options.replications(scenario);
     let seed = options.seed(scenario);
     let threads = options.threads(replications);
-    let next = AtomicU32::new(0);
-    let results: Mutex<Vec<Option<Result<RepResult, SimError>>>> = Mutex::new(vec![None; replications as usize]);
+    let ahead = u32::try_from(2 * threads).unwrap_or(u32::MAX);
+    let shared = Mutex::new(Ordered { next: 0, folded: 0, pending: BTreeMap::new(), error: None, fold });
+    let wake = Condvar::new();
+    let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     let work = || {
         // Each worker parses its own definition, so no reference count is shared across threads.
         let def = scenario.definition();
         loop {
-            let r = next.fetch_add(1, Ordering::Relaxed);
-            if r >= replications {
-                break;
-            }
-            let result = model::Replication::new(scenario, def.clone(), r, seed, options.cases, options.progress).run();
-            let failed = result.is_err();
-            results.lock().unwrap_or_else(|e| e.into_inner())[r as usize] = Some(result);
-            if failed {
+            let r = {
+                let mut state = lock();
+                loop {
+                    if state.next >= replications {
+                        return;
+                    }
+                    if state.next < state.folded.saturating_add(ahead) {
+                        break;
+                    }
+                    state = wake.wait(state).unwrap_or_else(|e| e.into_inner());
+                }
+                state.next += 1;
+                state.next - 1
+            };
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                model::Replication::new(scenario, def.clone(), r, seed, options.cases, options.progress).run()
+            }))
+            .unwrap_or_else(|panic| Err(SimError::Worker(panic_message(panic.as_ref()))));
+            let mut state = lock();
+            if result.is_err() {
                 // Stop handing out work; replications already running finish.
-                next.store(replications, Ordering::Relaxed);
+                state.next = replications;
             }
+            state.pending.insert(r, result);
+            state.fold_ready(replications);
+            drop(state);
+            wake.notify_all();
         }
     };
     if threads == 1 {
         work();
     } else {
         std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
-            for h in handles {
-                if let Err(panic) = h.join() {
-                    let message = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                        .unwrap_or_default();
-                    results.lock().unwrap_or_else(|e| e.into_inner()).push(Some(Err(SimError::Worker(message))));
-                }
+            for _ in 0..threads {
+                scope.spawn(work);
             }
         });
     }
-    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    // The first error in replication order, so that the message does not depend on timing.
-    let mut out = Vec::with_capacity(results.len());
-    for r in results.into_iter().flatten() {
-        out.push(r?);
+    let state = shared.into_inner().unwrap_or_else(|e| e.into_inner());
+    match state.error {
+        Some(e) => Err(e),
+        None if state.folded == replications => Ok(()),
+        None => Err(SimError::Worker(format!("{} of {replications} replications ran", state.folded))),
     }
-    Ok(out)
+}
+
+/// The state shared by the workers of [`for_each_replication`].
+struct Ordered<F> {
+    /// Next replication to start.
+    next: u32,
+    /// Replications folded so far (the next one to fold).
+    folded: u32,
+    /// Finished replications waiting for those before them.
+    pending: BTreeMap<u32, Result<RepResult, SimError>>,
+    /// The first error in replication order.
+    error: Option<SimError>,
+    fold: F,
+}
+
+impl<F: FnMut(RepResult)> Ordered<F> {
+    /// Folds every pending result that is next in replication order; stops at an error.
+    fn fold_ready(&mut self, replications: u32) {
+        while self.error.is_none() {
+            let Some(result) = self.pending.remove(&self.folded) else { break };
+            match result {
+                Ok(r) => {
+                    let fold = &mut self.fold;
+                    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fold(r))) {
+                        self.error = Some(SimError::Worker(panic_message(panic.as_ref())));
+                        self.next = replications;
+                        break;
+                    }
+                    self.folded += 1;
+                }
+                Err(e) => {
+                    self.error = Some(e);
+                    self.next = replications;
+                }
+            }
+        }
+        if self.error.is_some() {
+            self.pending.clear();
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}
+
+/// Folds every replication of a scenario, in replication order, as each becomes available.
+pub fn aggregate(scenario: &Scenario, options: &RunOptions<'_>) -> Result<Aggregate, SimError> {
+    let mut aggregate = Aggregate::default();
+    for_each_replication(scenario, options, |r| aggregate.add(&r))?;
+    Ok(aggregate)
 }
 
 /// Simulates a scenario and summarises every KPI.
 pub fn simulate(scenario: &Scenario, options: &RunOptions<'_>) -> Result<Report, SimError> {
     let wall = std::time::Instant::now();
-    let results = run_replications(scenario, options)?;
+    let results = aggregate(scenario, options)?;
     let threads = options.threads(options.replications(scenario));
     Ok(Report::build(scenario, options.seed(scenario), threads, &results, wall.elapsed().as_secs_f64()))
 }
@@ -214,7 +297,7 @@ pub fn compare(scenarios: &[&Scenario], options: &RunOptions<'_>) -> Result<Comp
     let mut runs = Vec::with_capacity(scenarios.len());
     for s in scenarios {
         let wall = std::time::Instant::now();
-        let results = run_replications(s, &options)?;
+        let results = aggregate(s, &options)?;
         runs.push((*s, results, wall.elapsed().as_secs_f64()));
     }
     Ok(Comparison::build(&runs, &options))

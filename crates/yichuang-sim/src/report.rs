@@ -1,23 +1,25 @@
 //! Reports: the KPIs of a scenario across its replications, and paired comparisons.
 //!
-//! Every KPI of a case (cycle time, waits, trips) is summarised as [`Summary`]: mean,
-//! p50/p90/p95/p99, max and the 95 % confidence interval of the mean. Station figures
-//! (utilisation, queue length) are one value per replication: their mean, with a confidence
-//! interval when there are at least two replications.
+//! Every KPI of a case (cycle time, waits, trips) is summarised as [`Summary`]: the pooled
+//! count, p50/p90/p95/p99 and max, and the mean with its 95 % confidence interval, one
+//! estimator ([`PooledTally::estimate`]: the mean of the replication means with several
+//! replications). Station figures (utilisation, queue length) are one value per replication:
+//! their mean, with a confidence interval when there are at least two replications.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::RunOptions;
 use crate::model::{Gantt, RepResult, Series};
 use crate::scenario::Scenario;
-use crate::stats::{Batches, Histogram, Summary, Tally, ci_of_tallies, mean_ci};
-use crate::{RunOptions, model};
+use crate::stats::{Batches, Histogram, PooledTally, Summary, mean_ci, paired_ratio_ci};
 
 /// A rate (fraction of cases) with its confidence interval.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rate {
-    /// The fraction, 0–1.
+    /// The fraction, 0–1: with several replications the mean of the replications' fractions
+    /// (those with cases), else the fraction of the cases; the centre of `ci95`.
     pub rate: f64,
     /// 95 % confidence interval.
     pub ci95: Option<[f64; 2]>,
@@ -37,6 +39,18 @@ impl Figure {
         let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
         Figure { mean, ci95: mean_ci(values).map(|(_, ci)| ci) }
     }
+
+    /// [`Figure::of`] for a fraction (utilisation): the interval is clipped to [0, 1], where
+    /// every value lies (a t interval over few replications can reach past either end).
+    fn fraction(values: &[f64]) -> Figure {
+        let Figure { mean, ci95 } = Figure::of(values);
+        Figure { mean, ci95: ci95.map(clamp_fraction) }
+    }
+}
+
+/// Clips an interval of a fraction to [0, 1].
+fn clamp_fraction([lo, hi]: [f64; 2]) -> [f64; 2] {
+    [lo.clamp(0.0, 1.0), hi.clamp(0.0, 1.0)]
 }
 
 /// One station: a window class or a department.
@@ -218,146 +232,301 @@ pub struct Report {
     pub charts: ChartData,
 }
 
-fn summary<'a>(results: &'a [RepResult], f: impl Fn(&'a RepResult) -> &'a Tally) -> Option<Summary> {
-    let tallies: Vec<&Tally> = results.iter().map(f).collect();
-    Summary::of(&tallies)
+/// One station of a scenario, pooled over its replications.
+#[derive(Debug, Clone, Default)]
+pub struct PooledStation {
+    /// Station name: `consult`, `intake`, `delivery` or a department id.
+    pub name: String,
+    /// A window class (else a department).
+    pub window: bool,
+    /// Servers.
+    pub servers: u32,
+    /// Utilisation of each replication.
+    pub utilisation: Vec<f64>,
+    /// Time-average queue length of each replication.
+    pub queue_mean: Vec<f64>,
+    /// Longest queue of any replication.
+    pub queue_max: u32,
+    /// Queue waits per visit.
+    pub wait: PooledTally,
+    /// Services, all replications.
+    pub served: f64,
 }
 
-fn rate(tallies: Vec<&Tally>) -> Option<Rate> {
-    let count: u64 = tallies.iter().map(|t| t.count).sum();
-    (count > 0).then(|| Rate {
-        rate: tallies.iter().map(|t| t.sum).sum::<f64>() / count as f64,
-        ci95: ci_of_tallies(&tallies).map(|[a, b]| [a.max(0.0), b.min(1.0)]),
-    })
+/// One bundle of a scenario, pooled over its replications.
+#[derive(Debug, Clone, Default)]
+pub struct PooledBundle {
+    /// Bundle id.
+    pub id: String,
+    /// Cycle time of completed measured cases.
+    pub cycle: PooledTally,
+    /// On time (0/1).
+    pub on_time: PooledTally,
+}
+
+/// Every replication of one scenario folded together in replication order: pooled
+/// distributions and counts, and the few scalars of each replication that the confidence
+/// intervals and the paired comparisons need. A replication's [`RepResult`] (its histograms
+/// weigh about 0.4 MB) can be dropped as soon as it is folded in, so the memory of a run does
+/// not grow with the replications' histograms; what grows is about 0.5 KB a replication.
+#[derive(Debug, Clone, Default)]
+pub struct Aggregate {
+    /// Replications folded in.
+    pub replications: u32,
+    /// Arrivals (warm-up included), all replications.
+    pub arrivals: u64,
+    /// Completed measured cases, all replications.
+    pub completed: u64,
+    /// Measured cases still open at the end, all replications.
+    pub unfinished: u64,
+    /// Cycle time, calendar minutes.
+    pub cycle: PooledTally,
+    /// Cycle time, working minutes.
+    pub cycle_working: PooledTally,
+    /// Closed hours within the cycle.
+    pub closed: PooledTally,
+    /// Queue waits.
+    pub queue: PooledTally,
+    /// Waits at joins.
+    pub join: PooledTally,
+    /// Waits for materials.
+    pub materials: PooledTally,
+    /// On time (0/1).
+    pub on_time: PooledTally,
+    /// Trips to the hall.
+    pub trips: PooledTally,
+    /// Ticket closure time.
+    pub ticket_closure: PooledTally,
+    /// 95th percentile of the cycle time of each replication (`None`: no completed case).
+    pub cycle_p95: Vec<Option<f64>>,
+    /// Per bundle, in the replications' order.
+    pub bundles: Vec<PooledBundle>,
+    /// Per station, in the replications' order.
+    pub stations: Vec<PooledStation>,
+    /// Time-average work in progress of each replication.
+    pub wip_mean: Vec<f64>,
+    /// Most cases in the system, any replication.
+    pub wip_max: u32,
+    /// Completed measured cases per calendar day of each replication (`None`: no measured
+    /// period).
+    pub throughput: Vec<Option<f64>>,
+    /// Outcomes: approved, partially approved, denied.
+    pub outcomes: [u64; 3],
+    /// Returned (退件) measured cases.
+    pub returned: u64,
+    /// Ratings 1★ … 5★, all replications.
+    pub ratings: [u64; 5],
+    /// Of those, default ratings.
+    pub default_ratings: u64,
+    /// Share of ratings ≤ 2 of each replication (`None`: no rating).
+    pub bad_rate: Vec<Option<f64>>,
+    /// Clocks raised, `[case, task][warning, overdue]`, all replications.
+    pub sla_raised: [[u64; 2]; 2],
+    /// Overdue clocks `[case, task]` of each replication.
+    pub sla_overdue: Vec<[u64; 2]>,
+    /// Tickets opened by source kind.
+    pub tickets_opened: BTreeMap<String, u64>,
+    /// Tickets closed.
+    pub tickets_closed: u64,
+    /// Tickets abandoned.
+    pub tickets_abandoned: u64,
+    /// Engine events by kind.
+    pub events: BTreeMap<String, u64>,
+    /// Queue and WIP samples of the first replication.
+    pub series: Series,
+    /// A sample case of the first replication.
+    pub gantt: Option<Gantt>,
+}
+
+impl Aggregate {
+    /// Folds in the next replication (replications must come in replication order for the
+    /// results to be the same whatever the number of threads).
+    pub fn add(&mut self, r: &RepResult) {
+        let first = self.replications == 0;
+        self.replications += 1;
+        self.arrivals += r.arrivals;
+        self.completed += r.completed;
+        self.unfinished += r.unfinished;
+        for (pooled, tally) in [
+            (&mut self.cycle, &r.cycle),
+            (&mut self.cycle_working, &r.cycle_working),
+            (&mut self.closed, &r.closed),
+            (&mut self.queue, &r.queue),
+            (&mut self.join, &r.join),
+            (&mut self.materials, &r.materials),
+            (&mut self.on_time, &r.on_time),
+            (&mut self.trips, &r.trips),
+            (&mut self.ticket_closure, &r.ticket_closure),
+        ] {
+            pooled.add(tally);
+        }
+        self.cycle_p95.push(r.cycle.hist.as_ref().and_then(|h| h.quantile(0.95)));
+        for (i, (id, b)) in r.bundles.iter().enumerate() {
+            if i == self.bundles.len() {
+                self.bundles.push(PooledBundle { id: id.clone(), ..PooledBundle::default() });
+            }
+            let pooled = &mut self.bundles[i];
+            pooled.cycle.add(&b.cycle);
+            pooled.on_time.add(&b.on_time);
+        }
+        for (i, st) in r.stations.iter().enumerate() {
+            if i == self.stations.len() {
+                self.stations.push(PooledStation {
+                    name: st.name.clone(),
+                    window: st.window,
+                    servers: st.servers,
+                    ..PooledStation::default()
+                });
+            }
+            let pooled = &mut self.stations[i];
+            pooled.utilisation.push(st.utilisation);
+            pooled.queue_mean.push(st.queue_mean);
+            pooled.queue_max = pooled.queue_max.max(st.queue_max);
+            pooled.wait.add(&st.wait);
+            pooled.served += st.served as f64;
+        }
+        self.wip_mean.push(r.wip_mean);
+        self.wip_max = self.wip_max.max(r.wip_max);
+        self.throughput.push((r.period_minutes > 0.0).then(|| r.completed as f64 / (r.period_minutes / 1440.0)));
+        for (o, n) in self.outcomes.iter_mut().zip(r.outcomes) {
+            *o += n;
+        }
+        self.returned += r.returned;
+        for (s, n) in self.ratings.iter_mut().zip(r.ratings) {
+            *s += n;
+        }
+        self.default_ratings += r.default_ratings;
+        let rated: u64 = r.ratings.iter().sum();
+        self.bad_rate.push((rated > 0).then(|| (r.ratings[0] + r.ratings[1]) as f64 / rated as f64));
+        for (total, raised) in self.sla_raised.iter_mut().zip(r.sla_raised) {
+            for (t, n) in total.iter_mut().zip(raised) {
+                *t += n;
+            }
+        }
+        self.sla_overdue.push([r.sla_raised[0][1], r.sla_raised[1][1]]);
+        for (kind, n) in &r.tickets_opened {
+            *self.tickets_opened.entry((*kind).to_owned()).or_insert(0) += n;
+        }
+        self.tickets_closed += r.tickets_closed;
+        self.tickets_abandoned += r.tickets_abandoned;
+        for (name, n) in &r.events {
+            *self.events.entry((*name).to_owned()).or_insert(0) += n;
+        }
+        if first {
+            self.series = r.series.clone();
+            self.gantt = r.gantt.clone();
+        }
+    }
+
+    /// Folds every result in order.
+    pub fn of(results: &[RepResult]) -> Aggregate {
+        let mut aggregate = Aggregate::default();
+        for r in results {
+            aggregate.add(r);
+        }
+        aggregate
+    }
+}
+
+/// A fraction of cases: the estimate of [`PooledTally::estimate`] of a 0/1 tally.
+fn rate(tally: &PooledTally) -> Option<Rate> {
+    tally.estimate().map(|(rate, ci)| Rate { rate, ci95: ci.map(clamp_fraction) })
 }
 
 impl Report {
-    /// Builds the report of one scenario from its replications (in replication order).
-    pub fn build(scenario: &Scenario, seed: u64, threads: usize, results: &[RepResult], wall_seconds: f64) -> Report {
-        let cases = results.iter().map(|r| r.completed).sum();
-        let arrivals: u64 = results.iter().map(|r| r.arrivals).sum();
-        let on_time = rate(results.iter().map(|r| &r.on_time).collect());
+    /// Builds the report of one scenario from its replications, folded in replication order.
+    pub fn build(scenario: &Scenario, seed: u64, threads: usize, agg: &Aggregate, wall_seconds: f64) -> Report {
+        let on_time = rate(&agg.on_time);
         let mut stations = BTreeMap::new();
         let mut utilisation = BTreeMap::new();
-        let first = results.first();
-        for (i, st) in first.map(|r| r.stations.as_slice()).unwrap_or_default().iter().enumerate() {
-            let per: Vec<&model::StationResult> = results.iter().map(|r| &r.stations[i]).collect();
-            let util = Figure::of(&per.iter().map(|s| s.utilisation).collect::<Vec<_>>());
+        for st in &agg.stations {
+            let util = Figure::fraction(&st.utilisation);
             utilisation.insert(st.name.clone(), util.mean);
-            let waits: Vec<&Tally> = per.iter().map(|s| &s.wait).collect();
             stations.insert(
                 st.name.clone(),
                 StationReport {
                     kind: if st.window { "window" } else { "department" },
                     servers: st.servers,
                     utilisation: util,
-                    queue_length: Figure::of(&per.iter().map(|s| s.queue_mean).collect::<Vec<_>>()),
-                    queue_length_max: per.iter().map(|s| s.queue_max).max().unwrap_or(0),
-                    queue_wait_minutes: Summary::of(&waits),
-                    served: per.iter().map(|s| s.served as f64).sum::<f64>() / per.len().max(1) as f64,
+                    queue_length: Figure::of(&st.queue_mean),
+                    queue_length_max: st.queue_max,
+                    queue_wait_minutes: Summary::of(&st.wait),
+                    served: st.served / st.utilisation.len().max(1) as f64,
                 },
             );
         }
         let mut bundles = BTreeMap::new();
-        for (i, (id, _)) in first.map(|r| r.bundles.as_slice()).unwrap_or_default().iter().enumerate() {
-            let per: Vec<&model::BundleResult> = results.iter().map(|r| &r.bundles[i].1).collect();
+        for b in &agg.bundles {
             bundles.insert(
-                id.clone(),
+                b.id.clone(),
                 BundleReport {
-                    cases: per.iter().map(|b| b.cycle.count).sum(),
-                    cycle_time_minutes: Summary::of(&per.iter().map(|b| &b.cycle).collect::<Vec<_>>()),
-                    on_time: rate(per.iter().map(|b| &b.on_time).collect()),
+                    cases: b.cycle.count(),
+                    cycle_time_minutes: Summary::of(&b.cycle),
+                    on_time: rate(&b.on_time),
                 },
             );
         }
-        let mut events = BTreeMap::new();
-        let mut opened = BTreeMap::new();
-        let mut stars = [0u64; 5];
-        for r in results {
-            for (name, n) in &r.events {
-                *events.entry((*name).to_owned()).or_insert(0) += n;
-            }
-            for (kind, n) in &r.tickets_opened {
-                *opened.entry((*kind).to_owned()).or_insert(0) += n;
-            }
-            for (s, n) in stars.iter_mut().zip(r.ratings) {
-                *s += n;
-            }
-        }
+        let stars = agg.ratings;
         let rated: u64 = stars.iter().sum();
-        let mut cycle = Histogram::default();
-        for r in results {
-            if let Some(h) = &r.cycle.hist {
-                cycle.merge(h);
-            }
-        }
         let charts = ChartData {
-            cycle,
-            series: first.map(|r| r.series.clone()).unwrap_or_default(),
-            stations: first.map(|r| r.stations.iter().map(|s| s.name.clone()).collect()).unwrap_or_default(),
-            gantt: first.and_then(|r| r.gantt.clone()),
+            cycle: agg.cycle.hist.clone(),
+            series: agg.series.clone(),
+            stations: agg.stations.iter().map(|s| s.name.clone()).collect(),
+            gantt: agg.gantt.clone(),
         };
-        let throughput: Vec<f64> = results
-            .iter()
-            .map(|r| if r.period_minutes > 0.0 { r.completed as f64 / (r.period_minutes / 1440.0) } else { 0.0 })
-            .collect();
+        // A replication without a measured period has no throughput: left out, as in `compare`.
+        let throughput: Vec<f64> = agg.throughput.iter().flatten().copied().collect();
         Report {
             scenario: scenario.spec.name.clone(),
             definition: scenario.definition_id(),
-            replications: results.len() as u32,
+            replications: agg.replications,
             seed,
             threads,
-            cases,
-            arrivals,
-            unfinished: results.iter().map(|r| r.unfinished).sum(),
+            cases: agg.completed,
+            arrivals: agg.arrivals,
+            unfinished: agg.unfinished,
             wall_seconds,
-            cases_per_second: if wall_seconds > 0.0 { arrivals as f64 / wall_seconds } else { 0.0 },
-            cycle_time_minutes: summary(results, |r| &r.cycle),
-            working_cycle_time_minutes: summary(results, |r| &r.cycle_working),
+            cases_per_second: if wall_seconds > 0.0 { agg.arrivals as f64 / wall_seconds } else { 0.0 },
+            cycle_time_minutes: Summary::of(&agg.cycle),
+            working_cycle_time_minutes: Summary::of(&agg.cycle_working),
             on_time_rate: on_time.as_ref().map_or(f64::NAN, |r| r.rate),
             on_time_rate_ci95: on_time.and_then(|r| r.ci95),
             waiting_minutes: Waiting {
-                queue: summary(results, |r| &r.queue),
-                join: summary(results, |r| &r.join),
-                materials: summary(results, |r| &r.materials),
-                closed_hours: summary(results, |r| &r.closed),
+                queue: Summary::of(&agg.queue),
+                join: Summary::of(&agg.join),
+                materials: Summary::of(&agg.materials),
+                closed_hours: Summary::of(&agg.closed),
             },
             utilisation,
             stations,
-            wip: Wip {
-                mean: Figure::of(&results.iter().map(|r| r.wip_mean).collect::<Vec<_>>()),
-                max: results.iter().map(|r| r.wip_max).max().unwrap_or(0),
-            },
+            wip: Wip { mean: Figure::of(&agg.wip_mean), max: agg.wip_max },
             throughput_per_day: Figure::of(&throughput),
-            trips: summary(results, |r| &r.trips),
+            trips: Summary::of(&agg.trips),
             bundles,
             outcomes: Outcomes {
-                approved: results.iter().map(|r| r.outcomes[0]).sum(),
-                partially_approved: results.iter().map(|r| r.outcomes[1]).sum(),
-                denied: results.iter().map(|r| r.outcomes[2]).sum(),
-                returned: results.iter().map(|r| r.returned).sum(),
+                approved: agg.outcomes[0],
+                partially_approved: agg.outcomes[1],
+                denied: agg.outcomes[2],
+                returned: agg.returned,
             },
             ratings: Ratings {
                 stars,
-                by_default: results.iter().map(|r| r.default_ratings).sum(),
+                by_default: agg.default_ratings,
                 bad_rate: (rated > 0).then(|| (stars[0] + stars[1]) as f64 / rated as f64),
             },
-            sla: {
-                let raised = |who: usize, overdue: usize| results.iter().map(|r| r.sla_raised[who][overdue]).sum();
-                SlaCounts {
-                    case_warnings: raised(0, 0),
-                    case_overdue: raised(0, 1),
-                    task_warnings: raised(1, 0),
-                    task_overdue: raised(1, 1),
-                }
+            sla: SlaCounts {
+                case_warnings: agg.sla_raised[0][0],
+                case_overdue: agg.sla_raised[0][1],
+                task_warnings: agg.sla_raised[1][0],
+                task_overdue: agg.sla_raised[1][1],
             },
             tickets: Tickets {
-                opened,
-                closed: results.iter().map(|r| r.tickets_closed).sum(),
-                abandoned: results.iter().map(|r| r.tickets_abandoned).sum(),
-                closure_minutes: summary(results, |r| &r.ticket_closure),
+                opened: agg.tickets_opened.clone(),
+                closed: agg.tickets_closed,
+                abandoned: agg.tickets_abandoned,
+                closure_minutes: Summary::of(&agg.ticket_closure),
             },
-            events,
+            events: agg.events.clone(),
             charts,
         }
     }
@@ -368,11 +537,14 @@ impl Report {
 pub struct KpiDifference {
     /// KPI name, e.g. `cycle_time_minutes.mean`.
     pub kpi: String,
-    /// Baseline value.
+    /// Baseline value (for the p95, throughput and 差评率 rows with several replications: the
+    /// mean over replications of each replication's figure).
     pub baseline: f64,
-    /// This scenario's value.
+    /// This scenario's value, the same way.
     pub value: f64,
-    /// `value − baseline`.
+    /// The paired difference, centre of `ci95`: the mean of the per-replication differences
+    /// (pairs where either run has no value left out), or with one replication `value −
+    /// baseline`. Equal to `value − baseline` when both runs have a value in every replication.
     pub difference: f64,
     /// 95 % confidence interval of the paired difference: over replications when there are
     /// several, else over batches of cases paired by arrival number.
@@ -406,53 +578,92 @@ pub struct Comparison {
     pub differences: Vec<ScenarioDifference>,
 }
 
-/// A per-case KPI: its name, how to find its tally, and its value in the two reports.
-type TallyKpi = (&'static str, fn(&RepResult) -> &Tally, Option<f64>, Option<f64>);
+/// A per-case KPI: its name, how to find its pooled tally, and its value in the two reports.
+type TallyKpi = (&'static str, fn(&Aggregate) -> &PooledTally, Option<f64>, Option<f64>);
 
-/// Paired difference of a per-case mean between two runs.
-fn paired_tally(a: &[RepResult], b: &[RepResult], f: impl Fn(&RepResult) -> &Tally) -> Option<[f64; 2]> {
-    if a.len() >= 2 && a.len() == b.len() {
-        let diffs: Option<Vec<f64>> = a.iter().zip(b).map(|(x, y)| Some(f(y).mean()? - f(x).mean()?)).collect();
-        return diffs.and_then(|d| mean_ci(&d)).map(|(_, ci)| ci);
+/// A paired difference and its 95 % confidence interval, centred on it.
+#[derive(Debug, Clone, Copy)]
+struct Paired {
+    difference: f64,
+    ci95: Option<[f64; 2]>,
+}
+
+/// The mean of paired differences and its t interval (none with a single difference).
+fn paired_values(diffs: &[f64]) -> Option<Paired> {
+    match diffs {
+        [] => None,
+        [one] => Some(Paired { difference: *one, ci95: None }),
+        _ => mean_ci(diffs).map(|(difference, ci)| Paired { difference, ci95: Some(ci) }),
     }
-    let (x, y) = (a.first()?, b.first()?);
-    let (mut bx, mut by): (Batches, Batches) = (f(x).batches.clone(), f(y).batches.clone());
+}
+
+/// Paired difference of a per-case mean between two runs: with several replications, the
+/// mean of the differences of replication i's means (replications where either run observed
+/// nothing are left out) and its t interval; with one, the difference of the two means and
+/// the interval of that difference over batches of cases with the same arrival numbers.
+fn paired_tally(a: &PooledTally, b: &PooledTally) -> Option<Paired> {
+    if a.replications.len() >= 2 && a.replications.len() == b.replications.len() {
+        let diffs: Vec<f64> =
+            a.replication_means().zip(b.replication_means()).filter_map(|(x, y)| Some(y? - x?)).collect();
+        return paired_values(&diffs);
+    }
+    let ((ma, _), (mb, _)) = (a.estimate()?, b.estimate()?);
+    let (mut bx, mut by): (Batches, Batches) = (a.first_batches.clone()?, b.first_batches.clone()?);
     let shift = bx.shift().max(by.shift());
     bx.coarsen_to(shift);
     by.coarsen_to(shift);
-    let diffs: Vec<f64> = bx.means().iter().zip(by.means()).filter_map(|(p, q)| Some(q? - (*p)?)).collect();
-    mean_ci(&diffs).map(|(_, ci)| ci)
+    Some(Paired { difference: mb - ma, ci95: paired_ratio_ci(bx.sums(), by.sums(), (ma, mb)) })
 }
 
-fn paired_figure(a: &[RepResult], b: &[RepResult], f: impl Fn(&RepResult) -> Option<f64>) -> Option<[f64; 2]> {
+/// Paired difference of a per-replication figure between two runs (replication i of one with
+/// replication i of the other; pairs where either has no value are left out); `None` with
+/// fewer than two replications.
+fn paired_figure(a: &[Option<f64>], b: &[Option<f64>]) -> Option<Paired> {
     if a.len() < 2 || a.len() != b.len() {
         return None;
     }
-    let diffs: Option<Vec<f64>> = a.iter().zip(b).map(|(x, y)| Some(f(y)? - f(x)?)).collect();
-    diffs.and_then(|d| mean_ci(&d)).map(|(_, ci)| ci)
+    let diffs: Vec<f64> = a.iter().zip(b).filter_map(|(x, y)| Some((*y)? - (*x)?)).collect();
+    paired_values(&diffs)
 }
 
-fn station_util(r: &RepResult, name: &str) -> Option<f64> {
-    r.stations.iter().find(|s| s.name == name).map(|s| s.utilisation)
+/// The mean over replications of a per-replication figure (those that have one).
+fn mean_of(values: &[Option<f64>]) -> Option<f64> {
+    let values: Vec<f64> = values.iter().flatten().copied().collect();
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// Clips a paired difference of two fractions, and its interval, to [−1, 1].
+fn clamp_fraction_difference(paired: Option<Paired>) -> Option<Paired> {
+    paired.map(|p| Paired { ci95: p.ci95.map(|[lo, hi]| [lo.clamp(-1.0, 1.0), hi.clamp(-1.0, 1.0)]), ..p })
+}
+
+fn station_util(agg: &Aggregate, name: &str) -> Vec<Option<f64>> {
+    agg.stations
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| s.utilisation.iter().copied().map(Some).collect())
+        .unwrap_or_default()
 }
 
 impl Comparison {
     /// Builds the comparison from runs in order (the first is the baseline).
-    pub(crate) fn build(runs: &[(&Scenario, Vec<RepResult>, f64)], options: &RunOptions<'_>) -> Comparison {
+    pub(crate) fn build(runs: &[(&Scenario, Aggregate, f64)], options: &RunOptions<'_>) -> Comparison {
         let base = &runs[0];
         let seed = options.seed(base.0);
         let reports: Vec<Report> = runs
             .iter()
-            .map(|(s, results, wall)| Report::build(s, seed, options.threads(results.len() as u32), results, *wall))
+            .map(|(s, agg, wall)| Report::build(s, seed, options.threads(agg.replications), agg, *wall))
             .collect();
         let mut differences = Vec::new();
         for (i, (s, results, _)) in runs.iter().enumerate().skip(1) {
             let (ra, rb) = (&reports[0], &reports[i]);
             let mut kpis = Vec::new();
-            let mut push = |kpi: String, a: Option<f64>, b: Option<f64>, ci: Option<[f64; 2]>| {
+            let mut push = |kpi: String, a: Option<f64>, b: Option<f64>, paired: Option<Paired>| {
                 if let (Some(a), Some(b)) = (a, b) {
-                    let significant = ci.map(|[lo, hi]| lo > 0.0 || hi < 0.0);
-                    kpis.push(KpiDifference { kpi, baseline: a, value: b, difference: b - a, ci95: ci, significant });
+                    let ci95 = paired.and_then(|p| p.ci95);
+                    let difference = paired.map_or(b - a, |p| p.difference);
+                    let significant = ci95.map(|[lo, hi]| lo > 0.0 || hi < 0.0);
+                    kpis.push(KpiDifference { kpi, baseline: a, value: b, difference, ci95, significant });
                 }
             };
             let mean = |s: &Option<Summary>| s.as_ref().map(|s| s.mean);
@@ -491,35 +702,53 @@ impl Comparison {
                 ("trips.mean", |r| &r.trips, mean(&ra.trips), mean(&rb.trips)),
             ];
             for (name, f, a, b) in tallies {
-                push(name.to_owned(), a, b, paired_tally(&base.1, results, f));
+                let paired = paired_tally(f(&base.1), f(results));
+                let paired = if name == "on_time_rate" { clamp_fraction_difference(paired) } else { paired };
+                push(name.to_owned(), a, b, paired);
             }
+            // Per-replication figures: with several replications, each row's baseline and value
+            // are means over replications (the quantity its paired interval is about); with
+            // one, the replication's own figure.
+            let several = base.1.replications >= 2;
+            let figure = |pooled: Option<f64>, per_rep: &[Option<f64>]| if several { mean_of(per_rep) } else { pooled };
             let p95 = |s: &Option<Summary>| s.as_ref().map(|s| s.p95);
-            let p95_ci = paired_figure(&base.1, results, |r| r.cycle.hist.as_ref().and_then(|h| h.quantile(0.95)));
-            push("cycle_time_minutes.p95".into(), p95(&ra.cycle_time_minutes), p95(&rb.cycle_time_minutes), p95_ci);
-            let tp = paired_figure(&base.1, results, |r| {
-                (r.period_minutes > 0.0).then(|| r.completed as f64 / (r.period_minutes / 1440.0))
-            });
-            push("throughput_per_day".into(), Some(ra.throughput_per_day.mean), Some(rb.throughput_per_day.mean), tp);
-            let bad_rate = |r: &RepResult| {
-                let rated: u64 = r.ratings.iter().sum();
-                (rated > 0).then(|| (r.ratings[0] + r.ratings[1]) as f64 / rated as f64)
-            };
-            let bad_ci = paired_figure(&base.1, results, bad_rate);
-            push("ratings.bad_rate".into(), ra.ratings.bad_rate, rb.ratings.bad_rate, bad_ci);
+            push(
+                "cycle_time_minutes.p95".into(),
+                figure(p95(&ra.cycle_time_minutes), &base.1.cycle_p95),
+                figure(p95(&rb.cycle_time_minutes), &results.cycle_p95),
+                paired_figure(&base.1.cycle_p95, &results.cycle_p95),
+            );
+            push(
+                "throughput_per_day".into(),
+                figure(Some(ra.throughput_per_day.mean), &base.1.throughput),
+                figure(Some(rb.throughput_per_day.mean), &results.throughput),
+                paired_figure(&base.1.throughput, &results.throughput),
+            );
+            push(
+                "ratings.bad_rate".into(),
+                figure(ra.ratings.bad_rate, &base.1.bad_rate),
+                figure(rb.ratings.bad_rate, &results.bad_rate),
+                clamp_fraction_difference(paired_figure(&base.1.bad_rate, &results.bad_rate)),
+            );
             // Clocks raised, as a mean count per replication (common random numbers give both
             // scenarios the same arrivals).
             for (name, who) in [("sla.case_overdue", 0), ("sla.task_overdue", 1)] {
-                let per_rep = |results: &[RepResult]| {
-                    let total: u64 = results.iter().map(|r| r.sla_raised[who][1]).sum();
-                    (!results.is_empty()).then(|| total as f64 / results.len() as f64)
+                let per_rep = |agg: &Aggregate| {
+                    let total: u64 = agg.sla_overdue.iter().map(|r| r[who]).sum();
+                    (!agg.sla_overdue.is_empty()).then(|| total as f64 / agg.sla_overdue.len() as f64)
                 };
-                let ci = paired_figure(&base.1, results, |r| Some(r.sla_raised[who][1] as f64));
-                push(name.to_owned(), per_rep(&base.1), per_rep(results), ci);
+                let values = |agg: &Aggregate| agg.sla_overdue.iter().map(|r| Some(r[who] as f64)).collect::<Vec<_>>();
+                push(
+                    name.to_owned(),
+                    per_rep(&base.1),
+                    per_rep(results),
+                    paired_figure(&values(&base.1), &values(results)),
+                );
             }
             for (name, u) in &ra.utilisation {
                 if let Some(v) = rb.utilisation.get(name) {
-                    let ci = paired_figure(&base.1, results, |r| station_util(r, name));
-                    push(format!("utilisation.{name}"), Some(*u), Some(*v), ci);
+                    let paired = paired_figure(&station_util(&base.1, name), &station_util(results, name));
+                    push(format!("utilisation.{name}"), Some(*u), Some(*v), clamp_fraction_difference(paired));
                 }
             }
             differences.push(ScenarioDifference { scenario: s.spec.name.clone(), kpis });
@@ -531,5 +760,26 @@ impl Comparison {
             reports,
             differences,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two utilisations far apart give a t interval (one degree of freedom) far wider than
+    /// [0, 1]: it is clipped to the range of a fraction, and still contains the mean.
+    #[test]
+    fn a_fraction_interval_stays_within_zero_and_one() {
+        let wide = Figure::of(&[0.1, 0.9]);
+        let [lo, hi] = wide.ci95.expect("two values give an interval");
+        assert!(lo < 0.0 && hi > 1.0, "the unclipped interval [{lo}, {hi}] reaches past both ends");
+        let clipped = Figure::fraction(&[0.1, 0.9]);
+        assert_eq!(clipped.mean, wide.mean);
+        assert_eq!(clipped.ci95, Some([0.0, 1.0]));
+        let narrow = Figure::fraction(&[0.50, 0.51, 0.52]);
+        assert_eq!(narrow.ci95, Figure::of(&[0.50, 0.51, 0.52]).ci95, "an interval inside [0, 1] is unchanged");
+        let clipped = clamp_fraction_difference(Some(Paired { difference: 0.1, ci95: Some([-1.7, 0.4]) }));
+        assert_eq!(clipped.and_then(|p| p.ci95), Some([-1.0, 0.4]));
     }
 }

@@ -88,6 +88,107 @@ fn a_scenario_compared_with_itself_differs_in_nothing() {
     }
 }
 
+/// Utilisation is a fraction: its interval stays within [0, 1] even when two replications
+/// far apart give a t interval wider than that (the ecology department of the county hall at
+/// seed 1: [−0.34, 1.27] before the interval was clipped), and so do the paired differences'
+/// within [−1, 1].
+#[test]
+fn utilisation_intervals_stay_within_zero_and_one() {
+    let hall = example("county-hall.ron");
+    let serial = example("county-hall-serial.ron");
+    let options = RunOptions { replications: Some(2), seed: Some(1), ..RunOptions::default() };
+    let c = compare(&[&hall, &serial], &options).expect("runs");
+    let mut intervals = 0;
+    for report in &c.reports {
+        for (name, station) in &report.stations {
+            if let Some([lo, hi]) = station.utilisation.ci95 {
+                intervals += 1;
+                assert!((0.0..=1.0).contains(&lo) && (0.0..=1.0).contains(&hi), "{name}: [{lo}, {hi}]");
+                assert!(lo <= station.utilisation.mean && station.utilisation.mean <= hi, "{name}");
+            }
+        }
+    }
+    assert!(intervals > 10, "two replications give utilisation intervals");
+    for k in c.differences[0].kpis.iter().filter(|k| k.kpi.starts_with("utilisation.") || k.kpi == "on_time_rate") {
+        if let Some([lo, hi]) = k.ci95 {
+            assert!(-1.0 <= lo && hi <= 1.0, "{k:?}");
+        }
+    }
+}
+
+/// Every figure of `value` (a report or a comparison as JSON) that carries an interval lies
+/// inside it: `mean`, `rate` or `difference` next to `ci95`, and `on_time_rate` next to
+/// `on_time_rate_ci95`. Returns how many were checked.
+fn check_inside(value: &serde_json::Value, path: &str) -> usize {
+    let mut checked = 0;
+    match value {
+        serde_json::Value::Object(o) => {
+            let pairs =
+                [("mean", "ci95"), ("rate", "ci95"), ("difference", "ci95"), ("on_time_rate", "on_time_rate_ci95")];
+            for (key, ci) in pairs {
+                if let (Some(v), Some(serde_json::Value::Array(ci))) = (o.get(key).and_then(|v| v.as_f64()), o.get(ci))
+                {
+                    let (lo, hi) = (ci[0].as_f64().expect("a bound"), ci[1].as_f64().expect("a bound"));
+                    assert!(lo <= v && v <= hi, "{path}.{key} = {v} outside its interval [{lo}, {hi}]: {o:?}");
+                    checked += 1;
+                }
+            }
+            for (k, v) in o {
+                checked += check_inside(v, &format!("{path}.{k}"));
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                checked += check_inside(v, &format!("{path}[{i}]"));
+            }
+        }
+        _ => {}
+    }
+    checked
+}
+
+/// Value and interval are one estimator. Over ten days without warm-up the county hall's
+/// replications measure very different numbers of cases of each kind (a department that
+/// reviewed 3 tasks in one replication and 40 in another, a bundle some replications never
+/// see): a mean pooled over every case could lie outside the interval of the replication
+/// means, and a replication without a case of a bundle voided the bundle's interval. In
+/// `compare`, the p95 difference was the difference of the pooled p95s while its interval was
+/// over the replications' own p95s (+1011 min with an interval of [−192, 924]).
+#[test]
+fn every_reported_value_lies_inside_its_interval() {
+    let path = repo().join("examples/scenarios/county-hall.ron");
+    let text = std::fs::read_to_string(&path)
+        .expect("readable")
+        .replace("stop: Days(56)", "stop: Days(10)")
+        .replace("warm_up: Days(14)", "warm_up: None");
+    let short = Scenario::from_ron(&text, &path).expect("a valid scenario");
+    let options = RunOptions { replications: Some(40), ..RunOptions::default() };
+    let aggregate = yichuang_sim::aggregate(&short, &options).expect("runs");
+    let report = yichuang_sim::Report::build(&short, options.seed(&short), 1, &aggregate, 0.0);
+    let json = serde_json::to_value(&report).expect("serialises");
+    assert!(check_inside(&json, "report") > 40, "the report's intervals are checked");
+    let mut partly_seen = 0;
+    let bundles =
+        aggregate.bundles.iter().map(|b| (&b.id, &b.cycle, report.bundles[&b.id].cycle_time_minutes.as_ref()));
+    let stations =
+        aggregate.stations.iter().map(|s| (&s.name, &s.wait, report.stations[&s.name].queue_wait_minutes.as_ref()));
+    for (name, tally, summary) in bundles.chain(stations) {
+        let seen = tally.replications.iter().filter(|r| r.0 > 0).count();
+        if seen >= 2 {
+            assert!(summary.is_some_and(|s| s.ci95.is_some()), "{name}: no interval from {seen} replications");
+            partly_seen += usize::from(seen < 40);
+        }
+    }
+    assert!(partly_seen > 0, "a station or bundle some replications never saw is checked");
+    let c = compare(&[&example("county-hall.ron"), &example("county-hall-no-tolerance.ron")], &RunOptions::default())
+        .expect("runs");
+    let json = serde_json::to_value(&c).expect("serialises");
+    assert!(check_inside(&json["differences"], "differences") > 20, "the differences' intervals are checked");
+    let p95 = c.differences[0].kpis.iter().find(|k| k.kpi == "cycle_time_minutes.p95").expect("the p95 row");
+    assert!(p95.ci95.is_some(), "five replications give the p95 difference an interval");
+    assert!((p95.difference - (p95.value - p95.baseline)).abs() < 1e-6, "{p95:?}");
+}
+
 fn without_timing(report: &yichuang_sim::Report) -> serde_json::Value {
     let mut v = serde_json::to_value(report).expect("reports serialise");
     let o = v.as_object_mut().expect("an object");
@@ -113,6 +214,24 @@ fn results_are_identical_whatever_the_thread_count() {
     )
     .expect("runs");
     assert_ne!(one, without_timing(&other_seed), "the seed changes the results");
+}
+
+/// Replications are folded in replication order as they finish: with many more replications
+/// than threads, results that finish early wait for those before them, and the report is the
+/// one of every result kept and folded afterwards.
+#[test]
+fn folding_as_replications_finish_gives_the_same_report_whatever_the_thread_count() {
+    let scenario = example("parity-no-tolerance.ron");
+    let options = |threads| RunOptions { cases: Some(60), replications: Some(40), threads, ..RunOptions::default() };
+    let run = |threads| without_timing(&simulate(&scenario, &options(threads)).expect("runs"));
+    let one = run(1);
+    assert_eq!(one, run(2), "two threads differ from one");
+    assert_eq!(one, run(3), "three threads differ from one");
+    let kept = yichuang_sim::run_replications(&scenario, &options(2)).expect("runs");
+    assert_eq!(kept.iter().map(|r| r.replication).collect::<Vec<_>>(), (0..40).collect::<Vec<_>>());
+    let seed = options(2).seed(&scenario);
+    let report = yichuang_sim::Report::build(&scenario, seed, 2, &yichuang_sim::Aggregate::of(&kept), 0.0);
+    assert_eq!(one, without_timing(&report), "folding as they come differs from folding them all afterwards");
 }
 
 #[test]
