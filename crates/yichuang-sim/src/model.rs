@@ -1886,14 +1886,16 @@ impl<'s> Replication<'s> {
         }
     }
 
-    /// When a task that became ready on a supply was otherwise free to start: its predecessors'
-    /// latest approval, or the acceptance.
+    /// When a task that became ready on a supply was otherwise free to start: the latest finish
+    /// of its predecessors, stage gates included ([`Replication::predecessors`]), or the
+    /// acceptance.
     #[inline(never)]
     fn cure_blocked_since(&self, slot: u32, member: u16) -> f64 {
         let c = &self.cases[slot as usize];
         let base = slot as usize * self.stride;
-        let preds = self.engine.case(CaseId(c.id)).map(|x| x.tasks[member as usize].waits_for).unwrap_or_default();
-        preds.iter().map(|p| self.members[base + p].done).filter(|d| !d.is_nan()).fold(c.accepted, f64::max)
+        let Some(case) = self.engine.case(CaseId(c.id)) else { return c.accepted };
+        let preds = self.predecessors(base, self.def.bundle(case.bundle), case, member as usize);
+        MemberSet(preds).iter().map(|p| self.members[base + p].done).fold(c.accepted, f64::max)
     }
 
     #[inline(never)]

@@ -409,6 +409,33 @@ fn queue_waits_are_found_through_stage_gates() {
     assert_eq!(report.waiting_minutes.join.as_ref().expect("one case").mean, 120.0);
 }
 
+/// A task opened by a stage gate and held by a tolerated material waits for the material only
+/// from the moment its gate opened. The same case as above, its geotechnical report (needed by
+/// drawing-review) supplied 100 minutes after the acceptance at minute 1: drawing-review's gate
+/// opens at 31 (design-scheme-review, stage 2's milestone, approved), so it waits 70 minutes for
+/// the report (31 to 101), not 100 from the acceptance, and then runs 101–201: the case takes
+/// 70 minutes more than without the missing report.
+#[test]
+fn a_gated_task_waits_for_a_material_from_the_opening_of_its_gate() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/industrial-fixed.ron");
+    let text = std::fs::read_to_string(&path)
+        .expect("readable")
+        .replace(
+            "answers: [(field: \"special-construction\", choices: [(\"否\", 1.0)])],",
+            "answers: [(field: \"special-construction\", choices: [(\"否\", 1.0)])],\n            \
+             missing: [(material: \"geotech-report\", probability: 1.0)],",
+        )
+        .replace(
+            "    windows: [",
+            "    applicants: (supply_after: Fixed(100.0), return_after: Fixed(100.0)),\n    windows: [",
+        );
+    let scenario = Scenario::from_ron(&text, &path).unwrap_or_else(|e| panic!("{e}"));
+    let report = simulate(&scenario, &RunOptions::default()).expect("runs");
+    assert_eq!(report.cases, 1);
+    assert_eq!(report.cycle_time_minutes.as_ref().expect("one case").mean, 182.0 + 70.0);
+    assert_eq!(report.waiting_minutes.materials.as_ref().expect("one case").mean, 70.0);
+}
+
 /// Levels (utilisation, queue length, WIP) are measured from the end of the warm-up. When every
 /// arrival falls in a `Days` warm-up that outlasts the run, measuring never begins: the levels
 /// are zero, not the warm-up's (500 parity cases take about 9 hours, the warm-up a day).
