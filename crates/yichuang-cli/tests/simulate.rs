@@ -243,14 +243,29 @@ fn awkward_scenario_names_are_quoted_contained_and_told_apart() {
         assert_eq!(fields[0], r#"../并联, "快""#, "{line}");
     }
     let charts = dir.join("charts");
-    check(&["compare", &base, &odd_text, "--cases", "200", "--charts", &charts.display().to_string()], 0);
+    check(&["compare", &base, &odd_text, &odd_text, "--cases", "200", "--charts", &charts.display().to_string()], 0);
     let outside: Vec<_> = std::fs::read_dir(&dir).expect("listed").map(|e| e.expect("entry").file_name()).collect();
     assert_eq!(outside.len(), 2, "only odd.ron and charts/ beside each other: {outside:?}");
     let inside = std::fs::read_dir(&charts).expect("charts written").count();
-    assert_eq!(inside, 10, "five charts of each scenario, none overwritten");
+    assert_eq!(inside, 15, "five charts of each scenario, none overwritten");
+    // Names that become one file name (`a/b`, `a_b`, `A_B`), and one too long for a file name.
+    let mut paths = vec![base.clone()];
+    for (i, name) in ["a/b", "a_b", "A_B", &"长".repeat(90)].into_iter().enumerate() {
+        let path = dir.join(format!("n{i}.ron"));
+        std::fs::write(&path, text.replace("name: \"parity-parallel\"", &format!("name: {name:?}"))).expect("written");
+        paths.push(path.display().to_string());
+    }
+    let many = dir.join("many");
+    let mut args = vec!["compare", "--cases", "200", "--charts"];
+    let many_text = many.display().to_string();
+    args.push(&many_text);
+    args.extend(paths.iter().map(String::as_str));
+    check(&args, 0);
+    assert_eq!(std::fs::read_dir(&many).expect("charts written").count(), 25, "five charts of each of five");
     // The same scenario twice: the second is named after its file.
-    let run = check(&["compare", &base, &base, "--cases", "200"], 0);
+    let run = check(&["compare", &base, &base, &base, "--cases", "200"], 0);
     assert!(run.stdout.contains(&format!("parity-parallel ({base}) − parity-parallel")), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("parity-parallel ({base}) #2 − parity-parallel")), "{}", run.stdout);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

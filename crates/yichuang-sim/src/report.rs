@@ -36,8 +36,16 @@ pub struct Figure {
 
 impl Figure {
     fn of(values: &[f64]) -> Figure {
-        let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
+        // Summed from +0.0: an empty sum of floats is -0.0, which would print as "-0.0".
+        let mean = values.iter().fold(0.0, |sum, x| sum + x) / values.len().max(1) as f64;
         Figure { mean, ci95: mean_ci(values).map(|(_, ci)| ci) }
+    }
+
+    /// [`Figure::of`] for a quantity that is never negative (a queue length, WIP, throughput):
+    /// the interval is clipped at 0.
+    fn non_negative(values: &[f64]) -> Figure {
+        let Figure { mean, ci95 } = Figure::of(values);
+        Figure { mean, ci95: ci95.map(|[lo, hi]| [lo.max(0.0), hi]) }
     }
 
     /// [`Figure::of`] for a fraction (utilisation): the interval is clipped to [0, 1], where
@@ -448,7 +456,7 @@ impl Report {
                     kind: if st.window { "window" } else { "department" },
                     servers: st.servers,
                     utilisation: util,
-                    queue_length: Figure::of(&st.queue_mean),
+                    queue_length: Figure::non_negative(&st.queue_mean),
                     queue_length_max: st.queue_max,
                     queue_wait_minutes: Summary::of(&st.wait),
                     served: st.served / st.utilisation.len().max(1) as f64,
@@ -499,8 +507,8 @@ impl Report {
             },
             utilisation,
             stations,
-            wip: Wip { mean: Figure::of(&agg.wip_mean), max: agg.wip_max },
-            throughput_per_day: Figure::of(&throughput),
+            wip: Wip { mean: Figure::non_negative(&agg.wip_mean), max: agg.wip_max },
+            throughput_per_day: Figure::non_negative(&throughput),
             trips: Summary::of(&agg.trips),
             bundles,
             outcomes: Outcomes {
@@ -781,5 +789,16 @@ mod tests {
         assert_eq!(narrow.ci95, Figure::of(&[0.50, 0.51, 0.52]).ci95, "an interval inside [0, 1] is unchanged");
         let clipped = clamp_fraction_difference(Some(Paired { difference: 0.1, ci95: Some([-1.7, 0.4]) }));
         assert_eq!(clipped.and_then(|p| p.ci95), Some([-1.0, 0.4]));
+    }
+
+    /// Queue lengths, WIP and throughput are never negative, and neither is their interval;
+    /// with no replication measured the figure is a plain 0, not -0.
+    #[test]
+    fn a_non_negative_interval_stays_above_zero() {
+        let [lo, hi] = Figure::of(&[0.0, 0.0, 3.0]).ci95.expect("an interval");
+        assert!(lo < 0.0, "the t interval reaches below 0: [{lo}, {hi}]");
+        let clipped = Figure::non_negative(&[0.0, 0.0, 3.0]);
+        assert_eq!(clipped.ci95, Some([0.0, hi]));
+        assert!(Figure::of(&[]).mean.is_sign_positive(), "an empty mean prints as 0.0, not -0.0");
     }
 }

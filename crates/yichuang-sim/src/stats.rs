@@ -421,6 +421,8 @@ impl Summary {
     pub fn of(tally: &PooledTally) -> Option<Summary> {
         let count = tally.count();
         let (mean, ci95) = tally.estimate()?;
+        // Every tallied quantity (a duration, a number of trips) is ≥ 0, and so is its interval.
+        let ci95 = ci95.map(|[lo, hi]| [lo.max(0.0), hi]);
         let max = tally.max;
         let q = |p: f64| tally.hist.quantile(p).map(|v| v.min(max)).unwrap_or(f64::NAN);
         Some(Summary { count, mean, p50: q(0.5), p90: q(0.9), p95: q(0.95), p99: q(0.99), max, ci95 })
@@ -584,8 +586,12 @@ mod tests {
                         "case {case}: {} outside [{lo}, {hi}]",
                         summary.mean
                     );
+                    // Centred on the mean, unless clipped at 0 (a duration is never negative).
                     let centre = (lo + hi) / 2.0;
-                    assert!((centre - summary.mean).abs() <= 1e-9 * summary.mean.abs().max(1.0), "case {case}");
+                    assert!(
+                        lo == 0.0 || (centre - summary.mean).abs() <= 1e-9 * summary.mean.abs().max(1.0),
+                        "case {case}"
+                    );
                 }
                 None => assert!(observed < 2, "case {case}: {observed} replications observed, no interval"),
             }
@@ -638,6 +644,26 @@ mod tests {
         let (mean, usual) = mean_ci(&means).expect("batches");
         let weighted = ratio_ci(even.batches.sums(), mean).expect("batches");
         assert!((weighted[0] - usual[0]).abs() < 1e-9 && (weighted[1] - usual[1]).abs() < 1e-9);
+    }
+
+    /// A duration's interval does not reach below 0, where no duration lies: here most cases
+    /// wait 0 and a few wait long, in replications of very different luck.
+    #[test]
+    fn a_duration_interval_stays_above_zero() {
+        let mut pooled = PooledTally::default();
+        for waits in [&[0.0, 0.0, 0.0][..], &[0.0, 500.0], &[0.0, 0.0, 0.0, 0.0]] {
+            let mut tally = Tally::with_histogram();
+            for (i, &w) in waits.iter().enumerate() {
+                tally.record(i as u64, w);
+            }
+            pooled.add(&tally);
+        }
+        let (mean, ci) = pooled.estimate().expect("observations");
+        let [lo, _] = ci.expect("three replications");
+        assert!(lo < 0.0, "the t interval of the replication means reaches below 0: {lo}");
+        let summary = Summary::of(&pooled).expect("observations");
+        assert_eq!(summary.mean, mean);
+        assert_eq!(summary.ci95.map(|[lo, _]| lo), Some(0.0));
     }
 
     #[test]

@@ -60,11 +60,20 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
     // one is named after its file too.
     let mut seen = std::collections::BTreeSet::new();
     for (s, path) in scenarios.iter_mut().zip(&args.scenarios) {
-        if !seen.insert(s.spec.name.clone()) {
-            s.spec.name = format!("{} ({})", s.spec.name, path.display());
-            seen.insert(s.spec.name.clone());
+        if seen.contains(&s.spec.name) {
+            let named = format!("{} ({})", s.spec.name, path.display());
+            let mut name = named.clone();
+            for k in 2.. {
+                if !seen.contains(&name) {
+                    break;
+                }
+                name = format!("{named} #{k}");
+            }
+            s.spec.name = name;
         }
+        seen.insert(s.spec.name.clone());
     }
+    let prefixes = chart_prefixes(scenarios.iter().map(|s| s.spec.name.as_str()));
     if let Some(dir) = &args.charts {
         prepare_charts_dir(dir)?;
     }
@@ -91,9 +100,8 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         Format::Table => write_table(&comparison, out)?,
     }
     if let Some(dir) = &args.charts {
-        for report in &comparison.reports {
-            let prefix = format!("{}-", file_name_part(&report.scenario));
-            let written = yichuang_sim::svg::write_charts(report, dir, &prefix)
+        for (report, prefix) in comparison.reports.iter().zip(&prefixes) {
+            let written = yichuang_sim::svg::write_charts(report, dir, prefix)
                 .map_err(|e| Failure::input(format!("cannot write charts into `{}`: {e}", dir.display())))?;
             if args.format == Format::Table {
                 for path in written {
@@ -105,9 +113,13 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Characters of a scenario name kept in its charts' file names: with the chart's own name, a
+/// file name stays well within the 255 bytes file systems allow (a Chinese character is 3).
+const PREFIX_CHARS_MAX: usize = 64;
+
 /// A scenario name as part of a file name: path separators, control characters and characters
-/// that file systems refuse become `_`, and a leading dot is dropped, so that charts stay
-/// inside the charts directory.
+/// that file systems refuse become `_`, a leading dot is dropped and a long name is cut, so
+/// that charts stay inside the charts directory and can be written.
 fn file_name_part(name: &str) -> String {
     let part: String =
         name.chars()
@@ -119,8 +131,27 @@ fn file_name_part(name: &str) -> String {
                 }
             })
             .collect();
-    let part = part.trim_start_matches('.').trim();
-    if part.is_empty() { "scenario".to_owned() } else { part.to_owned() }
+    let part: String = part.trim_start_matches('.').trim().chars().take(PREFIX_CHARS_MAX).collect();
+    if part.is_empty() { "scenario".to_owned() } else { part }
+}
+
+/// The charts' file-name prefix of each scenario: its name made file-safe, and numbered when
+/// it would collide with an earlier one's (compared without case, as some file systems do).
+fn chart_prefixes<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut used = std::collections::BTreeSet::new();
+    names
+        .map(|name| {
+            let part = file_name_part(name);
+            let mut prefix = part.clone();
+            for k in 2.. {
+                if used.insert(prefix.to_lowercase()) {
+                    break;
+                }
+                prefix = format!("{part}-{k}");
+            }
+            format!("{prefix}-")
+        })
+        .collect()
 }
 
 fn write_table(c: &Comparison, out: &mut dyn Write) -> std::io::Result<()> {
