@@ -2345,8 +2345,15 @@ impl<'s> Replication<'s> {
             b.cycle = r.cycle.clone();
             b.on_time = r.on_time.clone();
         }
-        self.result.unfinished =
-            self.cases.iter().filter(|c| c.id != NO_CASE && !c.lingering && c.measured.is_some()).count() as u64;
+        // A slot is held from the arrival, before the engine has a case for it (an applicant
+        // still queueing at the consult desk or at intake), until it is freed.
+        let mut freed = vec![false; self.cases.len()];
+        for &slot in &self.free {
+            freed[slot as usize] = true;
+        }
+        self.result.unfinished = (self.cases.iter().zip(&freed))
+            .filter(|(c, freed)| !**freed && !c.lingering && c.measured.is_some())
+            .count() as u64;
         self.result.period_minutes = period;
         self.wip.touch(end);
         if !self.measuring {

@@ -197,7 +197,8 @@ pub struct Report {
     pub cases: u64,
     /// Arrivals simulated (all replications, warm-up included).
     pub arrivals: u64,
-    /// Measured cases still open when a horizon stopped a replication.
+    /// Measured applicants still in the hall when a horizon stopped a replication, also those
+    /// still queueing before the engine opened their case.
     pub unfinished: u64,
     /// Wall-clock seconds of the whole run.
     pub wall_seconds: f64,

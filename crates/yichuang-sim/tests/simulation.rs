@@ -436,6 +436,22 @@ fn a_gated_task_waits_for_a_material_from_the_opening_of_its_gate() {
     assert_eq!(report.waiting_minutes.materials.as_ref().expect("one case").mean, 70.0);
 }
 
+/// At a `Days` stop every applicant who arrived is either a completed case or unfinished, also
+/// those still queueing at intake, for whom the engine has no case yet (one intake window for
+/// one arrival a minute leaves hundreds queueing).
+#[test]
+fn applicants_still_queueing_at_the_stop_are_unfinished() {
+    let path = repo().join("examples/scenarios/parity-parallel.ron");
+    let text = std::fs::read_to_string(&path)
+        .expect("readable")
+        .replace("stop: Cases(100000)", "stop: Days(0.5)")
+        .replace("(class: Intake, count: 14,", "(class: Intake, count: 1,");
+    let scenario = Scenario::from_ron(&text, &path).unwrap_or_else(|e| panic!("{e}"));
+    let report = simulate(&scenario, &RunOptions::default()).expect("runs");
+    assert!(report.unfinished > 300, "most applicants still queue: {}", report.unfinished);
+    assert_eq!(report.cases + report.unfinished, report.arrivals, "{} + {}", report.cases, report.unfinished);
+}
+
 /// Levels (utilisation, queue length, WIP) are measured from the end of the warm-up. When every
 /// arrival falls in a `Days` warm-up that outlasts the run, measuring never begins: the levels
 /// are zero, not the warm-up's (500 parity cases take about 9 hours, the warm-up a day).
