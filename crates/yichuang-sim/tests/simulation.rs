@@ -19,6 +19,18 @@ fn example(name: &str) -> Scenario {
     load(&repo().join("examples/scenarios").join(name))
 }
 
+/// An example scenario with parts of its text replaced; a replacement that finds nothing to
+/// replace fails the test instead of leaving the scenario as it was.
+fn variant(name: &str, replacements: &[(&str, &str)]) -> Scenario {
+    let path = repo().join("examples/scenarios").join(name);
+    let mut text = std::fs::read_to_string(&path).expect("readable");
+    for (from, to) in replacements {
+        assert!(text.contains(from), "{name} has no `{from}` to replace");
+        text = text.replace(from, to);
+    }
+    Scenario::from_ron(&text, &path).unwrap_or_else(|e| panic!("{name} with {replacements:?}: {e}"))
+}
+
 /// Erlang C: the probability that an arrival waits in an M/M/c queue, and the mean wait.
 fn erlang_c_wait(lambda: f64, mean_service: f64, c: u32) -> f64 {
     let a = lambda * mean_service;
@@ -156,12 +168,8 @@ fn check_inside(value: &serde_json::Value, path: &str) -> usize {
 /// over the replications' own p95s (+1011 min with an interval of [−192, 924]).
 #[test]
 fn every_reported_value_lies_inside_its_interval() {
-    let path = repo().join("examples/scenarios/county-hall.ron");
-    let text = std::fs::read_to_string(&path)
-        .expect("readable")
-        .replace("stop: Days(56)", "stop: Days(10)")
-        .replace("warm_up: Days(14)", "warm_up: None");
-    let short = Scenario::from_ron(&text, &path).expect("a valid scenario");
+    let short =
+        variant("county-hall.ron", &[("stop: Days(56)", "stop: Days(10)"), ("warm_up: Days(14)", "warm_up: None")]);
     let options = RunOptions { replications: Some(40), ..RunOptions::default() };
     let aggregate = yichuang_sim::aggregate(&short, &options).expect("runs");
     let report = yichuang_sim::Report::build(&short, options.seed(&short), 1, &aggregate, 0.0);
@@ -441,12 +449,10 @@ fn a_gated_task_waits_for_a_material_from_the_opening_of_its_gate() {
 /// one arrival a minute leaves hundreds queueing).
 #[test]
 fn applicants_still_queueing_at_the_stop_are_unfinished() {
-    let path = repo().join("examples/scenarios/parity-parallel.ron");
-    let text = std::fs::read_to_string(&path)
-        .expect("readable")
-        .replace("stop: Cases(100000)", "stop: Days(0.5)")
-        .replace("(class: Intake, count: 14,", "(class: Intake, count: 1,");
-    let scenario = Scenario::from_ron(&text, &path).unwrap_or_else(|e| panic!("{e}"));
+    let scenario = variant(
+        "parity-parallel.ron",
+        &[("stop: Cases(100000)", "stop: Days(0.5)"), ("(class: Intake, count: 14,", "(class: Intake, count: 1,")],
+    );
     let report = simulate(&scenario, &RunOptions::default()).expect("runs");
     assert!(report.unfinished > 300, "most applicants still queue: {}", report.unfinished);
     assert_eq!(report.cases + report.unfinished, report.arrivals, "{} + {}", report.cases, report.unfinished);
@@ -457,9 +463,7 @@ fn applicants_still_queueing_at_the_stop_are_unfinished() {
 /// are zero, not the warm-up's (500 parity cases take about 9 hours, the warm-up a day).
 #[test]
 fn levels_are_not_measured_during_a_warm_up_that_outlasts_the_run() {
-    let path = repo().join("examples/scenarios/parity-parallel.ron");
-    let text = std::fs::read_to_string(&path).expect("readable").replace("warm_up: None", "warm_up: Days(1.0)");
-    let scenario = Scenario::from_ron(&text, &path).expect("valid");
+    let scenario = variant("parity-parallel.ron", &[("warm_up: None", "warm_up: Days(1.0)")]);
     let report = simulate(&scenario, &RunOptions { cases: Some(500), ..RunOptions::default() }).expect("runs");
     assert_eq!((report.arrivals, report.cases), (500, 0));
     for (name, st) in &report.stations {
@@ -498,12 +502,8 @@ fn the_gantt_sample_shows_parallel_approvals() {
 
 /// parity-parallel with its hall and arrival rate replaced.
 fn parity_with(hall: &str, rate: &str) -> Scenario {
-    let path = repo().join("examples/scenarios/parity-parallel.ron");
-    let text = std::fs::read_to_string(&path)
-        .expect("readable")
-        .replace("hall: AlwaysOpen", &format!("hall: {hall}"))
-        .replace("rate: PerHour(60.0)", &format!("rate: {rate}"));
-    Scenario::from_ron(&text, &path).expect("valid")
+    let (hall, rate) = (format!("hall: {hall}"), format!("rate: {rate}"));
+    variant("parity-parallel.ron", &[("hall: AlwaysOpen", &hall), ("rate: PerHour(60.0)", &rate)])
 }
 
 /// Arrivals still owed under a `Cases` stop when the calendar ends are an error in either kind
@@ -535,12 +535,13 @@ fn arrivals_owed_past_the_calendar_are_an_error_in_every_hall() {
 /// owed before the calendar's end.
 #[test]
 fn a_stream_past_the_calendar_is_no_error_when_the_others_bring_the_arrivals() {
-    let path = repo().join("examples/scenarios/parity-parallel.ron");
-    let text = std::fs::read_to_string(&path)
-        .expect("readable")
-        .replace("hall: AlwaysOpen", "hall: OfficeHours")
-        .replace("    arrivals: [\n", "    arrivals: [\n        (bundle: \"parity\", rate: PerHour(1e-9)),\n");
-    let scenario = Scenario::from_ron(&text, &path).expect("valid");
+    let scenario = variant(
+        "parity-parallel.ron",
+        &[
+            ("hall: AlwaysOpen", "hall: OfficeHours"),
+            ("    arrivals: [\n", "    arrivals: [\n        (bundle: \"parity\", rate: PerHour(1e-9)),\n"),
+        ],
+    );
     let report = simulate(&scenario, &RunOptions { cases: Some(300), ..RunOptions::default() }).expect("runs");
     assert_eq!(report.arrivals, 300);
 }
