@@ -126,8 +126,13 @@ pub struct Ratings {
     pub stars: [u64; 5],
     /// Of which default ratings (no rating within the policy's days).
     pub by_default: u64,
-    /// Share of ratings ≤ 2 (差评率).
+    /// Share of ratings ≤ 2 (差评率): each replication's share, averaged over the replications
+    /// that recorded a rating (the same figure as the `ratings.bad_rate` row of a comparison).
+    /// `None` when no replication recorded one.
     pub bad_rate: Option<f64>,
+    /// 95 % confidence interval of `bad_rate` over replications (two replications with ratings
+    /// or more), clipped to [0, 1].
+    pub bad_rate_ci95: Option<[f64; 2]>,
 }
 
 /// SLA clocks (时限监控) raised during the runs, warm-up included: how often a case's clock
@@ -476,7 +481,9 @@ impl Report {
             );
         }
         let stars = agg.ratings;
-        let rated: u64 = stars.iter().sum();
+        // A replication without a rating has no share: left out, as in `compare`.
+        let bad_rates: Vec<f64> = agg.bad_rate.iter().flatten().copied().collect();
+        let bad_rate = (!bad_rates.is_empty()).then(|| Figure::fraction(&bad_rates));
         let charts = ChartData {
             cycle: agg.cycle.hist.clone(),
             series: agg.series.clone(),
@@ -521,7 +528,8 @@ impl Report {
             ratings: Ratings {
                 stars,
                 by_default: agg.default_ratings,
-                bad_rate: (rated > 0).then(|| (stars[0] + stars[1]) as f64 / rated as f64),
+                bad_rate: bad_rate.as_ref().map(|f| f.mean),
+                bad_rate_ci95: bad_rate.and_then(|f| f.ci95),
             },
             sla: SlaCounts {
                 case_warnings: agg.sla_raised[0][0],

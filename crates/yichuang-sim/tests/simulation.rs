@@ -100,6 +100,25 @@ fn a_scenario_compared_with_itself_differs_in_nothing() {
     }
 }
 
+/// The report's 差评率 is the figure `compare` tests: each replication's share of bad ratings,
+/// averaged over replications, with its interval. (It used to be the share of all ratings pooled,
+/// which `compare`'s baseline column contradicted whenever replications rated different numbers
+/// of cases.)
+#[test]
+fn the_bad_rating_rate_is_the_same_figure_in_a_report_and_a_comparison() {
+    let hall = example("county-hall.ron");
+    let options = RunOptions { replications: Some(3), ..RunOptions::default() };
+    let c = compare(&[&hall, &hall], &options).expect("runs");
+    let ratings = &c.reports[0].ratings;
+    let rate = ratings.bad_rate.expect("the county hall rates its cases");
+    let row = c.differences[0].kpis.iter().find(|k| k.kpi == "ratings.bad_rate").expect("compared");
+    assert_eq!(row.baseline, rate, "the comparison's baseline is the report's figure");
+    let [lo, hi] = ratings.bad_rate_ci95.expect("three replications give an interval");
+    assert!(0.0 <= lo && lo <= rate && rate <= hi && hi <= 1.0, "{rate} in [{lo}, {hi}]");
+    let pooled = (ratings.stars[0] + ratings.stars[1]) as f64 / ratings.stars.iter().sum::<u64>() as f64;
+    assert_ne!(rate, pooled, "the replications rate different numbers of cases, so the pooled share differs");
+}
+
 /// Utilisation is a fraction: its interval stays within [0, 1] even when two replications
 /// far apart give a t interval wider than that (the ecology department of the county hall at
 /// seed 1: [−0.34, 1.27] before the interval was clipped), and so do the paired differences'
@@ -135,8 +154,13 @@ fn check_inside(value: &serde_json::Value, path: &str) -> usize {
     let mut checked = 0;
     match value {
         serde_json::Value::Object(o) => {
-            let pairs =
-                [("mean", "ci95"), ("rate", "ci95"), ("difference", "ci95"), ("on_time_rate", "on_time_rate_ci95")];
+            let pairs = [
+                ("mean", "ci95"),
+                ("rate", "ci95"),
+                ("difference", "ci95"),
+                ("on_time_rate", "on_time_rate_ci95"),
+                ("bad_rate", "bad_rate_ci95"),
+            ];
             for (key, ci) in pairs {
                 if let (Some(v), Some(serde_json::Value::Array(ci))) = (o.get(key).and_then(|v| v.as_f64()), o.get(ci))
                 {

@@ -299,7 +299,9 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         s[3],
         s[4],
         r.ratings.by_default,
-        r.ratings.bad_rate.map_or_else(|| "—".to_owned(), percent)
+        r.ratings
+            .bad_rate
+            .map_or_else(|| "—".to_owned(), |b| format!("{} {}", percent(b), percent_ci(r.ratings.bad_rate_ci95)))
     )?;
     let c = &r.sla;
     writeln!(
@@ -386,7 +388,7 @@ pub fn write_csv(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(out, "{},{n},,,,,,,,", csv_field(&kpi))?;
     }
     if let Some(rate) = r.ratings.bad_rate {
-        simple(out, "ratings.bad_rate", rate, None)?;
+        simple(out, "ratings.bad_rate", rate, r.ratings.bad_rate_ci95)?;
     }
     Ok(())
 }
