@@ -14,13 +14,18 @@ fn scenario(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios").join(name).display().to_string()
 }
 
-/// An example scenario's text, with its definition path made absolute so that a variant can be
-/// written anywhere.
-fn portable(name: &str, definition: &str) -> String {
+/// An example scenario's text with each `(from, to)` replaced, and its definition path made
+/// absolute so that the variant can be written anywhere. Fails when a replacement finds nothing
+/// (an example that changed would otherwise leave the test checking the unchanged scenario).
+fn variant(name: &str, definition: &str, replacements: &[(&str, &str)]) -> String {
     let relative = format!("\"../definitions/{definition}\"");
-    std::fs::read_to_string(scenario(name))
-        .expect("readable")
-        .replace(&relative, &format!("{:?}", scenario(&format!("../definitions/{definition}"))))
+    let absolute = format!("{:?}", scenario(&format!("../definitions/{definition}")));
+    let mut text = std::fs::read_to_string(scenario(name)).expect("readable");
+    for (from, to) in std::iter::once((relative.as_str(), absolute.as_str())).chain(replacements.iter().copied()) {
+        assert!(text.contains(from), "{name} has no `{from}` to replace");
+        text = text.replace(from, to);
+    }
+    text
 }
 
 fn check(args: &[&str], code: i32) -> Run {
@@ -140,9 +145,9 @@ fn compare_reports_the_paired_difference() {
 fn bad_input_is_exit_2_with_the_field_and_what_is_accepted() {
     let dir = std::env::temp_dir().join(format!("yichuang-bad-scenario-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let text = portable("parity-parallel.ron", "parity-hall.ron");
+    let parity = |replacements: &[(&str, &str)]| variant("parity-parallel.ron", "parity-hall.ron", replacements);
     let bad = dir.join("bad.ron");
-    std::fs::write(&bad, text.replace("(class: Intake, count: 14,", "(class: Intake, count: 0,")).expect("written");
+    std::fs::write(&bad, parity(&[("(class: Intake, count: 14,", "(class: Intake, count: 0,")])).expect("written");
     let run = check(&["simulate", &bad.display().to_string()], 2);
     assert!(run.stderr.contains("windows[1].count") && run.stderr.contains("give 1 to 100000"), "{}", run.stderr);
     let missing: PathBuf = dir.join("nowhere.ron");
@@ -151,7 +156,7 @@ fn bad_input_is_exit_2_with_the_field_and_what_is_accepted() {
     check(&["simulate", &scenario("parity-parallel.ron"), "--cases", "0"], 2);
     // `--cases` overrides the stop rule, so it is checked against the warm-up at run time.
     let warm = dir.join("warm.ron");
-    std::fs::write(&warm, text.replace("warm_up: None", "warm_up: Cases(500)")).expect("written");
+    std::fs::write(&warm, parity(&[("warm_up: None", "warm_up: Cases(500)")])).expect("written");
     let run = check(&["simulate", &warm.display().to_string(), "--cases", "500"], 2);
     assert!(
         run.stderr.contains("scenario parity-parallel: 500 case(s) per replication leave nothing to measure after its warm-up of Cases(500)"),
@@ -160,7 +165,7 @@ fn bad_input_is_exit_2_with_the_field_and_what_is_accepted() {
     );
     check(&["simulate", &warm.display().to_string(), "--cases", "501"], 0);
     // A warm-up in days that outlasts the arrivals is legal, and the table says why it is empty.
-    std::fs::write(&warm, text.replace("warm_up: None", "warm_up: Days(30.0)")).expect("written");
+    std::fs::write(&warm, parity(&[("warm_up: None", "warm_up: Days(30.0)")])).expect("written");
     let run = check(&["simulate", &warm.display().to_string(), "--cases", "100"], 0);
     assert!(run.stdout.contains("no case was measured: every arrival fell in the warm-up"), "{}", run.stdout);
     let _ = std::fs::remove_dir_all(&dir);
@@ -173,9 +178,9 @@ fn bad_input_is_exit_2_with_the_field_and_what_is_accepted() {
 fn a_run_past_the_calendar_is_refused() {
     let dir = std::env::temp_dir().join(format!("yichuang-past-calendar-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let text = portable("parity-parallel.ron", "parity-hall.ron");
+    let parity = |replacements: &[(&str, &str)]| variant("parity-parallel.ron", "parity-hall.ron", replacements);
     let late = dir.join("late.ron");
-    std::fs::write(&late, text.replace("start: \"2026-01-05T00:00\"", "start: \"2026-12-31T12:00\"")).expect("written");
+    std::fs::write(&late, parity(&[("start: \"2026-01-05T00:00\"", "start: \"2026-12-31T12:00\"")])).expect("written");
     let run = check(&["simulate", &late.display().to_string(), "--cases", "3000"], 2);
     assert!(
         run.stderr.contains("at 2027-01-01T00:00 the simulation left the definition's calendar")
@@ -185,13 +190,16 @@ fn a_run_past_the_calendar_is_refused() {
     );
     // The same scenario with a too-long service time (a unit mistake) is refused the same way.
     let slow = dir.join("slow.ron");
-    std::fs::write(&slow, text.replace("Exponential(mean: 12.0)", "Exponential(mean: 1e300)")).expect("written");
+    std::fs::write(&slow, parity(&[("Exponential(mean: 12.0)", "Exponential(mean: 1e300)")])).expect("written");
     let run = check(&["simulate", &slow.display().to_string(), "--cases", "300"], 2);
     assert!(run.stderr.contains("left the definition's calendar"), "{}", run.stderr);
     // In an office-hours hall such a duration went through the calendar's integer arithmetic
     // and panicked; it is the same calendar error.
-    let hall = portable("county-hall.ron", "county-hall.ron")
-        .replace("service: LogNormal(mean: 20.0, sd: 10.0)", "service: Fixed(1e19)");
+    let hall = variant(
+        "county-hall.ron",
+        "county-hall.ron",
+        &[("service: LogNormal(mean: 20.0, sd: 10.0)", "service: Fixed(1e19)")],
+    );
     let office = dir.join("office.ron");
     std::fs::write(&office, hall).expect("written");
     let run = check(&["simulate", &office.display().to_string(), "--replications", "1", "--threads", "1"], 2);
@@ -230,8 +238,8 @@ fn awkward_scenario_names_are_quoted_contained_and_told_apart() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let base = scenario("parity-parallel.ron");
     let odd = dir.join("odd.ron");
-    let text = portable("parity-parallel.ron", "parity-hall.ron");
-    std::fs::write(&odd, text.replace("name: \"parity-parallel\"", r#"name: "../并联, \"快\"""#)).expect("written");
+    let named = |name: &str| variant("parity-parallel.ron", "parity-hall.ron", &[("name: \"parity-parallel\"", name)]);
+    std::fs::write(&odd, named(r#"name: "../并联, \"快\"""#)).expect("written");
     let odd_text = odd.display().to_string();
     let run = check(&["compare", &base, &odd_text, "--cases", "200", "--format", "csv"], 0);
     let mut lines = run.stdout.lines();
@@ -252,7 +260,7 @@ fn awkward_scenario_names_are_quoted_contained_and_told_apart() {
     let mut paths = vec![base.clone()];
     for (i, name) in ["a/b", "a_b", "A_B", &"长".repeat(90)].into_iter().enumerate() {
         let path = dir.join(format!("n{i}.ron"));
-        std::fs::write(&path, text.replace("name: \"parity-parallel\"", &format!("name: {name:?}"))).expect("written");
+        std::fs::write(&path, named(&format!("name: {name:?}"))).expect("written");
         paths.push(path.display().to_string());
     }
     let many = dir.join("many");

@@ -23,12 +23,23 @@ fn example(name: &str) -> Scenario {
 /// replace fails the test instead of leaving the scenario as it was.
 fn variant(name: &str, replacements: &[(&str, &str)]) -> Scenario {
     let path = repo().join("examples/scenarios").join(name);
-    let mut text = std::fs::read_to_string(&path).expect("readable");
+    let text = variant_text(name, replacements);
+    Scenario::from_ron(&text, &path).unwrap_or_else(|e| panic!("{name} with {replacements:?}: {e}"))
+}
+
+/// The text of [`variant`], for a variant that is meant not to load.
+fn variant_text(name: &str, replacements: &[(&str, &str)]) -> String {
+    edited(&repo().join("examples/scenarios").join(name), replacements)
+}
+
+/// A file's text with each `(from, to)` replaced; fails when a replacement finds nothing.
+fn edited(path: &Path, replacements: &[(&str, &str)]) -> String {
+    let mut text = std::fs::read_to_string(path).expect("readable");
     for (from, to) in replacements {
-        assert!(text.contains(from), "{name} has no `{from}` to replace");
+        assert!(text.contains(from), "{} has no `{from}` to replace", path.display());
         text = text.replace(from, to);
     }
-    Scenario::from_ron(&text, &path).unwrap_or_else(|e| panic!("{name} with {replacements:?}: {e}"))
+    text
 }
 
 /// Erlang C: the probability that an arrival waits in an M/M/c queue, and the mean wait.
@@ -306,13 +317,16 @@ fn problems(text: &str) -> Vec<(String, String)> {
 
 #[test]
 fn a_bad_scenario_lists_every_problem_with_its_field() {
-    let text = std::fs::read_to_string(repo().join("examples/scenarios/parity-parallel.ron"))
-        .expect("readable")
-        .replace("bundle: \"parity\"", "bundle: \"paritty\"")
-        .replace("(department: \"dept-e\", count: 22)", "(department: \"dept-x\", count: 22)")
-        .replace("Exponential(mean: 20.0)", "Exponential(mean: -1.0)")
-        .replace("consult: 0.6", "consult: 1.6")
-        .replace("warm_up: None", "warm_up: Days(1e9)");
+    let text = variant_text(
+        "parity-parallel.ron",
+        &[
+            ("bundle: \"parity\"", "bundle: \"paritty\""),
+            ("(department: \"dept-e\", count: 22)", "(department: \"dept-x\", count: 22)"),
+            ("Exponential(mean: 20.0)", "Exponential(mean: -1.0)"),
+            ("consult: 0.6", "consult: 1.6"),
+            ("warm_up: None", "warm_up: Days(1e9)"),
+        ],
+    );
     let found = problems(&text);
     let has = |field: &str, needle: &str| found.iter().any(|(f, m)| f == field && m.contains(needle));
     assert!(has("arrivals[0].bundle", "parity"), "{found:#?}");
@@ -321,10 +335,10 @@ fn a_bad_scenario_lists_every_problem_with_its_field() {
     assert!(has("applicants.consult", "probability"), "{found:#?}");
     assert!(has("warm_up", "give a number of days in [0, 3660]"), "{found:#?}");
     // A run in days must end inside the calendar (2026 for the parity hall).
-    let late = std::fs::read_to_string(repo().join("examples/scenarios/parity-parallel.ron"))
-        .expect("readable")
-        .replace("Cases(100000)", "Days(30.0)")
-        .replace("2026-01-05T00:00", "2026-12-10T00:00");
+    let late = variant_text(
+        "parity-parallel.ron",
+        &[("Cases(100000)", "Days(30.0)"), ("2026-01-05T00:00", "2026-12-10T00:00")],
+    );
     let found = problems(&late);
     assert!(
         found.iter().any(|(f, m)| f == "stop"
@@ -345,12 +359,14 @@ fn a_bad_scenario_lists_every_problem_with_its_field() {
 #[test]
 fn every_problem_of_an_arrival_is_reported_and_files_saved_on_windows_load() {
     let parity = std::fs::read_to_string(repo().join("examples/scenarios/parity-parallel.ron")).expect("readable");
-    let found = problems(
-        &parity
-            .replace("bundle: \"parity\"", "bundle: \"paritty\"")
-            .replace("(material: \"e-doc\", probability: 0.15)", "(material: \"e-doc\", probability: 1.5)")
-            .replace("(\"是\", 0.5), (\"否\", 0.5)", "(\"是\", -0.5), (\"否\", 1.5)"),
-    );
+    let found = problems(&variant_text(
+        "parity-parallel.ron",
+        &[
+            ("bundle: \"parity\"", "bundle: \"paritty\""),
+            ("(material: \"e-doc\", probability: 0.15)", "(material: \"e-doc\", probability: 1.5)"),
+            ("(\"是\", 0.5), (\"否\", 0.5)", "(\"是\", -0.5), (\"否\", 1.5)"),
+        ],
+    ));
     let has = |field: &str, needle: &str| found.iter().any(|(f, m)| f == field && m.contains(needle));
     assert!(has("arrivals[0].bundle", "unknown bundle"), "{found:#?}");
     assert!(has("arrivals[0].missing[0].probability", "probability"), "{found:#?}");
@@ -367,7 +383,8 @@ fn every_problem_of_an_arrival_is_reported_and_files_saved_on_windows_load() {
     let with_bom = format!("\u{feff}{parity}");
     assert!(Scenario::from_ron(&with_bom, &path).is_ok(), "a UTF-8 byte-order mark is not part of the text");
 
-    let negative = Scenario::from_ron(&parity.replace("replications: 1,", "replications: -1,"), &path);
+    let negative =
+        Scenario::from_ron(&variant_text("parity-parallel.ron", &[("replications: 1,", "replications: -1,")]), &path);
     match negative {
         Err(e @ ScenarioError::Syntax { .. }) => {
             assert!(e.to_string().contains("whole numbers ≥ 0 (replications 1–100000"), "{e}")
@@ -401,10 +418,8 @@ fn the_engine_holds_only_the_cases_in_flight() {
 
 fn industrial_fixed(land_planning_reviewers: u32) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/industrial-fixed.ron");
-    let text = std::fs::read_to_string(&path).expect("readable").replace(
-        "(department: \"land-planning\", count: 3)",
-        &format!("(department: \"land-planning\", count: {land_planning_reviewers})"),
-    );
+    let reviewers = format!("(department: \"land-planning\", count: {land_planning_reviewers})");
+    let text = edited(&path, &[("(department: \"land-planning\", count: 3)", &reviewers)]);
     Scenario::from_ron(&text, &path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -450,17 +465,20 @@ fn queue_waits_are_found_through_stage_gates() {
 #[test]
 fn a_gated_task_waits_for_a_material_from_the_opening_of_its_gate() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/industrial-fixed.ron");
-    let text = std::fs::read_to_string(&path)
-        .expect("readable")
-        .replace(
-            "answers: [(field: \"special-construction\", choices: [(\"否\", 1.0)])],",
-            "answers: [(field: \"special-construction\", choices: [(\"否\", 1.0)])],\n            \
-             missing: [(material: \"geotech-report\", probability: 1.0)],",
-        )
-        .replace(
-            "    windows: [",
-            "    applicants: (supply_after: Fixed(100.0), return_after: Fixed(100.0)),\n    windows: [",
-        );
+    let text = edited(
+        &path,
+        &[
+            (
+                "answers: [(field: \"special-construction\", choices: [(\"否\", 1.0)])],",
+                "answers: [(field: \"special-construction\", choices: [(\"否\", 1.0)])],\n            \
+                 missing: [(material: \"geotech-report\", probability: 1.0)],",
+            ),
+            (
+                "    windows: [",
+                "    applicants: (supply_after: Fixed(100.0), return_after: Fixed(100.0)),\n    windows: [",
+            ),
+        ],
+    );
     let scenario = Scenario::from_ron(&text, &path).unwrap_or_else(|e| panic!("{e}"));
     let report = simulate(&scenario, &RunOptions::default()).expect("runs");
     assert_eq!(report.cases, 1);
