@@ -497,6 +497,9 @@ pub struct Series {
     pub wip: Vec<f64>,
     /// Queue length per station (station order).
     pub queues: Vec<Vec<f64>>,
+    /// When the warm-up ended and measuring began, minutes since the start (`None`: no warm-up,
+    /// or a warm-up that never ended). The samples cover the warm-up too.
+    pub warm_up_end: Option<f64>,
 }
 
 /// Statistics of one station in one replication.
@@ -2288,6 +2291,9 @@ impl<'s> Replication<'s> {
         self.measuring = true;
         self.measure_start = self.now;
         self.measure_start_w = self.now_w;
+        if !matches!(self.sc.spec.warm_up, WarmUp::None) {
+            self.result.series.warm_up_end = Some(self.now);
+        }
         let (now, now_w) = (self.now, self.now_w);
         for st in &mut self.stations {
             st.busy.reset(now_w);

@@ -248,6 +248,18 @@ pub fn queues(report: &Report) -> String {
         y_max,
         right,
     );
+    // The warm-up, shaded: the samples cover it, the report's levels do not.
+    if let Some(end) = s.warm_up_end.filter(|&end| end > 0.0) {
+        let (x0, x1) = (p.x(0.0), p.x(end / 60.0));
+        let _ = writeln!(
+            p.svg,
+            r##"<rect id="warm-up" x="{x0:.1}" y="{TOP}" width="{:.1}" height="{}" fill="#999999" fill-opacity="0.15"/><text x="{:.1}" y="{}" font-size="11" fill="#666">warm-up (not measured)</text>"##,
+            x1 - x0,
+            H - TOP - BOTTOM,
+            x0 + 4.0,
+            TOP + 14.0
+        );
+    }
     let mut entries = Vec::new();
     for (n, (i, _)) in ranked.iter().enumerate() {
         let colour = COLOURS[n];

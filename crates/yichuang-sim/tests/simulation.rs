@@ -603,6 +603,24 @@ fn the_queue_chart_draws_work_in_progress() {
     assert!(svg.contains("cases in the hall (WIP)") && svg.contains("work in progress"), "{svg}");
 }
 
+/// The queue-length chart covers the warm-up (its samples start at 0) and shades it, so that a
+/// reader does not take the warm-up's rise for the measured levels; without a warm-up nothing is
+/// shaded.
+#[test]
+fn the_queue_chart_shades_the_warm_up() {
+    let hall = simulate(&example("county-hall.ron"), &RunOptions { replications: Some(1), ..RunOptions::default() })
+        .expect("runs");
+    let end = hall.charts.series.warm_up_end.expect("the county hall warms up for two weeks");
+    assert_eq!(end, 14.0 * 1440.0, "Days(14) ends at minute 20160");
+    let svg = yichuang_sim::svg::queues(&hall);
+    let shade = svg.lines().find(|l| l.contains(r#"id="warm-up""#)).expect("the warm-up is shaded");
+    assert!(shade.contains("warm-up (not measured)"), "{shade}");
+    let parity = simulate(&example("parity-parallel.ron"), &RunOptions { cases: Some(300), ..RunOptions::default() })
+        .expect("runs");
+    assert_eq!(parity.charts.series.warm_up_end, None);
+    assert!(!yichuang_sim::svg::queues(&parity).contains("warm-up"), "no warm-up, no shade");
+}
+
 /// Outcomes are counted at pickup: they add up to the completed cases, even when the run stops
 /// (a `Days` stop) with cases decided and not yet picked up.
 #[test]
