@@ -137,3 +137,73 @@ fn report_prints_the_four_lists_in_three_formats() {
     assert_eq!(code, 2);
     assert!(err.contains("YYYY-MM-DDTHH:MM"), "{err}");
 }
+
+/// The log of [`write_log`] as the service would have stored it, in `dir/name`.
+fn write_db(dir: &std::path::Path, name: &str, lines: &[String], definition: &str) -> std::path::PathBuf {
+    use yichuang_store::{Commit, EncodedEvent, EventStore, SqliteStore, StoredEvent};
+    let db = dir.join(name);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let mut store = SqliteStore::open(&db).unwrap();
+    store.verify(&mut |_| Ok(())).unwrap();
+    store.set_meta("definition", definition).unwrap();
+    let events = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| StoredEvent {
+            position: i as u64 + 1,
+            event: EncodedEvent::encode(serde_json::from_str(l).unwrap()),
+        })
+        .collect();
+    store.append(&[Commit { events, idempotency: None }]).unwrap();
+    db
+}
+
+/// An auditor's copy of the service's database gives what the log gives, is read without a
+/// byte changing, and is refused, naming why, when damaged, missing, not a database, or written
+/// under another definition.
+#[test]
+fn replay_and_report_read_the_services_database_without_changing_it() {
+    let dir = temp_dir("db");
+    let (path, lines) = write_log(&dir);
+    let log = path.to_str().unwrap();
+    let db = write_db(&dir, "hall.db", &lines, "county-hall");
+    let db_text = db.to_str().unwrap();
+    let before = std::fs::read(&db).unwrap();
+    for args in [vec!["replay", "--format", "json"], vec!["report"], vec!["report", "--format", "csv"]] {
+        let (code, from_log, err) = yichuang(&[&args[..], &["--definition", DEFINITION, "--log", log]].concat());
+        assert_eq!(code, 0, "{err}");
+        let (code, from_db, err) = yichuang(&[&args[..], &["--definition", DEFINITION, "--db", db_text]].concat());
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(from_db, from_log, "{args:?}: the database holds the same events");
+    }
+    assert_eq!(std::fs::read(&db).unwrap(), before, "read only: the file is unchanged");
+
+    // Both sources, or neither: a usage error.
+    let (code, _, err) = yichuang(&["replay", "--definition", DEFINITION, "--log", log, "--db", db_text]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = yichuang(&["replay", "--definition", DEFINITION]);
+    assert!(code == 2 && err.contains("--log") && err.contains("--db"), "{err}");
+
+    // A missing file is not created.
+    let missing = dir.join("missing.db");
+    let (code, _, err) = yichuang(&["replay", "--definition", DEFINITION, "--db", missing.to_str().unwrap()]);
+    assert!(code == 2 && err.contains("no such file"), "{err}");
+    assert!(!missing.exists(), "nothing created");
+    // Not a database: the JSON-lines log given as --db.
+    let (code, _, err) = yichuang(&["replay", "--definition", DEFINITION, "--db", log]);
+    assert!(code == 2 && err.contains("is not a yichuang event store"), "{err}");
+
+    // Written under another definition.
+    let other = write_db(&dir, "other.db", &lines, "another-hall");
+    let (code, _, err) = yichuang(&["replay", "--definition", DEFINITION, "--db", other.to_str().unwrap()]);
+    assert!(code == 1 && err.contains("written under definition `another-hall`"), "{err}");
+
+    // An event deleted behind the store's back: the service's check names the gap.
+    let damaged = write_db(&dir, "damaged.db", &lines, "county-hall");
+    rusqlite::Connection::open(&damaged).unwrap().execute("DELETE FROM events WHERE position = 3", []).unwrap();
+    let (code, _, err) = yichuang(&["replay", "--definition", DEFINITION, "--db", damaged.to_str().unwrap()]);
+    assert!(code == 1 && err.contains("expected position 3, found 4"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -151,6 +151,13 @@ pub enum StoreError {
         /// The journal mode SQLite kept.
         mode: String,
     },
+    /// The file is not a database of this store (not SQLite, or SQLite without the store's
+    /// tables).
+    #[error("`{}` is not a yichuang event store: give the database file the service writes (`--db` of yichuang-server, yichuang.db by default)", path.display())]
+    NotAStore {
+        /// The file.
+        path: std::path::PathBuf,
+    },
     /// The database was written by an incompatible format version.
     #[error("the database has store format {found}; this build reads format {expected}")]
     Format {

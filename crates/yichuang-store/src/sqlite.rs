@@ -190,6 +190,41 @@ impl SqliteStore {
         Ok(SqliteStore { conn, path, shape: Shape::default(), keys: KeyIndex::default(), verified: false })
     }
 
+    /// Opens an existing database for reading only, as an audit does (`yichuang replay --db`):
+    /// the file is never created and nothing in it changes (no switch to WAL, no schema, no
+    /// metadata); [`EventStore::verify`] runs the same checks as before a writer's first append,
+    /// and any write fails with SQLite's read-only error. A database the service has open may be
+    /// read meanwhile: the reader sees the commits made before it started.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let conn =
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let format = configure(&conn, CACHE_KIB).and_then(|()| {
+            Ok(conn
+                .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| r.get::<_, String>(0))
+                .optional()?)
+        });
+        let not_a_store = || StoreError::NotAStore { path: path.clone() };
+        match format {
+            Ok(Some(f)) if f == FORMAT => {}
+            Ok(Some(found)) => return Err(StoreError::Format { found, expected: FORMAT }),
+            Ok(None) => return Err(not_a_store()),
+            // Not SQLite at all, or SQLite without the store's tables.
+            Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)))
+                if e.code == rusqlite::ErrorCode::NotADatabase =>
+            {
+                return Err(not_a_store());
+            }
+            Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(_, Some(message))))
+                if message.starts_with("no such table") =>
+            {
+                return Err(not_a_store());
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(SqliteStore { conn, path, shape: Shape::default(), keys: KeyIndex::default(), verified: false })
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -595,6 +630,37 @@ fn read_after(conn: &Connection, after: u64, limit: usize) -> Result<Vec<StoredE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A read-only open names what the file is not, and writes nothing, not even when asked.
+    #[test]
+    fn a_read_only_store_refuses_other_files_and_every_write() {
+        let dir = std::env::temp_dir().join(format!("yichuang-store-ro-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // SQLite, but not a store.
+        let other = dir.join("other.db");
+        Connection::open(&other).unwrap().execute_batch("CREATE TABLE t (x INTEGER);").unwrap();
+        assert!(matches!(SqliteStore::open_read_only(&other), Err(StoreError::NotAStore { .. })));
+        // A store of another format.
+        let newer = dir.join("newer.db");
+        SqliteStore::open(&newer).unwrap();
+        Connection::open(&newer).unwrap().execute("UPDATE meta SET value = '99' WHERE key = 'format'", []).unwrap();
+        match SqliteStore::open_read_only(&newer) {
+            Err(StoreError::Format { found, .. }) => assert_eq!(found, "99"),
+            other => panic!("expected a format error, got {other:?}"),
+        }
+        // A store: it verifies, and refuses to change.
+        let store_path = dir.join("store.db");
+        SqliteStore::open(&store_path).unwrap();
+        let before = std::fs::read(&store_path).unwrap();
+        let mut store = SqliteStore::open_read_only(&store_path).unwrap();
+        assert_eq!(store.verify(&mut |_| Ok(())).unwrap().events, 0);
+        assert!(store.set_meta("definition", "x").is_err(), "metadata is not written");
+        assert_eq!(store.meta("definition").unwrap(), None);
+        drop(store);
+        assert_eq!(std::fs::read(&store_path).unwrap(), before);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn keys_sharing_a_hash_keep_every_row() {

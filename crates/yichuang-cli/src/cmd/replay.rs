@@ -1,13 +1,14 @@
-//! `yichuang replay`: rebuild the state from an event log (JSON lines), check that every event
-//! is legal in order, and summarise what it holds.
+//! `yichuang replay`: rebuild the state from an event log (JSON lines) or from the service's
+//! database, check that every event is legal in order, and summarise what it holds.
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
-use yichuang_core::Engine;
+use yichuang_core::{Definition, Engine, Instant};
+use yichuang_store::{EventStore, IntegrityError, SqliteStore};
 
 use crate::cmd::{load_definition, read_log};
 use crate::failure::Failure;
@@ -18,12 +19,26 @@ pub struct Args {
     /// The definition the log was written against.
     #[arg(long)]
     pub definition: PathBuf,
-    /// The event log: one JSON-serialized event per line, as the engine records them.
-    #[arg(long)]
-    pub log: PathBuf,
+    #[command(flatten)]
+    pub source: Source,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// Where the events come from: exactly one of a JSON-lines log and the service's database.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct Source {
+    /// The event log: one JSON-serialized event per line, as the engine records them.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// The service's SQLite database (yichuang-server `--db`, yichuang.db by default), read
+    /// only: it is checked as the service checks it at start (SQLite's quick_check, positions,
+    /// sequences, idempotency records) and nothing in it changes. A copy or a backup works as
+    /// well; so does the live file while the service runs.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
 }
 
 /// Output formats.
@@ -37,7 +52,7 @@ pub enum Format {
 
 #[derive(Serialize)]
 struct Summary {
-    events: usize,
+    events: u64,
     cases: usize,
     tickets: usize,
     first: Option<String>,
@@ -46,12 +61,38 @@ struct Summary {
     tickets_by_state: BTreeMap<&'static str, usize>,
 }
 
-/// Replays the log into an engine, or fails naming the first bad event (exit 1).
-pub fn rebuild(
-    args_definition: &std::path::Path,
-    log: &std::path::Path,
-) -> Result<(Engine, Vec<yichuang_core::Recorded>), Failure> {
-    let def = Arc::new(load_definition(args_definition)?);
+/// What a rebuild read, besides the state.
+#[derive(Debug, Default)]
+pub struct Read {
+    /// Events replayed.
+    pub events: u64,
+    /// The first event's time.
+    pub first: Option<Instant>,
+    /// The last event's time.
+    pub last: Option<Instant>,
+}
+
+impl Read {
+    fn note(&mut self, at: Instant) {
+        self.events += 1;
+        self.first.get_or_insert(at);
+        self.last = Some(at);
+    }
+}
+
+/// Replays the log or the database into an engine, or fails naming the first bad event (exit 1).
+pub fn rebuild(definition: &Path, source: &Source) -> Result<(Engine, Read), Failure> {
+    let def = Arc::new(load_definition(definition)?);
+    match (&source.log, &source.db) {
+        (Some(log), _) => rebuild_from_log(def, log),
+        (None, Some(db)) => rebuild_from_db(def, db),
+        (None, None) => {
+            Err(Failure::input("give the events: --log FILE (JSON lines) or --db FILE (the service's database)"))
+        }
+    }
+}
+
+fn rebuild_from_log(def: Arc<Definition>, log: &Path) -> Result<(Engine, Read), Failure> {
     let events = read_log(log)?;
     let engine = Engine::replay(def, &events).map_err(|e| {
         Failure::Failed(format!(
@@ -65,12 +106,55 @@ pub fn rebuild(
             }
         ))
     })?;
-    Ok((engine, events))
+    let mut read = Read::default();
+    events.iter().for_each(|e| read.note(e.at));
+    Ok((engine, read))
+}
+
+/// The service's start-up check and fold, on a read-only connection.
+fn rebuild_from_db(def: Arc<Definition>, db: &Path) -> Result<(Engine, Read), Failure> {
+    // SQLite would refuse a missing file too, but only as "unable to open database file".
+    if !db.is_file() {
+        return Err(Failure::input(format!(
+            "cannot read `{}`: no such file; --db takes the database file the service writes (yichuang.db by default)",
+            db.display()
+        )));
+    }
+    let cannot = |e: &dyn std::fmt::Display| Failure::input(format!("cannot read `{}`: {e}", db.display()));
+    let mut store = SqliteStore::open_read_only(db).map_err(|e| cannot(&e))?;
+    match store.meta("definition").map_err(|e| cannot(&e))? {
+        Some(logged) if logged != def.id().as_str() => {
+            return Err(Failure::Failed(format!(
+                "`{}` was written under definition `{logged}`, not `{}`; give the definition the service ran with",
+                db.display(),
+                def.id()
+            )));
+        }
+        _ => {}
+    }
+    let mut engine = Engine::new(Arc::clone(&def));
+    let mut read = Read::default();
+    store
+        .verify(&mut |e| {
+            let rec = e.event.record();
+            read.note(rec.at);
+            let index = usize::try_from(e.position - 1).map_err(|_| "position out of range".to_owned())?;
+            engine.apply(index, rec).map_err(|why| why.to_string())
+        })
+        .map_err(|e| match e {
+            IntegrityError::Store(e) => cannot(&e),
+            e => Failure::Failed(format!(
+                "`{}` does not pass the service's start-up check: {e}; the database is damaged or belongs to another definition",
+                db.display()
+            )),
+        })?;
+    engine.rebuild_timers();
+    Ok((engine, read))
 }
 
 /// Runs the command.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
-    let (engine, events) = rebuild(&args.definition, &args.log)?;
+    let (engine, read) = rebuild(&args.definition, &args.source)?;
     let mut cases_by_state = BTreeMap::new();
     for c in engine.cases() {
         *cases_by_state.entry(c.state.name()).or_insert(0) += 1;
@@ -80,11 +164,11 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         *tickets_by_state.entry(t.state.name()).or_insert(0) += 1;
     }
     let summary = Summary {
-        events: events.len(),
+        events: read.events,
         cases: engine.cases_held(),
         tickets: engine.tickets().len(),
-        first: events.first().map(|e| e.at.to_string()),
-        last: events.last().map(|e| e.at.to_string()),
+        first: read.first.map(|at| at.to_string()),
+        last: read.last.map(|at| at.to_string()),
         cases_by_state,
         tickets_by_state,
     };

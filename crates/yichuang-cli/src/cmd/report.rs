@@ -1,5 +1,5 @@
 //! `yichuang report`: the four lists of the rectification plan (责任清单、任务清单、问题清单、
-//! 效果清单) and the KPIs, from a definition and an event log.
+//! 效果清单) and the KPIs, from a definition and an event log or the service's database.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use yichuang_core::Instant;
 use yichuang_core::report::FourLists;
 
-use crate::cmd::replay::rebuild;
+use crate::cmd::replay::{Source, rebuild};
 use crate::failure::Failure;
 
 /// Print the four lists (四个清单) with the plan's targets evaluated.
@@ -16,9 +16,8 @@ pub struct Args {
     /// The definition with the plan (整改方案).
     #[arg(long)]
     pub definition: PathBuf,
-    /// The event log (JSON lines).
-    #[arg(long)]
-    pub log: PathBuf,
+    #[command(flatten)]
+    pub source: Source,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Md)]
     pub format: Format,
@@ -40,10 +39,10 @@ pub enum Format {
 
 /// Runs the command.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
-    let (engine, events) = rebuild(&args.definition, &args.log)?;
+    let (engine, read) = rebuild(&args.definition, &args.source)?;
     let at = match &args.at {
         Some(text) => text.parse::<Instant>().map_err(|e| Failure::input(e.to_string()))?,
-        None => events.last().map_or_else(|| Instant::from_minutes(0), |e| e.at),
+        None => read.last.unwrap_or_else(|| Instant::from_minutes(0)),
     };
     let lists = FourLists::build(&engine, at);
     match args.format {
