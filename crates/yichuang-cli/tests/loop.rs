@@ -191,6 +191,8 @@ fn replay_and_report_read_the_services_database_without_changing_it() {
     let (code, _, err) = yichuang(&["replay", "--definition", DEFINITION, "--db", missing.to_str().unwrap()]);
     assert!(code == 2 && err.contains("no such file"), "{err}");
     assert!(!missing.exists(), "nothing created");
+    let (code, _, err) = yichuang(&["replay", "--definition", DEFINITION, "--db", dir.to_str().unwrap()]);
+    assert!(code == 2 && err.contains("it is a directory"), "{err}");
     // Not a database: the JSON-lines log given as --db.
     let (code, _, err) = yichuang(&["replay", "--definition", DEFINITION, "--db", log]);
     assert!(code == 2 && err.contains("is not a yichuang event store"), "{err}");
@@ -205,5 +207,15 @@ fn replay_and_report_read_the_services_database_without_changing_it() {
     rusqlite::Connection::open(&damaged).unwrap().execute("DELETE FROM events WHERE position = 3", []).unwrap();
     let (code, _, err) = yichuang(&["replay", "--definition", DEFINITION, "--db", damaged.to_str().unwrap()]);
     assert!(code == 1 && err.contains("expected position 3, found 4"), "{err}");
+    // Text that is not UTF-8 in a body, and a lost table: damage too (exit 1), named.
+    for (sql, says) in [
+        ("UPDATE events SET body = CAST(X'7BFF7D' AS TEXT) WHERE position = 2", "position 2 is damaged"),
+        ("DROP TABLE events", "lacks the store's `events` table"),
+    ] {
+        let damaged = write_db(&dir, "damaged.db", &lines, "county-hall");
+        rusqlite::Connection::open(&damaged).unwrap().execute_batch(sql).unwrap();
+        let (code, _, err) = yichuang(&["report", "--definition", DEFINITION, "--db", damaged.to_str().unwrap()]);
+        assert!(code == 1 && err.contains(says), "{sql}: {err}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

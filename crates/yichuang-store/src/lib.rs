@@ -158,6 +158,12 @@ pub enum StoreError {
         /// The file.
         path: std::path::PathBuf,
     },
+    /// A store lost one of its tables (a damaged file, or a hand edit).
+    #[error("the database lacks the store's `{table}` table: it is damaged; restore it from a backup")]
+    MissingTable {
+        /// The table.
+        table: &'static str,
+    },
     /// The database was written by an incompatible format version.
     #[error("the database has store format {found}; this build reads format {expected}")]
     Format {
@@ -166,6 +172,18 @@ pub enum StoreError {
         /// Expected.
         expected: &'static str,
     },
+}
+
+impl StoreError {
+    /// Whether the error says the file is damaged (as opposed to unreadable for now: busy,
+    /// locked, no permission, an I/O error, or not a store at all).
+    pub fn is_damage(&self) -> bool {
+        match self {
+            StoreError::Decode { .. } | StoreError::MissingTable { .. } => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => e.code == rusqlite::ErrorCode::DatabaseCorrupt,
+            _ => false,
+        }
+    }
 }
 
 /// Why an append was refused. Nothing of the call was written.

@@ -177,6 +177,11 @@ impl SqliteStore {
         conn.execute_batch(&format!(
             "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES};"
         ))?;
+        // An existing store (it has its metadata) must have every table: recreating a lost one
+        // empty would hide the damage until the log fails its check.
+        if table_exists(&conn, "meta")? {
+            check_tables(&conn)?;
+        }
         conn.execute_batch(SCHEMA)?;
         let format: Option<String> =
             conn.query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| r.get(0)).optional()?;
@@ -222,6 +227,7 @@ impl SqliteStore {
             }
             Err(e) => return Err(e),
         }
+        check_tables(&conn)?;
         Ok(SqliteStore { conn, path, shape: Shape::default(), keys: KeyIndex::default(), verified: false })
     }
 
@@ -318,6 +324,24 @@ impl SqliteStore {
     }
 }
 
+/// Whether the database has a table of that name.
+fn table_exists(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Refuses a store that lost one of its tables.
+fn check_tables(conn: &Connection) -> Result<(), StoreError> {
+    for table in ["meta", "events", "idempotency"] {
+        if !table_exists(conn, table)? {
+            return Err(StoreError::MissingTable { table });
+        }
+    }
+    Ok(())
+}
+
 fn position_sql(position: u64) -> i64 {
     i64::try_from(position).expect("positions stay below 2^63")
 }
@@ -384,9 +408,13 @@ impl EventStore for SqliteStore {
         // The file check and the key check read other pages than the events: on a connection
         // of their own they run on the other core while this thread decodes and folds the log.
         // The errors keep their order: a damaged file first, then the events, then the keys.
-        let path = self.path.clone();
+        //
+        // The second connection's snapshot is taken first, before the events are read: on a
+        // file a service is writing (an audit), the events' snapshot is then at least as recent,
+        // so a key never points past the log's end only because a commit fell between the two.
+        let beside = pinned_reader(&self.path)?;
         let (file_and_keys, shape) = std::thread::scope(|scope| {
-            let beside = scope.spawn(move || check_file_and_keys(&path));
+            let beside = scope.spawn(move || check_file_and_keys(&beside));
             let shape = verify_events(&self.conn, visit);
             (beside.join(), shape)
         });
@@ -444,12 +472,23 @@ fn verify_events(
         let position: i64 = row.get(0).map_err(StoreError::from)?;
         let position = u64::try_from(position)
             .map_err(|_| IntegrityError::Damaged { position: 0, why: format!("negative position {position}") })?;
-        let stream: String = row.get(1).map_err(StoreError::from)?;
-        let seq: i64 = row.get(2).map_err(StoreError::from)?;
-        let kind: String = row.get(3).map_err(StoreError::from)?;
-        let at: i64 = row.get(4).map_err(StoreError::from)?;
-        let body: String = row.get(5).map_err(StoreError::from)?;
         let damaged = |why: String| IntegrityError::Damaged { position, why };
+        // A value of the wrong type, or text that is not UTF-8, is damage at this position.
+        let column = |e: rusqlite::Error| match e {
+            rusqlite::Error::FromSqlConversionFailure(i, _, why) => damaged(format!(
+                "column {} does not read: {why}",
+                ["position", "stream", "seq", "kind", "at", "body"][i]
+            )),
+            rusqlite::Error::InvalidColumnType(_, name, found) => {
+                damaged(format!("column {name} holds a value of type {found}"))
+            }
+            e => IntegrityError::Store(e.into()),
+        };
+        let stream: String = row.get(1).map_err(column)?;
+        let seq: i64 = row.get(2).map_err(column)?;
+        let kind: String = row.get(3).map_err(column)?;
+        let at: i64 = row.get(4).map_err(column)?;
+        let body: String = row.get(5).map_err(column)?;
         let event = EncodedEvent::decode(&body).map_err(|e| damaged(format!("the body does not decode: {e}")))?;
         let rec = event.record();
         if rec.stream.to_string() != stream
@@ -472,16 +511,24 @@ fn verify_events(
     Ok(shape)
 }
 
-/// `PRAGMA quick_check` and the key check, on a read-only connection of their own; the keys
-/// are not read when the file is damaged.
-fn check_file_and_keys(path: &Path) -> Result<(String, Result<Keys, IntegrityError>), StoreError> {
+/// A read-only connection inside a read transaction whose snapshot is already taken.
+fn pinned_reader(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
     configure(&conn, READER_CACHE_KIB)?;
+    // A deferred transaction takes its snapshot at its first read.
+    conn.execute_batch("BEGIN")?;
+    conn.query_row("SELECT COUNT(*) FROM meta", [], |_| Ok(()))?;
+    Ok(conn)
+}
+
+/// `PRAGMA quick_check` and the key check, on a read-only connection of their own (see
+/// [`pinned_reader`]); the keys are not read when the file is damaged.
+fn check_file_and_keys(conn: &Connection) -> Result<(String, Result<Keys, IntegrityError>), StoreError> {
     let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
     if check != "ok" {
         return Ok((check, Ok(Keys::default())));
     }
-    Ok((check, verify_keys(&conn)))
+    Ok((check, verify_keys(conn)))
 }
 
 /// The key index, and the highest log position a record names (checked against the head once

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use yichuang_core::{Definition, Engine, Instant};
-use yichuang_store::{EventStore, IntegrityError, SqliteStore};
+use yichuang_store::{EventStore, IntegrityError, SqliteStore, StoreError};
 
 use crate::cmd::{load_definition, read_log};
 use crate::failure::Failure;
@@ -113,14 +113,31 @@ fn rebuild_from_log(def: Arc<Definition>, log: &Path) -> Result<(Engine, Read), 
 
 /// The service's start-up check and fold, on a read-only connection.
 fn rebuild_from_db(def: Arc<Definition>, db: &Path) -> Result<(Engine, Read), Failure> {
-    // SQLite would refuse a missing file too, but only as "unable to open database file".
-    if !db.is_file() {
+    // SQLite would refuse these too, but only as "unable to open database file".
+    let what = match std::fs::metadata(db) {
+        Err(_) => Some("no such file"),
+        Ok(m) if m.is_dir() => Some("it is a directory"),
+        Ok(m) if !m.is_file() => Some("it is not a regular file"),
+        Ok(_) => None,
+    };
+    if let Some(what) = what {
         return Err(Failure::input(format!(
-            "cannot read `{}`: no such file; --db takes the database file the service writes (yichuang.db by default)",
+            "cannot read `{}`: {what}; --db takes the database file the service writes (yichuang.db by default)",
             db.display()
         )));
     }
-    let cannot = |e: &dyn std::fmt::Display| Failure::input(format!("cannot read `{}`: {e}", db.display()));
+    // Damage exits 1, as a log that does not replay; a file that cannot be read now, or is not
+    // a store, is an input error.
+    let cannot = |e: &StoreError| {
+        if e.is_damage() {
+            Failure::Failed(format!(
+                "`{}` does not pass the service's start-up check: {e}; the database is damaged",
+                db.display()
+            ))
+        } else {
+            Failure::input(format!("cannot read `{}`: {e}", db.display()))
+        }
+    };
     let mut store = SqliteStore::open_read_only(db).map_err(|e| cannot(&e))?;
     match store.meta("definition").map_err(|e| cannot(&e))? {
         Some(logged) if logged != def.id().as_str() => {
