@@ -134,6 +134,8 @@ fn rebuild_from_db(def: Arc<Definition>, db: &Path) -> Result<(Engine, Read), Fa
                 "`{}` does not pass the service's start-up check: {e}; the database is damaged",
                 db.display()
             ))
+        } else if let StoreError::NotAStore { .. } = e {
+            Failure::input(e.to_string())
         } else {
             Failure::input(format!("cannot read `{}`: {e}", db.display()))
         }
