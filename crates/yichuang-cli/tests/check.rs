@@ -142,3 +142,33 @@ fn a_broken_rule_is_caught_with_a_trace() {
     assert_eq!(violation["invariant"], 3);
     assert_eq!(violation["trace"].as_array().unwrap().len(), 2, "{violation}");
 }
+
+/// A check that could not take some paths because the calendar ended is not "ok": a policy of
+/// 260 working days for the correction notice reaches past the only covered year, so the
+/// engine refuses every submission, and nothing of the bundle is explored. The check says so
+/// and exits 2 (fix the definition), naming the refusal.
+#[test]
+fn paths_cut_short_by_the_calendar_make_the_check_incomplete() {
+    let dir = std::env::temp_dir().join(format!("yichuang-check-calendar-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let minimal = std::fs::read_to_string(path("../../examples/definitions/minimal.ron")).expect("readable");
+    let short = dir.join("short-calendar.ron");
+    let end = minimal.rfind(')').expect("the definition closes");
+    let text = format!("{}    policies: (correction_notice_days: Some(260)),\n)\n", &minimal[..end]);
+    std::fs::write(&short, text).expect("written");
+    let short = short.display().to_string();
+    let run = check(&[&short, "--depth", "6"], 2);
+    assert!(run.stdout.contains("INCOMPLETE"), "{}", run.stdout);
+    assert!(run.stdout.contains("cut short by the calendar") && run.stdout.contains("C000001"), "{}", run.stdout);
+    assert!(run.stderr.contains("the check is incomplete") && run.stderr.contains("holiday table"), "{}", run.stderr);
+    let run = check(&[&short, "--depth", "6", "--format", "json"], 2);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let bundle = &value["bundles"][0];
+    assert_eq!(bundle["complete"], false, "{bundle}");
+    assert!(bundle["calendar_refusals"].as_u64().expect("a count") > 0, "{bundle}");
+    // The unmodified definition explores completely.
+    let run = check(&[&path("../../examples/definitions/minimal.ron"), "--depth", "6", "--format", "json"], 0);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(value["bundles"][0]["complete"], true);
+    let _ = std::fs::remove_dir_all(&dir);
+}

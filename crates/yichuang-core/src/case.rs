@@ -1312,6 +1312,38 @@ impl Case {
         }
     }
 
+    /// Whether a timer this case should have is missing because it would fall past the
+    /// definition's calendar. The engine schedules no timer it cannot honour (the hall must add
+    /// next year's holiday table before deadlines reach it), so such a case waits without a
+    /// deadline; a tool that must not take that for a settled case (the checker) asks this.
+    pub fn timer_past_calendar(&self, def: &Definition) -> bool {
+        let cal = def.calendar();
+        let policies = def.policies();
+        let past =
+            |from: Option<Instant>, days: u32| from.is_some_and(|t| cal.add_working_days(t.date(), days).is_err());
+        // A clock that runs (not stopped, not paused, not yet overdue) always has its next level
+        // change scheduled, unless that lies past the calendar.
+        let stalled = |sla: &Sla| {
+            !sla.stopped && sla.paused_since.is_none() && sla.level < SlaLevel::Overdue && sla.next_deadline().is_none()
+        };
+        let case_timer = match self.state {
+            CaseState::Received => past(self.received_at, policies.correction_notice_days),
+            CaseState::Suspended => past(self.suspended.map(|(since, _)| since), policies.cure_grace_days),
+            CaseState::Delivered => {
+                self.rating.is_none() && past(self.delivered.map(|(at, _)| at), policies.default_rating_days)
+            }
+            _ => false,
+        };
+        let clocks = self.state == CaseState::InApproval
+            && (self.sla.as_ref().is_none_or(stalled)
+                || self.tasks.iter().any(|t| match &t.sla {
+                    Some(sla) => stalled(sla),
+                    // Ready or in review, a task's clock runs: it failed to start.
+                    None => matches!(t.state, TaskState::Ready | TaskState::InReview),
+                }));
+        case_timer || clocks
+    }
+
     /// The earliest pending timer.
     pub fn next_deadline(&self, def: &Definition) -> Option<Instant> {
         let mut min: Option<Instant> = None;

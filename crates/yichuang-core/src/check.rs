@@ -70,6 +70,7 @@ use crate::case::{Case, CaseState, Command, Submission, TaskCommand, Timer};
 use crate::definition::{Bundle, BundleIx, Definition, DepartmentKind, Id, MaterialNeed, MilestoneRule, WindowClass};
 use crate::engine::Engine;
 use crate::event::{Applicant, DeliveryMethod, Event, Outcome, Recorded, SlaSubject, SpecialProcedureKind, StreamId};
+use crate::rejection::Rejection;
 use crate::sla::{Sla, SlaLevel};
 use crate::task::{Task, TaskState};
 use crate::ticket::{FailKind, Ticket, TicketCommand, TicketId, TicketSource, TicketState};
@@ -203,6 +204,13 @@ pub struct Report {
     pub unknown: usize,
     /// The search stopped early at [`Options::states_max`].
     pub states_limit_reached: bool,
+    /// Moves cut short by the definition's calendar: refused by the engine because a date fell
+    /// outside it, or leading to a state where a deadline could not be scheduled (it would fall
+    /// past the last covered year, so the timer that would follow is missing). The paths behind
+    /// them were not explored, so the check is incomplete (see [`Report::complete`]).
+    pub calendar_refusals: usize,
+    /// The first of those, as the engine worded it.
+    pub calendar_error: Option<String>,
     /// The first violation found, if any.
     pub violation: Option<Violation>,
 }
@@ -211,6 +219,13 @@ impl Report {
     /// Whether every property held within the bounds.
     pub fn holds(&self) -> bool {
         self.violation.is_none()
+    }
+
+    /// Whether the exploration reached every path within the bounds: no move was cut short by
+    /// the calendar (a policy or a deadline reaching past the covered years). An incomplete
+    /// check that holds proves nothing about the paths it could not take.
+    pub fn complete(&self) -> bool {
+        self.calendar_refusals == 0
     }
 }
 
@@ -371,6 +386,8 @@ struct Explorer {
     supervisors: Vec<Option<Actor>>,
     /// The prepared submissions: a label and the submission.
     submissions: Vec<(String, Submission)>,
+    /// Moves cut short by the calendar so far, and the first one's description.
+    calendar: std::cell::RefCell<(usize, Option<String>)>,
 }
 
 /// At most this many answer combinations of condition fields are explored.
@@ -405,6 +422,7 @@ impl Explorer {
             reviewers,
             supervisors,
             submissions,
+            calendar: std::cell::RefCell::new((0, None)),
         }
     }
 
@@ -426,10 +444,13 @@ impl Explorer {
             cut_off: 0,
             unknown: 0,
             states_limit_reached: false,
+            calendar_refusals: 0,
+            calendar_error: None,
             violation: None,
         };
         let mut graph = Graph::default();
         report.violation = self.search(&mut graph, &mut report);
+        (report.calendar_refusals, report.calendar_error) = self.calendar.take();
         // Close the successor list of the last expanded state.
         graph.succ_start.push(graph.succ.len() as u32);
         report.states = graph.len();
@@ -472,6 +493,17 @@ impl Explorer {
                 for &mv in &moves {
                     let Some(step) = self.step(&node, mv) else { continue };
                     report.transitions += 1;
+                    if let Some(case) = step.node.case()
+                        && case.timer_past_calendar(&self.def)
+                    {
+                        self.note_calendar(|| {
+                            format!(
+                                "a deadline of {} after `{}` would fall past the calendar",
+                                case.id,
+                                self.describe(&node, mv)
+                            )
+                        });
+                    }
                     if let Some((invariant, message)) = self.verify(&node, &step) {
                         let mut trace = self.trace(&graph.path(id));
                         trace.push(self.trace_step(&node, mv, step));
@@ -614,7 +646,10 @@ impl Explorer {
             Move::Accept => (self.intake.clone()?, Action::Case(Command::Accept)),
             Move::AcceptTolerating => {
                 let cal = def.calendar();
-                let cure_due = cal.add_working_days(node.now.date(), def.bundle(self.bundle).promised_days).ok()?;
+                let cure_due = self.accepted(
+                    cal.add_working_days(node.now.date(), def.bundle(self.bundle).promised_days)
+                        .map_err(Rejection::from),
+                )?;
                 (self.intake.clone()?, Action::Case(Command::AcceptTolerating { cure_due }))
             }
             Move::RequestCorrection => (self.intake.clone()?, Action::Case(Command::RequestCorrection)),
@@ -668,7 +703,8 @@ impl Explorer {
             TicketMove::FixNow => TicketCommand::FixNow,
             TicketMove::Ledger => {
                 let days = self.def.policies().ticket_rectify_max_days;
-                let deadline = self.def.calendar().add_working_days(node.now.date(), days).ok()?;
+                let deadline = self
+                    .accepted(self.def.calendar().add_working_days(node.now.date(), days).map_err(Rejection::from))?;
                 TicketCommand::Ledger { deadline }
             }
             TicketMove::Explain => TicketCommand::Explain { basis: text("解释说明") },
@@ -689,7 +725,31 @@ impl Explorer {
         Some((actor, Action::Ticket(ticket.id, command)))
     }
 
-    /// Applies `mv` to a copy of `node`: the step, or `None` if the engine rejects it.
+    /// Counts a move cut short by the calendar, keeping the first one's description.
+    fn note_calendar(&self, describe: impl FnOnce() -> String) {
+        // Described before borrowing: describing a move may consult the calendar again.
+        let text = self.calendar.borrow().1.is_none().then(describe);
+        let mut calendar = self.calendar.borrow_mut();
+        calendar.0 += 1;
+        if calendar.1.is_none() {
+            calendar.1 = text;
+        }
+    }
+
+    /// The engine's answer as an option, counting a refusal for lack of calendar.
+    fn accepted<T>(&self, result: Result<T, Rejection>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(Rejection::Calendar(e)) => {
+                self.note_calendar(|| e.to_string());
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Applies `mv` to a copy of `node`: the step, or `None` if the engine rejects it (a
+    /// refusal for lack of calendar is counted: it makes the check incomplete).
     fn step(&self, node: &Node, mv: Move) -> Option<Step> {
         let (actor, action) = self.command(node, mv)?;
         let ctx = Ctx { now: node.now, actor: &actor };
@@ -698,20 +758,20 @@ impl Explorer {
         let (mut next, events, at) = match action {
             Action::Open(command) => {
                 let mut next = node.clone();
-                let (_, events) = next.engine.open(command, &ctx).ok()?;
+                let (_, events) = self.accepted(next.engine.open(command, &ctx))?;
                 (next, events, node.now)
             }
             Action::Case(command) => {
                 let case = node.case()?;
-                case.decide(&self.def, &command, &ctx).ok()?;
+                self.accepted(case.decide(&self.def, &command, &ctx))?;
                 let mut next = node.clone();
-                let events = next.engine.execute(case.id, command, &ctx).ok()?;
+                let events = self.accepted(next.engine.execute(case.id, command, &ctx))?;
                 (next, events, node.now)
             }
             Action::Ticket(id, command) => {
-                node.engine.ticket(id)?.decide(&self.def, &command, &ctx).ok()?;
+                self.accepted(node.engine.ticket(id)?.decide(&self.def, &command, &ctx))?;
                 let mut next = node.clone();
-                let events = next.engine.execute_ticket(id, &command, &ctx).ok()?;
+                let events = self.accepted(next.engine.execute_ticket(id, &command, &ctx))?;
                 (next, events, node.now)
             }
             Action::Advance => {

@@ -113,14 +113,25 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
             writeln!(out)?;
         }
     }
-    match reports.iter().find_map(|r| r.violation.as_ref().map(|v| (r, v))) {
-        None => Ok(()),
-        Some((report, violation)) => Err(Failure::Failed(format!(
+    if let Some((report, violation)) = reports.iter().find_map(|r| r.violation.as_ref().map(|v| (r, v))) {
+        return Err(Failure::Failed(format!(
             "{} is violated in bundle `{}`; the shortest trace that breaks it is printed above",
             invariant_name(violation.invariant),
             report.bundle
-        ))),
+        )));
     }
+    // Paths cut short by the calendar were not checked: that is no proof, and the fix is in the
+    // definition (its calendar, or day counts that reach past it), so it is an input error.
+    if let Some(report) = reports.iter().find(|r| !r.complete()) {
+        return Err(Failure::input(format!(
+            "the check is incomplete: in bundle `{}`, {} cut short by the calendar ({}); add the next year's \
+             official holiday table to the calendar, or lower the day counts that reach past it",
+            report.bundle,
+            count(report.calendar_refusals, "move was", "moves were"),
+            report.calendar_error.as_deref().unwrap_or("")
+        )));
+    }
+    Ok(())
 }
 
 /// The fault to inject in every worker thread, when the feature is compiled in.
@@ -205,7 +216,14 @@ fn render(file: &str, options: &Options, reports: &[Report]) -> String {
         s.push_str(&render_report(report));
     }
     let violated = reports.iter().filter(|r| !r.holds()).count();
-    if violated == 0 {
+    let incomplete = reports.iter().filter(|r| !r.complete()).count();
+    if violated == 0 && incomplete > 0 {
+        s.push_str(&format!(
+            "INCOMPLETE in {} of {}: no violation was found, but the calendar cut paths short\n",
+            incomplete,
+            count(reports.len(), "bundle", "bundles")
+        ));
+    } else if violated == 0 {
         s.push_str(&format!(
             "ok: every invariant holds within the bounds in {}\n",
             count(reports.len(), "bundle", "bundles")
@@ -218,6 +236,7 @@ fn render(file: &str, options: &Options, reports: &[Report]) -> String {
 
 fn render_report(report: &Report) -> String {
     let verdict = match &report.violation {
+        None if !report.complete() => "INCOMPLETE (the calendar cut paths short)".to_owned(),
         None => "ok".to_owned(),
         Some(v) => format!("VIOLATED {}", invariant_name(v.invariant)),
     };
@@ -226,6 +245,12 @@ fn render_report(report: &Report) -> String {
         "  {} states, {} transitions, max depth {}; {} final, {} cut off at the bound, {} unknown\n",
         report.states, report.transitions, report.max_depth, report.final_states, report.cut_off, report.unknown
     ));
+    if let Some(error) = &report.calendar_error {
+        s.push_str(&format!(
+            "  {} cut short by the calendar (first: {error}); the paths behind them were not explored\n",
+            count(report.calendar_refusals, "move was", "moves were")
+        ));
+    }
     if report.states_limit_reached {
         s.push_str(
             "  the state limit was reached before the depth bound: lower --depth, or raise --max-states, \
@@ -308,6 +333,10 @@ struct JsonBundle<'a> {
     cut_off: usize,
     unknown: usize,
     states_limit_reached: bool,
+    /// Every path within the bounds was explored (none cut short by the calendar).
+    complete: bool,
+    calendar_refusals: usize,
+    calendar_error: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     violation: Option<JsonViolation<'a>>,
 }
@@ -337,6 +366,9 @@ fn json<'a>(file: &'a str, options: &Options, reports: &'a [Report]) -> JsonRun<
             cut_off: r.cut_off,
             unknown: r.unknown,
             states_limit_reached: r.states_limit_reached,
+            complete: r.complete(),
+            calendar_refusals: r.calendar_refusals,
+            calendar_error: r.calendar_error.as_deref(),
             violation: r.violation.as_ref().map(|v| JsonViolation {
                 invariant: v.invariant.number(),
                 property: v.invariant,
