@@ -19,6 +19,16 @@ fn hall() -> String {
     data("hall.ron")
 }
 
+/// A copy of `tests/data/{name}` with `from` replaced by `to`, written under the test target
+/// directory; returns its path.
+fn variant(name: &str, tag: &str, from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(data(name)).expect("fixture is readable");
+    assert!(text.contains(from), "`{name}` has no `{from}`");
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{tag}.ron"));
+    std::fs::write(&path, text.replacen(from, to, 1)).expect("temp file is writable");
+    path.display().to_string()
+}
+
 /// Runs `yichuang` with `args` and captures everything.
 fn yichuang<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_yichuang")).args(args).output().expect("the binary runs");
@@ -192,6 +202,29 @@ fn calendar_outside_the_covered_years_exits_2_naming_them() {
     // Adding past the last covered day is refused the same way.
     let run = check(&["calendar", &hall, "add", "2026-12-30", "5"], 2);
     assert!(run.stderr.contains("2025–2026"), "{}", run.stderr);
+}
+
+/// Absurd years never panic (exit 101) nor print made-up dates: the loader refuses calendar years
+/// outside 1900–2999 (exit 1), and `calendar year N` outside the covered years is an input error.
+#[test]
+fn extreme_years_are_refused_without_a_panic() {
+    let hall = hall();
+    for year in ["2147483647", "6000000", "1899"] {
+        let run = check(&["calendar", &hall, "year", year], 2);
+        assert!(run.stderr.starts_with("error: ") && run.stderr.contains("2025–2026"), "{year}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{year}: {}", run.stdout);
+    }
+    let run = check(&["calendar", &hall, "year", "6000000"], 2);
+    assert!(run.stderr.contains("1900–2999"), "{}", run.stderr);
+    let run = check(&["calendar", &hall, "year", "--", "-2147483648"], 2);
+    assert!(run.stderr.contains("2025–2026") && run.stderr.contains("1900–2999"), "{}", run.stderr);
+    for (tag, year) in [("min-year", "-2147483648"), ("max-year", "2147483647"), ("far-year", "6000000")] {
+        let file = variant("hall.ron", tag, "\"2026-10-10\"],\n            ),\n", &format!("\"2026-10-10\"],\n            ),\n            (year: {year}, holidays: []),\n"));
+        let run = check(&["validate", &file], 1);
+        assert!(run.stderr.contains(&format!("calendar year {year} is outside the supported range 1900–2999")), "{}", run.stderr);
+        let run = check(&["calendar", &file, "year", "2026"], 1);
+        assert!(run.stderr.contains("1900–2999"), "{}", run.stderr);
+    }
 }
 
 #[test]

@@ -133,3 +133,29 @@ fn an_unknown_reference_lists_what_exists() {
         "{p:?}"
     );
 }
+
+/// Calendar years are refused outside the supported range, with the range named, and never
+/// panic: the extreme values once overflowed `Calendar::build` and the day arithmetic.
+#[test]
+fn calendar_years_outside_the_supported_range_are_refused() {
+    for year in ["-2147483648", "2147483647", "6000000", "-5", "0", "1899", "3000"] {
+        let source = with("year: 2026, holidays: [(name: \"元旦\", from: \"2026-01-01\", to: \"2026-01-03\")],\n                        makeup_workdays: [\"2026-01-04\"]",
+            &format!("year: {year}, holidays: []"));
+        let p = problems(&source);
+        assert!(
+            p.iter().any(|x| x.contains(&format!("calendar year {year} is outside the supported range 1900–2999"))
+                && x.contains(&format!("calendar.years[{year}].year"))
+                && x.contains("1900 to 2999")),
+            "{year}: {p:#?}"
+        );
+    }
+    // The ends of the range are accepted (the plan's deadline must then move with the year).
+    for year in [1900, 2999] {
+        let source = with(
+            "year: 2026, holidays: [(name: \"元旦\", from: \"2026-01-01\", to: \"2026-01-03\")],\n                        makeup_workdays: [\"2026-01-04\"]",
+            &format!("year: {year}, holidays: []"),
+        )
+        .replacen("2026-12-31", &format!("{year}-12-31"), 1);
+        assert_eq!(problems(&source), Vec::<String>::new(), "{year}");
+    }
+}

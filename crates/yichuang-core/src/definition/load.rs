@@ -8,7 +8,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::raw::*;
 use super::*;
-use crate::calendar::{Calendar, OfficePeriod};
+use crate::calendar::{Calendar, MAX_YEAR, MIN_YEAR, OfficePeriod};
 use crate::time::parse_time_of_day;
 
 /// One problem found in a definition: where it is and what to do about it.
@@ -69,7 +69,13 @@ struct Sink<'a> {
 impl Sink<'_> {
     /// Records a problem located at the first `"needle"` after the `section:` key, if any.
     fn at(&mut self, section: &str, needle: &str, path: String, message: String, help: impl Into<String>) {
-        let location = locate(self.source, section, needle);
+        let location = locate(self.source, section, &format!("\"{needle}\""));
+        self.out.push(Diagnostic { origin: self.origin.to_owned(), location, path, message, help: help.into() });
+    }
+
+    /// Like [`Sink::at`], located at the first unquoted `text` (e.g. `year: 2026`) instead.
+    fn at_text(&mut self, section: &str, text: &str, path: String, message: String, help: impl Into<String>) {
+        let location = locate(self.source, section, text);
         self.out.push(Diagnostic { origin: self.origin.to_owned(), location, path, message, help: help.into() });
     }
 }
@@ -92,8 +98,7 @@ fn locate(source: &str, section: &str, needle: &str) -> Option<(usize, usize)> {
             !source[line_start..i].contains("//") && !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
         })
         .map_or(0, |(i, _)| i);
-    let quoted = format!("\"{needle}\"");
-    let found = source[start..].find(&quoted)? + start;
+    let found = source[start..].find(needle)? + start;
     Some(line_col(source, found))
 }
 
@@ -289,6 +294,26 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 "the calendar has no years".into(),
                 "add the official holiday table of every year the hall works in (see domain-notes §7)",
             );
+            return None;
+        }
+        // Out-of-range years are refused before any date arithmetic on them: the extreme ones
+        // would overflow it, and a calendar of millions of years would not fit in memory.
+        let mut in_range = true;
+        for year in &cal.years {
+            if !(MIN_YEAR..=MAX_YEAR).contains(&year.year) {
+                in_range = false;
+                self.sink.at_text(
+                    "calendar",
+                    &format!("year: {}", year.year),
+                    format!("calendar.years[{}].year", year.year),
+                    format!("calendar year {} is outside the supported range {MIN_YEAR}–{MAX_YEAR}", year.year),
+                    format!(
+                        "describe years from {MIN_YEAR} to {MAX_YEAR} only, each with its official holiday table"
+                    ),
+                );
+            }
+        }
+        if !in_range {
             return None;
         }
         for w in years.windows(2) {
