@@ -796,6 +796,17 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 milestones: Vec::new(),
                 rule: s.milestone_rule,
             };
+            if s.members.is_empty() {
+                // An empty stage would gate the next one on nothing, undoing the stage order.
+                *ok = false;
+                self.sink.at(
+                    "stages",
+                    &s.id,
+                    format!("{spath}.members"),
+                    format!("stage `{}` has no members", s.id),
+                    "list the bundle members that belong to this stage, or remove the stage",
+                );
+            }
             for (i, item) in s.members.iter().enumerate() {
                 match raw.members.iter().position(|m| &m.item == item) {
                     Some(p) if members[p].stage.is_some() => {
@@ -826,10 +837,28 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             }
             // Without explicit milestones, every unconditional member of the stage is one.
             let milestones: Vec<&String> = if s.milestones.is_empty() {
-                s.members
+                let defaults: Vec<&String> = s
+                    .members
                     .iter()
                     .filter(|item| raw.members.iter().any(|m| &m.item == *item && m.when.is_none()))
-                    .collect()
+                    .collect();
+                if defaults.is_empty() && !s.members.is_empty() {
+                    // A stage without milestones would gate the next one on nothing.
+                    *ok = false;
+                    self.sink.at(
+                        "stages",
+                        &s.id,
+                        format!("{spath}.milestones"),
+                        format!(
+                            "stage `{}` has no milestone (里程碑事项): `milestones` is omitted and every member of \
+                             the stage is conditional",
+                            s.id
+                        ),
+                        "name milestones: add an unconditional member to the stage and list it in `milestones`, or \
+                         make a member unconditional (a conditional member cannot be a milestone)",
+                    );
+                }
+                defaults
             } else {
                 s.milestones.iter().collect()
             };
