@@ -430,3 +430,15 @@ fn graph_of_a_missing_file_exits_2_naming_it() {
     let run = check(&["graph", &missing, "--bundle", "x"], 2);
     assert!(run.stderr.starts_with(&format!("error: cannot read `{missing}`: ")), "{}", run.stderr);
 }
+
+/// The top-level help states the exit codes, including `check`'s exception for an invalid
+/// definition (2, so that its 1 always means a violated invariant).
+#[test]
+fn help_states_the_exit_codes_and_the_check_exception() {
+    let run = check(&["--help"], 0);
+    assert!(run.stdout.contains("Exit codes: 0 success; 1 a definition is invalid"), "{}", run.stdout);
+    assert!(run.stdout.contains("`check` exits 2 for an invalid definition"), "{}", run.stdout);
+    let bad = data("three-problems.ron");
+    let run = check(&["check", &bad], 2);
+    assert!(run.stderr.contains("3 problem(s) found"), "{}", run.stderr);
+}

@@ -159,3 +159,44 @@ fn calendar_years_outside_the_supported_range_are_refused() {
         assert_eq!(problems(&source), Vec::<String>::new(), "{year}");
     }
 }
+
+/// docs/definitions.md: optional values may be written bare or with `Some(…)` (the loader turns on
+/// `implicit_some`), and the `#![enable(implicit_some)]` attribute is harmless.
+#[test]
+fn optional_values_are_accepted_bare_or_with_some() {
+    let some = with(r#"shared_source: "共享库""#, r#"shared_source: Some("共享库")"#);
+    assert_eq!(problems(&some), Vec::<String>::new());
+    let attribute = format!("#![enable(implicit_some)]\n{BASE}");
+    assert_eq!(problems(&attribute), Vec::<String>::new());
+    for simulated in [
+        r#"simulated_approval: (precondition: "land-obtained")"#,
+        r#"simulated_approval: Some((precondition: "land-obtained"))"#,
+        r#"simulated_approval: (precondition: "land-obtained", validity_days: 60)"#,
+        r#"simulated_approval: Some((precondition: "land-obtained", validity_days: Some(60)))"#,
+    ] {
+        let source = with("result: \"证\", channels: [Window]),", &format!("result: \"证\", channels: [Window], {simulated}),"));
+        let def = Definition::from_ron(&source, "test.ron").unwrap_or_else(|d| panic!("{simulated}: {d}"));
+        let sim = def.items()[1].simulated_approval.as_ref().expect("set");
+        assert_eq!(sim.precondition.as_str(), "land-obtained", "{simulated}");
+    }
+    let warning = with("plan: (", "policies: (warning_percent: 80, default_rating: Some(5)),\n    plan: (");
+    let def = Definition::from_ron(&warning, "test.ron").unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!((def.policies().warning_percent, def.policies().default_rating), (80, 5));
+}
+
+/// docs/definitions.md: a bundle has at most 64 members.
+#[test]
+fn a_bundle_has_at_most_64_members() {
+    let bundle_of = |n: usize| {
+        let items: String = (0..n)
+            .map(|i| format!("(id: \"i{i}\", code: \"I\", name: \"事项\", decided_by: Department(\"a\"), kind: Immediate, statutory_days: 0, promised_days: 0, result: \"证\", channels: [Window]),\n"))
+            .collect();
+        let members: Vec<String> = (0..n).map(|i| format!("(item: \"i{i}\")")).collect();
+        with("items: [\n", &format!("items: [\n{items}"))
+            .replacen("bundles: [", &format!("bundles: [(id: \"big\", name: \"大\", lead: \"a\", promised_days: 0, members: [{}]),\n", members.join(", ")), 1)
+    };
+    assert_eq!(problems(&bundle_of(64)), Vec::<String>::new());
+    let p = problems(&bundle_of(65));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].contains("has 65 members; a bundle has at most 64") && p[0].contains("bundles[big].members"), "{p:?}");
+}
