@@ -442,3 +442,34 @@ fn help_states_the_exit_codes_and_the_check_exception() {
     let run = check(&["check", &bad], 2);
     assert!(run.stderr.contains("3 problem(s) found"), "{}", run.stderr);
 }
+
+/// Acceptance on a day that is not a working day (a Spring Festival Sunday) is planned as given,
+/// with a one-line notice: day 1 of every period is the next working day.
+#[test]
+fn plan_from_a_non_working_day_says_where_counting_starts() {
+    let hall = hall();
+    let base = ["plan", hall.as_str(), "--bundle", "open-restaurant", "--start"];
+    let run = check(&[&base[..], &["2026-02-15"]].concat(), 0);
+    let notice: Vec<&str> = run.stdout.lines().filter(|l| l.contains("not a working day")).collect();
+    assert_eq!(notice.len(), 1, "{}", run.stdout);
+    assert!(
+        notice[0].contains("2026-02-15 Sun is not a working day (春节)")
+            && notice[0].contains("counting starts on the next working day, 2026-02-24 Tue"),
+        "{}",
+        notice[0]
+    );
+    // The licence may start on the acceptance day itself and is due on working day 1.
+    assert!(line_of(&run.stdout, "营业执照").ends_with("2026-02-15 Sun  2026-02-24 Tue"), "{}", run.stdout);
+    let run = check(&[&base[..], &["2026-02-15", "--format", "json"]].concat(), 0);
+    let v = json(&run.stdout);
+    assert_eq!(v["start_is_working_day"], false);
+    assert_eq!(v["first_counted_day"], "2026-02-24");
+
+    // A working day gets no notice; day 1 is still the next working day.
+    let run = plan(&[], 0);
+    assert!(!run.stdout.contains("not a working day"), "{}", run.stdout);
+    let run = plan(&["--format", "json"], 0);
+    let v = json(&run.stdout);
+    assert_eq!(v["start_is_working_day"], true);
+    assert_eq!(v["first_counted_day"], "2026-02-14");
+}
