@@ -473,3 +473,37 @@ fn plan_from_a_non_working_day_says_where_counting_starts() {
     assert_eq!(v["start_is_working_day"], true);
     assert_eq!(v["first_counted_day"], "2026-02-14");
 }
+
+/// A newline or other control character in a name must not break out of a Mermaid `%%` comment
+/// or a label (or a DOT string) and inject diagram text.
+#[test]
+fn graph_names_with_newlines_cannot_inject_diagram_text() {
+    let file = variant("hall.ron", "newline-names", r#"name: "我要开饭店","#, r#"name: "我要开饭店\nclick m0 call alert(1)\r\u{2028}x","#);
+    let text = std::fs::read_to_string(&file).unwrap().replacen(
+        r#"            name: "营业执照","#,
+        r#"            name: "营业执照\n  m9[\"injected\"]\t\u{7}","#,
+        1,
+    ).replacen(r#"(id: "market-access", name: "市场准入科"),"#, r#"(id: "market-access", name: "市场准入科\n%%\nstyle m0 fill:#f00"),"#, 1);
+    std::fs::write(&file, text).unwrap();
+    for format in ["mermaid", "dot"] {
+        let run = check(&["graph", &file, "--bundle", "open-restaurant", "--format", format], 0);
+        for line in run.stdout.lines() {
+            assert!(
+                !line.trim_start().starts_with("click")
+                    && !line.trim_start().starts_with("m9[")
+                    && !line.trim_start().starts_with("style m0 fill:#f00")
+                    && !line.trim_start().starts_with("%%\u{2028}")
+                    && line.trim() != "%%",
+                "{format}: injected line `{line}` in\n{}",
+                run.stdout
+            );
+        }
+        assert!(
+            !run.stdout.chars().any(|c| c.is_control() && c != '\n' || c == '\u{2028}'),
+            "{format}: a control character survived:\n{}",
+            run.stdout
+        );
+        // The text itself is still shown, on the line it belongs to.
+        assert!(run.stdout.contains("click m0 call alert(1)"), "{}", run.stdout);
+    }
+}
