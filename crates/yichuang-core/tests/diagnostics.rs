@@ -200,3 +200,33 @@ fn a_bundle_has_at_most_64_members() {
     assert_eq!(p.len(), 1, "{p:?}");
     assert!(p[0].contains("has 65 members; a bundle has at most 64") && p[0].contains("bundles[big].members"), "{p:?}");
 }
+
+/// Thousands of problems are all reported, each at its own line and column. (Locating them once
+/// re-scanned the text from the start for each, quadratic in the number of problems; no timing is
+/// asserted here.)
+#[test]
+fn thousands_of_problems_are_all_reported_and_located() {
+    let n = 3000;
+    let items: String = (0..n)
+        .map(|i| {
+            format!(
+                "        (id: \"i{i}\", code: \"I\", name: \"事项\", decided_by: Department(\"nope-{i}\"), kind: Immediate, \
+                 statutory_days: 0, promised_days: 0, result: \"证\", channels: [Window]),\n"
+            )
+        })
+        .collect();
+    let source = with("items: [\n", &format!("items: [\n{items}"));
+    let diagnostics = Definition::from_ron(&source, "big.ron").expect_err("every item is wrong").0;
+    assert_eq!(diagnostics.len(), n, "one problem per item");
+    // Where each `"nope-i"` is, from one pass over the lines.
+    let expected: Vec<(usize, usize)> = source
+        .lines()
+        .enumerate()
+        .filter_map(|(l, line)| line.find("\"nope-").map(|at| (l + 1, line[..at].chars().count() + 1)))
+        .collect();
+    assert_eq!(expected.len(), n);
+    for (i, d) in diagnostics.iter().enumerate() {
+        assert_eq!(d.path, format!("items[i{i}].decided_by"));
+        assert_eq!(d.location, Some(expected[i]), "{d:?}");
+    }
+}
