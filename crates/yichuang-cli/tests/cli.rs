@@ -219,9 +219,18 @@ fn extreme_years_are_refused_without_a_panic() {
     let run = check(&["calendar", &hall, "year", "--", "-2147483648"], 2);
     assert!(run.stderr.contains("2025–2026") && run.stderr.contains("1900–2999"), "{}", run.stderr);
     for (tag, year) in [("min-year", "-2147483648"), ("max-year", "2147483647"), ("far-year", "6000000")] {
-        let file = variant("hall.ron", tag, "\"2026-10-10\"],\n            ),\n", &format!("\"2026-10-10\"],\n            ),\n            (year: {year}, holidays: []),\n"));
+        let file = variant(
+            "hall.ron",
+            tag,
+            "\"2026-10-10\"],\n            ),\n",
+            &format!("\"2026-10-10\"],\n            ),\n            (year: {year}, holidays: []),\n"),
+        );
         let run = check(&["validate", &file], 1);
-        assert!(run.stderr.contains(&format!("calendar year {year} is outside the supported range 1900–2999")), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("calendar year {year} is outside the supported range 1900–2999")),
+            "{}",
+            run.stderr
+        );
         let run = check(&["calendar", &file, "year", "2026"], 1);
         assert!(run.stderr.contains("1900–2999"), "{}", run.stderr);
     }
@@ -478,12 +487,20 @@ fn plan_from_a_non_working_day_says_where_counting_starts() {
 /// or a label (or a DOT string) and inject diagram text.
 #[test]
 fn graph_names_with_newlines_cannot_inject_diagram_text() {
-    let file = variant("hall.ron", "newline-names", r#"name: "我要开饭店","#, r#"name: "我要开饭店\nclick m0 call alert(1)\r\u{2028}x","#);
-    let text = std::fs::read_to_string(&file).unwrap().replacen(
-        r#"            name: "营业执照","#,
-        r#"            name: "营业执照\n  m9[\"injected\"]\t\u{7}","#,
-        1,
-    ).replacen(r#"(id: "market-access", name: "市场准入科"),"#, r#"(id: "market-access", name: "市场准入科\n%%\nstyle m0 fill:#f00"),"#, 1);
+    let file = variant(
+        "hall.ron",
+        "newline-names",
+        r#"name: "我要开饭店","#,
+        r#"name: "我要开饭店\nclick m0 call alert(1)\r\u{2028}x","#,
+    );
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replacen(r#"            name: "营业执照","#, r#"            name: "营业执照\n  m9[\"injected\"]\t\u{7}","#, 1)
+        .replacen(
+            r#"(id: "market-access", name: "市场准入科"),"#,
+            r#"(id: "market-access", name: "市场准入科\n%%\nstyle m0 fill:#f00"),"#,
+            1,
+        );
     std::fs::write(&file, text).unwrap();
     for format in ["mermaid", "dot"] {
         let run = check(&["graph", &file, "--bundle", "open-restaurant", "--format", format], 0);

@@ -139,8 +139,10 @@ fn an_unknown_reference_lists_what_exists() {
 #[test]
 fn calendar_years_outside_the_supported_range_are_refused() {
     for year in ["-2147483648", "2147483647", "6000000", "-5", "0", "1899", "3000"] {
-        let source = with("year: 2026, holidays: [(name: \"元旦\", from: \"2026-01-01\", to: \"2026-01-03\")],\n                        makeup_workdays: [\"2026-01-04\"]",
-            &format!("year: {year}, holidays: []"));
+        let source = with(
+            "year: 2026, holidays: [(name: \"元旦\", from: \"2026-01-01\", to: \"2026-01-03\")],\n                        makeup_workdays: [\"2026-01-04\"]",
+            &format!("year: {year}, holidays: []"),
+        );
         let p = problems(&source);
         assert!(
             p.iter().any(|x| x.contains(&format!("calendar year {year} is outside the supported range 1900–2999"))
@@ -174,7 +176,8 @@ fn optional_values_are_accepted_bare_or_with_some() {
         r#"simulated_approval: (precondition: "land-obtained", validity_days: 60)"#,
         r#"simulated_approval: Some((precondition: "land-obtained", validity_days: Some(60)))"#,
     ] {
-        let source = with("result: \"证\", channels: [Window]),", &format!("result: \"证\", channels: [Window], {simulated}),"));
+        let source =
+            with("result: \"证\", channels: [Window]),", &format!("result: \"证\", channels: [Window], {simulated}),"));
         let def = Definition::from_ron(&source, "test.ron").unwrap_or_else(|d| panic!("{simulated}: {d}"));
         let sim = def.items()[1].simulated_approval.as_ref().expect("set");
         assert_eq!(sim.precondition.as_str(), "land-obtained", "{simulated}");
@@ -192,8 +195,14 @@ fn a_bundle_has_at_most_64_members() {
             .map(|i| format!("(id: \"i{i}\", code: \"I\", name: \"事项\", decided_by: Department(\"a\"), kind: Immediate, statutory_days: 0, promised_days: 0, result: \"证\", channels: [Window]),\n"))
             .collect();
         let members: Vec<String> = (0..n).map(|i| format!("(item: \"i{i}\")")).collect();
-        with("items: [\n", &format!("items: [\n{items}"))
-            .replacen("bundles: [", &format!("bundles: [(id: \"big\", name: \"大\", lead: \"a\", promised_days: 0, members: [{}]),\n", members.join(", ")), 1)
+        with("items: [\n", &format!("items: [\n{items}")).replacen(
+            "bundles: [",
+            &format!(
+                "bundles: [(id: \"big\", name: \"大\", lead: \"a\", promised_days: 0, members: [{}]),\n",
+                members.join(", ")
+            ),
+            1,
+        )
     };
     assert_eq!(problems(&bundle_of(64)), Vec::<String>::new());
     let p = problems(&bundle_of(65));

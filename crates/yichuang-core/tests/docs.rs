@@ -204,6 +204,12 @@ fn the_definition_format_page_agrees_with_the_loader() {
     let unchecked = text.split("Not checked by the loader").nth(1).expect("the page lists what is not checked");
     let unchecked = unchecked.split("\n\n").next().unwrap_or_default();
     assert!(!unchecked.contains("45"), "the 45-day limit is checked by the loader: {unchecked}");
-    assert!(!unchecked.contains("decides no item and leads no bundle"), "a deciding Supervision department is refused: {unchecked}");
-    assert!(!text.contains("which is refused if one of them\n  has a `when`"), "omitted milestones skip conditional members");
+    assert!(
+        !unchecked.contains("decides no item and leads no bundle"),
+        "a deciding Supervision department is refused: {unchecked}"
+    );
+    assert!(
+        !text.contains("which is refused if one of them\n  has a `when`"),
+        "omitted milestones skip conditional members"
+    );
 }

@@ -295,15 +295,20 @@ fn an_empty_stage_or_a_stage_without_milestones_is_refused() {
 
     // A stage whose members are all conditional and that names no milestones has none.
     let only_conditional = text
-        .replacen(r#"members: ["drawing-review", "fire-design-review", "construction-permit"],"#,
-            r#"members: ["fire-design-review"],"#, 1)
+        .replacen(
+            r#"members: ["drawing-review", "fire-design-review", "construction-permit"],"#,
+            r#"members: ["fire-design-review"],"#,
+            1,
+        )
         .replacen(milestones3, "", 1);
     let diagnostics =
         Definition::from_ron(&only_conditional, "county-hall.ron").expect_err("a stage needs a milestone").0;
     assert!(
-        diagnostics.iter().any(|d| d.path == "bundles[industrial-project].stages[construction-permit-stage].milestones"
-            && d.message.contains("no milestone")
-            && d.help.contains("milestones")),
+        diagnostics
+            .iter()
+            .any(|d| d.path == "bundles[industrial-project].stages[construction-permit-stage].milestones"
+                && d.message.contains("no milestone")
+                && d.help.contains("milestones")),
         "{diagnostics:#?}"
     );
 }

@@ -402,9 +402,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                     &format!("year: {}", year.year),
                     format!("calendar.years[{}].year", year.year),
                     format!("calendar year {} is outside the supported range {MIN_YEAR}–{MAX_YEAR}", year.year),
-                    format!(
-                        "describe years from {MIN_YEAR} to {MAX_YEAR} only, each with its official holiday table"
-                    ),
+                    format!("describe years from {MIN_YEAR} to {MAX_YEAR} only, each with its official holiday table"),
                 );
             }
         }
@@ -1191,7 +1189,8 @@ mod tests {
 
     #[test]
     fn the_locator_finds_what_a_rescan_finds() {
-        let long_line = format!("(a: \"x\", {}\"中文\", \"y\")\nitems: [\"y\", \"\", \"x\"] // \"z\"\n", "\"é\", ".repeat(3000));
+        let long_line =
+            format!("(a: \"x\", {}\"中文\", \"y\")\nitems: [\"y\", \"\", \"x\"] // \"z\"\n", "\"é\", ".repeat(3000));
         let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/definitions/county-hall.ron");
         let county = std::fs::read_to_string(examples).expect("the example exists");
         for source in [long_line.as_str(), county.as_str()] {
