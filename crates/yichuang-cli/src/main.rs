@@ -7,7 +7,10 @@
 //! |---|---|
 //! | 0 | success (every definition valid) |
 //! | 1 | a definition is invalid (its diagnostics are printed), or a verification failed (a log that does not replay, an invariant `check` found violated) |
-//! | 2 | usage, IO or input error (unreadable file, bad date, unknown bundle, date outside the calendar) |
+//! | 2 | usage, IO or input error (unreadable file, bad date, unknown bundle, date outside the calendar); for `check` also an invalid definition |
+//!
+//! One exception: `check` exits 2, not 1, for an invalid definition (its diagnostics are still
+//! printed), so that its 1 always means a violated invariant (docs/check.md).
 
 mod cmd;
 mod failure;
@@ -29,7 +32,8 @@ use crate::failure::Failure;
 #[command(name = "yichuang", version, propagate_version = true)]
 #[command(after_help = "Exit codes: 0 success; 1 a definition is invalid (diagnostics on stderr) or a \
                   verification failed (a log that does not replay, an invariant the checker found violated); \
-                  2 usage, IO or input error (message on stderr).")]
+                  2 usage, IO or input error (message on stderr). Exception: `check` exits 2 for an invalid \
+                  definition, so that its 1 always means a violated invariant.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

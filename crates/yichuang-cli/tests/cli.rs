@@ -19,6 +19,16 @@ fn hall() -> String {
     data("hall.ron")
 }
 
+/// A copy of `tests/data/{name}` with `from` replaced by `to`, written under the test target
+/// directory; returns its path.
+fn variant(name: &str, tag: &str, from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(data(name)).expect("fixture is readable");
+    assert!(text.contains(from), "`{name}` has no `{from}`");
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{tag}.ron"));
+    std::fs::write(&path, text.replacen(from, to, 1)).expect("temp file is writable");
+    path.display().to_string()
+}
+
 /// Runs `yichuang` with `args` and captures everything.
 fn yichuang<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_yichuang")).args(args).output().expect("the binary runs");
@@ -192,6 +202,38 @@ fn calendar_outside_the_covered_years_exits_2_naming_them() {
     // Adding past the last covered day is refused the same way.
     let run = check(&["calendar", &hall, "add", "2026-12-30", "5"], 2);
     assert!(run.stderr.contains("2025–2026"), "{}", run.stderr);
+}
+
+/// Absurd years never panic (exit 101) nor print made-up dates: the loader refuses calendar years
+/// outside 1900–2999 (exit 1), and `calendar year N` outside the covered years is an input error.
+#[test]
+fn extreme_years_are_refused_without_a_panic() {
+    let hall = hall();
+    for year in ["2147483647", "6000000", "1899"] {
+        let run = check(&["calendar", &hall, "year", year], 2);
+        assert!(run.stderr.starts_with("error: ") && run.stderr.contains("2025–2026"), "{year}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{year}: {}", run.stdout);
+    }
+    let run = check(&["calendar", &hall, "year", "6000000"], 2);
+    assert!(run.stderr.contains("1900–2999"), "{}", run.stderr);
+    let run = check(&["calendar", &hall, "year", "--", "-2147483648"], 2);
+    assert!(run.stderr.contains("2025–2026") && run.stderr.contains("1900–2999"), "{}", run.stderr);
+    for (tag, year) in [("min-year", "-2147483648"), ("max-year", "2147483647"), ("far-year", "6000000")] {
+        let file = variant(
+            "hall.ron",
+            tag,
+            "\"2026-10-10\"],\n            ),\n",
+            &format!("\"2026-10-10\"],\n            ),\n            (year: {year}, holidays: []),\n"),
+        );
+        let run = check(&["validate", &file], 1);
+        assert!(
+            run.stderr.contains(&format!("calendar year {year} is outside the supported range 1900–2999")),
+            "{}",
+            run.stderr
+        );
+        let run = check(&["calendar", &file, "year", "2026"], 1);
+        assert!(run.stderr.contains("1900–2999"), "{}", run.stderr);
+    }
 }
 
 #[test]
@@ -396,4 +438,89 @@ fn graph_of_a_missing_file_exits_2_naming_it() {
     let missing = data("no-such-file.ron");
     let run = check(&["graph", &missing, "--bundle", "x"], 2);
     assert!(run.stderr.starts_with(&format!("error: cannot read `{missing}`: ")), "{}", run.stderr);
+}
+
+/// The top-level help states the exit codes, including `check`'s exception for an invalid
+/// definition (2, so that its 1 always means a violated invariant).
+#[test]
+fn help_states_the_exit_codes_and_the_check_exception() {
+    let run = check(&["--help"], 0);
+    assert!(run.stdout.contains("Exit codes: 0 success; 1 a definition is invalid"), "{}", run.stdout);
+    assert!(run.stdout.contains("`check` exits 2 for an invalid definition"), "{}", run.stdout);
+    let bad = data("three-problems.ron");
+    let run = check(&["check", &bad], 2);
+    assert!(run.stderr.contains("3 problem(s) found"), "{}", run.stderr);
+}
+
+/// Acceptance on a day that is not a working day (a Spring Festival Sunday) is planned as given,
+/// with a one-line notice: day 1 of every period is the next working day.
+#[test]
+fn plan_from_a_non_working_day_says_where_counting_starts() {
+    let hall = hall();
+    let base = ["plan", hall.as_str(), "--bundle", "open-restaurant", "--start"];
+    let run = check(&[&base[..], &["2026-02-15"]].concat(), 0);
+    let notice: Vec<&str> = run.stdout.lines().filter(|l| l.contains("not a working day")).collect();
+    assert_eq!(notice.len(), 1, "{}", run.stdout);
+    assert!(
+        notice[0].contains("2026-02-15 Sun is not a working day (春节)")
+            && notice[0].contains("counting starts on the next working day, 2026-02-24 Tue"),
+        "{}",
+        notice[0]
+    );
+    // The licence may start on the acceptance day itself and is due on working day 1.
+    assert!(line_of(&run.stdout, "营业执照").ends_with("2026-02-15 Sun  2026-02-24 Tue"), "{}", run.stdout);
+    let run = check(&[&base[..], &["2026-02-15", "--format", "json"]].concat(), 0);
+    let v = json(&run.stdout);
+    assert_eq!(v["start_is_working_day"], false);
+    assert_eq!(v["first_counted_day"], "2026-02-24");
+
+    // A working day gets no notice; day 1 is still the next working day.
+    let run = plan(&[], 0);
+    assert!(!run.stdout.contains("not a working day"), "{}", run.stdout);
+    let run = plan(&["--format", "json"], 0);
+    let v = json(&run.stdout);
+    assert_eq!(v["start_is_working_day"], true);
+    assert_eq!(v["first_counted_day"], "2026-02-14");
+}
+
+/// A newline or other control character in a name must not break out of a Mermaid `%%` comment
+/// or a label (or a DOT string) and inject diagram text.
+#[test]
+fn graph_names_with_newlines_cannot_inject_diagram_text() {
+    let file = variant(
+        "hall.ron",
+        "newline-names",
+        r#"name: "我要开饭店","#,
+        r#"name: "我要开饭店\nclick m0 call alert(1)\r\u{2028}x","#,
+    );
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replacen(r#"            name: "营业执照","#, r#"            name: "营业执照\n  m9[\"injected\"]\t\u{7}","#, 1)
+        .replacen(
+            r#"(id: "market-access", name: "市场准入科"),"#,
+            r#"(id: "market-access", name: "市场准入科\n%%\nstyle m0 fill:#f00"),"#,
+            1,
+        );
+    std::fs::write(&file, text).unwrap();
+    for format in ["mermaid", "dot"] {
+        let run = check(&["graph", &file, "--bundle", "open-restaurant", "--format", format], 0);
+        for line in run.stdout.lines() {
+            assert!(
+                !line.trim_start().starts_with("click")
+                    && !line.trim_start().starts_with("m9[")
+                    && !line.trim_start().starts_with("style m0 fill:#f00")
+                    && !line.trim_start().starts_with("%%\u{2028}")
+                    && line.trim() != "%%",
+                "{format}: injected line `{line}` in\n{}",
+                run.stdout
+            );
+        }
+        assert!(
+            !run.stdout.chars().any(|c| c.is_control() && c != '\n' || c == '\u{2028}'),
+            "{format}: a control character survived:\n{}",
+            run.stdout
+        );
+        // The text itself is still shown, on the line it belongs to.
+        assert!(run.stdout.contains("click m0 call alert(1)"), "{}", run.stdout);
+    }
 }

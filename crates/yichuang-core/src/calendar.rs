@@ -12,18 +12,39 @@ use serde::Serialize;
 
 use crate::time::{Date, Instant, format_time_of_day};
 
+/// The first year a calendar may cover (the loader refuses earlier `calendar.years`).
+pub const MIN_YEAR: i32 = 1900;
+/// The last year a calendar may cover (the loader refuses later `calendar.years`).
+pub const MAX_YEAR: i32 = 2999;
+
+/// What to do about a year the calendar does not cover.
+fn year_advice(year: &i32) -> String {
+    if (MIN_YEAR..=MAX_YEAR).contains(year) {
+        format!("add the official table for {year} to the definition's `calendar.years`")
+    } else {
+        format!("calendars cover years {MIN_YEAR}–{MAX_YEAR} only")
+    }
+}
+
 /// Why a calendar query could not be answered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CalendarError {
     /// The date lies outside the years whose holiday tables the definition ships.
-    #[error(
-        "{date} is outside the calendar: holiday tables cover {first_year}–{last_year}; \
-         add the official table for {year} to the definition's `calendar.years`"
-    )]
+    #[error("{date} is outside the calendar: holiday tables cover {first_year}–{last_year}; {}", year_advice(.year))]
     OutOfRange {
         /// The date asked about.
         date: Date,
         /// Its year.
+        year: i32,
+        /// First covered year.
+        first_year: i32,
+        /// Last covered year.
+        last_year: i32,
+    },
+    /// A whole year asked about lies outside the years whose holiday tables the definition ships.
+    #[error("year {year} is outside the calendar: holiday tables cover {first_year}–{last_year}; {}", year_advice(.year))]
+    YearOutOfRange {
+        /// The year asked about.
         year: i32,
         /// First covered year.
         first_year: i32,
@@ -71,7 +92,8 @@ pub struct DayInfo {
 
 impl Calendar {
     /// Builds a calendar over `first_year..=last_year` from per-date overrides. Called by the
-    /// definition loader after it has validated the tables.
+    /// definition loader after it has validated the tables (years within
+    /// [`MIN_YEAR`]`..=`[`MAX_YEAR`]).
     pub(crate) fn build(
         first_year: i32,
         last_year: i32,
@@ -188,6 +210,9 @@ impl Calendar {
 
     /// Working days in the whole of `year`.
     pub fn working_days_in_year(&self, year: i32) -> Result<u32, CalendarError> {
+        if !(self.first_year..=self.last_year).contains(&year) {
+            return Err(CalendarError::YearOutOfRange { year, first_year: self.first_year, last_year: self.last_year });
+        }
         let start = Date::from_ymd(year, 1, 1).expect("January 1st exists");
         let end = Date::from_ymd(year, 12, 31).expect("December 31st exists");
         let (a, b) = (self.index(start)?, self.index(end)?);

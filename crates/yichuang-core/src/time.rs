@@ -66,12 +66,14 @@ pub enum ParseTimeError {
 }
 
 impl Date {
-    /// Builds a date from year, month (1–12) and day (1–31); `None` if it does not exist.
+    /// Builds a date from year, month (1–12) and day (1–31); `None` if it does not exist or lies
+    /// outside the representable range (about ±5.88 million years around 1970: days since the
+    /// epoch must fit an `i32`). Never overflows, whatever the year.
     pub fn from_ymd(year: i32, month: u32, day: u32) -> Option<Date> {
         if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
             return None;
         }
-        Some(Date(days_from_civil(year, month, day)))
+        i32::try_from(days_from_civil(i64::from(year), month, day)).ok().map(Date)
     }
 
     /// Days since 1970-01-01 (negative before).
@@ -86,7 +88,9 @@ impl Date {
 
     /// Year, month, day.
     pub fn ymd(self) -> (i32, u32, u32) {
-        civil_from_days(self.0)
+        let (year, month, day) = civil_from_days(i64::from(self.0));
+        // Every i32 day count lies within ±5.9 million years, well inside i32.
+        (i32::try_from(year).expect("the year of an i32 day count fits an i32"), month, day)
     }
 
     /// The year.
@@ -97,7 +101,7 @@ impl Date {
     /// Day of the week.
     pub fn weekday(self) -> Weekday {
         // 1970-01-01 was a Thursday.
-        match (self.0 + 3).rem_euclid(7) {
+        match (i64::from(self.0) + 3).rem_euclid(7) {
             0 => Weekday::Monday,
             1 => Weekday::Tuesday,
             2 => Weekday::Wednesday,
@@ -108,9 +112,11 @@ impl Date {
         }
     }
 
-    /// The date `days` calendar days later (earlier if negative).
+    /// The date `days` calendar days later (earlier if negative). Saturates at the ends of the
+    /// representable range instead of overflowing; calendars cover far narrower ranges and refuse
+    /// such dates as outside the calendar.
     pub fn add_days(self, days: i32) -> Date {
-        Date(self.0 + days)
+        Date(self.0.saturating_add(days))
     }
 
     /// The instant at `minute_of_day` minutes after midnight of this date.
@@ -144,7 +150,8 @@ impl Instant {
 
     /// The civil date this instant falls on.
     pub fn date(self) -> Date {
-        Date(self.0.div_euclid(MINUTES_PER_DAY) as i32)
+        // Saturating, like `Date::add_days`: instants past the representable dates clamp to the end.
+        Date(self.0.div_euclid(MINUTES_PER_DAY).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
     }
 
     /// Minutes after midnight.
@@ -177,18 +184,19 @@ fn days_in_month(year: i32, month: u32) -> u32 {
     }
 }
 
-// Howard Hinnant's `days_from_civil`: exact for the proleptic Gregorian calendar.
-fn days_from_civil(year: i32, month: u32, day: u32) -> i32 {
+// Howard Hinnant's `days_from_civil`: exact for the proleptic Gregorian calendar. Computed in
+// i64 so that no i32 year overflows (the result is then range-checked by the caller).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
-    let m = month as i32;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i32 - 1;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
 }
 
-fn civil_from_days(days: i32) -> (i32, u32, u32) {
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -197,7 +205,7 @@ fn civil_from_days(days: i32) -> (i32, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i32::from(month <= 2);
+    let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
 
@@ -286,7 +294,7 @@ mod tests {
 
     #[test]
     fn civil_round_trip_over_four_centuries() {
-        for days in -146_097..146_097 * 2 {
+        for days in -146_097i64..146_097 * 2 {
             let (y, m, d) = civil_from_days(days);
             assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
         }

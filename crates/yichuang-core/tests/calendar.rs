@@ -93,3 +93,32 @@ proptest::proptest! {
         proptest::prop_assert!(end >= start);
     }
 }
+
+/// Any year asked about, however absurd, is an error naming the covered years, never a panic or a
+/// wrapped number.
+#[test]
+fn a_year_far_outside_the_calendar_is_an_error() {
+    let def = hall();
+    for year in [i32::MIN, -1, 0, 1899, 2030, 5_880_000, 6_000_000, i32::MAX] {
+        let text = def.calendar().working_days_in_year(year).unwrap_err().to_string();
+        assert!(text.contains(&year.to_string()) && text.contains("2025–2026"), "{year}: {text}");
+    }
+}
+
+/// Date arithmetic at the ends of the representable range neither panics nor wraps.
+#[test]
+fn dates_at_the_ends_of_the_range_do_not_overflow() {
+    assert_eq!(Date::from_ymd(i32::MAX, 1, 1), None);
+    assert_eq!(Date::from_ymd(i32::MIN, 12, 31), None);
+    assert_eq!(Date::from_ymd(6_000_000, 1, 1), None);
+    let far = Date::from_ymd(5_000_000, 3, 1).expect("inside the representable range");
+    assert_eq!(far.ymd(), (5_000_000, 3, 1));
+    for days in [i32::MIN, i32::MIN + 1, i32::MAX - 1, i32::MAX] {
+        let date = Date::from_days_since_epoch(days);
+        let (y, m, d) = date.ymd();
+        assert_eq!(Date::from_ymd(y, m, d), Some(date), "{days}");
+        let _ = date.weekday();
+        assert_eq!(date.add_days(1).days_since_epoch(), days.saturating_add(1));
+        assert_eq!(date.add_days(-1).days_since_epoch(), days.saturating_sub(1));
+    }
+}

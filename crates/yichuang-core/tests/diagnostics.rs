@@ -133,3 +133,109 @@ fn an_unknown_reference_lists_what_exists() {
         "{p:?}"
     );
 }
+
+/// Calendar years are refused outside the supported range, with the range named, and never
+/// panic: the extreme values once overflowed `Calendar::build` and the day arithmetic.
+#[test]
+fn calendar_years_outside_the_supported_range_are_refused() {
+    for year in ["-2147483648", "2147483647", "6000000", "-5", "0", "1899", "3000"] {
+        let source = with(
+            "year: 2026, holidays: [(name: \"元旦\", from: \"2026-01-01\", to: \"2026-01-03\")],\n                        makeup_workdays: [\"2026-01-04\"]",
+            &format!("year: {year}, holidays: []"),
+        );
+        let p = problems(&source);
+        assert!(
+            p.iter().any(|x| x.contains(&format!("calendar year {year} is outside the supported range 1900–2999"))
+                && x.contains(&format!("calendar.years[{year}].year"))
+                && x.contains("1900 to 2999")),
+            "{year}: {p:#?}"
+        );
+    }
+    // The ends of the range are accepted (the plan's deadline must then move with the year).
+    for year in [1900, 2999] {
+        let source = with(
+            "year: 2026, holidays: [(name: \"元旦\", from: \"2026-01-01\", to: \"2026-01-03\")],\n                        makeup_workdays: [\"2026-01-04\"]",
+            &format!("year: {year}, holidays: []"),
+        )
+        .replacen("2026-12-31", &format!("{year}-12-31"), 1);
+        assert_eq!(problems(&source), Vec::<String>::new(), "{year}");
+    }
+}
+
+/// docs/definitions.md: optional values may be written bare or with `Some(…)` (the loader turns on
+/// `implicit_some`), and the `#![enable(implicit_some)]` attribute is harmless.
+#[test]
+fn optional_values_are_accepted_bare_or_with_some() {
+    let some = with(r#"shared_source: "共享库""#, r#"shared_source: Some("共享库")"#);
+    assert_eq!(problems(&some), Vec::<String>::new());
+    let attribute = format!("#![enable(implicit_some)]\n{BASE}");
+    assert_eq!(problems(&attribute), Vec::<String>::new());
+    for simulated in [
+        r#"simulated_approval: (precondition: "land-obtained")"#,
+        r#"simulated_approval: Some((precondition: "land-obtained"))"#,
+        r#"simulated_approval: (precondition: "land-obtained", validity_days: 60)"#,
+        r#"simulated_approval: Some((precondition: "land-obtained", validity_days: Some(60)))"#,
+    ] {
+        let source =
+            with("result: \"证\", channels: [Window]),", &format!("result: \"证\", channels: [Window], {simulated}),"));
+        let def = Definition::from_ron(&source, "test.ron").unwrap_or_else(|d| panic!("{simulated}: {d}"));
+        let sim = def.items()[1].simulated_approval.as_ref().expect("set");
+        assert_eq!(sim.precondition.as_str(), "land-obtained", "{simulated}");
+    }
+    let warning = with("plan: (", "policies: (warning_percent: 80, default_rating: Some(5)),\n    plan: (");
+    let def = Definition::from_ron(&warning, "test.ron").unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!((def.policies().warning_percent, def.policies().default_rating), (80, 5));
+}
+
+/// docs/definitions.md: a bundle has at most 64 members.
+#[test]
+fn a_bundle_has_at_most_64_members() {
+    let bundle_of = |n: usize| {
+        let items: String = (0..n)
+            .map(|i| format!("(id: \"i{i}\", code: \"I\", name: \"事项\", decided_by: Department(\"a\"), kind: Immediate, statutory_days: 0, promised_days: 0, result: \"证\", channels: [Window]),\n"))
+            .collect();
+        let members: Vec<String> = (0..n).map(|i| format!("(item: \"i{i}\")")).collect();
+        with("items: [\n", &format!("items: [\n{items}")).replacen(
+            "bundles: [",
+            &format!(
+                "bundles: [(id: \"big\", name: \"大\", lead: \"a\", promised_days: 0, members: [{}]),\n",
+                members.join(", ")
+            ),
+            1,
+        )
+    };
+    assert_eq!(problems(&bundle_of(64)), Vec::<String>::new());
+    let p = problems(&bundle_of(65));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].contains("has 65 members; a bundle has at most 64") && p[0].contains("bundles[big].members"), "{p:?}");
+}
+
+/// Thousands of problems are all reported, each at its own line and column. (Locating them once
+/// re-scanned the text from the start for each, quadratic in the number of problems; no timing is
+/// asserted here.)
+#[test]
+fn thousands_of_problems_are_all_reported_and_located() {
+    let n = 3000;
+    let items: String = (0..n)
+        .map(|i| {
+            format!(
+                "        (id: \"i{i}\", code: \"I\", name: \"事项\", decided_by: Department(\"nope-{i}\"), kind: Immediate, \
+                 statutory_days: 0, promised_days: 0, result: \"证\", channels: [Window]),\n"
+            )
+        })
+        .collect();
+    let source = with("items: [\n", &format!("items: [\n{items}"));
+    let diagnostics = Definition::from_ron(&source, "big.ron").expect_err("every item is wrong").0;
+    assert_eq!(diagnostics.len(), n, "one problem per item");
+    // Where each `"nope-i"` is, from one pass over the lines.
+    let expected: Vec<(usize, usize)> = source
+        .lines()
+        .enumerate()
+        .filter_map(|(l, line)| line.find("\"nope-").map(|at| (l + 1, line[..at].chars().count() + 1)))
+        .collect();
+    assert_eq!(expected.len(), n);
+    for (i, d) in diagnostics.iter().enumerate() {
+        assert_eq!(d.path, format!("items[i{i}].decided_by"));
+        assert_eq!(d.location, Some(expected[i]), "{d:?}");
+    }
+}

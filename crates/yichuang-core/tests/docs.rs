@@ -192,3 +192,24 @@ fn the_event_list_is_complete() {
 fn every_event_is_in_the_glossary() {
     assert_in_glossary(EVENTS.iter().map(|name| format!("event::Event::{name}")));
 }
+
+/// docs/definitions.md describes what the loader does: bare optional values are accepted, the
+/// 45-working-day joint limit is checked, and the 64-member limit is stated.
+#[test]
+fn the_definition_format_page_agrees_with_the_loader() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/definitions.md");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    assert!(!text.contains("Expected option"), "bare optional values are accepted (implicit_some is on)");
+    assert!(text.contains("at most 64"), "the 64-member limit per bundle is enforced and must be documented");
+    let unchecked = text.split("Not checked by the loader").nth(1).expect("the page lists what is not checked");
+    let unchecked = unchecked.split("\n\n").next().unwrap_or_default();
+    assert!(!unchecked.contains("45"), "the 45-day limit is checked by the loader: {unchecked}");
+    assert!(
+        !unchecked.contains("decides no item and leads no bundle"),
+        "a deciding Supervision department is refused: {unchecked}"
+    );
+    assert!(
+        !text.contains("which is refused if one of them\n  has a `when`"),
+        "omitted milestones skip conditional members"
+    );
+}

@@ -258,3 +258,57 @@ fn three_problems_are_all_reported_at_once() {
     );
     find(&|d| d.path == "items[food-licence].promised_days" && d.message.contains("statutory"), "promised > statutory");
 }
+
+/// An empty stage once validated and removed the stage ordering: stage 3 of the industrial
+/// project then started in parallel with stage 1. A stage without members, or one that would have
+/// no milestones, is refused with its path and how to fix it.
+#[test]
+fn an_empty_stage_or_a_stage_without_milestones_is_refused() {
+    let path = examples_dir().join("county-hall.ron");
+    let text = read(&path);
+    let stage2 = r#"members: ["design-scheme-review", "construction-planning-permit"],"#;
+    assert!(text.contains(stage2));
+    let empty = text.replacen(stage2, "members: [],", 1).replacen(
+        r#"milestones: ["design-scheme-review", "construction-planning-permit"],"#,
+        "",
+        1,
+    );
+    let diagnostics = Definition::from_ron(&empty, "county-hall.ron").expect_err("an empty stage is refused").0;
+    assert!(
+        diagnostics.iter().any(|d| d.path == "bundles[industrial-project].stages[engineering-permit].members"
+            && d.message.contains("stage `engineering-permit` has no members")
+            && d.help.contains("list")
+            && d.location.is_some()),
+        "{diagnostics:#?}"
+    );
+
+    // Stage 3 without explicit milestones has its unconditional members as milestones and skips
+    // the conditional fire-design-review: accepted, as documented.
+    let milestones3 = r#"milestones: ["construction-permit"], // a conditional member cannot be a milestone"#;
+    assert!(text.contains(milestones3));
+    let def = Definition::from_ron(&text.replacen(milestones3, "", 1), "county-hall.ron")
+        .unwrap_or_else(|d| panic!("default milestones are the unconditional members:\n{d}"));
+    let b = bundle(&def, "industrial-project");
+    let stage = &b.stages[2];
+    let ids: Vec<&str> = stage.milestones.iter().map(|&m| def.item(b.members[m].item).id.as_str()).collect();
+    assert_eq!(ids, ["drawing-review", "construction-permit"]);
+
+    // A stage whose members are all conditional and that names no milestones has none.
+    let only_conditional = text
+        .replacen(
+            r#"members: ["drawing-review", "fire-design-review", "construction-permit"],"#,
+            r#"members: ["fire-design-review"],"#,
+            1,
+        )
+        .replacen(milestones3, "", 1);
+    let diagnostics =
+        Definition::from_ron(&only_conditional, "county-hall.ron").expect_err("a stage needs a milestone").0;
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d.path == "bundles[industrial-project].stages[construction-permit-stage].milestones"
+                && d.message.contains("no milestone")
+                && d.help.contains("milestones")),
+        "{diagnostics:#?}"
+    );
+}

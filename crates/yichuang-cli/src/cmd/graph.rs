@@ -211,9 +211,18 @@ fn edges(bundle: &Bundle) -> Vec<Edge> {
     edges
 }
 
-/// Text inside a Mermaid `"…"` label: quotes and angle brackets as Mermaid entities.
+/// `text` on one line: every control character (newline, carriage return, tab, bell …) and the
+/// Unicode line and paragraph separators become a space. Names come from the definition and may
+/// contain them; in the output they would end a `%%` comment or a label and let the rest of the
+/// name be read as diagram statements.
+fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') { ' ' } else { c }).collect()
+}
+
+/// Text inside a Mermaid `"…"` label or `%%` comment: on one line, quotes and angle brackets as
+/// Mermaid entities.
 fn mermaid_text(text: &str) -> String {
-    text.replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;")
+    one_line(text).replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;")
 }
 
 fn mermaid(g: &Graph) -> String {
@@ -266,9 +275,9 @@ fn mermaid(g: &Graph) -> String {
     s
 }
 
-/// Text inside a DOT `"…"` string.
+/// Text inside a DOT `"…"` string: on one line, backslashes and quotes escaped.
 fn dot_text(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('"', "\\\"")
+    one_line(text).replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 fn dot(g: &Graph) -> String {

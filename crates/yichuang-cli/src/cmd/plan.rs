@@ -105,6 +105,9 @@ fn render(def: &Definition, bundle: &Bundle, plan: &BundlePlan) -> String {
     header.row(["accepted (受理):".to_owned(), format!("{} {english} {chinese}", plan.start)]);
     header.row(["office hours (办公时间):".to_owned(), def.calendar().office_hours_text()]);
     s.push_str(&header.render(0));
+    if let Some(line) = start_notice(def, plan) {
+        s.push_str(&line);
+    }
     s.push_str("\nmembers (事项), in order; * = on the critical path:\n");
     s.push_str(&members_table(def, bundle, plan));
     let names: BTreeMap<&str, &str> = plan.members.iter().map(|m| (m.item.as_str(), m.name.as_str())).collect();
@@ -121,6 +124,26 @@ fn render(def: &Definition, bundle: &Bundle, plan: &BundlePlan) -> String {
     );
     s.push_str(&notice(plan));
     s
+}
+
+/// One line when acceptance falls on a day that is not a working day: the plan counts from it
+/// all the same, so day 1 of every period is the next working day.
+fn start_notice(def: &Definition, plan: &BundlePlan) -> Option<String> {
+    if plan.start_is_working_day {
+        return None;
+    }
+    let why = def
+        .holiday_notes()
+        .iter()
+        .find(|(d, _)| *d == plan.start)
+        .map_or_else(String::new, |(_, name)| format!(" ({name})"));
+    let first = plan.first_counted_day.map_or_else(|| "beyond the calendar".to_owned(), day);
+    Some(format!(
+        "notice: {} is not a working day{why}; counting starts on the next working day, {first} (working day 1); \
+         members that can start at once are shown starting {}\n",
+        day(plan.start),
+        plan.start
+    ))
 }
 
 /// One row per member in topological order.

@@ -129,6 +129,13 @@ pub struct BundlePlan {
     pub lead: String,
     /// Acceptance date the plan counts from.
     pub start: Date,
+    /// Whether `start` is a working day. Acceptance on a day that is not (a weekend or holiday) is
+    /// planned as given: members that can start at once start on `start`, and day 1 of every
+    /// period is `first_counted_day`, exactly as for a working day.
+    pub start_is_working_day: bool,
+    /// Day 1 of every period: the next working day strictly after `start` (the start day is
+    /// never counted, 行政许可法 Art. 82). `None` if that lies beyond the calendar.
+    pub first_counted_day: Option<Date>,
     /// Members in topological order.
     pub members: Vec<MemberPlan>,
     /// Critical path (item ids).
@@ -273,6 +280,8 @@ impl Bundle {
             name: self.name.clone(),
             lead: def.department(self.lead).name.clone(),
             start,
+            start_is_working_day: cal.is_working_day(start)?,
+            first_counted_day: cal.next_working_day(start).ok(),
             members,
             critical_path: path.iter().filter(|&&p| applies[p]).map(|&p| id_of(p)).collect(),
             critical_days,
