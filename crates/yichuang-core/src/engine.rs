@@ -284,10 +284,10 @@ impl Engine {
                                 accepted: def.windows().iter().map(|w| w.id.as_str()).collect::<Vec<_>>().join(", "),
                             });
                         }
-                        (self.department(department)?, Some(window.clone()))
+                        (self.responsible(department)?, Some(window.clone()))
                     }
                     ComplaintTarget::Department(d) | ComplaintTarget::Process { department: d, .. } => {
-                        (self.department(d)?, None)
+                        (self.responsible(d)?, None)
                     }
                 }
             }
@@ -314,7 +314,14 @@ impl Engine {
                             id: task.to_string(),
                             accepted: plan.tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", "),
                         })?;
-                        def.department(t.departments[0]).id.clone()
+                        // 回避: the supervision section may share a plan task, but the
+                        // ticket goes to the first department it can supervise.
+                        let responsible =
+                            t.departments.iter().map(|&d| def.department(d)).find(|d| !d.kind.supervises());
+                        match responsible {
+                            Some(d) => d.id.clone(),
+                            None => return Err(self.supervision_responsible(&def.department(t.departments[0]).id)),
+                        }
                     }
                     None => {
                         return Err(Rejection::OutOfRange {
@@ -420,6 +427,27 @@ impl Engine {
                 accepted: self.def.departments().iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", "),
             }),
         }
+    }
+
+    /// The responsible department of a complaint: a known department the supervision section
+    /// can supervise (回避: it cannot supervise itself).
+    fn responsible(&self, id: &Id) -> Result<Id, Rejection> {
+        let department = self.department(id)?;
+        match self.def.department_ix(&department) {
+            Some(ix) if self.def.department(ix).kind.supervises() => Err(self.supervision_responsible(&department)),
+            _ => Ok(department),
+        }
+    }
+
+    #[cold]
+    fn supervision_responsible(&self, department: &Id) -> Rejection {
+        let def = &*self.def;
+        let mut deciding: Vec<usize> =
+            def.items().iter().flat_map(|i| i.decided_by.departments().iter().map(|d| d.index())).collect();
+        deciding.sort_unstable();
+        deciding.dedup();
+        let accepted = deciding.into_iter().map(|i| def.departments()[i].id.as_str()).collect::<Vec<_>>().join(", ");
+        Rejection::SupervisionResponsible { department: department.to_string(), accepted }
     }
 
     fn open_ticket_into<S: EventSink + ?Sized>(

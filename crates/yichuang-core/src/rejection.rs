@@ -140,6 +140,19 @@ pub enum Rejection {
         /// Reason.
         reason: &'static str,
     },
+    /// A ticket would make the supervision section responsible: it supervises every ticket and
+    /// cannot supervise itself (回避), and nobody else may rectify or supervise it.
+    #[error(
+        "rule 回避 (nobody supervises their own department): `{department}` is the supervision section (效能监察), which \
+         supervises every ticket and so cannot be the responsible department of one; name a department that decides \
+         items ({accepted}), or take a complaint about the supervision section itself to a leader"
+    )]
+    SupervisionResponsible {
+        /// The department named.
+        department: String,
+        /// Departments that may be responsible (those that decide items).
+        accepted: String,
+    },
     /// The calendar cannot answer for the date involved.
     #[error("{0}")]
     Calendar(#[from] crate::calendar::CalendarError),
@@ -164,6 +177,7 @@ impl Rejection {
             Rejection::Unknown { .. } => "unknown",
             Rejection::OutOfRange { .. } => "out_of_range",
             Rejection::NotAllowedForItem { .. } => "not_allowed_for_item",
+            Rejection::SupervisionResponsible { .. } => "supervision_not_responsible",
             Rejection::Calendar(_) => "calendar",
         }
     }

@@ -456,3 +456,25 @@ fn a_damaged_log_is_refused_at_start_with_a_clear_message() {
         }
     }
 }
+
+fn error_of(r: &Response, status: u16, code: &str) -> String {
+    assert_eq!((r.status, r.code()), (status, code.to_owned()), "{}", r.body);
+    r.json()["error"]["message"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_complaint_against_the_supervision_section_is_refused() {
+    let scratch = Scratch::new("supervision-target");
+    let s = server(&scratch.db(), &[]);
+    let targets = [
+        json!({"Department": "supervision"}),
+        json!({"Window": {"window": "intake-1", "department": "supervision"}}),
+        json!({"Process": {"description": "督办慢", "department": "supervision"}}),
+    ];
+    for target in targets {
+        let body = json!({"source": "complaint", "target": target, "text": "x"});
+        let m = error_of(&post(s.addr, "/v1/tickets", APPLICANT, &body), 422, "supervision_not_responsible");
+        assert!(m.contains("market-access") && m.contains("leader"), "{m}");
+    }
+    assert_eq!(expect(&get(s.addr, "/v1/tickets", SUPERVISOR), 200)["total"], 0);
+}
