@@ -653,6 +653,7 @@ impl Case {
                 if !missing.is_empty() {
                     return Err(Rejection::MaterialsIncomplete { missing: list(&ids(&|_| true)) });
                 }
+                self.check_clock_starts(def, self.acceptance_date(ctx))?;
                 {
                     out.push(self.accepted(def, self.acceptance_date(ctx), false, Vec::new(), None));
                     Ok(())
@@ -681,6 +682,7 @@ impl Case {
                     });
                 }
                 let due = cal.office_close(*cure_due);
+                self.check_clock_starts(def, self.acceptance_date(ctx))?;
                 {
                     out.push(self.accepted(def, self.acceptance_date(ctx), false, ids(&|_| true), Some(due)));
                     Ok(())
@@ -730,6 +732,26 @@ impl Case {
             });
         }
         Ok(())
+    }
+
+    /// The case's SLA clock as acceptance as of `as_of` would start it (see the fold of
+    /// `Accepted`), refused with the calendar's rejection when the calendar does not reach the
+    /// promised deadline: a case is never accepted without a deadline.
+    fn check_clock_starts(&self, def: &Definition, as_of: Date) -> Result<(), Rejection> {
+        let cal = def.calendar();
+        let sla = Sla::start(
+            cal,
+            Case::clock_base(def, as_of),
+            def.bundle(self.bundle).promised_days,
+            def.policies().warning_percent,
+        )?;
+        sla.deadline(cal)?;
+        Ok(())
+    }
+
+    /// Where the case's clock starts for an acceptance as of `as_of`: the close of that day.
+    fn clock_base(def: &Definition, as_of: Date) -> Instant {
+        def.calendar().office_close(as_of).max(as_of.start())
     }
 
     /// The acceptance date (受理日期): the day the last material arrived (after a correction, the
@@ -821,7 +843,7 @@ impl Case {
                 let days = def.bundle(self.bundle).promised_days;
                 // The clock counts from the acceptance date (for deemed acceptance, the receipt
                 // date), at the close of that day.
-                let base = cal.office_close(*as_of).max(as_of.start());
+                let base = Case::clock_base(def, *as_of);
                 self.sla = Sla::start(cal, base, days, def.policies().warning_percent).ok();
             }
             Event::Rejected { .. } => {

@@ -482,3 +482,20 @@ fn a_finished_case_is_compacted_then_retired_and_its_number_stays_taken() {
     assert_eq!(third, CaseId(3), "numbers are never reused");
     assert_eq!(h.engine.cases().map(|c| c.id).collect::<Vec<_>>(), [second, third]);
 }
+
+#[test]
+fn acceptance_is_refused_when_the_calendar_cannot_hold_the_deadline() {
+    let mut h = Hall::new();
+    h.now = t("2026-12-29T10:00");
+    let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+    let intake = h.intake.clone();
+    let err = h.run(case, &intake, Command::Accept).unwrap_err();
+    assert_eq!(err.code(), "calendar", "{err}");
+    assert!(err.to_string().contains("2025–2026") && err.to_string().contains("2027"), "{err}");
+    assert_eq!(h.state(case), CaseState::Received, "nothing changed");
+    // Inside the calendar the same case is accepted with a deadline.
+    let mut h = Hall::new();
+    let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+    h.ok(case, &intake, Command::Accept);
+    assert!(h.engine.case(case).unwrap().sla.is_some(), "an accepted case has its clock");
+}

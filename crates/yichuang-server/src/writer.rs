@@ -615,6 +615,11 @@ impl Writer {
                 "the service runs on the system clock; start it with --clock YYYY-MM-DDTHH:MM to move time by hand",
             ));
         }
+        // The hall runs on the definition's calendar: a time it does not cover would leave
+        // deadlines uncomputable.
+        if let Err(e) = self.def.calendar().is_working_day(to.date()) {
+            return Err(ApiError::rejection(&Rejection::Calendar(e)));
+        }
         if to < self.floor {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

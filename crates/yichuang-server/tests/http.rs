@@ -478,3 +478,21 @@ fn a_complaint_against_the_supervision_section_is_refused() {
     }
     assert_eq!(expect(&get(s.addr, "/v1/tickets", SUPERVISOR), 200)["total"], 0);
 }
+
+#[test]
+fn the_clock_stays_inside_the_calendar_and_acceptance_needs_a_deadline() {
+    let scratch = Scratch::new("clock-calendar");
+    let s = server(&scratch.db(), &[]);
+    let m = error_of(&post(s.addr, "/v1/clock", ADMIN, &json!({"now": "2027-01-04T09:00"})), 422, "calendar");
+    assert!(m.contains("2025–2026"), "{m}");
+    assert_eq!(expect(&get(s.addr, "/v1/clock", ADMIN), 200)["now"], START);
+    // At the end of the covered years a case's promised deadline falls outside the calendar:
+    // acceptance is refused rather than leaving the case without a deadline.
+    expect(&post(s.addr, "/v1/clock", ADMIN, &json!({"now": "2026-12-29T09:00"})), 200);
+    let body = submission("open-restaurant", APPLICANT_ID, restaurant_answers());
+    let case = expect(&post(s.addr, "/v1/cases", CLERK, &body), 201)["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/cases/{case}/commands");
+    let m = error_of(&post(s.addr, &path, CLERK, &json!({"command": "accept"})), 422, "calendar");
+    assert!(m.contains("2025–2026"), "{m}");
+    assert_eq!(expect(&get(s.addr, &format!("/v1/cases/{case}"), CLERK), 200)["state"], "Received");
+}
