@@ -168,6 +168,17 @@ fn query_error(e: QueryRejection) -> ApiError {
     ApiError::bad_request("bad_request", e.body_text())
 }
 
+/// `?after=`: an event position, a whole number ≥ 0.
+pub(crate) fn parse_after(text: Option<&str>) -> Result<Option<u64>, ApiError> {
+    let Some(text) = text else { return Ok(None) };
+    text.trim().parse::<u64>().map(Some).map_err(|_| {
+        ApiError::bad_request(
+            "bad_request",
+            format!("query parameter `after` must be an event position, a whole number ≥ 0, not `{text}`"),
+        )
+    })
+}
+
 /// FNV-1a, 64 bits: a stable fingerprint (unlike std's hasher, fixed across Rust versions,
 /// which matters because fingerprints are stored).
 fn fnv1a(parts: &[&[u8]]) -> u64 {

@@ -496,3 +496,17 @@ fn the_clock_stays_inside_the_calendar_and_acceptance_needs_a_deadline() {
     assert!(m.contains("2025–2026"), "{m}");
     assert_eq!(expect(&get(s.addr, &format!("/v1/cases/{case}"), CLERK), 200)["state"], "Received");
 }
+
+#[test]
+fn the_stream_refuses_a_position_past_the_head() {
+    let scratch = Scratch::new("stream-ahead");
+    let s = server(&scratch.db(), &[]);
+    accepted_case(s.addr, "open-business", json!({}));
+    let head = head(s.addr);
+    let ahead = (head + 5).to_string();
+    let r = request(s.addr, "GET", "/v1/stream", Some(SUPERVISOR), &[("last-event-id", &ahead)], None).unwrap();
+    let m = error_of(&r, 400, "bad_request");
+    assert!(m.contains(&format!("head is {head}")), "{m}");
+    let r = request(s.addr, "GET", &format!("/v1/stream?after={ahead}"), Some(SUPERVISOR), &[], None).unwrap();
+    error_of(&r, 400, "bad_request");
+}
