@@ -631,6 +631,18 @@ impl Writer {
         Ok(self.now())
     }
 
+    /// 404 naming the hall's departments, for a department not in the definition.
+    fn known_department(&self, department: &str) -> Result<(), ApiError> {
+        if self.def.department_ix(department).is_none() {
+            let known: Vec<&str> = self.def.departments().iter().map(|d| d.id.as_str()).collect();
+            return Err(ApiError::not_found(format!(
+                "unknown department `{department}`; the hall has {}",
+                known.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
     fn query(&mut self, actor: &Actor, query: &Query, now: Instant) -> Result<String, ApiError> {
         let staff_only = |what: &str| {
             if actor.role == Role::Applicant {
@@ -656,13 +668,7 @@ impl Writer {
             }
             Query::DepartmentTasks { department, state, limit } => {
                 staff_only("a department's work queue")?;
-                if self.def.department_ix(department).is_none() {
-                    let known: Vec<&str> = self.def.departments().iter().map(|d| d.id.as_str()).collect();
-                    return Err(ApiError::not_found(format!(
-                        "unknown department `{department}`; the hall has {}",
-                        known.join(", ")
-                    )));
-                }
+                self.known_department(department)?;
                 let mut total = 0;
                 let mut rows = Vec::new();
                 for (case, task) in self.engine.department_tasks(department, *state) {
@@ -686,6 +692,9 @@ impl Writer {
             }
             Query::Tickets { state, department, limit } => {
                 staff_only("the ticket board")?;
+                if let Some(d) = department {
+                    self.known_department(d)?;
+                }
                 let mut total = 0;
                 let mut rows = Vec::new();
                 let matching = self.engine.tickets().iter().filter(|t| {

@@ -510,3 +510,12 @@ fn the_stream_refuses_a_position_past_the_head() {
     let r = request(s.addr, "GET", &format!("/v1/stream?after={ahead}"), Some(SUPERVISOR), &[], None).unwrap();
     error_of(&r, 400, "bad_request");
 }
+
+#[test]
+fn the_ticket_board_refuses_an_unknown_department() {
+    let scratch = Scratch::new("board-department");
+    let s = server(&scratch.db(), &[]);
+    let m = error_of(&get(s.addr, "/v1/tickets?department=unicorn", SUPERVISOR), 404, "not_found");
+    assert!(m.contains("unicorn") && m.contains("market-access"), "{m}");
+    expect(&get(s.addr, "/v1/tickets?department=market-access", SUPERVISOR), 200);
+}
