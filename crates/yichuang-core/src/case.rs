@@ -469,6 +469,31 @@ impl Case {
         Ok(())
     }
 
+    /// Longest accepted applicant id, in characters.
+    pub const APPLICANT_ID_CHARS_MAX: usize = 64;
+
+    /// An applicant id (统一社会信用代码, 身份证号 …) is 1–64 characters, not all blank, with no
+    /// control characters: it names the applicant in every event and is matched against
+    /// applicants' tokens.
+    pub fn check_applicant_id(id: &Id) -> Result<(), Rejection> {
+        let text = id.as_str();
+        let chars = text.chars().count();
+        let fits = (1..=Case::APPLICANT_ID_CHARS_MAX).contains(&chars)
+            && !text.trim().is_empty()
+            && !text.chars().any(char::is_control);
+        if fits {
+            return Ok(());
+        }
+        let value =
+            if chars > Case::APPLICANT_ID_CHARS_MAX { format!("of {chars} characters") } else { format!("{text:?}") };
+        Err(Rejection::OutOfRange {
+            what: "applicant id",
+            value,
+            accepted: "an applicant id is 1–64 characters, not blank and without control characters, e.g. a \
+                       unified social credit code (统一社会信用代码) or an ID card number",
+        })
+    }
+
     /// Validates a submission against the definition (shared by opening and consulting cases).
     pub fn check_submission(def: &Definition, s: &Submission) -> Result<BundleIx, Rejection> {
         let Some(bundle) = def.bundle_ix(&s.bundle) else {
@@ -478,6 +503,7 @@ impl Case {
                 accepted: def.bundle_ids_text(),
             });
         };
+        Case::check_applicant_id(&s.applicant.id)?;
         Case::material_ids(def, &s.materials)?;
         let b = def.bundle(bundle);
         b.check_answers(def, &s.answers).map_err(|e| Rejection::OutOfRange {

@@ -163,6 +163,7 @@ impl Engine {
                     });
                 };
                 authorize_opening(def, ctx.actor, &applicant.id, "consult", WindowClass::Consult)?;
+                Case::check_applicant_id(&applicant.id)?;
                 let notice = def.bundle(ix).materials.iter().map(|(m, _)| def.material(*m).id.clone()).collect();
                 (ix, applicant.clone(), Event::Consulted { bundle, applicant, notice })
             }

@@ -499,3 +499,29 @@ fn acceptance_is_refused_when_the_calendar_cannot_hold_the_deadline() {
     h.ok(case, &intake, Command::Accept);
     assert!(h.engine.case(case).unwrap().sla.is_some(), "an accepted case has its clock");
 }
+
+#[test]
+fn applicant_ids_are_1_to_64_characters_without_control_characters() {
+    let h = Hall::new();
+    let intake = h.intake.clone();
+    let consult = Actor::clerk("c-1", "consult-1");
+    for id in [String::new(), "x".repeat(10_000), "x".repeat(65), "a\u{7}b".into(), "   ".into()] {
+        let mut engine = h.engine.clone();
+        let mut s = h.submission("restaurant", ALL_RESTAURANT, &[]);
+        s.applicant.id = Id::new(&id);
+        let err = engine.open(Command::Submit(Box::new(s)), &Ctx { now: h.now, actor: &intake }).unwrap_err();
+        assert_eq!(err.code(), "out_of_range", "{err}");
+        assert!(err.to_string().contains("1–64 characters"), "{err}");
+        assert!(err.to_string().len() < 400, "the message does not repeat a long id: {err}");
+        let applicant = Applicant { id: Id::new(&id), name: "张三".into(), credit_blocked: false };
+        let err = engine
+            .open(Command::Consult { bundle: Id::new("restaurant"), applicant }, &Ctx { now: h.now, actor: &consult })
+            .unwrap_err();
+        assert_eq!(err.code(), "out_of_range", "{err}");
+        assert_eq!(engine.cases_opened(), 0);
+    }
+    let mut engine = h.engine.clone();
+    let mut s = h.submission("restaurant", ALL_RESTAURANT, &[]);
+    s.applicant.id = Id::new(&"9".repeat(64));
+    engine.open(Command::Submit(Box::new(s)), &Ctx { now: h.now, actor: &intake }).unwrap();
+}

@@ -519,3 +519,17 @@ fn the_ticket_board_refuses_an_unknown_department() {
     assert!(m.contains("unicorn") && m.contains("market-access"), "{m}");
     expect(&get(s.addr, "/v1/tickets?department=market-access", SUPERVISOR), 200);
 }
+
+#[test]
+fn applicant_ids_have_a_bounded_form() {
+    let scratch = Scratch::new("applicant-id");
+    let s = server(&scratch.db(), &[]);
+    for id in [String::new(), "9".repeat(10_000)] {
+        let body = submission("open-business", &id, json!({}));
+        let m = error_of(&post(s.addr, "/v1/cases", CLERK, &body), 422, "out_of_range");
+        assert!(m.contains("1–64 characters") && m.len() < 400, "{m}");
+        let consult = json!({"command": "consult", "bundle": "open-business", "applicant": {"id": id, "name": "张三"}});
+        error_of(&post(s.addr, "/v1/cases", "demo-clerk-consult-1", &consult), 422, "out_of_range");
+    }
+    assert_eq!(head(s.addr), 0);
+}
