@@ -271,7 +271,7 @@ impl Engine {
                     });
                 }
                 if let Some(c) = case {
-                    self.case_slot(*c)?;
+                    self.check_linked_case(*c, ctx.actor)?;
                 }
                 if ctx.actor.role == Role::System {
                     return Err(self.role_error(ctx.actor, "complain", "people complain, not the system"));
@@ -449,6 +449,24 @@ impl Engine {
         deciding.dedup();
         let accepted = deciding.into_iter().map(|i| def.departments()[i].id.as_str()).collect::<Vec<_>>().join(", ");
         Rejection::SupervisionResponsible { department: department.to_string(), accepted }
+    }
+
+    /// A case a complaint links to: it exists, and an applicant links only their own cases
+    /// (without learning which case numbers exist).
+    fn check_linked_case(&self, case: CaseId, actor: &Actor) -> Result<(), Rejection> {
+        let applicant = actor.role == Role::Applicant;
+        match self.cases.get(case) {
+            Some(c) if applicant && c.applicant.id != actor.id => {
+                Err(Rejection::NotYourCase { actor: actor.describe(), case: case.to_string() })
+            }
+            Some(_) => Ok(()),
+            None if applicant => Err(Rejection::Unknown {
+                what: "case",
+                id: case.to_string(),
+                accepted: "one of your own cases, or no case".into(),
+            }),
+            None => Err(self.unknown_case(case)),
+        }
     }
 
     fn open_ticket_into<S: EventSink + ?Sized>(

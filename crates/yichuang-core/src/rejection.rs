@@ -38,6 +38,17 @@ pub enum Rejection {
         /// The case's applicant.
         applicant: String,
     },
+    /// An applicant linked a complaint to someone else's case.
+    #[error(
+        "rule 申请人本人 (an applicant links a complaint only to their own cases): {actor} is not the applicant of \
+         {case}; link one of your own cases, or none"
+    )]
+    NotYourCase {
+        /// The actor.
+        actor: String,
+        /// The case linked.
+        case: String,
+    },
     /// The command does not apply in the current state.
     #[error("rule 状态机 (state machine): cannot {command} while the {subject} is {state}; {accepted}")]
     InvalidState {
@@ -164,7 +175,7 @@ impl Rejection {
         match self {
             Rejection::RoleNotAllowed { .. } => "role_not_allowed",
             Rejection::WrongDepartment { .. } => "wrong_department",
-            Rejection::NotTheApplicant { .. } => "not_the_applicant",
+            Rejection::NotTheApplicant { .. } | Rejection::NotYourCase { .. } => "not_the_applicant",
             Rejection::InvalidState { .. } => "invalid_state",
             Rejection::MaterialsIncomplete { .. } => "materials_incomplete",
             Rejection::NotTolerable { .. } => "not_tolerable",
@@ -186,7 +197,10 @@ impl Rejection {
     pub fn is_authorization(&self) -> bool {
         matches!(
             self,
-            Rejection::RoleNotAllowed { .. } | Rejection::WrongDepartment { .. } | Rejection::NotTheApplicant { .. }
+            Rejection::RoleNotAllowed { .. }
+                | Rejection::WrongDepartment { .. }
+                | Rejection::NotTheApplicant { .. }
+                | Rejection::NotYourCase { .. }
         )
     }
 }

@@ -364,3 +364,29 @@ fn a_plan_task_shared_with_supervision_goes_to_the_other_department() {
         .expect("the rating-loop plan task is tracked");
     assert_eq!(rating_loop.department.as_str(), "policy-law");
 }
+
+#[test]
+fn an_applicant_links_a_complaint_only_to_their_own_cases() {
+    let mut h = Hall::new();
+    let own = h.restaurant_approved();
+    let stranger = Actor::applicant("91330000MA0099");
+    let complaint = |case| TicketSource::Complaint {
+        target: ComplaintTarget::Department(Id::new("market")),
+        case: Some(case),
+        text: "排队太久".into(),
+    };
+    let err = h.engine.open_ticket(complaint(own), &Ctx { now: h.now, actor: &stranger }).unwrap_err();
+    assert!(err.is_authorization(), "{err}");
+    assert_eq!(err.code(), "not_the_applicant");
+    assert!(!err.to_string().contains("91330000MA0001"), "the other applicant is not named: {err}");
+    // An unknown case: the applicant is not told which case numbers exist.
+    let err = h.engine.open_ticket(complaint(CaseId(9)), &Ctx { now: h.now, actor: &stranger }).unwrap_err();
+    assert!(matches!(err, Rejection::Unknown { what: "case", .. }), "{err}");
+    assert!(!err.to_string().contains("C000001"), "{err}");
+    // Staff see the range; the applicant of the case may link it.
+    let err = h.engine.open_ticket(complaint(CaseId(9)), &Ctx { now: h.now, actor: &supervisor() }).unwrap_err();
+    assert!(err.to_string().contains("C000001–C000001"), "{err}");
+    let applicant = h.applicant.clone();
+    h.engine.open_ticket(complaint(own), &Ctx { now: h.now, actor: &applicant }).unwrap();
+    assert_eq!(h.engine.tickets().len(), 1);
+}

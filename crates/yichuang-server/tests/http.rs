@@ -533,3 +533,17 @@ fn applicant_ids_have_a_bounded_form() {
     }
     assert_eq!(head(s.addr), 0);
 }
+
+#[test]
+fn an_applicant_links_complaints_only_to_their_own_cases() {
+    let scratch = Scratch::new("complaint-link");
+    let s = server(&scratch.db(), &[]);
+    let case = accepted_case(s.addr, "open-business", json!({}));
+    let complaint = |case: &str| json!({"source": "complaint", "target": {"Department": "market-access"}, "case": case, "text": "x"});
+    error_of(&post(s.addr, "/v1/tickets", "demo-applicant-li", &complaint(&case)), 403, "not_the_applicant");
+    let m = error_of(&post(s.addr, "/v1/tickets", "demo-applicant-li", &complaint("C000016")), 404, "not_found");
+    assert!(!m.contains("C000001"), "the applicant is not told which cases exist: {m}");
+    let m = error_of(&post(s.addr, "/v1/tickets", SUPERVISOR, &complaint("C000016")), 404, "not_found");
+    assert!(m.contains("C000001"), "{m}");
+    expect(&post(s.addr, "/v1/tickets", APPLICANT, &complaint(&case)), 201);
+}
