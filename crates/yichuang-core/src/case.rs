@@ -506,11 +506,7 @@ impl Case {
         Case::check_applicant_id(&s.applicant.id)?;
         Case::material_ids(def, &s.materials)?;
         let b = def.bundle(bundle);
-        b.check_answers(def, &s.answers).map_err(|e| Rejection::OutOfRange {
-            what: "form answer",
-            value: e.to_string(),
-            accepted: "answers to fields of the bundle's merged form",
-        })?;
+        b.check_answers(def, &s.answers).map_err(|e| Rejection::FormAnswer { detail: e.to_string() })?;
         if s.green_channel && !b.green_channel_eligible(def) {
             return Err(Rejection::NotAllowedForItem {
                 rule: "绿色通道 (green channel)",

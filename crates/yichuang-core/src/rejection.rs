@@ -164,6 +164,12 @@ pub enum Rejection {
         /// Departments that may be responsible (those that decide items).
         accepted: String,
     },
+    /// A form answer does not fit the bundle's merged form.
+    #[error("rule 一表申请 (answers fill the bundle's merged form): {detail}")]
+    FormAnswer {
+        /// What is wrong and what the form accepts.
+        detail: String,
+    },
     /// The calendar cannot answer for the date involved.
     #[error("{0}")]
     Calendar(#[from] crate::calendar::CalendarError),
@@ -189,6 +195,7 @@ impl Rejection {
             Rejection::OutOfRange { .. } => "out_of_range",
             Rejection::NotAllowedForItem { .. } => "not_allowed_for_item",
             Rejection::SupervisionResponsible { .. } => "supervision_not_responsible",
+            Rejection::FormAnswer { .. } => "out_of_range",
             Rejection::Calendar(_) => "calendar",
         }
     }

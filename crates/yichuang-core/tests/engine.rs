@@ -525,3 +525,15 @@ fn applicant_ids_are_1_to_64_characters_without_control_characters() {
     s.applicant.id = Id::new(&"9".repeat(64));
     engine.open(Command::Submit(Box::new(s)), &Ctx { now: h.now, actor: &intake }).unwrap();
 }
+
+#[test]
+fn a_form_answer_error_reads_as_one_sentence() {
+    let mut h = Hall::new();
+    let intake = h.intake.clone();
+    let s = h.submission("restaurant", ALL_RESTAURANT, &[("favourite-colour", "red")]);
+    let err = h.engine.open(Command::Submit(Box::new(s)), &Ctx { now: h.now, actor: &intake }).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("`favourite-colour` is not a field of the form"), "{text}");
+    assert!(!text.contains("is not valid;"), "no second sentence spliced on: {text}");
+    assert_eq!(err.code(), "out_of_range");
+}

@@ -815,6 +815,14 @@ fn unknown_ticket(id: TicketId) -> ApiError {
 
 fn check_version(what: &str, id: &str, version: u32, expected: Option<u32>) -> Result<(), ApiError> {
     match expected {
+        Some(v) if v > version => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "version_conflict",
+            format!(
+                "{what} {id} is at version {version}: version {v} does not exist yet; send the version you read \
+                 (every read and command answer names it)"
+            ),
+        )),
         Some(v) if v != version => Err(ApiError::new(
             StatusCode::CONFLICT,
             "version_conflict",

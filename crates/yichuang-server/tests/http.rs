@@ -547,3 +547,32 @@ fn an_applicant_links_complaints_only_to_their_own_cases() {
     assert!(m.contains("C000001"), "{m}");
     expect(&post(s.addr, "/v1/tickets", APPLICANT, &complaint(&case)), 201);
 }
+
+#[test]
+fn messages_name_the_parameter_the_limit_and_the_version() {
+    let scratch = Scratch::new("messages");
+    let s = server(&scratch.db(), &["--body-limit", "4096"]);
+    for (query, name) in [("limit=-1", "limit"), ("limit=abc", "limit"), ("after=-5", "after")] {
+        let m = error_of(&get(s.addr, &format!("/v1/events?{query}"), SUPERVISOR), 400, "bad_request");
+        assert!(m.contains(&format!("`{name}`")) && !m.contains("Failed to deserialize"), "{m}");
+        assert!(m.contains(if name == "limit" { "1–1000" } else { "≥ 0" }), "{m}");
+    }
+    let m = error_of(&get(s.addr, "/v1/tickets?limit=x", SUPERVISOR), 400, "bad_request");
+    assert!(m.contains("1–1000"), "{m}");
+    let m = error_of(&get(s.addr, "/v1/departments/market-access/tasks?limit=-1", SUPERVISOR), 400, "bad_request");
+    assert!(m.contains("1–1000"), "{m}");
+    let big = json!({"command": "reject", "reason": "很".repeat(4000)});
+    let m = error_of(&post(s.addr, "/v1/cases/C000001/commands", CLERK, &big), 413, "body_too_large");
+    assert!(m.contains("4096 bytes"), "{m}");
+    let case = accepted_case(s.addr, "open-business", json!({}));
+    let path = format!("/v1/cases/{case}/commands");
+    let m = error_of(
+        &post(s.addr, &path, CLERK, &json!({"command": "withdraw", "expected_version": 99})),
+        409,
+        "version_conflict",
+    );
+    assert!(m.contains("does not exist yet") && !m.contains("changed since"), "{m}");
+    let body = submission("open-restaurant", APPLICANT_ID, json!({"favourite-colour": "red"}));
+    let m = error_of(&post(s.addr, "/v1/cases", CLERK, &body), 422, "out_of_range");
+    assert!(!m.contains("is not valid;"), "{m}");
+}
