@@ -469,6 +469,31 @@ impl Case {
         Ok(())
     }
 
+    /// Longest accepted applicant id, in characters.
+    pub const APPLICANT_ID_CHARS_MAX: usize = 64;
+
+    /// An applicant id (统一社会信用代码, 身份证号 …) is 1–64 characters, not all blank, with no
+    /// control characters: it names the applicant in every event and is matched against
+    /// applicants' tokens.
+    pub fn check_applicant_id(id: &Id) -> Result<(), Rejection> {
+        let text = id.as_str();
+        let chars = text.chars().count();
+        let fits = (1..=Case::APPLICANT_ID_CHARS_MAX).contains(&chars)
+            && !text.trim().is_empty()
+            && !text.chars().any(char::is_control);
+        if fits {
+            return Ok(());
+        }
+        let value =
+            if chars > Case::APPLICANT_ID_CHARS_MAX { format!("of {chars} characters") } else { format!("{text:?}") };
+        Err(Rejection::OutOfRange {
+            what: "applicant id",
+            value,
+            accepted: "an applicant id is 1–64 characters, not blank and without control characters, e.g. a \
+                       unified social credit code (统一社会信用代码) or an ID card number",
+        })
+    }
+
     /// Validates a submission against the definition (shared by opening and consulting cases).
     pub fn check_submission(def: &Definition, s: &Submission) -> Result<BundleIx, Rejection> {
         let Some(bundle) = def.bundle_ix(&s.bundle) else {
@@ -478,13 +503,10 @@ impl Case {
                 accepted: def.bundle_ids_text(),
             });
         };
+        Case::check_applicant_id(&s.applicant.id)?;
         Case::material_ids(def, &s.materials)?;
         let b = def.bundle(bundle);
-        b.check_answers(def, &s.answers).map_err(|e| Rejection::OutOfRange {
-            what: "form answer",
-            value: e.to_string(),
-            accepted: "answers to fields of the bundle's merged form",
-        })?;
+        b.check_answers(def, &s.answers).map_err(|e| Rejection::FormAnswer { detail: e.to_string() })?;
         if s.green_channel && !b.green_channel_eligible(def) {
             return Err(Rejection::NotAllowedForItem {
                 rule: "绿色通道 (green channel)",
@@ -653,6 +675,7 @@ impl Case {
                 if !missing.is_empty() {
                     return Err(Rejection::MaterialsIncomplete { missing: list(&ids(&|_| true)) });
                 }
+                self.check_clock_starts(def, self.acceptance_date(ctx))?;
                 {
                     out.push(self.accepted(def, self.acceptance_date(ctx), false, Vec::new(), None));
                     Ok(())
@@ -681,6 +704,7 @@ impl Case {
                     });
                 }
                 let due = cal.office_close(*cure_due);
+                self.check_clock_starts(def, self.acceptance_date(ctx))?;
                 {
                     out.push(self.accepted(def, self.acceptance_date(ctx), false, ids(&|_| true), Some(due)));
                     Ok(())
@@ -730,6 +754,26 @@ impl Case {
             });
         }
         Ok(())
+    }
+
+    /// The case's SLA clock as acceptance as of `as_of` would start it (see the fold of
+    /// `Accepted`), refused with the calendar's rejection when the calendar does not reach the
+    /// promised deadline: a case is never accepted without a deadline.
+    fn check_clock_starts(&self, def: &Definition, as_of: Date) -> Result<(), Rejection> {
+        let cal = def.calendar();
+        let sla = Sla::start(
+            cal,
+            Case::clock_base(def, as_of),
+            def.bundle(self.bundle).promised_days,
+            def.policies().warning_percent,
+        )?;
+        sla.deadline(cal)?;
+        Ok(())
+    }
+
+    /// Where the case's clock starts for an acceptance as of `as_of`: the close of that day.
+    fn clock_base(def: &Definition, as_of: Date) -> Instant {
+        def.calendar().office_close(as_of).max(as_of.start())
     }
 
     /// The acceptance date (受理日期): the day the last material arrived (after a correction, the
@@ -821,7 +865,7 @@ impl Case {
                 let days = def.bundle(self.bundle).promised_days;
                 // The clock counts from the acceptance date (for deemed acceptance, the receipt
                 // date), at the close of that day.
-                let base = cal.office_close(*as_of).max(as_of.start());
+                let base = Case::clock_base(def, *as_of);
                 self.sla = Sla::start(cal, base, days, def.policies().warning_percent).ok();
             }
             Event::Rejected { .. } => {

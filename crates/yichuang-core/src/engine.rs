@@ -163,6 +163,7 @@ impl Engine {
                     });
                 };
                 authorize_opening(def, ctx.actor, &applicant.id, "consult", WindowClass::Consult)?;
+                Case::check_applicant_id(&applicant.id)?;
                 let notice = def.bundle(ix).materials.iter().map(|(m, _)| def.material(*m).id.clone()).collect();
                 (ix, applicant.clone(), Event::Consulted { bundle, applicant, notice })
             }
@@ -270,7 +271,7 @@ impl Engine {
                     });
                 }
                 if let Some(c) = case {
-                    self.case_slot(*c)?;
+                    self.check_linked_case(*c, ctx.actor)?;
                 }
                 if ctx.actor.role == Role::System {
                     return Err(self.role_error(ctx.actor, "complain", "people complain, not the system"));
@@ -284,10 +285,10 @@ impl Engine {
                                 accepted: def.windows().iter().map(|w| w.id.as_str()).collect::<Vec<_>>().join(", "),
                             });
                         }
-                        (self.department(department)?, Some(window.clone()))
+                        (self.responsible(department)?, Some(window.clone()))
                     }
                     ComplaintTarget::Department(d) | ComplaintTarget::Process { department: d, .. } => {
-                        (self.department(d)?, None)
+                        (self.responsible(d)?, None)
                     }
                 }
             }
@@ -314,7 +315,14 @@ impl Engine {
                             id: task.to_string(),
                             accepted: plan.tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", "),
                         })?;
-                        def.department(t.departments[0]).id.clone()
+                        // 回避: the supervision section may share a plan task, but the
+                        // ticket goes to the first department it can supervise.
+                        let responsible =
+                            t.departments.iter().map(|&d| def.department(d)).find(|d| !d.kind.supervises());
+                        match responsible {
+                            Some(d) => d.id.clone(),
+                            None => return Err(self.supervision_responsible(&def.department(t.departments[0]).id)),
+                        }
                     }
                     None => {
                         return Err(Rejection::OutOfRange {
@@ -419,6 +427,45 @@ impl Engine {
                 id: id.to_string(),
                 accepted: self.def.departments().iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", "),
             }),
+        }
+    }
+
+    /// The responsible department of a complaint: a known department the supervision section
+    /// can supervise (回避: it cannot supervise itself).
+    fn responsible(&self, id: &Id) -> Result<Id, Rejection> {
+        let department = self.department(id)?;
+        match self.def.department_ix(&department) {
+            Some(ix) if self.def.department(ix).kind.supervises() => Err(self.supervision_responsible(&department)),
+            _ => Ok(department),
+        }
+    }
+
+    #[cold]
+    fn supervision_responsible(&self, department: &Id) -> Rejection {
+        let def = &*self.def;
+        let mut deciding: Vec<usize> =
+            def.items().iter().flat_map(|i| i.decided_by.departments().iter().map(|d| d.index())).collect();
+        deciding.sort_unstable();
+        deciding.dedup();
+        let accepted = deciding.into_iter().map(|i| def.departments()[i].id.as_str()).collect::<Vec<_>>().join(", ");
+        Rejection::SupervisionResponsible { department: department.to_string(), accepted }
+    }
+
+    /// A case a complaint links to: it exists, and an applicant links only their own cases
+    /// (without learning which case numbers exist).
+    fn check_linked_case(&self, case: CaseId, actor: &Actor) -> Result<(), Rejection> {
+        let applicant = actor.role == Role::Applicant;
+        match self.cases.get(case) {
+            Some(c) if applicant && c.applicant.id != actor.id => {
+                Err(Rejection::NotYourCase { actor: actor.describe(), case: case.to_string() })
+            }
+            Some(_) => Ok(()),
+            None if applicant => Err(Rejection::Unknown {
+                what: "case",
+                id: case.to_string(),
+                accepted: "one of your own cases, or no case".into(),
+            }),
+            None => Err(self.unknown_case(case)),
         }
     }
 

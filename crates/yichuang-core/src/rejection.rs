@@ -38,6 +38,17 @@ pub enum Rejection {
         /// The case's applicant.
         applicant: String,
     },
+    /// An applicant linked a complaint to someone else's case.
+    #[error(
+        "rule 申请人本人 (an applicant links a complaint only to their own cases): {actor} is not the applicant of \
+         {case}; link one of your own cases, or none"
+    )]
+    NotYourCase {
+        /// The actor.
+        actor: String,
+        /// The case linked.
+        case: String,
+    },
     /// The command does not apply in the current state.
     #[error("rule 状态机 (state machine): cannot {command} while the {subject} is {state}; {accepted}")]
     InvalidState {
@@ -140,6 +151,25 @@ pub enum Rejection {
         /// Reason.
         reason: &'static str,
     },
+    /// A ticket would make the supervision section responsible: it supervises every ticket and
+    /// cannot supervise itself (回避), and nobody else may rectify or supervise it.
+    #[error(
+        "rule 回避 (nobody supervises their own department): `{department}` is the supervision section (效能监察), which \
+         supervises every ticket and so cannot be the responsible department of one; name a department that decides \
+         items ({accepted}), or take a complaint about the supervision section itself to a leader"
+    )]
+    SupervisionResponsible {
+        /// The department named.
+        department: String,
+        /// Departments that may be responsible (those that decide items).
+        accepted: String,
+    },
+    /// A form answer does not fit the bundle's merged form.
+    #[error("rule 一表申请 (answers fill the bundle's merged form): {detail}")]
+    FormAnswer {
+        /// What is wrong and what the form accepts.
+        detail: String,
+    },
     /// The calendar cannot answer for the date involved.
     #[error("{0}")]
     Calendar(#[from] crate::calendar::CalendarError),
@@ -151,7 +181,7 @@ impl Rejection {
         match self {
             Rejection::RoleNotAllowed { .. } => "role_not_allowed",
             Rejection::WrongDepartment { .. } => "wrong_department",
-            Rejection::NotTheApplicant { .. } => "not_the_applicant",
+            Rejection::NotTheApplicant { .. } | Rejection::NotYourCase { .. } => "not_the_applicant",
             Rejection::InvalidState { .. } => "invalid_state",
             Rejection::MaterialsIncomplete { .. } => "materials_incomplete",
             Rejection::NotTolerable { .. } => "not_tolerable",
@@ -164,6 +194,8 @@ impl Rejection {
             Rejection::Unknown { .. } => "unknown",
             Rejection::OutOfRange { .. } => "out_of_range",
             Rejection::NotAllowedForItem { .. } => "not_allowed_for_item",
+            Rejection::SupervisionResponsible { .. } => "supervision_not_responsible",
+            Rejection::FormAnswer { .. } => "out_of_range",
             Rejection::Calendar(_) => "calendar",
         }
     }
@@ -172,7 +204,10 @@ impl Rejection {
     pub fn is_authorization(&self) -> bool {
         matches!(
             self,
-            Rejection::RoleNotAllowed { .. } | Rejection::WrongDepartment { .. } | Rejection::NotTheApplicant { .. }
+            Rejection::RoleNotAllowed { .. }
+                | Rejection::WrongDepartment { .. }
+                | Rejection::NotTheApplicant { .. }
+                | Rejection::NotYourCase { .. }
         )
     }
 }

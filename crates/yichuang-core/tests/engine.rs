@@ -482,3 +482,58 @@ fn a_finished_case_is_compacted_then_retired_and_its_number_stays_taken() {
     assert_eq!(third, CaseId(3), "numbers are never reused");
     assert_eq!(h.engine.cases().map(|c| c.id).collect::<Vec<_>>(), [second, third]);
 }
+
+#[test]
+fn acceptance_is_refused_when_the_calendar_cannot_hold_the_deadline() {
+    let mut h = Hall::new();
+    h.now = t("2026-12-29T10:00");
+    let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+    let intake = h.intake.clone();
+    let err = h.run(case, &intake, Command::Accept).unwrap_err();
+    assert_eq!(err.code(), "calendar", "{err}");
+    assert!(err.to_string().contains("2025–2026") && err.to_string().contains("2027"), "{err}");
+    assert_eq!(h.state(case), CaseState::Received, "nothing changed");
+    // Inside the calendar the same case is accepted with a deadline.
+    let mut h = Hall::new();
+    let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+    h.ok(case, &intake, Command::Accept);
+    assert!(h.engine.case(case).unwrap().sla.is_some(), "an accepted case has its clock");
+}
+
+#[test]
+fn applicant_ids_are_1_to_64_characters_without_control_characters() {
+    let h = Hall::new();
+    let intake = h.intake.clone();
+    let consult = Actor::clerk("c-1", "consult-1");
+    for id in [String::new(), "x".repeat(10_000), "x".repeat(65), "a\u{7}b".into(), "   ".into()] {
+        let mut engine = h.engine.clone();
+        let mut s = h.submission("restaurant", ALL_RESTAURANT, &[]);
+        s.applicant.id = Id::new(&id);
+        let err = engine.open(Command::Submit(Box::new(s)), &Ctx { now: h.now, actor: &intake }).unwrap_err();
+        assert_eq!(err.code(), "out_of_range", "{err}");
+        assert!(err.to_string().contains("1–64 characters"), "{err}");
+        assert!(err.to_string().len() < 400, "the message does not repeat a long id: {err}");
+        let applicant = Applicant { id: Id::new(&id), name: "张三".into(), credit_blocked: false };
+        let err = engine
+            .open(Command::Consult { bundle: Id::new("restaurant"), applicant }, &Ctx { now: h.now, actor: &consult })
+            .unwrap_err();
+        assert_eq!(err.code(), "out_of_range", "{err}");
+        assert_eq!(engine.cases_opened(), 0);
+    }
+    let mut engine = h.engine.clone();
+    let mut s = h.submission("restaurant", ALL_RESTAURANT, &[]);
+    s.applicant.id = Id::new(&"9".repeat(64));
+    engine.open(Command::Submit(Box::new(s)), &Ctx { now: h.now, actor: &intake }).unwrap();
+}
+
+#[test]
+fn a_form_answer_error_reads_as_one_sentence() {
+    let mut h = Hall::new();
+    let intake = h.intake.clone();
+    let s = h.submission("restaurant", ALL_RESTAURANT, &[("favourite-colour", "red")]);
+    let err = h.engine.open(Command::Submit(Box::new(s)), &Ctx { now: h.now, actor: &intake }).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("`favourite-colour` is not a field of the form"), "{text}");
+    assert!(!text.contains("is not valid;"), "no second sentence spliced on: {text}");
+    assert_eq!(err.code(), "out_of_range");
+}

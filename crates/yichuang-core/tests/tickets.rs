@@ -323,3 +323,70 @@ fn ticket_logs_replay_to_the_same_state() {
     pass.seq = 2;
     assert!(matches!(engine.apply(1, &pass), Err(ReplayError::Illegal { position: 1, .. })));
 }
+
+#[test]
+fn the_supervision_section_is_never_the_responsible_department() {
+    let mut h = Hall::new();
+    let applicant = h.applicant.clone();
+    let targets = [
+        ComplaintTarget::Department(Id::new("supervision")),
+        ComplaintTarget::Window { window: Id::new("intake-1"), department: Id::new("supervision") },
+        ComplaintTarget::Process { description: "督办太慢".into(), department: Id::new("supervision") },
+    ];
+    for target in targets {
+        let source = TicketSource::Complaint { target, case: None, text: "x".into() };
+        let err = h.engine.open_ticket(source, &Ctx { now: h.now, actor: &applicant }).unwrap_err();
+        assert_eq!(err.code(), "supervision_not_responsible", "{err}");
+        assert!(!err.is_authorization());
+        let text = err.to_string();
+        assert!(text.contains("回避") && text.contains("`supervision`"), "{text}");
+        assert!(text.contains("market") && text.contains("fire") && text.contains("leader"), "{text}");
+        assert!(!text.contains("market, supervision") && !text.contains(", supervision"), "{text}");
+    }
+    assert!(h.engine.tickets().is_empty(), "refused openings open nothing");
+}
+
+#[test]
+fn a_plan_task_shared_with_supervision_goes_to_the_other_department() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/definitions/county-hall.ron");
+    let def = std::sync::Arc::new(Definition::from_ron(&std::fs::read_to_string(path).unwrap(), path).unwrap());
+    let mut engine = Engine::new(def);
+    let leader = Actor::leader("局长");
+    engine.open_plan_tickets(&Ctx { now: t("2026-03-02T10:00"), actor: &leader }).unwrap();
+    assert!(!engine.tickets().is_empty());
+    assert!(engine.tickets().iter().all(|t| t.department.as_str() != "supervision"), "回避");
+    let rating_loop = engine
+        .tickets()
+        .iter()
+        .find(
+            |t| matches!(&t.source, TicketSource::Inspection { plan_task: Some(p), .. } if p.as_str() == "rating-loop"),
+        )
+        .expect("the rating-loop plan task is tracked");
+    assert_eq!(rating_loop.department.as_str(), "policy-law");
+}
+
+#[test]
+fn an_applicant_links_a_complaint_only_to_their_own_cases() {
+    let mut h = Hall::new();
+    let own = h.restaurant_approved();
+    let stranger = Actor::applicant("91330000MA0099");
+    let complaint = |case| TicketSource::Complaint {
+        target: ComplaintTarget::Department(Id::new("market")),
+        case: Some(case),
+        text: "排队太久".into(),
+    };
+    let err = h.engine.open_ticket(complaint(own), &Ctx { now: h.now, actor: &stranger }).unwrap_err();
+    assert!(err.is_authorization(), "{err}");
+    assert_eq!(err.code(), "not_the_applicant");
+    assert!(!err.to_string().contains("91330000MA0001"), "the other applicant is not named: {err}");
+    // An unknown case: the applicant is not told which case numbers exist.
+    let err = h.engine.open_ticket(complaint(CaseId(9)), &Ctx { now: h.now, actor: &stranger }).unwrap_err();
+    assert!(matches!(err, Rejection::Unknown { what: "case", .. }), "{err}");
+    assert!(!err.to_string().contains("C000001"), "{err}");
+    // Staff see the range; the applicant of the case may link it.
+    let err = h.engine.open_ticket(complaint(CaseId(9)), &Ctx { now: h.now, actor: &supervisor() }).unwrap_err();
+    assert!(err.to_string().contains("C000001–C000001"), "{err}");
+    let applicant = h.applicant.clone();
+    h.engine.open_ticket(complaint(own), &Ctx { now: h.now, actor: &applicant }).unwrap();
+    assert_eq!(h.engine.tickets().len(), 1);
+}

@@ -55,6 +55,8 @@ pub struct AppInner {
     pub shared: Arc<Shared>,
     /// Flips to `true` when the service shuts down (ends the event streams).
     pub shutdown: watch::Receiver<bool>,
+    /// `--body-limit`: larger bodies get 413 (the message names it).
+    pub body_limit_bytes: usize,
 }
 
 impl App {
@@ -121,7 +123,7 @@ impl App {
         build: impl FnOnce(&[u8]) -> Result<(Target, Option<u32>), ApiError>,
     ) -> Result<Response, ApiError> {
         let actor = self.authenticate(headers)?;
-        let body = body.map_err(body_error)?;
+        let body = body.map_err(|e| body_error(e, self.0.body_limit_bytes))?;
         let idempotency = idempotency(headers, uri.path(), &body)?;
         let (target, expected_version) = build(&body)?;
         let (tx, rx) = oneshot::channel();
@@ -148,12 +150,15 @@ fn reply_response(reply: Reply) -> Response {
     response
 }
 
-fn body_error(e: BytesRejection) -> ApiError {
+fn body_error(e: BytesRejection, limit_bytes: usize) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
-            format!("{}; send a smaller body", e.body_text()),
+            format!(
+                "the request body is larger than this service's limit of {limit_bytes} bytes (--body-limit); send a \
+                 smaller body"
+            ),
         )
     } else {
         ApiError::bad_request("bad_request", e.body_text())
@@ -166,6 +171,31 @@ fn path_error(e: PathRejection) -> ApiError {
 
 fn query_error(e: QueryRejection) -> ApiError {
     ApiError::bad_request("bad_request", e.body_text())
+}
+
+/// `?limit=`: a whole number 1–[`LIST_MAX`], [`LIST_DEFAULT`] when absent.
+pub(crate) fn parse_limit(text: Option<&str>) -> Result<usize, ApiError> {
+    let Some(text) = text else { return Ok(LIST_DEFAULT) };
+    match text.trim().parse::<usize>() {
+        Ok(n @ 1..=LIST_MAX) => Ok(n),
+        _ => Err(ApiError::bad_request(
+            "bad_request",
+            format!(
+                "query parameter `limit` must be a whole number 1–{LIST_MAX} (default {LIST_DEFAULT}), not `{text}`"
+            ),
+        )),
+    }
+}
+
+/// `?after=`: an event position, a whole number ≥ 0.
+pub(crate) fn parse_after(text: Option<&str>) -> Result<Option<u64>, ApiError> {
+    let Some(text) = text else { return Ok(None) };
+    text.trim().parse::<u64>().map(Some).map_err(|_| {
+        ApiError::bad_request(
+            "bad_request",
+            format!("query parameter `after` must be an event position, a whole number ≥ 0, not `{text}`"),
+        )
+    })
 }
 
 /// FNV-1a, 64 bits: a stable fingerprint (unlike std's hasher, fixed across Rust versions,
@@ -375,14 +405,7 @@ async fn get_ticket_events(
 #[serde(deny_unknown_fields)]
 struct QueueParams {
     state: Option<String>,
-    limit: Option<usize>,
-}
-
-fn limit(limit: Option<usize>) -> Result<usize, ApiError> {
-    match limit.unwrap_or(LIST_DEFAULT) {
-        n @ 1..=LIST_MAX => Ok(n),
-        n => Err(ApiError::bad_request("bad_request", format!("limit {n} is out of range; give 1–{LIST_MAX}"))),
-    }
+    limit: Option<String>,
 }
 
 fn normalized(text: &str) -> String {
@@ -408,7 +431,7 @@ async fn get_department_tasks(
             )
         })?,
     };
-    let limit = limit(params.limit)?;
+    let limit = parse_limit(params.limit.as_deref())?;
     Ok(ok_json(app.ask(actor, WriterQuery::DepartmentTasks { department, state, limit }).await?))
 }
 
@@ -418,7 +441,7 @@ async fn get_department_tasks(
 struct TicketParams {
     state: Option<String>,
     department: Option<String>,
-    limit: Option<usize>,
+    limit: Option<String>,
 }
 
 async fn get_tickets(
@@ -440,7 +463,7 @@ async fn get_tickets(
             })?)
         }
     };
-    let limit = limit(params.limit)?;
+    let limit = parse_limit(params.limit.as_deref())?;
     let query = WriterQuery::Tickets { state, department: params.department, limit };
     Ok(ok_json(app.ask(actor, query).await?))
 }
@@ -459,8 +482,8 @@ async fn get_kpis(State(app): State<App>, headers: HeaderMap) -> Result<Response
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LogParams {
-    after: Option<u64>,
-    limit: Option<usize>,
+    after: Option<String>,
+    limit: Option<String>,
 }
 
 fn staff(actor: &Actor, what: &str) -> Result<(), ApiError> {
@@ -481,7 +504,8 @@ async fn get_events(
     let actor = app.authenticate(&headers)?;
     staff(&actor, "the whole log")?;
     let Query(params) = query.map_err(query_error)?;
-    let (after, limit) = (params.after.unwrap_or(0), limit(params.limit)?);
+    let after = parse_after(params.after.as_deref())?.unwrap_or(0);
+    let limit = parse_limit(params.limit.as_deref())?;
     let events = app.read(move |log| log.read_after(after, limit)).await?;
     let head = app.0.shared.head.load(Ordering::Acquire);
     let mut out = format!("{{\"head\":{head},\"events\":[");
@@ -506,7 +530,7 @@ async fn post_clock(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let actor = app.authenticate(&headers)?;
-    let body = body.map_err(body_error)?;
+    let body = body.map_err(|e| body_error(e, app.0.body_limit_bytes))?;
     let set: wire::SetClock = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("bad_request", format!("send {{\"now\": \"YYYY-MM-DDTHH:MM\"}}: {e}")))?;
     let (tx, rx) = oneshot::channel();

@@ -49,7 +49,9 @@ impl ApiError {
         } else {
             StatusCode::UNPROCESSABLE_ENTITY
         };
-        ApiError::new(status, r.code(), r.to_string())
+        // A missing case or ticket is `not_found`, like every other missing resource.
+        let code = if status == StatusCode::NOT_FOUND { "not_found" } else { r.code() };
+        ApiError::new(status, code, r.to_string())
     }
 
     /// The JSON body.

@@ -126,7 +126,15 @@ pub fn start(config: &Config) -> Result<Started, StartError> {
         .map_err(|e| StartError::Store(format!("cannot start the writer thread: {e}")))?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let checkpoints = checkpointer.map(|c| Checkpoints::start(c, CHECKPOINT_INTERVAL)).transpose()?;
-    let app = App::new(AppInner { writer: tx, readers, tokens, def, shared, shutdown: shutdown_rx });
+    let app = App::new(AppInner {
+        writer: tx,
+        readers,
+        tokens,
+        def,
+        shared,
+        shutdown: shutdown_rx,
+        body_limit_bytes: config.body_limit_bytes,
+    });
     Ok(Started {
         app,
         writer,

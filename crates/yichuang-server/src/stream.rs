@@ -38,7 +38,7 @@ const PAGE_EVENTS: usize = 512;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StreamParams {
-    after: Option<u64>,
+    after: Option<String>,
 }
 
 struct Follow {
@@ -79,10 +79,29 @@ pub async fn get_stream(
             ApiError::bad_request("bad_request", "Last-Event-ID must be an event position (a whole number)")
         })?),
     };
+    let after = crate::api::parse_after(params.after.as_deref())?;
     let inner = app.inner();
     // Subscribe first: anything committed from now on is in the feed.
     let feed = inner.shared.events.subscribe();
-    let (last, catching_up) = match last_event_id.or(params.after) {
+    let resume = last_event_id.or(after);
+    let head = inner.shared.head.load(Ordering::Acquire);
+    if let Some(position) = resume
+        && position > head
+    {
+        // A position the log has not reached: following from there would silently skip every
+        // event up to it.
+        let (what, hint) = match last_event_id {
+            Some(_) => ("Last-Event-ID", "reconnect without it to start at the head"),
+            None => ("after", "omit it to start at the head"),
+        };
+        return Err(ApiError::bad_request(
+            "bad_request",
+            format!(
+                "{what} {position} is past the log: its head is {head}; give a position from 0 to {head}, or {hint}"
+            ),
+        ));
+    }
+    let (last, catching_up) = match resume {
         Some(after) => (after, true),
         None => (inner.shared.head.load(Ordering::Acquire), false),
     };

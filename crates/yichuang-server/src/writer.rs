@@ -615,6 +615,11 @@ impl Writer {
                 "the service runs on the system clock; start it with --clock YYYY-MM-DDTHH:MM to move time by hand",
             ));
         }
+        // The hall runs on the definition's calendar: a time it does not cover would leave
+        // deadlines uncomputable.
+        if let Err(e) = self.def.calendar().is_working_day(to.date()) {
+            return Err(ApiError::rejection(&Rejection::Calendar(e)));
+        }
         if to < self.floor {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -624,6 +629,18 @@ impl Writer {
         }
         self.clock = ClockSetting::Manual(to);
         Ok(self.now())
+    }
+
+    /// 404 naming the hall's departments, for a department not in the definition.
+    fn known_department(&self, department: &str) -> Result<(), ApiError> {
+        if self.def.department_ix(department).is_none() {
+            let known: Vec<&str> = self.def.departments().iter().map(|d| d.id.as_str()).collect();
+            return Err(ApiError::not_found(format!(
+                "unknown department `{department}`; the hall has {}",
+                known.join(", ")
+            )));
+        }
+        Ok(())
     }
 
     fn query(&mut self, actor: &Actor, query: &Query, now: Instant) -> Result<String, ApiError> {
@@ -651,13 +668,7 @@ impl Writer {
             }
             Query::DepartmentTasks { department, state, limit } => {
                 staff_only("a department's work queue")?;
-                if self.def.department_ix(department).is_none() {
-                    let known: Vec<&str> = self.def.departments().iter().map(|d| d.id.as_str()).collect();
-                    return Err(ApiError::not_found(format!(
-                        "unknown department `{department}`; the hall has {}",
-                        known.join(", ")
-                    )));
-                }
+                self.known_department(department)?;
                 let mut total = 0;
                 let mut rows = Vec::new();
                 for (case, task) in self.engine.department_tasks(department, *state) {
@@ -681,6 +692,9 @@ impl Writer {
             }
             Query::Tickets { state, department, limit } => {
                 staff_only("the ticket board")?;
+                if let Some(d) = department {
+                    self.known_department(d)?;
+                }
                 let mut total = 0;
                 let mut rows = Vec::new();
                 let matching = self.engine.tickets().iter().filter(|t| {
@@ -801,6 +815,14 @@ fn unknown_ticket(id: TicketId) -> ApiError {
 
 fn check_version(what: &str, id: &str, version: u32, expected: Option<u32>) -> Result<(), ApiError> {
     match expected {
+        Some(v) if v > version => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "version_conflict",
+            format!(
+                "{what} {id} is at version {version}: version {v} does not exist yet; send the version you read \
+                 (every read and command answer names it)"
+            ),
+        )),
         Some(v) if v != version => Err(ApiError::new(
             StatusCode::CONFLICT,
             "version_conflict",

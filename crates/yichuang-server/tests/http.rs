@@ -456,3 +456,123 @@ fn a_damaged_log_is_refused_at_start_with_a_clear_message() {
         }
     }
 }
+
+fn error_of(r: &Response, status: u16, code: &str) -> String {
+    assert_eq!((r.status, r.code()), (status, code.to_owned()), "{}", r.body);
+    r.json()["error"]["message"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_complaint_against_the_supervision_section_is_refused() {
+    let scratch = Scratch::new("supervision-target");
+    let s = server(&scratch.db(), &[]);
+    let targets = [
+        json!({"Department": "supervision"}),
+        json!({"Window": {"window": "intake-1", "department": "supervision"}}),
+        json!({"Process": {"description": "督办慢", "department": "supervision"}}),
+    ];
+    for target in targets {
+        let body = json!({"source": "complaint", "target": target, "text": "x"});
+        let m = error_of(&post(s.addr, "/v1/tickets", APPLICANT, &body), 422, "supervision_not_responsible");
+        assert!(m.contains("market-access") && m.contains("leader"), "{m}");
+    }
+    assert_eq!(expect(&get(s.addr, "/v1/tickets", SUPERVISOR), 200)["total"], 0);
+}
+
+#[test]
+fn the_clock_stays_inside_the_calendar_and_acceptance_needs_a_deadline() {
+    let scratch = Scratch::new("clock-calendar");
+    let s = server(&scratch.db(), &[]);
+    let m = error_of(&post(s.addr, "/v1/clock", ADMIN, &json!({"now": "2027-01-04T09:00"})), 422, "calendar");
+    assert!(m.contains("2025–2026"), "{m}");
+    assert_eq!(expect(&get(s.addr, "/v1/clock", ADMIN), 200)["now"], START);
+    // At the end of the covered years a case's promised deadline falls outside the calendar:
+    // acceptance is refused rather than leaving the case without a deadline.
+    expect(&post(s.addr, "/v1/clock", ADMIN, &json!({"now": "2026-12-29T09:00"})), 200);
+    let body = submission("open-restaurant", APPLICANT_ID, restaurant_answers());
+    let case = expect(&post(s.addr, "/v1/cases", CLERK, &body), 201)["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/cases/{case}/commands");
+    let m = error_of(&post(s.addr, &path, CLERK, &json!({"command": "accept"})), 422, "calendar");
+    assert!(m.contains("2025–2026"), "{m}");
+    assert_eq!(expect(&get(s.addr, &format!("/v1/cases/{case}"), CLERK), 200)["state"], "Received");
+}
+
+#[test]
+fn the_stream_refuses_a_position_past_the_head() {
+    let scratch = Scratch::new("stream-ahead");
+    let s = server(&scratch.db(), &[]);
+    accepted_case(s.addr, "open-business", json!({}));
+    let head = head(s.addr);
+    let ahead = (head + 5).to_string();
+    let r = request(s.addr, "GET", "/v1/stream", Some(SUPERVISOR), &[("last-event-id", &ahead)], None).unwrap();
+    let m = error_of(&r, 400, "bad_request");
+    assert!(m.contains(&format!("head is {head}")), "{m}");
+    let r = request(s.addr, "GET", &format!("/v1/stream?after={ahead}"), Some(SUPERVISOR), &[], None).unwrap();
+    error_of(&r, 400, "bad_request");
+}
+
+#[test]
+fn the_ticket_board_refuses_an_unknown_department() {
+    let scratch = Scratch::new("board-department");
+    let s = server(&scratch.db(), &[]);
+    let m = error_of(&get(s.addr, "/v1/tickets?department=unicorn", SUPERVISOR), 404, "not_found");
+    assert!(m.contains("unicorn") && m.contains("market-access"), "{m}");
+    expect(&get(s.addr, "/v1/tickets?department=market-access", SUPERVISOR), 200);
+}
+
+#[test]
+fn applicant_ids_have_a_bounded_form() {
+    let scratch = Scratch::new("applicant-id");
+    let s = server(&scratch.db(), &[]);
+    for id in [String::new(), "9".repeat(10_000)] {
+        let body = submission("open-business", &id, json!({}));
+        let m = error_of(&post(s.addr, "/v1/cases", CLERK, &body), 422, "out_of_range");
+        assert!(m.contains("1–64 characters") && m.len() < 400, "{m}");
+        let consult = json!({"command": "consult", "bundle": "open-business", "applicant": {"id": id, "name": "张三"}});
+        error_of(&post(s.addr, "/v1/cases", "demo-clerk-consult-1", &consult), 422, "out_of_range");
+    }
+    assert_eq!(head(s.addr), 0);
+}
+
+#[test]
+fn an_applicant_links_complaints_only_to_their_own_cases() {
+    let scratch = Scratch::new("complaint-link");
+    let s = server(&scratch.db(), &[]);
+    let case = accepted_case(s.addr, "open-business", json!({}));
+    let complaint = |case: &str| json!({"source": "complaint", "target": {"Department": "market-access"}, "case": case, "text": "x"});
+    error_of(&post(s.addr, "/v1/tickets", "demo-applicant-li", &complaint(&case)), 403, "not_the_applicant");
+    let m = error_of(&post(s.addr, "/v1/tickets", "demo-applicant-li", &complaint("C000016")), 404, "not_found");
+    assert!(!m.contains("C000001"), "the applicant is not told which cases exist: {m}");
+    let m = error_of(&post(s.addr, "/v1/tickets", SUPERVISOR, &complaint("C000016")), 404, "not_found");
+    assert!(m.contains("C000001"), "{m}");
+    expect(&post(s.addr, "/v1/tickets", APPLICANT, &complaint(&case)), 201);
+}
+
+#[test]
+fn messages_name_the_parameter_the_limit_and_the_version() {
+    let scratch = Scratch::new("messages");
+    let s = server(&scratch.db(), &["--body-limit", "4096"]);
+    for (query, name) in [("limit=-1", "limit"), ("limit=abc", "limit"), ("after=-5", "after")] {
+        let m = error_of(&get(s.addr, &format!("/v1/events?{query}"), SUPERVISOR), 400, "bad_request");
+        assert!(m.contains(&format!("`{name}`")) && !m.contains("Failed to deserialize"), "{m}");
+        assert!(m.contains(if name == "limit" { "1–1000" } else { "≥ 0" }), "{m}");
+    }
+    let m = error_of(&get(s.addr, "/v1/tickets?limit=x", SUPERVISOR), 400, "bad_request");
+    assert!(m.contains("1–1000"), "{m}");
+    let m = error_of(&get(s.addr, "/v1/departments/market-access/tasks?limit=-1", SUPERVISOR), 400, "bad_request");
+    assert!(m.contains("1–1000"), "{m}");
+    let big = json!({"command": "reject", "reason": "很".repeat(4000)});
+    let m = error_of(&post(s.addr, "/v1/cases/C000001/commands", CLERK, &big), 413, "body_too_large");
+    assert!(m.contains("4096 bytes"), "{m}");
+    let case = accepted_case(s.addr, "open-business", json!({}));
+    let path = format!("/v1/cases/{case}/commands");
+    let m = error_of(
+        &post(s.addr, &path, CLERK, &json!({"command": "withdraw", "expected_version": 99})),
+        409,
+        "version_conflict",
+    );
+    assert!(m.contains("does not exist yet") && !m.contains("changed since"), "{m}");
+    let body = submission("open-restaurant", APPLICANT_ID, json!({"favourite-colour": "red"}));
+    let m = error_of(&post(s.addr, "/v1/cases", CLERK, &body), 422, "out_of_range");
+    assert!(!m.contains("is not valid;"), "{m}");
+}

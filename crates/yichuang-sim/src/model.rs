@@ -1424,6 +1424,11 @@ impl<'s> Replication<'s> {
 
     #[cold]
     fn refused(&self, slot: u32, command: &'static str, rejection: &Rejection) -> Fail {
+        if let Rejection::Calendar(_) = rejection {
+            // A deadline the command needs (a case's promised limit, say) lies past the
+            // calendar: the run has reached the calendar's end, whatever the scenario asks.
+            return self.past_calendar();
+        }
         Box::new(SimError::Refused {
             replication: self.rep,
             command,

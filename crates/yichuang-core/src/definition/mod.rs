@@ -152,6 +152,14 @@ pub enum DepartmentKind {
     Supervision,
 }
 
+impl DepartmentKind {
+    /// Whether this is the supervision section, which supervises tickets and so is never the
+    /// responsible department of one (回避).
+    pub fn supervises(self) -> bool {
+        self == DepartmentKind::Supervision
+    }
+}
+
 /// Window class (窗口类型).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum WindowClass {
