@@ -160,15 +160,7 @@ impl<'a> Locator<'a> {
         if let Some(&start) = self.index().sections.get(section) {
             return start;
         }
-        let key = format!("{section}:");
-        let start = source
-            .match_indices(&key)
-            .find(|&(i, _)| {
-                let line_start = source[..i].rfind('\n').map_or(0, |p| p + 1);
-                let before = source[..i].chars().next_back();
-                !source[line_start..i].contains("//") && !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
-            })
-            .map_or(0, |(i, _)| i);
+        let start = section_key(source, section);
         self.index().sections.insert(section.to_owned(), start);
         start
     }
@@ -1165,21 +1157,28 @@ fn find_cycle(g: &DiGraph<usize, ()>, scc: &[NodeIndex]) -> Vec<NodeIndex> {
     }
 }
 
+/// Where the section key (`fields:`) first appears as a whole word outside comments (not in
+/// `form_fields:`); 0 if nowhere.
+fn section_key(source: &str, section: &str) -> usize {
+    let key = format!("{section}:");
+    source
+        .match_indices(&key)
+        .find(|&(i, _)| {
+            let line_start = source[..i].rfind('\n').map_or(0, |p| p + 1);
+            let before = source[..i].chars().next_back();
+            !source[line_start..i].contains("//") && !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+        .map_or(0, |(i, _)| i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The original lookups, re-scanning the text each time: the reference for [`Locator`].
+    /// The original lookups, re-scanning the text each time (the section key by the shared
+    /// [`section_key`]): the reference for [`Locator`]'s index.
     fn naive(source: &str, section: &str, needle: &str) -> Option<(usize, usize)> {
-        let key = format!("{section}:");
-        let start = source
-            .match_indices(&key)
-            .find(|&(i, _)| {
-                let line_start = source[..i].rfind('\n').map_or(0, |p| p + 1);
-                let before = source[..i].chars().next_back();
-                !source[line_start..i].contains("//") && !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
-            })
-            .map_or(0, |(i, _)| i);
+        let start = section_key(source, section);
         let found = source[start..].find(needle)? + start;
         let before = &source[..found];
         let line = before.matches('\n').count() + 1;
