@@ -7,9 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -17,22 +15,19 @@ use axum::routing::{MethodRouter, get, post};
 use serde::Deserialize;
 use tokio::sync::{oneshot, watch};
 use yichuang_core::definition::Definition;
-use yichuang_core::{Actor, CaseId, Command, Role, StreamId, TaskState, TicketState};
+use yichuang_core::{Actor, Command, StreamId, TaskState, TicketState};
 use yichuang_store::{EventLog, StoredEvent};
 
 use crate::config::Tokens;
 use crate::error::{ApiError, json_response};
+use crate::extract::{Caller, CasePath, DepartmentPath, IdempotencyKey, JsonBody, Params, TaskPath, TicketPath};
+use crate::query::{LIST_MAX, Query as WriterQuery, staff_only};
 use crate::state::{Shared, WireEvent};
-use crate::wire::{self, CaseCommand, OpenCase, OpenTicket, TaskCommandBody, TicketCommandBody};
-use crate::writer::{
-    CommandRequest, Idempotency, LIST_MAX, Query as WriterQuery, Reply, Request, Target, WriterHandle,
-};
+use crate::wire::{CaseCommand, NoArguments, OpenCase, OpenTicket, SetClock, TaskCommandBody, TicketCommandBody};
+use crate::writer::{CommandRequest, Idempotency, Reply, Request, Target, WriterHandle};
 
 /// The OpenAPI document served at `/openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
-
-/// Longest accepted `Idempotency-Key`.
-const KEY_BYTES_MAX: usize = 255;
 
 /// Rows a list returns when the client names no `limit`.
 const LIST_DEFAULT: usize = 100;
@@ -113,19 +108,18 @@ impl App {
         }
     }
 
-    /// Authenticates, checks the body and the key, builds the command, and waits for the
-    /// writer's answer (which comes after the commit).
+    /// Sends a command to the writer and waits for its answer (which comes after the commit).
+    /// `key` and the request's path and body make the idempotency record.
     async fn command(
         &self,
-        headers: &HeaderMap,
-        uri: &Uri,
-        body: Result<Bytes, BytesRejection>,
-        build: impl FnOnce(&[u8]) -> Result<(Target, Option<u32>), ApiError>,
+        Caller(actor): Caller,
+        target: Target,
+        expected_version: Option<u32>,
+        IdempotencyKey(key): IdempotencyKey,
+        path: &str,
+        body: &[u8],
     ) -> Result<Response, ApiError> {
-        let actor = self.authenticate(headers)?;
-        let body = body.map_err(|e| body_error(e, self.0.body_limit_bytes))?;
-        let idempotency = idempotency(headers, uri.path(), &body)?;
-        let (target, expected_version) = build(&body)?;
+        let idempotency = key.map(|key| Idempotency { key, fingerprint: fnv1a(&[b"POST", path.as_bytes(), body]) });
         let (tx, rx) = oneshot::channel();
         let request = CommandRequest { actor, target, expected_version, idempotency, reply: tx };
         self.send(Request::Command(Box::new(request))).await?;
@@ -148,29 +142,6 @@ fn reply_response(reply: Reply) -> Response {
         response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     response
-}
-
-fn body_error(e: BytesRejection, limit_bytes: usize) -> ApiError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!(
-                "the request body is larger than this service's limit of {limit_bytes} bytes (--body-limit); send a \
-                 smaller body"
-            ),
-        )
-    } else {
-        ApiError::bad_request("bad_request", e.body_text())
-    }
-}
-
-fn path_error(e: PathRejection) -> ApiError {
-    ApiError::bad_request("bad_request", e.body_text())
-}
-
-fn query_error(e: QueryRejection) -> ApiError {
-    ApiError::bad_request("bad_request", e.body_text())
 }
 
 /// `?limit=`: a whole number 1–[`LIST_MAX`], [`LIST_DEFAULT`] when absent.
@@ -213,18 +184,6 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
     hash
 }
 
-fn idempotency(headers: &HeaderMap, path: &str, body: &[u8]) -> Result<Option<Idempotency>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
-    let key = value.to_str().unwrap_or_default();
-    if key.is_empty() || key.len() > KEY_BYTES_MAX || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ApiError::bad_request(
-            "bad_idempotency_key",
-            format!("an Idempotency-Key is 1–{KEY_BYTES_MAX} visible ASCII characters, e.g. a UUID"),
-        ));
-    }
-    Ok(Some(Idempotency { key: key.to_owned(), fingerprint: fnv1a(&[b"POST", path.as_bytes(), body]) }))
-}
-
 fn no_version_on_open(expected: Option<u32>) -> Result<(), ApiError> {
     match expected {
         Some(_) => Err(ApiError::bad_request(
@@ -237,114 +196,79 @@ fn no_version_on_open(expected: Option<u32>) -> Result<(), ApiError> {
 
 async fn post_cases(
     State(app): State<App>,
-    headers: HeaderMap,
+    caller: Caller,
+    key: IdempotencyKey,
     uri: Uri,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody { parsed, bytes }: JsonBody<OpenCase>,
 ) -> Result<Response, ApiError> {
-    app.command(&headers, &uri, body, |b| {
-        let p = wire::parse::<OpenCase>(b, Some("submit"))?;
-        no_version_on_open(p.expected_version)?;
-        Ok((Target::OpenCase(p.command.into_command()), None))
-    })
-    .await
+    no_version_on_open(parsed.expected_version)?;
+    let target = Target::OpenCase(parsed.command.into_command());
+    app.command(caller, target, None, key, uri.path(), &bytes).await
 }
 
 async fn post_case_command(
     State(app): State<App>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    caller: Caller,
+    CasePath(id): CasePath,
+    key: IdempotencyKey,
     uri: Uri,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody { parsed, bytes }: JsonBody<CaseCommand>,
 ) -> Result<Response, ApiError> {
-    let Path(id) = path.map_err(path_error)?;
-    app.command(&headers, &uri, body, |b| {
-        let id = wire::case_path(&id)?;
-        let p = wire::parse::<CaseCommand>(b, None)?;
-        Ok((Target::Case(id, p.command.into_command()), p.expected_version))
-    })
-    .await
+    let target = Target::Case(id, parsed.command.into_command());
+    app.command(caller, target, parsed.expected_version, key, uri.path(), &bytes).await
 }
 
 async fn post_task_command(
     State(app): State<App>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    headers: HeaderMap,
+    caller: Caller,
+    TaskPath(id, item): TaskPath,
+    key: IdempotencyKey,
     uri: Uri,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody { parsed, bytes }: JsonBody<TaskCommandBody>,
 ) -> Result<Response, ApiError> {
-    let Path((id, item)) = path.map_err(path_error)?;
-    app.command(&headers, &uri, body, |b| {
-        let id = wire::case_path(&id)?;
-        let p = wire::parse::<TaskCommandBody>(b, None)?;
-        let command = Command::Task { item: item.as_str().into(), action: p.command.into_command() };
-        Ok((Target::Case(id, command), p.expected_version))
-    })
-    .await
+    let command = Command::Task { item: item.as_str().into(), action: parsed.command.into_command() };
+    app.command(caller, Target::Case(id, command), parsed.expected_version, key, uri.path(), &bytes).await
 }
 
 async fn post_tickets(
     State(app): State<App>,
-    headers: HeaderMap,
+    caller: Caller,
+    key: IdempotencyKey,
     uri: Uri,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody { parsed, bytes }: JsonBody<OpenTicket>,
 ) -> Result<Response, ApiError> {
-    app.command(&headers, &uri, body, |b| {
-        let p = wire::parse::<OpenTicket>(b, None)?;
-        no_version_on_open(p.expected_version)?;
-        Ok((Target::OpenTicket(p.command.into_source()), None))
-    })
-    .await
+    no_version_on_open(parsed.expected_version)?;
+    let target = Target::OpenTicket(parsed.command.into_source());
+    app.command(caller, target, None, key, uri.path(), &bytes).await
 }
 
 async fn post_ticket_command(
     State(app): State<App>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    caller: Caller,
+    TicketPath(id): TicketPath,
+    key: IdempotencyKey,
     uri: Uri,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody { parsed, bytes }: JsonBody<TicketCommandBody>,
 ) -> Result<Response, ApiError> {
-    let Path(id) = path.map_err(path_error)?;
-    app.command(&headers, &uri, body, |b| {
-        let id = wire::ticket_path(&id)?;
-        let p = wire::parse::<TicketCommandBody>(b, None)?;
-        Ok((Target::Ticket(id, p.command.into_command()), p.expected_version))
-    })
-    .await
+    let target = Target::Ticket(id, parsed.command.into_command());
+    app.command(caller, target, parsed.expected_version, key, uri.path(), &bytes).await
 }
 
 async fn post_plan_tickets(
     State(app): State<App>,
-    headers: HeaderMap,
+    caller: Caller,
+    key: IdempotencyKey,
     uri: Uri,
-    body: Result<Bytes, BytesRejection>,
+    JsonBody { bytes, .. }: JsonBody<NoArguments>,
 ) -> Result<Response, ApiError> {
-    app.command(&headers, &uri, body, |b| {
-        if !b.iter().all(u8::is_ascii_whitespace) {
-            let p = wire::parse::<serde_json::Map<String, serde_json::Value>>(b, None)?;
-            if !p.command.is_empty() || p.expected_version.is_some() {
-                return Err(ApiError::bad_request(
-                    "bad_request",
-                    "this command takes no arguments: send {} or nothing",
-                ));
-            }
-        }
-        Ok((Target::PlanTickets, None))
-    })
-    .await
+    app.command(caller, Target::PlanTickets, None, key, uri.path(), &bytes).await
 }
 
 fn ok_json(body: String) -> Response {
     json_response(StatusCode::OK, body)
 }
 
-async fn get_case(
-    State(app): State<App>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let actor = app.authenticate(&headers)?;
-    let Path(id) = path.map_err(path_error)?;
-    let id = wire::case_path(&id)?;
+async fn get_case(State(app): State<App>, Caller(actor): Caller, CasePath(id): CasePath) -> Result<Response, ApiError> {
     Ok(ok_json(app.ask(actor, WriterQuery::Case(id)).await?))
 }
 
@@ -362,12 +286,9 @@ fn events_body(stream: StreamId, events: &[StoredEvent]) -> String {
 
 async fn get_case_events(
     State(app): State<App>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    Caller(actor): Caller,
+    CasePath(id): CasePath,
 ) -> Result<Response, ApiError> {
-    let actor = app.authenticate(&headers)?;
-    let Path(id) = path.map_err(path_error)?;
-    let id: CaseId = wire::case_path(&id)?;
     // Existence and the right to read, as of a committed state.
     app.ask(actor, WriterQuery::Case(id)).await?;
     let stream = StreamId::Case(id);
@@ -377,23 +298,17 @@ async fn get_case_events(
 
 async fn get_ticket(
     State(app): State<App>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    Caller(actor): Caller,
+    TicketPath(id): TicketPath,
 ) -> Result<Response, ApiError> {
-    let actor = app.authenticate(&headers)?;
-    let Path(id) = path.map_err(path_error)?;
-    let id = wire::ticket_path(&id)?;
     Ok(ok_json(app.ask(actor, WriterQuery::Ticket(id)).await?))
 }
 
 async fn get_ticket_events(
     State(app): State<App>,
-    path: Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
+    Caller(actor): Caller,
+    TicketPath(id): TicketPath,
 ) -> Result<Response, ApiError> {
-    let actor = app.authenticate(&headers)?;
-    let Path(id) = path.map_err(path_error)?;
-    let id = wire::ticket_path(&id)?;
     app.ask(actor, WriterQuery::Ticket(id)).await?;
     let stream = StreamId::Ticket(id);
     let events = app.read(move |log| log.read_stream(stream)).await?;
@@ -414,13 +329,10 @@ fn normalized(text: &str) -> String {
 
 async fn get_department_tasks(
     State(app): State<App>,
-    path: Result<Path<String>, PathRejection>,
-    query: Result<Query<QueueParams>, QueryRejection>,
-    headers: HeaderMap,
+    Caller(actor): Caller,
+    DepartmentPath(department): DepartmentPath,
+    Params(params): Params<QueueParams>,
 ) -> Result<Response, ApiError> {
-    let actor = app.authenticate(&headers)?;
-    let Path(department) = path.map_err(path_error)?;
-    let Query(params) = query.map_err(query_error)?;
     let states = [TaskState::Ready, TaskState::InReview, TaskState::Waiting, TaskState::SimulatedApproved];
     let state = match params.state.as_deref() {
         None => TaskState::Ready,
@@ -446,11 +358,9 @@ struct TicketParams {
 
 async fn get_tickets(
     State(app): State<App>,
-    query: Result<Query<TicketParams>, QueryRejection>,
-    headers: HeaderMap,
+    Caller(actor): Caller,
+    Params(params): Params<TicketParams>,
 ) -> Result<Response, ApiError> {
-    let actor = app.authenticate(&headers)?;
-    let Query(params) = query.map_err(query_error)?;
     let state = match params.state.as_deref() {
         None => None,
         Some(s) => {
@@ -468,13 +378,11 @@ async fn get_tickets(
     Ok(ok_json(app.ask(actor, query).await?))
 }
 
-async fn get_four_lists(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let actor = app.authenticate(&headers)?;
+async fn get_four_lists(State(app): State<App>, Caller(actor): Caller) -> Result<Response, ApiError> {
     Ok(ok_json(app.ask(actor, WriterQuery::FourLists).await?))
 }
 
-async fn get_kpis(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let actor = app.authenticate(&headers)?;
+async fn get_kpis(State(app): State<App>, Caller(actor): Caller) -> Result<Response, ApiError> {
     Ok(ok_json(app.ask(actor, WriterQuery::Kpis).await?))
 }
 
@@ -486,24 +394,12 @@ struct LogParams {
     limit: Option<String>,
 }
 
-fn staff(actor: &Actor, what: &str) -> Result<(), ApiError> {
-    if actor.role == Role::Applicant {
-        return Err(ApiError::forbidden(
-            "role_not_allowed",
-            format!("{what} is for the hall's staff; {} may read only their own cases", actor.describe()),
-        ));
-    }
-    Ok(())
-}
-
 async fn get_events(
     State(app): State<App>,
-    query: Result<Query<LogParams>, QueryRejection>,
-    headers: HeaderMap,
+    Caller(actor): Caller,
+    Params(params): Params<LogParams>,
 ) -> Result<Response, ApiError> {
-    let actor = app.authenticate(&headers)?;
-    staff(&actor, "the whole log")?;
-    let Query(params) = query.map_err(query_error)?;
+    staff_only(&actor, "the whole log")?;
     let after = parse_after(params.after.as_deref())?.unwrap_or(0);
     let limit = parse_limit(params.limit.as_deref())?;
     let events = app.read(move |log| log.read_after(after, limit)).await?;
@@ -519,22 +415,17 @@ async fn get_events(
     Ok(ok_json(out))
 }
 
-async fn get_clock(State(app): State<App>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let actor = app.authenticate(&headers)?;
+async fn get_clock(State(app): State<App>, Caller(actor): Caller) -> Result<Response, ApiError> {
     Ok(ok_json(app.ask(actor, WriterQuery::Clock).await?))
 }
 
 async fn post_clock(
     State(app): State<App>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    Caller(actor): Caller,
+    JsonBody { parsed, .. }: JsonBody<SetClock>,
 ) -> Result<Response, ApiError> {
-    let actor = app.authenticate(&headers)?;
-    let body = body.map_err(|e| body_error(e, app.0.body_limit_bytes))?;
-    let set: wire::SetClock = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("bad_request", format!("send {{\"now\": \"YYYY-MM-DDTHH:MM\"}}: {e}")))?;
     let (tx, rx) = oneshot::channel();
-    app.send(Request::SetClock { actor, now: set.now, reply: tx }).await?;
+    app.send(Request::SetClock { actor, now: parsed.command.now, reply: tx }).await?;
     Ok(ok_json(rx.await.map_err(|_| writer_gone())??))
 }
 

@@ -8,7 +8,8 @@
 //! queue of commands in memory, appends their events in one fsync'd transaction (group commit)
 //! and only then answers; the committed events go to the live stream ([`stream`]). Reads of
 //! state (cases, queues, tickets, reports) are answered by the writer from the engine after the
-//! same commit; reads of the log (events) go to the store's readers.
+//! same commit ([`query`]); reads of the log (events) go to the store's readers. Handlers take
+//! what they need through the extractors of [`extract`].
 //!
 //! **Architecture invariant:** no client ever sees an effect that is not durable: replies,
 //! queries and streamed events all follow the commit of the batch they belong to. A crash loses
@@ -20,6 +21,8 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod extract;
+pub mod query;
 pub mod state;
 pub mod stream;
 pub mod wire;

@@ -18,8 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
@@ -29,6 +28,8 @@ use tokio::sync::{broadcast, watch};
 
 use crate::api::App;
 use crate::error::ApiError;
+use crate::extract::{Caller, Params};
+use crate::query::staff_only;
 use crate::state::WireEvent;
 
 /// Events read from the store per backlog page.
@@ -62,17 +63,11 @@ impl Drop for Open {
 /// The handler.
 pub async fn get_stream(
     State(app): State<App>,
-    query: Result<Query<StreamParams>, QueryRejection>,
+    Caller(actor): Caller,
+    Params(params): Params<StreamParams>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let actor = app.authenticate(&headers)?;
-    if actor.role == yichuang_core::Role::Applicant {
-        return Err(ApiError::forbidden(
-            "role_not_allowed",
-            format!("the event stream is for the hall's staff; {} may read only their own cases", actor.describe()),
-        ));
-    }
-    let Query(params) = query.map_err(|e| ApiError::bad_request("bad_request", e.body_text()))?;
+    staff_only(&actor, "the event stream")?;
     let last_event_id = match headers.get("last-event-id") {
         None => None,
         Some(v) => Some(v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()).ok_or_else(|| {

@@ -18,6 +18,7 @@ use yichuang_core::{
 };
 
 use crate::error::ApiError;
+use crate::extract::Body;
 
 /// A request body, parsed: the command and the optional optimistic-concurrency version.
 #[derive(Debug)]
@@ -50,6 +51,44 @@ pub fn parse<T: serde::de::DeserializeOwned>(
     }
     let command = serde_json::from_value(value).map_err(|e| ApiError::bad_request("bad_request", e.to_string()))?;
     Ok(Parsed { command, expected_version })
+}
+
+/// Bodies parsed by [`parse`]: a JSON object with `"command"` (or `"source"`) and its arguments.
+macro_rules! command_bodies {
+    ($($body:ty => $default:expr),* $(,)?) => {$(
+        impl Body for $body {
+            fn parse(bytes: &[u8]) -> Result<Parsed<Self>, ApiError> {
+                parse(bytes, $default)
+            }
+        }
+    )*};
+}
+
+command_bodies! {
+    OpenCase => Some("submit"),
+    CaseCommand => None,
+    TaskCommandBody => None,
+    OpenTicket => None,
+    TicketCommandBody => None,
+}
+
+/// A command without arguments (`POST /v1/plan/tickets`): no body, or `{}`.
+#[derive(Debug)]
+pub struct NoArguments;
+
+impl Body for NoArguments {
+    fn parse(bytes: &[u8]) -> Result<Parsed<NoArguments>, ApiError> {
+        if !bytes.iter().all(u8::is_ascii_whitespace) {
+            let p = parse::<serde_json::Map<String, Value>>(bytes, None)?;
+            if !p.command.is_empty() || p.expected_version.is_some() {
+                return Err(ApiError::bad_request(
+                    "bad_request",
+                    "this command takes no arguments: send {} or nothing",
+                ));
+            }
+        }
+        Ok(Parsed { command: NoArguments, expected_version: None })
+    }
 }
 
 /// The applicant as sent (`credit_blocked` defaults to false).
@@ -355,6 +394,15 @@ impl TicketCommandBody {
 pub struct SetClock {
     /// The new hall time.
     pub now: Instant,
+}
+
+impl Body for SetClock {
+    fn parse(bytes: &[u8]) -> Result<Parsed<SetClock>, ApiError> {
+        let command = serde_json::from_slice(bytes).map_err(|e| {
+            ApiError::bad_request("bad_request", format!("send {{\"now\": \"YYYY-MM-DDTHH:MM\"}}: {e}"))
+        })?;
+        Ok(Parsed { command, expected_version: None })
+    }
 }
 
 /// Parses `C000001` / `T000001` (also lower case).

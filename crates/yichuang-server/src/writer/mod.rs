@@ -29,25 +29,21 @@ use std::sync::atomic::Ordering;
 use axum::http::StatusCode;
 use tokio::sync::{mpsc, oneshot};
 use yichuang_core::definition::Definition;
-use yichuang_core::{
-    Actor, CaseId, Command, Ctx, Date, Engine, Instant, Recorded, Rejection, Role, TaskState, TicketCommand, TicketId,
-    TicketSource, TicketState,
-};
-use yichuang_store::{Commit, EncodedEvent, EventStore, IdempotencyRecord, IntegrityError, LogSummary, StoredEvent};
+use yichuang_core::{Actor, CaseId, Command, Date, Engine, Instant, Recorded, TicketCommand, TicketId, TicketSource};
+use yichuang_store::{Commit, EncodedEvent, EventStore, IntegrityError, LogSummary, StoredEvent};
 
 use crate::config::{ClockSetting, china_now};
 use crate::error::ApiError;
+use crate::query::{Query, ReadSide, storage_failed};
 use crate::state::{Shared, WireEvent};
-use crate::wire::{CaseView, QueueRow, TicketView};
+
+mod command;
 
 /// Most requests decided and committed together.
 pub const BATCH_MAX: usize = 1024;
 
 /// Capacity of the request channel; senders wait when it is full (back-pressure).
 pub const QUEUE_MAX: usize = 8192;
-
-/// Rows a list query returns at most.
-pub const LIST_MAX: usize = 1000;
 
 /// A response: status and JSON body; `replayed` when it comes from an idempotency record.
 #[derive(Debug, Clone)]
@@ -103,41 +99,6 @@ pub struct CommandRequest {
     pub idempotency: Option<Idempotency>,
     /// Where the answer goes.
     pub reply: oneshot::Sender<Reply>,
-}
-
-/// A read answered from the engine's state.
-#[derive(Debug)]
-pub enum Query {
-    /// One case.
-    Case(CaseId),
-    /// A department's work queue.
-    DepartmentTasks {
-        /// Department id.
-        department: String,
-        /// State.
-        state: TaskState,
-        /// Rows at most.
-        limit: usize,
-    },
-    /// The ticket board.
-    Tickets {
-        /// Only this state.
-        state: Option<TicketState>,
-        /// Only this department.
-        department: Option<String>,
-        /// Rows at most.
-        limit: usize,
-    },
-    /// One ticket.
-    Ticket(TicketId),
-    /// The four lists (责任/任务/问题/效果清单).
-    FourLists,
-    /// The KPIs.
-    Kpis,
-    /// Health and sizes.
-    Status,
-    /// The clock.
-    Clock,
 }
 
 /// A message to the writer.
@@ -388,7 +349,7 @@ impl Writer {
                     pending.push(Pending::Command(reply, answer));
                 }
                 Request::Query { actor, query, reply } => {
-                    let answer = self.query(&actor, &query, now);
+                    let answer = self.read_side(now).answer(&actor, &query);
                     pending.push(Pending::Answer(reply, answer));
                 }
                 Request::SetClock { actor, now: to, reply } => {
@@ -462,287 +423,15 @@ impl Writer {
             .collect()
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn command(
-        &mut self,
-        actor: &Actor,
-        target: Target,
-        expected_version: Option<u32>,
-        idempotency: Option<Idempotency>,
-        now: Instant,
-        commits: &mut Vec<Commit>,
-        keys: &mut HashMap<(String, String), (u64, Reply)>,
-    ) -> Reply {
-        let scope = actor.id.as_str();
-        if let Some(idem) = &idempotency
-            && let Some(reply) = self.replay_key(scope, idem, keys)
-        {
-            return reply;
-        }
-        let ctx = Ctx { now, actor };
-        let outcome = self.decide(target, expected_version, &ctx);
-        let (records, subject) = match outcome {
-            Ok(done) => done,
-            Err(e) => return Reply::error(&e),
-        };
-        let events = self.number(records);
-        let status = if subject.created { StatusCode::CREATED } else { StatusCode::OK };
-        let wire: Vec<WireEvent> = events.iter().map(WireEvent::of).collect();
-        let body = subject.body(&wire);
-        let record = idempotency.map(|idem| {
-            let reply = Reply { status, body: body.clone(), replayed: true };
-            keys.insert((scope.to_owned(), idem.key.clone()), (idem.fingerprint, reply));
-            IdempotencyRecord {
-                scope: scope.to_owned(),
-                key: idem.key,
-                fingerprint: idem.fingerprint,
-                status: status.as_u16(),
-                body: body.clone(),
-                position: self.next - 1,
-            }
-        });
-        commits.push(Commit { events, idempotency: record });
-        Reply { status, body, replayed: false }
-    }
-
-    /// The stored response of a key used before (in this batch or committed), or `None`.
-    fn replay_key(
-        &self,
-        scope: &str,
-        idem: &Idempotency,
-        keys: &HashMap<(String, String), (u64, Reply)>,
-    ) -> Option<Reply> {
-        let reused = || {
-            Reply::error(&ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                format!(
-                    "Idempotency-Key `{}` was used for a different request; a key names one request (method, path \
-                     and body): use a new key for a new request",
-                    idem.key
-                ),
-            ))
-        };
-        if let Some((fingerprint, reply)) = keys.get(&(scope.to_owned(), idem.key.clone())) {
-            return Some(if *fingerprint == idem.fingerprint { reply.clone() } else { reused() });
-        }
-        match self.store.idempotency(scope, &idem.key) {
-            Ok(Some(r)) if r.fingerprint == idem.fingerprint => Some(Reply {
-                status: StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK),
-                body: r.body,
-                replayed: true,
-            }),
-            Ok(Some(_)) => Some(reused()),
-            Ok(None) => None,
-            Err(e) => Some(Reply::error(&ApiError::unavailable(
-                "storage_failed",
-                format!("the idempotency record could not be read ({e}); retry"),
-            ))),
-        }
-    }
-
-    fn decide(
-        &mut self,
-        target: Target,
-        expected_version: Option<u32>,
-        ctx: &Ctx<'_>,
-    ) -> Result<(Vec<Recorded>, Subject), ApiError> {
-        let refused = |r: Rejection| ApiError::rejection(&r);
-        match target {
-            Target::OpenCase(command) => {
-                let (id, events) = self.engine.open(command, ctx).map_err(refused)?;
-                Ok((events, self.case_subject(id, true)))
-            }
-            Target::Case(id, command) => {
-                let case = self.engine.case(id).ok_or_else(|| unknown_case(id))?;
-                check_version("case", &id.to_string(), case.version, expected_version)?;
-                if let Command::Task { item, .. } = &command
-                    && case.task(item).is_none()
-                {
-                    let items: Vec<&str> = case.tasks.iter().map(|t| t.item_id.as_str()).collect();
-                    let items = if items.is_empty() {
-                        "none yet (tasks are made at acceptance)".into()
-                    } else {
-                        items.join(", ")
-                    };
-                    return Err(ApiError::not_found(format!(
-                        "case {id} has no task for item `{item}`; its tasks: {items}"
-                    )));
-                }
-                let events = self.engine.execute(id, command, ctx).map_err(refused)?;
-                Ok((events, self.case_subject(id, false)))
-            }
-            Target::OpenTicket(source) => {
-                let (id, events) = self.engine.open_ticket(source, ctx).map_err(refused)?;
-                Ok((events, self.ticket_subject(id, true)))
-            }
-            Target::Ticket(id, command) => {
-                let ticket = self.engine.ticket(id).ok_or_else(|| unknown_ticket(id))?;
-                check_version("ticket", &id.to_string(), ticket.version, expected_version)?;
-                let events = self.engine.execute_ticket(id, &command, ctx).map_err(refused)?;
-                Ok((events, self.ticket_subject(id, false)))
-            }
-            Target::PlanTickets => {
-                let before = self.engine.tickets().len();
-                let events = self.engine.open_plan_tickets(ctx).map_err(refused)?;
-                let opened = self.engine.tickets()[before..].iter().map(|t| t.id.to_string()).collect();
-                Ok((events, Subject { id: String::new(), state: "", version: 0, created: true, opened: Some(opened) }))
-            }
-        }
-    }
-
-    fn case_subject(&self, id: CaseId, created: bool) -> Subject {
-        let c = self.engine.case(id).expect("the case was just opened or acted on");
-        Subject { id: id.to_string(), state: c.state.name(), version: c.version, created, opened: None }
-    }
-
-    fn ticket_subject(&self, id: TicketId, created: bool) -> Subject {
-        let t = self.engine.ticket(id).expect("the ticket was just opened or acted on");
-        Subject { id: id.to_string(), state: t.state.name(), version: t.version, created, opened: None }
-    }
-
-    fn set_clock(&mut self, actor: &Actor, to: Instant) -> Result<Instant, ApiError> {
-        if actor.role != Role::Admin {
-            return Err(ApiError::forbidden(
-                "role_not_allowed",
-                format!("only an admin moves the clock; {} may not", actor.describe()),
-            ));
-        }
-        if self.clock == ClockSetting::System {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "clock_not_manual",
-                "the service runs on the system clock; start it with --clock YYYY-MM-DDTHH:MM to move time by hand",
-            ));
-        }
-        // The hall runs on the definition's calendar: a time it does not cover would leave
-        // deadlines uncomputable.
-        if let Err(e) = self.def.calendar().is_working_day(to.date()) {
-            return Err(ApiError::rejection(&Rejection::Calendar(e)));
-        }
-        if to < self.floor {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "clock_backwards",
-                format!("the clock is at {}; it moves forward only, so give a time at or after it", self.floor),
-            ));
-        }
-        self.clock = ClockSetting::Manual(to);
-        Ok(self.now())
-    }
-
-    /// 404 naming the hall's departments, for a department not in the definition.
-    fn known_department(&self, department: &str) -> Result<(), ApiError> {
-        if self.def.department_ix(department).is_none() {
-            let known: Vec<&str> = self.def.departments().iter().map(|d| d.id.as_str()).collect();
-            return Err(ApiError::not_found(format!(
-                "unknown department `{department}`; the hall has {}",
-                known.join(", ")
-            )));
-        }
-        Ok(())
-    }
-
-    fn query(&mut self, actor: &Actor, query: &Query, now: Instant) -> Result<String, ApiError> {
-        let staff_only = |what: &str| {
-            if actor.role == Role::Applicant {
-                Err(ApiError::forbidden(
-                    "role_not_allowed",
-                    format!("{what} is for the hall's staff; {} may read only their own cases", actor.describe()),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        let json = |v: Result<String, serde_json::Error>| v.expect("views serialize to JSON");
-        match query {
-            Query::Case(id) => {
-                let c = self.engine.case(*id).ok_or_else(|| unknown_case(*id))?;
-                if actor.role == Role::Applicant && actor.id != c.applicant.id {
-                    return Err(ApiError::rejection(&Rejection::NotTheApplicant {
-                        actor: actor.describe(),
-                        applicant: c.applicant.id.to_string(),
-                    }));
-                }
-                Ok(json(serde_json::to_string(&CaseView::of(&self.def, c))))
-            }
-            Query::DepartmentTasks { department, state, limit } => {
-                staff_only("a department's work queue")?;
-                self.known_department(department)?;
-                let mut total = 0;
-                let mut rows = Vec::new();
-                for (case, task) in self.engine.department_tasks(department, *state) {
-                    total += 1;
-                    if rows.len() < *limit {
-                        let c = self.engine.case(case).expect("queued tasks belong to known cases");
-                        rows.push(QueueRow {
-                            case: case.to_string(),
-                            bundle: self.def.bundle(c.bundle).id.clone(),
-                            item: task.item_id.clone(),
-                            name: self.def.item(task.item).name.clone(),
-                            state: task.state.name(),
-                            reviewer: task.reviewer.clone(),
-                            sla: task.sla.as_ref().map(|s| s.level),
-                            case_version: c.version,
-                        });
-                    }
-                }
-                let v = serde_json::json!({ "department": department, "state": state.name(), "total": total, "tasks": rows });
-                Ok(v.to_string())
-            }
-            Query::Tickets { state, department, limit } => {
-                staff_only("the ticket board")?;
-                if let Some(d) = department {
-                    self.known_department(d)?;
-                }
-                let mut total = 0;
-                let mut rows = Vec::new();
-                let matching = self.engine.tickets().iter().filter(|t| {
-                    state.is_none_or(|s| t.state == s) && department.as_deref().is_none_or(|d| *t.department == *d)
-                });
-                for t in matching {
-                    total += 1;
-                    if rows.len() < *limit {
-                        rows.push(TicketView::of(t));
-                    }
-                }
-                Ok(serde_json::json!({ "total": total, "tickets": rows }).to_string())
-            }
-            Query::Ticket(id) => {
-                staff_only("a ticket")?;
-                let t = self.engine.ticket(*id).ok_or_else(|| unknown_ticket(*id))?;
-                Ok(json(serde_json::to_string(&TicketView::of(t))))
-            }
-            Query::FourLists => {
-                staff_only("the four lists")?;
-                Ok(json(serde_json::to_string(&yichuang_core::report::FourLists::build(&self.engine, now))))
-            }
-            Query::Kpis => {
-                staff_only("the KPIs")?;
-                Ok(json(serde_json::to_string(&yichuang_core::metrics::Metrics::measure(&self.engine))))
-            }
-            Query::Status => {
-                let next = self.engine.next_deadline();
-                let v = serde_json::json!({
-                    "status": if self.failed.is_some() { "failed" } else { "ok" },
-                    "failure": self.failed,
-                    "definition": self.def.id(),
-                    "head": self.next - 1,
-                    "cases": self.engine.cases_opened(),
-                    "tickets": self.engine.tickets().len(),
-                    "now": now,
-                    "next_timer": next,
-                });
-                if let Some(why) = &self.failed {
-                    return Err(storage_failed(why));
-                }
-                Ok(v.to_string())
-            }
-            Query::Clock => {
-                let mode = if self.clock == ClockSetting::System { "system" } else { "manual" };
-                Ok(serde_json::json!({ "now": now, "clock": mode, "next_timer": self.engine.next_deadline() })
-                    .to_string())
-            }
+    /// What queries read: the engine as of this batch.
+    fn read_side(&mut self, now: Instant) -> ReadSide<'_> {
+        ReadSide {
+            def: &self.def,
+            engine: &mut self.engine,
+            now,
+            head: self.next - 1,
+            failed: self.failed.as_deref(),
+            clock: self.clock,
         }
     }
 
@@ -801,82 +490,11 @@ impl Writer {
     }
 }
 
-fn storage_failed(why: &str) -> ApiError {
-    ApiError::unavailable("storage_failed", format!("the service cannot store commands: {why}; restart it"))
-}
-
-fn unknown_case(id: CaseId) -> ApiError {
-    ApiError::not_found(format!("there is no case {id}"))
-}
-
-fn unknown_ticket(id: TicketId) -> ApiError {
-    ApiError::not_found(format!("there is no ticket {id}"))
-}
-
-fn check_version(what: &str, id: &str, version: u32, expected: Option<u32>) -> Result<(), ApiError> {
-    match expected {
-        Some(v) if v > version => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "version_conflict",
-            format!(
-                "{what} {id} is at version {version}: version {v} does not exist yet; send the version you read \
-                 (every read and command answer names it)"
-            ),
-        )),
-        Some(v) if v != version => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "version_conflict",
-            format!(
-                "{what} {id} is at version {version}, not {v}: it changed since you read it; read it again and decide \
-                 on its current state"
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// What a successful command answers about.
-struct Subject {
-    id: String,
-    state: &'static str,
-    version: u32,
-    created: bool,
-    /// For plan tickets: the tickets opened.
-    opened: Option<Vec<String>>,
-}
-
-impl Subject {
-    fn body(&self, events: &[WireEvent]) -> String {
-        let mut out = String::with_capacity(64 + events.iter().map(|e| e.json.len() + 1).sum::<usize>());
-        match &self.opened {
-            Some(opened) => {
-                out.push_str("{\"opened\":");
-                out.push_str(&serde_json::to_string(opened).expect("ids serialize"));
-            }
-            None => {
-                out.push_str(&format!(
-                    "{{\"id\":\"{}\",\"state\":\"{}\",\"version\":{}",
-                    self.id, self.state, self.version
-                ));
-            }
-        }
-        out.push_str(",\"events\":[");
-        for (i, e) in events.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(&e.json);
-        }
-        out.push_str("]}");
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::AtomicBool;
 
-    use yichuang_store::{AppendError, EventLog, MemoryStore, StoreError};
+    use yichuang_store::{AppendError, EventLog, IdempotencyRecord, MemoryStore, StoreError};
 
     use super::*;
 

@@ -1,0 +1,225 @@
+//! The read side: queries answered from the engine's folded state, and who may read what.
+//!
+//! The writer answers a query after the commit of the batch it arrived in (see [`crate::writer`]),
+//! by calling [`ReadSide::answer`] on its engine; nothing here changes state. The JSON shapes are
+//! the views of [`crate::wire`].
+//!
+//! **Who may read what.** Staff read everything a query offers. An applicant reads only their
+//! own cases, and for an applicant a case that is not theirs is indistinguishable from one that
+//! does not exist ([`visible_case`]): the same 404, the same body. The commands on a case ask the
+//! same function first, so no route tells a stranger which cases exist or whose they are.
+
+use axum::http::StatusCode;
+use yichuang_core::definition::Definition;
+use yichuang_core::{Actor, CaseId, Engine, Instant, Role, TaskState, TicketId, TicketState};
+
+use crate::config::ClockSetting;
+use crate::error::ApiError;
+use crate::wire::{CaseView, QueueRow, TicketView};
+
+/// Rows a list query returns at most.
+pub const LIST_MAX: usize = 1000;
+
+/// A read answered from the engine's state.
+#[derive(Debug)]
+pub enum Query {
+    /// One case.
+    Case(CaseId),
+    /// A department's work queue.
+    DepartmentTasks {
+        /// Department id.
+        department: String,
+        /// State.
+        state: TaskState,
+        /// Rows at most.
+        limit: usize,
+    },
+    /// The ticket board.
+    Tickets {
+        /// Only this state.
+        state: Option<TicketState>,
+        /// Only this department.
+        department: Option<String>,
+        /// Rows at most.
+        limit: usize,
+    },
+    /// One ticket.
+    Ticket(TicketId),
+    /// The four lists (责任/任务/问题/效果清单).
+    FourLists,
+    /// The KPIs.
+    Kpis,
+    /// Health and sizes.
+    Status,
+    /// The clock.
+    Clock,
+}
+
+/// What a query reads: the writer's engine and the facts about the writer it may report.
+pub struct ReadSide<'a> {
+    /// The definition.
+    pub def: &'a Definition,
+    /// The folded state (mutable only because finding the next timer tidies the timer queue).
+    pub engine: &'a mut Engine,
+    /// The hall time of the batch.
+    pub now: Instant,
+    /// The last committed position.
+    pub head: u64,
+    /// Why the writer refuses commands, if it does.
+    pub failed: Option<&'a str>,
+    /// The clock setting.
+    pub clock: ClockSetting,
+}
+
+/// 404 for a case that does not exist; every caller who may not see a case gets exactly this.
+pub fn unknown_case(id: CaseId) -> ApiError {
+    ApiError::not_found(format!("there is no case {id}"))
+}
+
+/// 404 for a ticket that does not exist; every caller who may not see a ticket gets exactly this.
+pub fn unknown_ticket(id: TicketId) -> ApiError {
+    ApiError::not_found(format!("there is no ticket {id}"))
+}
+
+/// 403 for an applicant asking for a view that is for the hall's staff (it names no case, so
+/// it tells nothing about anyone).
+pub fn staff_only(actor: &Actor, what: &str) -> Result<(), ApiError> {
+    if actor.role == Role::Applicant {
+        return Err(ApiError::forbidden(
+            "role_not_allowed",
+            format!("{what} is for the hall's staff; {} may read only their own cases", actor.describe()),
+        ));
+    }
+    Ok(())
+}
+
+/// 404 naming the hall's departments, for a department not in the definition.
+pub fn known_department(def: &Definition, department: &str) -> Result<(), ApiError> {
+    if def.department_ix(department).is_none() {
+        let known: Vec<&str> = def.departments().iter().map(|d| d.id.as_str()).collect();
+        return Err(ApiError::not_found(format!(
+            "unknown department `{department}`; the hall has {}",
+            known.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn json(v: Result<String, serde_json::Error>) -> String {
+    v.expect("views serialize to JSON")
+}
+
+impl ReadSide<'_> {
+    /// The JSON answer to `query` asked by `actor`, or why not.
+    pub fn answer(&mut self, actor: &Actor, query: &Query) -> Result<String, ApiError> {
+        match query {
+            Query::Case(id) => {
+                let c = self.engine.case(*id).ok_or_else(|| unknown_case(*id))?;
+                if actor.role == Role::Applicant && actor.id != c.applicant.id {
+                    return Err(ApiError::rejection(&yichuang_core::Rejection::NotTheApplicant {
+                        actor: actor.describe(),
+                        applicant: c.applicant.id.to_string(),
+                    }));
+                }
+                Ok(json(serde_json::to_string(&CaseView::of(self.def, c))))
+            }
+            Query::DepartmentTasks { department, state, limit } => {
+                staff_only(actor, "a department's work queue")?;
+                known_department(self.def, department)?;
+                Ok(self.department_tasks(department, *state, *limit))
+            }
+            Query::Tickets { state, department, limit } => {
+                staff_only(actor, "the ticket board")?;
+                if let Some(d) = department {
+                    known_department(self.def, d)?;
+                }
+                Ok(self.tickets(*state, department.as_deref(), *limit))
+            }
+            Query::Ticket(id) => {
+                staff_only(actor, "a ticket")?;
+                let t = self.engine.ticket(*id).ok_or_else(|| unknown_ticket(*id))?;
+                Ok(json(serde_json::to_string(&TicketView::of(t))))
+            }
+            Query::FourLists => {
+                staff_only(actor, "the four lists")?;
+                Ok(json(serde_json::to_string(&yichuang_core::report::FourLists::build(self.engine, self.now))))
+            }
+            Query::Kpis => {
+                staff_only(actor, "the KPIs")?;
+                Ok(json(serde_json::to_string(&yichuang_core::metrics::Metrics::measure(self.engine))))
+            }
+            Query::Status => self.status(),
+            Query::Clock => {
+                let mode = if self.clock == ClockSetting::System { "system" } else { "manual" };
+                Ok(serde_json::json!({ "now": self.now, "clock": mode, "next_timer": self.engine.next_deadline() })
+                    .to_string())
+            }
+        }
+    }
+
+    fn department_tasks(&self, department: &str, state: TaskState, limit: usize) -> String {
+        let mut total = 0;
+        let mut rows = Vec::new();
+        for (case, task) in self.engine.department_tasks(department, state) {
+            total += 1;
+            if rows.len() < limit {
+                let c = self.engine.case(case).expect("queued tasks belong to known cases");
+                rows.push(QueueRow {
+                    case: case.to_string(),
+                    bundle: self.def.bundle(c.bundle).id.clone(),
+                    item: task.item_id.clone(),
+                    name: self.def.item(task.item).name.clone(),
+                    state: task.state.name(),
+                    reviewer: task.reviewer.clone(),
+                    sla: task.sla.as_ref().map(|s| s.level),
+                    case_version: c.version,
+                });
+            }
+        }
+        serde_json::json!({ "department": department, "state": state.name(), "total": total, "tasks": rows })
+            .to_string()
+    }
+
+    fn tickets(&self, state: Option<TicketState>, department: Option<&str>, limit: usize) -> String {
+        let mut total = 0;
+        let mut rows = Vec::new();
+        let matching = self
+            .engine
+            .tickets()
+            .iter()
+            .filter(|t| state.is_none_or(|s| t.state == s) && department.is_none_or(|d| *t.department == *d));
+        for t in matching {
+            total += 1;
+            if rows.len() < limit {
+                rows.push(TicketView::of(t));
+            }
+        }
+        serde_json::json!({ "total": total, "tickets": rows }).to_string()
+    }
+
+    fn status(&mut self) -> Result<String, ApiError> {
+        if let Some(why) = self.failed {
+            return Err(storage_failed(why));
+        }
+        let v = serde_json::json!({
+            "status": "ok",
+            "failure": serde_json::Value::Null,
+            "definition": self.def.id(),
+            "head": self.head,
+            "cases": self.engine.cases_opened(),
+            "tickets": self.engine.tickets().len(),
+            "now": self.now,
+            "next_timer": self.engine.next_deadline(),
+        });
+        Ok(v.to_string())
+    }
+}
+
+/// 503: the writer can no longer store commands.
+pub fn storage_failed(why: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "storage_failed",
+        format!("the service cannot store commands: {why}; restart it"),
+    )
+}
