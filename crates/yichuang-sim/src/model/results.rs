@@ -1,0 +1,136 @@
+//! What one replication measured ([`RepResult`]), as [`crate::report::Aggregate`] folds it.
+
+use crate::stats::Tally;
+
+/// The sample case drawn as a Gantt chart.
+#[derive(Debug, Clone, Default)]
+pub struct Gantt {
+    /// Bundle id.
+    pub bundle: String,
+    /// Arrival time (minutes since the start).
+    pub arrival: f64,
+    /// Front and back phases: (label, start, end).
+    pub phases: Vec<(String, f64, f64)>,
+    /// Tasks: (item id, department, ready, claimed, done).
+    pub tasks: Vec<(String, String, f64, f64, f64)>,
+}
+
+/// Queue length and WIP samples over time.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    /// Sampling interval, minutes.
+    pub every: f64,
+    /// Sample times, minutes since the start.
+    pub t: Vec<f64>,
+    /// Work in progress (cases in the system).
+    pub wip: Vec<f64>,
+    /// Queue length per station (station order).
+    pub queues: Vec<Vec<f64>>,
+    /// When the warm-up ended and measuring began, minutes since the start (`None`: no warm-up,
+    /// or a warm-up that never ended). The samples cover the warm-up too.
+    pub warm_up_end: Option<f64>,
+}
+
+/// Statistics of one station in one replication.
+#[derive(Debug, Clone)]
+pub struct StationResult {
+    /// Station name: `consult`, `intake`, `delivery` or a department id.
+    pub name: String,
+    /// A window class (else a department).
+    pub window: bool,
+    /// Servers.
+    pub servers: u32,
+    /// Busy fraction of the servers' working time while measuring.
+    pub utilisation: f64,
+    /// Time-average queue length while measuring.
+    pub queue_mean: f64,
+    /// Longest queue while measuring.
+    pub queue_max: u32,
+    /// Queue waits per visit (calendar minutes), measured cases only.
+    pub wait: Tally,
+    /// Services completed while measuring.
+    pub served: u64,
+}
+
+/// Per-bundle statistics.
+#[derive(Debug, Clone, Default)]
+pub struct BundleResult {
+    /// Cycle time of completed measured cases.
+    pub cycle: Tally,
+    /// On time (0/1).
+    pub on_time: Tally,
+}
+
+/// Everything one replication measured.
+#[derive(Debug, Clone, Default)]
+pub struct RepResult {
+    /// Replication number.
+    pub replication: u32,
+    /// Arrivals (warm-up included).
+    pub arrivals: u64,
+    /// Measured cases that completed pickup.
+    pub completed: u64,
+    /// Measured cases still open at the end (horizon stop).
+    pub unfinished: u64,
+    /// Cycle time, calendar minutes.
+    pub cycle: Tally,
+    /// Cycle time, working minutes.
+    pub cycle_working: Tally,
+    /// Closed hours within the cycle (calendar − working).
+    pub closed: Tally,
+    /// Queue waits (windows + critical chain of approvals).
+    pub queue: Tally,
+    /// Waits at joins on the critical chain.
+    pub join: Tally,
+    /// Waits for materials (correction trips, tolerated materials, cure before pickup).
+    pub materials: Tally,
+    /// On time (0/1).
+    pub on_time: Tally,
+    /// Trips to the hall (engine count).
+    pub trips: Tally,
+    /// Per bundle id.
+    pub bundles: Vec<(String, BundleResult)>,
+    /// Per station.
+    pub stations: Vec<StationResult>,
+    /// Time-average work in progress while measuring.
+    pub wip_mean: f64,
+    /// Most cases the engine held at a sample (in flight, or delivered and waiting for the
+    /// default rating): what bounds the replication's memory, whatever the number of cases.
+    pub engine_cases_held_max: u64,
+    /// Most cases in the system while measuring.
+    pub wip_max: u32,
+    /// Measured period, calendar minutes.
+    pub period_minutes: f64,
+    /// Outcomes of measured completed cases: approved, partially approved, denied.
+    pub outcomes: [u64; 3],
+    /// Measured cases returned (退件) after a missed cure.
+    pub returned: u64,
+    /// Ratings recorded (whole run): 1★ … 5★.
+    pub ratings: [u64; 5],
+    /// Of those, default ratings.
+    pub default_ratings: u64,
+    /// Clocks raised (whole run), `[case, task][warning (预警), overdue (逾期)]`.
+    pub sla_raised: [[u64; 2]; 2],
+    /// Tickets opened by source kind (whole run).
+    pub tickets_opened: Vec<(&'static str, u64)>,
+    /// Tickets closed.
+    pub tickets_closed: u64,
+    /// Tickets whose work stopped because the engine refused a step.
+    pub tickets_abandoned: u64,
+    /// Ticket closure time, calendar minutes.
+    pub ticket_closure: Tally,
+    /// Engine events by kind (whole run).
+    pub events: Vec<(&'static str, u64)>,
+    /// Queue and WIP samples.
+    pub series: Series,
+    /// A sample case.
+    pub gantt: Option<Gantt>,
+    /// Wall-clock seconds of this replication.
+    pub wall_seconds: f64,
+}
+
+impl BundleResult {
+    pub(super) fn new() -> BundleResult {
+        BundleResult { cycle: Tally::with_histogram(), on_time: Tally::default() }
+    }
+}
