@@ -473,8 +473,9 @@ impl Case {
     pub const APPLICANT_ID_CHARS_MAX: usize = 64;
 
     /// An applicant id (统一社会信用代码, 身份证号 …) is 1–64 characters, not all blank, with no
-    /// control characters: it names the applicant in every event and is matched against
-    /// applicants' tokens.
+    /// control characters and no invisible formatting characters (bidirectional overrides,
+    /// zero-width characters): it names the applicant in every event and is matched against
+    /// applicants' tokens, so two ids that look the same must be the same id.
     pub fn check_applicant_id(id: &Id) -> Result<(), Rejection> {
         let text = id.as_str();
         // The common case, printable ASCII within the limit, in one pass over the bytes.
@@ -488,7 +489,7 @@ impl Case {
         let chars = text.chars().count();
         let fits = (1..=Case::APPLICANT_ID_CHARS_MAX).contains(&chars)
             && !text.trim().is_empty()
-            && !text.chars().any(char::is_control);
+            && !text.chars().any(|c| c.is_control() || Case::is_invisible_format(c));
         if fits {
             return Ok(());
         }
@@ -497,9 +498,29 @@ impl Case {
         Err(Rejection::OutOfRange {
             what: "applicant id",
             value,
-            accepted: "an applicant id is 1–64 characters, not blank and without control characters, e.g. a \
-                       unified social credit code (统一社会信用代码) or an ID card number",
+            accepted: "an applicant id is 1–64 characters, not blank, without control characters and without \
+                       invisible formatting (bidirectional overrides, zero-width characters), e.g. a unified social \
+                       credit code (统一社会信用代码) or an ID card number",
         })
+    }
+
+    /// Characters that change how text is shown without being seen: the bidirectional controls
+    /// (U+061C, U+200E/F, U+202A–U+202E, U+2066–U+2069), zero-width and joiner characters
+    /// (U+200B–U+200D, U+2060–U+2064, U+FEFF), the soft hyphen, U+180E and the interlinear
+    /// annotation marks (Unicode's format characters that can occur in an id).
+    fn is_invisible_format(c: char) -> bool {
+        matches!(
+            c,
+            '\u{AD}'
+                | '\u{61C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
     }
 
     /// Validates a submission against the definition (shared by opening and consulting cases).

@@ -501,11 +501,15 @@ fn acceptance_is_refused_when_the_calendar_cannot_hold_the_deadline() {
 }
 
 #[test]
-fn applicant_ids_are_1_to_64_characters_without_control_characters() {
+fn applicant_ids_are_1_to_64_characters_without_control_or_invisible_characters() {
     let h = Hall::new();
     let intake = h.intake.clone();
     let consult = Actor::clerk("c-1", "consult-1");
-    for id in [String::new(), "x".repeat(10_000), "x".repeat(65), "a\u{7}b".into(), "   ".into()] {
+    // Bidirectional overrides and zero-width characters would let two ids look the same.
+    let invisible = ["91000000MA\u{202E}1000000", "9100\u{200B}0000", "\u{2066}x\u{2069}", "x\u{FEFF}"];
+    let mut ids = vec![String::new(), "x".repeat(10_000), "x".repeat(65), "a\u{7}b".into(), "   ".into()];
+    ids.extend(invisible.map(String::from));
+    for id in ids {
         let mut engine = h.engine.clone();
         let mut s = h.submission("restaurant", ALL_RESTAURANT, &[]);
         s.applicant.id = Id::new(&id);
