@@ -202,7 +202,7 @@ async fn post_cases(
     JsonBody { parsed, bytes }: JsonBody<OpenCase>,
 ) -> Result<Response, ApiError> {
     no_version_on_open(parsed.expected_version)?;
-    let target = Target::OpenCase(parsed.command.into_command());
+    let target = Target::OpenCase(parsed.command.into_command(&caller.0)?);
     app.command(caller, target, None, key, uri.path(), &bytes).await
 }
 
@@ -214,7 +214,7 @@ async fn post_case_command(
     uri: Uri,
     JsonBody { parsed, bytes }: JsonBody<CaseCommand>,
 ) -> Result<Response, ApiError> {
-    let target = Target::Case(id, parsed.command.into_command());
+    let target = Target::Case(id, parsed.command.into_command(&caller.0)?);
     app.command(caller, target, parsed.expected_version, key, uri.path(), &bytes).await
 }
 

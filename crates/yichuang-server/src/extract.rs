@@ -7,8 +7,8 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 use yichuang_core::{Actor, CaseId, TicketId};
 
@@ -148,10 +148,33 @@ impl<T: Body> FromRequest<App> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, app: &App) -> Result<JsonBody<T>, ApiError> {
+        require_json(request.headers())?;
         let bytes = Bytes::from_request(request, app).await.map_err(|e| body_error(e, app.inner().body_limit_bytes))?;
         let parsed = T::parse(&bytes)?;
         Ok(JsonBody { parsed, bytes })
     }
+}
+
+/// A request with a body must say `Content-Type: application/json` (parameters such as
+/// `charset=utf-8` allowed); anything else is 415 before a byte of the body is read. A request
+/// without a body (`Content-Length: 0` or none, not chunked) needs no type.
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(str::trim);
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING) || length.is_some_and(|n| n != "0");
+    if !has_body {
+        return Ok(());
+    }
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        return Ok(());
+    }
+    let sent = if content_type.is_empty() { "none".to_owned() } else { format!("`{}`", wire::shortened(content_type)) };
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!("a request body must be JSON, sent with `Content-Type: application/json`; the Content-Type was {sent}"),
+    ))
 }
 
 fn body_error(e: BytesRejection, limit_bytes: usize) -> ApiError {

@@ -11,7 +11,7 @@
 
 use axum::http::StatusCode;
 use yichuang_core::definition::Definition;
-use yichuang_core::{Actor, CaseId, Engine, Instant, Role, TaskState, TicketId, TicketState};
+use yichuang_core::{Actor, Case, CaseId, Engine, Instant, Role, TaskState, TicketId, TicketState};
 
 use crate::config::ClockSetting;
 use crate::error::ApiError;
@@ -81,6 +81,25 @@ pub fn unknown_ticket(id: TicketId) -> ApiError {
     ApiError::not_found(format!("there is no ticket {id}"))
 }
 
+/// The case, if `actor` may know it exists: staff see every case, an applicant only their own.
+/// Anything else is [`unknown_case`], byte for byte what a missing case answers, so that no
+/// route tells a stranger which cases exist or whose they are.
+pub fn visible_case<'e>(engine: &'e Engine, actor: &Actor, id: CaseId) -> Result<&'e Case, ApiError> {
+    match engine.case(id) {
+        Some(c) if actor.role != Role::Applicant || actor.id == c.applicant.id => Ok(c),
+        _ => Err(unknown_case(id)),
+    }
+}
+
+/// Whether `actor` may know that ticket `id` exists: staff may; applicants read no ticket and
+/// take part in no ticket's commands, so for them every ticket answers as [`unknown_ticket`].
+pub fn visible_ticket(engine: &Engine, actor: &Actor, id: TicketId) -> Result<(), ApiError> {
+    match engine.ticket(id) {
+        Some(_) if actor.role != Role::Applicant => Ok(()),
+        _ => Err(unknown_ticket(id)),
+    }
+}
+
 /// 403 for an applicant asking for a view that is for the hall's staff (it names no case, so
 /// it tells nothing about anyone).
 pub fn staff_only(actor: &Actor, what: &str) -> Result<(), ApiError> {
@@ -114,13 +133,7 @@ impl ReadSide<'_> {
     pub fn answer(&mut self, actor: &Actor, query: &Query) -> Result<String, ApiError> {
         match query {
             Query::Case(id) => {
-                let c = self.engine.case(*id).ok_or_else(|| unknown_case(*id))?;
-                if actor.role == Role::Applicant && actor.id != c.applicant.id {
-                    return Err(ApiError::rejection(&yichuang_core::Rejection::NotTheApplicant {
-                        actor: actor.describe(),
-                        applicant: c.applicant.id.to_string(),
-                    }));
-                }
+                let c = visible_case(self.engine, actor, *id)?;
                 Ok(json(serde_json::to_string(&CaseView::of(self.def, c))))
             }
             Query::DepartmentTasks { department, state, limit } => {
@@ -136,8 +149,8 @@ impl ReadSide<'_> {
                 Ok(self.tickets(*state, department.as_deref(), *limit))
             }
             Query::Ticket(id) => {
-                staff_only(actor, "a ticket")?;
-                let t = self.engine.ticket(*id).ok_or_else(|| unknown_ticket(*id))?;
+                visible_ticket(self.engine, actor, *id)?;
+                let t = self.engine.ticket(*id).expect("a visible ticket exists");
                 Ok(json(serde_json::to_string(&TicketView::of(t))))
             }
             Query::FourLists => {

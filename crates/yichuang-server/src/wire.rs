@@ -13,8 +13,8 @@ use serde_json::Value;
 use yichuang_core::definition::Definition;
 use yichuang_core::event::Applicant;
 use yichuang_core::{
-    CaseId, Channel, Command, ComplaintTarget, Date, DeliveryMethod, FailKind, Id, Instant, SpecialProcedureKind,
-    StreamId, Submission, TaskCommand, TicketCommand, TicketId, TicketSource,
+    Actor, CaseId, Channel, Command, ComplaintTarget, Date, DeliveryMethod, FailKind, Id, Instant, Role,
+    SpecialProcedureKind, StreamId, Submission, TaskCommand, TicketCommand, TicketId, TicketSource,
 };
 
 use crate::error::ApiError;
@@ -35,8 +35,7 @@ pub fn parse<T: serde::de::DeserializeOwned>(
     body: &[u8],
     default_command: Option<&str>,
 ) -> Result<Parsed<T>, ApiError> {
-    let mut value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}")))?;
+    let mut value = strict_json(body)?;
     let Some(object) = value.as_object_mut() else {
         return Err(ApiError::bad_request("malformed_json", "the body must be a JSON object"));
     };
@@ -51,6 +50,93 @@ pub fn parse<T: serde::de::DeserializeOwned>(
     }
     let command = serde_json::from_value(value).map_err(|e| ApiError::bad_request("bad_request", e.to_string()))?;
     Ok(Parsed { command, expected_version })
+}
+
+/// The body as a JSON value, refusing what a lenient parser would silently resolve: a key
+/// written twice in one object (400 `duplicate_key`, naming it; serde_json would keep the last,
+/// so `{"command":"claim","command":"approve"}` would be decided as approve).
+pub fn strict_json(body: &[u8]) -> Result<Value, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = Strict::deserialize(&mut de).and_then(|Strict(v)| de.end().map(|()| v));
+    value.map_err(|e| {
+        let text = e.to_string();
+        if text.starts_with(DUPLICATE_KEY) {
+            ApiError::bad_request("duplicate_key", format!("{text}; write each key once"))
+        } else {
+            ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {text}"))
+        }
+    })
+}
+
+const DUPLICATE_KEY: &str = "duplicate key";
+
+/// A JSON value whose objects have no key twice (serde_json's own error positions are kept).
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!("{DUPLICATE_KEY} `{}`", shortened(&key))));
+            }
+            let Strict(v) = map.next_value()?;
+            object.insert(key, v);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// At most 40 characters of a client's text, for a message.
+pub fn shortened(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_owned(),
+    }
 }
 
 /// Bodies parsed by [`parse`]: a JSON object with `"command"` (or `"source"`) and its arguments.
@@ -113,9 +199,10 @@ impl From<ApplicantBody> for Applicant {
 pub struct SubmissionBody {
     bundle: Id,
     applicant: ApplicantBody,
-    #[serde(default = "window")]
-    channel: Channel,
+    /// Absent: `Window` for staff, `Web` for an applicant (who may not claim `Window`).
     #[serde(default)]
+    channel: Option<Channel>,
+    #[serde(default, deserialize_with = "unique_materials")]
     materials: Vec<Id>,
     #[serde(default)]
     answers: BTreeMap<String, String>,
@@ -123,20 +210,49 @@ pub struct SubmissionBody {
     green_channel: bool,
 }
 
-fn window() -> Channel {
-    Channel::Window
+/// A list of materials in which each appears once: a material handed in twice is a mistake
+/// of the client (or an attempt to bloat the log), so it is refused, naming the material,
+/// rather than stored as sent or silently collapsed.
+fn unique_materials<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Id>, D::Error> {
+    let ids = Vec::<Id>::deserialize(d)?;
+    let mut seen = std::collections::BTreeSet::new();
+    for id in &ids {
+        if !seen.insert(id.as_str()) {
+            return Err(serde::de::Error::custom(format_args!(
+                "material `{}` is listed twice; list each material once",
+                shortened(id)
+            )));
+        }
+    }
+    Ok(ids)
+}
+
+/// The channel of a submission by `actor`: an applicant applies online (`Web` when not said)
+/// and may not claim the window channel, which only a window clerk records (窗口收件); staff
+/// default to `Window`.
+fn channel_for(actor: &Actor, channel: Option<Channel>) -> Result<Channel, ApiError> {
+    match (&actor.role, channel) {
+        (Role::Applicant, Some(Channel::Window)) => Err(ApiError::forbidden(
+            "role_not_allowed",
+            "rule 窗口收件 (only a window clerk records a submission made at the window): an applicant submits \
+             online, with channel Web or Mobile (Web when not given)",
+        )),
+        (Role::Applicant, None) => Ok(Channel::Web),
+        (_, Some(channel)) => Ok(channel),
+        (_, None) => Ok(Channel::Window),
+    }
 }
 
 impl SubmissionBody {
-    fn into_command(self) -> Command {
-        Command::Submit(Box::new(Submission {
+    fn into_command(self, actor: &Actor) -> Result<Command, ApiError> {
+        Ok(Command::Submit(Box::new(Submission {
             bundle: self.bundle,
             applicant: self.applicant.into(),
-            channel: self.channel,
+            channel: channel_for(actor, self.channel)?,
             materials: self.materials.into(),
             answers: self.answers.into(),
             green_channel: self.green_channel,
-        }))
+        })))
     }
 }
 
@@ -156,11 +272,11 @@ pub enum OpenCase {
 }
 
 impl OpenCase {
-    /// The core command.
-    pub fn into_command(self) -> Command {
+    /// The core command, as `actor` sends it (the channel of a submission depends on who sends it).
+    pub fn into_command(self, actor: &Actor) -> Result<Command, ApiError> {
         match self {
-            OpenCase::Submit(s) => s.into_command(),
-            OpenCase::Consult { bundle, applicant } => Command::Consult { bundle, applicant: applicant.into() },
+            OpenCase::Submit(s) => s.into_command(actor),
+            OpenCase::Consult { bundle, applicant } => Ok(Command::Consult { bundle, applicant: applicant.into() }),
         }
     }
 }
@@ -191,7 +307,8 @@ pub enum CaseCommand {
     },
     /// 补正后重新提交.
     Resubmit {
-        /// Materials.
+        /// Materials, each once.
+        #[serde(deserialize_with = "unique_materials")]
         materials: Vec<Id>,
     },
     /// 补齐.
@@ -214,10 +331,10 @@ pub enum CaseCommand {
 }
 
 impl CaseCommand {
-    /// The core command.
-    pub fn into_command(self) -> Command {
-        match self {
-            CaseCommand::Submit(s) => s.into_command(),
+    /// The core command, as `actor` sends it (the channel of a submission depends on who sends it).
+    pub fn into_command(self, actor: &Actor) -> Result<Command, ApiError> {
+        Ok(match self {
+            CaseCommand::Submit(s) => return s.into_command(actor),
             CaseCommand::Accept {} => Command::Accept,
             CaseCommand::AcceptTolerating { cure_due } => Command::AcceptTolerating { cure_due },
             CaseCommand::RequestCorrection {} => Command::RequestCorrection,
@@ -227,7 +344,7 @@ impl CaseCommand {
             CaseCommand::Deliver { method } => Command::Deliver { method },
             CaseCommand::Rate { stars } => Command::Rate { stars },
             CaseCommand::Withdraw {} => Command::Withdraw,
-        }
+        })
     }
 }
 
@@ -304,7 +421,10 @@ fn case_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<CaseId>, D::
     let text: Option<String> = Option::deserialize(d)?;
     text.map(|t| match parse_stream(&t) {
         Some(StreamId::Case(c)) => Ok(c),
-        _ => Err(serde::de::Error::custom(format!("`{t}` is not a case id; write it as C000001"))),
+        _ => Err(serde::de::Error::custom(format!(
+            "`{}` is not a case id; write it exactly like C000001",
+            shortened(&t)
+        ))),
     })
     .transpose()
 }
@@ -398,23 +518,30 @@ pub struct SetClock {
 
 impl Body for SetClock {
     fn parse(bytes: &[u8]) -> Result<Parsed<SetClock>, ApiError> {
-        let command = serde_json::from_slice(bytes).map_err(|e| {
+        let command = serde_json::from_value(strict_json(bytes)?).map_err(|e| {
             ApiError::bad_request("bad_request", format!("send {{\"now\": \"YYYY-MM-DDTHH:MM\"}}: {e}"))
         })?;
         Ok(Parsed { command, expected_version: None })
     }
 }
 
-/// Parses `C000001` / `T000001` (also lower case).
+/// Parses a stream id in its one canonical form, `C000001` / `T000001` (a capital letter, then
+/// the number in at least six digits without sign or extra leading zeros): `c000001`, `C1`,
+/// `C+00001` and `C00000001` are not ids, so that one case has one path and an idempotent
+/// retry is keyed on it.
 pub fn parse_stream(text: &str) -> Option<StreamId> {
-    text.to_ascii_uppercase().parse().ok()
+    let id: StreamId = text.parse().ok()?;
+    (id.to_string() == text).then_some(id)
 }
 
 /// A case id from a path segment, or 404.
 pub fn case_path(text: &str) -> Result<CaseId, ApiError> {
     match parse_stream(text) {
         Some(StreamId::Case(c)) if c.0 > 0 => Ok(c),
-        _ => Err(ApiError::not_found(format!("`{text}` is not a case id; case ids look like C000001"))),
+        _ => Err(ApiError::not_found(format!(
+            "`{}` is not a case id; case ids are written exactly like C000001",
+            shortened(text)
+        ))),
     }
 }
 
@@ -422,7 +549,10 @@ pub fn case_path(text: &str) -> Result<CaseId, ApiError> {
 pub fn ticket_path(text: &str) -> Result<TicketId, ApiError> {
     match parse_stream(text) {
         Some(StreamId::Ticket(t)) if t.0 > 0 => Ok(t),
-        _ => Err(ApiError::not_found(format!("`{text}` is not a ticket id; ticket ids look like T000001"))),
+        _ => Err(ApiError::not_found(format!(
+            "`{}` is not a ticket id; ticket ids are written exactly like T000001",
+            shortened(text)
+        ))),
     }
 }
 
@@ -663,8 +793,41 @@ mod tests {
     fn opening_a_case_defaults_to_submit() {
         let body = r#"{"bundle":"open-restaurant","applicant":{"id":"a1","name":"张三"},"materials":["id-card"]}"#;
         let p: Parsed<OpenCase> = parse(body.as_bytes(), Some("submit")).unwrap();
-        let Command::Submit(s) = p.command.into_command() else { panic!("a submission") };
+        let clerk = Actor::clerk("c", "intake-1");
+        let Command::Submit(s) = p.command.into_command(&clerk).unwrap() else { panic!("a submission") };
         assert_eq!((s.channel, s.applicant.credit_blocked, s.materials.len()), (Channel::Window, false, 1));
+        // An applicant applies online, and may not claim the window.
+        let applicant = Actor { id: "a1".into(), role: Role::Applicant };
+        let p: Parsed<OpenCase> = parse(body.as_bytes(), Some("submit")).unwrap();
+        let Command::Submit(s) = p.command.into_command(&applicant).unwrap() else { panic!("a submission") };
+        assert_eq!(s.channel, Channel::Web);
+        let window = body.replace(r#""materials""#, r#""channel":"Window","materials""#);
+        let p: Parsed<OpenCase> = parse(window.as_bytes(), Some("submit")).unwrap();
+        let e = p.command.into_command(&applicant).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (403, "role_not_allowed"), "{e}");
+    }
+
+    #[test]
+    fn a_key_written_twice_is_refused_naming_it() {
+        let e = case_command(r#"{"command":"claim","command":"approve"}"#).unwrap_err();
+        assert!(e.contains("duplicate key `command`"), "{e}");
+        let e = parse::<OpenCase>(br#"{"bundle":"b","applicant":{"id":"a","id":"b","name":"n"}}"#, Some("submit"))
+            .unwrap_err();
+        assert_eq!((e.code, e.status.as_u16()), ("duplicate_key", 400));
+        assert!(e.message.contains("duplicate key `id`"), "{}", e.message);
+        // The same key in two different objects is not a duplicate.
+        let p: Parsed<OpenCase> =
+            parse(br#"{"bundle":"b","applicant":{"id":"a","name":"n"},"answers":{"id":"x"}}"#, Some("submit")).unwrap();
+        assert!(matches!(p.command, OpenCase::Submit(_)));
+    }
+
+    #[test]
+    fn a_material_listed_twice_is_refused() {
+        let body = r#"{"bundle":"b","applicant":{"id":"a","name":"n"},"materials":["x","y","x"]}"#;
+        let e = parse::<OpenCase>(body.as_bytes(), Some("submit")).unwrap_err();
+        assert!(e.message.contains("material `x` is listed twice"), "{}", e.message);
+        let e = case_command(r#"{"command":"resubmit","materials":["m","m"]}"#).unwrap_err();
+        assert!(e.contains("material `m` is listed twice"), "{e}");
     }
 
     #[test]
@@ -681,9 +844,15 @@ mod tests {
     }
 
     #[test]
-    fn path_ids() {
+    fn path_ids_only_in_their_canonical_form() {
         assert_eq!(case_path("C000007").unwrap(), CaseId(7));
-        assert_eq!(case_path("c7").unwrap(), CaseId(7));
+        assert_eq!(case_path("C1234567").unwrap(), CaseId(1_234_567));
+        let zeros = format!("C{}1", "0".repeat(10_000));
+        for alias in ["c000007", "C7", "C+00007", "C0000007", "C00000007", " C000007", zeros.as_str()] {
+            let e = case_path(alias).unwrap_err();
+            assert_eq!(e.status.as_u16(), 404, "{alias}");
+            assert!(e.message.len() < 200, "a long path is not echoed in full: {}", e.message);
+        }
         assert_eq!(case_path("T000007").unwrap_err().status.as_u16(), 404);
         assert_eq!(ticket_path("T000007").unwrap(), TicketId(7));
         assert!(case_path("C000000").is_err());

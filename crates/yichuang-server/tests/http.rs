@@ -267,7 +267,7 @@ fn client_mistakes_get_4xx_with_a_json_error() {
     check(get(s.addr, "/v1/tickets?colour=red", CLERK), 400, "bad_request");
     check(request(s.addr, "DELETE", "/v1/cases", Some(CLERK), &[], None).unwrap(), 405, "method_not_allowed");
     // Applicants read only their own cases and no staff views.
-    check(get(s.addr, &format!("/v1/cases/{case}"), "demo-applicant-li"), 403, "not_the_applicant");
+    check(get(s.addr, &format!("/v1/cases/{case}"), "demo-applicant-li"), 404, "not_found");
     check(get(s.addr, "/v1/kpis", APPLICANT), 403, "role_not_allowed");
     check(get(s.addr, "/v1/stream", APPLICANT), 403, "role_not_allowed");
     expect(&get(s.addr, &format!("/v1/cases/{case}"), APPLICANT), 200);
@@ -540,7 +540,11 @@ fn an_applicant_links_complaints_only_to_their_own_cases() {
     let s = server(&scratch.db(), &[]);
     let case = accepted_case(s.addr, "open-business", json!({}));
     let complaint = |case: &str| json!({"source": "complaint", "target": {"Department": "market-access"}, "case": case, "text": "x"});
-    error_of(&post(s.addr, "/v1/tickets", "demo-applicant-li", &complaint(&case)), 403, "not_the_applicant");
+    // Another applicant's case answers exactly as a missing one does.
+    let foreign = post(s.addr, "/v1/tickets", "demo-applicant-li", &complaint(&case));
+    error_of(&foreign, 404, "not_found");
+    let missing = post(s.addr, "/v1/tickets", "demo-applicant-li", &complaint("C000002"));
+    assert_eq!(foreign.body.replace(&case, "C000002"), missing.body);
     let m = error_of(&post(s.addr, "/v1/tickets", "demo-applicant-li", &complaint("C000016")), 404, "not_found");
     assert!(!m.contains("C000001"), "the applicant is not told which cases exist: {m}");
     let m = error_of(&post(s.addr, "/v1/tickets", SUPERVISOR, &complaint("C000016")), 404, "not_found");

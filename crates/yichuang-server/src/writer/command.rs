@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use axum::http::StatusCode;
-use yichuang_core::{Actor, CaseId, Command, Ctx, Instant, Recorded, Rejection, Role, TicketId};
+use yichuang_core::{Actor, CaseId, Command, Ctx, Instant, Recorded, Rejection, Role, TicketId, TicketSource};
 use yichuang_store::{Commit, IdempotencyRecord};
 
 use super::{Idempotency, Reply, Target, Writer};
 use crate::config::ClockSetting;
 use crate::error::ApiError;
-use crate::query::{unknown_case, unknown_ticket};
+use crate::query::{visible_case, visible_ticket};
 use crate::state::WireEvent;
 
 impl Writer {
@@ -99,14 +99,16 @@ impl Writer {
         expected_version: Option<u32>,
         ctx: &Ctx<'_>,
     ) -> Result<(Vec<Recorded>, Subject), ApiError> {
-        let refused = |r: Rejection| ApiError::rejection(&r);
+        let refused = |r: Rejection| refusal(ctx.actor, &r);
         match target {
             Target::OpenCase(command) => {
                 let (id, events) = self.engine.open(command, ctx).map_err(refused)?;
                 Ok((events, self.case_subject(id, true)))
             }
             Target::Case(id, command) => {
-                let case = self.engine.case(id).ok_or_else(|| unknown_case(id))?;
+                // First whether the caller may know the case: nothing after this (its version,
+                // its tasks, its state) may answer a stranger.
+                let case = visible_case(&self.engine, ctx.actor, id)?;
                 check_version("case", &id.to_string(), case.version, expected_version)?;
                 if let Command::Task { item, .. } = &command
                     && case.task(item).is_none()
@@ -125,11 +127,19 @@ impl Writer {
                 Ok((events, self.case_subject(id, false)))
             }
             Target::OpenTicket(source) => {
+                // An applicant links a complaint to one of their own cases: any other case
+                // answers as a missing one does.
+                if let TicketSource::Complaint { case: Some(case), .. } = &source
+                    && ctx.actor.role == Role::Applicant
+                {
+                    visible_case(&self.engine, ctx.actor, *case)?;
+                }
                 let (id, events) = self.engine.open_ticket(source, ctx).map_err(refused)?;
                 Ok((events, self.ticket_subject(id, true)))
             }
             Target::Ticket(id, command) => {
-                let ticket = self.engine.ticket(id).ok_or_else(|| unknown_ticket(id))?;
+                visible_ticket(&self.engine, ctx.actor, id)?;
+                let ticket = self.engine.ticket(id).expect("a visible ticket exists");
                 check_version("ticket", &id.to_string(), ticket.version, expected_version)?;
                 let events = self.engine.execute_ticket(id, &command, ctx).map_err(refused)?;
                 Ok((events, self.ticket_subject(id, false)))
@@ -240,5 +250,21 @@ impl Subject {
         }
         out.push_str("]}");
         out
+    }
+}
+
+/// The answer to a refused command. An applicant acting in another applicant's name is told the
+/// rule without the other applicant's id repeated back: no answer to an applicant names anyone
+/// but themselves.
+fn refusal(actor: &Actor, r: &Rejection) -> ApiError {
+    match r {
+        Rejection::NotTheApplicant { .. } if actor.role == Role::Applicant => ApiError::forbidden(
+            r.code(),
+            format!(
+                "rule 申请人本人 (an applicant acts only for themselves): {} may act only under their own applicant id",
+                actor.describe()
+            ),
+        ),
+        _ => ApiError::rejection(r),
     }
 }

@@ -198,6 +198,32 @@ pub fn request(
     parse_response(&raw)
 }
 
+/// Sends `bytes` exactly as given on a fresh connection and reads the answer to the end (the
+/// request should say `connection: close`).
+pub fn raw(addr: SocketAddr, bytes: &[u8]) -> Result<Response, std::io::Error> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(bytes)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    parse_response(&raw)
+}
+
+/// A POST with the given headers (and no others but host, authorization and content-length).
+pub fn post_with(addr: SocketAddr, path: &str, token: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\nauthorization: Bearer {token}\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(body);
+    raw(addr, &bytes).expect("POST")
+}
+
 fn parse_response(raw: &[u8]) -> Result<Response, std::io::Error> {
     let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no header end"))?;
