@@ -48,6 +48,7 @@ enum Command {
     Check(cmd::check::Args),
     Replay(cmd::replay::Args),
     Report(cmd::report::Args),
+    Export(cmd::export::Args),
     Simulate(cmd::simulate::Args),
     Compare(cmd::compare::Args),
 }
@@ -61,6 +62,7 @@ fn run(cli: &Cli, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Check(args) => cmd::check::run(args, out),
         Command::Replay(args) => cmd::replay::run(args, out),
         Command::Report(args) => cmd::report::run(args, out),
+        Command::Export(args) => cmd::export::run(args, out),
         Command::Simulate(args) => cmd::simulate::run(args, out),
         Command::Compare(args) => cmd::compare::run(args, out),
     }

@@ -421,6 +421,21 @@ fn graph_dot_draws_clusters_colours_and_countersigns() {
 }
 
 #[test]
+fn graph_bpmn_writes_a_process_with_a_user_task_per_member_and_its_diagram() {
+    let out = graph("open-restaurant", "bpmn");
+    assert!(out.starts_with("<?xml") && out.contains("<bpmn:definitions"), "{out}");
+    assert_eq!(out.matches("<bpmn:process ").count(), 1);
+    for name in RESTAURANT {
+        assert!(out.contains(name), "{name}");
+    }
+    // Four members, the intake and the delivery; a shape for each.
+    assert_eq!(out.matches("<bpmn:userTask ").count(), 6, "{out}");
+    assert!(out.contains("<bpmndi:BPMNShape id=\"Task_m3_di\""), "{out}");
+    // The conditional signboard member behind an exclusive gateway reading the form answer.
+    assert!(out.contains("answers.get(&quot;has-sign&quot;) == &quot;yes&quot;"), "{out}");
+}
+
+#[test]
 fn graph_of_an_unknown_bundle_lists_the_known_ones() {
     let hall = hall();
     let run = check(&["graph", &hall, "--bundle", "open-bakery"], 2);

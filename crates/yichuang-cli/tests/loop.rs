@@ -219,3 +219,65 @@ fn replay_and_report_read_the_services_database_without_changing_it() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `export` writes each format from the log and the same bytes from the service's database;
+/// a log that does not replay exports nothing (exit 1); bad arguments are usage errors.
+#[test]
+fn export_writes_every_format_from_a_log_or_the_database() {
+    let dir = temp_dir("export");
+    let (path, lines) = write_log(&dir);
+    let log = path.to_str().unwrap();
+    let db = write_db(&dir, "hall.db", &lines, "county-hall");
+    let cases = lines.iter().filter(|l| l.contains("\"stream\":\"C")).count();
+    for format in ["xes", "ocel-json", "csv"] {
+        let (code, from_log, err) = yichuang(&["export", "--definition", DEFINITION, "--log", log, "--format", format]);
+        assert_eq!(code, 0, "{format}: {err}");
+        let (code, from_db, err) =
+            yichuang(&["export", "--definition", DEFINITION, "--db", db.to_str().unwrap(), "--format", format]);
+        assert_eq!(code, 0, "{format}: {err}");
+        assert_eq!(from_log, from_db, "{format}: the database holds the same events");
+        let out = dir.join(format!("log.{format}"));
+        std::fs::write(&out, "an older export").unwrap();
+        let args = ["export", "--definition", DEFINITION, "--log", log, "--format", format, "--out"];
+        let (code, stdout, err) = yichuang(&[&args[..], &[out.to_str().unwrap()]].concat());
+        assert!(code == 0 && stdout.is_empty(), "{format}: {err}");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), from_log, "{format}: --out replaces the file");
+    }
+    let (_, csv, _) = yichuang(&["export", "--definition", DEFINITION, "--log", log, "--format", "csv"]);
+    assert_eq!(csv.lines().count() - 1, cases, "a CSV row per case event");
+    let (_, xes, _) = yichuang(&["export", "--definition", DEFINITION, "--log", log, "--format", "xes"]);
+    assert!(xes.contains("<trace>") && xes.contains("+08:00\"/>"), "{xes}");
+
+    // OCEL SQLite is a file; it replaces an earlier one.
+    let (code, _, err) = yichuang(&["export", "--definition", DEFINITION, "--log", log, "--format", "ocel-sqlite"]);
+    assert!(code == 2 && err.contains("--out FILE"), "{err}");
+    let sqlite = dir.join("log.sqlite");
+    for _ in 0..2 {
+        let sqlite = sqlite.to_str().unwrap();
+        let args = ["export", "--definition", DEFINITION, "--log", log, "--format", "ocel-sqlite", "--out", sqlite];
+        let (code, _, err) = yichuang(&args);
+        assert_eq!(code, 0, "{err}");
+    }
+    let db_events: i64 =
+        rusqlite::Connection::open(&sqlite).unwrap().query_row("SELECT count(*) FROM event", [], |r| r.get(0)).unwrap();
+    assert_eq!(db_events as usize, lines.len());
+
+    // A log that does not replay exports nothing and leaves no file.
+    let mut swapped = lines.clone();
+    let first_case = lines.iter().position(|l| l.contains("\"C000001\"")).unwrap();
+    swapped.swap(first_case + 1, first_case + 2);
+    let bad = dir.join("swapped.jsonl");
+    std::fs::write(&bad, swapped.join("\n")).unwrap();
+    let never = dir.join("never.xes");
+    let args = ["export", "--definition", DEFINITION, "--log", bad.to_str().unwrap(), "--format", "xes", "--out"];
+    let (code, _, err) = yichuang(&[&args[..], &[never.to_str().unwrap()]].concat());
+    assert!(code == 1 && err.contains("does not replay"), "{err}");
+    assert!(!never.exists());
+    let (code, _, err) =
+        yichuang(&["export", "--definition", DEFINITION, "--log", log, "--format", "xes", "--utc-offset", "+8"]);
+    assert!(code == 2 && err.contains("+08:00"), "{err}");
+    let (code, out, err) =
+        yichuang(&["export", "--definition", DEFINITION, "--log", log, "--format", "csv", "--utc-offset", "-05:00"]);
+    assert!(code == 0 && out.contains("-05:00") && !out.contains("+08:00"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,4 +1,5 @@
-//! `yichuang graph FILE --bundle ID`: a bundle's dependency graph as Mermaid or Graphviz DOT.
+//! `yichuang graph FILE --bundle ID`: a bundle's dependency graph as Mermaid or Graphviz DOT,
+//! or as a BPMN 2.0 process (written by `yichuang_export::bpmn`).
 //!
 //! The bundle is first turned into a small render-neutral model ([`Graph`]), then written in
 //! either syntax, so both outputs show the same nodes and edges. Everything is emitted in
@@ -29,7 +30,9 @@ pub struct Args {
     /// Id of the bundle (一件事) to draw.
     #[arg(long, value_name = "ID")]
     pub bundle: String,
-    /// Output syntax: `mermaid` (paste into Markdown) or `dot` (render with Graphviz `dot -Tsvg`).
+    /// Output syntax: `mermaid` (paste into Markdown), `dot` (render with Graphviz `dot -Tsvg`)
+    /// or `bpmn` (BPMN 2.0 XML with diagram interchange: open it in bpmn.io or Camunda Modeler,
+    /// run it in SpiffWorkflow; docs/exports.md).
     #[arg(long, value_enum, default_value_t = Format::Mermaid)]
     pub format: Format,
 }
@@ -41,16 +44,19 @@ pub enum Format {
     Mermaid,
     /// Graphviz DOT.
     Dot,
+    /// BPMN 2.0 XML with BPMNDI: lanes per department, a user task per member, gateways for
+    /// the dependencies and conditions, milestones between stages.
+    Bpmn,
 }
 
 /// Runs `graph`.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
     let def = load_definition(&args.file)?;
     let bundle = find_bundle(&def, &args.bundle)?;
-    let graph = Graph::of(&def, bundle);
     let text = match args.format {
-        Format::Mermaid => mermaid(&graph),
-        Format::Dot => dot(&graph),
+        Format::Mermaid => mermaid(&Graph::of(&def, bundle)),
+        Format::Dot => dot(&Graph::of(&def, bundle)),
+        Format::Bpmn => yichuang_export::bpmn::write(&def, bundle),
     };
     out.write_all(text.as_bytes())?;
     Ok(())

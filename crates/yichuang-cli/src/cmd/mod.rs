@@ -5,6 +5,7 @@
 pub mod calendar;
 pub mod check;
 pub mod compare;
+pub mod export;
 pub mod graph;
 pub mod plan;
 pub mod replay;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
-use yichuang_core::{Definition, Engine, Instant};
+use yichuang_core::{Definition, Engine, Instant, Recorded};
 use yichuang_store::{EventStore, IntegrityError, SqliteStore, StoreError};
 
 use crate::cmd::{load_definition, read_log};
@@ -83,16 +83,37 @@ impl Read {
 /// Replays the log or the database into an engine, or fails naming the first bad event (exit 1).
 pub fn rebuild(definition: &Path, source: &Source) -> Result<(Engine, Read), Failure> {
     let def = Arc::new(load_definition(definition)?);
+    rebuild_with(def, source, None)
+}
+
+/// The definition and every event of the log or the database, after the same checks as
+/// [`rebuild`]: only a log that replays is handed out.
+pub fn verified_events(definition: &Path, source: &Source) -> Result<(Arc<Definition>, Vec<Recorded>), Failure> {
+    let def = Arc::new(load_definition(definition)?);
+    let mut events = Vec::new();
+    rebuild_with(Arc::clone(&def), source, Some(&mut events))?;
+    Ok((def, events))
+}
+
+fn rebuild_with(
+    def: Arc<Definition>,
+    source: &Source,
+    keep: Option<&mut Vec<Recorded>>,
+) -> Result<(Engine, Read), Failure> {
     match (&source.log, &source.db) {
-        (Some(log), _) => rebuild_from_log(def, log),
-        (None, Some(db)) => rebuild_from_db(def, db),
+        (Some(log), _) => rebuild_from_log(def, log, keep),
+        (None, Some(db)) => rebuild_from_db(def, db, keep),
         (None, None) => {
             Err(Failure::input("give the events: --log FILE (JSON lines) or --db FILE (the service's database)"))
         }
     }
 }
 
-fn rebuild_from_log(def: Arc<Definition>, log: &Path) -> Result<(Engine, Read), Failure> {
+fn rebuild_from_log(
+    def: Arc<Definition>,
+    log: &Path,
+    keep: Option<&mut Vec<Recorded>>,
+) -> Result<(Engine, Read), Failure> {
     let events = read_log(log)?;
     let engine = Engine::replay(def, &events).map_err(|e| {
         Failure::Failed(format!(
@@ -108,11 +129,18 @@ fn rebuild_from_log(def: Arc<Definition>, log: &Path) -> Result<(Engine, Read), 
     })?;
     let mut read = Read::default();
     events.iter().for_each(|e| read.note(e.at));
+    if let Some(keep) = keep {
+        *keep = events;
+    }
     Ok((engine, read))
 }
 
 /// The service's start-up check and fold, on a read-only connection.
-fn rebuild_from_db(def: Arc<Definition>, db: &Path) -> Result<(Engine, Read), Failure> {
+fn rebuild_from_db(
+    def: Arc<Definition>,
+    db: &Path,
+    mut keep: Option<&mut Vec<Recorded>>,
+) -> Result<(Engine, Read), Failure> {
     // SQLite would refuse these too, but only as "unable to open database file".
     let what = match std::fs::metadata(db) {
         Err(_) => Some("no such file"),
@@ -157,6 +185,9 @@ fn rebuild_from_db(def: Arc<Definition>, db: &Path) -> Result<(Engine, Read), Fa
         .verify(&mut |e| {
             let rec = e.event.record();
             read.note(rec.at);
+            if let Some(keep) = keep.as_deref_mut() {
+                keep.push(rec.clone());
+            }
             let index = usize::try_from(e.position - 1).map_err(|_| "position out of range".to_owned())?;
             engine.apply(index, rec).map_err(|why| why.to_string())
         })
