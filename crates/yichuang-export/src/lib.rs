@@ -2,7 +2,7 @@
 //!
 //! Hands the engine's data to the tools its users already have:
 //!
-//! - **process mining** — an event log (the JSON lines of [`Recorded`] events a service
+//! - **process mining** — an event log (the JSON lines of [`Recorded`](yichuang_core::Recorded) events a service
 //!   writes, or the service's database) as [XES](xes) (IEEE 1849-2016: a trace per case), as
 //!   [OCEL 2.0](ocel) (JSON or SQLite: objects case, task, ticket, department and applicant with
 //!   their relations) and as [CSV](csv), for PM4Py, ProM, Disco or Celonis;
