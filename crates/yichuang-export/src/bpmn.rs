@@ -336,35 +336,47 @@ struct Layout {
     width: i64,
 }
 
-fn layout(p: &Process) -> Layout {
-    // Columns: longest path from the start (the flows form a DAG; Kahn's order).
-    let n = p.nodes.len();
+/// The longest-path column of each node over `edges`, or `None` if they have a cycle.
+fn columns(n: usize, edges: &[(usize, usize)]) -> Option<Vec<i64>> {
     let mut indegree = vec![0usize; n];
-    for f in &p.flows {
-        indegree[f.to] += 1;
+    for &(_, to) in edges {
+        indegree[to] += 1;
     }
     let mut column = vec![0i64; n];
     let mut ready: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
-    let mut order = Vec::with_capacity(n);
+    let mut seen = 0;
     while let Some(i) = ready.pop() {
-        order.push(i);
-        for f in p.flows.iter().filter(|f| f.from == i) {
-            column[f.to] = column[f.to].max(column[i] + 1);
-            indegree[f.to] -= 1;
-            if indegree[f.to] == 0 {
-                ready.push(f.to);
+        seen += 1;
+        for &(from, to) in edges.iter().filter(|(from, _)| *from == i) {
+            column[to] = column[to].max(column[from] + 1);
+            indegree[to] -= 1;
+            if indegree[to] == 0 {
+                ready.push(to);
             }
         }
     }
-    debug_assert_eq!(order.len(), n, "the process is acyclic");
-    // A catching event waits from the start but matters just before what it starts.
-    for (i, node) in p.nodes.iter().enumerate() {
-        if let Kind::CatchSignal(_) = node.kind
-            && let Some(next) = p.flows.iter().filter(|f| f.from == i).map(|f| column[f.to]).min()
-        {
-            column[i] = column[i].max(next - 1);
+    (seen == n).then_some(column)
+}
+
+fn layout(p: &Process) -> Layout {
+    // Columns: longest path from the start over the flows (a DAG; Kahn's order). A signal's
+    // catching event is drawn after the events that throw it, so that a stage that waits for
+    // it reads left to right; should that ever close a cycle, the flows alone decide.
+    let n = p.nodes.len();
+    let mut edges: Vec<(usize, usize)> = p.flows.iter().map(|f| (f.from, f.to)).collect();
+    for (i, a) in p.nodes.iter().enumerate() {
+        for (j, b) in p.nodes.iter().enumerate() {
+            if let (Kind::ThrowSignal(x), Kind::CatchSignal(y)) = (a.kind, b.kind)
+                && x == y
+            {
+                edges.push((i, j));
+            }
         }
     }
+    let column = columns(n, &edges).unwrap_or_else(|| {
+        let flows: Vec<(usize, usize)> = p.flows.iter().map(|f| (f.from, f.to)).collect();
+        columns(n, &flows).unwrap_or_else(|| vec![0; n])
+    });
     // Rows: nodes sharing a lane and a column are stacked in creation order.
     let mut slot = vec![0i64; n];
     let mut used: BTreeMap<(usize, i64), i64> = BTreeMap::new();
@@ -535,11 +547,16 @@ fn write_diagram(s: &mut String, p: &Process, l: &Layout, bundle: &Bundle) {
         let label = match node.kind {
             Kind::UserTask => String::new(),
             _ if node.name.is_empty() => String::new(),
-            _ => format!(
-                r#"<bpmndi:BPMNLabel><dc:Bounds x="{}" y="{}" width="{}" height="28"/></bpmndi:BPMNLabel>"#,
+            // A condition's question goes above its gateway, clear of the bypass below.
+            Kind::Exclusive => format!(
+                r#"<bpmndi:BPMNLabel><dc:Bounds x="{}" y="{}" width="120" height="28"/></bpmndi:BPMNLabel>"#,
                 x + w / 2 - 60,
-                y + h + 4,
-                120
+                y - 32
+            ),
+            _ => format!(
+                r#"<bpmndi:BPMNLabel><dc:Bounds x="{}" y="{}" width="120" height="28"/></bpmndi:BPMNLabel>"#,
+                x + w / 2 - 60,
+                y + h + 4
             ),
         };
         let _ = writeln!(
@@ -553,19 +570,30 @@ fn write_diagram(s: &mut String, p: &Process, l: &Layout, bundle: &Bundle) {
         let (tx, ty, _, th) = l.nodes[f.to];
         let (x1, y1) = (sx + sw, sy + sh / 2);
         let (x2, y2) = (tx, ty + th / 2);
-        let mut points = vec![(x1, y1)];
-        if y1 != y2 {
-            // Turn in the gap just before the target's column.
-            let mid = x2 - 25;
-            points.push((mid, y1));
-            points.push((mid, y2));
-        }
-        points.push((x2, y2));
+        let bypass = p.nodes[f.from].default == Some(k);
+        let points = if bypass {
+            // The default flow of a conditional member runs under its task to the merge.
+            let below = sy + sh / 2 + ROW / 2 - 8;
+            let (mx, _, mw, mh) = l.nodes[f.to];
+            vec![(sx + sw / 2, sy + sh), (sx + sw / 2, below), (mx + mw / 2, below), (mx + mw / 2, ty + mh)]
+        } else if y1 != y2 {
+            // Turn at the left edge of the target's column, clear of whatever stands in it.
+            let (tx, _, tw, _) = l.nodes[f.to];
+            let turn = tx + tw / 2 - COLUMN / 2 + 10;
+            vec![(x1, y1), (turn, y1), (turn, y2), (x2, y2)]
+        } else {
+            vec![(x1, y1), (x2, y2)]
+        };
+        let label = f.name.as_ref().map(|_| {
+            let ((ax, ay), (bx, _)) = (points[0], points[1]);
+            let (x, y) = if bypass { (ax + 6, ay + 4) } else { ((ax + bx) / 2 - 15, ay - 22) };
+            format!(r#"<bpmndi:BPMNLabel><dc:Bounds x="{x}" y="{y}" width="40" height="14"/></bpmndi:BPMNLabel>"#)
+        });
         let _ = write!(s, r#"      <bpmndi:BPMNEdge id="Flow_{k}_di" bpmnElement="Flow_{k}">"#);
         for (x, y) in points {
             let _ = write!(s, r#"<di:waypoint x="{x}" y="{y}"/>"#);
         }
-        let _ = writeln!(s, "</bpmndi:BPMNEdge>");
+        let _ = writeln!(s, "{}</bpmndi:BPMNEdge>", label.unwrap_or_default());
     }
     let _ = writeln!(s, "    </bpmndi:BPMNPlane>");
     let _ = writeln!(s, "  </bpmndi:BPMNDiagram>");
