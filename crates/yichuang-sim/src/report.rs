@@ -76,8 +76,49 @@ pub struct StationReport {
     pub queue_length_max: u32,
     /// Wait in the queue per visit, calendar minutes (measured cases).
     pub queue_wait_minutes: Option<Summary>,
+    /// Time at the station per visit, queue wait and service, calendar minutes (measured
+    /// cases): the mean over replications, with an interval from two replications on.
+    pub sojourn_minutes: Option<Figure>,
     /// Services per replication.
     pub served: f64,
+    /// Offered load λ·E\[S\]/c over the arrival period (visits arriving per working minute ×
+    /// mean working minutes of a service ÷ servers), mean over replications; at or above 1
+    /// the station cannot keep up. `None` when nothing was served.
+    pub offered_load: Option<Figure>,
+    /// Whether the queue rose clearly through the arrival period in most replications.
+    pub queue_growing: bool,
+    /// For a department: how often its task was the last sibling to finish at a join on the
+    /// cases' approval walks (the slowest parallel branch), and the join wait that followed.
+    pub slowest_branch: Option<SlowestBranch>,
+}
+
+/// How often a department's task was the slowest of parallel branches.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlowestBranch {
+    /// Share of all joins (every department's) at which this department's task finished last.
+    pub share_of_joins: f64,
+    /// Join wait after the first sibling's finish at those joins, minutes per completed case.
+    pub join_minutes_per_case: f64,
+}
+
+/// Whether the run describes a steady state (稳态).
+#[derive(Debug, Clone, Serialize)]
+pub struct SteadyState {
+    /// No station is overloaded and no queue grows: the means describe the long run.
+    pub steady: bool,
+    /// The stations that are not steady, worst offered load first.
+    pub unsteady: Vec<Unsteady>,
+}
+
+/// A station that is not in steady state.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unsteady {
+    /// Station name.
+    pub station: String,
+    /// Its offered load (≥ 1: more work arrives than its servers can do).
+    pub offered_load: Option<f64>,
+    /// Whether its queue rose through the arrival period.
+    pub queue_growing: bool,
 }
 
 /// One bundle.
@@ -94,14 +135,23 @@ pub struct BundleReport {
 /// The waiting split of a case's cycle time.
 #[derive(Debug, Clone, Serialize)]
 pub struct Waiting {
-    /// Waiting for a free window or reviewer (windows, and approvals on the critical chain).
+    /// Waiting for a free window or reviewer: every window visit, and the approvals on the walk
+    /// back from the decision through the first sibling to finish at every join.
     pub queue: Option<Summary>,
-    /// Waiting at a join for sibling approvals (critical chain).
+    /// Waiting at joins for parallel approvals: at each join on that walk (a task waiting for
+    /// several, or the decision when a bundle ends in parallel tasks), the time from the first
+    /// sibling's finish to the last's.
     pub join: Option<Summary>,
     /// Waiting for materials: away after a correction notice, tolerated material not yet
-    /// supplied while it held a task or the results.
+    /// supplied while it held a task or the results, suspensions for a missed cure.
     pub materials: Option<Summary>,
-    /// Closed hours inside the cycle (calendar minus working time).
+    /// Special procedures (特别程序) on the approval walk.
+    pub special_procedure: Option<Summary>,
+    /// Not waiting: served at windows, and reviews on the approval walk. With the four
+    /// waits above it adds up to the cycle time, case by case.
+    pub service: Option<Summary>,
+    /// Closed hours inside the cycle (calendar minus working time); they overlap the other
+    /// parts (a wait or a review can span a night).
     pub closed_hours: Option<Summary>,
 }
 
@@ -219,6 +269,8 @@ pub struct Report {
     pub on_time_rate_ci95: Option<[f64; 2]>,
     /// Waiting split.
     pub waiting_minutes: Waiting,
+    /// Whether the run describes a steady state; when not, which stations are overloaded.
+    pub steady_state: SteadyState,
     /// Utilisation per station.
     pub utilisation: BTreeMap<String, f64>,
     /// Station details.
@@ -263,8 +315,17 @@ pub struct PooledStation {
     pub queue_max: u32,
     /// Queue waits per visit.
     pub wait: PooledTally,
+    /// Mean time at the station per visit (queue wait and service) of each replication
+    /// (`None`: no visit of a measured case).
+    pub sojourn: Vec<Option<f64>>,
     /// Services, all replications.
     pub served: f64,
+    /// Offered load of each replication.
+    pub offered_load: Vec<Option<f64>>,
+    /// Rise of the queue of each replication (0: no clear rise).
+    pub queue_growth: Vec<Option<f64>>,
+    /// Joins at which its task finished last, and the join minutes after, all replications.
+    pub last_at_join: (u64, f64),
 }
 
 /// One bundle of a scenario, pooled over its replications.
@@ -305,6 +366,10 @@ pub struct Aggregate {
     pub join: PooledTally,
     /// Waits for materials.
     pub materials: PooledTally,
+    /// Service at windows and reviews on the approval walk.
+    pub service: PooledTally,
+    /// Special procedures on the approval walk.
+    pub special: PooledTally,
     /// On time (0/1).
     pub on_time: PooledTally,
     /// Trips to the hall.
@@ -368,6 +433,8 @@ impl Aggregate {
             (&mut self.queue, &r.queue),
             (&mut self.join, &r.join),
             (&mut self.materials, &r.materials),
+            (&mut self.service, &r.service),
+            (&mut self.special, &r.special),
             (&mut self.on_time, &r.on_time),
             (&mut self.trips, &r.trips),
             (&mut self.ticket_closure, &r.ticket_closure),
@@ -397,7 +464,12 @@ impl Aggregate {
             pooled.queue_mean.push(st.queue_mean);
             pooled.queue_max = pooled.queue_max.max(st.queue_max);
             pooled.wait.add(&st.wait);
+            pooled.sojourn.push(st.wait.mean().map(|w| w + st.service_span / st.wait.count as f64));
             pooled.served += st.served as f64;
+            pooled.offered_load.push(st.offered_load);
+            pooled.queue_growth.push(st.queue_growth);
+            pooled.last_at_join.0 += st.last_at_join.0;
+            pooled.last_at_join.1 += st.last_at_join.1;
         }
         self.wip_mean.push(r.wip_mean);
         self.wip_max = self.wip_max.max(r.wip_max);
@@ -453,9 +525,28 @@ impl Report {
         let on_time = rate(&agg.on_time);
         let mut stations = BTreeMap::new();
         let mut utilisation = BTreeMap::new();
+        let joins: u64 = agg.stations.iter().map(|s| s.last_at_join.0).sum();
+        let mut unsteady = Vec::new();
         for st in &agg.stations {
             let util = Figure::fraction(&st.utilisation);
             utilisation.insert(st.name.clone(), util.mean);
+            let loads: Vec<f64> = st.offered_load.iter().flatten().copied().collect();
+            let offered_load = (!loads.is_empty()).then(|| Figure::non_negative(&loads));
+            let judged = st.queue_growth.iter().flatten().count();
+            let growing = st.queue_growth.iter().flatten().filter(|&&g| g > 0.0).count();
+            let queue_growing = judged > 0 && 2 * growing > judged;
+            let overloaded = offered_load.as_ref().is_some_and(|f| f.mean >= 1.0);
+            if overloaded || queue_growing {
+                unsteady.push(Unsteady {
+                    station: st.name.clone(),
+                    offered_load: offered_load.as_ref().map(|f| f.mean),
+                    queue_growing,
+                });
+            }
+            let slowest_branch = (joins > 0 && st.last_at_join.0 > 0).then(|| SlowestBranch {
+                share_of_joins: st.last_at_join.0 as f64 / joins as f64,
+                join_minutes_per_case: st.last_at_join.1 / agg.completed.max(1) as f64,
+            });
             stations.insert(
                 st.name.clone(),
                 StationReport {
@@ -465,10 +556,20 @@ impl Report {
                     queue_length: Figure::non_negative(&st.queue_mean),
                     queue_length_max: st.queue_max,
                     queue_wait_minutes: Summary::of(&st.wait),
+                    sojourn_minutes: {
+                        let means: Vec<f64> = st.sojourn.iter().flatten().copied().collect();
+                        (!means.is_empty()).then(|| Figure::non_negative(&means))
+                    },
                     served: st.served / st.utilisation.len().max(1) as f64,
+                    offered_load,
+                    queue_growing,
+                    slowest_branch,
                 },
             );
         }
+        unsteady.sort_by(|a, b| {
+            b.offered_load.unwrap_or(0.0).total_cmp(&a.offered_load.unwrap_or(0.0)).then(a.station.cmp(&b.station))
+        });
         let mut bundles = BTreeMap::new();
         for b in &agg.bundles {
             bundles.insert(
@@ -511,8 +612,11 @@ impl Report {
                 queue: Summary::of(&agg.queue),
                 join: Summary::of(&agg.join),
                 materials: Summary::of(&agg.materials),
+                special_procedure: Summary::of(&agg.special),
+                service: Summary::of(&agg.service),
                 closed_hours: Summary::of(&agg.closed),
             },
+            steady_state: SteadyState { steady: unsteady.is_empty(), unsteady },
             utilisation,
             stations,
             wip: Wip { mean: Figure::non_negative(&agg.wip_mean), max: agg.wip_max },

@@ -416,24 +416,30 @@ fn the_engine_holds_only_the_cases_in_flight() {
     }
 }
 
-fn industrial_fixed(land_planning_reviewers: u32) -> Scenario {
+fn industrial_fixed(land_planning_reviewers: u32, edits: &[(&str, &str)]) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/industrial-fixed.ron");
     let reviewers = format!("(department: \"land-planning\", count: {land_planning_reviewers})");
-    let text = edited(&path, &[("(department: \"land-planning\", count: 3)", &reviewers)]);
+    let mut all = vec![("(department: \"land-planning\", count: 3)", reviewers.as_str())];
+    all.extend_from_slice(edits);
+    let text = edited(&path, &all);
     Scenario::from_ron(&text, &path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The critical chain follows stage gates as well as `after` edges. One industrial-project case
+/// The approval walk follows stage gates as well as `after` edges. One industrial-project case
 /// with fixed times (intake 1 min from 0): project-filing 1–11; land-pre-review and the EIA
 /// 11–21; land-use-planning-permit 21–31, and design-scheme-review 21–31 once stage 1's
 /// milestones (filing, pre-review) are approved; the planning permit 31–41 and drawing-review
 /// 31–131 (stage 2 opens when either stage-2 milestone is approved); construction-permit waits
-/// for the EIA (21), the land-use (31) and planning (41) permits and the drawings (131): 110
-/// minutes at that join, 131–141; joint acceptance is a countersign of three departments,
-/// 141–171, gated by stage 3; completion filing 171–181; pickup 181–182.
+/// for the EIA (21), the land-use (31) and planning (41) permits and the drawings (131): the
+/// land-use permit is the planning permit's own predecessor, so its siblings finish at 21, 41
+/// and 131, a join wait of 110 minutes from the first (the EIA) to the last; 131–141; joint
+/// acceptance is a countersign of three departments, 141–171, gated by stage 3; completion
+/// filing 171–181; pickup 181–182. The walk back from the decision goes through the first
+/// sibling to finish (EIA, then filing): 1 + 10 + 10 at windows and reviews, the join's 110,
+/// then 10 + 30 + 10 + 1: 182 minutes, of which 72 in service.
 #[test]
 fn join_waits_are_found_through_stage_gates() {
-    let report = simulate(&industrial_fixed(3), &RunOptions::default()).expect("runs");
+    let report = simulate(&industrial_fixed(3, &[]), &RunOptions::default()).expect("runs");
     assert_eq!(report.cases, 1);
     assert_eq!(report.cycle_time_minutes.as_ref().expect("one case").mean, 182.0);
     let join = report.waiting_minutes.join.as_ref().expect("one case").mean;
@@ -441,49 +447,154 @@ fn join_waits_are_found_through_stage_gates() {
     // the pre-review's 10 minutes are its own work, not a wait for a sibling.
     assert_eq!(join, 110.0, "construction-permit waits 110 min between its first and last predecessor");
     assert_eq!(report.waiting_minutes.queue.as_ref().expect("one case").mean, 0.0, "nobody queues");
+    assert_eq!(report.waiting_minutes.service.as_ref().expect("one case").mean, 72.0);
+    // Nobody waited anywhere, so no queue was ever longer than 0.
+    for (name, st) in &report.stations {
+        assert_eq!(st.queue_length_max, 0, "{name}: a job that starts on arrival never queues");
+    }
+    // The drawing review's 100 minutes are the only slowest branch at the one join.
+    let slowest = &report.stations["housing-construction"].slowest_branch;
+    assert_eq!(slowest.as_ref().map(|s| (s.share_of_joins, s.join_minutes_per_case)), Some((1.0, 110.0)));
 }
 
 /// With one land-planning reviewer, the land-use permit and design-scheme-review (opened by
 /// the stage gate) are ready at minute 21: the land-use permit is reviewed 21–31 and
 /// design-scheme-review queues for 10 minutes (31–41), so the planning permit runs 41–51 and
-/// drawing-review 41–141, and construction-permit waits 120 minutes (21 to 141). The chain runs
-/// back through drawing-review's stage gate to design-scheme-review and counts its queue wait.
+/// drawing-review 41–141, and construction-permit waits 120 minutes (21 to 141). That queue
+/// wait lies on a slower branch, inside the join wait: the walk goes through the EIA.
+///
+/// Two such cases arriving together, with three land-planning reviewers and the EIA taking 200
+/// minutes: the second case's project-filing queues 10 minutes behind the first's (one
+/// investment-construction reviewer). In each case the land-use permit is now the first of
+/// construction-permit's predecessors to finish (31 and 41), and the walk goes back through its
+/// stage gate (filing and pre-review, the pre-review after the filing) to the filing, where it
+/// finds the second case's 10 minutes in the queue: the first case takes 1 + 10 + 10 + 10, a
+/// join of 180 (31 to 211), 10 + 30 + 10 + 1 = 262 minutes; the second 10 more in the queue.
 #[test]
 fn queue_waits_are_found_through_stage_gates() {
-    let report = simulate(&industrial_fixed(1), &RunOptions::default()).expect("runs");
+    let report = simulate(&industrial_fixed(1, &[]), &RunOptions::default()).expect("runs");
     assert_eq!(report.cycle_time_minutes.as_ref().expect("one case").mean, 192.0);
-    assert_eq!(report.waiting_minutes.queue.as_ref().expect("one case").mean, 10.0);
+    assert_eq!(report.waiting_minutes.queue.as_ref().expect("one case").mean, 0.0);
     assert_eq!(report.waiting_minutes.join.as_ref().expect("one case").mean, 120.0);
+    let edits = [
+        ("rate: Trace([0.0])", "rate: Trace([0.0, 0.0])"),
+        ("stop: Cases(1)", "stop: Cases(2)"),
+        ("(item: \"environmental-impact\", time: Fixed(10.0))", "(item: \"environmental-impact\", time: Fixed(200.0))"),
+    ];
+    let report = simulate(&industrial_fixed(3, &edits), &RunOptions::default()).expect("runs");
+    let mean = |s: &Option<yichuang_sim::stats::Summary>| s.as_ref().map(|s| (s.count, s.mean));
+    assert_eq!(mean(&report.cycle_time_minutes), Some((2, 267.0)), "262 and 272 minutes");
+    assert_eq!(mean(&report.waiting_minutes.queue), Some((2, 5.0)), "0 and 10 minutes");
+    assert_eq!(mean(&report.waiting_minutes.join), Some((2, 180.0)));
+    assert_eq!(report.stations["investment-construction"].queue_length_max, 1, "the second filing waited");
+    assert_eq!(report.stations["land-planning"].queue_length_max, 0, "three reviewers for four tasks at most");
 }
 
 /// A task opened by a stage gate and held by a tolerated material waits for the material only
-/// from the moment its gate opened. The same case as above, its geotechnical report (needed by
-/// drawing-review) supplied 100 minutes after the acceptance at minute 1: drawing-review's gate
-/// opens at 31 (design-scheme-review, stage 2's milestone, approved), so it waits 70 minutes for
-/// the report (31 to 101), not 100 from the acceptance, and then runs 101–201: the case takes
-/// 70 minutes more than without the missing report.
+/// from the moment its gate opened. The same case as above, drawing-review taking 5 minutes and
+/// its geotechnical report supplied 100 minutes after the acceptance at minute 1, the EIA, the
+/// land-use permit and the planning permit 300 minutes each: drawing-review's gate opens at 31 (design-scheme-review,
+/// stage 2's milestone, approved), so it waits 70 minutes for the report (31 to 101), not 100
+/// from the acceptance, and runs 101–106, the first of construction-permit's predecessors to
+/// finish (the planning permit ends at 331). On the walk: 1 + 10 + 10 + 10, the 70 minutes'
+/// wait for the material, 5, the join's 225 minutes (106 to 331), 10 + 30 + 10 + 1 = 382.
 #[test]
 fn a_gated_task_waits_for_a_material_from_the_opening_of_its_gate() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/industrial-fixed.ron");
-    let text = edited(
-        &path,
-        &[
-            (
-                "answers: [(field: \"special-construction\", choices: [(\"否\", 1.0)])],",
-                "answers: [(field: \"special-construction\", choices: [(\"否\", 1.0)])],\n            \
-                 missing: [(material: \"geotech-report\", probability: 1.0)],",
-            ),
-            (
-                "    windows: [",
-                "    applicants: (supply_after: Fixed(100.0), return_after: Fixed(100.0)),\n    windows: [",
-            ),
-        ],
-    );
-    let scenario = Scenario::from_ron(&text, &path).unwrap_or_else(|e| panic!("{e}"));
-    let report = simulate(&scenario, &RunOptions::default()).expect("runs");
+    let edits = [
+        (
+            "answers: [(field: \"special-construction\", choices: [(\"否\", 1.0)])],",
+            "answers: [(field: \"special-construction\", choices: [(\"否\", 1.0)])],\n            \
+             missing: [(material: \"geotech-report\", probability: 1.0)],",
+        ),
+        ("    windows: [", "    applicants: (supply_after: Fixed(100.0), return_after: Fixed(100.0)),\n    windows: ["),
+        ("(item: \"drawing-review\", time: Fixed(100.0))", "(item: \"drawing-review\", time: Fixed(5.0))"),
+        ("(item: \"environmental-impact\", time: Fixed(10.0))", "(item: \"environmental-impact\", time: Fixed(300.0))"),
+        (
+            "(item: \"construction-planning-permit\", time: Fixed(10.0))",
+            "(item: \"construction-planning-permit\", time: Fixed(300.0))",
+        ),
+        (
+            "(item: \"land-use-planning-permit\", time: Fixed(10.0))",
+            "(item: \"land-use-planning-permit\", time: Fixed(300.0))",
+        ),
+    ];
+    let report = simulate(&industrial_fixed(3, &edits), &RunOptions::default()).expect("runs");
     assert_eq!(report.cases, 1);
-    assert_eq!(report.cycle_time_minutes.as_ref().expect("one case").mean, 182.0 + 70.0);
+    assert_eq!(report.cycle_time_minutes.as_ref().expect("one case").mean, 382.0);
     assert_eq!(report.waiting_minutes.materials.as_ref().expect("one case").mean, 70.0);
+    assert_eq!(report.waiting_minutes.join.as_ref().expect("one case").mean, 225.0);
+}
+
+/// The parts of the cycle time — queue, join, materials, special procedures and service — add
+/// up to it case by case, so their means add up to its mean, on every example scenario (the
+/// county hall has countersigns, stage gates, special procedures, corrections, tolerated
+/// materials, suspensions and denials).
+#[test]
+fn the_parts_of_the_cycle_time_add_up_on_every_example_scenario() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(repo().join("examples/scenarios")).expect("examples") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "ron") {
+            continue;
+        }
+        let scenario = load(&path);
+        // The county hall's scenarios stop after 8 weeks (2 of warm-up); the parity ones after
+        // 100,000 cases, here 400.
+        let cases = matches!(scenario.spec.stop, yichuang_sim::scenario::Stop::Cases(_)).then_some(400);
+        let options = RunOptions { replications: Some(2), cases, ..RunOptions::default() };
+        let report = simulate(&scenario, &options).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let w = &report.waiting_minutes;
+        let mean = |s: &Option<yichuang_sim::stats::Summary>| s.as_ref().map_or(0.0, |s| s.mean);
+        let parts = mean(&w.queue) + mean(&w.join) + mean(&w.materials) + mean(&w.special_procedure) + mean(&w.service);
+        let cycle = mean(&report.cycle_time_minutes);
+        assert!(report.cases > 100, "{}: {} cases", path.display(), report.cases);
+        assert!(
+            (parts - cycle).abs() <= 1e-9 * cycle,
+            "{}: the parts add up to {parts}, the cycle time is {cycle}: {w:#?}",
+            path.display()
+        );
+        assert!(mean(&w.service) > 0.0 && mean(&w.queue) >= 0.0, "{}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 7, "{checked} example scenarios");
+}
+
+/// The sojourn at a station is its queue wait plus its service: at the M/M/3 intake of the
+/// Erlang C test, the Erlang C wait plus the mean service of 2.5 minutes; its offered load is
+/// λ·E[S]/c = 2.5/3.
+#[test]
+fn the_sojourn_at_a_station_is_its_wait_and_its_service() {
+    let scenario = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mmc.ron"));
+    let report = simulate(&scenario, &RunOptions::default()).expect("runs");
+    let intake = &report.stations["intake"];
+    let expected = erlang_c_wait(1.0, 2.5, 3) + 2.5;
+    let sojourn = intake.sojourn_minutes.as_ref().expect("sojourn");
+    let [lo, hi] = sojourn.ci95.expect("replications give an interval");
+    assert!(lo <= expected && expected <= hi, "sojourn {} [{lo}, {hi}], Erlang C {expected}", sojourn.mean);
+    let load = intake.offered_load.as_ref().expect("offered load").mean;
+    assert!((load - 2.5 / 3.0).abs() < 0.02, "offered load {load}, λ·E[S]/c = {}", 2.5 / 3.0);
+    assert!(report.steady_state.steady, "{:?}", report.steady_state);
+}
+
+/// An overloaded hall (eight intake windows for 1.5 times their capacity of work) is reported
+/// as not steady, naming intake and its offered load; a hall within capacity is steady.
+#[test]
+fn an_overloaded_station_is_reported_not_steady() {
+    let scenario = variant(
+        "parity-parallel.ron",
+        &[("(class: Intake, count: 14,", "(class: Intake, count: 8,"), ("stop: Cases(100000)", "stop: Cases(3000)")],
+    );
+    let report = simulate(&scenario, &RunOptions { replications: Some(2), ..RunOptions::default() }).expect("runs");
+    let state = &report.steady_state;
+    assert!(!state.steady, "{state:?}");
+    let intake = state.unsteady.iter().find(|u| u.station == "intake").expect("intake is named");
+    let load = intake.offered_load.expect("offered load");
+    assert!((1.35..1.65).contains(&load), "offered load {load}, λ·E[S]/c = 1.5");
+    assert!(intake.queue_growing, "the intake queue grows through the arrivals");
+    assert_eq!(state.unsteady[0].station, "intake", "the worst first: {state:?}");
+    let steady = simulate(&example("parity-parallel.ron"), &RunOptions { cases: Some(3000), ..RunOptions::default() })
+        .expect("runs");
+    assert!(steady.steady_state.steady, "{:?}", steady.steady_state);
 }
 
 /// At a `Days` stop every applicant who arrived is either a completed case or unfinished, also

@@ -204,6 +204,31 @@ fn percent_ci(ci: Option<[f64; 2]>) -> String {
     ci.map_or_else(|| "—".to_owned(), |[a, b]| format!("[{:.1} %, {:.1} %]", a * 100.0, b * 100.0))
 }
 
+/// Says whether the run describes a steady state, and if not which stations are overloaded.
+fn write_steady_state(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    if r.steady_state.steady {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "NOT STEADY: the hall does not settle, so the means and intervals below describe this run's length and \
+         start, not a long run:"
+    )?;
+    for u in &r.steady_state.unsteady {
+        let load = u
+            .offered_load
+            .map_or_else(|| "offered load unknown".to_owned(), |l| format!("offered load {}", percent(l)));
+        let why = match (u.offered_load.is_some_and(|l| l >= 1.0), u.queue_growing) {
+            (true, true) => "more work arrives than its servers can do, and its queue grows",
+            (true, false) => "more work arrives than its servers can do",
+            _ => "its queue grows through the run",
+        };
+        writeln!(out, "  {}: {load}; {why}", u.station)?;
+    }
+    Ok(())
+}
+
 /// The human-readable table.
 pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
@@ -227,6 +252,7 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             )?;
         }
     }
+    write_steady_state(r, out)?;
     writeln!(out)?;
     writeln!(
         out,
@@ -235,10 +261,12 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     )?;
     summary_row(out, "cycle time", &r.cycle_time_minutes)?;
     summary_row(out, "cycle time (working)", &r.working_cycle_time_minutes)?;
-    summary_row(out, "  queue wait", &r.waiting_minutes.queue)?;
-    summary_row(out, "  join wait", &r.waiting_minutes.join)?;
-    summary_row(out, "  waiting for materials", &r.waiting_minutes.materials)?;
-    summary_row(out, "  closed hours", &r.waiting_minutes.closed_hours)?;
+    summary_row(out, "  = queue wait", &r.waiting_minutes.queue)?;
+    summary_row(out, "  + join wait", &r.waiting_minutes.join)?;
+    summary_row(out, "  + waiting for materials", &r.waiting_minutes.materials)?;
+    summary_row(out, "  + special procedures", &r.waiting_minutes.special_procedure)?;
+    summary_row(out, "  + in service", &r.waiting_minutes.service)?;
+    summary_row(out, "  (closed hours, within)", &r.waiting_minutes.closed_hours)?;
     summary_row(out, "trips per case", &r.trips)?;
     summary_row(out, "ticket closure", &r.tickets.closure_minutes)?;
     writeln!(out)?;
@@ -266,21 +294,40 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     let width = r.stations.iter().map(|(name, s)| label(name, s.kind).chars().count()).max().unwrap_or(0).max(28);
     writeln!(
         out,
-        "  {:<width$} {:>7} {:>12} {:>12} {:>10} {:>12}",
-        "station", "servers", "utilisation", "mean queue", "max queue", "mean wait"
+        "  {:<width$} {:>7} {:>12} {:>12} {:>12} {:>10} {:>12} {:>12}",
+        "station", "servers", "offered load", "utilisation", "mean queue", "max queue", "mean wait", "mean sojourn"
     )?;
     for (name, s) in &r.stations {
         let wait = mean_text(s.queue_wait_minutes.as_ref().map(|w| w.mean), 2);
+        let sojourn = mean_text(s.sojourn_minutes.as_ref().map(|w| w.mean), 2);
+        let load = s.offered_load.as_ref().map_or_else(|| "—".to_owned(), |f| percent(f.mean));
         writeln!(
             out,
-            "  {:<width$} {:>7} {:>12} {:>12.2} {:>10} {:>12}",
+            "  {:<width$} {:>7} {:>12} {:>12} {:>12.2} {:>10} {:>12} {:>12}",
             label(name, s.kind),
             s.servers,
+            load,
             percent(s.utilisation.mean),
             s.queue_length.mean,
             s.queue_length_max,
-            wait
+            wait,
+            sojourn
         )?;
+    }
+    let mut slowest: Vec<(&String, f64, f64)> = r
+        .stations
+        .iter()
+        .filter_map(|(name, s)| s.slowest_branch.as_ref().map(|b| (name, b.share_of_joins, b.join_minutes_per_case)))
+        .collect();
+    if !slowest.is_empty() {
+        slowest.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+        let parts: Vec<String> = slowest
+            .iter()
+            .map(|(name, share, minutes)| {
+                format!("{name} {} ({minutes:.1} min of join wait per case)", percent(*share))
+            })
+            .collect();
+        writeln!(out, "slowest parallel branch, share of joins: {}", parts.join(" · "))?;
     }
     writeln!(out)?;
     let o = &r.outcomes;
@@ -336,6 +383,8 @@ pub fn write_csv(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         ("waiting_minutes.queue", &r.waiting_minutes.queue),
         ("waiting_minutes.join", &r.waiting_minutes.join),
         ("waiting_minutes.materials", &r.waiting_minutes.materials),
+        ("waiting_minutes.special_procedure", &r.waiting_minutes.special_procedure),
+        ("waiting_minutes.service", &r.waiting_minutes.service),
         ("waiting_minutes.closed_hours", &r.waiting_minutes.closed_hours),
         ("trips", &r.trips),
         ("tickets.closure_minutes", &r.tickets.closure_minutes),
@@ -366,7 +415,18 @@ pub fn write_csv(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         if let Some(w) = &s.queue_wait_minutes {
             csv_row(out, &format!("queue_wait_minutes.{name}"), w)?;
         }
+        if let Some(f) = &s.sojourn_minutes {
+            simple(out, &format!("sojourn_minutes.{name}"), f.mean, f.ci95)?;
+        }
+        if let Some(f) = &s.offered_load {
+            simple(out, &format!("offered_load.{name}"), f.mean, f.ci95)?;
+        }
+        if let Some(b) = &s.slowest_branch {
+            simple(out, &format!("slowest_branch.share_of_joins.{name}"), b.share_of_joins, None)?;
+            simple(out, &format!("slowest_branch.join_minutes_per_case.{name}"), b.join_minutes_per_case, None)?;
+        }
     }
+    simple(out, "steady_state", if r.steady_state.steady { 1.0 } else { 0.0 }, None)?;
     let (o, c, t) = (&r.outcomes, &r.sla, &r.tickets);
     let mut counts = vec![
         ("outcomes.approved".to_owned(), o.approved),

@@ -6,6 +6,17 @@ use crate::random::{Stream, derive};
 use crate::scenario::{Rate, WarmUp};
 
 impl Replication<'_> {
+    /// No arrival will come: the arrival period, over which the stations' offered load and
+    /// the growth of their queues are judged, ends now.
+    #[cold]
+    #[inline(never)]
+    fn close_arrivals(&mut self) {
+        self.counting_arrivals = false;
+        if self.arrivals_end.is_none() {
+            self.arrivals_end = Some((self.now, self.now_w));
+        }
+    }
+
     pub(super) fn next_arrival(&mut self, k: usize, from: f64) {
         let sc = self.sc;
         let office_hours = sc.spec.hall == crate::scenario::Hall::OfficeHours;
@@ -30,7 +41,13 @@ impl Replication<'_> {
         };
         match t {
             Some(t) if t <= self.horizon => self.schedule(t, What::Arrival { stream: k as u16 }),
-            _ => self.arrivals_open = self.arrivals_open.saturating_sub(1),
+            _ => {
+                self.arrivals_open = self.arrivals_open.saturating_sub(1);
+                if self.arrivals_open == 0 && self.horizon.is_infinite() {
+                    // The last arrival has come (a `Days` stop runs its arrival period to the end).
+                    self.close_arrivals();
+                }
+            }
         }
     }
 
@@ -93,6 +110,7 @@ impl Replication<'_> {
         self.arrivals += 1;
         if self.arrivals == self.arrivals_limit {
             self.arrivals_open = 0;
+            self.close_arrivals();
         }
         let index = self.streams[k].count;
         self.streams[k].count += 1;
@@ -122,7 +140,7 @@ impl Replication<'_> {
         let now_w = self.now_w;
         let c = &mut self.cases[slot as usize];
         let generation = c.generation;
-        *c = CaseRec::empty();
+        *c = CaseRec::empty(plan.bundle);
         c.generation = generation;
         c.stream = k as u16;
         c.key = key;

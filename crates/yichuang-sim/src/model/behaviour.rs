@@ -328,6 +328,7 @@ impl Replication<'_> {
                 let action = TaskCommand::StartSpecialProcedure { kind: sp.kind };
                 self.exec_ok(slot, &Command::Task { item: item(), action }, reviewer)?;
                 let duration = sp.duration.sample(&mut self.draw(slot, P_SPECIAL_TIME, u64::from(member)));
+                self.members[base].special += duration;
                 let generation = self.cases[slot as usize].generation;
                 self.schedule(self.now + duration, What::SpecialEnd { slot, generation, member });
                 return Ok(());

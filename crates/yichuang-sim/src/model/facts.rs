@@ -7,7 +7,7 @@ use yichuang_core::event::SlaSubject;
 use yichuang_core::sla::SlaLevel;
 use yichuang_core::{Actor, CaseId, Command, Ctx, Event, EventSink, Id, Rejection, StreamId};
 
-use super::{ActorRef, DELIVERY, Fail, NO_SLOT, Replication, What};
+use super::{ActorRef, DELIVERY, Fail, NO_SLOT, Replication, WINDOW_STATIONS, What};
 use crate::SimError;
 
 /// The event kinds every case goes through, counted through [`EventCounts::pos`] rather than
@@ -406,6 +406,13 @@ impl Replication<'_> {
             let (station, job) = self.parked.swap_remove(i);
             if job.generation != self.cases[slot as usize].generation {
                 continue;
+            }
+            // Held from the parking (`since`) to the resumption: waiting for the cure.
+            let held = self.now - job.since;
+            if usize::from(station) < WINDOW_STATIONS {
+                self.cases[slot as usize].held += held;
+            } else {
+                self.members[slot as usize * self.stride + job.member as usize].held += held;
             }
             if station == u16::MAX {
                 let generation = job.generation;

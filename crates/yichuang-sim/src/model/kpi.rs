@@ -1,7 +1,7 @@
-//! KPI attribution and measurement: a completed case's cycle time and its waiting split
-//! (queue, join and materials waits along the critical chain of approvals), the Gantt sample,
-//! the start of measuring after the warm-up, the queue samples and the station figures at the
-//! end of a replication.
+//! KPI attribution and measurement: a completed case's cycle time split into parts that add
+//! up (queue, join, materials, special procedures and service, along the approval walk back
+//! from the decision), the Gantt sample, the start of measuring after the warm-up, the queue
+//! samples, and the station figures at the end of a replication (offered load, queue growth).
 
 use yichuang_core::definition::{Bundle, MilestoneRule};
 use yichuang_core::{CaseId, MemberSet, Outcome, TaskState};
@@ -17,10 +17,18 @@ impl Replication<'_> {
         let case = self.engine.case(CaseId(c.id));
         let outstanding = case.is_some_and(|x| !x.outstanding.is_empty());
         if let Some(index) = c.measured {
+            let mut scratch = self.chain_scratch.take().unwrap_or_default();
             let (trips, chain) = match case {
-                Some(case) => (f64::from(case.trips), self.chain(slot, case)),
+                Some(case) => (f64::from(case.trips), self.chain(slot, case, &mut scratch)),
                 None => (0.0, Chain::default()),
             };
+            for &(station, minutes) in &scratch.last_at_join {
+                let blame = &mut self.stations[station as usize].last_at_join;
+                blame.0 += 1;
+                blame.1 += minutes;
+            }
+            scratch.last_at_join.clear();
+            self.chain_scratch = Some(scratch);
             // Counted at pickup, so that the outcomes add up to the completed cases.
             let outcome = case.and_then(|x| x.outcome).map(|o| match o {
                 Outcome::Approved => 0,
@@ -34,15 +42,40 @@ impl Replication<'_> {
             if let Some(i) = outcome {
                 r.outcomes[i] += 1;
             }
+            // Most halls never start a special procedure: until the first one, the tally of
+            // their minutes is not kept, and is then (or at the end) exactly the tally of the
+            // zeros recorded so far (`Tally::zeros_like` of the cycle time, before this case).
+            if chain.special != 0.0 || self.special_seen {
+                if !self.special_seen {
+                    self.special_seen = true;
+                    r.special = r.cycle.zeros_like();
+                }
+                r.special.record(index, chain.special);
+            }
             r.cycle.record(index, cycle);
             if !self.always_open {
                 // Always open: working time is calendar time, and `finish` derives both.
                 r.cycle_working.record(index, cycle_w);
                 r.closed.record(index, (cycle - cycle_w).max(0.0));
             }
-            r.queue.record(index, c.window_wait + chain.queue);
+            // The parts of the cycle time: every minute from the arrival to the end of pickup is
+            // in exactly one of them (held by `debug_assert` here and by the tests).
+            let queue = c.window_wait + chain.queue;
+            let service = c.window_service + chain.review;
+            let materials = c.docs_wait + c.cure_hold + c.held + chain.cure + chain.held;
+            debug_assert!(
+                (queue + service + materials + chain.join + chain.special - cycle).abs() <= 1e-6 * cycle.max(1.0),
+                "the parts of case {}'s cycle time {cycle} add up to {} (queue {queue}, service {service}, \
+                 materials {materials}, join {}, special {})",
+                c.id,
+                queue + service + materials + chain.join + chain.special,
+                chain.join,
+                chain.special,
+            );
+            r.queue.record(index, queue);
+            r.service.record(index, service);
             r.join.record(index, chain.join);
-            r.materials.record(index, c.docs_wait + chain.cure + c.cure_hold);
+            r.materials.record(index, materials);
             r.on_time.record(index, f64::from(u8::from(on_time)));
             r.trips.record(index, trips);
             if r.bundles.len() > 1 {
@@ -65,54 +98,90 @@ impl Replication<'_> {
         Ok(())
     }
 
-    /// The critical chain of approvals: from the last task to finish, back through the
-    /// predecessor that finished last ([`Replication::predecessors`]: `after` edges and stage
-    /// gates).
-    fn chain(&self, slot: u32, case: &yichuang_core::Case) -> Chain {
+    /// The approval phase of a case, from its acceptance to its decision, split into parts
+    /// that add up: walking back from the decision, at every join (a task with two or more
+    /// sibling predecessors, or the decision itself when several tasks end the bundle in
+    /// parallel) the time from the first sibling's finish to the last's is the **join wait**,
+    /// and the walk goes on through the first sibling to finish; every task on the walk adds
+    /// its cure wait, queue waits, reviews, special procedures and suspensions, which cover the
+    /// time from its gate opening to its finish. So the walk covers the phase exactly once.
+    ///
+    /// Predecessors are [`Replication::predecessors`] (`after` edges and stage gates); one that
+    /// another predecessor itself waited for is not a sibling. Each join's last sibling is
+    /// pushed on `scratch.last_at_join` with its station and the join's minutes.
+    fn chain(&self, slot: u32, case: &yichuang_core::Case, scratch: &mut ChainScratch) -> Chain {
         let base = slot as usize * self.stride;
         let bundle = self.def.bundle(case.bundle);
-        let done = |p: usize| self.members[base + p].done;
         let mut chain = Chain::default();
-        let last = (0..case.tasks.len())
-            .filter(|&p| case.tasks[p].state != TaskState::NotApplicable && !done(p).is_nan())
-            .max_by(|&a, &b| done(a).total_cmp(&done(b)));
-        let mut current = last;
-        let mut ancestors = Ancestors::default();
+        let ChainScratch { ancestors, last_at_join } = scratch;
+        ancestors.known = 0;
+        let finished = (0..case.tasks.len())
+            .filter(|&p| case.tasks[p].state != TaskState::NotApplicable && !self.members[base + p].done.is_nan())
+            .fold(0u64, |set, p| set | 1 << p);
+        // The tasks that end the bundle: finished ones no finished task waited for (an ancestor
+        // of a finished task is a predecessor of a finished task on the way to it). Without
+        // stages a task's predecessors are its `waits_for`, all finished by the decision.
+        let waited_for = if bundle.stages.is_empty() {
+            MemberSet(finished).iter().fold(0u64, |set, p| set | case.tasks[p].waits_for.0)
+        } else {
+            MemberSet(finished).iter().fold(0u64, |set, p| set | self.predecessors(base, bundle, case, p))
+        };
+        let mut current = self.join(base, case, finished & !waited_for, &mut chain, last_at_join);
         // Each step moves to a predecessor: a DAG walk bounded by the member count.
         for _ in 0..case.tasks.len() {
             let Some(p) = current else { break };
             let m = &self.members[base + p];
             chain.queue += m.queue_wait;
             chain.cure += m.cure_wait;
+            chain.review += m.review;
+            chain.special += m.special;
+            chain.held += m.held;
             let preds = self.predecessors(base, bundle, case, p);
-            // The predecessor that finished last (on ties the last one, as `max_by` picks).
-            let mut latest: Option<(usize, f64)> = None;
-            for q in MemberSet(preds).iter() {
-                let d = done(q);
-                if latest.is_none_or(|(_, l)| d.total_cmp(&l).is_ge()) {
-                    latest = Some((q, d));
-                }
-            }
-            if preds.count_ones() >= 2 {
+            let siblings = if preds.count_ones() < 2 {
+                preds
+            } else {
                 // A predecessor that is an ancestor of another one is not a sibling: the time
-                // between their finishes is the other's own work, not a wait at this join.
+                // between their finishes is the other's own work.
                 let mut upstream = 0u64;
                 for q in MemberSet(preds).iter() {
-                    upstream |= self.ancestors(base, bundle, case, q, &mut ancestors);
+                    upstream |= self.ancestors(base, bundle, case, q, ancestors);
                 }
-                let siblings = MemberSet(preds & !upstream);
-                let (mut hi, mut lo) = (f64::MIN, f64::MAX);
-                for q in siblings.iter() {
-                    hi = hi.max(done(q));
-                    lo = lo.min(done(q));
-                }
-                if siblings.0.count_ones() >= 2 {
-                    chain.join += hi - lo;
-                }
-            }
-            current = latest.map(|(q, _)| q);
+                preds & !upstream
+            };
+            current = self.join(base, case, siblings, &mut chain, last_at_join);
         }
         chain
+    }
+
+    /// The join of `siblings` (members that finished, none waiting for another): adds the time
+    /// from the first one's finish to the last's to `chain.join`, notes the last one's station,
+    /// and returns the first one (ties: the lowest position).
+    fn join(
+        &self,
+        base: usize,
+        case: &yichuang_core::Case,
+        siblings: u64,
+        chain: &mut Chain,
+        last_at_join: &mut Vec<(u32, f64)>,
+    ) -> Option<usize> {
+        let done = |q: usize| self.members[base + q].done;
+        if siblings.count_ones() < 2 {
+            return MemberSet(siblings).iter().next();
+        }
+        let (mut first, mut last) = (usize::MAX, usize::MAX);
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for q in MemberSet(siblings).iter() {
+            let d = done(q);
+            if d < lo {
+                (first, lo) = (q, d);
+            }
+            if d >= hi {
+                (last, hi) = (q, d);
+            }
+        }
+        chain.join += hi - lo;
+        last_at_join.push((self.members_of[case.bundle.index()][last].station, hi - lo));
+        Some(first)
     }
 
     /// The members whose finish let member `p` of a case start, as a bit set of member
@@ -253,7 +322,10 @@ impl Replication<'_> {
             st.busy.reset(now_w);
             st.queued.reset(now);
             st.served = 0;
+            st.arrived = 0;
+            st.work = 0.0;
         }
+        self.counting_arrivals = self.arrivals_end.is_none() && self.arrivals_open > 0;
         self.wip.reset(now);
     }
 
@@ -300,6 +372,9 @@ impl Replication<'_> {
             r.cycle_working = r.cycle.clone();
             r.closed = r.cycle.zeros_like();
         }
+        if !self.special_seen {
+            r.special = r.cycle.zeros_like();
+        }
         if let [(_, b)] = &mut r.bundles[..] {
             // Every measured case is of this bundle.
             b.cycle = r.cycle.clone();
@@ -328,6 +403,11 @@ impl Replication<'_> {
         }
         self.result.wip_mean = if period > 0.0 { self.wip.area / period } else { 0.0 };
         self.result.wip_max = self.wip.max;
+        // The arrival period while measuring: the stations' offered load and the growth of
+        // their queues are judged over it (a `Cases` stop drains the hall after it).
+        let (arrivals_end, arrivals_end_w) = self.arrivals_end.unwrap_or((end, end_w));
+        let arrival_period_w = if self.measuring { (arrivals_end_w - self.measure_start_w).max(0.0) } else { 0.0 };
+        let window = (self.measure_start, arrivals_end);
         for (i, st) in self.stations.iter_mut().enumerate() {
             if st.servers == 0 {
                 continue;
@@ -335,6 +415,11 @@ impl Replication<'_> {
             st.busy.touch(end_w);
             st.queued.touch(end);
             let capacity = f64::from(st.servers) * period_w;
+            // λ · E[S] / c, in working time: visits arriving per working minute, times the mean
+            // service (working minutes) of the visits served, per server.
+            let offered_load = (arrival_period_w > 0.0 && st.served > 0)
+                .then(|| st.arrived as f64 / arrival_period_w * (st.work / st.served as f64) / f64::from(st.servers));
+            let growth = if self.measuring { queue_growth(&self.result.series, i, window) } else { None };
             self.result.stations.push(StationResult {
                 name: st.name.clone(),
                 window: i < WINDOW_STATIONS,
@@ -343,14 +428,63 @@ impl Replication<'_> {
                 queue_mean: if period > 0.0 { st.queued.area / period } else { 0.0 },
                 queue_max: st.queued.max,
                 wait: std::mem::take(&mut st.wait),
+                service_span: st.service_span,
                 served: st.served,
+                offered_load,
+                queue_growth: growth,
+                last_at_join: st.last_at_join,
             });
         }
         Ok(())
     }
 }
 
-/// Memoised ancestors of members ([`Replication::ancestors`]).
+/// How clearly the queue of station `i` grew over `(from, to)` in a replication's samples:
+/// the samples in the window are cut into ten batches in time order, the first two are left
+/// out (a queue filling up from an empty hall rises at first and then levels off), and a
+/// straight line is fitted to the means of the other eight. The result is the line's rise over
+/// those eight batches, in jobs, when it exceeds three standard deviations of the batch means
+/// around the line (a trend well above the noise), half their mean and one job; else 0.
+/// `None` with fewer than twenty samples.
+fn queue_growth(series: &super::results::Series, i: usize, (from, to): (f64, f64)) -> Option<f64> {
+    const BATCHES: usize = 10;
+    const SKIPPED: usize = 2;
+    let queue = series.queues.get(i)?;
+    let samples: Vec<f64> =
+        series.t.iter().zip(queue).filter(|(t, _)| (from..=to).contains(*t)).map(|(_, q)| *q).collect();
+    if samples.len() < 2 * BATCHES {
+        return None;
+    }
+    let means: Vec<f64> = (SKIPPED..BATCHES)
+        .map(|b| {
+            let part = &samples[b * samples.len() / BATCHES..(b + 1) * samples.len() / BATCHES];
+            part.iter().sum::<f64>() / part.len() as f64
+        })
+        .collect();
+    let n = means.len() as f64;
+    let x_mean = (n - 1.0) / 2.0;
+    let y_mean = means.iter().sum::<f64>() / n;
+    let sxx: f64 = (0..means.len()).map(|x| (x as f64 - x_mean).powi(2)).sum();
+    let sxy: f64 = means.iter().enumerate().map(|(x, y)| (x as f64 - x_mean) * (y - y_mean)).sum();
+    let slope = sxy / sxx;
+    let residual_sd =
+        (means.iter().enumerate().map(|(x, y)| (y - (y_mean + slope * (x as f64 - x_mean))).powi(2)).sum::<f64>()
+            / (n - 2.0))
+            .sqrt();
+    let rise = slope * (n - 1.0);
+    Some(if rise > 3.0 * residual_sd && rise > 0.5 * y_mean && rise >= 1.0 { rise } else { 0.0 })
+}
+
+/// What [`Replication::chain`] reuses from case to case (kept by the replication, so that the
+/// ancestors' table is neither zeroed nor moved per case).
+#[derive(Debug, Default)]
+pub(super) struct ChainScratch {
+    ancestors: Ancestors,
+    last_at_join: Vec<(u32, f64)>,
+}
+
+/// Memoised ancestors of members ([`Replication::ancestors`]): `of[p]` is meaningful only
+/// when bit `p` of `known` is set.
 #[derive(Debug)]
 struct Ancestors {
     /// Members whose entry in `of` is computed (or being computed).
@@ -365,9 +499,13 @@ impl Default for Ancestors {
     }
 }
 
+/// The parts of a case's approval phase along its walk ([`Replication::chain`]).
 #[derive(Debug, Default)]
 struct Chain {
-    pub(super) queue: f64,
+    queue: f64,
     join: f64,
     cure: f64,
+    review: f64,
+    special: f64,
+    held: f64,
 }

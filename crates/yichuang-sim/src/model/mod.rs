@@ -22,7 +22,7 @@
 //! - [`behaviour`]: what clerks, reviewers and applicants do when their work ends;
 //! - [`facts`]: commands to the engine, the facts kept of its events, the reactions to them;
 //! - [`tickets`]: ticket work;
-//! - [`kpi`]: KPI attribution (the waiting split along the critical chain) and measurement;
+//! - [`kpi`]: KPI attribution (the parts of the cycle time along the approval walk) and measurement;
 //! - [`results`]: what a replication measured.
 
 mod arrivals;
@@ -122,8 +122,16 @@ struct MemberRec {
     ready: f64,
     claimed: f64,
     done: f64,
+    /// Calendar minutes queued at its departments (every visit, every countersign).
     queue_wait: f64,
+    /// Calendar minutes it was held only by a tolerated material after its gate opened.
     cure_wait: f64,
+    /// Calendar minutes under review (every visit, every countersign; closed hours included).
+    review: f64,
+    /// Calendar minutes in special procedures (特别程序).
+    special: f64,
+    /// Calendar minutes held while the case was suspended (暂停办理).
+    held: f64,
     visits: u16,
     sign: u8,
     special_done: bool,
@@ -135,6 +143,9 @@ const MEMBER_EMPTY: MemberRec = MemberRec {
     done: UNSET,
     queue_wait: 0.0,
     cure_wait: 0.0,
+    review: 0.0,
+    special: 0.0,
+    held: 0.0,
     visits: 0,
     sign: 0,
     special_done: false,
@@ -146,6 +157,8 @@ struct CaseRec {
     id: u64,
     generation: u32,
     stream: u16,
+    /// The bundle of its stream (what [`Replication::bundle_of`] reads on every reaction).
+    bundle: BundleIx,
     key: u64,
     /// Arrival number among measured cases (batch key), or `None` during warm-up.
     measured: Option<u64>,
@@ -154,7 +167,13 @@ struct CaseRec {
     missing: u64,
     arrival: f64,
     arrival_w: f64,
+    /// Calendar minutes queued at windows (every visit).
     window_wait: f64,
+    /// Calendar minutes served at windows (every visit; closed hours included).
+    window_service: f64,
+    /// Calendar minutes a window visit was held while the case was suspended.
+    held: f64,
+    /// Calendar minutes away after correction notices (补正).
     docs_wait: f64,
     away_since: f64,
     accepted: f64,
@@ -172,11 +191,12 @@ struct CaseRec {
 }
 
 impl CaseRec {
-    fn empty() -> CaseRec {
+    fn empty(bundle: BundleIx) -> CaseRec {
         CaseRec {
             id: NO_CASE,
             generation: 0,
             stream: 0,
+            bundle,
             key: 0,
             measured: None,
             green: false,
@@ -185,6 +205,8 @@ impl CaseRec {
             arrival: 0.0,
             arrival_w: 0.0,
             window_wait: 0.0,
+            window_service: 0.0,
+            held: 0.0,
             docs_wait: 0.0,
             away_since: 0.0,
             accepted: UNSET,
@@ -270,6 +292,16 @@ pub(crate) struct Replication<'s> {
     arrivals: u64,
     arrivals_limit: u64,
     arrivals_open: usize,
+    /// Arrivals are counted at the stations (measuring, and arrivals still to come).
+    counting_arrivals: bool,
+    /// When the last arrival came, in calendar and working minutes (`None` while arrivals
+    /// may still come, and under a `Days` stop).
+    arrivals_end: Option<(f64, f64)>,
+    /// What [`Replication::chain`] reuses from case to case.
+    chain_scratch: Option<Box<kpi::ChainScratch>>,
+    /// A measured case spent time in a special procedure (until then `result.special` is not
+    /// kept: see [`Replication::complete`]).
+    special_seen: bool,
     measured_arrivals: u64,
     active: u32,
     measuring: bool,
@@ -411,6 +443,8 @@ impl<'s> Replication<'s> {
             queue: Tally::with_histogram(),
             join: Tally::with_histogram(),
             materials: Tally::with_histogram(),
+            service: Tally::with_histogram(),
+            special: Tally::with_histogram(),
             trips: Tally::with_histogram(),
             ticket_closure: Tally::with_histogram(),
             bundles,
@@ -459,6 +493,10 @@ impl<'s> Replication<'s> {
             arrivals: 0,
             arrivals_limit,
             arrivals_open: 0,
+            counting_arrivals: false,
+            arrivals_end: None,
+            chain_scratch: None,
+            special_seen: false,
             measured_arrivals: 0,
             active: 0,
             measuring: false,
@@ -686,13 +724,13 @@ impl<'s> Replication<'s> {
         if let Some(slot) = self.free.pop() {
             return slot;
         }
-        self.cases.push(CaseRec::empty());
+        self.cases.push(CaseRec::empty(self.sc.arrivals[0].bundle));
         self.members.extend(std::iter::repeat_n(MEMBER_EMPTY, self.stride));
         (self.cases.len() - 1) as u32
     }
 
     fn bundle_of(&self, slot: u32) -> BundleIx {
-        self.sc.arrivals[self.cases[slot as usize].stream as usize].bundle
+        self.cases[slot as usize].bundle
     }
 
     fn draw(&self, slot: u32, purpose: u64, n: u64) -> Stream {

@@ -29,8 +29,18 @@ pub(super) struct Station {
     pub(super) busy: Level,
     /// Queue length, on the calendar-time axis.
     pub(super) queued: Level,
+    /// Queue waits per visit (calendar minutes), measured cases only.
     pub(super) wait: Tally,
+    /// Calendar minutes of the services of measured cases' visits (with `wait`, the sojourn).
+    pub(super) service_span: f64,
     pub(super) served: u64,
+    /// Jobs that arrived while measuring and before the arrivals closed (for the offered load).
+    pub(super) arrived: u64,
+    /// Working minutes of service started while measuring (for the offered load).
+    pub(super) work: f64,
+    /// Joins on the cases' approval paths at which this station's task finished last, and the
+    /// join minutes that followed the first sibling's finish (measured cases).
+    pub(super) last_at_join: (u64, f64),
     dirty: bool,
 }
 
@@ -106,7 +116,11 @@ impl Station {
             busy: Level::default(),
             queued: Level::default(),
             wait,
+            service_span: 0.0,
             served: 0,
+            arrived: 0,
+            work: 0.0,
+            last_at_join: (0, 0.0),
             dirty: false,
         }
     }
@@ -124,8 +138,7 @@ impl Replication<'_> {
         } else {
             st.queue.push(job);
         }
-        let len = st.len();
-        st.queued.set(self.now, len);
+        st.arrived += u64::from(self.counting_arrivals);
         if !st.dirty {
             st.dirty = true;
             self.dirty.push(station as u16);
@@ -157,9 +170,16 @@ impl Replication<'_> {
                 }
                 let job = if st.priority.len == 0 { st.queue.pop() } else { st.priority.pop() };
                 let Some(job) = job else { break };
-                let len = st.len();
-                st.queued.set(self.now, len);
                 self.start(station, job)?;
+            }
+            // The queue's level is set once the free servers have taken what they can: a job
+            // that starts at the instant it arrives never counts as queued (so the longest
+            // queue counts only applicants and tasks that waited).
+            // An unchanged level needs no update: the area accumulates at the next change.
+            let st = &mut self.stations[station];
+            let len = st.len();
+            if len != st.queued.level {
+                st.queued.set(self.now, len);
             }
         }
         Ok(())
@@ -171,7 +191,7 @@ impl Replication<'_> {
             return Ok(());
         }
         if c.suspended {
-            self.parked.push((station as u16, job));
+            self.park(station, job);
             return Ok(());
         }
         let wait = self.now - job.since;
@@ -202,6 +222,18 @@ impl Replication<'_> {
         let end_w = self.now_w + duration;
         let end = self.clock.time_of_work(self.def.calendar(), end_w).map_err(|e| self.calendar_error(e))?;
         let end = end.max(self.now);
+        let st = &mut self.stations[station];
+        if self.measuring {
+            st.work += duration;
+        }
+        if measured.is_some() {
+            st.service_span += end - self.now;
+        }
+        if station < WINDOW_STATIONS {
+            self.cases[job.slot as usize].window_service += end - self.now;
+        } else {
+            self.members[job.slot as usize * self.stride + job.member as usize].review += end - self.now;
+        }
         let what = if station < WINDOW_STATIONS {
             What::WindowDone { station: station as u16, server, slot: job.slot, generation: job.generation }
         } else {
@@ -237,6 +269,21 @@ impl Replication<'_> {
         }
         let review = self.sc.reviews[item_ix.index()].as_ref().expect("validated: every member item has a review");
         Ok(review.time.sample(&mut self.draw(job.slot, P_REVIEW, u64::from(job.member) << 16 | u64::from(visit))))
+    }
+
+    /// A job of a suspended case leaves its queue to wait for the resumption: its wait so far
+    /// is a queue wait, its wait from now on is counted as held ([`Replication::unpark`]).
+    #[cold]
+    #[inline(never)]
+    fn park(&mut self, station: usize, mut job: Job) {
+        let wait = self.now - job.since;
+        if station < WINDOW_STATIONS {
+            self.cases[job.slot as usize].window_wait += wait;
+        } else {
+            self.members[job.slot as usize * self.stride + job.member as usize].queue_wait += wait;
+        }
+        job.since = self.now;
+        self.parked.push((station as u16, job));
     }
 }
 

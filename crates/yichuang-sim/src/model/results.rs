@@ -48,8 +48,21 @@ pub struct StationResult {
     pub queue_max: u32,
     /// Queue waits per visit (calendar minutes), measured cases only.
     pub wait: Tally,
-    /// Services completed while measuring.
+    /// Calendar minutes of the services of the measured cases' visits: with `wait`, the
+    /// time at the station per visit (sojourn).
+    pub service_span: f64,
+    /// Services started while measuring.
     pub served: u64,
+    /// Offered load λ·E\[S\]/c over the arrival period while measuring (visits arriving per
+    /// working minute × mean working minutes of a service ÷ servers); `None` when nothing was
+    /// served or no arrival period was measured. At or above 1 the queue cannot be steady.
+    pub offered_load: Option<f64>,
+    /// The rise of the queue over the arrival period while measuring, in jobs, when it stands
+    /// clearly above the noise (else 0); `None` with too few samples.
+    pub queue_growth: Option<f64>,
+    /// Joins at which this station's task finished last, and the join minutes that followed
+    /// (measured cases).
+    pub last_at_join: (u64, f64),
 }
 
 /// Per-bundle statistics.
@@ -78,12 +91,17 @@ pub struct RepResult {
     pub cycle_working: Tally,
     /// Closed hours within the cycle (calendar − working).
     pub closed: Tally,
-    /// Queue waits (windows + critical chain of approvals).
+    /// Queue waits (windows, and the approvals on the walk back from the decision).
     pub queue: Tally,
-    /// Waits at joins on the critical chain.
+    /// Waits at joins: from the first sibling's finish to the last's.
     pub join: Tally,
-    /// Waits for materials (correction trips, tolerated materials, cure before pickup).
+    /// Waits for materials (correction trips, tolerated materials, cure before pickup,
+    /// suspensions).
     pub materials: Tally,
+    /// Service: window visits and the reviews on the approval walk.
+    pub service: Tally,
+    /// Special procedures on the approval walk.
+    pub special: Tally,
     /// On time (0/1).
     pub on_time: Tally,
     /// Trips to the hall (engine count).
