@@ -11,6 +11,10 @@
 //!
 //! One exception: `check` exits 2, not 1, for an invalid definition (its diagnostics are still
 //! printed), so that its 1 always means a violated invariant (docs/check.md).
+//!
+//! Log lines go to stderr, apart from the output: warnings by default; `-v` adds what the
+//! command does (info), `-vv` the engine's spans (debug), `-vvv` everything (trace); `-q` keeps
+//! only errors. `RUST_LOG`, when set, takes precedence (`RUST_LOG=yichuang_core=debug`).
 
 mod cmd;
 mod failure;
@@ -37,6 +41,41 @@ use crate::failure::Failure;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More log lines on stderr: -v what the command does, -vv the engine's spans, -vvv all.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
+    verbose: u8,
+    /// Only errors on stderr besides the command's own messages.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+/// The log filter of `-v`/`-q`, unless `RUST_LOG` says otherwise.
+fn log_filter(verbose: u8, quiet: bool) -> &'static str {
+    match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "warn,yichuang=info,yichuang_core=info,yichuang_sim=info,yichuang_store=info",
+        (false, 2) => "info,yichuang=debug,yichuang_core=debug,yichuang_sim=debug,yichuang_store=debug",
+        (false, _) => "trace",
+    }
+}
+
+/// Installs the stderr subscriber; a `RUST_LOG` that does not parse is a usage error.
+fn init_logs(verbose: u8, quiet: bool) -> Result<(), String> {
+    use tracing_subscriber::EnvFilter;
+    let directives = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| log_filter(verbose, quiet).to_owned());
+    let filter = EnvFilter::builder().parse(&directives).map_err(|e| {
+        format!("RUST_LOG `{directives}` is not a filter: {e}; write e.g. `info` or `yichuang_core=debug`")
+    })?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&io::stderr()))
+        .try_init()
+        .map_err(|e| format!("cannot install the log subscriber: {e}"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,6 +90,21 @@ enum Command {
     Export(cmd::export::Args),
     Simulate(cmd::simulate::Args),
     Compare(cmd::compare::Args),
+}
+
+/// The subcommand's name, for the log.
+fn cli_command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Validate(_) => "validate",
+        Command::Graph(_) => "graph",
+        Command::Plan(_) => "plan",
+        Command::Calendar(_) => "calendar",
+        Command::Check(_) => "check",
+        Command::Replay(_) => "replay",
+        Command::Report(_) => "report",
+        Command::Simulate(_) => "simulate",
+        Command::Compare(_) => "compare",
+    }
 }
 
 fn run(cli: &Cli, out: &mut dyn Write) -> Result<(), Failure> {
@@ -76,9 +130,23 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     // Clap prints its own usage errors and exits with 2 (0 for --help and --version).
     let cli = Cli::parse();
+    if let Err(message) = init_logs(cli.verbose, cli.quiet) {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
+    let name = cli_command_name(&cli.command);
+    let started = std::time::Instant::now();
+    tracing::info!(target: "yichuang", command = name, version = env!("CARGO_PKG_VERSION"), "started");
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let result = run(&cli, &mut out).and_then(|()| out.flush().map_err(Failure::Output));
+    tracing::info!(
+        target: "yichuang",
+        command = name,
+        ok = result.is_ok(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "finished"
+    );
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use serde::Deserialize;
@@ -22,7 +22,7 @@ use crate::config::Tokens;
 use crate::error::{ApiError, json_response};
 use crate::extract::{Caller, CasePath, DepartmentPath, IdempotencyKey, JsonBody, Params, TaskPath, TicketPath};
 use crate::query::{LIST_MAX, Query as WriterQuery, staff_only};
-use crate::state::{Shared, WireEvent};
+use crate::state::{Phase, Shared, WireEvent};
 use crate::wire::{CaseCommand, NoArguments, OpenCase, OpenTicket, SetClock, TaskCommandBody, TicketCommandBody};
 use crate::writer::{CommandRequest, Idempotency, Reply, Request, Target, WriterHandle};
 
@@ -52,6 +52,21 @@ pub struct AppInner {
     pub shutdown: watch::Receiver<bool>,
     /// `--body-limit`: larger bodies get 413 (the message names it).
     pub body_limit_bytes: usize,
+    /// `--body-timeout-ms`: a body must arrive within it (408 otherwise).
+    pub body_timeout: Duration,
+    /// How the service was started, for `/metrics` (build info, database size).
+    pub about: About,
+}
+
+/// How the service was started (for `/metrics` and the logs).
+#[derive(Debug, Clone)]
+pub struct About {
+    /// The definition's fingerprint (64-bit FNV-1a of its file, hex): its version as deployed.
+    pub definition_fingerprint: String,
+    /// The database file, if any (its size and its WAL's are reported).
+    pub database: Option<std::path::PathBuf>,
+    /// When the process started, in seconds since 1970.
+    pub started_unix_seconds: f64,
 }
 
 impl App {
@@ -137,6 +152,9 @@ fn writer_gone() -> ApiError {
 }
 
 fn reply_response(reply: Reply) -> Response {
+    if let Some(e) = reply.error {
+        return e.into_response();
+    }
     let mut response = json_response(reply.status, reply.body);
     if reply.replayed {
         response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -171,7 +189,7 @@ pub(crate) fn parse_after(text: Option<&str>) -> Result<Option<u64>, ApiError> {
 
 /// FNV-1a, 64 bits: a stable fingerprint (unlike std's hasher, fixed across Rust versions,
 /// which matters because fingerprints are stored).
-fn fnv1a(parts: &[&[u8]]) -> u64 {
+pub(crate) fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         for &b in *part {
@@ -429,7 +447,19 @@ async fn post_clock(
     Ok(ok_json(rx.await.map_err(|_| writer_gone())??))
 }
 
+/// `/healthz`: alive. While the log is replayed, 200 with the progress (the process is working
+/// as it should; a liveness probe must not kill it); afterwards the writer's status (503 if it
+/// can no longer store).
 async fn healthz(State(app): State<App>) -> Response {
+    let replay = &app.0.shared.replay;
+    if replay.phase() != Phase::Ready {
+        let body = serde_json::json!({
+            "status": if replay.phase() == Phase::Replaying { "replaying" } else { "refused" },
+            "replayed": replay.replayed.load(Ordering::Relaxed),
+            "of": replay.total.load(Ordering::Relaxed),
+        });
+        return ok_json(body.to_string());
+    }
     let answer = tokio::time::timeout(Duration::from_secs(5), app.ask(Actor::system(), WriterQuery::Status)).await;
     match answer {
         Ok(Ok(body)) => ok_json(body),
@@ -438,13 +468,37 @@ async fn healthz(State(app): State<App>) -> Response {
     }
 }
 
+/// `/readyz`: 200 once the log is replayed and the writer answers; 503 `not_ready` before (the
+/// message says how far the replay got) or when the writer cannot store.
+async fn readyz(State(app): State<App>) -> Response {
+    let replay = &app.0.shared.replay;
+    match replay.phase() {
+        Phase::Ready => {}
+        Phase::Replaying => {
+            return ApiError::unavailable(
+                "not_ready",
+                format!(
+                    "replaying the log: {} of {} events checked",
+                    replay.replayed.load(Ordering::Relaxed),
+                    replay.total.load(Ordering::Relaxed)
+                ),
+            )
+            .into_response();
+        }
+        Phase::Refused => {
+            return ApiError::unavailable("not_ready", "the log was refused; the service is stopping").into_response();
+        }
+    }
+    let answer = tokio::time::timeout(Duration::from_secs(5), app.ask(Actor::system(), WriterQuery::Status)).await;
+    match answer {
+        Ok(Ok(_)) => ok_json(serde_json::json!({ "status": "ready" }).to_string()),
+        Ok(Err(e)) => ApiError::unavailable("not_ready", e.message).into_response(),
+        Err(_) => ApiError::unavailable("not_ready", "the writer did not answer within 5 s").into_response(),
+    }
+}
+
 async fn metrics(State(app): State<App>) -> Response {
-    let shared = &app.0.shared;
-    let body = shared.metrics.render(
-        shared.head.load(Ordering::Acquire),
-        shared.cases.load(Ordering::Relaxed),
-        shared.tickets.load(Ordering::Relaxed),
-    );
+    let body = crate::metrics::render(&app).await;
     let mut response = (StatusCode::OK, body).into_response();
     response
         .headers_mut()
@@ -468,13 +522,6 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     )
 }
 
-async fn track(State(app): State<App>, request: axum::extract::Request, next: Next) -> Response {
-    let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    app.0.shared.metrics.response(response.status(), started.elapsed().as_secs_f64());
-    response
-}
-
 /// Every route: path, methods, handler. The router and the OpenAPI check both read this list.
 pub fn routes() -> Vec<(&'static str, &'static [&'static str], MethodRouter<App>)> {
     vec![
@@ -495,6 +542,7 @@ pub fn routes() -> Vec<(&'static str, &'static [&'static str], MethodRouter<App>
         ("/v1/stream", &["GET"], get(crate::stream::get_stream)),
         ("/v1/clock", &["GET", "POST"], get(get_clock).post(post_clock)),
         ("/healthz", &["GET"], get(healthz)),
+        ("/readyz", &["GET"], get(readyz)),
         ("/metrics", &["GET"], get(metrics)),
         ("/openapi.json", &["GET"], get(openapi)),
     ]
@@ -511,17 +559,26 @@ pub fn route_list() -> Vec<(String, String)> {
     list
 }
 
-/// The router with its state, body limit and metrics.
-pub fn router(app: App, body_limit_bytes: usize) -> Router {
+/// The route as the router names it, as a `'static` string (for labels), if it is one.
+pub fn route_name(path: &str) -> Option<&'static str> {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| routes().into_iter().map(|(p, _, _)| p).collect()).iter().copied().find(|p| *p == path)
+}
+
+/// The router with its state, body limit, and the request middleware
+/// ([`crate::request::observe`]: request id, early refusals, log line, metrics).
+pub fn router(app: App) -> Router {
+    let body_limit_bytes = app.0.body_limit_bytes;
     let mut router = Router::new();
     for (path, _, method_router) in routes() {
         router = router.route(path, method_router);
     }
     router
+        .route_layer(middleware::from_fn(crate::request::note_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit_bytes))
-        .layer(middleware::from_fn_with_state(app.clone(), track))
+        .layer(middleware::from_fn_with_state(app.clone(), crate::request::observe))
         .with_state(app)
 }
 

@@ -44,6 +44,10 @@ pub struct Config {
     pub timer_interval: Duration,
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
+    /// A request body must arrive within this time.
+    pub body_timeout: Duration,
+    /// The connection limits: header and idle timeouts, the connection cap, the shutdown drain.
+    pub limits: crate::serve::Limits,
     /// Hall days an idempotency record is kept after its command (0: for ever).
     pub idempotency_days: u32,
 }

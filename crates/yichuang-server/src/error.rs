@@ -58,6 +58,13 @@ impl ApiError {
     pub fn body(&self) -> String {
         serde_json::json!({ "error": { "code": self.code, "message": self.message } }).to_string()
     }
+
+    /// The JSON body with the request's id, the way every error leaves the service:
+    /// `{"error": {"code", "message", "request_id"}}`.
+    pub fn body_with_id(&self, request_id: &str) -> String {
+        serde_json::json!({ "error": { "code": self.code, "message": self.message, "request_id": request_id } })
+            .to_string()
+    }
 }
 
 impl std::fmt::Display for ApiError {
@@ -67,11 +74,25 @@ impl std::fmt::Display for ApiError {
 }
 
 impl IntoResponse for ApiError {
+    /// The response; the error itself rides along in the response's extensions so that the
+    /// request middleware ([`crate::request`]) can log its code and add the request id to the body.
     fn into_response(self) -> Response {
         let mut response = json_response(self.status, self.body());
-        if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        let headers = response.headers_mut();
+        match self.status {
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            // The body was not read (or not all of it): the connection cannot carry another request.
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
         }
+        response.extensions_mut().insert(self);
         response
     }
 }

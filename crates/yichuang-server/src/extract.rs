@@ -14,6 +14,7 @@ use yichuang_core::{Actor, CaseId, TicketId};
 
 use crate::api::App;
 use crate::error::ApiError;
+use crate::request;
 use crate::wire::{self, Parsed};
 
 /// Longest accepted `Idempotency-Key`.
@@ -28,7 +29,9 @@ impl FromRequestParts<App> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Caller, ApiError> {
-        app.authenticate(&parts.headers).map(Caller)
+        let actor = app.authenticate(&parts.headers)?;
+        request::note_actor(&parts.extensions, &actor);
+        Ok(Caller(actor))
     }
 }
 
@@ -49,7 +52,9 @@ impl<S: Send + Sync> FromRequestParts<S> for CasePath {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<CasePath, ApiError> {
         let id: String = segments(parts).await?;
-        wire::case_path(&id).map(CasePath)
+        let id = wire::case_path(&id)?;
+        request::note(&parts.extensions, |f| f.case = Some(id.to_string()));
+        Ok(CasePath(id))
     }
 }
 
@@ -63,7 +68,12 @@ impl<S: Send + Sync> FromRequestParts<S> for TaskPath {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<TaskPath, ApiError> {
         let (id, item): (String, String) = segments(parts).await?;
-        Ok(TaskPath(wire::case_path(&id)?, item))
+        let id = wire::case_path(&id)?;
+        request::note(&parts.extensions, |f| {
+            f.case = Some(id.to_string());
+            f.item = Some(wire::shortened(&item));
+        });
+        Ok(TaskPath(id, item))
     }
 }
 
@@ -76,7 +86,9 @@ impl<S: Send + Sync> FromRequestParts<S> for TicketPath {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<TicketPath, ApiError> {
         let id: String = segments(parts).await?;
-        wire::ticket_path(&id).map(TicketPath)
+        let id = wire::ticket_path(&id)?;
+        request::note(&parts.extensions, |f| f.ticket = Some(id.to_string()));
+        Ok(TicketPath(id))
     }
 }
 
@@ -149,8 +161,17 @@ impl<T: Body> FromRequest<App> for JsonBody<T> {
 
     async fn from_request(request: Request, app: &App) -> Result<JsonBody<T>, ApiError> {
         require_json(request.headers())?;
-        let bytes = Bytes::from_request(request, app).await.map_err(|e| body_error(e, app.inner().body_limit_bytes))?;
+        let inner = app.inner();
+        let facts = request.extensions().get::<request::SharedFacts>().cloned();
+        let read = tokio::time::timeout(inner.body_timeout, Bytes::from_request(request, app));
+        let bytes = match read.await {
+            Ok(bytes) => bytes.map_err(|e| body_error(e, inner.body_limit_bytes))?,
+            Err(_) => return Err(body_timeout(inner.body_timeout)),
+        };
         let parsed = T::parse(&bytes)?;
+        if let Some(facts) = facts {
+            facts.set(|f| f.command = parsed.name.as_deref().map(wire::shortened));
+        }
         Ok(JsonBody { parsed, bytes })
     }
 }
@@ -183,6 +204,18 @@ fn body_error(e: BytesRejection, limit_bytes: usize) -> ApiError {
     } else {
         ApiError::bad_request("bad_request", e.body_text())
     }
+}
+
+/// 408: the body did not arrive in time.
+fn body_timeout(limit: std::time::Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "body_timeout",
+        format!(
+            "the request body did not arrive within {} ms (--body-timeout-ms); send the whole body at once",
+            limit.as_millis()
+        ),
+    )
 }
 
 /// 413 naming the limit.

@@ -15,14 +15,25 @@
 //! queries and streamed events all follow the commit of the batch they belong to. A crash loses
 //! only requests that were never answered.
 //!
-//! Entry points: [`start`] (load everything, start the writer) and [`Started::serve`]; the
-//! binary `yichuang-server` wraps them with command-line flags.
+//! **Start.** [`prepare`] reads the definition and the tokens and opens the store (a mistake
+//! there is refused at once); [`Prepared::serve`] listens at once and replays the log on the
+//! writer's thread meanwhile: until the replay ends, `/healthz` answers 200 with its progress,
+//! `/readyz` 503, and every other route 503 `not_ready`. A log that fails its check stops the
+//! service ([`StartError::Log`]). Connections are served by [`serve`] with timeouts, a cap and
+//! a bounded drain; every request is observed by [`request`] (id, span, log line, metrics).
+//!
+//! Entry points: [`prepare`] and [`Prepared::serve`]; the binary `yichuang-server` wraps them
+//! with command-line flags and the log subscriber ([`logging`]).
 
 pub mod api;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod logging;
+pub mod metrics;
 pub mod query;
+pub mod request;
+pub mod serve;
 pub mod state;
 pub mod stream;
 pub mod wire;
@@ -34,14 +45,15 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use yichuang_core::definition::Definition;
-use yichuang_store::{Checkpointer, EventStore, LogSummary, MemoryStore, SqliteStore};
+use yichuang_store::{Checkpointer, EventStore, MemoryStore, SqliteStore};
 
-use crate::api::{App, AppInner};
+use crate::api::{About, App, AppInner};
 use crate::config::{Config, Database, Tokens};
-use crate::state::Shared;
-use crate::writer::{LoadError, QUEUE_MAX, Request, Writer};
+use crate::serve::DrainReport;
+use crate::state::{Phase, Shared};
+use crate::writer::{LoadError, Loaded, PreviousRun, QUEUE_MAX, Request, Writer};
 
 /// Why the service did not start. [`StartError::exit_code`] is the binary's exit status.
 #[derive(Debug)]
@@ -64,6 +76,16 @@ impl StartError {
             StartError::Store(_) | StartError::Log(_) => 3,
         }
     }
+
+    /// A short name of the reason, for the logs (`definition`, `tokens`, `store`, `log`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StartError::Definition(_) => "definition",
+            StartError::Tokens(_) => "tokens",
+            StartError::Store(_) => "store",
+            StartError::Log(_) => "log",
+        }
+    }
 }
 
 impl std::fmt::Display for StartError {
@@ -79,23 +101,20 @@ impl std::fmt::Display for StartError {
     }
 }
 
-/// A loaded service: the writer runs, no port is bound yet.
-pub struct Started {
-    app: App,
-    writer: JoinHandle<()>,
-    checkpoints: Option<Checkpoints>,
-    shutdown: watch::Sender<bool>,
-    body_limit_bytes: usize,
-    timer_interval: std::time::Duration,
-    /// What the log held at start.
-    pub summary: LogSummary,
-    /// Cases and tickets rebuilt from the log.
-    pub sizes: (usize, usize),
+/// The definition, the tokens and the store, checked and open; nothing is served yet and the
+/// log is not read yet.
+pub struct Prepared {
+    def: Arc<Definition>,
+    tokens: Tokens,
+    store: Box<dyn EventStore>,
+    checkpointer: Option<Checkpointer>,
+    about: About,
+    config: Config,
 }
 
-/// Loads the definition and the tokens, opens the store, checks and folds the log, and starts
-/// the writer thread.
-pub fn start(config: &Config) -> Result<Started, StartError> {
+/// Reads the definition and the tokens and opens the store (fast; the log is replayed by
+/// [`Prepared::serve`]).
+pub fn prepare(config: &Config) -> Result<Prepared, StartError> {
     let path = &config.definition;
     let text = std::fs::read_to_string(path)
         .map_err(|e| StartError::Definition(format!("cannot read the definition {}: {e}", path.display())))?;
@@ -113,78 +132,95 @@ pub fn start(config: &Config) -> Result<Started, StartError> {
             (Box::new(store), Some(checkpointer))
         }
     };
-    let readers = store.readers();
-    let shared = Arc::new(Shared::new());
-    let (mut writer, summary) =
-        Writer::load(Arc::clone(&def), store, config.clock, Arc::clone(&shared)).map_err(|e| match e {
-            LoadError::Store(e) => StartError::Store(e.to_string()),
-            other => StartError::Log(other.to_string()),
-        })?;
-    writer.keep_keys_for(config.idempotency_days);
-    let sizes = writer.sizes();
-    let (tx, rx) = mpsc::channel(QUEUE_MAX);
-    let writer = std::thread::Builder::new()
-        .name("yichuang-writer".into())
-        .spawn(move || writer.run(rx))
-        .map_err(|e| StartError::Store(format!("cannot start the writer thread: {e}")))?;
-    let (shutdown, shutdown_rx) = watch::channel(false);
-    let checkpoints = checkpointer.map(|c| Checkpoints::start(c, CHECKPOINT_INTERVAL)).transpose()?;
-    let app = App::new(AppInner {
-        writer: tx,
-        readers,
-        tokens,
-        def,
-        shared,
-        shutdown: shutdown_rx,
-        body_limit_bytes: config.body_limit_bytes,
-    });
-    Ok(Started {
-        app,
-        writer,
-        checkpoints,
-        shutdown,
-        body_limit_bytes: config.body_limit_bytes,
-        timer_interval: config.timer_interval,
-        summary,
-        sizes,
-    })
+    let started_unix_seconds =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    let about = About {
+        definition_fingerprint: format!("{:016x}", api::fnv1a(&[text.as_bytes()])),
+        database: match &config.database {
+            Database::File(p) => Some(p.clone()),
+            Database::Memory => None,
+        },
+        started_unix_seconds,
+    };
+    Ok(Prepared { def, tokens, store, checkpointer, about, config: config.clone() })
 }
 
-impl Started {
-    /// Serves on `listener` until `stop` completes, then ends the event streams, lets the
-    /// requests in flight finish, and stops the writer (every answered command is already
-    /// durable; there is nothing to flush).
+impl Prepared {
+    /// The definition.
+    pub fn definition(&self) -> &Definition {
+        &self.def
+    }
+
+    /// The definition's fingerprint (its version as deployed).
+    pub fn definition_fingerprint(&self) -> &str {
+        &self.about.definition_fingerprint
+    }
+
+    /// Serves on `listener` at once while the log is replayed; serves every route once it is;
+    /// stops when `stop` completes (or when the log is refused), then drains the connections
+    /// ([`serve::Limits::drain`]), ends the event streams and stops the writer (every answered
+    /// command is already durable; there is nothing to flush).
     pub async fn serve(
         self,
         listener: TcpListener,
         stop: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let Started { app, writer, checkpoints, shutdown, body_limit_bytes, timer_interval, .. } = self;
-        let ticker = {
-            let tx = app.inner().writer.clone();
-            tokio::spawn(async move {
-                let mut interval = tokio::time::interval(timer_interval);
-                interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    interval.tick().await;
-                    // Skip a tick when the queue is full: the commands in it fire the timers anyway.
-                    match tx.try_send(Request::Tick) {
-                        Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
-                        Err(mpsc::error::TrySendError::Closed(_)) => break,
-                    }
-                }
-            })
+    ) -> Result<DrainReport, StartError> {
+        let Prepared { def, tokens, store, checkpointer, about, config } = self;
+        let readers = store.readers();
+        let shared = Arc::new(Shared::new());
+        // What the replay has to do, known before it starts (for /readyz and /healthz).
+        shared.replay.total.store(store.head().unwrap_or(0), Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(QUEUE_MAX);
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let app = App::new(AppInner {
+            writer: tx.clone(),
+            readers,
+            tokens,
+            def: Arc::clone(&def),
+            shared: Arc::clone(&shared),
+            shutdown: shutdown_rx,
+            body_limit_bytes: config.body_limit_bytes,
+            body_timeout: config.body_timeout,
+            about,
+        });
+        let (loaded_tx, loaded_rx) = oneshot::channel();
+        let writer = start_writer(def, store, &config, Arc::clone(&shared), rx, loaded_tx)?;
+        // The start: ready, or refused (which stops the service).
+        let (refuse_tx, refuse_rx) = oneshot::channel::<()>();
+        let starter = tokio::spawn(become_ready(
+            loaded_rx,
+            Arc::clone(&shared),
+            tx,
+            shutdown.subscribe(),
+            config.timer_interval,
+            checkpointer,
+            refuse_tx,
+        ));
+        let mut limits = config.limits;
+        if let Some(fitted) = serve::fit_connections(limits.connections_max) {
+            tracing::warn!(
+                asked = limits.connections_max,
+                fitted,
+                "--max-connections lowered to fit the file-descriptor limit (ulimit -n), keeping {} descriptors \
+                 for the database and the runtime",
+                serve::DESCRIPTORS_RESERVED
+            );
+            limits.connections_max = fitted;
+        }
+        let router = api::router(app);
+        let stop = async move {
+            tokio::select! {
+                () = stop => {}
+                _ = refuse_rx => {}
+            }
+            tracing::info!("stopping: no new connections; the event streams end");
+            let _ = shutdown.send(true);
         };
-        let router = api::router(app, body_limit_bytes);
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                stop.await;
-                let _ = shutdown.send(true);
-            })
-            .await;
-        ticker.abort();
-        let _ = ticker.await;
-        // The router (and with it every sender) is gone: the writer drains and returns.
+        let report = serve::serve(listener, router, limits, Arc::clone(&shared.connections), stop).await;
+        tracing::info!(open = report.open, cut = report.cut, "connections drained");
+        // The ticker and the checkpoints stop with the starter; the last sender goes with it and
+        // the writer drains its queue and returns.
+        let (error, checkpoints) = starter.await.unwrap_or((None, None));
         tokio::task::spawn_blocking(move || {
             let _ = writer.join();
             if let Some(c) = checkpoints {
@@ -193,8 +229,109 @@ impl Started {
         })
         .await
         .ok();
-        result
+        match error {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
     }
+}
+
+/// The writer's thread: replays the log, says how it went on `loaded`, then runs until every
+/// sender is gone.
+fn start_writer(
+    def: Arc<Definition>,
+    store: Box<dyn EventStore>,
+    config: &Config,
+    shared: Arc<Shared>,
+    rx: mpsc::Receiver<Request>,
+    loaded: oneshot::Sender<Result<Loaded, StartError>>,
+) -> Result<JoinHandle<()>, StartError> {
+    let (clock, key_days) = (config.clock, config.idempotency_days);
+    std::thread::Builder::new()
+        .name("yichuang-writer".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            match Writer::load(def, store, clock, Arc::clone(&shared)) {
+                Ok((mut writer, found)) => {
+                    writer.keep_keys_for(key_days);
+                    shared.idempotency_records.store(found.summary.idempotency_records, Ordering::Relaxed);
+                    shared.replay.duration_micros.store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                    let _ = loaded.send(Ok(found));
+                    writer.run(rx);
+                }
+                Err(e) => {
+                    let e = match e {
+                        LoadError::Store(e) => StartError::Store(e.to_string()),
+                        other => StartError::Log(other.to_string()),
+                    };
+                    let _ = loaded.send(Err(e));
+                }
+            }
+        })
+        .map_err(|e| StartError::Store(format!("cannot start the writer thread: {e}")))
+}
+
+/// Waits for the replay; then logs it, marks the service ready and runs the timer ticker and
+/// the WAL checkpoints until the writer's queue closes; or, if the log was refused, logs why
+/// and stops the service. Returns the refusal and the checkpoints to stop.
+async fn become_ready(
+    loaded: oneshot::Receiver<Result<Loaded, StartError>>,
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Request>,
+    mut shutdown: watch::Receiver<bool>,
+    timer_interval: Duration,
+    checkpointer: Option<Checkpointer>,
+    refuse: oneshot::Sender<()>,
+) -> (Option<StartError>, Option<Checkpoints>) {
+    let found = match loaded.await {
+        Ok(Ok(found)) => found,
+        Ok(Err(e)) => {
+            shared.replay.set_phase(Phase::Refused);
+            tracing::error!(reason = e.kind(), exit_code = e.exit_code(), "the start is refused: {e}");
+            let _ = refuse.send(());
+            return (Some(e), None);
+        }
+        Err(_) => return (None, None),
+    };
+    match found.previous {
+        PreviousRun::Unclean => tracing::warn!(
+            "the previous run did not end cleanly (killed, crashed or power lost); its log was checked and replayed \
+             in full, and every answered command is in it"
+        ),
+        PreviousRun::Clean => tracing::info!("the previous run ended cleanly"),
+        PreviousRun::None => tracing::info!("first run on this database"),
+    }
+    tracing::info!(
+        events = found.summary.events,
+        streams = found.summary.streams,
+        idempotency_records = found.summary.idempotency_records,
+        cases = found.sizes.0,
+        tickets = found.sizes.1,
+        replay_ms = found.replay.as_millis() as u64,
+        "log replayed and checked; ready"
+    );
+    let checkpoints = match checkpointer.map(|c| Checkpoints::start(c, CHECKPOINT_INTERVAL)).transpose() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "WAL checkpoints run on the writer's own schedule");
+            None
+        }
+    };
+    shared.replay.set_phase(Phase::Ready);
+    let mut interval = tokio::time::interval(timer_interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = shutdown.changed() => break,
+        }
+        // Skip a tick when the queue is full: the commands in it fire the timers anyway.
+        match tx.try_send(Request::Tick) {
+            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => break,
+        }
+    }
+    (None, checkpoints)
 }
 
 /// How often the WAL is copied into the database file.
@@ -222,7 +359,7 @@ impl Checkpoints {
                         // automatic checkpoint takes over. Said once per run of failures.
                         Err(e) => {
                             if failures == 0 {
-                                eprintln!("warning: the WAL checkpoint failed: {e}");
+                                tracing::warn!(error = %e, "the WAL checkpoint failed (harmless; retried)");
                             }
                             failures += 1;
                         }

@@ -3,7 +3,13 @@
 //! ```text
 //! yichuang-server [--definition FILE] [--db FILE|:memory:] [--tokens FILE] [--listen ADDR]
 //!                 [--clock system|YYYY-MM-DDTHH:MM] [--timer-interval-ms N] [--body-limit BYTES]
+//!                 [--idempotency-days DAYS] [--header-timeout-ms N] [--body-timeout-ms N]
+//!                 [--idle-timeout-ms N] [--max-connections N] [--shutdown-drain-ms N]
+//!                 [--log-format text|json]
 //! ```
+//!
+//! Logs go to stderr (`RUST_LOG` filters them; docs/operations.md). The first line on stdout
+//! names the address, as soon as the port listens (before the log is replayed).
 //!
 //! Exit codes: 0 stopped by SIGINT/SIGTERM; 1 cannot listen or serve; 2 bad arguments, definition
 //! or tokens file; 3 the database cannot be opened or its log is refused (damaged, illegal, or
@@ -16,6 +22,8 @@ use std::time::Duration;
 use clap::Parser;
 use yichuang_core::Instant;
 use yichuang_server::config::{ClockSetting, Config, Database};
+use yichuang_server::logging::{self, LogFormat};
+use yichuang_server::serve::Limits;
 
 /// The example definition and demo tokens, found from the working directory or, failing that,
 /// from the source tree this binary was built in (so `cargo run -p yichuang-server` works from
@@ -48,16 +56,34 @@ struct Args {
     /// How often timers fire when no command arrives, in milliseconds.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     timer_interval_ms: u64,
-    /// Largest request body accepted, in bytes (larger ones get 413).
+    /// Largest request body accepted, in bytes (larger ones get 413, at once when announced).
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024)]
     body_limit: usize,
     /// Hall days an `Idempotency-Key` is remembered after its command; a repeat after that is
     /// decided as a new command. 0 keeps every key for ever.
     #[arg(long, value_name = "DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=36_500))]
     idempotency_days: u32,
+    /// A request's headers must arrive within this many milliseconds of its first byte.
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_ms: u64,
+    /// A request's body must arrive within this many milliseconds (408 otherwise).
+    #[arg(long, value_name = "MS", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout_ms: u64,
+    /// A kept-alive connection without a request for this many milliseconds is closed.
+    #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_ms: u64,
+    /// Open connections at most (lowered at start to fit the file-descriptor limit).
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// At shutdown, how long requests in flight may finish before their connections are cut.
+    #[arg(long, value_name = "MS", default_value_t = 5_000)]
+    shutdown_drain_ms: u64,
+    /// `text` or `json` (one object per line); `RUST_LOG` filters what is logged.
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
 }
 
-fn config(args: Args) -> Result<(Config, String), String> {
+fn config(args: Args) -> Result<(Config, String, LogFormat), String> {
     let clock = match args.clock.as_str() {
         "system" => ClockSetting::System,
         text => ClockSetting::Manual(text.parse::<Instant>().map_err(|e| format!("--clock: {e}, or `system`"))?),
@@ -66,16 +92,24 @@ fn config(args: Args) -> Result<(Config, String), String> {
         return Err("--timer-interval-ms must be at least 1".into());
     }
     let database = if args.db == ":memory:" { Database::Memory } else { Database::File(PathBuf::from(&args.db)) };
+    let ms = Duration::from_millis;
     let config = Config {
         definition: args.definition.unwrap_or_else(|| example("examples/definitions/county-hall.ron")),
         database,
         tokens: args.tokens.unwrap_or_else(|| example("examples/tokens.ron")),
         clock,
-        timer_interval: Duration::from_millis(args.timer_interval_ms),
+        timer_interval: ms(args.timer_interval_ms),
         body_limit_bytes: args.body_limit,
+        body_timeout: ms(args.body_timeout_ms),
+        limits: Limits {
+            header_timeout: ms(args.header_timeout_ms),
+            idle_timeout: ms(args.idle_timeout_ms),
+            connections_max: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+            drain: ms(args.shutdown_drain_ms),
+        },
         idempotency_days: args.idempotency_days,
     };
-    Ok((config, args.listen))
+    Ok((config, args.listen, args.log_format))
 }
 
 async fn stop_signal() {
@@ -90,66 +124,85 @@ async fn stop_signal() {
             }
         };
         tokio::select! {
-            _ = interrupt => {}
-            _ = term.recv() => {}
+            _ = interrupt => tracing::info!(signal = "SIGINT", "stop requested"),
+            _ = term.recv() => tracing::info!(signal = "SIGTERM", "stop requested"),
         }
     }
     #[cfg(not(unix))]
     {
         let _ = interrupt.await;
+        tracing::info!(signal = "Ctrl-C", "stop requested");
     }
 }
 
 fn main() -> ExitCode {
-    let (config, listen) = match config(Args::parse()) {
+    let (config, listen, format) = match config(Args::parse()) {
         Ok(c) => c,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::from(2);
         }
     };
-    let started = match yichuang_server::start(&config) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(e.exit_code());
-        }
+    if let Err(message) = logging::init(format, None) {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
+    let refused = |e: &yichuang_server::StartError| {
+        tracing::error!(reason = e.kind(), exit_code = e.exit_code(), "the start is refused: {e}");
+        ExitCode::from(e.exit_code())
     };
-    let db = match &config.database {
-        Database::File(p) => p.display().to_string(),
+    let prepared = match yichuang_server::prepare(&config) {
+        Ok(p) => p,
+        Err(e) => return refused(&e),
+    };
+    let store = match &config.database {
+        Database::File(p) => format!("sqlite:{}", p.display()),
         Database::Memory => ":memory: (nothing is kept)".into(),
     };
-    eprintln!("definition: {}", config.definition.display());
-    eprintln!("tokens:     {}", config.tokens.display());
-    eprintln!("database:   {db}");
-    eprintln!(
-        "log:        {} (replayed and checked: {} cases, {} tickets)",
-        started.summary, started.sizes.0, started.sizes.1
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        definition = %prepared.definition().id(),
+        definition_file = %config.definition.display(),
+        definition_fingerprint = prepared.definition_fingerprint(),
+        tokens = %config.tokens.display(),
+        store,
+        "starting"
     );
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            tracing::error!(error = %e, "cannot start the async runtime");
             return ExitCode::from(1);
         }
     };
     let result = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&listen)
-            .await
-            .map_err(|e| format!("cannot listen on {listen}: {e}; pick another --listen address"))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let listener = match tokio::net::TcpListener::bind(&listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(address = listen, error = %e, "cannot listen; pick another --listen address");
+                return ExitCode::from(1);
+            }
+        };
+        let addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the listening address");
+                return ExitCode::from(1);
+            }
+        };
+        tracing::info!(address = %addr, "listening; the log is replayed meanwhile (GET /readyz answers 200 when ready)");
         // Tests and scripts read this line to find the port when --listen ends in :0.
         println!("yichuang-server listening on http://{addr}");
-        started.serve(listener, stop_signal()).await.map_err(|e| format!("the server stopped: {e}"))
+        match prepared.serve(listener, stop_signal()).await {
+            Ok(_) => {
+                tracing::info!("stopped");
+                ExitCode::SUCCESS
+            }
+            // Already logged where it was found.
+            Err(e) => ExitCode::from(e.exit_code()),
+        }
     });
-    match result {
-        Ok(()) => {
-            eprintln!("stopped");
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(1)
-        }
-    }
+    // The writer and the connections are done; nothing is left to wait for.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
 }

@@ -1,9 +1,10 @@
 //! State shared between the writer thread and the HTTP tasks: the committed head, the live
 //! event feed and the counters behind `/metrics`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use tokio::sync::broadcast;
@@ -44,6 +45,58 @@ pub struct Shared {
     pub tickets: AtomicU64,
     /// Counters.
     pub metrics: Metrics,
+    /// Idempotency records in the store (from the start's count, kept up to date by the writer).
+    pub idempotency_records: AtomicU64,
+    /// Where the start is: replaying, ready or refused, and how far the replay got.
+    pub replay: Replay,
+    /// The connection loop's counters.
+    pub connections: Arc<crate::serve::ConnectionStats>,
+}
+
+/// The start's progress.
+#[derive(Debug, Default)]
+pub struct Replay {
+    /// [`Phase`] as a number.
+    phase: AtomicU8,
+    /// Events checked and folded so far.
+    pub replayed: AtomicU64,
+    /// Events in the log at start.
+    pub total: AtomicU64,
+    /// How long the replay took, in microseconds (0 until it ends).
+    pub duration_micros: AtomicU64,
+}
+
+/// Where the service is in its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Checking and folding the log: only `/healthz`, `/readyz`, `/metrics` and
+    /// `/openapi.json` answer; everything else is 503 `not_ready`.
+    Replaying,
+    /// Serving.
+    Ready,
+    /// The log was refused; the service stops.
+    Refused,
+}
+
+impl Replay {
+    /// The phase.
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            0 => Phase::Replaying,
+            1 => Phase::Ready,
+            _ => Phase::Refused,
+        }
+    }
+
+    /// Moves to `phase`.
+    pub fn set_phase(&self, phase: Phase) {
+        let n = match phase {
+            Phase::Replaying => 0,
+            Phase::Ready => 1,
+            Phase::Refused => 2,
+        };
+        self.phase.store(n, Ordering::Release);
+    }
 }
 
 impl Shared {
@@ -56,6 +109,9 @@ impl Shared {
             cases: AtomicU64::new(0),
             tickets: AtomicU64::new(0),
             metrics: Metrics::default(),
+            idempotency_records: AtomicU64::new(0),
+            replay: Replay::default(),
+            connections: Arc::default(),
         }
     }
 }
@@ -66,7 +122,7 @@ impl Default for Shared {
     }
 }
 
-/// A histogram with fixed upper bounds.
+/// A histogram with fixed upper bounds (cumulative buckets rendered in Prometheus's text format).
 #[derive(Debug)]
 pub struct Histogram {
     bounds: &'static [f64],
@@ -75,11 +131,14 @@ pub struct Histogram {
     count: AtomicU64,
 }
 
-const SECONDS: &[f64] = &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0];
-const SIZES: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
+/// Bounds for durations, in seconds.
+pub const SECONDS: &[f64] = &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// Bounds for sizes (commands per group commit).
+pub const SIZES: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
 
 impl Histogram {
-    fn new(bounds: &'static [f64]) -> Histogram {
+    /// An empty histogram over `bounds`.
+    pub fn new(bounds: &'static [f64]) -> Histogram {
         Histogram {
             bounds,
             counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
@@ -97,31 +156,52 @@ impl Histogram {
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn render(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    /// Writes the series of this histogram with `labels` (`a="x",b="y"` or empty).
+    pub fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
         let mut cumulative = 0;
         for (b, c) in self.bounds.iter().zip(&self.counts) {
             cumulative += c.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {cumulative}");
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {cumulative}");
         }
         let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
-        let _ = writeln!(out, "{name}_count {count}");
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
+        let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count{braces} {count}");
     }
 }
+
+/// The routes whose POST is a command (counted in `yichuang_commands_total`).
+const COMMAND_ROUTES: &[&str] = &[
+    "/v1/cases",
+    "/v1/cases/{id}/commands",
+    "/v1/cases/{id}/tasks/{item}/commands",
+    "/v1/tickets",
+    "/v1/tickets/{id}/commands",
+    "/v1/plan/tickets",
+];
+
+/// A method as a label (anything unusual is `OTHER`, so that clients cannot mint series).
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "HEAD" => "HEAD",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// A request series: route, method, status.
+type RequestSeries = (&'static str, &'static str, u16);
 
 /// Counters of the service.
 #[derive(Debug)]
 pub struct Metrics {
-    /// Commands answered 2xx (executed now).
-    pub commands_ok: AtomicU64,
-    /// Commands answered from an idempotency record.
-    pub commands_replayed: AtomicU64,
-    /// Commands refused (4xx).
-    pub commands_refused: AtomicU64,
-    /// Commands that failed on the service's side (5xx).
-    pub commands_failed: AtomicU64,
     /// Transactions committed.
     pub commits: AtomicU64,
     /// Transactions that failed (rolled back).
@@ -134,10 +214,10 @@ pub struct Metrics {
     pub batch_commands: Histogram,
     /// Time to append and fsync one batch.
     pub commit_seconds: Histogram,
-    /// Time to answer an HTTP request.
-    pub request_seconds: Histogram,
-    /// Responses by status class (index 0 = 1xx … 4 = 5xx).
-    pub responses: [AtomicU64; 5],
+    /// Requests and their latency by (route, method, status).
+    requests: Mutex<BTreeMap<RequestSeries, Arc<Histogram>>>,
+    /// Commands by (outcome, code).
+    commands: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     /// Open event streams.
     pub streams_open: AtomicU64,
 }
@@ -145,36 +225,45 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Metrics {
         Metrics {
-            commands_ok: AtomicU64::new(0),
-            commands_replayed: AtomicU64::new(0),
-            commands_refused: AtomicU64::new(0),
-            commands_failed: AtomicU64::new(0),
             commits: AtomicU64::new(0),
             commit_failures: AtomicU64::new(0),
             events: AtomicU64::new(0),
             timer_events: AtomicU64::new(0),
             batch_commands: Histogram::new(SIZES),
             commit_seconds: Histogram::new(SECONDS),
-            request_seconds: Histogram::new(SECONDS),
-            responses: Default::default(),
+            requests: Mutex::default(),
+            commands: Mutex::default(),
             streams_open: AtomicU64::new(0),
         }
     }
 }
 
 impl Metrics {
-    /// Counts one answered command.
-    pub fn command(&self, status: StatusCode, replayed: bool) {
-        let counter = if replayed {
-            &self.commands_replayed
-        } else if status.is_success() {
-            &self.commands_ok
-        } else if status.is_client_error() {
-            &self.commands_refused
-        } else {
-            &self.commands_failed
+    /// Counts one answered request; a POST to a command route is also a command, whose outcome
+    /// is `ok`, `replayed`, `refused` (4xx, including 400 and 401) or `failed` (5xx), with the
+    /// error's code (`none` for a success).
+    pub fn request(&self, route: &'static str, method: &str, status: StatusCode, seconds: f64, code: &'static str) {
+        let method = method_label(method);
+        let series = {
+            let mut requests = self.requests.lock().expect("the metrics lock is never poisoned");
+            Arc::clone(
+                requests.entry((route, method, status.as_u16())).or_insert_with(|| Arc::new(Histogram::new(SECONDS))),
+            )
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        series.observe(seconds);
+        if method == "POST" && COMMAND_ROUTES.contains(&route) {
+            let outcome = if code == "replayed" {
+                "replayed"
+            } else if status.is_success() {
+                "ok"
+            } else if status.is_client_error() {
+                "refused"
+            } else {
+                "failed"
+            };
+            let code = if status.is_success() { "none" } else { code };
+            *self.commands.lock().expect("the metrics lock is never poisoned").entry((outcome, code)).or_insert(0) += 1;
+        }
     }
 
     /// Counts one batch.
@@ -184,67 +273,53 @@ impl Metrics {
         }
     }
 
-    /// Counts one HTTP response.
-    pub fn response(&self, status: StatusCode, seconds: f64) {
-        let class = usize::from(status.as_u16() / 100).clamp(1, 5) - 1;
-        self.responses[class].fetch_add(1, Ordering::Relaxed);
-        self.request_seconds.observe(seconds);
+    /// Commands answered with `outcome` (`ok`, `replayed`, `refused`, `failed`), all codes.
+    pub fn commands(&self, outcome: &str) -> u64 {
+        let commands = self.commands.lock().expect("the metrics lock is never poisoned");
+        commands.iter().filter(|((o, _), _)| *o == outcome).map(|(_, n)| n).sum()
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self, head: u64, cases: u64, tickets: u64) -> String {
-        let mut out = String::with_capacity(4096);
-        let counter = |out: &mut String, name: &str, help: &str, labels: &[(&str, u64)]| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            for (label, value) in labels {
-                if label.is_empty() {
-                    let _ = writeln!(out, "{name} {value}");
-                } else {
-                    let _ = writeln!(out, "{name}{{{label}}} {value}");
-                }
+    /// Writes the request and command families.
+    pub fn render_requests(&self, out: &mut String) {
+        let requests: Vec<_> = {
+            let map = self.requests.lock().expect("the metrics lock is never poisoned");
+            map.iter().map(|(k, v)| (*k, Arc::clone(v))).collect()
+        };
+        let name = "yichuang_http_requests_total";
+        let _ = writeln!(out, "# HELP {name} HTTP requests answered, by route, method and status.");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for ((route, method, status), h) in &requests {
+            let _ = writeln!(
+                out,
+                "{name}{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {}",
+                h.count.load(Ordering::Relaxed)
+            );
+        }
+        let name = "yichuang_http_request_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time to answer an HTTP request (to the response headers), by route, method and status."
+        );
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for ((route, method, status), h) in &requests {
+            h.render(out, name, &format!("route=\"{route}\",method=\"{method}\",status=\"{status}\""));
+        }
+        let name = "yichuang_commands_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Commands answered, by outcome (ok, replayed, refused: 4xx including 400 and 401, failed: 5xx) and error code."
+        );
+        let _ = writeln!(out, "# TYPE {name} counter");
+        let commands = self.commands.lock().expect("the metrics lock is never poisoned").clone();
+        for outcome in ["ok", "replayed", "refused", "failed"] {
+            // Every outcome is present, at 0 until it happens, so that rate() alerts see it.
+            if !commands.keys().any(|(o, _)| *o == outcome) {
+                let code = if matches!(outcome, "ok" | "replayed") { "none" } else { "unknown" };
+                let _ = writeln!(out, "{name}{{outcome=\"{outcome}\",code=\"{code}\"}} 0");
             }
-        };
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        counter(
-            &mut out,
-            "yichuang_commands_total",
-            "Commands answered, by outcome.",
-            &[
-                ("outcome=\"ok\"", get(&self.commands_ok)),
-                ("outcome=\"replayed\"", get(&self.commands_replayed)),
-                ("outcome=\"refused\"", get(&self.commands_refused)),
-                ("outcome=\"failed\"", get(&self.commands_failed)),
-            ],
-        );
-        counter(&mut out, "yichuang_commits_total", "Transactions committed (fsync'd).", &[("", get(&self.commits))]);
-        counter(
-            &mut out,
-            "yichuang_commit_failures_total",
-            "Transactions that failed and were rolled back.",
-            &[("", get(&self.commit_failures))],
-        );
-        counter(&mut out, "yichuang_events_appended_total", "Events appended.", &[("", get(&self.events))]);
-        counter(
-            &mut out,
-            "yichuang_timer_events_total",
-            "Events recorded by timers.",
-            &[("", get(&self.timer_events))],
-        );
-        let classes = ["1xx", "2xx", "3xx", "4xx", "5xx"];
-        let labels: Vec<(String, u64)> =
-            classes.iter().zip(&self.responses).map(|(c, n)| (format!("class=\"{c}\""), get(n))).collect();
-        let labels: Vec<(&str, u64)> = labels.iter().map(|(l, n)| (l.as_str(), *n)).collect();
-        counter(&mut out, "yichuang_http_responses_total", "HTTP responses, by status class.", &labels);
-        self.batch_commands.render(&mut out, "yichuang_batch_commands", "Commands decided and committed together.");
-        self.commit_seconds.render(&mut out, "yichuang_commit_seconds", "Time to append and fsync one batch.");
-        self.request_seconds.render(&mut out, "yichuang_http_request_seconds", "Time to answer an HTTP request.");
-        let gauge = |out: &mut String, name: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
-        };
-        gauge(&mut out, "yichuang_log_head", "Position of the last committed event.", head);
-        gauge(&mut out, "yichuang_streams_open", "Open event streams (SSE).", get(&self.streams_open));
-        gauge(&mut out, "yichuang_cases", "Cases held.", cases);
-        gauge(&mut out, "yichuang_tickets", "Tickets held.", tickets);
-        out
+        }
+        for ((outcome, code), n) in &commands {
+            let _ = writeln!(out, "{name}{{outcome=\"{outcome}\",code=\"{code}\"}} {n}");
+        }
     }
 }

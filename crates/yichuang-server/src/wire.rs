@@ -27,6 +27,9 @@ pub struct Parsed<T> {
     pub command: T,
     /// `expected_version`: the stream's version the client decided on (409 if it moved).
     pub expected_version: Option<u32>,
+    /// The command's name (`"command"`, or a ticket's `"source"`) as sent, for the logs; only
+    /// set when the body parsed, so it is one of the names the API knows.
+    pub name: Option<String>,
 }
 
 /// Parses a JSON object body into a command of type `T`, taking out `expected_version` first.
@@ -48,8 +51,9 @@ pub fn parse<T: serde::de::DeserializeOwned>(
     if let Some(default) = default_command {
         object.entry("command").or_insert_with(|| Value::String(default.to_owned()));
     }
+    let name = ["command", "source"].iter().find_map(|k| object.get(*k)?.as_str().map(str::to_owned));
     let command = serde_json::from_value(value).map_err(|e| ApiError::bad_request("bad_request", e.to_string()))?;
-    Ok(Parsed { command, expected_version })
+    Ok(Parsed { command, expected_version, name })
 }
 
 /// The body as a JSON value, refusing what a lenient parser would silently resolve: a key
@@ -173,7 +177,7 @@ impl Body for NoArguments {
                 ));
             }
         }
-        Ok(Parsed { command: NoArguments, expected_version: None })
+        Ok(Parsed { command: NoArguments, expected_version: None, name: None })
     }
 }
 
@@ -521,7 +525,7 @@ impl Body for SetClock {
         let command = serde_json::from_value(strict_json(bytes)?).map_err(|e| {
             ApiError::bad_request("bad_request", format!("send {{\"now\": \"YYYY-MM-DDTHH:MM\"}}: {e}"))
         })?;
-        Ok(Parsed { command, expected_version: None })
+        Ok(Parsed { command, expected_version: None, name: None })
     }
 }
 

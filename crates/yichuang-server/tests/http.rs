@@ -409,8 +409,8 @@ fn reports_kpis_health_metrics_and_openapi_answer() {
     let health = expect(&request(s.addr, "GET", "/healthz", None, &[], None).unwrap(), 200);
     assert_eq!(health["status"], "ok");
     let metrics = request(s.addr, "GET", "/metrics", None, &[], None).unwrap();
-    assert!(metrics.body.contains("yichuang_commands_total{outcome=\"ok\"} 3"), "{}", metrics.body);
-    assert!(metrics.body.contains("yichuang_commit_seconds_bucket"));
+    assert!(metrics.body.contains("yichuang_commands_total{outcome=\"ok\",code=\"none\"} 3"), "{}", metrics.body);
+    assert!(metrics.body.contains("yichuang_group_commit_duration_seconds_bucket"));
     let openapi = expect(&request(s.addr, "GET", "/openapi.json", None, &[], None).unwrap(), 200);
     assert!(openapi["paths"]["/v1/cases"]["post"].is_object());
     let log = expect(&get(s.addr, "/v1/events?after=0&limit=2", SUPERVISOR), 200);
@@ -544,7 +544,7 @@ fn an_applicant_links_complaints_only_to_their_own_cases() {
     let foreign = post(s.addr, "/v1/tickets", "demo-applicant-li", &complaint(&case));
     error_of(&foreign, 404, "not_found");
     let missing = post(s.addr, "/v1/tickets", "demo-applicant-li", &complaint("C000002"));
-    assert_eq!(foreign.body.replace(&case, "C000002"), missing.body);
+    assert_eq!(foreign.body_without_request_id().replace(&case, "C000002"), missing.body_without_request_id());
     let m = error_of(&post(s.addr, "/v1/tickets", "demo-applicant-li", &complaint("C000016")), 404, "not_found");
     assert!(!m.contains("C000001"), "the applicant is not told which cases exist: {m}");
     let m = error_of(&post(s.addr, "/v1/tickets", SUPERVISOR, &complaint("C000016")), 404, "not_found");

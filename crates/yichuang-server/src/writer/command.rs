@@ -42,7 +42,7 @@ impl Writer {
         let wire: Vec<WireEvent> = events.iter().map(WireEvent::of).collect();
         let body = subject.body(&wire);
         let record = idempotency.map(|idem| {
-            let reply = Reply { status, body: body.clone(), replayed: true };
+            let reply = Reply { status, body: body.clone(), replayed: true, error: None };
             keys.insert((scope.to_owned(), idem.key.clone()), (idem.fingerprint, reply));
             IdempotencyRecord {
                 scope: scope.to_owned(),
@@ -54,7 +54,7 @@ impl Writer {
             }
         });
         commits.push(Commit { events, idempotency: record });
-        Reply { status, body, replayed: false }
+        Reply { status, body, replayed: false, error: None }
     }
 
     /// The stored response of a key used before (in this batch or committed), or `None`.
@@ -83,6 +83,7 @@ impl Writer {
                 status: StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK),
                 body: r.body,
                 replayed: true,
+                error: None,
             }),
             Ok(Some(_)) => Some(reused()),
             Ok(None) => None,

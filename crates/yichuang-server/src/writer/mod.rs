@@ -42,6 +42,9 @@ mod command;
 /// Most requests decided and committed together.
 pub const BATCH_MAX: usize = 1024;
 
+/// A group commit slower than this is logged as a warning (the disk is struggling).
+pub const SLOW_COMMIT_SECONDS: f64 = 1.0;
+
 /// Capacity of the request channel; senders wait when it is full (back-pressure).
 pub const QUEUE_MAX: usize = 8192;
 
@@ -54,11 +57,14 @@ pub struct Reply {
     pub body: String,
     /// Answered from the idempotency record (the command was not executed again).
     pub replayed: bool,
+    /// The refusal, when the command was refused (the response is built from it, so that it
+    /// carries the request id like every other error).
+    pub error: Option<ApiError>,
 }
 
 impl Reply {
     fn error(e: &ApiError) -> Reply {
-        Reply { status: e.status, body: e.body(), replayed: false }
+        Reply { status: e.status, body: e.body(), replayed: false, error: Some(e.clone()) }
     }
 }
 
@@ -178,6 +184,19 @@ fn note_day(days: &mut VecDeque<(Date, u64)>, latest: &mut Instant, at: Instant,
     }
 }
 
+/// What the start found in the log.
+#[derive(Debug, Clone, Copy)]
+pub struct Loaded {
+    /// What the log held.
+    pub summary: LogSummary,
+    /// Cases and tickets rebuilt from it.
+    pub sizes: (usize, usize),
+    /// How long checking and folding it took.
+    pub replay: std::time::Duration,
+    /// How the previous run ended.
+    pub previous: PreviousRun,
+}
+
 /// Why the log could not be loaded at start.
 #[derive(Debug)]
 pub enum LoadError {
@@ -208,18 +227,56 @@ impl std::fmt::Display for LoadError {
     }
 }
 
-/// Folds the whole log into a fresh engine, checking every event's shape and legality.
-fn fold(def: &Arc<Definition>, store: &mut dyn EventStore) -> Result<Folded, IntegrityError> {
+/// How often the replay says how far it got.
+pub const REPLAY_PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Folds the whole log into a fresh engine, checking every event's shape and legality, and
+/// reports its progress in `shared` (for `/healthz`, `/readyz` and `/metrics`) and in the log
+/// every [`REPLAY_PROGRESS_EVERY`].
+fn fold(def: &Arc<Definition>, store: &mut dyn EventStore, shared: &Shared) -> Result<Folded, IntegrityError> {
     let mut engine = Engine::new(Arc::clone(def));
     let mut latest = Instant::from_minutes(i64::MIN / 2);
     let mut days = VecDeque::new();
+    let total = store.head().unwrap_or(0);
+    shared.replay.total.store(total, Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    let mut said = started;
     let summary = store.verify(&mut |e| {
         note_day(&mut days, &mut latest, e.event.record().at, e.position);
         let index = usize::try_from(e.position - 1).map_err(|_| "position out of range".to_owned())?;
+        if e.position % 1024 == 0 {
+            shared.replay.replayed.store(e.position, Ordering::Relaxed);
+            if said.elapsed() >= REPLAY_PROGRESS_EVERY {
+                said = std::time::Instant::now();
+                tracing::info!(
+                    replayed = e.position,
+                    of = total,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "replaying the log"
+                );
+            }
+        }
         engine.apply(index, e.event.record()).map_err(|why| why.to_string())
     })?;
+    shared.replay.replayed.store(summary.events, Ordering::Relaxed);
     engine.rebuild_timers();
     Ok(Folded { engine, summary, latest, days })
+}
+
+/// The store's note of whether the service is running, kept in its meta table: `running` from
+/// start to a clean stop, then `stopped`. Found `running` at start, it says the previous run
+/// ended without stopping (killed, crashed, the machine lost power).
+pub const RUN_MARKER: &str = "run";
+
+/// How the previous run on this database ended, as the run marker tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviousRun {
+    /// No run before (a new database, or one from before the marker existed).
+    None,
+    /// Stopped cleanly (SIGINT/SIGTERM, drained).
+    Clean,
+    /// Ended without stopping: killed, crashed or lost power. The log was checked and replayed.
+    Unclean,
 }
 
 impl Writer {
@@ -230,7 +287,7 @@ impl Writer {
         mut store: Box<dyn EventStore>,
         clock: ClockSetting,
         shared: Arc<Shared>,
-    ) -> Result<(Writer, LogSummary), LoadError> {
+    ) -> Result<(Writer, Loaded), LoadError> {
         match store.meta("definition").map_err(LoadError::Store)? {
             Some(logged) if logged != def.id().as_str() => {
                 return Err(LoadError::Definition { logged, given: def.id().to_string() });
@@ -238,7 +295,16 @@ impl Writer {
             Some(_) => {}
             None => store.set_meta("definition", def.id()).map_err(LoadError::Store)?,
         }
-        let Folded { engine, summary, latest, days } = fold(&def, store.as_mut()).map_err(LoadError::Integrity)?;
+        let previous = match store.meta(RUN_MARKER).map_err(LoadError::Store)?.as_deref() {
+            None => PreviousRun::None,
+            Some("running") => PreviousRun::Unclean,
+            Some(_) => PreviousRun::Clean,
+        };
+        let started = std::time::Instant::now();
+        let Folded { engine, summary, latest, days } =
+            fold(&def, store.as_mut(), &shared).map_err(LoadError::Integrity)?;
+        let replay = started.elapsed();
+        store.set_meta(RUN_MARKER, "running").map_err(LoadError::Store)?;
         let floor = match clock {
             ClockSetting::Manual(t) => t.max(latest),
             ClockSetting::System => latest,
@@ -260,7 +326,8 @@ impl Writer {
             latest,
             keys_pruned_on: None,
         };
-        Ok((writer, summary))
+        let sizes = writer.sizes();
+        Ok((writer, Loaded { summary, sizes, replay, previous }))
     }
 
     /// Keeps idempotency records for `days` hall days after their command (0: for ever, the
@@ -285,11 +352,18 @@ impl Writer {
         let before = self.days.front().map_or(self.next, |&(_, position)| position);
         match self.store.forget_keys_before(before) {
             Ok(0) => {}
-            Ok(n) => eprintln!(
-                "info: forgot {n} idempotency record(s) of commands before {cutoff} (kept {} days)",
-                self.key_days
-            ),
-            Err(e) => eprintln!("error: old idempotency records could not be forgotten ({e}); kept until tomorrow"),
+            Ok(n) => {
+                self.shared.idempotency_records.fetch_sub(n, Ordering::Relaxed);
+                tracing::info!(
+                    forgotten = n,
+                    before = %cutoff,
+                    kept_days = self.key_days,
+                    "forgot the idempotency records of old commands"
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "old idempotency records could not be forgotten; kept until tomorrow")
+            }
         }
     }
 
@@ -313,8 +387,14 @@ impl Writer {
             // A panic is an engine bug. The batch's reply channels drop with it (the waiters
             // answer 503), nothing of it was committed, and the engine is rebuilt from the log.
             if std::panic::catch_unwind(AssertUnwindSafe(|| self.process(taken))).is_err() {
+                tracing::error!("a request panicked in the writer (an engine bug); its batch is answered 503");
                 self.rebuild("a request panicked");
             }
+        }
+        // Every sender is gone: the service stops. Everything answered is already durable.
+        match self.store.set_meta(RUN_MARKER, "stopped") {
+            Ok(()) => tracing::info!(head = self.next - 1, "the writer stopped; the run is marked as ended cleanly"),
+            Err(e) => tracing::warn!(error = %e, "the writer stopped but could not mark the run as ended cleanly"),
         }
     }
 
@@ -374,7 +454,6 @@ impl Writer {
                 for p in pending {
                     match p {
                         Pending::Command(tx, reply) => {
-                            self.shared.metrics.command(reply.status, reply.replayed);
                             let _ = tx.send(reply);
                         }
                         Pending::Answer(tx, answer) => {
@@ -391,7 +470,6 @@ impl Writer {
                 for p in pending {
                     match p {
                         Pending::Command(tx, _) => {
-                            self.shared.metrics.command(e.status, false);
                             let _ = tx.send(Reply::error(&e));
                         }
                         Pending::Answer(tx, _) => {
@@ -408,6 +486,10 @@ impl Writer {
         self.engine.advance_into(now, &mut fired);
         if !fired.is_empty() {
             self.shared.metrics.timer_events.fetch_add(fired.len() as u64, Ordering::Relaxed);
+            let mut names: Vec<&str> = fired.iter().map(|r| r.event.name()).collect();
+            names.sort_unstable();
+            names.dedup();
+            tracing::info!(%now, events = fired.len(), kinds = %names.join(","), "timers fired");
             commits.push(Commit { events: self.number(fired), idempotency: None });
         }
     }
@@ -444,11 +526,23 @@ impl Writer {
         match self.store.append(&commits) {
             Ok(head) => {
                 debug_assert_eq!(head, self.next - 1, "the store and the writer agree on the head");
+                let seconds = started.elapsed().as_secs_f64();
                 let metrics = &self.shared.metrics;
-                metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+                metrics.commit_seconds.observe(seconds);
                 metrics.commits.fetch_add(1, Ordering::Relaxed);
                 let events: usize = commits.iter().map(|c| c.events.len()).sum();
                 metrics.events.fetch_add(events as u64, Ordering::Relaxed);
+                let keys = commits.iter().filter(|c| c.idempotency.is_some()).count() as u64;
+                self.shared.idempotency_records.fetch_add(keys, Ordering::Relaxed);
+                tracing::debug!(commits = commits.len(), events, head, fsync_ms = seconds * 1e3, "group commit");
+                if seconds > SLOW_COMMIT_SECONDS {
+                    tracing::warn!(
+                        commits = commits.len(),
+                        events,
+                        fsync_ms = seconds * 1e3,
+                        "a group commit was slow"
+                    );
+                }
                 for e in commits.iter().flat_map(|c| &c.events) {
                     note_day(&mut self.days, &mut self.latest, e.event.record().at, e.position);
                 }
@@ -463,7 +557,7 @@ impl Writer {
             Err(e) => {
                 let why = e.to_string();
                 self.shared.metrics.commit_failures.fetch_add(1, Ordering::Relaxed);
-                eprintln!("error: a batch of {} commits could not be stored: {why}", commits.len());
+                tracing::error!(commits = commits.len(), error = %why, "a batch could not be stored; it is answered 503");
                 self.rebuild(&why);
                 Err(why)
             }
@@ -472,18 +566,18 @@ impl Writer {
 
     /// Replaces the engine by the fold of the log (after a failed commit or a panic).
     fn rebuild(&mut self, why: &str) {
-        match fold(&self.def, self.store.as_mut()) {
+        match fold(&self.def, self.store.as_mut(), &self.shared) {
             Ok(Folded { engine, summary, latest, days }) => {
                 self.engine = engine;
                 self.latest = latest;
                 self.days = days;
                 self.next = summary.events + 1;
                 self.shared.head.store(summary.events, Ordering::Release);
-                eprintln!("info: after {why}, the engine was rebuilt from the log ({summary})");
+                tracing::info!(after = why, %summary, "the engine was rebuilt from the log");
             }
             Err(e) => {
                 let failure = format!("after {why}, the log could not be read back: {e}");
-                eprintln!("error: {failure}; every command is refused until the service is restarted");
+                tracing::error!(%failure, "every command is refused until the service is restarted");
                 self.failed = Some(failure);
             }
         }

@@ -65,13 +65,17 @@ pub enum Start {
     Exited { code: Option<i32>, stderr: String },
 }
 
-pub fn start(db: &Path, extra: &[&str]) -> Start {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_yichuang-server"))
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--db")
-        .arg(db)
-        .args(extra)
+/// The server binary with `--listen 127.0.0.1:0 --db DB` and `extra`.
+pub fn server_command(db: &Path, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_yichuang-server"));
+    command.arg("--listen").arg("127.0.0.1:0").arg("--db").arg(db).args(extra);
+    command
+}
+
+/// A server started by `command`, as soon as its port listens (the log may still be replayed),
+/// or how it exited.
+pub fn listening(mut command: Command) -> Result<Server, (Option<i32>, String)> {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -101,16 +105,44 @@ pub fn start(db: &Path, extra: &[&str]) -> Start {
         Ok(Some(line)) => {
             let addr = line.rsplit("http://").next().and_then(|a| a.trim().parse().ok());
             let addr = addr.unwrap_or_else(|| panic!("unexpected first line: {line}"));
-            Start::Running(Server { addr, child, stderr })
+            Ok(Server { addr, child, stderr })
         }
         _ => {
             let status = child.wait().ok();
             // Let the stderr thread finish reading.
             std::thread::sleep(Duration::from_millis(50));
             let stderr = stderr.lock().unwrap().clone();
-            Start::Exited { code: status.and_then(|s| s.code()), stderr }
+            Err((status.and_then(|s| s.code()), stderr))
         }
     }
+}
+
+/// A server started by `command` once ready (`/readyz` answers 200), or how it exited.
+pub fn ready(command: Command) -> Start {
+    let mut s = match listening(command) {
+        Ok(s) => s,
+        Err((code, stderr)) => return Start::Exited { code, stderr },
+    };
+    // The port listens while the log is replayed: ready when /readyz says so, refused when the
+    // process exits.
+    let deadline = std::time::Instant::now() + START_TIMEOUT;
+    loop {
+        if let Ok(Some(status)) = s.child.try_wait() {
+            std::thread::sleep(Duration::from_millis(50));
+            return Start::Exited { code: status.code(), stderr: s.stderr() };
+        }
+        if let Ok(r) = request(s.addr, "GET", "/readyz", None, &[], None)
+            && r.status == 200
+        {
+            return Start::Running(s);
+        }
+        assert!(std::time::Instant::now() < deadline, "the server was not ready in {START_TIMEOUT:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn start(db: &Path, extra: &[&str]) -> Start {
+    ready(server_command(db, extra))
 }
 
 /// Starts a server with a manual clock at [`START`] (unless `extra` names a clock).
@@ -140,6 +172,28 @@ impl Server {
     pub fn stop(self) {
         self.kill();
     }
+
+    /// Sends SIGTERM (a clean stop).
+    pub fn terminate(&self) {
+        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -TERM works");
+    }
+
+    /// Waits up to `limit` for the process to exit; its exit code, or `None` if it still runs.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<Option<i32>> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                // Let the stderr thread finish reading.
+                std::thread::sleep(Duration::from_millis(100));
+                return Some(status.code());
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Server {
@@ -162,6 +216,15 @@ impl Response {
     }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    /// The body without the error's `request_id` (which differs from request to request), to
+    /// compare two answers.
+    pub fn body_without_request_id(&self) -> String {
+        let mut v = self.json();
+        if let Some(error) = v.get_mut("error").and_then(|e| e.as_object_mut()) {
+            error.remove("request_id");
+        }
+        v.to_string()
     }
     pub fn code(&self) -> String {
         self.json()["error"]["code"].as_str().unwrap_or_default().to_owned()
