@@ -104,7 +104,7 @@ impl App {
         self.0.writer.send(request).await.map_err(|_| writer_gone())
     }
 
-    async fn ask(&self, actor: Actor, query: WriterQuery) -> Result<String, ApiError> {
+    pub(crate) async fn ask(&self, actor: Actor, query: WriterQuery) -> Result<String, ApiError> {
         let (tx, rx) = oneshot::channel();
         self.send(Request::Query { actor, query, reply: tx }).await?;
         rx.await.map_err(|_| writer_gone())?

@@ -137,6 +137,29 @@ pub async fn render(app: &App) -> String {
         get(&c.accept_errors),
     );
     sample(&mut out, "yichuang_stream_subscribers", "gauge", "Open event streams (SSE).", get(&m.streams_open));
+    let head = get(&shared.head);
+    sample(
+        &mut out,
+        "yichuang_stream_lag_events",
+        "gauge",
+        "Events committed but not yet sent to the slowest open event stream.",
+        shared.streams.max_lag(head),
+    );
+    sample(
+        &mut out,
+        "yichuang_stream_lagged_total",
+        "counter",
+        "Times an event stream fell behind the live feed and read the missed events from the store.",
+        get(&shared.streams.lagged),
+    );
+    // The open work, from the writer (after its current batch); left out if it does not answer
+    // within a second (the queue depth above then says why).
+    if replay.phase() == crate::state::Phase::Ready {
+        let ask = app.ask(yichuang_core::Actor::system(), crate::query::Query::Gauges);
+        if let Ok(Ok(gauges)) = tokio::time::timeout(std::time::Duration::from_secs(1), ask).await {
+            out.push_str(&gauges);
+        }
+    }
     out
 }
 

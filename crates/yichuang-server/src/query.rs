@@ -53,6 +53,9 @@ pub enum Query {
     Status,
     /// The clock.
     Clock,
+    /// The open work as Prometheus gauges (for `/metrics`): open tasks by department and SLA
+    /// signal, open tickets by state and escalation level.
+    Gauges,
 }
 
 /// What a query reads: the writer's engine and the facts about the writer it may report.
@@ -162,6 +165,7 @@ impl ReadSide<'_> {
                 Ok(json(serde_json::to_string(&yichuang_core::metrics::Metrics::measure(self.engine))))
             }
             Query::Status => self.status(),
+            Query::Gauges => Ok(self.gauges()),
             Query::Clock => {
                 let mode = if self.clock == ClockSetting::System { "system" } else { "manual" };
                 Ok(serde_json::json!({ "now": self.now, "clock": mode, "next_timer": self.engine.next_deadline() })
@@ -208,6 +212,55 @@ impl ReadSide<'_> {
             }
         }
         serde_json::json!({ "total": total, "tickets": rows }).to_string()
+    }
+
+    /// `yichuang_open_tasks{department,sla}` and `yichuang_open_tickets{state,escalation}` in
+    /// the Prometheus text format. A countersigned task counts once for each department that
+    /// signs it. The SLA signal is the level of the task's running clock (`normal`, `warning`,
+    /// `overdue`), or `none` while it has none (waiting for its turn, in a special procedure).
+    fn gauges(&self) -> String {
+        use std::collections::BTreeMap;
+        use std::fmt::Write as _;
+        let mut tasks: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+        for case in self.engine.cases() {
+            for task in case.tasks.iter().filter(|t| !t.state.is_terminal()) {
+                let sla = match task.sla.as_ref().filter(|s| !s.stopped && s.paused_since.is_none()) {
+                    None => "none",
+                    Some(s) => match s.level {
+                        yichuang_core::sla::SlaLevel::Normal => "normal",
+                        yichuang_core::sla::SlaLevel::Warning => "warning",
+                        yichuang_core::sla::SlaLevel::Overdue => "overdue",
+                    },
+                };
+                for &d in self.def.item(task.item).decided_by.departments() {
+                    *tasks.entry((self.def.department(d).id.as_str(), sla)).or_insert(0) += 1;
+                }
+            }
+        }
+        let mut tickets: BTreeMap<(&str, u8), u64> = BTreeMap::new();
+        for t in self.engine.tickets().iter().filter(|t| t.state != TicketState::Closed) {
+            *tickets.entry((t.state.name(), t.escalation)).or_insert(0) += 1;
+        }
+        let mut out = String::new();
+        let name = "yichuang_open_tasks";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Approval tasks not yet decided, by deciding department and SLA signal (normal, warning, \
+             overdue; none while no clock runs).\n# TYPE {name} gauge"
+        );
+        for ((department, sla), n) in &tasks {
+            let _ = writeln!(out, "{name}{{department=\"{department}\",sla=\"{sla}\"}} {n}");
+        }
+        let name = "yichuang_open_tickets";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Tickets not closed, by state and escalation (0 none, 1 督办 supervision notice, 2 约谈 \
+             interview).\n# TYPE {name} gauge"
+        );
+        for ((state, level), n) in &tickets {
+            let _ = writeln!(out, "{name}{{state=\"{state}\",escalation=\"{level}\"}} {n}");
+        }
+        out
     }
 
     fn status(&mut self) -> Result<String, ApiError> {

@@ -51,6 +51,39 @@ pub struct Shared {
     pub replay: Replay,
     /// The connection loop's counters.
     pub connections: Arc<crate::serve::ConnectionStats>,
+    /// The open event streams and how far each got.
+    pub streams: Streams,
+}
+
+/// The open event streams: the last position each has sent, for their lag.
+#[derive(Debug, Default)]
+pub struct Streams {
+    positions: Mutex<BTreeMap<u64, Arc<AtomicU64>>>,
+    next: AtomicU64,
+    /// Times a stream fell behind the live feed and re-read from the store.
+    pub lagged: AtomicU64,
+}
+
+impl Streams {
+    /// Registers a stream that has sent everything up to `position`; the returned key
+    /// unregisters it.
+    pub fn open(&self, position: u64) -> (u64, Arc<AtomicU64>) {
+        let key = self.next.fetch_add(1, Ordering::Relaxed);
+        let at = Arc::new(AtomicU64::new(position));
+        self.positions.lock().expect("the streams lock is never poisoned").insert(key, Arc::clone(&at));
+        (key, at)
+    }
+
+    /// Forgets a closed stream.
+    pub fn close(&self, key: u64) {
+        self.positions.lock().expect("the streams lock is never poisoned").remove(&key);
+    }
+
+    /// Events up to `head` that the slowest stream has not sent yet (0 without streams).
+    pub fn max_lag(&self, head: u64) -> u64 {
+        let positions = self.positions.lock().expect("the streams lock is never poisoned");
+        positions.values().map(|p| head.saturating_sub(p.load(Ordering::Relaxed))).max().unwrap_or(0)
+    }
 }
 
 /// The start's progress.
@@ -112,6 +145,7 @@ impl Shared {
             idempotency_records: AtomicU64::new(0),
             replay: Replay::default(),
             connections: Arc::default(),
+            streams: Streams::default(),
         }
     }
 }

@@ -15,7 +15,7 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -49,14 +49,18 @@ struct Follow {
     buffer: VecDeque<WireEvent>,
     feed: broadcast::Receiver<Arc<[WireEvent]>>,
     shutdown: watch::Receiver<bool>,
+    /// `last`, shared with `/metrics` (the stream's lag).
+    sent: Arc<AtomicU64>,
 }
 
-/// Decrements the open-streams gauge when the stream is dropped.
-struct Open(App);
+/// Decrements the open-streams gauge and unregisters the stream when it is dropped.
+struct Open(App, u64);
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.0.inner().shared.metrics.streams_open.fetch_sub(1, Ordering::Relaxed);
+        let shared = &self.0.inner().shared;
+        shared.metrics.streams_open.fetch_sub(1, Ordering::Relaxed);
+        shared.streams.close(self.1);
     }
 }
 
@@ -101,9 +105,17 @@ pub async fn get_stream(
         None => (inner.shared.head.load(Ordering::Acquire), false),
     };
     inner.shared.metrics.streams_open.fetch_add(1, Ordering::Relaxed);
-    let follow =
-        Follow { app: app.clone(), last, catching_up, buffer: VecDeque::new(), feed, shutdown: inner.shutdown.clone() };
-    let open = Open(app.clone());
+    let (key, sent) = inner.shared.streams.open(last);
+    let follow = Follow {
+        app: app.clone(),
+        last,
+        catching_up,
+        buffer: VecDeque::new(),
+        feed,
+        shutdown: inner.shutdown.clone(),
+        sent,
+    };
+    let open = Open(app.clone(), key);
     let stream = futures_util::stream::unfold((follow, open), |(mut f, open)| async move {
         let event = f.next().await?;
         Some((Ok(event), (f, open)))
@@ -126,6 +138,7 @@ impl Follow {
                     continue;
                 }
                 self.last = e.position;
+                self.sent.store(e.position, Ordering::Relaxed);
                 return Some(Event::default().id(e.position.to_string()).event(e.name).data(&*e.json));
             }
             if self.catching_up {
@@ -144,7 +157,10 @@ impl Follow {
             tokio::select! {
                 batch = self.feed.recv() => match batch {
                     Ok(batch) => self.buffer.extend(batch.iter().filter(|e| e.position > self.last).cloned()),
-                    Err(RecvError::Lagged(_)) => self.catching_up = true,
+                    Err(RecvError::Lagged(_)) => {
+                        self.app.inner().shared.streams.lagged.fetch_add(1, Ordering::Relaxed);
+                        self.catching_up = true;
+                    }
                     Err(RecvError::Closed) => return None,
                 },
                 _ = self.shutdown.changed() => return None,
