@@ -104,6 +104,7 @@ fn cli_command_name(command: &Command) -> &'static str {
         Command::Report(_) => "report",
         Command::Simulate(_) => "simulate",
         Command::Compare(_) => "compare",
+        Command::Export(_) => "export",
     }
 }
 
