@@ -118,6 +118,11 @@ fn request_id(request: &Request) -> Arc<str> {
     {
         return id.into();
     }
+    new_request_id()
+}
+
+/// A new request id: `<8 hex digits of this run>-<counter>`.
+pub fn new_request_id() -> Arc<str> {
     static RUN: OnceLock<u32> = OnceLock::new();
     static NEXT: AtomicU64 = AtomicU64::new(1);
     // A random prefix per run (std's hasher keys are random), so ids of two runs differ.

@@ -361,23 +361,26 @@ impl RateLimited {
 }
 
 /// The body of the answer to a connection refused at the cap.
-pub fn refusal_body(connections_max: usize) -> String {
+pub fn refusal_body(connections_max: usize, request_id: &str) -> String {
     serde_json::json!({ "error": {
         "code": "too_many_connections",
         "message": format!(
             "the service has {connections_max} connections open, its limit (--max-connections), and all are busy; \
              retry in a moment"
         ),
+        "request_id": request_id,
     }})
     .to_string()
 }
 
-/// Answers 503 on a connection over the cap, without reading the request, and closes it.
+/// Answers 503 on a connection over the cap, without reading the request, and closes it. The
+/// request is not read, so its id is a new one.
 async fn refuse(mut stream: TcpStream, connections_max: usize) {
-    let body = refusal_body(connections_max);
+    let id = crate::request::new_request_id();
+    let body = refusal_body(connections_max, &id);
     let response = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-         retry-after: 1\r\nconnection: close\r\n\r\n{body}",
+         retry-after: 1\r\nx-request-id: {id}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
     let write = async {

@@ -171,6 +171,7 @@ fn when_every_connection_is_busy_a_new_one_is_refused_clearly() {
     assert_eq!(r.code(), "too_many_connections");
     assert!(r.body.contains("--max-connections") && r.body.contains('2'), "{}", r.body);
     assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(r.json()["error"]["request_id"].as_str(), r.header("x-request-id"));
     drop(streams);
     // Once they are gone, the service answers again.
     std::thread::sleep(Duration::from_millis(300));
