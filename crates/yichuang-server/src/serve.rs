@@ -12,7 +12,8 @@
 //!   body within `--body-timeout-ms`, or 408.
 //! - **Connection cap**: at `--max-connections` open connections, a new one first makes room
 //!   by closing the connection idle the longest (or, failing that, the oldest one still sending
-//!   its headers); when every connection is busy, the new one gets a 503
+//!   its headers), and the next is not accepted before that one is gone (so open descriptors
+//!   stay within the cap plus one); when every connection is busy, the new one gets a 503
 //!   `too_many_connections` and is closed. The cap is lowered at start to fit the process's
 //!   file-descriptor limit, so the service never runs out of descriptors for its database.
 //! - **Drain**: on shutdown, no new connection is accepted, idle ones close, requests in flight
@@ -124,6 +125,8 @@ struct Registry {
     next_id: AtomicU64,
     conns: Mutex<HashMap<u64, Arc<Conn>>>,
     stats: Arc<ConnectionStats>,
+    /// Told when a connection is gone (the accept loop waits on it at the cap).
+    closed: Notify,
 }
 
 impl Registry {
@@ -148,7 +151,16 @@ impl Registry {
     fn remove(&self, id: u64) {
         if self.conns.lock().expect("the registry lock is never poisoned").remove(&id).is_some() {
             self.stats.open.fetch_sub(1, Ordering::Relaxed);
+            self.closed.notify_one();
         }
+    }
+
+    /// At the cap with connections already told to make room: accepting more now would only
+    /// pile up descriptors, so the loop waits for them to go (the kernel's backlog holds the
+    /// new ones meanwhile).
+    fn must_wait(&self, connections_max: usize) -> bool {
+        let conns = self.conns.lock().expect("the registry lock is never poisoned");
+        conns.len() >= connections_max && conns.values().any(|c| c.leaving.load(Ordering::Acquire))
     }
 
     /// Tells the connection idle the longest — or, if none is idle, the one that has been
@@ -273,14 +285,29 @@ pub async fn serve(
     stats: Arc<ConnectionStats>,
     stop: impl Future<Output = ()>,
 ) -> DrainReport {
-    let registry =
-        Arc::new(Registry { base: Instant::now(), next_id: AtomicU64::new(1), conns: Mutex::default(), stats });
+    let registry = Arc::new(Registry {
+        base: Instant::now(),
+        next_id: AtomicU64::new(1),
+        conns: Mutex::default(),
+        stats,
+        closed: Notify::new(),
+    });
     let (phase_tx, phase_rx) = watch::channel(Phase::Serving);
     let mut tasks = JoinSet::new();
     let mut accept_errors = RateLimited::new(Duration::from_secs(5));
     let mut refusals = RateLimited::new(Duration::from_secs(5));
     tokio::pin!(stop);
     loop {
+        if registry.must_wait(limits.connections_max) {
+            tokio::select! {
+                () = &mut stop => break,
+                () = registry.closed.notified() => {}
+                // A connection told to go may have started a request meanwhile and stay.
+                () = tokio::time::sleep(Duration::from_millis(50)) => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+            continue;
+        }
         tokio::select! {
             () = &mut stop => break,
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}

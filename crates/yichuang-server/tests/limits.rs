@@ -144,6 +144,9 @@ fn under_a_low_descriptor_limit_the_cap_fits_and_healthz_answers() {
     std::thread::sleep(Duration::from_millis(300));
     let health = request(s.addr, "GET", "/healthz", None, &[], None).expect("healthz answers");
     assert_eq!(health.status, 200, "{}", health.body);
+    let metrics = request(s.addr, "GET", "/metrics", None, &[], None).unwrap();
+    assert!(metrics.body.contains("\nprocess_max_fds 96\n"), "{}", metrics.body);
+    assert_eq!(metric(&metrics.body, "yichuang_accept_errors_total"), 0.0, "the cap kept descriptors free");
     // The service still works end to end: its database has descriptors left.
     let r = post(s.addr, "/v1/cases", CLERK, &submission("open-business", APPLICANT_ID, json!({})));
     assert_eq!(r.status, 201, "{}", r.body);
@@ -172,6 +175,8 @@ fn when_every_connection_is_busy_a_new_one_is_refused_clearly() {
     assert!(r.body.contains("--max-connections") && r.body.contains('2'), "{}", r.body);
     assert_eq!(r.header("retry-after"), Some("1"));
     assert_eq!(r.json()["error"]["request_id"].as_str(), r.header("x-request-id"));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(s.stderr().contains("a connection was refused: every connection is busy"), "{}", s.stderr());
     drop(streams);
     // Once they are gone, the service answers again.
     std::thread::sleep(Duration::from_millis(300));
