@@ -6,7 +6,8 @@ For a JSON-lines event log and its definition: `yichuang export` in every format
   the food licence is reachable from the business licence and not the reverse, and in every
   trace of the bundle the licence's approval comes before the food licence's;
 - OCEL 2.0 JSON and SQLite: the number of cases, tasks, tickets and applicants equals what the
-  log holds, every department a ticket answers to is an object, and the SQLite file passes
+  log holds, every department a ticket answers to is an object, every ticket is linked to the
+  case (`about case`) and the task (`about task`) it came from, and the SQLite file passes
   PM4Py's validation of the OCEL 2.0 relational schema.
 Each check is also run on deliberately damaged data and must fail there.
 """
@@ -48,6 +49,7 @@ def expected_counts(records):
                 if isinstance(r["event"], dict) and "Accepted" in r["event"])
     applicants = set()
     ticket_departments = set()
+    links = set()
     for r in records:
         e = r["event"]
         if isinstance(e, dict):
@@ -56,7 +58,15 @@ def expected_counts(records):
                     applicants.add(e[kind]["applicant"]["id"])
             if "TicketOpened" in e:
                 ticket_departments.add(e["TicketOpened"]["department"])
-    return {"case": len(cases), "task": tasks, "ticket": len(tickets), "applicant": len(applicants)}, ticket_departments
+                source = e["TicketOpened"]["source"]
+                (kind, detail), = source.items() if isinstance(source, dict) else [(source, {})]
+                case = detail.get("case") if isinstance(detail, dict) else None
+                if case is not None:
+                    links.add((r["stream"], f"C{case:06}", "about case"))
+                    if kind == "Overdue" and detail.get("item"):
+                        links.add((r["stream"], f"C{case:06}/{detail['item']}", "about task"))
+    counts = {"case": len(cases), "task": tasks, "ticket": len(tickets), "applicant": len(applicants)}
+    return counts, ticket_departments, links
 
 
 def check_traces(frame, cases):
@@ -91,13 +101,16 @@ def check_licence_first(frame, names):
             assert licence in acts and acts.index(licence) < acts.index(food), f"{case}: {acts}"
 
 
-def check_ocel(ocel, expected, ticket_departments):
+def check_ocel(ocel, expected, ticket_departments, links):
     counts = ocel.objects.groupby("ocel:type").size().to_dict()
     for kind, n in expected.items():
         assert counts.get(kind, 0) == n, f"{counts.get(kind, 0)} {kind} objects for {n} in the log"
     departments = set(ocel.objects[ocel.objects["ocel:type"] == "department"]["ocel:oid"])
     missing = {f"department:{d}" for d in ticket_departments} - departments
     assert not missing, f"departments answering tickets but not objects: {missing}"
+    o2o = set(map(tuple, ocel.o2o[["ocel:oid", "ocel:oid_2", "ocel:qualifier"]].itertuples(index=False)))
+    unlinked = links - o2o
+    assert not unlinked, f"tickets not linked to the case or task they came from: {sorted(unlinked)[:5]}"
 
 
 def must_fail(check, *args):
@@ -117,7 +130,7 @@ def main():
     a = ap.parse_args()
 
     records = read_log(a.log)
-    expected, ticket_departments = expected_counts(records)
+    expected, ticket_departments, links = expected_counts(records)
     replayed = json.loads(run(a.yichuang, "replay", "--definition", a.definition, "--log", a.log, "--format", "json"))
     assert replayed["cases"] == expected["case"], (replayed, expected)
     plan = json.loads(run(a.yichuang, "plan", a.definition, "--bundle", BUNDLE, "--start", "2026-03-02",
@@ -141,7 +154,7 @@ def main():
 
     for fmt, ocel in (("ocel-json", pm4py.read_ocel2_json(out["ocel-json"])),
                       ("ocel-sqlite", pm4py.read_ocel2_sqlite(out["ocel-sqlite"]))):
-        check_ocel(ocel, expected, ticket_departments)
+        check_ocel(ocel, expected, ticket_departments, links)
         assert len(ocel.events) == len(records), f"{fmt}: {len(ocel.events)} events for {len(records)}"
     _, unsatisfied = ocel20_rel_validation.apply(out["ocel-sqlite"])
     assert not unsatisfied, f"OCEL 2.0 relational schema: {unsatisfied}"
@@ -156,9 +169,14 @@ def main():
     swapped.loc[food_rows, "concept:name"] = names[LICENCE]
     must_fail(check_licence_first, swapped, names)
     more = dict(expected, ticket=expected["ticket"] + 1)
-    must_fail(check_ocel, pm4py.read_ocel2_json(out["ocel-json"]), more, ticket_departments)
+    must_fail(check_ocel, pm4py.read_ocel2_json(out["ocel-json"]), more, ticket_departments, links)
+    if links:
+        cut = pm4py.read_ocel2_json(out["ocel-json"])
+        cut.o2o = cut.o2o[cut.o2o["ocel:qualifier"] != "about case"]
+        must_fail(check_ocel, cut, expected, ticket_departments, links)
 
-    print(f"exports: {expected['case']} cases, {expected['task']} tasks, {expected['ticket']} tickets, "
+    print(f"exports: {expected['case']} cases, {expected['task']} tasks, {expected['ticket']} tickets "
+          f"({len(links)} links to their case or task), "
           f"{len(records)} events read back by PM4Py {pm4py.__version__} in XES, CSV, OCEL JSON and SQLite")
 
 

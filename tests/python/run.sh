@@ -12,6 +12,18 @@ cargo build --locked -q -p yichuang-cli
 yichuang=target/debug/yichuang
 cargo run --locked -q --example embed -- --log "$work/restaurant.jsonl" >/dev/null
 
-"$python" tests/python/check_exports.py --yichuang "$yichuang" --work "$work" \
-    --definition examples/definitions/county-hall.ron --log "$work/restaurant.jsonl"
+# The embedding example's one case, and the example simulation's synthetic log (300 cases).
+"$yichuang" simulate examples/scenarios/county-hall.ron --cases 300 --replications 1 \
+    --event-log "$work/simulated.jsonl" >/dev/null
+for log in restaurant simulated; do
+    "$python" tests/python/check_exports.py --yichuang "$yichuang" --work "$work" \
+        --definition examples/definitions/county-hall.ron --log "$work/$log.jsonl"
+done
+# simulate --event-log FILE.xes writes what export writes from the same replication's events.
+"$yichuang" simulate examples/scenarios/county-hall.ron --cases 300 --replications 1 \
+    --event-log "$work/simulated.xes" >/dev/null
+"$yichuang" export --definition examples/definitions/county-hall.ron --log "$work/simulated.jsonl" \
+    --format xes --out "$work/exported.xes"
+cmp "$work/simulated.xes" "$work/exported.xes"
+echo "simulate --event-log: the simulated XES is byte for byte the export of the simulated log"
 "$python" tests/python/check_bpmn.py --yichuang "$yichuang" --work "$work" examples/definitions/*.ron

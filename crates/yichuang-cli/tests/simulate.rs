@@ -312,3 +312,82 @@ fn nothing_measured_prints_no_nan() {
     let run = check(&["simulate", &path, "--cases", "300", "--replications", "1", "--format", "csv"], 0);
     assert!(run.stdout.contains("\non_time_rate,,,,,,,,,\n"), "{}", run.stdout);
 }
+
+/// The simulate JSON without its wall-clock figures (`wall_seconds`, `cases_per_second`).
+fn without_timings(mut value: serde_json::Value) -> serde_json::Value {
+    match &mut value {
+        serde_json::Value::Object(map) => {
+            map.retain(|key, _| !key.starts_with("wall") && key != "cases_per_second");
+            for v in map.values_mut() {
+                *v = without_timings(v.take());
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for v in items.iter_mut() {
+                *v = without_timings(v.take());
+            }
+        }
+        _ => {}
+    }
+    value
+}
+
+/// `--event-log` writes the first replication's full history, which the engine replays; asking
+/// for it changes nothing in the results; the log does not depend on the replication count; an
+/// extension that names no format is refused before the run.
+#[test]
+fn the_event_log_is_the_first_replications_history() {
+    let path = scenario("county-hall.ron");
+    let dir = std::env::temp_dir().join(format!("yichuang-sim-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let log = dir.join("hall.jsonl");
+    let plain = check(&["simulate", &path, "--format", "json", "--cases", "60", "--replications", "2"], 0);
+    let logged = check(
+        &[
+            "simulate",
+            &path,
+            "--format",
+            "json",
+            "--cases",
+            "60",
+            "--replications",
+            "2",
+            "--event-log",
+            log.to_str().expect("path"),
+        ],
+        0,
+    );
+    assert_eq!(without_timings(json(&plain.stdout)), without_timings(json(&logged.stdout)));
+    let definition = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/definitions/county-hall.ron");
+    let replayed = check(
+        &[
+            "replay",
+            "--definition",
+            definition.to_str().expect("path"),
+            "--log",
+            log.to_str().expect("path"),
+            "--format",
+            "json",
+        ],
+        0,
+    );
+    assert_eq!(json(&replayed.stdout)["cases"], 60, "every arrival is a case of the log");
+    let first = std::fs::read_to_string(&log).expect("the log");
+    let alone = dir.join("alone.jsonl");
+    check(
+        &["simulate", &path, "--cases", "60", "--replications", "1", "--event-log", alone.to_str().expect("path")],
+        0,
+    );
+    assert_eq!(std::fs::read_to_string(&alone).expect("the log"), first, "replication 1 alone is the same history");
+    let xes = dir.join("hall.xes");
+    let run = check(
+        &["simulate", &path, "--cases", "60", "--replications", "1", "--event-log", xes.to_str().expect("path")],
+        0,
+    );
+    assert!(run.stdout.contains("event log:"), "{}", run.stdout);
+    assert_eq!(std::fs::read_to_string(&xes).expect("xes").matches("<trace>").count(), 60);
+    let bad = dir.join("hall.txt");
+    let run = check(&["simulate", &path, "--cases", "60", "--event-log", bad.to_str().expect("path")], 2);
+    assert!(run.stderr.contains(".xes, .jsonocel, .sqlite, .csv or .jsonl") && run.stdout.is_empty(), "{}", run.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}

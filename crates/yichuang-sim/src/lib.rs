@@ -190,7 +190,15 @@ pub fn for_each_replication<F: FnMut(RepResult) + Send>(
                 state.next - 1
             };
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                model::Replication::new(scenario, def.clone(), r, seed, options.cases, options.progress).run()
+                model::Replication::<model::FactsOnly>::new(
+                    scenario,
+                    def.clone(),
+                    r,
+                    seed,
+                    options.cases,
+                    options.progress,
+                )
+                .run()
             }))
             .unwrap_or_else(|panic| Err(SimError::Worker(panic_message(panic.as_ref()))));
             let mut state = lock();
@@ -274,6 +282,25 @@ pub fn aggregate(scenario: &Scenario, options: &RunOptions<'_>) -> Result<Aggreg
     let mut aggregate = Aggregate::default();
     for_each_replication(scenario, options, |r| aggregate.add(&r))?;
     Ok(aggregate)
+}
+
+/// The synthetic event log of one replication: every event the engine recorded, in full and in
+/// order, with the definition the scenario ran against (a what-if variant of its definition
+/// when it asks for one). The replication runs again, alone, with a sink that keeps every
+/// event; with the same options it is the very replication `simulate` ran (same seed, same
+/// number). Every other run keeps only the facts it reacts to and pays nothing for this.
+pub fn event_log(
+    scenario: &Scenario,
+    options: &RunOptions<'_>,
+    replication: u32,
+) -> Result<(std::sync::Arc<yichuang_core::Definition>, Vec<yichuang_core::Recorded>), SimError> {
+    options.check(scenario)?;
+    let def = scenario.definition();
+    let seed = options.seed(scenario);
+    let replication =
+        model::Replication::<model::EveryEvent>::new(scenario, def.clone(), replication, seed, options.cases, None);
+    let (_, kept) = replication.run_keeping()?;
+    Ok((def, kept.0))
 }
 
 /// Simulates a scenario and summarises every KPI.

@@ -96,7 +96,11 @@ pub fn write_file(
     let cannot = |e: &dyn std::fmt::Display| Failure::input(format!("cannot write `{}`: {e}", path.display()));
     if let Err(e) = yichuang_export::write_file(log, format, offset, &partial) {
         let _ = std::fs::remove_file(&partial);
-        return Err(cannot(&e));
+        return Err(match e {
+            yichuang_export::ExportError::Io(e) => cannot(&e),
+            yichuang_export::ExportError::Sqlite(e) => cannot(&e),
+            other => cannot(&other),
+        });
     }
     std::fs::rename(&partial, path).map_err(|e| {
         let _ = std::fs::remove_file(&partial);

@@ -51,6 +51,64 @@ pub struct Args {
     /// Write SVG charts (cycle-time histogram and CDF, utilisation, queue length, Gantt) here.
     #[arg(long, value_name = "DIR")]
     pub charts: Option<PathBuf>,
+    /// Write the synthetic event log of the first replication, in the format its extension
+    /// names: `.xes` (XES), `.jsonocel` (OCEL 2.0 JSON), `.sqlite` (OCEL 2.0 SQLite), `.csv`, or
+    /// `.jsonl` (the engine's own JSON lines, which `replay`, `report` and `export` read). For
+    /// mining a what-if like the hall's real log (docs/exports.md).
+    #[arg(long, value_name = "FILE")]
+    pub event_log: Option<PathBuf>,
+}
+
+/// The format of an event log file, by its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// The engine's JSON lines of `Recorded` events.
+    JsonLines,
+    /// A process-mining format.
+    Export(yichuang_export::Format),
+}
+
+impl LogFormat {
+    /// The format `path`'s extension names, or an input error listing those accepted.
+    pub fn of(path: &Path) -> Result<LogFormat, Failure> {
+        use yichuang_export::Format;
+        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("xes") => Ok(LogFormat::Export(Format::Xes)),
+            Some("jsonocel") => Ok(LogFormat::Export(Format::OcelJson)),
+            Some("sqlite") => Ok(LogFormat::Export(Format::OcelSqlite)),
+            Some("csv") => Ok(LogFormat::Export(Format::Csv)),
+            Some("jsonl") => Ok(LogFormat::JsonLines),
+            _ => Err(Failure::input(format!(
+                "--event-log `{}`: the extension names the format; use .xes, .jsonocel, .sqlite, .csv or .jsonl",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// Writes the synthetic event log of the first replication to `path`.
+fn write_event_log(
+    scenario: &Scenario,
+    options: &RunOptions<'_>,
+    path: &Path,
+    format: LogFormat,
+) -> Result<(), Failure> {
+    let (def, events) = yichuang_sim::event_log(scenario, options, 0).map_err(sim_failure)?;
+    match format {
+        LogFormat::Export(format) => {
+            let log = yichuang_export::Log::new(&def, &events);
+            crate::cmd::export::write_file(&log, format, yichuang_export::UtcOffset::CHINA_STANDARD_TIME, path)
+        }
+        LogFormat::JsonLines => {
+            let mut text = String::new();
+            for e in &events {
+                text.push_str(&serde_json::to_string(e)?);
+                text.push('\n');
+            }
+            std::fs::write(path, text)
+                .map_err(|e| Failure::input(format!("cannot write the event log `{}`: {e}", path.display())))
+        }
+    }
 }
 
 /// Loads a scenario, turning its problems into the CLI's failures: an invalid definition is
@@ -101,6 +159,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
     if let Some(dir) = &args.charts {
         prepare_charts_dir(dir)?;
     }
+    let event_log = args.event_log.as_deref().map(|path| LogFormat::of(path).map(|f| (path, f))).transpose()?;
     let options = RunOptions {
         replications: args.replications,
         seed: args.seed,
@@ -128,6 +187,12 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
             for path in written {
                 writeln!(out, "chart: {}", path.display())?;
             }
+        }
+    }
+    if let Some((path, format)) = event_log {
+        write_event_log(&scenario, &options, path, format)?;
+        if args.format == Format::Table {
+            writeln!(out, "event log: {} (replication 1)", path.display())?;
         }
     }
     Ok(())

@@ -5,7 +5,7 @@ use super::{CaseRec, Fail, INTAKE, MEMBER_EMPTY, P_BLOCKED, P_CONSULT, P_GREEN, 
 use crate::random::{Stream, derive};
 use crate::scenario::{Rate, WarmUp};
 
-impl Replication<'_> {
+impl<K: super::Keep> Replication<'_, K> {
     /// No arrival will come: the arrival period, over which the stations' offered load and
     /// the growth of their queues are judged, ends now.
     #[cold]

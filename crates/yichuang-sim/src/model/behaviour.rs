@@ -18,7 +18,7 @@ use super::{
 };
 use crate::scenario::OnTime;
 
-impl Replication<'_> {
+impl<K: super::Keep> Replication<'_, K> {
     pub(super) fn window_done(&mut self, station: usize, server: u32, slot: u32) -> Result<(), Fail> {
         let c = &mut self.cases[slot as usize];
         if station < WINDOW_STATIONS {

@@ -5,7 +5,7 @@
 use yichuang_core::definition::BundleIx;
 use yichuang_core::event::SlaSubject;
 use yichuang_core::sla::SlaLevel;
-use yichuang_core::{Actor, CaseId, Command, Ctx, Event, EventSink, Id, Rejection, StreamId};
+use yichuang_core::{Actor, CaseId, Command, Ctx, Event, EventSink, Id, Recorded, Rejection, StreamId};
 
 use super::{ActorRef, DELIVERY, Fail, NO_SLOT, Replication, WINDOW_STATIONS, What};
 use crate::SimError;
@@ -186,17 +186,47 @@ pub(super) struct Notice {
     fact: Fact,
 }
 
-/// The simulator's [`EventSink`]: the facts of one command's events, in order, and the count
-/// of every event recorded. (The engine records nothing for a command it refuses.)
-#[derive(Debug)]
-pub(super) struct Notices {
-    pub(super) facts: Vec<Notice>,
-    pub(super) counts: EventCounts,
+/// What a replication keeps of the engine's events besides the facts it reacts to.
+pub(crate) trait Keep: Default {
+    /// One recorded event, before the simulator digests it.
+    fn keep(&mut self, stream: StreamId, seq: u32, at: yichuang_core::Instant, by: &Actor, event: &Event);
 }
 
-impl EventSink for Notices {
+/// Nothing more: every run of the simulator (the default). It compiles to nothing, so the
+/// simulator's own runs pay nothing for the event log they do not ask for.
+#[derive(Debug, Default)]
+pub(crate) struct FactsOnly;
+
+impl Keep for FactsOnly {
     #[inline(always)]
-    fn record(&mut self, stream: StreamId, _seq: u32, _at: yichuang_core::Instant, _by: &Actor, event: Event) {
+    fn keep(&mut self, _: StreamId, _: u32, _: yichuang_core::Instant, _: &Actor, _: &Event) {}
+}
+
+/// Every event in full, as a log keeps it: the synthetic event log of `simulate --event-log`.
+#[derive(Debug, Default)]
+pub(crate) struct EveryEvent(pub(crate) Vec<Recorded>);
+
+impl Keep for EveryEvent {
+    fn keep(&mut self, stream: StreamId, seq: u32, at: yichuang_core::Instant, by: &Actor, event: &Event) {
+        let v = yichuang_core::event::EVENT_SCHEMA_VERSION;
+        self.0.push(Recorded { v, stream, seq, at, by: by.clone(), event: event.clone() });
+    }
+}
+
+/// The simulator's [`EventSink`]: the facts of one command's events, in order, and the count
+/// of every event recorded (the engine records nothing for a command it refuses), and what
+/// `K` keeps besides.
+#[derive(Debug)]
+pub(super) struct Notices<K: Keep = FactsOnly> {
+    pub(super) facts: Vec<Notice>,
+    pub(super) counts: EventCounts,
+    pub(super) kept: K,
+}
+
+impl<K: Keep> EventSink for Notices<K> {
+    #[inline(always)]
+    fn record(&mut self, stream: StreamId, seq: u32, at: yichuang_core::Instant, by: &Actor, event: Event) {
+        self.kept.keep(stream, seq, at, by, &event);
         let fact = self.counts.digest(event);
         // The simulator reacts to nothing in the other events (see `Replication::note`).
         if !matches!(fact, Fact::Other) {
@@ -205,7 +235,7 @@ impl EventSink for Notices {
     }
 }
 
-impl Replication<'_> {
+impl<K: Keep> Replication<'_, K> {
     /// Processes the events of a command, or turns its rejection into an error.
     pub(super) fn after_command(
         &mut self,

@@ -11,7 +11,7 @@ use super::{Fail, MAX_SAMPLES, Replication, WINDOW_STATIONS, What};
 use crate::scenario::WarmUp;
 use crate::stats::Level;
 
-impl Replication<'_> {
+impl<K: super::Keep> Replication<'_, K> {
     pub(super) fn complete(&mut self, slot: u32, on_time: bool) -> Result<(), Fail> {
         let c = self.cases[slot as usize];
         let case = self.engine.case(CaseId(c.id));

@@ -48,6 +48,7 @@ use crate::random::{Stream, derive};
 use crate::scenario::{CLASSES, Rate, Scenario, Stop, WarmUp, class_name};
 use crate::stats::{Level, Tally};
 use facts::{EventCounts, MemberInfo, Notices};
+pub(crate) use facts::{EveryEvent, FactsOnly, Keep};
 use queues::{Job, Station};
 pub use results::{BundleResult, Gantt, RepResult, Series, StationResult};
 
@@ -246,8 +247,9 @@ struct StreamTemplate {
     trace_pos: usize,
 }
 
-/// One replication in progress.
-pub(crate) struct Replication<'s> {
+/// One replication in progress; `K` is what it keeps of the engine's events besides the facts
+/// (nothing, [`FactsOnly`], unless an event log is asked for).
+pub(crate) struct Replication<'s, K: Keep = FactsOnly> {
     sc: &'s Scenario,
     def: Arc<Definition>,
     engine: Engine,
@@ -268,7 +270,7 @@ pub(crate) struct Replication<'s> {
     /// (otherwise the deadline, hence the wake-up, is unchanged).
     timers_touched: bool,
     agenda: Agenda<What>,
-    out: Notices,
+    out: Notices<K>,
     cases: Vec<CaseRec>,
     members: Vec<MemberRec>,
     stride: usize,
@@ -322,7 +324,7 @@ pub(crate) struct Replication<'s> {
 /// Progress units of one replication.
 pub(crate) const PROGRESS_UNITS: u64 = 1000;
 
-impl<'s> Replication<'s> {
+impl<'s, K: Keep> Replication<'s, K> {
     pub fn new(
         sc: &'s Scenario,
         def: Arc<Definition>,
@@ -330,7 +332,7 @@ impl<'s> Replication<'s> {
         seed: u64,
         cases: Option<u64>,
         progress: Option<&'s AtomicU64>,
-    ) -> Replication<'s> {
+    ) -> Replication<'s, K> {
         let rep_key = derive(seed, u64::from(rep));
         let spec = &sc.spec;
         let stop = match cases {
@@ -475,7 +477,7 @@ impl<'s> Replication<'s> {
             wake_at: f64::INFINITY,
             timers_touched: false,
             agenda: Agenda::with_capacity(capacity),
-            out: Notices { facts: Vec::with_capacity(64), counts: EventCounts::new() },
+            out: Notices { facts: Vec::with_capacity(64), counts: EventCounts::new(), kept: K::default() },
             cases: Vec::with_capacity(capacity),
             members: Vec::with_capacity(capacity * stride),
             stride,
@@ -521,10 +523,15 @@ impl<'s> Replication<'s> {
 
     /// Runs the replication to its stop rule.
     pub fn run(self) -> Result<RepResult, SimError> {
+        self.run_boxed().map(|(result, _)| result).map_err(|e| *e)
+    }
+
+    /// Runs the replication and hands back what it kept of the engine's events too.
+    pub fn run_keeping(self) -> Result<(RepResult, K), SimError> {
         self.run_boxed().map_err(|e| *e)
     }
 
-    fn run_boxed(mut self) -> Result<RepResult, Fail> {
+    fn run_boxed(mut self) -> Result<(RepResult, K), Fail> {
         let wall = std::time::Instant::now();
         for k in 0..self.streams.len() {
             self.arrivals_open += 1;
@@ -563,7 +570,7 @@ impl<'s> Replication<'s> {
         if let Some(p) = self.progress {
             p.fetch_add(PROGRESS_UNITS - self.progress_done, AtomicOrdering::Relaxed);
         }
-        Ok(self.result)
+        Ok((self.result, self.out.kept))
     }
 
     #[inline(never)]

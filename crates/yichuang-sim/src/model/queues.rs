@@ -126,7 +126,7 @@ impl Station {
     }
 }
 
-impl Replication<'_> {
+impl<K: super::Keep> Replication<'_, K> {
     #[inline]
     pub(super) fn enqueue(&mut self, station: usize, slot: u32, member: u16) {
         let c = &self.cases[slot as usize];

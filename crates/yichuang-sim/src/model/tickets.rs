@@ -7,7 +7,7 @@ use super::facts::Fact;
 use super::{Fail, K_TICKETS, Replication, TicketRec, What};
 use crate::random::{Stream, derive};
 
-impl Replication<'_> {
+impl<K: super::Keep> Replication<'_, K> {
     #[inline(never)]
     pub(super) fn note_ticket(&mut self, ticket: TicketId, fact: &Fact) -> Result<(), Fail> {
         match fact {
