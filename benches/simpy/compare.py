@@ -63,7 +63,7 @@ def kpis(args):
             shown = " ".join(f"{k} {util[k]:.3f}" for k in ["intake", "dept-a", "dept-b", "dept-e"] if k in util)
             print(
                 f"{args.variant:13} {seed:>9} {name:9} {c['mean']:8.1f} "
-                f"[{c['ci95'][0]:7.1f}, {c['ci95'][1]:7.1f}] {result['on_time_rate']:8.3f}  {shown}"
+                f"[{c['ci'][0]:7.1f}, {c['ci'][1]:7.1f}] {result['on_time_rate']:8.3f}  {shown}"
             )
             means[name].append(c["mean"])
     if len(args.seeds) > 1:

@@ -14,7 +14,7 @@ case by case.
 
 Prints one JSON object with the fields `yichuang simulate --format json` gives for the parity
 comparison: cases, wall_seconds, cases_per_second, cycle_time_minutes {mean, p50, p95, p99,
-ci95}, on_time_rate and utilisation {station: value}.
+ci}, on_time_rate and utilisation {station: value}.
 """
 
 import argparse
@@ -126,7 +126,7 @@ def summary(xs):
     size = n // k
     batches = [statistics.fmean(xs[i * size:(i + 1) * size]) for i in range(k)]
     half = 2.093 * statistics.stdev(batches) / math.sqrt(k)  # t(0.975, 19)
-    return {"mean": mean, "p50": q(0.5), "p95": q(0.95), "p99": q(0.99), "max": s[-1], "ci95": [mean - half, mean + half]}
+    return {"mean": mean, "p50": q(0.5), "p95": q(0.95), "p99": q(0.99), "max": s[-1], "ci": [mean - half, mean + half]}
 
 
 def main():

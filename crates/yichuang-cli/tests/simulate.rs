@@ -55,7 +55,8 @@ fn parity_json_has_the_fields_the_reference_comparison_reads() {
     for key in ["mean", "p50", "p95", "p99"] {
         assert!(cycle[key].as_f64().is_some_and(|x| x > 0.0), "cycle_time_minutes.{key}: {cycle}");
     }
-    assert_eq!(cycle["ci95"].as_array().map(Vec::len), Some(2), "{cycle}");
+    assert_eq!(cycle["ci"].as_array().map(Vec::len), Some(2), "{cycle}");
+    assert_eq!(v["confidence"], 0.95);
     assert!(v["on_time_rate"].as_f64().is_some_and(|r| (0.0..=1.0).contains(&r)));
     for station in ["consult", "intake", "delivery", "dept-a", "dept-b", "dept-c", "dept-d", "dept-e"] {
         assert!(v["utilisation"][station].as_f64().is_some(), "utilisation.{station}");
@@ -75,7 +76,7 @@ fn table_csv_and_charts() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     let run = check(&["simulate", &path, "--cases", "200", "--format", "csv"], 0);
-    assert!(run.stdout.starts_with("kpi,count,mean,p50,p90,p95,p99,max,ci95_low,ci95_high\n"));
+    assert!(run.stdout.starts_with("kpi,count,mean,p50,p90,p95,p99,max,ci_low,ci_high\n"));
     assert!(run.stdout.contains("\nutilisation.intake,"));
     // Counts fill the count column only, and every row has the header's ten columns.
     assert!(run.stdout.contains("\noutcomes.approved,") && run.stdout.contains("\nsla.task_overdue,0,,,,,,,,\n"));
@@ -108,7 +109,12 @@ fn compare_reports_the_paired_difference() {
     let kpis = v["differences"][0]["kpis"].as_array().expect("KPIs");
     let cycle = kpis.iter().find(|k| k["kpi"] == "cycle_time_minutes.mean").expect("cycle KPI");
     assert!(cycle["difference"].as_f64().is_some_and(|d| d > 0.0), "serial takes longer: {cycle}");
-    assert_eq!(cycle["significant"].is_boolean(), cycle["ci95"].is_array(), "{cycle}");
+    assert_eq!(cycle["significant"].is_boolean(), cycle["ci"].is_array(), "{cycle}");
+    let relative = cycle["relative"].as_f64().expect("relative difference");
+    let (diff, base) = (cycle["difference"].as_f64().unwrap_or(0.0), cycle["baseline"].as_f64().unwrap_or(1.0));
+    assert!((relative - diff / base).abs() < 1e-9, "{cycle}");
+    assert!(v["differences"][0]["family"].as_u64().is_some_and(|n| n >= 20), "the family of KPIs tested");
+    assert!(v["multiple_comparisons"].as_str().is_some_and(|m| m.contains("Holm")));
     for name in ["sla.case_overdue", "sla.task_overdue"] {
         assert!(kpis.iter().any(|k| k["kpi"] == name), "{name} is compared: {}", v["differences"]);
     }
@@ -119,10 +125,10 @@ fn compare_reports_the_paired_difference() {
     let v = json(&run.stdout);
     let kpis = v["differences"][0]["kpis"].as_array().expect("KPIs");
     let p95 = kpis.iter().find(|k| k["kpi"] == "cycle_time_minutes.p95").expect("p95 KPI");
-    assert!(p95["ci95"].is_null() && p95["significant"].is_null(), "{p95}");
+    assert!(p95["ci"].is_null() && p95["significant"].is_null() && p95["p_value"].is_null(), "{p95}");
     let run = check(&["compare", &a, &b, "--cases", "200", "--format", "csv"], 0);
     let p95 = run.stdout.lines().find(|l| l.contains(",cycle_time_minutes.p95,")).expect("p95 row");
-    assert!(p95.ends_with(",,,"), "no interval, no verdict: {p95}");
+    assert!(p95.ends_with(",,,,"), "no interval, no p-value, no verdict: {p95}");
     let run = check(&["compare", &a, &b, "--cases", "200"], 0);
     assert!(run.stdout.contains("parity-serial − parity-parallel"), "{}", run.stdout);
     // A KPI without an interval (a quantile) is not tested, so its verdict is "—", not "no".
@@ -130,7 +136,11 @@ fn compare_reports_the_paired_difference() {
     assert!(p95.ends_with('—') && !p95.ends_with("no"), "{p95}");
     let mean = run.stdout.lines().find(|l| l.trim_start().starts_with("cycle_time_minutes.mean")).expect("mean row");
     assert!(mean.ends_with("yes") || mean.ends_with("no"), "{mean}");
-    assert!(!run.stdout.contains("note:"), "same definition, cases measured: nothing to note\n{}", run.stdout);
+    assert!(
+        !run.stdout.contains("note: the scenarios") && !run.stdout.contains("measured no case"),
+        "same definition, cases measured: nothing to note\n{}",
+        run.stdout
+    );
     // Another hall, measuring nothing within 300 arrivals (its warm-up is two weeks): both noted.
     let run = check(&["compare", &a, &scenario("county-hall.ron"), "--cases", "300"], 0);
     assert!(run.stdout.contains("note: the scenarios simulate different definitions (parity-hall and county-hall)"));
@@ -244,10 +254,10 @@ fn awkward_scenario_names_are_quoted_contained_and_told_apart() {
     let run = check(&["compare", &base, &odd_text, "--cases", "200", "--format", "csv"], 0);
     let mut lines = run.stdout.lines();
     let header = csv_fields(lines.next().expect("header"));
-    assert_eq!(header.len(), 9, "{header:?}");
+    assert_eq!(header.len(), 12, "{header:?}");
     for line in lines {
         let fields = csv_fields(line);
-        assert_eq!(fields.len(), 9, "{line}");
+        assert_eq!(fields.len(), 12, "{line}");
         assert_eq!(fields[0], r#"../并联, "快""#, "{line}");
     }
     let charts = dir.join("charts");
@@ -390,4 +400,67 @@ fn the_event_log_is_the_first_replications_history() {
     let run = check(&["simulate", &path, "--cases", "60", "--event-log", bad.to_str().expect("path")], 2);
     assert!(run.stderr.contains(".xes, .jsonocel, .sqlite, .csv or .jsonl") && run.stdout.is_empty(), "{}", run.stderr);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--confidence` sets the level of every interval (wider at 99 % than at 90 %, the same
+/// centre) and refuses levels it does not offer; `compare --kpi` narrows the family of tests
+/// to the KPIs named (aliases accepted) and refuses an unknown name, listing the known ones.
+#[test]
+fn confidence_levels_and_named_kpis() {
+    let path = scenario("parity-parallel.ron");
+    let interval = |level: &str| {
+        let run = check(&["simulate", &path, "--cases", "300", "--format", "json", "--confidence", level], 0);
+        let v = json(&run.stdout);
+        assert_eq!(v["confidence"].as_f64(), Some(level.parse::<f64>().expect("a number")));
+        let cycle = &v["cycle_time_minutes"];
+        let ci: Vec<f64> = cycle["ci"].as_array().expect("interval").iter().filter_map(|x| x.as_f64()).collect();
+        (cycle["mean"].as_f64().expect("mean"), ci[1] - ci[0])
+    };
+    let ((m90, w90), (m99, w99)) = (interval("0.90"), interval("0.99"));
+    assert_eq!(m90, m99, "the same estimate");
+    assert!(w99 > 1.3 * w90, "99 % [{w99}] is wider than 90 % [{w90}]");
+    let table = check(&["simulate", &path, "--cases", "300", "--confidence", "99%"], 0);
+    assert!(table.stdout.contains("99 % CI of the mean"), "{}", table.stdout);
+    let refused = check(&["simulate", &path, "--confidence", "0.5"], 2);
+    assert!(refused.stderr.contains("use 0.90, 0.95 or 0.99"), "{}", refused.stderr);
+
+    let serial = scenario("parity-serial.ron");
+    let named = &["compare", &path, &serial, "--cases", "300", "--format", "json", "--kpi", "cycle_time.mean"];
+    let v = json(&check(named, 0).stdout);
+    let kpis = v["differences"][0]["kpis"].as_array().expect("KPIs");
+    assert_eq!(kpis.len(), 1, "{kpis:?}");
+    assert_eq!(kpis[0]["kpi"], "cycle_time_minutes.mean");
+    assert_eq!(v["differences"][0]["family"], 1);
+    let unknown = check(&["compare", &path, &serial, "--kpi", "cycle.mean"], 2);
+    assert!(
+        unknown.stderr.contains("unknown KPI `cycle.mean`") && unknown.stderr.contains("utilisation.dept-e"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+/// The comparison table prints each figure by its kind, never with four decimals and never as
+/// "-0.0": minutes with one decimal, shares as percentages and their differences in points,
+/// trips with two decimals, counts as integers.
+#[test]
+fn compare_prints_figures_by_kind() {
+    let (a, b) = (scenario("parity-parallel.ron"), scenario("parity-serial.ron"));
+    let run = check(&["compare", &a, &b, "--cases", "300", "--replications", "2"], 0);
+    let row = |kpi: &str| {
+        run.stdout.lines().find(|l| l.trim_start().starts_with(&format!("{kpi} "))).unwrap_or_else(|| {
+            panic!("no {kpi} row:\n{}", run.stdout);
+        })
+    };
+    assert!(row("on_time_rate").contains(" %") && row("on_time_rate").contains(" pp"), "{}", row("on_time_rate"));
+    assert!(
+        row("sla.task_overdue").split_whitespace().nth(1).is_some_and(|c| !c.contains('.')),
+        "{}",
+        row("sla.task_overdue")
+    );
+    let trips = row("trips.mean").split_whitespace().nth(1).expect("baseline");
+    assert_eq!(trips.split('.').nth(1).map(str::len), Some(2), "{trips}");
+    let cycle = row("cycle_time_minutes.mean").split_whitespace().nth(1).expect("baseline");
+    assert_eq!(cycle.split('.').nth(1).map(str::len), Some(1), "{cycle}");
+    assert!(!run.stdout.contains("-0.0") && !run.stdout.contains("0.0000"), "{}", run.stdout);
+    assert!(run.stdout.contains("Holm–Bonferroni"), "the table says how the family is controlled");
 }

@@ -25,6 +25,7 @@
 
 mod agenda;
 mod clock;
+pub mod kpis;
 mod model;
 pub mod random;
 pub mod report;
@@ -37,7 +38,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Condvar, Mutex};
 
 pub use model::{BundleResult, Gantt, RepResult, Series, StationResult};
-pub use report::{Aggregate, Comparison, Report};
+pub use report::{Aggregate, CompareOptions, Comparison, Report};
 pub use scenario::{Problem, Scenario, ScenarioError};
 
 /// Why a simulation stopped.
@@ -87,6 +88,11 @@ pub enum SimError {
         /// The scenario's warm-up in cases.
         warm_up: u64,
     },
+    /// A confidence level outside [0.5, 1).
+    #[error(
+        "confidence {0} is not a level for an interval; give a number from 0.5 to below 1, such as 0.90, 0.95 or 0.99"
+    )]
+    Confidence(String),
     /// A worker thread panicked (a bug); the message is the panic's.
     #[error("a simulation thread failed: {0}")]
     Worker(String),
@@ -105,6 +111,8 @@ pub struct RunOptions<'p> {
     pub threads: usize,
     /// Progress counter: each replication adds 1,000 units as it goes.
     pub progress: Option<&'p AtomicU64>,
+    /// Confidence level of every interval (default 0.95).
+    pub confidence: Option<f64>,
 }
 
 impl RunOptions<'_> {
@@ -118,9 +126,19 @@ impl RunOptions<'_> {
         self.seed.unwrap_or(scenario.spec.seed)
     }
 
+    /// Confidence level of the intervals.
+    pub fn confidence(&self) -> f64 {
+        self.confidence.unwrap_or(0.95)
+    }
+
     /// Checks the options against `scenario`: the scenario's own stop was checked against its
     /// warm-up when it was loaded, an override of the case count is checked here.
     pub fn check(&self, scenario: &Scenario) -> Result<(), SimError> {
+        if let Some(level) = self.confidence
+            && !(0.5..1.0).contains(&level)
+        {
+            return Err(SimError::Confidence(level.to_string()));
+        }
         match (self.cases, scenario.spec.warm_up) {
             (Some(cases), scenario::WarmUp::Cases(warm_up)) if warm_up >= cases => {
                 Err(SimError::NothingToMeasure { scenario: scenario.spec.name.clone(), cases, warm_up })
@@ -308,12 +326,18 @@ pub fn simulate(scenario: &Scenario, options: &RunOptions<'_>) -> Result<Report,
     let wall = std::time::Instant::now();
     let results = aggregate(scenario, options)?;
     let threads = options.threads(options.replications(scenario));
-    Ok(Report::build(scenario, options.seed(scenario), threads, &results, wall.elapsed().as_secs_f64()))
+    let level = options.confidence();
+    Ok(Report::build(scenario, options.seed(scenario), threads, level, &results, wall.elapsed().as_secs_f64()))
 }
 
-/// Runs scenarios with common random numbers (same seed, same replications) and reports each
-/// against the first, with paired confidence intervals of the differences.
-pub fn compare(scenarios: &[&Scenario], options: &RunOptions<'_>) -> Result<Comparison, SimError> {
+/// Runs scenarios with the same replications (and, unless `compare.independent`, the same
+/// seed: common random numbers) and reports each against the first, with paired confidence
+/// intervals of the differences and Holm's control of each scenario's family of tests.
+pub fn compare(
+    scenarios: &[&Scenario],
+    options: &RunOptions<'_>,
+    compare: &CompareOptions,
+) -> Result<Comparison, SimError> {
     let first = scenarios.first().expect("compare needs at least one scenario");
     let options =
         RunOptions { replications: Some(options.replications(first)), seed: Some(options.seed(first)), ..*options };
@@ -321,11 +345,13 @@ pub fn compare(scenarios: &[&Scenario], options: &RunOptions<'_>) -> Result<Comp
     for s in scenarios {
         options.check(s)?;
     }
+    let seed = options.seed(first);
     let mut runs = Vec::with_capacity(scenarios.len());
-    for s in scenarios {
+    for (i, s) in scenarios.iter().enumerate() {
         let wall = std::time::Instant::now();
-        let results = aggregate(s, &options)?;
+        let own = RunOptions { seed: Some(report::run_seed(seed, i, compare.independent)), ..options };
+        let results = aggregate(s, &own)?;
         runs.push((*s, results, wall.elapsed().as_secs_f64()));
     }
-    Ok(Comparison::build(&runs, &options))
+    Ok(Comparison::build(&runs, &options, compare))
 }

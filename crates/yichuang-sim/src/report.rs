@@ -1,28 +1,33 @@
 //! Reports: the KPIs of a scenario across its replications, and paired comparisons.
 //!
 //! Every KPI of a case (cycle time, waits, trips) is summarised as [`Summary`]: the pooled
-//! count, p50/p90/p95/p99 and max, and the mean with its 95 % confidence interval, one
-//! estimator ([`PooledTally::estimate`]: the mean of the replication means with several
-//! replications). Station figures (utilisation, queue length) are one value per replication:
-//! their mean, with a confidence interval when there are at least two replications.
+//! count, p50/p90/p95/p99 and max, and the mean with its confidence interval (at the run's
+//! confidence level, 95 % unless asked otherwise), one estimator ([`PooledTally::estimate`]:
+//! the mean of the replication means with several replications). Station figures
+//! (utilisation, queue length) are one value per replication: their mean, with a confidence
+//! interval when there are at least two replications.
+//!
+//! A [`Comparison`] tests every KPI of the [catalogue](crate::kpis) for a difference from the
+//! baseline and controls the family of those tests with Holm's step-down procedure.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::RunOptions;
+use crate::kpis::{Kind, catalogue};
 use crate::model::{Gantt, RepResult, Series};
 use crate::scenario::Scenario;
-use crate::stats::{Batches, Histogram, PooledTally, Summary, mean_ci, paired_ratio_ci};
+use crate::stats::{Histogram, PooledTally, Summary, mean_estimate};
 
 /// A rate (fraction of cases) with its confidence interval.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rate {
     /// The fraction, 0–1: with several replications the mean of the replications' fractions
-    /// (those with cases), else the fraction of the cases; the centre of `ci95`.
+    /// (those with cases), else the fraction of the cases; the centre of `ci`.
     pub rate: f64,
-    /// 95 % confidence interval.
-    pub ci95: Option<[f64; 2]>,
+    /// Confidence interval at the report's level.
+    pub ci: Option<[f64; 2]>,
 }
 
 /// A per-replication figure averaged over replications.
@@ -30,29 +35,30 @@ pub struct Rate {
 pub struct Figure {
     /// Mean over replications.
     pub mean: f64,
-    /// 95 % confidence interval (two replications or more).
-    pub ci95: Option<[f64; 2]>,
+    /// Confidence interval at the report's level (two replications or more).
+    pub ci: Option<[f64; 2]>,
 }
 
 impl Figure {
-    fn of(values: &[f64]) -> Figure {
-        // Summed from +0.0: an empty sum of floats is -0.0, which would print as "-0.0".
-        let mean = values.iter().fold(0.0, |sum, x| sum + x) / values.len().max(1) as f64;
-        Figure { mean, ci95: mean_ci(values).map(|(_, ci)| ci) }
+    fn of(values: &[f64], level: f64) -> Figure {
+        match mean_estimate(values) {
+            Some(e) => Figure { mean: e.value, ci: e.ci(level) },
+            None => Figure { mean: 0.0, ci: None },
+        }
     }
 
     /// [`Figure::of`] for a quantity that is never negative (a queue length, WIP, throughput):
     /// the interval is clipped at 0.
-    fn non_negative(values: &[f64]) -> Figure {
-        let Figure { mean, ci95 } = Figure::of(values);
-        Figure { mean, ci95: ci95.map(|[lo, hi]| [lo.max(0.0), hi]) }
+    fn non_negative(values: &[f64], level: f64) -> Figure {
+        let Figure { mean, ci } = Figure::of(values, level);
+        Figure { mean, ci: ci.map(|[lo, hi]| [lo.max(0.0), hi]) }
     }
 
     /// [`Figure::of`] for a fraction (utilisation): the interval is clipped to [0, 1], where
     /// every value lies (a t interval over few replications can reach past either end).
-    fn fraction(values: &[f64]) -> Figure {
-        let Figure { mean, ci95 } = Figure::of(values);
-        Figure { mean, ci95: ci95.map(clamp_fraction) }
+    fn fraction(values: &[f64], level: f64) -> Figure {
+        let Figure { mean, ci } = Figure::of(values, level);
+        Figure { mean, ci: ci.map(clamp_fraction) }
     }
 }
 
@@ -115,8 +121,11 @@ pub struct SteadyState {
 pub struct Unsteady {
     /// Station name.
     pub station: String,
-    /// Its offered load (≥ 1: more work arrives than its servers can do).
+    /// Its offered load (mean over replications).
     pub offered_load: Option<f64>,
+    /// Whether the offered load is at or above 1 beyond its noise (the lower end of its
+    /// interval): more work arrives than its servers can do.
+    pub overloaded: bool,
     /// Whether its queue rose through the arrival period.
     pub queue_growing: bool,
 }
@@ -180,9 +189,9 @@ pub struct Ratings {
     /// that recorded a rating (the same figure as the `ratings.bad_rate` row of a comparison).
     /// `None` when no replication recorded one.
     pub bad_rate: Option<f64>,
-    /// 95 % confidence interval of `bad_rate` over replications (two replications with ratings
-    /// or more), clipped to [0, 1].
-    pub bad_rate_ci95: Option<[f64; 2]>,
+    /// Confidence interval of `bad_rate` over replications (two replications with ratings or
+    /// more), clipped to [0, 1].
+    pub bad_rate_ci: Option<[f64; 2]>,
 }
 
 /// SLA clocks (时限监控) raised during the runs, warm-up included: how often a case's clock
@@ -246,6 +255,8 @@ pub struct Report {
     pub replications: u32,
     /// Seed.
     pub seed: u64,
+    /// Confidence level of every interval (`ci`), e.g. 0.95.
+    pub confidence: f64,
     /// Worker threads.
     pub threads: usize,
     /// Completed measured cases (all replications).
@@ -265,8 +276,8 @@ pub struct Report {
     pub working_cycle_time_minutes: Option<Summary>,
     /// On-time rate (see `on_time` in the scenario).
     pub on_time_rate: f64,
-    /// Its 95 % confidence interval.
-    pub on_time_rate_ci95: Option<[f64; 2]>,
+    /// Its confidence interval.
+    pub on_time_rate_ci: Option<[f64; 2]>,
     /// Waiting split.
     pub waiting_minutes: Waiting,
     /// Whether the run describes a steady state; when not, which stations are overloaded.
@@ -320,8 +331,8 @@ pub struct PooledStation {
     pub sojourn: Vec<Option<f64>>,
     /// Services, all replications.
     pub served: f64,
-    /// Offered load of each replication.
-    pub offered_load: Vec<Option<f64>>,
+    /// Offered load of each replication, and its standard error.
+    pub offered_load: Vec<Option<(f64, f64)>>,
     /// Rise of the queue of each replication (0: no clear rise).
     pub queue_growth: Vec<Option<f64>>,
     /// Joins at which its task finished last, and the join minutes after, all replications.
@@ -515,31 +526,46 @@ impl Aggregate {
 }
 
 /// A fraction of cases: the estimate of [`PooledTally::estimate`] of a 0/1 tally.
-fn rate(tally: &PooledTally) -> Option<Rate> {
-    tally.estimate().map(|(rate, ci)| Rate { rate, ci95: ci.map(clamp_fraction) })
+fn rate(tally: &PooledTally, level: f64) -> Option<Rate> {
+    tally.estimate().map(|e| Rate { rate: e.value, ci: e.ci(level).map(clamp_fraction) })
 }
 
 impl Report {
-    /// Builds the report of one scenario from its replications, folded in replication order.
-    pub fn build(scenario: &Scenario, seed: u64, threads: usize, agg: &Aggregate, wall_seconds: f64) -> Report {
-        let on_time = rate(&agg.on_time);
+    /// Builds the report of one scenario from its replications, folded in replication order,
+    /// with intervals at confidence `level` (e.g. 0.95).
+    pub fn build(
+        scenario: &Scenario,
+        seed: u64,
+        threads: usize,
+        level: f64,
+        agg: &Aggregate,
+        wall_seconds: f64,
+    ) -> Report {
+        let on_time = rate(&agg.on_time, level);
         let mut stations = BTreeMap::new();
         let mut utilisation = BTreeMap::new();
         let joins: u64 = agg.stations.iter().map(|s| s.last_at_join.0).sum();
         let mut unsteady = Vec::new();
         for st in &agg.stations {
-            let util = Figure::fraction(&st.utilisation);
+            let util = Figure::fraction(&st.utilisation, level);
             utilisation.insert(st.name.clone(), util.mean);
-            let loads: Vec<f64> = st.offered_load.iter().flatten().copied().collect();
-            let offered_load = (!loads.is_empty()).then(|| Figure::non_negative(&loads));
+            let loads: Vec<f64> = st.offered_load.iter().flatten().map(|l| l.0).collect();
+            let offered_load = (!loads.is_empty()).then(|| Figure::non_negative(&loads, level));
             let judged = st.queue_growth.iter().flatten().count();
             let growing = st.queue_growth.iter().flatten().filter(|&&g| g > 0.0).count();
             let queue_growing = judged > 0 && 2 * growing > judged;
-            let overloaded = offered_load.as_ref().is_some_and(|f| f.mean >= 1.0);
+            // Overloaded beyond the noise: the whole interval at or above 1 (with one
+            // replication, the estimate less the normal quantile's worth of its standard error).
+            let lower = match st.offered_load.as_slice() {
+                [Some((load, se))] => Some(load - crate::stats::t_quantile(0.5 + level / 2.0, 1_000_000) * se),
+                _ => offered_load.as_ref().and_then(|f| f.ci.map(|[lo, _]| lo)),
+            };
+            let overloaded = lower.is_some_and(|lo| lo >= 1.0);
             if overloaded || queue_growing {
                 unsteady.push(Unsteady {
                     station: st.name.clone(),
                     offered_load: offered_load.as_ref().map(|f| f.mean),
+                    overloaded,
                     queue_growing,
                 });
             }
@@ -553,12 +579,12 @@ impl Report {
                     kind: if st.window { "window" } else { "department" },
                     servers: st.servers,
                     utilisation: util,
-                    queue_length: Figure::non_negative(&st.queue_mean),
+                    queue_length: Figure::non_negative(&st.queue_mean, level),
                     queue_length_max: st.queue_max,
-                    queue_wait_minutes: Summary::of(&st.wait),
+                    queue_wait_minutes: Summary::of(&st.wait, level),
                     sojourn_minutes: {
                         let means: Vec<f64> = st.sojourn.iter().flatten().copied().collect();
-                        (!means.is_empty()).then(|| Figure::non_negative(&means))
+                        (!means.is_empty()).then(|| Figure::non_negative(&means, level))
                     },
                     served: st.served / st.utilisation.len().max(1) as f64,
                     offered_load,
@@ -576,15 +602,15 @@ impl Report {
                 b.id.clone(),
                 BundleReport {
                     cases: b.cycle.count(),
-                    cycle_time_minutes: Summary::of(&b.cycle),
-                    on_time: rate(&b.on_time),
+                    cycle_time_minutes: Summary::of(&b.cycle, level),
+                    on_time: rate(&b.on_time, level),
                 },
             );
         }
         let stars = agg.ratings;
         // A replication without a rating has no share: left out, as in `compare`.
         let bad_rates: Vec<f64> = agg.bad_rate.iter().flatten().copied().collect();
-        let bad_rate = (!bad_rates.is_empty()).then(|| Figure::fraction(&bad_rates));
+        let bad_rate = (!bad_rates.is_empty()).then(|| Figure::fraction(&bad_rates, level));
         let charts = ChartData {
             cycle: agg.cycle.hist.clone(),
             series: agg.series.clone(),
@@ -598,30 +624,31 @@ impl Report {
             definition: scenario.definition_id(),
             replications: agg.replications,
             seed,
+            confidence: level,
             threads,
             cases: agg.completed,
             arrivals: agg.arrivals,
             unfinished: agg.unfinished,
             wall_seconds,
             cases_per_second: if wall_seconds > 0.0 { agg.arrivals as f64 / wall_seconds } else { 0.0 },
-            cycle_time_minutes: Summary::of(&agg.cycle),
-            working_cycle_time_minutes: Summary::of(&agg.cycle_working),
+            cycle_time_minutes: Summary::of(&agg.cycle, level),
+            working_cycle_time_minutes: Summary::of(&agg.cycle_working, level),
             on_time_rate: on_time.as_ref().map_or(f64::NAN, |r| r.rate),
-            on_time_rate_ci95: on_time.and_then(|r| r.ci95),
+            on_time_rate_ci: on_time.and_then(|r| r.ci),
             waiting_minutes: Waiting {
-                queue: Summary::of(&agg.queue),
-                join: Summary::of(&agg.join),
-                materials: Summary::of(&agg.materials),
-                special_procedure: Summary::of(&agg.special),
-                service: Summary::of(&agg.service),
-                closed_hours: Summary::of(&agg.closed),
+                queue: Summary::of(&agg.queue, level),
+                join: Summary::of(&agg.join, level),
+                materials: Summary::of(&agg.materials, level),
+                special_procedure: Summary::of(&agg.special, level),
+                service: Summary::of(&agg.service, level),
+                closed_hours: Summary::of(&agg.closed, level),
             },
             steady_state: SteadyState { steady: unsteady.is_empty(), unsteady },
             utilisation,
             stations,
-            wip: Wip { mean: Figure::non_negative(&agg.wip_mean), max: agg.wip_max },
-            throughput_per_day: Figure::non_negative(&throughput),
-            trips: Summary::of(&agg.trips),
+            wip: Wip { mean: Figure::non_negative(&agg.wip_mean, level), max: agg.wip_max },
+            throughput_per_day: Figure::non_negative(&throughput, level),
+            trips: Summary::of(&agg.trips, level),
             bundles,
             outcomes: Outcomes {
                 approved: agg.outcomes[0],
@@ -633,7 +660,7 @@ impl Report {
                 stars,
                 by_default: agg.default_ratings,
                 bad_rate: bad_rate.as_ref().map(|f| f.mean),
-                bad_rate_ci95: bad_rate.and_then(|f| f.ci95),
+                bad_rate_ci: bad_rate.and_then(|f| f.ci),
             },
             sla: SlaCounts {
                 case_warnings: agg.sla_raised[0][0],
@@ -645,7 +672,7 @@ impl Report {
                 opened: agg.tickets_opened.clone(),
                 closed: agg.tickets_closed,
                 abandoned: agg.tickets_abandoned,
-                closure_minutes: Summary::of(&agg.ticket_closure),
+                closure_minutes: Summary::of(&agg.ticket_closure, level),
             },
             events: agg.events.clone(),
             charts,
@@ -656,22 +683,30 @@ impl Report {
 /// The difference of one KPI between a scenario and the baseline.
 #[derive(Debug, Clone, Serialize)]
 pub struct KpiDifference {
-    /// KPI name, e.g. `cycle_time_minutes.mean`.
+    /// KPI name, e.g. `cycle_time_minutes.mean` ([`crate::kpis::catalogue`]).
     pub kpi: String,
-    /// Baseline value (for the p95, throughput and 差评率 rows with several replications: the
-    /// mean over replications of each replication's figure).
+    /// What it measures: how it is printed (minutes, share, count …).
+    pub kind: Kind,
+    /// Baseline value (for per-replication figures such as the p95, throughput and 差评率
+    /// with several replications: the mean over replications of each replication's figure).
     pub baseline: f64,
     /// This scenario's value, the same way.
     pub value: f64,
-    /// The paired difference, centre of `ci95`: the mean of the per-replication differences
+    /// The paired difference, centre of `ci`: the mean of the per-replication differences
     /// (pairs where either run has no value left out), or with one replication `value −
     /// baseline`. Equal to `value − baseline` when both runs have a value in every replication.
     pub difference: f64,
-    /// 95 % confidence interval of the paired difference: over replications when there are
+    /// `difference / baseline` (`None` when the baseline is 0).
+    pub relative: Option<f64>,
+    /// Confidence interval of the paired difference: over replications when there are
     /// several, else over batches of cases paired by arrival number.
-    pub ci95: Option<[f64; 2]>,
-    /// Whether the interval excludes 0; `None` (JSON `null`) when there is no interval, and so
-    /// no test.
+    pub ci: Option<[f64; 2]>,
+    /// `ci / baseline`: the interval of the relative difference, the baseline taken as known.
+    pub relative_ci: Option<[f64; 2]>,
+    /// Two-sided p-value of "no difference" (Student t); `None` without an interval.
+    pub p_value: Option<f64>,
+    /// Whether the difference is significant after Holm's correction for the family of KPIs
+    /// tested against this baseline; `None` (JSON `null`) when there is no test.
     pub significant: Option<bool>,
 }
 
@@ -680,6 +715,9 @@ pub struct KpiDifference {
 pub struct ScenarioDifference {
     /// Scenario name.
     pub scenario: String,
+    /// KPIs tested (those with a p-value): the family whose error rate Holm's procedure holds
+    /// at `1 − confidence`.
+    pub family: usize,
     /// Differences per KPI.
     pub kpis: Vec<KpiDifference>,
 }
@@ -689,199 +727,129 @@ pub struct ScenarioDifference {
 pub struct Comparison {
     /// Name of the first scenario.
     pub baseline: String,
-    /// Seed shared by every scenario (common random numbers).
+    /// Seed of the baseline (and, with common random numbers, of every scenario).
     pub seed: u64,
     /// Replications of every scenario.
     pub replications: u32,
+    /// Confidence level of every interval; `1 − confidence` is the family-wise error rate of
+    /// each scenario's tests.
+    pub confidence: f64,
+    /// `common`: every scenario draws the baseline's random numbers, case by case;
+    /// `independent`: each scenario draws its own.
+    pub random_numbers: &'static str,
+    /// How the family of tests is controlled.
+    pub multiple_comparisons: &'static str,
     /// Every scenario's report, baseline first.
     pub reports: Vec<Report>,
     /// Differences to the baseline, one entry per other scenario.
     pub differences: Vec<ScenarioDifference>,
 }
 
-/// A per-case KPI: its name, how to find its pooled tally, and its value in the two reports.
-type TallyKpi = (&'static str, fn(&Aggregate) -> &PooledTally, Option<f64>, Option<f64>);
-
-/// A paired difference and its 95 % confidence interval, centred on it.
-#[derive(Debug, Clone, Copy)]
-struct Paired {
-    difference: f64,
-    ci95: Option<[f64; 2]>,
+/// How `compare` runs and tests.
+#[derive(Debug, Clone, Default)]
+pub struct CompareOptions {
+    /// Each scenario draws its own random numbers (a seed derived from the baseline's and its
+    /// position) instead of the baseline's.
+    pub independent: bool,
+    /// The KPIs to test and report (catalogue names, [`crate::kpis::resolve`]d); empty: all.
+    pub kpis: Vec<String>,
 }
 
-/// The mean of paired differences and its t interval (none with a single difference).
-fn paired_values(diffs: &[f64]) -> Option<Paired> {
-    match diffs {
-        [] => None,
-        [one] => Some(Paired { difference: *one, ci95: None }),
-        _ => mean_ci(diffs).map(|(difference, ci)| Paired { difference, ci95: Some(ci) }),
+/// Holm's step-down procedure: given the p-values of a family of tests, which are rejected
+/// at family-wise error rate `alpha`. The i-th smallest p-value (from 0) is compared with
+/// `alpha / (m − i)`; the first that is not below stops the procedure, and it and every larger
+/// one are not rejected. Ties keep their order.
+pub fn holm(p_values: &[f64], alpha: f64) -> Vec<bool> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]).then(a.cmp(&b)));
+    let mut rejected = vec![false; m];
+    for (i, &k) in order.iter().enumerate() {
+        if p_values[k] <= alpha / (m - i) as f64 {
+            rejected[k] = true;
+        } else {
+            break;
+        }
     }
-}
-
-/// Paired difference of a per-case mean between two runs: with several replications, the
-/// mean of the differences of replication i's means (replications where either run observed
-/// nothing are left out) and its t interval; with one, the difference of the two means and
-/// the interval of that difference over batches of cases with the same arrival numbers.
-fn paired_tally(a: &PooledTally, b: &PooledTally) -> Option<Paired> {
-    if a.replications.len() >= 2 && a.replications.len() == b.replications.len() {
-        let diffs: Vec<f64> =
-            a.replication_means().zip(b.replication_means()).filter_map(|(x, y)| Some(y? - x?)).collect();
-        return paired_values(&diffs);
-    }
-    let ((ma, _), (mb, _)) = (a.estimate()?, b.estimate()?);
-    let (mut bx, mut by): (Batches, Batches) = (a.first_batches.clone()?, b.first_batches.clone()?);
-    let shift = bx.shift().max(by.shift());
-    bx.coarsen_to(shift);
-    by.coarsen_to(shift);
-    Some(Paired { difference: mb - ma, ci95: paired_ratio_ci(bx.sums(), by.sums(), (ma, mb)) })
-}
-
-/// Paired difference of a per-replication figure between two runs (replication i of one with
-/// replication i of the other; pairs where either has no value are left out); `None` with
-/// fewer than two replications.
-fn paired_figure(a: &[Option<f64>], b: &[Option<f64>]) -> Option<Paired> {
-    if a.len() < 2 || a.len() != b.len() {
-        return None;
-    }
-    let diffs: Vec<f64> = a.iter().zip(b).filter_map(|(x, y)| Some((*y)? - (*x)?)).collect();
-    paired_values(&diffs)
-}
-
-/// The mean over replications of a per-replication figure (those that have one).
-fn mean_of(values: &[Option<f64>]) -> Option<f64> {
-    let values: Vec<f64> = values.iter().flatten().copied().collect();
-    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-}
-
-/// Clips a paired difference of two fractions, and its interval, to [−1, 1].
-fn clamp_fraction_difference(paired: Option<Paired>) -> Option<Paired> {
-    paired.map(|p| Paired { ci95: p.ci95.map(|[lo, hi]| [lo.clamp(-1.0, 1.0), hi.clamp(-1.0, 1.0)]), ..p })
-}
-
-fn station_util(agg: &Aggregate, name: &str) -> Vec<Option<f64>> {
-    agg.stations
-        .iter()
-        .find(|s| s.name == name)
-        .map(|s| s.utilisation.iter().copied().map(Some).collect())
-        .unwrap_or_default()
+    rejected
 }
 
 impl Comparison {
     /// Builds the comparison from runs in order (the first is the baseline).
-    pub(crate) fn build(runs: &[(&Scenario, Aggregate, f64)], options: &RunOptions<'_>) -> Comparison {
+    pub(crate) fn build(
+        runs: &[(&Scenario, Aggregate, f64)],
+        options: &RunOptions<'_>,
+        compare: &CompareOptions,
+    ) -> Comparison {
         let base = &runs[0];
         let seed = options.seed(base.0);
+        let level = options.confidence();
         let reports: Vec<Report> = runs
             .iter()
-            .map(|(s, agg, wall)| Report::build(s, seed, options.threads(agg.replications), agg, *wall))
+            .enumerate()
+            .map(|(i, (s, agg, wall))| {
+                Report::build(
+                    s,
+                    run_seed(seed, i, compare.independent),
+                    options.threads(agg.replications),
+                    level,
+                    agg,
+                    *wall,
+                )
+            })
             .collect();
+        let baseline_kpis = catalogue(&base.1);
         let mut differences = Vec::new();
-        for (i, (s, results, _)) in runs.iter().enumerate().skip(1) {
-            let (ra, rb) = (&reports[0], &reports[i]);
+        for (s, results, _) in runs.iter().skip(1) {
+            let other = catalogue(results);
             let mut kpis = Vec::new();
-            let mut push = |kpi: String, a: Option<f64>, b: Option<f64>, paired: Option<Paired>| {
-                if let (Some(a), Some(b)) = (a, b) {
-                    let ci95 = paired.and_then(|p| p.ci95);
-                    let difference = paired.map_or(b - a, |p| p.difference);
-                    let significant = ci95.map(|[lo, hi]| lo > 0.0 || hi < 0.0);
-                    kpis.push(KpiDifference { kpi, baseline: a, value: b, difference, ci95, significant });
+            for a in &baseline_kpis {
+                if !compare.kpis.is_empty() && !compare.kpis.contains(&a.name) {
+                    continue;
                 }
-            };
-            let mean = |s: &Option<Summary>| s.as_ref().map(|s| s.mean);
-            let tallies: [TallyKpi; 7] = [
-                ("cycle_time_minutes.mean", |r| &r.cycle, mean(&ra.cycle_time_minutes), mean(&rb.cycle_time_minutes)),
-                (
-                    "working_cycle_time_minutes.mean",
-                    |r| &r.cycle_working,
-                    mean(&ra.working_cycle_time_minutes),
-                    mean(&rb.working_cycle_time_minutes),
-                ),
-                (
-                    "on_time_rate",
-                    |r| &r.on_time,
-                    ra.on_time_rate.is_finite().then_some(ra.on_time_rate),
-                    rb.on_time_rate.is_finite().then_some(rb.on_time_rate),
-                ),
-                (
-                    "waiting_minutes.queue.mean",
-                    |r| &r.queue,
-                    mean(&ra.waiting_minutes.queue),
-                    mean(&rb.waiting_minutes.queue),
-                ),
-                (
-                    "waiting_minutes.join.mean",
-                    |r| &r.join,
-                    mean(&ra.waiting_minutes.join),
-                    mean(&rb.waiting_minutes.join),
-                ),
-                (
-                    "waiting_minutes.materials.mean",
-                    |r| &r.materials,
-                    mean(&ra.waiting_minutes.materials),
-                    mean(&rb.waiting_minutes.materials),
-                ),
-                ("trips.mean", |r| &r.trips, mean(&ra.trips), mean(&rb.trips)),
-            ];
-            for (name, f, a, b) in tallies {
-                let paired = paired_tally(f(&base.1), f(results));
-                let paired = if name == "on_time_rate" { clamp_fraction_difference(paired) } else { paired };
-                push(name.to_owned(), a, b, paired);
+                let Some(b) = other.iter().find(|b| b.name == a.name) else { continue };
+                let (Some(ea), Some(eb), Some(d)) = (a.estimate(), b.estimate(), a.paired(b)) else { continue };
+                let ci = d.ci(level).map(|ci| a.kind.clip_difference(ci));
+                let relative = (ea.value != 0.0).then(|| d.value / ea.value.abs());
+                kpis.push(KpiDifference {
+                    kpi: a.name.clone(),
+                    kind: a.kind,
+                    baseline: ea.value,
+                    value: eb.value,
+                    difference: d.value,
+                    relative,
+                    ci,
+                    relative_ci: ci
+                        .filter(|_| ea.value != 0.0)
+                        .map(|[lo, hi]| [lo / ea.value.abs(), hi / ea.value.abs()]),
+                    p_value: d.p_value(),
+                    significant: None,
+                });
             }
-            // Per-replication figures: with several replications, each row's baseline and value
-            // are means over replications (the quantity its paired interval is about); with
-            // one, the replication's own figure.
-            let several = base.1.replications >= 2;
-            let figure = |pooled: Option<f64>, per_rep: &[Option<f64>]| if several { mean_of(per_rep) } else { pooled };
-            let p95 = |s: &Option<Summary>| s.as_ref().map(|s| s.p95);
-            push(
-                "cycle_time_minutes.p95".into(),
-                figure(p95(&ra.cycle_time_minutes), &base.1.cycle_p95),
-                figure(p95(&rb.cycle_time_minutes), &results.cycle_p95),
-                paired_figure(&base.1.cycle_p95, &results.cycle_p95),
-            );
-            push(
-                "throughput_per_day".into(),
-                figure(Some(ra.throughput_per_day.mean), &base.1.throughput),
-                figure(Some(rb.throughput_per_day.mean), &results.throughput),
-                paired_figure(&base.1.throughput, &results.throughput),
-            );
-            push(
-                "ratings.bad_rate".into(),
-                figure(ra.ratings.bad_rate, &base.1.bad_rate),
-                figure(rb.ratings.bad_rate, &results.bad_rate),
-                clamp_fraction_difference(paired_figure(&base.1.bad_rate, &results.bad_rate)),
-            );
-            // Clocks raised, as a mean count per replication (common random numbers give both
-            // scenarios the same arrivals).
-            for (name, who) in [("sla.case_overdue", 0), ("sla.task_overdue", 1)] {
-                let per_rep = |agg: &Aggregate| {
-                    let total: u64 = agg.sla_overdue.iter().map(|r| r[who]).sum();
-                    (!agg.sla_overdue.is_empty()).then(|| total as f64 / agg.sla_overdue.len() as f64)
-                };
-                let values = |agg: &Aggregate| agg.sla_overdue.iter().map(|r| Some(r[who] as f64)).collect::<Vec<_>>();
-                push(
-                    name.to_owned(),
-                    per_rep(&base.1),
-                    per_rep(results),
-                    paired_figure(&values(&base.1), &values(results)),
-                );
+            let tested: Vec<usize> = (0..kpis.len()).filter(|&k| kpis[k].p_value.is_some()).collect();
+            let p: Vec<f64> = tested.iter().map(|&k| kpis[k].p_value.unwrap_or(1.0)).collect();
+            for (&k, rejected) in tested.iter().zip(holm(&p, 1.0 - level)) {
+                kpis[k].significant = Some(rejected);
             }
-            for (name, u) in &ra.utilisation {
-                if let Some(v) = rb.utilisation.get(name) {
-                    let paired = paired_figure(&station_util(&base.1, name), &station_util(results, name));
-                    push(format!("utilisation.{name}"), Some(*u), Some(*v), clamp_fraction_difference(paired));
-                }
-            }
-            differences.push(ScenarioDifference { scenario: s.spec.name.clone(), kpis });
+            differences.push(ScenarioDifference { scenario: s.spec.name.clone(), family: tested.len(), kpis });
         }
         Comparison {
             baseline: base.0.spec.name.clone(),
             seed,
             replications: options.replications(base.0),
+            confidence: level,
+            random_numbers: if compare.independent { "independent" } else { "common" },
+            multiple_comparisons: "Holm–Bonferroni over each scenario's family of KPIs tested",
             reports,
             differences,
         }
     }
+}
+
+/// The seed of the `i`-th scenario of a comparison: the baseline's, or with independent random
+/// numbers one derived from it and `i`.
+pub(crate) fn run_seed(seed: u64, i: usize, independent: bool) -> u64 {
+    if independent && i > 0 { crate::random::derive(seed, 0x1D_E9E7 + i as u64) } else { seed }
 }
 
 #[cfg(test)]
@@ -892,26 +860,40 @@ mod tests {
     /// [0, 1]: it is clipped to the range of a fraction, and still contains the mean.
     #[test]
     fn a_fraction_interval_stays_within_zero_and_one() {
-        let wide = Figure::of(&[0.1, 0.9]);
-        let [lo, hi] = wide.ci95.expect("two values give an interval");
+        let wide = Figure::of(&[0.1, 0.9], 0.95);
+        let [lo, hi] = wide.ci.expect("two values give an interval");
         assert!(lo < 0.0 && hi > 1.0, "the unclipped interval [{lo}, {hi}] reaches past both ends");
-        let clipped = Figure::fraction(&[0.1, 0.9]);
+        let clipped = Figure::fraction(&[0.1, 0.9], 0.95);
         assert_eq!(clipped.mean, wide.mean);
-        assert_eq!(clipped.ci95, Some([0.0, 1.0]));
-        let narrow = Figure::fraction(&[0.50, 0.51, 0.52]);
-        assert_eq!(narrow.ci95, Figure::of(&[0.50, 0.51, 0.52]).ci95, "an interval inside [0, 1] is unchanged");
-        let clipped = clamp_fraction_difference(Some(Paired { difference: 0.1, ci95: Some([-1.7, 0.4]) }));
-        assert_eq!(clipped.and_then(|p| p.ci95), Some([-1.0, 0.4]));
+        assert_eq!(clipped.ci, Some([0.0, 1.0]));
+        let narrow = Figure::fraction(&[0.50, 0.51, 0.52], 0.95);
+        assert_eq!(narrow.ci, Figure::of(&[0.50, 0.51, 0.52], 0.95).ci, "an interval inside [0, 1] is unchanged");
+        assert_eq!(Kind::Share.clip_difference([-1.7, 0.4]), [-1.0, 0.4]);
     }
 
     /// Queue lengths, WIP and throughput are never negative, and neither is their interval;
     /// with no replication measured the figure is a plain 0, not -0.
     #[test]
     fn a_non_negative_interval_stays_above_zero() {
-        let [lo, hi] = Figure::of(&[0.0, 0.0, 3.0]).ci95.expect("an interval");
+        let [lo, hi] = Figure::of(&[0.0, 0.0, 3.0], 0.95).ci.expect("an interval");
         assert!(lo < 0.0, "the t interval reaches below 0: [{lo}, {hi}]");
-        let clipped = Figure::non_negative(&[0.0, 0.0, 3.0]);
-        assert_eq!(clipped.ci95, Some([0.0, hi]));
-        assert!(Figure::of(&[]).mean.is_sign_positive(), "an empty mean prints as 0.0, not -0.0");
+        let clipped = Figure::non_negative(&[0.0, 0.0, 3.0], 0.95);
+        assert_eq!(clipped.ci, Some([0.0, hi]));
+        assert!(Figure::of(&[], 0.95).mean.is_sign_positive(), "an empty mean prints as 0.0, not -0.0");
+    }
+
+    /// Holm's procedure rejects in order of p-value while each is below alpha over the number
+    /// of hypotheses left, and stops at the first that is not.
+    #[test]
+    fn holm_steps_down_and_stops() {
+        // m = 4, alpha 0.05: thresholds 0.0125, 0.0167, 0.025, 0.05.
+        assert_eq!(holm(&[0.01, 0.04, 0.03, 0.005], 0.05), vec![true, false, false, true]);
+        assert_eq!(holm(&[0.012, 0.016, 0.024, 0.049], 0.05), vec![true, true, true, true]);
+        // After the first failure (0.02 > 0.05 / 3) the procedure stops: 0.024 stays, though
+        // below its own threshold 0.05 / 2.
+        assert_eq!(holm(&[0.02, 0.001, 0.024, 0.5], 0.05), vec![false, true, false, false]);
+        // 31 tests at p = 0.04, each significant alone at 0.05: none survives as a family.
+        assert_eq!(holm(&[0.04; 31], 0.05), vec![false; 31]);
+        assert!(holm(&[], 0.05).is_empty());
     }
 }

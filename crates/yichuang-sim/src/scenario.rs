@@ -527,6 +527,25 @@ impl Scenario {
         })
     }
 
+    /// The stations the scenario staffs, in report order: the window classes with windows
+    /// (`consult`, `intake`, `delivery`), then the departments with reviewers (their ids).
+    pub fn station_names(&self) -> Vec<String> {
+        let windows = CLASSES
+            .iter()
+            .enumerate()
+            .filter(|(pos, _)| self.windows[*pos].is_some())
+            .map(|(_, class)| class_name(*class).to_owned());
+        let def = self.definition();
+        let departments = self
+            .reviewers
+            .iter()
+            .enumerate()
+            .filter(|(_, count)| **count > 0)
+            .map(|(d, _)| def.departments()[d].id.to_string())
+            .collect::<Vec<_>>();
+        windows.chain(departments).collect()
+    }
+
     /// The id of the scenario's definition.
     pub fn definition_id(&self) -> String {
         self.definition_id.clone()

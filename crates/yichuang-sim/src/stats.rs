@@ -317,42 +317,70 @@ impl PooledTally {
         self.replications.iter().map(|&(n, s)| (n > 0).then(|| s / n as f64))
     }
 
-    /// The mean and its 95 % confidence interval, one estimator: `None` when nothing was
-    /// observed.
+    /// The mean and its standard error, one estimator: `None` when nothing was observed.
     ///
     /// - Two replications or more: the mean of the replication means and the Student-t
-    ///   interval over them. A replication that observed nothing has no mean and is left out
-    ///   (of the mean and of the interval); with a single replication left there is no
-    ///   interval.
-    /// - One replication: the mean of its observations, and the interval of that ratio
-    ///   (sum / count) over its batches of cases ([`ratio_ci`]): the batch-means interval,
-    ///   weighted by the batches' counts so that it is centred on the mean even when the
-    ///   batches hold different numbers of cases.
-    pub fn estimate(&self) -> Option<(f64, Option<[f64; 2]>)> {
+    ///   error over them. A replication that observed nothing has no mean and is left out
+    ///   (of the mean and of the error); with a single replication left there is no error.
+    /// - One replication: the mean of its observations, and the error of that ratio
+    ///   (sum / count) over its batches of cases ([`ratio_error`]): the batch-means error,
+    ///   weighted by the batches' counts so that an interval is centred on the mean even when
+    ///   the batches hold different numbers of cases.
+    pub fn estimate(&self) -> Option<Estimate> {
         if self.replications.len() >= 2 {
             let means: Vec<f64> = self.replication_means().flatten().collect();
-            return match means.as_slice() {
-                [] => None,
-                [one] => Some((*one, None)),
-                _ => mean_ci(&means).map(|(mean, ci)| (mean, Some(ci))),
-            };
+            return mean_estimate(&means);
         }
         let count = self.count();
         if count == 0 {
             return None;
         }
         let mean = self.sum() / count as f64;
-        Some((mean, self.first_batches.as_ref().and_then(|b| ratio_ci(b.sums(), mean))))
+        Some(Estimate { value: mean, error: self.first_batches.as_ref().and_then(|b| ratio_error(b.sums(), mean)) })
     }
 }
 
-/// The 95 % confidence interval of a ratio estimator `centre = Σ sum / Σ count` over groups
-/// `(sum, count)` (batches of one replication), by the delta method: the variance of the
-/// ratio is `n / (n − 1) · Σ (sum − centre · count)² / (Σ count)²` over the `n` non-empty
-/// groups, with a Student-t quantile of `n − 1` degrees of freedom. With groups of equal counts
-/// this is the usual t interval over the group means. `None` with fewer than two non-empty
-/// groups.
-pub fn ratio_ci(groups: &[(f64, u64)], centre: f64) -> Option<[f64; 2]> {
+/// A point estimate with its standard error and the degrees of freedom of its Student-t
+/// distribution: what an interval at any confidence level, and a test of "the true value is
+/// 0" (for a difference), need.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    /// The estimate, the centre of every interval.
+    pub value: f64,
+    /// Standard error and degrees of freedom; `None` when there is too little data (one
+    /// replication of a per-replication figure, one batch).
+    pub error: Option<(f64, usize)>,
+}
+
+impl Estimate {
+    /// The interval at confidence `level` (e.g. 0.95), centred on the value.
+    pub fn ci(&self, level: f64) -> Option<[f64; 2]> {
+        self.half_width(level).map(|h| [self.value - h, self.value + h])
+    }
+
+    /// Half the width of the interval at confidence `level`.
+    pub fn half_width(&self, level: f64) -> Option<f64> {
+        self.error.map(|(se, df)| t_quantile(0.5 + level / 2.0, df) * se)
+    }
+
+    /// Two-sided p-value of the hypothesis that the true value is 0 (Student t). A value
+    /// known without error is 1 when it is 0, and 0 otherwise.
+    pub fn p_value(&self) -> Option<f64> {
+        let (se, df) = self.error?;
+        if se == 0.0 || !se.is_finite() {
+            return Some(if self.value == 0.0 { 1.0 } else { 0.0 });
+        }
+        let t = (self.value / se).abs();
+        Some((2.0 * (1.0 - t_cdf(t, df))).clamp(0.0, 1.0))
+    }
+}
+
+/// The standard error (and degrees of freedom) of a ratio estimator `centre = Σ sum / Σ count`
+/// over groups `(sum, count)` (batches of one replication), by the delta method: the variance
+/// of the ratio is `n / (n − 1) · Σ (sum − centre · count)² / (Σ count)²` over the `n`
+/// non-empty groups, with `n − 1` degrees of freedom. With groups of equal counts this is the
+/// usual error of the mean of the group means. `None` with fewer than two non-empty groups.
+pub fn ratio_error(groups: &[(f64, u64)], centre: f64) -> Option<(f64, usize)> {
     let groups: Vec<(f64, f64)> = groups.iter().filter(|g| g.1 > 0).map(|&(s, c)| (s, c as f64)).collect();
     let n = groups.len();
     if n < 2 {
@@ -360,15 +388,14 @@ pub fn ratio_ci(groups: &[(f64, u64)], centre: f64) -> Option<[f64; 2]> {
     }
     let total: f64 = groups.iter().map(|g| g.1).sum();
     let squares: f64 = groups.iter().map(|&(s, c)| ((s - centre * c) / total).powi(2)).sum();
-    let half = t975(n - 1) * (squares * n as f64 / (n - 1) as f64).sqrt();
-    Some([centre - half, centre + half])
+    Some(((squares * n as f64 / (n - 1) as f64).sqrt(), n - 1))
 }
 
-/// The 95 % confidence interval of the difference `b − a` of two ratio estimators over paired
-/// groups (batches with the same arrival numbers in two runs with common random numbers):
-/// [`ratio_ci`] of the paired residuals, over the groups where either run observed something.
-/// `centre` is `b − a`, `means` the two ratios `(a, b)`.
-pub fn paired_ratio_ci(a: &[(f64, u64)], b: &[(f64, u64)], means: (f64, f64)) -> Option<[f64; 2]> {
+/// The standard error of the difference `b − a` of two ratio estimators over paired groups
+/// (batches with the same arrival numbers in two runs): [`ratio_error`] of the paired
+/// residuals, over the groups where either run observed something. `means` are the two
+/// ratios `(a, b)`.
+pub fn paired_ratio_error(a: &[(f64, u64)], b: &[(f64, u64)], means: (f64, f64)) -> Option<(f64, usize)> {
     let total = |g: &[(f64, u64)]| g.iter().map(|x| x.1 as f64).sum::<f64>();
     let (ta, tb) = (total(a), total(b));
     if ta == 0.0 || tb == 0.0 {
@@ -385,9 +412,7 @@ pub fn paired_ratio_ci(a: &[(f64, u64)], b: &[(f64, u64)], means: (f64, f64)) ->
         return None;
     }
     let squares: f64 = residuals.iter().map(|e| e * e).sum();
-    let half = t975(n - 1) * (squares * n as f64 / (n - 1) as f64).sqrt();
-    let centre = means.1 - means.0;
-    Some([centre - half, centre + half])
+    Some(((squares * n as f64 / (n - 1) as f64).sqrt(), n - 1))
 }
 
 /// Summary statistics of one KPI.
@@ -396,7 +421,7 @@ pub struct Summary {
     /// Observations (all replications; the percentiles and the maximum are of these, pooled).
     pub count: u64,
     /// Mean: with several replications the mean of the replication means (those that
-    /// observed something), else the mean of the observations; the centre of `ci95`.
+    /// observed something), else the mean of the observations; the centre of `ci`.
     pub mean: f64,
     /// Median.
     pub p50: f64,
@@ -408,55 +433,150 @@ pub struct Summary {
     pub p99: f64,
     /// Largest value.
     pub max: f64,
-    /// 95 % confidence interval of the mean: across replications (t distribution over the
-    /// replication means) when there are several, else from batches of cases within the one
-    /// replication, weighted by their counts ([`PooledTally::estimate`]). `None` when there
-    /// is too little data.
-    pub ci95: Option<[f64; 2]>,
+    /// Confidence interval of the mean, at the report's `confidence`: across replications
+    /// (t distribution over the replication means) when there are several, else from batches
+    /// of cases within the one replication, weighted by their counts
+    /// ([`PooledTally::estimate`]). `None` when there is too little data.
+    pub ci: Option<[f64; 2]>,
 }
 
 impl Summary {
     /// Summarises a tally pooled over every replication: the count, percentiles and maximum
-    /// of the pooled observations, the mean and its interval from [`PooledTally::estimate`].
-    pub fn of(tally: &PooledTally) -> Option<Summary> {
+    /// of the pooled observations, the mean and its interval at confidence `level` from
+    /// [`PooledTally::estimate`].
+    pub fn of(tally: &PooledTally, level: f64) -> Option<Summary> {
         let count = tally.count();
-        let (mean, ci95) = tally.estimate()?;
+        let estimate = tally.estimate()?;
         // Every tallied quantity (a duration, a number of trips) is ≥ 0, and so is its interval.
-        let ci95 = ci95.map(|[lo, hi]| [lo.max(0.0), hi]);
+        let ci = estimate.ci(level).map(|[lo, hi]| [lo.max(0.0), hi]);
         let max = tally.max;
         let q = |p: f64| tally.hist.quantile(p).map(|v| v.min(max)).unwrap_or(f64::NAN);
-        Some(Summary { count, mean, p50: q(0.5), p90: q(0.9), p95: q(0.95), p99: q(0.99), max, ci95 })
+        Some(Summary { count, mean: estimate.value, p50: q(0.5), p90: q(0.9), p95: q(0.95), p99: q(0.99), max, ci })
     }
 }
 
-/// Mean and 95 % t confidence interval of a sample; `None` with fewer than two values.
-pub fn mean_ci(xs: &[f64]) -> Option<(f64, [f64; 2])> {
+/// The mean of a sample and its standard error (Student t, `n − 1` degrees of freedom);
+/// `None` for an empty sample, no error for a single value.
+pub fn mean_estimate(xs: &[f64]) -> Option<Estimate> {
     let n = xs.len();
-    if n < 2 {
+    if n == 0 {
         return None;
     }
-    let mean = xs.iter().sum::<f64>() / n as f64;
+    // Summed from +0.0: an empty sum of floats is -0.0, which would print as "-0.0".
+    let mean = xs.iter().fold(0.0, |sum, x| sum + x) / n as f64;
+    if n < 2 {
+        return Some(Estimate { value: mean, error: None });
+    }
     let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    let half = t975(n - 1) * (var / n as f64).sqrt();
-    Some((mean, [mean - half, mean + half]))
+    Some(Estimate { value: mean, error: Some(((var / n as f64).sqrt(), n - 1)) })
 }
 
-/// The 97.5 % quantile of Student's t with `df` degrees of freedom.
-pub fn t975(df: usize) -> f64 {
-    const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+/// `ln Γ(x)` for `x > 0` (Lanczos, g = 7, nine terms: about 15 significant digits).
+fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
     ];
-    match df {
-        0 => f64::INFINITY,
-        1..=30 => TABLE[df - 1],
-        // Beyond 30, the Cornish–Fisher expansion around the normal quantile is exact to 1e-3.
-        _ => {
-            let z: f64 = 1.959_964;
-            let d = df as f64;
-            z + (z.powi(3) + z) / (4.0 * d) + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * d * d)
+    if x < 0.5 {
+        // Reflection: Γ(x) Γ(1 − x) = π / sin(πx).
+        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let t = x + 7.5;
+    let series = G[1..].iter().enumerate().fold(G[0], |s, (i, g)| s + g / (x + i as f64 + 1.0));
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + series.ln()
+}
+
+/// The regularised incomplete beta function `I_x(a, b)`, by its continued fraction (modified
+/// Lentz), using the symmetry `I_x(a, b) = 1 − I_{1−x}(b, a)` where the fraction converges
+/// slowly. At most 300 terms.
+fn beta_inc(a: f64, b: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    if x > (a + 1.0) / (a + b + 2.0) {
+        return 1.0 - beta_inc(b, a, 1.0 - x);
+    }
+    let front = (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp() / a;
+    const TINY: f64 = 1e-300;
+    let (mut c, mut d) = (1.0, 1.0 - (a + b) * x / (a + 1.0));
+    d = if d.abs() < TINY { TINY } else { d };
+    d = 1.0 / d;
+    let mut f = d;
+    for m in 1..300 {
+        let m = f64::from(m);
+        for numerator in [
+            m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0)),
+        ] {
+            d = 1.0 + numerator * d;
+            d = if d.abs() < TINY { TINY } else { d };
+            c = 1.0 + numerator / c;
+            c = if c.abs() < TINY { TINY } else { c };
+            d = 1.0 / d;
+            f *= c * d;
+        }
+        if (c * d - 1.0).abs() < 1e-15 {
+            break;
         }
     }
+    front * f
+}
+
+/// The distribution function of Student's t with `df` degrees of freedom (`df` 0: the
+/// degenerate 1/2 everywhere but ±∞).
+pub fn t_cdf(t: f64, df: usize) -> f64 {
+    if df == 0 || t.is_nan() {
+        return 0.5;
+    }
+    let nu = df as f64;
+    let tail = 0.5 * beta_inc(nu / 2.0, 0.5, nu / (nu + t * t));
+    if t >= 0.0 { 1.0 - tail } else { tail }
+}
+
+/// The `p`-quantile of Student's t with `df` degrees of freedom (`p` in (0, 1); `df` 0
+/// gives ±∞), by bisection on [`t_cdf`] to a relative 1e-12.
+pub fn t_quantile(p: f64, df: usize) -> f64 {
+    if !(p > 0.0 && p < 1.0) {
+        return if p >= 1.0 { f64::INFINITY } else { f64::NEG_INFINITY };
+    }
+    if p < 0.5 {
+        return -t_quantile(1.0 - p, df);
+    }
+    if df == 0 {
+        return if p == 0.5 { 0.0 } else { f64::INFINITY };
+    }
+    let (mut lo, mut hi) = (0.0, 1.0);
+    // The 1 − 1e-12 quantile of t with 1 degree of freedom is about 3e11: 60 doublings bound it.
+    for _ in 0..60 {
+        if t_cdf(hi, df) >= p {
+            break;
+        }
+        lo = hi;
+        hi *= 2.0;
+    }
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if t_cdf(mid, df) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+        if hi - lo <= 1e-12 * hi {
+            break;
+        }
+    }
+    0.5 * (lo + hi)
 }
 
 /// A time-weighted level (queue length, busy servers, work in progress).
@@ -575,11 +695,11 @@ mod tests {
                 pooled.add(&tally);
                 assert_eq!(pooled.replications.len(), r + 1);
             }
-            let Some(summary) = Summary::of(&pooled) else {
+            let Some(summary) = Summary::of(&pooled, 0.95) else {
                 assert_eq!(observed, 0, "case {case}: observations but no summary");
                 continue;
             };
-            match summary.ci95 {
+            match summary.ci {
                 Some([lo, hi]) => {
                     assert!(
                         lo <= summary.mean && summary.mean <= hi,
@@ -607,8 +727,8 @@ mod tests {
             }
             pooled.add(&tally);
         }
-        let summary = Summary::of(&pooled).expect("observations");
-        let [lo, hi] = summary.ci95.expect("ten replications");
+        let summary = Summary::of(&pooled, 0.95).expect("observations");
+        let [lo, hi] = summary.ci.expect("ten replications");
         assert!(lo <= summary.mean && summary.mean <= hi && hi < 19.0, "{} in [{lo}, {hi}]", summary.mean);
         assert_eq!(summary.max, 20.0, "the maximum is the pooled one");
         assert_eq!(summary.p50, 20.0, "the percentiles are the pooled distribution's");
@@ -631,9 +751,9 @@ mod tests {
         }
         let mut pooled = PooledTally::default();
         pooled.add(&tally);
-        let summary = Summary::of(&pooled).expect("observations");
+        let summary = Summary::of(&pooled, 0.95).expect("observations");
         assert_eq!(summary.mean, tally.sum / tally.count as f64, "one replication: the mean of its cases");
-        let [lo, hi] = summary.ci95.expect("batches give an interval");
+        let [lo, hi] = summary.ci.expect("batches give an interval");
         assert!(lo <= summary.mean && summary.mean <= hi && hi < 10.0, "{} in [{lo}, {hi}]", summary.mean);
         // With batches of equal counts the weighted interval is the usual batch-means one.
         let mut even = Tally::default();
@@ -641,8 +761,11 @@ mod tests {
             even.record(i, (i % 13) as f64);
         }
         let means: Vec<f64> = even.batches.means().into_iter().flatten().collect();
-        let (mean, usual) = mean_ci(&means).expect("batches");
-        let weighted = ratio_ci(even.batches.sums(), mean).expect("batches");
+        let usual = mean_estimate(&means).expect("batches");
+        let mean = usual.value;
+        let usual = usual.ci(0.95).expect("batches");
+        let weighted =
+            Estimate { value: mean, error: ratio_error(even.batches.sums(), mean) }.ci(0.95).expect("batches");
         assert!((weighted[0] - usual[0]).abs() < 1e-9 && (weighted[1] - usual[1]).abs() < 1e-9);
     }
 
@@ -658,21 +781,42 @@ mod tests {
             }
             pooled.add(&tally);
         }
-        let (mean, ci) = pooled.estimate().expect("observations");
+        let estimate = pooled.estimate().expect("observations");
+        let (mean, ci) = (estimate.value, estimate.ci(0.95));
         let [lo, _] = ci.expect("three replications");
         assert!(lo < 0.0, "the t interval of the replication means reaches below 0: {lo}");
-        let summary = Summary::of(&pooled).expect("observations");
+        let summary = Summary::of(&pooled, 0.95).expect("observations");
         assert_eq!(summary.mean, mean);
-        assert_eq!(summary.ci95.map(|[lo, _]| lo), Some(0.0));
+        assert_eq!(summary.ci.map(|[lo, _]| lo), Some(0.0));
     }
 
     #[test]
     fn t_quantiles() {
-        assert_eq!(t975(1), 12.706);
-        assert!((t975(40) - 2.021).abs() < 2e-3);
-        assert!((t975(120) - 1.980).abs() < 2e-3);
-        let (m, ci) = mean_ci(&[1.0, 2.0, 3.0]).unwrap();
+        // Reference values (R: qt): 12.7062, 2.2281, 2.0150, 5.8409, 2.0211, 1.9799, 1.9623.
+        for (p, df, expected) in [
+            (0.975, 1, 12.706_205),
+            (0.975, 10, 2.228_139),
+            (0.95, 5, 2.015_048),
+            (0.995, 3, 5.840_909),
+            (0.975, 40, 2.021_075),
+            (0.975, 120, 1.979_930),
+            (0.975, 1000, 1.962_339),
+            (0.95, 2, 2.919_986),
+        ] {
+            let q = t_quantile(p, df);
+            assert!((q - expected).abs() < 2e-6 * expected, "t({p}, {df}) = {q}, not {expected}");
+            assert!((t_cdf(q, df) - p).abs() < 1e-9, "cdf(quantile) for {p}, {df}");
+            assert!((t_quantile(1.0 - p, df) + q).abs() < 1e-9, "symmetry for {p}, {df}");
+        }
+        // A difference of exactly one t quantile's worth of standard errors has p = 1 − level.
+        let at = Estimate { value: 2.228_139 * 0.5, error: Some((0.5, 10)) };
+        assert!((at.p_value().unwrap() - 0.05).abs() < 1e-6, "{:?}", at.p_value());
+        assert_eq!(Estimate { value: 0.0, error: Some((0.0, 4)) }.p_value(), Some(1.0));
+        assert_eq!(Estimate { value: 0.5, error: Some((0.0, 4)) }.p_value(), Some(0.0));
+        assert_eq!(Estimate { value: 0.5, error: None }.p_value(), None);
+        let estimate = mean_estimate(&[1.0, 2.0, 3.0]).unwrap();
+        let (m, ci) = (estimate.value, estimate.ci(0.95).unwrap());
         assert_eq!(m, 2.0);
-        assert!((ci[1] - (2.0 + 4.303 / 3f64.sqrt())).abs() < 1e-9);
+        assert!((ci[1] - (2.0 + 4.302_653 / 3f64.sqrt())).abs() < 1e-5);
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use yichuang_sim::{RunOptions, Scenario, ScenarioError, compare, simulate};
+use yichuang_sim::{CompareOptions, RunOptions, Scenario, ScenarioError, compare, simulate};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -66,10 +66,10 @@ fn mmc_intake_reproduces_the_erlang_c_mean_wait() {
     assert!((expected - 3.5112).abs() < 1e-3, "Erlang C of M/M/3 at ρ = 5/6 is 3.5112, got {expected}");
     let intake = &report.stations["intake"];
     let wait = intake.queue_wait_minutes.as_ref().expect("intake waits recorded");
-    let [lo, hi] = wait.ci95.expect("ten replications give a confidence interval");
+    let [lo, hi] = wait.ci.expect("ten replications give a confidence interval");
     assert!(lo <= expected && expected <= hi, "Erlang C {expected:.3} outside the 95 % CI [{lo:.3}, {hi:.3}]");
     assert!(hi - lo < 0.2 * expected, "the interval [{lo:.3}, {hi:.3}] is too wide to mean anything");
-    let [ulo, uhi] = intake.utilisation.ci95.expect("utilisation CI");
+    let [ulo, uhi] = intake.utilisation.ci.expect("utilisation CI");
     assert!(ulo <= 2.5 / 3.0 + 0.01 && 2.5 / 3.0 - 0.01 <= uhi, "utilisation [{ulo}, {uhi}] vs ρ = 0.833");
     assert_eq!(report.cases, 10 * 15_000, "warm-up cases are not measured");
     assert_eq!(report.ratings.stars[4], 10 * 16_000, "every case rated 5★ at the delivery window");
@@ -80,17 +80,44 @@ fn parallel_approval_beats_serial_on_the_same_bundle() {
     let parallel = example("parity-parallel.ron");
     let serial = example("parity-serial.ron");
     let options = RunOptions { cases: Some(1500), replications: Some(3), ..RunOptions::default() };
-    let c = compare(&[&parallel, &serial], &options).expect("both run");
+    let c = compare(&[&parallel, &serial], &options, &CompareOptions::default()).expect("both run");
     let cycle = c.differences[0].kpis.iter().find(|k| k.kpi == "cycle_time_minutes.mean").expect("cycle KPI");
-    let [lo, _] = cycle.ci95.expect("paired CI over three replications");
+    let [lo, _] = cycle.ci.expect("paired CI over three replications");
     assert!(
         cycle.difference > 0.0 && lo > 0.0,
         "serial − parallel = {} with CI from {lo}: not longer",
         cycle.difference
     );
+    assert_eq!(cycle.significant, Some(true), "a real difference survives the family's correction");
+    let relative = cycle.relative.expect("a baseline above 0");
+    assert!((relative - cycle.difference / cycle.baseline).abs() < 1e-12);
     // Same arrivals and answers (common random numbers): the same tasks are approved.
     assert_eq!(c.reports[0].events.get("TaskApproved"), c.reports[1].events.get("TaskApproved"));
     assert_eq!(c.reports[0].arrivals, c.reports[1].arrivals);
+}
+
+/// A scenario compared with itself on independent random numbers differs only by noise. About
+/// thirty KPIs are tested at once: judged one by one at 5 %, some KPI is flagged in most seeds;
+/// controlled as a family (Holm–Bonferroni), in at most one seed in twenty on average. Over 20
+/// seeds, at least 18 must flag nothing, and the uncorrected tests must flag something in
+/// several (the control is what keeps the flags away, not a lack of power).
+#[test]
+fn a_scenario_against_itself_on_independent_numbers_flags_nothing_in_most_seeds() {
+    let hall = example("parity-parallel.ron");
+    let independent = CompareOptions { independent: true, ..CompareOptions::default() };
+    let (mut clean, mut uncorrected) = (0, 0);
+    for seed in 1..=20 {
+        let options = RunOptions { cases: Some(300), replications: Some(4), seed: Some(seed), ..RunOptions::default() };
+        let c = compare(&[&hall, &hall], &options, &independent).expect("runs");
+        assert_eq!(c.random_numbers, "independent");
+        let d = &c.differences[0];
+        assert!(d.family >= 20, "{} KPIs tested", d.family);
+        assert!(d.kpis.iter().any(|k| k.difference != 0.0), "seed {seed}: independent numbers differ");
+        clean += usize::from(d.kpis.iter().all(|k| k.significant != Some(true)));
+        uncorrected += usize::from(d.kpis.iter().any(|k| k.p_value.is_some_and(|p| p < 0.05)));
+    }
+    assert!(clean >= 18, "only {clean} of 20 seeds flag no KPI");
+    assert!(uncorrected >= 5, "uncorrected tests flag something in {uncorrected} of 20 seeds");
 }
 
 /// Common random numbers, taken to the limit: a scenario compared with itself differs in
@@ -99,15 +126,15 @@ fn parallel_approval_beats_serial_on_the_same_bundle() {
 fn a_scenario_compared_with_itself_differs_in_nothing() {
     let hall = example("county-hall.ron");
     let options = RunOptions { replications: Some(2), ..RunOptions::default() };
-    let c = compare(&[&hall, &hall], &options).expect("runs");
+    let c = compare(&[&hall, &hall], &options, &CompareOptions::default()).expect("runs");
     let kpis = &c.differences[0].kpis;
     for name in ["cycle_time_minutes.mean", "ratings.bad_rate", "sla.task_overdue", "utilisation.intake"] {
         assert!(kpis.iter().any(|k| k.kpi == name), "{name} is compared");
     }
-    assert!(kpis.iter().filter(|k| k.ci95.is_some()).count() >= 10, "two replications give intervals: {kpis:?}");
+    assert!(kpis.iter().filter(|k| k.ci.is_some()).count() >= 10, "two replications give intervals: {kpis:?}");
     for k in kpis {
         assert_eq!(k.difference, 0.0, "{k:?}");
-        assert_eq!(k.significant, k.ci95.map(|_| false), "{k:?}");
+        assert_eq!(k.significant, k.ci.map(|_| false), "{k:?}");
     }
 }
 
@@ -119,12 +146,12 @@ fn a_scenario_compared_with_itself_differs_in_nothing() {
 fn the_bad_rating_rate_is_the_same_figure_in_a_report_and_a_comparison() {
     let hall = example("county-hall.ron");
     let options = RunOptions { replications: Some(3), ..RunOptions::default() };
-    let c = compare(&[&hall, &hall], &options).expect("runs");
+    let c = compare(&[&hall, &hall], &options, &CompareOptions::default()).expect("runs");
     let ratings = &c.reports[0].ratings;
     let rate = ratings.bad_rate.expect("the county hall rates its cases");
     let row = c.differences[0].kpis.iter().find(|k| k.kpi == "ratings.bad_rate").expect("compared");
     assert_eq!(row.baseline, rate, "the comparison's baseline is the report's figure");
-    let [lo, hi] = ratings.bad_rate_ci95.expect("three replications give an interval");
+    let [lo, hi] = ratings.bad_rate_ci.expect("three replications give an interval");
     assert!(0.0 <= lo && lo <= rate && rate <= hi && hi <= 1.0, "{rate} in [{lo}, {hi}]");
     let pooled = (ratings.stars[0] + ratings.stars[1]) as f64 / ratings.stars.iter().sum::<u64>() as f64;
     assert_ne!(rate, pooled, "the replications rate different numbers of cases, so the pooled share differs");
@@ -139,11 +166,11 @@ fn utilisation_intervals_stay_within_zero_and_one() {
     let hall = example("county-hall.ron");
     let serial = example("county-hall-serial.ron");
     let options = RunOptions { replications: Some(2), seed: Some(1), ..RunOptions::default() };
-    let c = compare(&[&hall, &serial], &options).expect("runs");
+    let c = compare(&[&hall, &serial], &options, &CompareOptions::default()).expect("runs");
     let mut intervals = 0;
     for report in &c.reports {
         for (name, station) in &report.stations {
-            if let Some([lo, hi]) = station.utilisation.ci95 {
+            if let Some([lo, hi]) = station.utilisation.ci {
                 intervals += 1;
                 assert!((0.0..=1.0).contains(&lo) && (0.0..=1.0).contains(&hi), "{name}: [{lo}, {hi}]");
                 assert!(lo <= station.utilisation.mean && station.utilisation.mean <= hi, "{name}");
@@ -152,7 +179,7 @@ fn utilisation_intervals_stay_within_zero_and_one() {
     }
     assert!(intervals > 10, "two replications give utilisation intervals");
     for k in c.differences[0].kpis.iter().filter(|k| k.kpi.starts_with("utilisation.") || k.kpi == "on_time_rate") {
-        if let Some([lo, hi]) = k.ci95 {
+        if let Some([lo, hi]) = k.ci {
             assert!(-1.0 <= lo && hi <= 1.0, "{k:?}");
         }
     }
@@ -160,17 +187,17 @@ fn utilisation_intervals_stay_within_zero_and_one() {
 
 /// Every figure of `value` (a report or a comparison as JSON) that carries an interval lies
 /// inside it: `mean`, `rate` or `difference` next to `ci95`, and `on_time_rate` next to
-/// `on_time_rate_ci95`. Returns how many were checked.
+/// `on_time_rate_ci`. Returns how many were checked.
 fn check_inside(value: &serde_json::Value, path: &str) -> usize {
     let mut checked = 0;
     match value {
         serde_json::Value::Object(o) => {
             let pairs = [
-                ("mean", "ci95"),
-                ("rate", "ci95"),
-                ("difference", "ci95"),
-                ("on_time_rate", "on_time_rate_ci95"),
-                ("bad_rate", "bad_rate_ci95"),
+                ("mean", "ci"),
+                ("rate", "ci"),
+                ("difference", "ci"),
+                ("on_time_rate", "on_time_rate_ci"),
+                ("bad_rate", "bad_rate_ci"),
             ];
             for (key, ci) in pairs {
                 if let (Some(v), Some(serde_json::Value::Array(ci))) = (o.get(key).and_then(|v| v.as_f64()), o.get(ci))
@@ -207,7 +234,7 @@ fn every_reported_value_lies_inside_its_interval() {
         variant("county-hall.ron", &[("stop: Days(56)", "stop: Days(10)"), ("warm_up: Days(14)", "warm_up: None")]);
     let options = RunOptions { replications: Some(40), ..RunOptions::default() };
     let aggregate = yichuang_sim::aggregate(&short, &options).expect("runs");
-    let report = yichuang_sim::Report::build(&short, options.seed(&short), 1, &aggregate, 0.0);
+    let report = yichuang_sim::Report::build(&short, options.seed(&short), 1, 0.95, &aggregate, 0.0);
     let json = serde_json::to_value(&report).expect("serialises");
     assert!(check_inside(&json, "report") > 40, "the report's intervals are checked");
     let mut partly_seen = 0;
@@ -218,17 +245,21 @@ fn every_reported_value_lies_inside_its_interval() {
     for (name, tally, summary) in bundles.chain(stations) {
         let seen = tally.replications.iter().filter(|r| r.0 > 0).count();
         if seen >= 2 {
-            assert!(summary.is_some_and(|s| s.ci95.is_some()), "{name}: no interval from {seen} replications");
+            assert!(summary.is_some_and(|s| s.ci.is_some()), "{name}: no interval from {seen} replications");
             partly_seen += usize::from(seen < 40);
         }
     }
     assert!(partly_seen > 0, "a station or bundle some replications never saw is checked");
-    let c = compare(&[&example("county-hall.ron"), &example("county-hall-no-tolerance.ron")], &RunOptions::default())
-        .expect("runs");
+    let c = compare(
+        &[&example("county-hall.ron"), &example("county-hall-no-tolerance.ron")],
+        &RunOptions::default(),
+        &CompareOptions::default(),
+    )
+    .expect("runs");
     let json = serde_json::to_value(&c).expect("serialises");
     assert!(check_inside(&json["differences"], "differences") > 20, "the differences' intervals are checked");
     let p95 = c.differences[0].kpis.iter().find(|k| k.kpi == "cycle_time_minutes.p95").expect("the p95 row");
-    assert!(p95.ci95.is_some(), "five replications give the p95 difference an interval");
+    assert!(p95.ci.is_some(), "five replications give the p95 difference an interval");
     assert!((p95.difference - (p95.value - p95.baseline)).abs() < 1e-6, "{p95:?}");
 }
 
@@ -273,7 +304,7 @@ fn folding_as_replications_finish_gives_the_same_report_whatever_the_thread_coun
     let kept = yichuang_sim::run_replications(&scenario, &options(2)).expect("runs");
     assert_eq!(kept.iter().map(|r| r.replication).collect::<Vec<_>>(), (0..40).collect::<Vec<_>>());
     let seed = options(2).seed(&scenario);
-    let report = yichuang_sim::Report::build(&scenario, seed, 2, &yichuang_sim::Aggregate::of(&kept), 0.0);
+    let report = yichuang_sim::Report::build(&scenario, seed, 2, 0.95, &yichuang_sim::Aggregate::of(&kept), 0.0);
     assert_eq!(one, without_timing(&report), "folding as they come differs from folding them all afterwards");
 }
 
@@ -569,7 +600,7 @@ fn the_sojourn_at_a_station_is_its_wait_and_its_service() {
     let intake = &report.stations["intake"];
     let expected = erlang_c_wait(1.0, 2.5, 3) + 2.5;
     let sojourn = intake.sojourn_minutes.as_ref().expect("sojourn");
-    let [lo, hi] = sojourn.ci95.expect("replications give an interval");
+    let [lo, hi] = sojourn.ci.expect("replications give an interval");
     assert!(lo <= expected && expected <= hi, "sojourn {} [{lo}, {hi}], Erlang C {expected}", sojourn.mean);
     let load = intake.offered_load.as_ref().expect("offered load").mean;
     assert!((load - 2.5 / 3.0).abs() < 0.02, "offered load {load}, λ·E[S]/c = {}", 2.5 / 3.0);
@@ -590,7 +621,7 @@ fn an_overloaded_station_is_reported_not_steady() {
     let intake = state.unsteady.iter().find(|u| u.station == "intake").expect("intake is named");
     let load = intake.offered_load.expect("offered load");
     assert!((1.35..1.65).contains(&load), "offered load {load}, λ·E[S]/c = 1.5");
-    assert!(intake.queue_growing, "the intake queue grows through the arrivals");
+    assert!(intake.queue_growing && intake.overloaded, "the intake queue grows through the arrivals");
     assert_eq!(state.unsteady[0].station, "intake", "the worst first: {state:?}");
     let steady = simulate(&example("parity-parallel.ron"), &RunOptions { cases: Some(3000), ..RunOptions::default() })
         .expect("runs");

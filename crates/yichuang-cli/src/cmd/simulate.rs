@@ -1,5 +1,5 @@
 //! `yichuang simulate SCENARIO`: runs a simulation scenario (仿真) against the real engine and
-//! prints its KPIs with 95 % confidence intervals as a table, JSON or CSV, optionally with SVG
+//! prints its KPIs with confidence intervals (95 % unless `--confidence`) as a table, JSON or CSV, optionally with SVG
 //! charts. A progress bar is drawn on stderr when it is a terminal, never in JSON mode.
 
 use std::io::{IsTerminal, Write};
@@ -57,6 +57,9 @@ pub struct Args {
     /// mining a what-if like the hall's real log (docs/exports.md).
     #[arg(long, value_name = "FILE")]
     pub event_log: Option<PathBuf>,
+    /// Confidence level of every interval.
+    #[arg(long, value_name = "LEVEL", default_value = "0.95", value_parser = parse_confidence)]
+    pub confidence: f64,
 }
 
 /// The format of an event log file, by its extension.
@@ -109,6 +112,24 @@ fn write_event_log(
                 .map_err(|e| Failure::input(format!("cannot write the event log `{}`: {e}", path.display())))
         }
     }
+}
+
+/// A confidence level: 0.90, 0.95 or 0.99 (also written 90%, 95%, 99%).
+pub fn parse_confidence(text: &str) -> Result<f64, String> {
+    let trimmed = text.trim();
+    let level = match trimmed.strip_suffix('%') {
+        Some(percent) => percent.trim().parse::<f64>().map(|p| p / 100.0),
+        None => trimmed.parse::<f64>(),
+    };
+    match level {
+        Ok(l) if [0.90, 0.95, 0.99].iter().any(|x| (l - x).abs() < 1e-9) => Ok(l),
+        _ => Err(format!("`{text}` is not a confidence level; use 0.90, 0.95 or 0.99")),
+    }
+}
+
+/// "95 %" for a level of 0.95.
+pub fn level_text(level: f64) -> String {
+    format!("{} %", yichuang_sim::kpis::fixed(level * 100.0, 0, false))
 }
 
 /// Loads a scenario, turning its problems into the CLI's failures: an invalid definition is
@@ -166,6 +187,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         cases: args.cases,
         threads: args.threads,
         progress: None,
+        confidence: Some(args.confidence),
     };
     let total = yichuang_sim::progress_total(&[&scenario], &options);
     let report = with_progress(total, args.format, |progress| {
@@ -255,7 +277,7 @@ fn summary_row(out: &mut dyn Write, label: &str, s: &Option<Summary>) -> std::io
             s.p95,
             s.p99,
             s.max,
-            ci_text(s.ci95)
+            ci_text(s.ci)
         ),
         None => writeln!(out, "  {label:<26} (no data)"),
     }
@@ -284,10 +306,13 @@ fn write_steady_state(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         let load = u
             .offered_load
             .map_or_else(|| "offered load unknown".to_owned(), |l| format!("offered load {}", percent(l)));
-        let why = match (u.offered_load.is_some_and(|l| l >= 1.0), u.queue_growing) {
+        let why = match (u.overloaded, u.queue_growing) {
             (true, true) => "more work arrives than its servers can do, and its queue grows",
             (true, false) => "more work arrives than its servers can do",
-            _ => "its queue grows through the run",
+            _ => {
+                "its queue still grows through the arrivals: the run is too short to settle (add a warm-up or run \
+                 longer), or the station is at its capacity"
+            }
         };
         writeln!(out, "  {}: {load}; {why}", u.station)?;
     }
@@ -321,8 +346,15 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "  {:<26} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}  95 % CI of the mean",
-        "minutes per case", "mean", "p50", "p90", "p95", "p99", "max"
+        "  {:<26} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}  {} CI of the mean",
+        "minutes per case",
+        "mean",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "max",
+        level_text(r.confidence)
     )?;
     summary_row(out, "cycle time", &r.cycle_time_minutes)?;
     summary_row(out, "cycle time (working)", &r.working_cycle_time_minutes)?;
@@ -336,16 +368,14 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     summary_row(out, "ticket closure", &r.tickets.closure_minutes)?;
     writeln!(out)?;
     let on_time = if r.on_time_rate.is_finite() { percent(r.on_time_rate) } else { "—".to_owned() };
-    writeln!(out, "on time: {on_time} {}", percent_ci(r.on_time_rate_ci95))?;
+    writeln!(out, "on time: {on_time} {}", percent_ci(r.on_time_rate_ci))?;
     for (id, b) in &r.bundles {
         let mean = mean_text(b.cycle_time_minutes.as_ref().map(|s| s.mean), 1);
-        let on_time = b
-            .on_time
-            .as_ref()
-            .map_or_else(|| "—".to_owned(), |o| format!("{} {}", percent(o.rate), percent_ci(o.ci95)));
+        let on_time =
+            b.on_time.as_ref().map_or_else(|| "—".to_owned(), |o| format!("{} {}", percent(o.rate), percent_ci(o.ci)));
         writeln!(out, "  bundle {id}: {} cases, mean cycle {mean} min, on time {on_time}", b.cases)?;
     }
-    let figure = |f: &Figure| format!("{:.1} {}", f.mean, ci_text(f.ci95));
+    let figure = |f: &Figure| format!("{:.1} {}", f.mean, ci_text(f.ci));
     writeln!(
         out,
         "throughput: {} cases/day; WIP {} (max {})",
@@ -413,7 +443,7 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         r.ratings.by_default,
         r.ratings
             .bad_rate
-            .map_or_else(|| "—".to_owned(), |b| format!("{} {}", percent(b), percent_ci(r.ratings.bad_rate_ci95)))
+            .map_or_else(|| "—".to_owned(), |b| format!("{} {}", percent(b), percent_ci(r.ratings.bad_rate_ci)))
     )?;
     let c = &r.sla;
     writeln!(
@@ -433,15 +463,16 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
 }
 
 fn csv_row(out: &mut dyn Write, kpi: &str, s: &Summary) -> std::io::Result<()> {
-    let (lo, hi) = s.ci95.map_or((String::new(), String::new()), |[a, b]| (a.to_string(), b.to_string()));
+    let (lo, hi) = s.ci.map_or((String::new(), String::new()), |[a, b]| (a.to_string(), b.to_string()));
     let kpi = csv_field(kpi);
     writeln!(out, "{kpi},{},{},{},{},{},{},{},{lo},{hi}", s.count, s.mean, s.p50, s.p90, s.p95, s.p99, s.max)
 }
 
-/// One row per KPI: `kpi,count,mean,p50,p90,p95,p99,max,ci95_low,ci95_high`. Counts over the
+/// One row per KPI: `kpi,count,mean,p50,p90,p95,p99,max,ci_low,ci_high` (the interval at the
+/// run's confidence level, 95 % unless `--confidence` says otherwise). Counts over the
 /// whole run (outcomes, ratings, clocks raised, tickets) fill only the `count` column.
 pub fn write_csv(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "kpi,count,mean,p50,p90,p95,p99,max,ci95_low,ci95_high")?;
+    writeln!(out, "kpi,count,mean,p50,p90,p95,p99,max,ci_low,ci_high")?;
     let summaries = [
         ("cycle_time_minutes", &r.cycle_time_minutes),
         ("working_cycle_time_minutes", &r.working_cycle_time_minutes),
@@ -463,28 +494,28 @@ pub fn write_csv(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         let (lo, hi) = ci.map_or((String::new(), String::new()), |[a, b]| (a.to_string(), b.to_string()));
         writeln!(out, "{},,{},,,,,,{lo},{hi}", csv_field(kpi), csv_number(mean))
     };
-    simple(out, "on_time_rate", r.on_time_rate, r.on_time_rate_ci95)?;
-    simple(out, "throughput_per_day", r.throughput_per_day.mean, r.throughput_per_day.ci95)?;
-    simple(out, "wip", r.wip.mean.mean, r.wip.mean.ci95)?;
+    simple(out, "on_time_rate", r.on_time_rate, r.on_time_rate_ci)?;
+    simple(out, "throughput_per_day", r.throughput_per_day.mean, r.throughput_per_day.ci)?;
+    simple(out, "wip", r.wip.mean.mean, r.wip.mean.ci)?;
     for (id, b) in &r.bundles {
         if let Some(s) = &b.cycle_time_minutes {
             csv_row(out, &format!("bundles.{id}.cycle_time_minutes"), s)?;
         }
         if let Some(o) = &b.on_time {
-            simple(out, &format!("bundles.{id}.on_time_rate"), o.rate, o.ci95)?;
+            simple(out, &format!("bundles.{id}.on_time_rate"), o.rate, o.ci)?;
         }
     }
     for (name, s) in &r.stations {
-        simple(out, &format!("utilisation.{name}"), s.utilisation.mean, s.utilisation.ci95)?;
-        simple(out, &format!("queue_length.{name}"), s.queue_length.mean, s.queue_length.ci95)?;
+        simple(out, &format!("utilisation.{name}"), s.utilisation.mean, s.utilisation.ci)?;
+        simple(out, &format!("queue_length.{name}"), s.queue_length.mean, s.queue_length.ci)?;
         if let Some(w) = &s.queue_wait_minutes {
             csv_row(out, &format!("queue_wait_minutes.{name}"), w)?;
         }
         if let Some(f) = &s.sojourn_minutes {
-            simple(out, &format!("sojourn_minutes.{name}"), f.mean, f.ci95)?;
+            simple(out, &format!("sojourn_minutes.{name}"), f.mean, f.ci)?;
         }
         if let Some(f) = &s.offered_load {
-            simple(out, &format!("offered_load.{name}"), f.mean, f.ci95)?;
+            simple(out, &format!("offered_load.{name}"), f.mean, f.ci)?;
         }
         if let Some(b) = &s.slowest_branch {
             simple(out, &format!("slowest_branch.share_of_joins.{name}"), b.share_of_joins, None)?;
@@ -513,7 +544,7 @@ pub fn write_csv(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(out, "{},{n},,,,,,,,", csv_field(&kpi))?;
     }
     if let Some(rate) = r.ratings.bad_rate {
-        simple(out, "ratings.bad_rate", rate, r.ratings.bad_rate_ci95)?;
+        simple(out, "ratings.bad_rate", rate, r.ratings.bad_rate_ci)?;
     }
     Ok(())
 }

@@ -324,6 +324,7 @@ impl<K: super::Keep> Replication<'_, K> {
             st.served = 0;
             st.arrived = 0;
             st.work = 0.0;
+            st.work_squares = 0.0;
         }
         self.counting_arrivals = self.arrivals_end.is_none() && self.arrivals_open > 0;
         self.wip.reset(now);
@@ -417,8 +418,14 @@ impl<K: super::Keep> Replication<'_, K> {
             let capacity = f64::from(st.servers) * period_w;
             // λ · E[S] / c, in working time: visits arriving per working minute, times the mean
             // service (working minutes) of the visits served, per server.
-            let offered_load = (arrival_period_w > 0.0 && st.served > 0)
-                .then(|| st.arrived as f64 / arrival_period_w * (st.work / st.served as f64) / f64::from(st.servers));
+            let offered_load = (arrival_period_w > 0.0 && st.served > 0 && st.arrived > 0).then(|| {
+                let (served, mean) = (st.served as f64, st.work / st.served as f64);
+                let load = st.arrived as f64 / arrival_period_w * mean / f64::from(st.servers);
+                // The noise of the estimate: Poisson-like arrivals (relative variance 1/n) and the
+                // services' squared coefficient of variation over the number served.
+                let cv2 = if mean > 0.0 { (st.work_squares / served / (mean * mean) - 1.0).max(0.0) } else { 0.0 };
+                (load, load * (1.0 / st.arrived as f64 + cv2 / served).sqrt())
+            });
             let growth = if self.measuring { queue_growth(&self.result.series, i, window) } else { None };
             self.result.stations.push(StationResult {
                 name: st.name.clone(),

@@ -38,6 +38,8 @@ pub(super) struct Station {
     pub(super) arrived: u64,
     /// Working minutes of service started while measuring (for the offered load).
     pub(super) work: f64,
+    /// Their squares (for the noise of the offered load).
+    pub(super) work_squares: f64,
     /// Joins on the cases' approval paths at which this station's task finished last, and the
     /// join minutes that followed the first sibling's finish (measured cases).
     pub(super) last_at_join: (u64, f64),
@@ -120,6 +122,7 @@ impl Station {
             served: 0,
             arrived: 0,
             work: 0.0,
+            work_squares: 0.0,
             last_at_join: (0, 0.0),
             dirty: false,
         }
@@ -225,6 +228,7 @@ impl<K: super::Keep> Replication<'_, K> {
         let st = &mut self.stations[station];
         if self.measuring {
             st.work += duration;
+            st.work_squares += duration * duration;
         }
         if measured.is_some() {
             st.service_span += end - self.now;

@@ -54,9 +54,10 @@ pub struct StationResult {
     /// Services started while measuring.
     pub served: u64,
     /// Offered load λ·E\[S\]/c over the arrival period while measuring (visits arriving per
-    /// working minute × mean working minutes of a service ÷ servers); `None` when nothing was
-    /// served or no arrival period was measured. At or above 1 the queue cannot be steady.
-    pub offered_load: Option<f64>,
+    /// working minute × mean working minutes of a service ÷ servers) and its standard error
+    /// (arrivals taken as Poisson); `None` when nothing was served or no arrival period was
+    /// measured. At or above 1 the queue cannot be steady.
+    pub offered_load: Option<(f64, f64)>,
     /// The rise of the queue over the arrival period while measuring, in jobs, when it stands
     /// clearly above the noise (else 0); `None` with too few samples.
     pub queue_growth: Option<f64>,
