@@ -188,7 +188,7 @@ fn utilisation_intervals_stay_within_zero_and_one() {
 }
 
 /// Every figure of `value` (a report or a comparison as JSON) that carries an interval lies
-/// inside it: `mean`, `rate` or `difference` next to `ci95`, and `on_time_rate` next to
+/// inside it: `mean`, `rate` or `difference` next to `ci`, and `on_time_rate` next to
 /// `on_time_rate_ci`. Returns how many were checked.
 fn check_inside(value: &serde_json::Value, path: &str) -> usize {
     let mut checked = 0;
