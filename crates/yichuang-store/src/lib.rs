@@ -19,8 +19,12 @@
 //! event is *legal* is the engine's question ([`yichuang_core::Engine::apply`]), asked by the
 //! caller through the visitor of [`EventStore::verify`].
 
+pub mod chain;
+pub mod checkpoint;
 mod memory;
+mod postgres;
 mod sqlite;
+pub mod testing;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -28,8 +32,10 @@ use std::sync::Arc;
 
 use yichuang_core::{Recorded, StreamId};
 
+pub use chain::{ChainHead, Digest, EventLink, KeyLink};
 pub use memory::MemoryStore;
-pub use sqlite::{Checkpointer, SqliteReaders, SqliteStore};
+pub use postgres::{PostgresReaders, PostgresStore};
+pub use sqlite::{Checkpointer, SqliteReaders, SqliteStore, lock_path};
 
 /// An event with its canonical JSON encoding, made once and shared by the log, the HTTP
 /// responses and the live stream.
@@ -126,6 +132,8 @@ pub struct LogSummary {
     pub streams: u64,
     /// Idempotency records.
     pub idempotency_records: u64,
+    /// The head of the hash chain: the last event's position and hash, and the key chain.
+    pub head: ChainHead,
 }
 
 /// A storage failure (the disk, the database file, a body that does not decode).
@@ -164,6 +172,59 @@ pub enum StoreError {
         /// The table.
         table: &'static str,
     },
+    /// Another process holds the database for writing.
+    #[error(
+        "the database {} is held for writing by {holder}; one database has one writer: stop that service first, or give this one another database",
+        path.display()
+    )]
+    Locked {
+        /// The database.
+        path: std::path::PathBuf,
+        /// Who holds it (process id, host, since when), as the holder wrote it.
+        holder: String,
+    },
+    /// The writer's lock file cannot be made or locked.
+    #[error("cannot lock {}: {error}", path.display())]
+    Lock {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// A format-1 database (before the hash chain) opened read-only: it cannot be upgraded here.
+    #[error(
+        "`{}` has store format 1, without the hash chain; start the service on it once (it upgrades the file in place, once), or audit a copy upgraded that way",
+        path.display()
+    )]
+    Unchained {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// A backup would overwrite an existing file.
+    #[error("{} exists; a backup is written to a new file only", path.display())]
+    BackupExists {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// The connection URL does not parse.
+    #[error("the database URL `{url}` does not parse ({why}); write postgres://USER@HOST:PORT/DATABASE")]
+    Url {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        why: String,
+    },
+    /// The connection's `search_path` names no existing schema.
+    #[error(
+        "the search_path of {database} names no existing schema; create it (CREATE SCHEMA …) or name one that exists"
+    )]
+    NoSchema {
+        /// The database.
+        database: String,
+    },
+    /// PostgreSQL reported an error.
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] ::postgres::Error),
     /// The database was written by an incompatible format version.
     #[error("the database has store format {found}; this build reads format {expected}")]
     Format {
@@ -292,6 +353,35 @@ pub enum IntegrityError {
         /// The log's head.
         head: u64,
     },
+    /// An event's stored bytes do not hash to its stored link: it was edited (or its link was),
+    /// or an event before it was removed or inserted.
+    #[error("the hash chain breaks at position {position}: {why}")]
+    Chain {
+        /// The first position whose link does not hold.
+        position: u64,
+        /// What does not match.
+        why: String,
+    },
+    /// An idempotency record is missing, or does not hash to the link the chain holds for it.
+    #[error("the hash chain breaks at idempotency record #{number}, bound to the chain at position {position}: {why}")]
+    KeyChain {
+        /// The record's number in the key chain.
+        number: u64,
+        /// The position of the first event whose hash covers the record.
+        position: u64,
+        /// What does not match.
+        why: String,
+    },
+    /// The log ends before the head its last append recorded: events at its end were deleted.
+    #[error(
+        "the log ends at position {head}, but its last append recorded the head at position {recorded}: the events after position {head} were deleted"
+    )]
+    Truncated {
+        /// The last event found.
+        head: u64,
+        /// The head recorded by the last append.
+        recorded: u64,
+    },
     /// The caller's visitor refused the event (for the engine: it is not legal in order).
     #[error("the event at position {position} is refused: {why}")]
     Refused {
@@ -314,6 +404,11 @@ pub trait EventLog {
     fn read_stream(&self, stream: StreamId) -> Result<Vec<StoredEvent>, StoreError>;
     /// Up to `limit` events after position `after`, in order.
     fn read_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
+    /// The head of the hash chain as the last event stored it (an empty log: position 0 and
+    /// zero hashes). Records chained after the last event are not counted until the next one.
+    fn chain_head(&self) -> Result<ChainHead, StoreError>;
+    /// The stored hash of the event at `position`, if there is one.
+    fn hash_at(&self, position: u64) -> Result<Option<Digest>, StoreError>;
 }
 
 /// Writing the log: exactly one writer (which may move between threads).
@@ -353,26 +448,59 @@ pub trait EventStore: EventLog + Send {
     fn readers(&self) -> Arc<dyn EventLog + Send + Sync>;
 }
 
-/// The streams' versions as the writer sees them, with the checks every append makes.
-/// Shared by both implementations so that they refuse exactly the same appends.
+/// The streams' versions and the chain's head as the writer sees them, with the checks every
+/// append makes. Shared by every implementation so that they refuse exactly the same appends
+/// and chain exactly the same bytes.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Shape {
     pub(crate) head: u64,
     pub(crate) versions: HashMap<StreamId, u32>,
+    pub(crate) chain: ChainHead,
+}
+
+/// An append that passed its checks: what it leaves and the links to store with it.
+#[derive(Debug)]
+pub(crate) struct Planned {
+    /// Stream versions it leaves (only the streams it touches).
+    pub(crate) touched: HashMap<StreamId, u32>,
+    /// The new head.
+    pub(crate) head: u64,
+    /// The chain's head after it.
+    pub(crate) chain: ChainHead,
+    /// One link per event, in order.
+    pub(crate) events: Vec<EventLink>,
+    /// One link per commit that has an idempotency record, in order.
+    pub(crate) keys: Vec<KeyLink>,
 }
 
 impl Shape {
-    /// Checks an append against the shape; returns the stream versions it would leave (only the
-    /// streams it touches) and the new head, or the refusal.
+    /// Checks an append against the shape; returns what it would leave and the chain links of
+    /// its events and records, or the refusal. Within a commit the record is chained before the
+    /// events, so that the command's own events cover it.
     pub(crate) fn check(
         &self,
         commits: &[Commit],
         known_key: &mut dyn FnMut(&str, &str) -> Result<bool, StoreError>,
-    ) -> Result<(HashMap<StreamId, u32>, u64), AppendError> {
+    ) -> Result<Planned, AppendError> {
         let mut touched: HashMap<StreamId, u32> = HashMap::new();
         let mut keys: HashSet<(&str, &str)> = HashSet::new();
         let mut previous = self.head;
+        let mut chain = self.chain;
+        let mut event_links = Vec::with_capacity(commits.iter().map(|c| c.events.len()).sum());
+        let mut key_links = Vec::new();
         for commit in commits {
+            let last = commit.events.last().map_or(previous, |e| e.position);
+            if let Some(r) = &commit.idempotency {
+                // A key answers with a position its command reached: never past the log's end,
+                // or the log would fail its own integrity check when reopened.
+                if r.position > last.max(previous) {
+                    return Err(AppendError::KeyPastHead {
+                        key: r.key.clone(),
+                        position: r.position,
+                        head: last.max(previous),
+                    });
+                }
+            }
             for e in &commit.events {
                 if previous == self.head && e.position != self.head + 1 {
                     return Err(AppendError::HeadMoved { head: self.head, first: e.position });
@@ -389,34 +517,258 @@ impl Shape {
                 touched.insert(rec.stream, rec.seq);
             }
             if let Some(r) = &commit.idempotency {
-                // A key answers with a position its command reached: never past the log's end,
-                // or the log would fail its own integrity check when reopened.
-                if r.position > previous {
-                    return Err(AppendError::KeyPastHead { key: r.key.clone(), position: r.position, head: previous });
-                }
                 let pair = (r.scope.as_str(), r.key.as_str());
                 if !keys.insert(pair) || known_key(pair.0, pair.1)? {
                     return Err(AppendError::DuplicateKey { scope: r.scope.clone(), key: r.key.clone() });
                 }
+                key_links.push(chain.link_key(r));
+            }
+            for e in &commit.events {
+                event_links.push(chain.link_event(e.position, e.event.json()));
             }
         }
-        Ok((touched, previous))
+        Ok(Planned { touched, head: previous, chain, events: event_links, keys: key_links })
     }
 
-    /// Checks the next event of a log being verified.
-    pub(crate) fn verify_next(&mut self, e: &StoredEvent) -> Result<(), IntegrityError> {
+    /// Takes an append that was stored.
+    pub(crate) fn commit(&mut self, planned: Planned) {
+        self.versions.extend(planned.touched);
+        self.head = planned.head;
+        self.chain = planned.chain;
+    }
+
+    /// Checks the next event of a log being verified, its shape and its link.
+    pub(crate) fn verify_next(
+        &mut self,
+        e: &StoredEvent,
+        link: &EventLink,
+        changes: &mut Vec<KeyChange>,
+    ) -> Result<(), IntegrityError> {
         if e.position != self.head + 1 {
             return Err(IntegrityError::Gap { expected: self.head + 1, found: e.position });
+        }
+        let chain_broken = |why: String| IntegrityError::Chain { position: e.position, why };
+        if link.keys < self.chain.keys {
+            return Err(chain_broken(format!(
+                "its link counts {} idempotency records, fewer than the {} before it",
+                link.keys, self.chain.keys
+            )));
+        }
+        if link.keys == self.chain.keys && link.key_hash != self.chain.key_hash {
+            return Err(chain_broken("its link names another idempotency record than the event before it".into()));
+        }
+        let hash = chain::event_hash(e.position, &self.chain.hash, link.keys, &link.key_hash, e.event.json());
+        if hash != link.hash {
+            return Err(chain_broken(
+                "the event's bytes do not hash to its stored hash (the event, its hash, or an event before it was changed)"
+                    .into(),
+            ));
         }
         let rec = e.event.record();
         let previous = self.versions.get(&rec.stream).copied().unwrap_or(0);
         if rec.seq != previous + 1 {
             return Err(IntegrityError::Sequence { position: e.position, stream: rec.stream, seq: rec.seq, previous });
         }
+        if link.keys != self.chain.keys {
+            changes.push(KeyChange { keys: link.keys, key_hash: link.key_hash, position: e.position });
+        }
         self.versions.insert(rec.stream, rec.seq);
         self.head = e.position;
+        self.chain = ChainHead { position: e.position, hash: link.hash, keys: link.keys, key_hash: link.key_hash };
         Ok(())
     }
+
+    /// Checks the head recorded by the last append (`position`, `hash`) against the verified
+    /// log: fewer events mean the tail was deleted.
+    pub(crate) fn verify_recorded_head(&self, recorded: Option<&ChainHead>) -> Result<(), IntegrityError> {
+        let Some(&ChainHead { position, hash, .. }) = recorded else { return Ok(()) };
+        if position > self.head {
+            return Err(IntegrityError::Truncated { head: self.head, recorded: position });
+        }
+        if position < self.head {
+            return Err(IntegrityError::Chain {
+                position: position + 1,
+                why: format!(
+                    "the last append recorded the head at position {position}; the events after it were added without the store"
+                ),
+            });
+        }
+        if hash != self.chain.hash {
+            return Err(IntegrityError::Chain {
+                position,
+                why: "the last event's hash differs from the head its append recorded".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Where the key chain's count changes in the event chain: the event at `position` is the
+/// first to cover the records up to number `keys`, whose last hash is `key_hash`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyChange {
+    pub(crate) keys: u64,
+    pub(crate) key_hash: Digest,
+    pub(crate) position: u64,
+}
+
+/// The idempotency records as read in number order: the first number kept, and each record's
+/// stored hash after it was recomputed from its fields and its predecessor's hash.
+#[derive(Debug, Default)]
+pub(crate) struct KeyChainRead {
+    /// The first number kept (records before it were forgotten by the retention).
+    pub(crate) first: u64,
+    /// Stored hashes of records `first`, `first + 1`, ….
+    pub(crate) hashes: Vec<Digest>,
+    /// The first record whose stored hash does not match its fields, or whose number skips.
+    pub(crate) broken: Option<(u64, String)>,
+}
+
+impl KeyChainRead {
+    /// Takes the next record (in number order) with its stored link.
+    pub(crate) fn next(&mut self, record: &IdempotencyRecord, link: &KeyLink) {
+        if self.broken.is_some() {
+            return;
+        }
+        if self.hashes.is_empty() {
+            self.first = link.number;
+            // The first record's predecessor may be forgotten: its link is checked against the
+            // event chain instead (`cross_check`).
+            self.hashes.push(link.hash);
+            return;
+        }
+        let expected = self.first + self.hashes.len() as u64;
+        if link.number != expected {
+            self.broken = Some((expected, "the record is missing".into()));
+            return;
+        }
+        let previous = self.hashes[self.hashes.len() - 1];
+        if chain::key_hash(link.number, &previous, record) != link.hash {
+            self.broken = Some((link.number, "its fields do not hash to its stored hash (it was changed)".into()));
+            return;
+        }
+        self.hashes.push(link.hash);
+    }
+
+    /// The last number read (or `first - 1` when none).
+    fn last(&self) -> u64 {
+        self.first + self.hashes.len() as u64 - 1
+    }
+
+    /// Checks the records against the event chain and the head recorded by the last append:
+    /// every record an event covers and that the retention did not forget (`forgotten`: records
+    /// 1 to `forgotten` were) exists with the hash the event covers, and so does the last record
+    /// chained. Returns the chain's head for the next append.
+    pub(crate) fn cross_check(
+        self,
+        verified: ChainHead,
+        recorded: Option<&ChainHead>,
+        forgotten: u64,
+        changes: &[KeyChange],
+        first_record: Option<(&IdempotencyRecord, &KeyLink)>,
+    ) -> Result<ChainHead, IntegrityError> {
+        // The event that first covers record `number`, for the message (the head when none
+        // does yet).
+        let bound_at =
+            |number: u64| changes.iter().find(|c| c.keys >= number).map_or(verified.position, |c| c.position);
+        let broken = |number: u64, why: String| IntegrityError::KeyChain { number, position: bound_at(number), why };
+        if let Some((number, why)) = self.broken {
+            return Err(broken(number, why));
+        }
+        let (first, last) = if self.hashes.is_empty() { (forgotten + 1, forgotten) } else { (self.first, self.last()) };
+        if first > forgotten + 1 {
+            return Err(broken(
+                forgotten + 1,
+                format!(
+                    "the record is missing (the retention forgot records 1 to {forgotten}; the first kept is #{first})"
+                ),
+            ));
+        }
+        if first <= forgotten {
+            return Err(broken(
+                first,
+                format!("the record is kept, but the retention forgot records 1 to {forgotten}"),
+            ));
+        }
+        // The first kept record's link to its forgotten predecessor, where an event holds it.
+        if let (Some((record, link)), Some(before)) = (first_record, changes.iter().rev().find(|c| c.keys == first - 1))
+            && chain::key_hash(link.number, &before.key_hash, record) != link.hash
+        {
+            return Err(broken(first, "its fields do not hash to its stored hash (it was changed)".into()));
+        }
+        let hash_of = |number: u64| self.hashes[(number - first) as usize];
+        for c in changes.iter().filter(|c| c.keys >= first) {
+            if c.keys > last {
+                return Err(IntegrityError::KeyChain {
+                    number: c.keys,
+                    position: c.position,
+                    why: "the record is missing".into(),
+                });
+            }
+            if hash_of(c.keys) != c.key_hash {
+                return Err(IntegrityError::KeyChain {
+                    number: c.keys,
+                    position: c.position,
+                    why: "its stored hash differs from the one the event chain holds for it".into(),
+                });
+            }
+        }
+        let mut head = verified;
+        match recorded {
+            Some(r) => {
+                // Records chained after the last event (a command that appended nothing) are
+                // covered by the recorded head until the next event.
+                if r.keys < verified.keys {
+                    return Err(broken(
+                        verified.keys,
+                        format!("the last append recorded {} idempotency records, fewer than the chain holds", r.keys),
+                    ));
+                }
+                if r.keys > last && r.keys > forgotten {
+                    return Err(broken(last.max(forgotten) + 1, "the record is missing".into()));
+                }
+                let expected = if r.keys >= first {
+                    Some(hash_of(r.keys))
+                } else if r.keys == verified.keys {
+                    Some(verified.key_hash)
+                } else {
+                    None
+                };
+                if expected.is_some_and(|h| h != r.key_hash) {
+                    return Err(broken(
+                        r.keys,
+                        "its stored hash differs from the head the last append recorded".into(),
+                    ));
+                }
+                head.keys = r.keys;
+                head.key_hash = r.key_hash;
+            }
+            None => {
+                if last > head.keys {
+                    head.keys = last;
+                    head.key_hash = hash_of(last);
+                }
+            }
+        }
+        Ok(head)
+    }
+}
+
+/// The text of a recorded head in the metadata: `POSITION HASH KEYS KEY_HASH`.
+pub(crate) fn head_text(chain: &ChainHead) -> String {
+    format!("{} {} {} {}", chain.position, chain.hash, chain.keys, chain.key_hash)
+}
+
+/// Parses a recorded head; a value that does not parse is damage.
+pub(crate) fn parse_head(text: &str) -> Result<ChainHead, IntegrityError> {
+    let damaged = || IntegrityError::Damaged { position: 0, why: format!("the recorded head `{text}` does not read") };
+    let mut parts = text.split(' ');
+    let mut next = || parts.next().ok_or_else(damaged);
+    let position = next()?.parse().map_err(|_| damaged())?;
+    let hash = next()?.parse().map_err(|_| damaged())?;
+    let keys = next()?.parse().map_err(|_| damaged())?;
+    let key_hash = next()?.parse().map_err(|_| damaged())?;
+    Ok(ChainHead { position, hash, keys, key_hash })
 }
 
 impl fmt::Display for LogSummary {

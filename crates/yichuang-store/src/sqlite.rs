@@ -1,32 +1,43 @@
 //! The SQLite store: one database file in WAL mode with `synchronous = FULL`.
 //!
-//! Schema (format 1):
+//! Schema (format 2; format 1, without the hash chain, is upgraded in place at the writer's
+//! first open, see [`SqliteStore::upgrade_notes`]):
 //!
 //! ```sql
 //! events      (position INTEGER PRIMARY KEY, stream TEXT, seq INTEGER, kind TEXT, at INTEGER, body TEXT,
-//!              UNIQUE (stream, seq))
+//!              keys INTEGER, key_hash BLOB, hash BLOB, UNIQUE (stream, seq))
 //! idempotency (id INTEGER PRIMARY KEY, scope TEXT, key TEXT, fingerprint TEXT, status INTEGER, body TEXT,
-//!              position INTEGER)
+//!              position INTEGER, hash BLOB)
 //! meta        (key TEXT PRIMARY KEY, value TEXT)
 //! ```
 //!
 //! `body` is the event's canonical JSON (the source of truth); `stream`, `seq`, `kind` and `at`
 //! are copies for indexing and for humans with the `sqlite3` shell, checked against the body by
-//! [`EventStore::verify`]. Every append is one `BEGIN IMMEDIATE … COMMIT`; in WAL mode with
-//! `synchronous = FULL`, `COMMIT` returns after the WAL is fsync'd.
+//! [`EventStore::verify`]. `keys`, `key_hash` and `hash` are the event's link in the hash chain;
+//! an idempotency record's `id` is its number in the key chain and `hash` its link
+//! ([`crate::chain`]). Every append is one `BEGIN IMMEDIATE … COMMIT` that also records the
+//! chain's head in `meta` (`head`); in WAL mode with `synchronous = FULL`, `COMMIT` returns
+//! after the WAL is fsync'd.
 //!
 //! Events grow at the end only, by position. Idempotency records are appended at the end, in
 //! log order, and forgotten from the start when the writer's retention drops them
-//! ([`EventStore::forget_keys_before`]).
+//! ([`EventStore::forget_keys_before`]; `meta.keys_forgotten` names the last number forgotten).
 //! Keys are found through an index in the writer's memory (a 64-bit hash of scope and key →
 //! row ids), rebuilt by [`EventStore::verify`]; a SQLite index on random client keys would
 //! dirty one B-tree page per key and multiply the bytes each commit writes and fsyncs.
+//!
+//! **One writer.** [`SqliteStore::open`] takes an exclusive lock (`flock`) on `<file>.lock`
+//! beside the database and writes its holder (process id, host, time) into it; a second writer
+//! is refused with [`StoreError::Locked`] naming the holder. The kernel releases the lock when
+//! the process ends, however it ends, so a `kill -9` leaves no stale lock. (SQLite's own
+//! `locking_mode = EXCLUSIVE` would also shut out the service's readers and every audit.)
 //!
 //! WAL checkpoints (copying the log into the database file) run on a separate connection,
 //! [`Checkpointer`], so that they do not lengthen commits; the writer's own automatic
 //! checkpoint is kept only as a safety net with a high threshold.
 
 use std::collections::HashMap;
+use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -35,12 +46,16 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use yichuang_core::StreamId;
 
 use crate::{
-    AppendError, Commit, EncodedEvent, EventLog, EventStore, IdempotencyRecord, IntegrityError, LogSummary, Shape,
-    StoreError, StoredEvent,
+    AppendError, ChainHead, Commit, Digest, EncodedEvent, EventLink, EventLog, EventStore, IdempotencyRecord,
+    IntegrityError, KeyChainRead, KeyChange, KeyLink, LogSummary, Shape, StoreError, StoredEvent, head_text,
+    parse_head,
 };
 
 /// The store format this build writes and reads.
-const FORMAT: &str = "1";
+const FORMAT: &str = "2";
+
+/// The format before the hash chain, upgraded in place by the writer.
+const FORMAT_UNCHAINED: &str = "1";
 
 /// Readers kept open for reuse; more are opened on demand and closed after use.
 const READERS_KEPT_MAX: usize = 8;
@@ -68,6 +83,9 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL,
     at INTEGER NOT NULL,
     body TEXT NOT NULL,
+    keys INTEGER NOT NULL,
+    key_hash BLOB NOT NULL,
+    hash BLOB NOT NULL,
     UNIQUE (stream, seq)
 );
 CREATE TABLE IF NOT EXISTS idempotency (
@@ -77,7 +95,8 @@ CREATE TABLE IF NOT EXISTS idempotency (
     fingerprint TEXT NOT NULL,
     status INTEGER NOT NULL,
     body TEXT NOT NULL,
-    position INTEGER NOT NULL
+    position INTEGER NOT NULL,
+    hash BLOB NOT NULL
 );
 ";
 
@@ -151,6 +170,10 @@ pub struct SqliteStore {
     shape: Shape,
     keys: KeyIndex,
     verified: bool,
+    /// What opening changed in the file (an upgrade of its format), for the service's log.
+    upgrades: Vec<String>,
+    /// The writer's lock on `<file>.lock` (none for a read-only open); released on drop.
+    _lock: Option<std::fs::File>,
 }
 
 fn configure(conn: &Connection, cache_kib: i64) -> Result<(), StoreError> {
@@ -159,12 +182,63 @@ fn configure(conn: &Connection, cache_kib: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The lock file of a database: `<file>.lock`.
+pub fn lock_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// This machine's host name, for naming a lock's holder.
+pub(crate) fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "an unknown host".into())
+}
+
+/// Takes the writer's exclusive lock on `<file>.lock`, or names the process that holds it.
+fn lock(db: &Path) -> Result<std::fs::File, StoreError> {
+    use fs4::FileExt;
+    let path = lock_path(db);
+    let io = |error: std::io::Error| StoreError::Lock { path: path.clone(), error };
+    let mut file =
+        std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+    // Called through the trait: the standard library's own `File::try_lock` is newer than the
+    // workspace's rust-version.
+    match FileExt::try_lock(&file) {
+        Ok(()) => {}
+        Err(fs4::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let holder = if holder.is_empty() {
+                "a process that has not yet written its name".to_owned()
+            } else {
+                holder.to_owned()
+            };
+            return Err(StoreError::Locked { path: db.to_owned(), holder });
+        }
+        Err(fs4::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    let host = host_name();
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let holder = format!("process {} on host {host}, since {}", std::process::id(), crate::checkpoint::rfc3339(since));
+    file.set_len(0).and_then(|()| file.rewind()).and_then(|()| file.write_all(holder.as_bytes())).map_err(io)?;
+    Ok(file)
+}
+
 impl SqliteStore {
-    /// Opens (or creates) the database at `path`, switching it to WAL with `synchronous = FULL`.
+    /// Opens (or creates) the database at `path` as its only writer, switching it to WAL with
+    /// `synchronous = FULL`, and upgrades a format-1 file (no hash chain) in place.
+    /// Refused with [`StoreError::Locked`] while another process holds the file for writing.
     /// Call [`EventStore::verify`] before the first append: it reads the log's shape (head,
-    /// stream versions, keys) that appends are checked against.
+    /// stream versions, keys, the chain's head) that appends are checked against.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
         let path = path.as_ref().to_path_buf();
+        let lock = lock(&path)?;
         let conn = Connection::open(&path)?;
         configure(&conn, CACHE_KIB)?;
         // WAL: readers never block the writer, and a commit is one sequential WAL write + fsync.
@@ -179,27 +253,43 @@ impl SqliteStore {
         ))?;
         // An existing store (it has its metadata) must have every table: recreating a lost one
         // empty would hide the damage until the log fails its check.
-        if table_exists(&conn, "meta")? {
+        let existing = table_exists(&conn, "meta")?;
+        if existing {
             check_tables(&conn)?;
         }
-        conn.execute_batch(SCHEMA)?;
-        let format: Option<String> =
-            conn.query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| r.get(0)).optional()?;
-        match format {
+        let mut upgrades = Vec::new();
+        let format: Option<String> = if existing {
+            conn.query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| r.get(0)).optional()?
+        } else {
+            None
+        };
+        match format.as_deref() {
             None => {
+                conn.execute_batch(SCHEMA)?;
                 conn.execute("INSERT INTO meta (key, value) VALUES ('format', ?1)", [FORMAT])?;
             }
-            Some(f) if f == FORMAT => {}
-            Some(found) => return Err(StoreError::Format { found, expected: FORMAT }),
+            Some(FORMAT) => {}
+            Some(FORMAT_UNCHAINED) => upgrades.push(upgrade_to_chain(&conn)?),
+            Some(found) => return Err(StoreError::Format { found: found.to_owned(), expected: FORMAT }),
         }
-        Ok(SqliteStore { conn, path, shape: Shape::default(), keys: KeyIndex::default(), verified: false })
+        Ok(SqliteStore {
+            conn,
+            path,
+            shape: Shape::default(),
+            keys: KeyIndex::default(),
+            verified: false,
+            upgrades,
+            _lock: Some(lock),
+        })
     }
 
-    /// Opens an existing database for reading only, as an audit does (`yichuang replay --db`):
-    /// the file is never created and nothing in it changes (no switch to WAL, no schema, no
-    /// metadata); [`EventStore::verify`] runs the same checks as before a writer's first append,
-    /// and any write fails with SQLite's read-only error. A database the service has open may be
-    /// read meanwhile: the reader sees the commits made before it started.
+    /// Opens an existing database for reading only, as an audit does (`yichuang audit`,
+    /// `yichuang replay --db`): the file is never created and nothing in it changes (no switch
+    /// to WAL, no schema, no metadata, no lock); [`EventStore::verify`] runs the same checks as
+    /// before a writer's first append, and any write fails with SQLite's read-only error. A
+    /// database the service has open may be read meanwhile: the reader sees the commits made
+    /// before it started. A format-1 file (no chain) is refused until the service has upgraded
+    /// it.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
         let path = path.as_ref().to_path_buf();
         let conn =
@@ -212,6 +302,7 @@ impl SqliteStore {
         let not_a_store = || StoreError::NotAStore { path: path.clone() };
         match format {
             Ok(Some(f)) if f == FORMAT => {}
+            Ok(Some(f)) if f == FORMAT_UNCHAINED => return Err(StoreError::Unchained { path: path.clone() }),
             Ok(Some(found)) => return Err(StoreError::Format { found, expected: FORMAT }),
             Ok(None) => return Err(not_a_store()),
             // Not SQLite at all, or SQLite without the store's tables.
@@ -228,7 +319,21 @@ impl SqliteStore {
             Err(e) => return Err(e),
         }
         check_tables(&conn)?;
-        Ok(SqliteStore { conn, path, shape: Shape::default(), keys: KeyIndex::default(), verified: false })
+        Ok(SqliteStore {
+            conn,
+            path,
+            shape: Shape::default(),
+            keys: KeyIndex::default(),
+            verified: false,
+            upgrades: Vec::new(),
+            _lock: None,
+        })
+    }
+
+    /// What opening changed in the file: one line per upgrade of its format (empty when it was
+    /// already current). The service prints them at start.
+    pub fn upgrade_notes(&self) -> &[String] {
+        &self.upgrades
     }
 
     /// The database file.
@@ -253,49 +358,54 @@ impl SqliteStore {
         for id in self.keys.candidates(KeyIndex::hash(scope, key)) {
             // A row the index names but the table lacks is skipped, not an error for every
             // later lookup of the same hash.
-            let row = stmt.query_row([id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, u16>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            });
-            let (s, k, fingerprint, status, body, position) = match row.optional()? {
-                Some(row) => row,
-                None => continue,
-            };
-            if s == scope && k == key {
-                return Ok(Some(IdempotencyRecord {
-                    scope: s,
-                    key: k,
-                    fingerprint: u64::from_str_radix(&fingerprint, 16).unwrap_or(0),
-                    status,
-                    body,
-                    position: position as u64,
-                }));
+            let Some(record) = stmt.query_row([id], read_record).optional()? else { continue };
+            if record.scope == scope && record.key == key {
+                return Ok(Some(record));
             }
         }
         Ok(None)
     }
 
-    /// Writes the commits in one transaction; returns the (hash, row id) of each key written.
-    fn write(&mut self, commits: &[Commit]) -> Result<Vec<(u64, i64)>, StoreError> {
+    /// Writes the commits and their links in one transaction, with the chain's new head;
+    /// returns the (hash, row id) of each key written.
+    fn write(
+        &mut self,
+        commits: &[Commit],
+        links: &[EventLink],
+        key_links: &[KeyLink],
+        head: &ChainHead,
+    ) -> Result<Vec<(u64, i64)>, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut written = Vec::new();
         {
             let mut insert_event = tx.prepare_cached(
-                "INSERT INTO events (position, stream, seq, kind, at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO events (position, stream, seq, kind, at, body, keys, key_hash, hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             let mut insert_key = tx.prepare_cached(
-                "INSERT INTO idempotency (scope, key, fingerprint, status, body, position) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO idempotency (id, scope, key, fingerprint, status, body, position, hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
+            let mut links = links.iter();
+            let mut key_links = key_links.iter();
             for commit in commits {
+                if let Some(r) = &commit.idempotency {
+                    let link = key_links.next().expect("one link per record");
+                    insert_key.execute(params![
+                        count_sql(link.number),
+                        r.scope,
+                        r.key,
+                        format!("{:016x}", r.fingerprint),
+                        r.status,
+                        r.body,
+                        position_sql(r.position),
+                        &link.hash.0[..],
+                    ])?;
+                    written.push((KeyIndex::hash(&r.scope, &r.key), count_sql(link.number)));
+                }
                 for e in &commit.events {
                     let rec = e.event.record();
+                    let link = links.next().expect("one link per event");
                     insert_event.execute(params![
                         position_sql(e.position),
                         rec.stream.to_string(),
@@ -303,25 +413,147 @@ impl SqliteStore {
                         rec.event.name(),
                         rec.at.minutes(),
                         e.event.json(),
+                        count_sql(link.keys),
+                        &link.key_hash.0[..],
+                        &link.hash.0[..],
                     ])?;
-                }
-                if let Some(r) = &commit.idempotency {
-                    insert_key.execute(params![
-                        r.scope,
-                        r.key,
-                        format!("{:016x}", r.fingerprint),
-                        r.status,
-                        r.body,
-                        position_sql(r.position),
-                    ])?;
-                    written.push((KeyIndex::hash(&r.scope, &r.key), tx.last_insert_rowid()));
                 }
             }
+            set_meta(&tx, "head", &head_text(head))?;
         }
         // Dropping `tx` on an error path above rolls the transaction back.
         tx.commit()?;
         Ok(written)
     }
+
+    /// Copies the database into `destination` (a new file) while the service may be writing:
+    /// SQLite's online backup API, in one step inside one read transaction, so the copy is the
+    /// log as of one commit. The copy has no WAL beside it and is a complete store; audit it
+    /// before relying on it. Returns the copy's head position.
+    pub fn backup(source: &Path, destination: &Path) -> Result<u64, StoreError> {
+        if destination.exists() {
+            return Err(StoreError::BackupExists { path: destination.to_owned() });
+        }
+        let from =
+            Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        configure(&from, READER_CACHE_KIB)?;
+        let mut to = Connection::open(destination)?;
+        {
+            let backup = rusqlite::backup::Backup::new(&from, &mut to)?;
+            // All pages in one step: the copy is one snapshot, and a commit on another
+            // connection cannot restart it.
+            backup.run_to_completion(-1, Duration::ZERO, None)?;
+        }
+        // The copy is a plain file: no WAL beside it until a writer opens it.
+        to.execute_batch("PRAGMA journal_mode = DELETE;")?;
+        Ok(head(&to)?)
+    }
+}
+
+/// Reads an idempotency record from a row `scope, key, fingerprint, status, body, position`.
+fn read_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<IdempotencyRecord> {
+    let fingerprint: String = r.get(2)?;
+    let position: i64 = r.get(5)?;
+    Ok(IdempotencyRecord {
+        scope: r.get(0)?,
+        key: r.get(1)?,
+        fingerprint: u64::from_str_radix(&fingerprint, 16).unwrap_or(0),
+        status: r.get(3)?,
+        body: r.get(4)?,
+        // A negative position is past any head: the dangling-key check names it.
+        position: u64::try_from(position).unwrap_or(u64::MAX),
+    })
+}
+
+fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+/// Format 1 → 2, once, in one transaction: adds the chain's columns, numbers the idempotency
+/// records 1, 2, 3, … in their order, and chains every record and event as they stand (a
+/// record just before the last event of its command). Edits made before the upgrade are not
+/// detectable; the note says so, and so does `meta.chain_since`.
+fn upgrade_to_chain(conn: &Connection) -> Result<String, StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    tx.execute_batch(
+        "ALTER TABLE events ADD COLUMN keys INTEGER;
+         ALTER TABLE events ADD COLUMN key_hash BLOB;
+         ALTER TABLE events ADD COLUMN hash BLOB;
+         CREATE TABLE idempotency_chained (
+             id INTEGER PRIMARY KEY, scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+             status INTEGER NOT NULL, body TEXT NOT NULL, position INTEGER NOT NULL, hash BLOB NOT NULL);",
+    )?;
+    let mut chain = ChainHead::default();
+    let mut records = Vec::new();
+    {
+        let mut stmt =
+            tx.prepare("SELECT scope, key, fingerprint, status, body, position FROM idempotency ORDER BY id")?;
+        let rows = stmt.query_map([], read_record)?;
+        for r in rows {
+            records.push(r?);
+        }
+    }
+    let mut pending = records.into_iter().peekable();
+    let mut insert_key = tx.prepare(
+        "INSERT INTO idempotency_chained (id, scope, key, fingerprint, status, body, position, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut link_key = |chain: &mut ChainHead, r: &IdempotencyRecord| -> Result<(), StoreError> {
+        let link = chain.link_key(r);
+        insert_key.execute(params![
+            count_sql(link.number),
+            r.scope,
+            r.key,
+            format!("{:016x}", r.fingerprint),
+            r.status,
+            r.body,
+            position_sql(r.position),
+            &link.hash.0[..],
+        ])?;
+        Ok(())
+    };
+    let events: Vec<(i64, String)> = {
+        let mut stmt = tx.prepare("SELECT position, body FROM events ORDER BY position")?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?
+    };
+    {
+        let mut update = tx.prepare("UPDATE events SET keys = ?2, key_hash = ?3, hash = ?4 WHERE position = ?1")?;
+        for (position, body) in &events {
+            let position = u64::try_from(*position).unwrap_or(0);
+            while let Some(r) = pending.next_if(|r| r.position <= position) {
+                link_key(&mut chain, &r)?;
+            }
+            // A gap or a reordering is left for the check after the upgrade to name.
+            chain.position = position.saturating_sub(1);
+            let link = chain.link_event(position, body);
+            update.execute(params![
+                position_sql(position),
+                count_sql(link.keys),
+                &link.key_hash.0[..],
+                &link.hash.0[..]
+            ])?;
+        }
+    }
+    for r in pending {
+        link_key(&mut chain, &r)?;
+    }
+    drop(link_key);
+    drop(insert_key);
+    tx.execute_batch("DROP TABLE idempotency; ALTER TABLE idempotency_chained RENAME TO idempotency;")?;
+    set_meta(&tx, "head", &head_text(&chain))?;
+    let note = format!(
+        "upgraded the store from format 1 to format 2 (hash chain): {} events and {} idempotency records chained as they stood; edits made before this upgrade are not detectable",
+        events.len(),
+        chain.keys
+    );
+    set_meta(&tx, "chain_since", &note)?;
+    set_meta(&tx, "format", FORMAT)?;
+    tx.commit()?;
+    Ok(note)
 }
 
 /// Whether the database has a table of that name.
@@ -346,6 +578,10 @@ fn position_sql(position: u64) -> i64 {
     i64::try_from(position).expect("positions stay below 2^63")
 }
 
+fn count_sql(count: u64) -> i64 {
+    i64::try_from(count).expect("record numbers stay below 2^63")
+}
+
 impl EventLog for SqliteStore {
     fn head(&self) -> Result<u64, StoreError> {
         head(&self.conn)
@@ -356,27 +592,34 @@ impl EventLog for SqliteStore {
     fn read_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         read_after(&self.conn, after, limit)
     }
+    fn chain_head(&self) -> Result<ChainHead, StoreError> {
+        chain_head(&self.conn)
+    }
+    fn hash_at(&self, position: u64) -> Result<Option<Digest>, StoreError> {
+        hash_at(&self.conn, position)
+    }
 }
 
 impl EventStore for SqliteStore {
     fn append(&mut self, commits: &[Commit]) -> Result<u64, AppendError> {
         assert!(self.verified, "verify the log before appending: it reads the head, stream versions and keys");
-        let (touched, new_head) = {
+        let planned = {
             let mut known = |scope: &str, key: &str| Ok(self.find(scope, key)?.is_some());
             self.shape.check(commits, &mut known)?
         };
-        if new_head == self.shape.head && commits.iter().all(|c| c.idempotency.is_none()) {
-            return Ok(new_head);
+        if planned.head == self.shape.head && planned.keys.is_empty() {
+            return Ok(planned.head);
         }
         // On an error the transaction was rolled back: the log is as it was. Whether the disk
         // is still usable is for the caller to find out (it re-reads the log).
-        let written = self.write(commits).map_err(AppendError::Store)?;
+        let written =
+            self.write(commits, &planned.events, &planned.keys, &planned.chain).map_err(AppendError::Store)?;
         for (hash, id) in written {
             self.keys.insert(hash, id);
         }
-        self.shape.versions.extend(touched);
-        self.shape.head = new_head;
-        Ok(new_head)
+        let head = planned.head;
+        self.shape.commit(planned);
+        Ok(head)
     }
 
     fn idempotency(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
@@ -391,10 +634,9 @@ impl EventStore for SqliteStore {
             let ids = stmt.query_map([position_sql(position)], |r| r.get::<_, i64>(0))?;
             ids.collect::<Result<_, _>>()?
         };
-        if forgotten.is_empty() {
-            return Ok(0);
-        }
+        let Some(&last) = forgotten.iter().max() else { return Ok(0) };
         tx.execute("DELETE FROM idempotency WHERE position < ?1", [position_sql(position)])?;
+        set_meta(&tx, "keys_forgotten", &last.to_string())?;
         tx.commit()?;
         // Only after the commit: a failed delete leaves the index as the table is.
         self.keys.forget(&forgotten);
@@ -412,11 +654,12 @@ impl EventStore for SqliteStore {
         // The second connection's snapshot is taken first, before the events are read: on a
         // file a service is writing (an audit), the events' snapshot is then at least as recent,
         // so a key never points past the log's end only because a commit fell between the two.
+        // The key chain is checked against the head recorded in the keys' own snapshot.
         let beside = pinned_reader(&self.path)?;
-        let (file_and_keys, shape) = std::thread::scope(|scope| {
+        let (file_and_keys, events) = std::thread::scope(|scope| {
             let beside = scope.spawn(move || check_file_and_keys(&beside));
-            let shape = verify_events(&self.conn, visit);
-            (beside.join(), shape)
+            let events = verify_events(&self.conn, visit);
+            (beside.join(), events)
         });
         let (check, keys) = match file_and_keys {
             Ok(result) => result?,
@@ -425,19 +668,42 @@ impl EventStore for SqliteStore {
         if check != "ok" {
             return Err(IntegrityError::File(check));
         }
-        let shape = shape?;
+        let Events { shape, recorded, changes } = events?;
+        shape.verify_recorded_head(recorded.as_ref())?;
         let keys = keys?;
         if keys.last_position > shape.head {
             return Err(first_dangling_key(&self.conn, shape.head)?);
         }
-        let keys = keys.index;
+        // Only the part of the event chain the keys' snapshot saw.
+        let seen = keys.recorded.map_or(0, |r| r.position);
+        let changes: Vec<KeyChange> = changes.into_iter().filter(|c| c.position <= seen).collect();
+        let verified_then = match keys.recorded {
+            Some(r) if r.position == shape.head => shape.chain,
+            Some(r) => ChainHead {
+                keys: changes.last().map_or(0, |c| c.keys),
+                key_hash: changes.last().map_or(Digest::ZERO, |c| c.key_hash),
+                ..r
+            },
+            None => shape.chain,
+        };
+        let first = keys.first.as_ref().map(|(r, l)| (r, l));
+        let key_head =
+            keys.chain.cross_check(verified_then, keys.recorded.as_ref(), keys.forgotten, &changes, first)?;
+        let mut head = shape.chain;
+        if keys.recorded.is_none_or(|r| r.position == shape.head) {
+            head.keys = key_head.keys;
+            head.key_hash = key_head.key_hash;
+        }
+        let index = keys.index;
         let summary = LogSummary {
             events: shape.head,
             streams: shape.versions.len() as u64,
-            idempotency_records: keys.len() as u64,
+            idempotency_records: index.len() as u64,
+            head,
         };
         self.shape = shape;
-        self.keys = keys;
+        self.shape.chain = head;
+        self.keys = index;
         self.verified = true;
         Ok(summary)
     }
@@ -447,11 +713,7 @@ impl EventStore for SqliteStore {
     }
 
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![key, value],
-        )?;
-        Ok(())
+        set_meta(&self.conn, key, value)
     }
 
     fn readers(&self) -> Arc<dyn EventLog + Send + Sync> {
@@ -459,13 +721,38 @@ impl EventStore for SqliteStore {
     }
 }
 
+/// The events read and checked: the shape, the head the last append recorded (in the same
+/// snapshot) and where the key chain's count changes.
+struct Events {
+    shape: Shape,
+    recorded: Option<ChainHead>,
+    changes: Vec<KeyChange>,
+}
+
 fn verify_events(
     conn: &Connection,
     visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
-) -> Result<Shape, IntegrityError> {
+) -> Result<Events, IntegrityError> {
+    // One read transaction: the recorded head and the events are one snapshot.
+    conn.execute_batch("BEGIN").map_err(StoreError::from)?;
+    let result = verify_events_in_snapshot(conn, visit);
+    conn.execute_batch("COMMIT").map_err(StoreError::from)?;
+    result
+}
+
+fn verify_events_in_snapshot(
+    conn: &Connection,
+    visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
+) -> Result<Events, IntegrityError> {
+    let recorded: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'head'", [], |r| r.get(0))
+        .optional()
+        .map_err(StoreError::from)?;
+    let recorded = recorded.as_deref().map(parse_head).transpose()?;
     let mut shape = Shape::default();
+    let mut changes = Vec::new();
     let mut stmt = conn
-        .prepare("SELECT position, stream, seq, kind, at, body FROM events ORDER BY position")
+        .prepare("SELECT position, stream, seq, kind, at, body, keys, key_hash, hash FROM events ORDER BY position")
         .map_err(StoreError::from)?;
     let mut rows = stmt.query([]).map_err(StoreError::from)?;
     while let Some(row) = rows.next().map_err(StoreError::from)? {
@@ -477,7 +764,7 @@ fn verify_events(
         let column = |e: rusqlite::Error| match e {
             rusqlite::Error::FromSqlConversionFailure(i, _, why) => damaged(format!(
                 "column {} does not read: {why}",
-                ["position", "stream", "seq", "kind", "at", "body"][i]
+                ["position", "stream", "seq", "kind", "at", "body", "keys", "key_hash", "hash"][i]
             )),
             rusqlite::Error::InvalidColumnType(_, name, found) => {
                 damaged(format!("column {name} holds a value of type {found}"))
@@ -489,6 +776,9 @@ fn verify_events(
         let kind: String = row.get(3).map_err(column)?;
         let at: i64 = row.get(4).map_err(column)?;
         let body: String = row.get(5).map_err(column)?;
+        let keys: i64 = row.get(6).map_err(column)?;
+        let key_hash: Vec<u8> = row.get(7).map_err(column)?;
+        let hash: Vec<u8> = row.get(8).map_err(column)?;
         let event = EncodedEvent::decode(&body).map_err(|e| damaged(format!("the body does not decode: {e}")))?;
         let rec = event.record();
         if rec.stream.to_string() != stream
@@ -504,11 +794,20 @@ fn verify_events(
                 rec.at.minutes()
             )));
         }
+        let link = match (u64::try_from(keys), Digest::from_slice(&key_hash), Digest::from_slice(&hash)) {
+            (Ok(keys), Some(key_hash), Some(hash)) => EventLink { keys, key_hash, hash },
+            _ => {
+                return Err(IntegrityError::Chain {
+                    position,
+                    why: "its stored link is not a count and two 32-byte hashes".into(),
+                });
+            }
+        };
         let stored = StoredEvent { position, event };
-        shape.verify_next(&stored)?;
+        shape.verify_next(&stored, &link, &mut changes)?;
         visit(&stored).map_err(|why| IntegrityError::Refused { position, why })?;
     }
-    Ok(shape)
+    Ok(Events { shape, recorded, changes })
 }
 
 /// A read-only connection inside a read transaction whose snapshot is already taken.
@@ -531,40 +830,64 @@ fn check_file_and_keys(conn: &Connection) -> Result<(String, Result<Keys, Integr
     Ok((check, verify_keys(conn)))
 }
 
-/// The key index, and the highest log position a record names (checked against the head once
-/// the events are read).
+/// The key index, the key chain as read, the highest log position a record names (checked
+/// against the head once the events are read), and the metadata read in the same snapshot.
 #[derive(Debug, Default)]
 struct Keys {
     index: KeyIndex,
     last_position: u64,
+    chain: KeyChainRead,
+    /// The first record kept, with its link (its predecessor may be forgotten).
+    first: Option<(IdempotencyRecord, KeyLink)>,
+    /// Records 1 to this number were forgotten by the retention.
+    forgotten: u64,
+    /// The head the last append recorded, as this snapshot sees it.
+    recorded: Option<ChainHead>,
 }
 
 fn verify_keys(conn: &Connection) -> Result<Keys, IntegrityError> {
     let mut keys = Keys::default();
-    let mut stmt =
-        conn.prepare("SELECT id, scope, key, position FROM idempotency ORDER BY id").map_err(StoreError::from)?;
+    let meta = |key: &str| -> Result<Option<String>, IntegrityError> {
+        Ok(conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(StoreError::from)?)
+    };
+    keys.recorded = meta("head")?.as_deref().map(parse_head).transpose()?;
+    if let Some(text) = meta("keys_forgotten")? {
+        keys.forgotten = text.parse().map_err(|_| IntegrityError::Damaged {
+            position: 0,
+            why: format!("the count of forgotten idempotency records `{text}` does not read"),
+        })?;
+    }
+    let mut stmt = conn
+        .prepare("SELECT scope, key, fingerprint, status, body, position, id, hash FROM idempotency ORDER BY id")
+        .map_err(StoreError::from)?;
     // Only a key whose hash is already indexed is compared, with the rows of that hash read back
     // by id: a duplicate always shares its hash, and other shared hashes are rare, so no key's
     // text is held in memory.
     let mut earlier = conn.prepare("SELECT scope, key FROM idempotency WHERE id = ?1").map_err(StoreError::from)?;
     let mut rows = stmt.query([]).map_err(StoreError::from)?;
     while let Some(row) = rows.next().map_err(StoreError::from)? {
-        let id: i64 = row.get(0).map_err(StoreError::from)?;
-        let scope: String = row.get(1).map_err(StoreError::from)?;
-        let key: String = row.get(2).map_err(StoreError::from)?;
-        let position: i64 = row.get(3).map_err(StoreError::from)?;
-        // A negative position is past any head: the dangling-key check names it.
-        let position = u64::try_from(position).unwrap_or(u64::MAX);
-        keys.last_position = keys.last_position.max(position);
-        let hash = KeyIndex::hash(&scope, &key);
+        let record = read_record(row).map_err(StoreError::from)?;
+        let id: i64 = row.get(6).map_err(StoreError::from)?;
+        let hash: Vec<u8> = row.get(7).map_err(StoreError::from)?;
+        let number = u64::try_from(id).unwrap_or(0);
+        let link = KeyLink { number, hash: Digest::from_slice(&hash).unwrap_or_default() };
+        keys.last_position = keys.last_position.max(record.position);
+        let hash = KeyIndex::hash(&record.scope, &record.key);
         for other in keys.index.candidates(hash) {
             let (s, k): (String, String) =
                 earlier.query_row([other], |r| Ok((r.get(0)?, r.get(1)?))).map_err(StoreError::from)?;
-            if s == scope && k == key {
-                return Err(IntegrityError::DuplicateKey { scope, key });
+            if s == record.scope && k == record.key {
+                return Err(IntegrityError::DuplicateKey { scope: record.scope, key: record.key });
             }
         }
         keys.index.insert(hash, id);
+        keys.chain.next(&record, &link);
+        if keys.first.is_none() {
+            keys.first = Some((record, link));
+        }
     }
     Ok(keys)
 }
@@ -641,6 +964,36 @@ impl EventLog for SqliteReaders {
     fn read_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         self.with(|c| read_after(c, after, limit))
     }
+    fn chain_head(&self) -> Result<ChainHead, StoreError> {
+        self.with(chain_head)
+    }
+    fn hash_at(&self, position: u64) -> Result<Option<Digest>, StoreError> {
+        self.with(|c| hash_at(c, position))
+    }
+}
+
+fn chain_head(conn: &Connection) -> Result<ChainHead, StoreError> {
+    let row: Option<(i64, i64, Vec<u8>, Vec<u8>)> = conn
+        .query_row("SELECT position, keys, key_hash, hash FROM events ORDER BY position DESC LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    Ok(match row {
+        Some((position, keys, key_hash, hash)) => ChainHead {
+            position: position as u64,
+            hash: Digest::from_slice(&hash).unwrap_or_default(),
+            keys: keys as u64,
+            key_hash: Digest::from_slice(&key_hash).unwrap_or_default(),
+        },
+        None => ChainHead::default(),
+    })
+}
+
+fn hash_at(conn: &Connection, position: u64) -> Result<Option<Digest>, StoreError> {
+    let Ok(position) = i64::try_from(position) else { return Ok(None) };
+    let hash: Option<Vec<u8>> =
+        conn.query_row("SELECT hash FROM events WHERE position = ?1", [position], |r| r.get(0)).optional()?;
+    Ok(hash.map(|h| Digest::from_slice(&h).unwrap_or_default()))
 }
 
 fn head(conn: &Connection) -> Result<u64, StoreError> {

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use proptest::prelude::*;
 use yichuang_core::event::EVENT_SCHEMA_VERSION;
 use yichuang_core::{Actor, CaseId, Event, Instant, Recorded, StreamId, TicketId};
+use yichuang_store::testing::ScratchSchema;
 use yichuang_store::{
-    AppendError, Commit, EncodedEvent, EventLog, EventStore, IdempotencyRecord, IntegrityError, MemoryStore,
-    SqliteStore, StoredEvent,
+    AppendError, ChainHead, Commit, EncodedEvent, EventLog, EventStore, IdempotencyRecord, IntegrityError, MemoryStore,
+    PostgresStore, SqliteStore, StoredEvent,
 };
 
 /// A scratch directory removed on drop.
@@ -67,8 +68,9 @@ fn no_visit(_: &StoredEvent) -> Result<(), String> {
     Ok(())
 }
 
-/// The contract every store keeps.
-fn contract(store: &mut dyn EventStore) {
+/// The contract every store keeps; returns the chain's head at the end, which must be the same
+/// for every store (they chain the same bytes).
+fn contract(store: &mut dyn EventStore) -> ChainHead {
     store.verify(&mut no_visit).expect("an empty log verifies");
     assert_eq!(store.head().unwrap(), 0);
 
@@ -140,11 +142,26 @@ fn contract(store: &mut dyn EventStore) {
     assert_eq!(store.idempotency("a", "k1").unwrap(), Some(key("a", "k1", 6)));
     let summary = store.verify(&mut no_visit).unwrap();
     assert_eq!((summary.events, summary.streams, summary.idempotency_records), (6, 3, 2));
+    // The chain: the head as stored, three records chained (one forgotten), readers agree.
+    let head = store.chain_head().unwrap();
+    assert_eq!((head.position, head.keys), (6, 3));
+    assert_eq!(summary.head, head);
+    assert_eq!(store.hash_at(6).unwrap(), Some(head.hash));
+    assert_eq!(store.hash_at(7).unwrap(), None);
+    assert_ne!(store.hash_at(5).unwrap(), Some(head.hash));
+    assert_eq!(store.readers().chain_head().unwrap(), head);
+    head
+}
+
+/// The chain every store computes for the contract's history.
+fn memory_contract_head() -> ChainHead {
+    contract(&mut MemoryStore::new())
 }
 
 #[test]
 fn memory_store_keeps_the_contract() {
-    contract(&mut MemoryStore::new());
+    let head = memory_contract_head();
+    assert_ne!(head.hash, yichuang_store::Digest::ZERO);
 }
 
 #[test]
@@ -157,6 +174,7 @@ fn sqlite_store_keeps_the_contract_and_survives_reopening() {
     let mut store = SqliteStore::open(scratch.db()).unwrap();
     let summary = store.verify(&mut no_visit).unwrap();
     assert_eq!((summary.events, summary.streams, summary.idempotency_records), (6, 3, 2));
+    assert_eq!(summary.head, memory_contract_head(), "SQLite chains the same bytes as the model");
     assert_eq!(store.meta("definition").unwrap().as_deref(), Some("county-hall"));
     assert_eq!(store.idempotency("a", "k1").unwrap(), Some(key("a", "k1", 6)), "keys are indexed again at open");
     assert_eq!(store.idempotency("a", "k3").unwrap(), Some(key("a", "k3", 5)));
@@ -164,6 +182,57 @@ fn sqlite_store_keeps_the_contract_and_survives_reopening() {
     // The background checkpoint copies the whole WAL into the database file.
     let (wal_frames, copied) = store.checkpointer().unwrap().checkpoint().unwrap();
     assert_eq!(wal_frames, copied);
+}
+
+#[test]
+fn postgres_store_keeps_the_contract_and_survives_reopening() {
+    let Some(schema) = ScratchSchema::new("contract") else { return };
+    {
+        let mut store = PostgresStore::open(schema.url()).unwrap();
+        assert_eq!(store.upgrade_notes().len(), 1, "migration 1 made the tables");
+        contract(&mut store);
+    }
+    let mut store = PostgresStore::open(schema.url()).unwrap();
+    assert!(store.upgrade_notes().is_empty(), "a migration runs once");
+    let summary = store.verify(&mut no_visit).unwrap();
+    assert_eq!((summary.events, summary.streams, summary.idempotency_records), (6, 3, 2));
+    assert_eq!(summary.head, memory_contract_head(), "PostgreSQL chains the same bytes as the model");
+    assert_eq!(store.meta("definition").unwrap().as_deref(), Some("county-hall"));
+    assert_eq!(store.idempotency("a", "k1").unwrap(), Some(key("a", "k1", 6)));
+    assert_eq!(store.idempotency("a", "k3").unwrap(), Some(key("a", "k3", 5)));
+    assert_eq!(store.append(&[Commit { events: vec![event(case(2), 4, 7)], idempotency: None }]).unwrap(), 7);
+    // A read-only open (an audit) sees the same log and writes nothing.
+    let mut audit = PostgresStore::open_read_only(schema.url()).unwrap();
+    assert_eq!(audit.verify(&mut no_visit).unwrap().events, 7);
+    assert!(audit.set_meta("definition", "x").is_err(), "read-only");
+}
+
+/// One database, one writer: a second writer of the same schema is refused, naming the holder;
+/// another schema is another database.
+#[test]
+fn postgres_allows_one_writer_per_schema() {
+    let Some(schema) = ScratchSchema::new("lock") else { return };
+    let Some(other) = ScratchSchema::new("lockother") else { return };
+    let first = PostgresStore::open(schema.url()).unwrap();
+    let refused = PostgresStore::open(schema.url()).unwrap_err().to_string();
+    assert!(refused.contains("is held for writing by `yichuang pid"), "{refused}");
+    assert!(refused.contains(&format!("pid {}", std::process::id())), "{refused}");
+    let _elsewhere = PostgresStore::open(other.url()).unwrap();
+    drop(first);
+    PostgresStore::open(schema.url()).expect("the lock goes with its session");
+}
+
+#[test]
+fn sqlite_allows_one_writer_per_file() {
+    let scratch = Scratch::new();
+    let first = SqliteStore::open(scratch.db()).unwrap();
+    let refused = SqliteStore::open(scratch.db()).unwrap_err().to_string();
+    assert!(refused.contains(&format!("is held for writing by process {}", std::process::id())), "{refused}");
+    // Readers and audits are not writers.
+    let mut audit = SqliteStore::open_read_only(scratch.db()).unwrap();
+    audit.verify(&mut no_visit).unwrap();
+    drop(first);
+    SqliteStore::open(scratch.db()).expect("the lock goes with the writer");
 }
 
 #[test]
@@ -188,30 +257,31 @@ fn sqlite_verify_finds_damage() {
     assert!(body.contains("position 2 is damaged: the body does not decode"), "{body}");
     let column = damage("UPDATE events SET stream = 'C000009' WHERE position = 2");
     assert!(column.contains("the columns say C000009 #2"), "{column}");
+    // A consistent edit of the columns and the body no longer hides: the chain breaks there.
     let seq = damage("UPDATE events SET seq = 5, body = replace(body, '\"seq\":3', '\"seq\":5') WHERE position = 3");
-    assert!(seq.contains("#5 of C000001, but that stream's previous event is #2"), "{seq}");
+    assert!(seq.contains("the hash chain breaks at position 3"), "{seq}");
     let key = damage(
-        "INSERT INTO idempotency (scope, key, fingerprint, status, body, position) VALUES ('a', 'k', '0', 200, '{}', 9)",
+        "INSERT INTO idempotency (scope, key, fingerprint, status, body, position, hash) VALUES ('a', 'k', '0', 200, '{}', 9, X'00')",
     );
     assert!(key.contains("points at position 9, past the log's end 3"), "{key}");
     let twice = damage(
-        "INSERT INTO idempotency (scope, key, fingerprint, status, body, position) VALUES ('a', 'k', '0', 200, '{}', 1); \
-         INSERT INTO idempotency (scope, key, fingerprint, status, body, position) VALUES ('a', 'k', '0', 200, '{}', 2)",
+        "INSERT INTO idempotency (scope, key, fingerprint, status, body, position, hash) VALUES ('a', 'k', '0', 200, '{}', 1, X'00'); \
+         INSERT INTO idempotency (scope, key, fingerprint, status, body, position, hash) VALUES ('a', 'k', '0', 200, '{}', 2, X'00')",
     );
     assert!(twice.contains("`k` of a is recorded twice"), "{twice}");
     // The keys are checked beside the events, on another connection; the first record that
     // points outside the log is named, and a damaged event is still reported before the keys.
     let negative = damage(
-        "INSERT INTO idempotency (scope, key, fingerprint, status, body, position) VALUES ('a', 'ok', '0', 200, '{}', 2); \
-         INSERT INTO idempotency (scope, key, fingerprint, status, body, position) VALUES ('a', 'neg', '0', 200, '{}', -1); \
-         INSERT INTO idempotency (scope, key, fingerprint, status, body, position) VALUES ('a', 'far', '0', 200, '{}', 7)",
+        "INSERT INTO idempotency (scope, key, fingerprint, status, body, position, hash) VALUES ('a', 'ok', '0', 200, '{}', 2, X'00'); \
+         INSERT INTO idempotency (scope, key, fingerprint, status, body, position, hash) VALUES ('a', 'neg', '0', 200, '{}', -1, X'00'); \
+         INSERT INTO idempotency (scope, key, fingerprint, status, body, position, hash) VALUES ('a', 'far', '0', 200, '{}', 7, X'00')",
     );
     assert!(negative.contains("`neg`") && negative.contains("past the log's end 3"), "{negative}");
     let utf8 = damage("UPDATE events SET body = CAST(X'7BFF7D' AS TEXT) WHERE position = 2");
     assert!(utf8.contains("position 2 is damaged: column body does not read"), "{utf8}");
     let both = damage(
         "DELETE FROM events WHERE position = 2; \
-         INSERT INTO idempotency (scope, key, fingerprint, status, body, position) VALUES ('a', 'k', '0', 200, '{}', 9)",
+         INSERT INTO idempotency (scope, key, fingerprint, status, body, position, hash) VALUES ('a', 'k', '0', 200, '{}', 9, X'00')",
     );
     assert!(both.contains("expected position 2, found 3"), "{both}");
 }
@@ -321,34 +391,60 @@ fn build(group: &Group, model: &MemoryStore) -> Vec<Commit> {
         .collect()
 }
 
+/// Runs a random history on `store` and on the model side by side.
+fn matches_the_model(groups: &[Group], store: &mut dyn EventStore) -> Result<MemoryStore, TestCaseError> {
+    store.verify(&mut no_visit).unwrap();
+    let mut model = MemoryStore::new();
+    model.verify(&mut no_visit).unwrap();
+    for g in groups {
+        let commits = build(g, &model);
+        let expected = model.append(&commits).map_err(|e| e.to_string());
+        let actual = store.append(&commits).map_err(|e| e.to_string());
+        prop_assert_eq!(&actual, &expected);
+        prop_assert_eq!(store.read_after(0, usize::MAX).unwrap(), model.read_after(0, usize::MAX).unwrap());
+        prop_assert_eq!(store.chain_head().unwrap(), model.chain_head().unwrap());
+        if let Some(back) = g.forget {
+            let before = model.head().unwrap().saturating_sub(u64::from(back));
+            prop_assert_eq!(store.forget_keys_before(before).unwrap(), model.forget_keys_before(before).unwrap());
+        }
+    }
+    for k in 0..12 {
+        let k = format!("key-{k}");
+        prop_assert_eq!(store.idempotency("client", &k).unwrap(), model.idempotency("client", &k).unwrap());
+    }
+    Ok(model)
+}
+
+/// The reopened store verifies to the model's log, records and chain.
+fn reopened_matches(reopened: &mut dyn EventStore, model: &mut MemoryStore) -> Result<(), TestCaseError> {
+    let summary = reopened.verify(&mut no_visit).unwrap();
+    let expected = model.verify(&mut no_visit).unwrap();
+    prop_assert_eq!(summary.events, model.head().unwrap());
+    prop_assert_eq!(summary.idempotency_records, expected.idempotency_records);
+    prop_assert_eq!(summary.head, expected.head);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
     #[test]
     fn sqlite_matches_the_memory_model(groups in prop::collection::vec(group(), 1..24)) {
         let scratch = Scratch::new();
         let mut sqlite = SqliteStore::open(scratch.db()).unwrap();
-        sqlite.verify(&mut no_visit).unwrap();
-        let mut model = MemoryStore::new();
-        model.verify(&mut no_visit).unwrap();
-        for g in &groups {
-            let commits = build(g, &model);
-            let expected = model.append(&commits).map_err(|e| e.to_string());
-            let actual = sqlite.append(&commits).map_err(|e| e.to_string());
-            prop_assert_eq!(&actual, &expected);
-            prop_assert_eq!(sqlite.read_after(0, usize::MAX).unwrap(), model.read_after(0, usize::MAX).unwrap());
-            if let Some(back) = g.forget {
-                let before = model.head().unwrap().saturating_sub(u64::from(back));
-                prop_assert_eq!(sqlite.forget_keys_before(before).unwrap(), model.forget_keys_before(before).unwrap());
-            }
-        }
-        for k in 0..12 {
-            let k = format!("key-{k}");
-            prop_assert_eq!(sqlite.idempotency("client", &k).unwrap(), model.idempotency("client", &k).unwrap());
-        }
+        let mut model = matches_the_model(&groups, &mut sqlite)?;
         drop(sqlite);
-        let mut reopened = SqliteStore::open(scratch.db()).unwrap();
-        let summary = reopened.verify(&mut no_visit).unwrap();
-        prop_assert_eq!(summary.events, model.head().unwrap());
-        prop_assert_eq!(summary.idempotency_records, model.verify(&mut no_visit).unwrap().idempotency_records);
+        reopened_matches(&mut SqliteStore::open(scratch.db()).unwrap(), &mut model)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #[test]
+    fn postgres_matches_the_memory_model(groups in prop::collection::vec(group(), 1..24)) {
+        let Some(schema) = ScratchSchema::new("model") else { return Ok(()) };
+        let mut pg = PostgresStore::open(schema.url()).unwrap();
+        let mut model = matches_the_model(&groups, &mut pg)?;
+        drop(pg);
+        reopened_matches(&mut PostgresStore::open(schema.url()).unwrap(), &mut model)?;
     }
 }
