@@ -110,7 +110,7 @@ impl App {
         rx.await.map_err(|_| writer_gone())?
     }
 
-    async fn read<T: Send + 'static>(
+    pub(crate) async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn EventLog) -> Result<T, yichuang_store::StoreError> + Send + 'static,
     ) -> Result<T, ApiError> {
@@ -282,7 +282,7 @@ async fn post_plan_tickets(
     app.command(caller, Target::PlanTickets, None, key, uri.path(), &bytes).await
 }
 
-fn ok_json(body: String) -> Response {
+pub(crate) fn ok_json(body: String) -> Response {
     json_response(StatusCode::OK, body)
 }
 
@@ -541,6 +541,7 @@ pub fn routes() -> Vec<(&'static str, &'static [&'static str], MethodRouter<App>
         ("/v1/events", &["GET"], get(get_events)),
         ("/v1/stream", &["GET"], get(crate::stream::get_stream)),
         ("/v1/clock", &["GET", "POST"], get(get_clock).post(post_clock)),
+        ("/v1/audit/head", &["GET"], get(crate::audit::get_head)),
         ("/healthz", &["GET"], get(healthz)),
         ("/readyz", &["GET"], get(readyz)),
         ("/metrics", &["GET"], get(metrics)),

@@ -16,6 +16,8 @@ pub enum Database {
     File(PathBuf),
     /// In memory: nothing survives the process (demos and tests).
     Memory,
+    /// A PostgreSQL database (`postgres://…` URL; its `search_path` names the schema).
+    Postgres(String),
 }
 
 /// Where "now" comes from.
@@ -50,6 +52,8 @@ pub struct Config {
     pub limits: crate::serve::Limits,
     /// Hall days an idempotency record is kept after its command (0: for ever).
     pub idempotency_days: u32,
+    /// Signed checkpoints of the chain's head, if a key is given.
+    pub checkpoints: Option<crate::audit::CheckpointConfig>,
 }
 
 /// The hall time now: the system clock in China Standard Time (UTC+8; China has no daylight

@@ -26,6 +26,7 @@
 //! with command-line flags and the log subscriber ([`logging`]).
 
 pub mod api;
+pub mod audit;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -47,7 +48,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use yichuang_core::definition::Definition;
-use yichuang_store::{Checkpointer, EventStore, MemoryStore, SqliteStore};
+use yichuang_store::{Checkpointer, EventStore, MemoryStore, PostgresStore, SqliteStore};
 
 use crate::api::{About, App, AppInner};
 use crate::config::{Config, Database, Tokens};
@@ -108,6 +109,7 @@ pub struct Prepared {
     tokens: Tokens,
     store: Box<dyn EventStore>,
     checkpointer: Option<Checkpointer>,
+    signer: Option<audit::CheckpointConfig>,
     about: About,
     config: Config,
 }
@@ -128,21 +130,37 @@ pub fn prepare(config: &Config) -> Result<Prepared, StartError> {
         Database::File(path) => {
             let cannot = |e| StartError::Store(format!("cannot open the database {}: {e}", path.display()));
             let store = SqliteStore::open(path).map_err(cannot)?;
+            for note in store.upgrade_notes() {
+                tracing::info!("{note}");
+            }
             let checkpointer = store.checkpointer().map_err(cannot)?;
             (Box::new(store), Some(checkpointer))
         }
+        Database::Postgres(url) => {
+            let store = PostgresStore::open(url)
+                .map_err(|e| StartError::Store(format!("cannot open the PostgreSQL store: {e}")))?;
+            for note in store.upgrade_notes() {
+                tracing::info!("{note}");
+            }
+            (Box::new(store), None)
+        }
     };
+    // A key that does not read refuses the start now, not after the replay.
+    if let Some(c) = &config.checkpoints {
+        audit::check_key(c).map_err(StartError::Store)?;
+    }
     let started_unix_seconds =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     let about = About {
         definition_fingerprint: format!("{:016x}", api::fnv1a(&[text.as_bytes()])),
         database: match &config.database {
             Database::File(p) => Some(p.clone()),
-            Database::Memory => None,
+            Database::Memory | Database::Postgres(_) => None,
         },
         started_unix_seconds,
     };
-    Ok(Prepared { def, tokens, store, checkpointer, about, config: config.clone() })
+    let signer = config.checkpoints.clone();
+    Ok(Prepared { def, tokens, store, checkpointer, signer, about, config: config.clone() })
 }
 
 impl Prepared {
@@ -165,8 +183,9 @@ impl Prepared {
         listener: TcpListener,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> Result<DrainReport, StartError> {
-        let Prepared { def, tokens, store, checkpointer, about, config } = self;
+        let Prepared { def, tokens, store, checkpointer, signer, about, config } = self;
         let readers = store.readers();
+        let signer = signer.map(|c| (c, Arc::clone(&readers)));
         let shared = Arc::new(Shared::new());
         // What the replay has to do, known before it starts (for /readyz and /healthz).
         shared.replay.total.store(store.head().unwrap_or(0), Ordering::Relaxed);
@@ -194,6 +213,7 @@ impl Prepared {
             shutdown.subscribe(),
             config.timer_interval,
             checkpointer,
+            signer,
             refuse_tx,
         ));
         let mut limits = config.limits;
@@ -220,11 +240,15 @@ impl Prepared {
         tracing::info!(open = report.open, cut = report.cut, "connections drained");
         // The ticker and the checkpoints stop with the starter; the last sender goes with it and
         // the writer drains its queue and returns.
-        let (error, checkpoints) = starter.await.unwrap_or((None, None));
+        let (error, checkpoints, signer) = starter.await.unwrap_or((None, None, None));
         tokio::task::spawn_blocking(move || {
             let _ = writer.join();
             if let Some(c) = checkpoints {
                 c.stop();
+            }
+            // After the writer: the last checkpoint covers every acknowledged command.
+            if let Some(s) = signer {
+                s.stop();
             }
         })
         .await
@@ -281,17 +305,18 @@ async fn become_ready(
     mut shutdown: watch::Receiver<bool>,
     timer_interval: Duration,
     checkpointer: Option<Checkpointer>,
+    signer: Option<(audit::CheckpointConfig, Arc<dyn yichuang_store::EventLog + Send + Sync>)>,
     refuse: oneshot::Sender<()>,
-) -> (Option<StartError>, Option<Checkpoints>) {
+) -> (Option<StartError>, Option<Checkpoints>, Option<audit::Signer>) {
     let found = match loaded.await {
         Ok(Ok(found)) => found,
         Ok(Err(e)) => {
             shared.replay.set_phase(Phase::Refused);
             tracing::error!(reason = e.kind(), exit_code = e.exit_code(), "the start is refused: {e}");
             let _ = refuse.send(());
-            return (Some(e), None);
+            return (Some(e), None, None);
         }
-        Err(_) => return (None, None),
+        Err(_) => return (None, None, None),
     };
     match found.previous {
         PreviousRun::Unclean => tracing::warn!(
@@ -317,6 +342,22 @@ async fn become_ready(
             None
         }
     };
+    // Signed checkpoints start once the log passed its check: a refused log is never signed.
+    let signer = signer.and_then(|(c, readers)| match audit::Signer::start(&c, readers) {
+        Ok((signer, public_key)) => {
+            tracing::info!(
+                file = %c.file.display(),
+                interval_s = c.interval.as_secs(),
+                "signing the hash chain's head; the public key (publish it to the auditors):\n{}",
+                public_key.trim_end()
+            );
+            Some(signer)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "signed checkpoints are not written");
+            None
+        }
+    });
     shared.replay.set_phase(Phase::Ready);
     let mut interval = tokio::time::interval(timer_interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -331,7 +372,7 @@ async fn become_ready(
             Err(mpsc::error::TrySendError::Closed(_)) => break,
         }
     }
-    (None, checkpoints)
+    (None, checkpoints, signer)
 }
 
 /// How often the WAL is copied into the database file.

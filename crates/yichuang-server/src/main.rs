@@ -1,19 +1,22 @@
 //! `yichuang-server`: the hall's HTTP service.
 //!
 //! ```text
-//! yichuang-server [--definition FILE] [--db FILE|:memory:] [--tokens FILE] [--listen ADDR]
+//! yichuang-server [--definition FILE] [--db FILE|postgres://…|:memory:] [--tokens FILE] [--listen ADDR]
 //!                 [--clock system|YYYY-MM-DDTHH:MM] [--timer-interval-ms N] [--body-limit BYTES]
 //!                 [--idempotency-days DAYS] [--header-timeout-ms N] [--body-timeout-ms N]
 //!                 [--idle-timeout-ms N] [--max-connections N] [--shutdown-drain-ms N]
 //!                 [--log-format text|json]
+//!                 [--checkpoint-key PEM [--checkpoint-file FILE] [--checkpoint-interval SECONDS]]
+//! yichuang-server backup [--db FILE] --to FILE [--definition FILE]
 //! ```
 //!
 //! Logs go to stderr (`RUST_LOG` filters them; docs/operations.md). The first line on stdout
 //! names the address, as soon as the port listens (before the log is replayed).
 //!
-//! Exit codes: 0 stopped by SIGINT/SIGTERM; 1 cannot listen or serve; 2 bad arguments, definition
-//! or tokens file; 3 the database cannot be opened or its log is refused (damaged, illegal, or
-//! written under another definition).
+//! Exit codes: 0 stopped by SIGINT/SIGTERM (or a backup written and audited); 1 cannot listen or
+//! serve; 2 bad arguments, definition or tokens file; 3 the database cannot be opened (another
+//! writer holds it, …) or its log is refused (damaged, a broken hash chain, illegal, or written
+//! under another definition), or a backup failed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,13 +38,17 @@ fn example(relative: &str) -> PathBuf {
 
 /// 一窗 service: the county hall's HTTP/JSON API over the engine, with a durable SQLite log.
 #[derive(Debug, Parser)]
-#[command(name = "yichuang-server", version)]
+#[command(name = "yichuang-server", version, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Sub>,
     /// The definition (RON) [default: examples/definitions/county-hall.ron]
     #[arg(long, value_name = "FILE")]
     definition: Option<PathBuf>,
-    /// The SQLite database file (created if missing), or `:memory:` to keep nothing.
-    #[arg(long, value_name = "FILE", default_value = "yichuang.db")]
+    /// The SQLite database file (created if missing), a PostgreSQL URL
+    /// (`postgres://USER@HOST:PORT/DATABASE`, tables made by migrations), or `:memory:` to keep
+    /// nothing. `--store` is the same flag.
+    #[arg(long, alias = "store", value_name = "FILE|URL", default_value = "yichuang.db")]
     db: String,
     /// The bearer tokens file (RON) [default: examples/tokens.ron]
     #[arg(long, value_name = "FILE")]
@@ -81,6 +88,34 @@ struct Args {
     /// `text` or `json` (one object per line); `RUST_LOG` filters what is logged.
     #[arg(long, value_name = "FORMAT", default_value = "text")]
     log_format: LogFormat,
+    /// An ed25519 private key (PKCS#8 PEM, `openssl genpkey -algorithm ed25519`): the service
+    /// then signs its hash chain's head into --checkpoint-file every --checkpoint-interval.
+    #[arg(long, value_name = "FILE")]
+    checkpoint_key: Option<PathBuf>,
+    /// Where signed checkpoints are appended (ship it elsewhere; `yichuang audit --checkpoint`).
+    #[arg(long, value_name = "FILE", default_value = "yichuang-checkpoints.jsonl")]
+    checkpoint_file: PathBuf,
+    /// Seconds between signed checkpoints (one is written only when the head moved).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    checkpoint_interval: u64,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Copy the SQLite database while the service runs (SQLite's online backup API) and audit
+    /// the copy; exit 0 only for a copy that passes. Restore: stop the service and put the copy
+    /// in place of the database (docs/operations.md).
+    Backup {
+        /// The service's database.
+        #[arg(long, value_name = "FILE", default_value = "yichuang.db")]
+        db: PathBuf,
+        /// The copy to write (a new file).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// The definition the log was written under [default: examples/definitions/county-hall.ron]
+        #[arg(long, value_name = "FILE")]
+        definition: Option<PathBuf>,
+    },
 }
 
 fn config(args: Args) -> Result<(Config, String, LogFormat), String> {
@@ -91,7 +126,18 @@ fn config(args: Args) -> Result<(Config, String, LogFormat), String> {
     if args.timer_interval_ms == 0 {
         return Err("--timer-interval-ms must be at least 1".into());
     }
-    let database = if args.db == ":memory:" { Database::Memory } else { Database::File(PathBuf::from(&args.db)) };
+    let database = if args.db == ":memory:" {
+        Database::Memory
+    } else if args.db.starts_with("postgres://") || args.db.starts_with("postgresql://") {
+        Database::Postgres(args.db.clone())
+    } else {
+        Database::File(PathBuf::from(&args.db))
+    };
+    let checkpoints = args.checkpoint_key.map(|key| yichuang_server::audit::CheckpointConfig {
+        key,
+        file: args.checkpoint_file,
+        interval: Duration::from_secs(args.checkpoint_interval),
+    });
     let ms = Duration::from_millis;
     let config = Config {
         definition: args.definition.unwrap_or_else(|| example("examples/definitions/county-hall.ron")),
@@ -108,6 +154,7 @@ fn config(args: Args) -> Result<(Config, String, LogFormat), String> {
             drain: ms(args.shutdown_drain_ms),
         },
         idempotency_days: args.idempotency_days,
+        checkpoints,
     };
     Ok((config, args.listen, args.log_format))
 }
@@ -136,7 +183,22 @@ async fn stop_signal() {
 }
 
 fn main() -> ExitCode {
-    let (config, listen, format) = match config(Args::parse()) {
+    let args = Args::parse();
+    if let Some(Sub::Backup { db, to, definition }) = &args.command {
+        let definition = definition.clone().unwrap_or_else(|| example("examples/definitions/county-hall.ron"));
+        return match yichuang_server::audit::backup(db, to, &definition) {
+            Ok(summary) => {
+                println!("backup: {} written and audited ({summary})", to.display());
+                println!("chain head: position {} hash {}", summary.head.position, summary.head.hash);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(3)
+            }
+        };
+    }
+    let (config, listen, format) = match config(args) {
         Ok(c) => c,
         Err(message) => {
             eprintln!("error: {message}");
@@ -158,6 +220,7 @@ fn main() -> ExitCode {
     let store = match &config.database {
         Database::File(p) => format!("sqlite:{}", p.display()),
         Database::Memory => ":memory: (nothing is kept)".into(),
+        Database::Postgres(url) => format!("postgres:{}", url.rsplit('@').next().unwrap_or("")),
     };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),

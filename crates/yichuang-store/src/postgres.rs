@@ -78,6 +78,9 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[(
 /// The first half of the advisory lock's key ("ychu"); the second is a hash of the schema.
 const LOCK_CLASS: i32 = 0x7963_6875;
 
+/// How long a writer waits for the lock of a session that is ending.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Readers kept open for reuse.
 const READERS_KEPT_MAX: usize = 8;
 
@@ -173,8 +176,17 @@ impl PostgresStore {
         let config = config(url)?;
         let mut client = connect(&config)?;
         let (described, schema) = describe(&mut client, &config)?;
-        let locked: bool =
-            client.query_one("SELECT pg_try_advisory_lock($1, hashtext($2))", &[&LOCK_CLASS, &schema])?.get(0);
+        // A writer that just closed its connection may hold the lock for a moment longer (the
+        // server ends its session after the client has gone): wait a little before refusing.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let locked = loop {
+            let locked: bool =
+                client.query_one("SELECT pg_try_advisory_lock($1, hashtext($2))", &[&LOCK_CLASS, &schema])?.get(0);
+            if locked || std::time::Instant::now() >= deadline {
+                break locked;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
         if !locked {
             let holder = client
                 .query_opt(

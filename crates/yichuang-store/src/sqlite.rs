@@ -440,13 +440,24 @@ impl SqliteStore {
         let mut to = Connection::open(destination)?;
         {
             let backup = rusqlite::backup::Backup::new(&from, &mut to)?;
-            // All pages in one step: the copy is one snapshot, and a commit on another
-            // connection cannot restart it.
-            backup.run_to_completion(-1, Duration::ZERO, None)?;
+            // All pages in one step (-1): the copy is one snapshot, and a commit on another
+            // connection cannot restart it. Busy or locked (a checkpoint holding the file for a
+            // moment) is retried for up to BUSY_TIMEOUT.
+            let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+            loop {
+                match backup.step(-1)? {
+                    rusqlite::backup::StepResult::Done => break,
+                    _ if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+                    _ => return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                        Some("the database stayed busy during the backup".into()),
+                    ))),
+                }
+            }
         }
         // The copy is a plain file: no WAL beside it until a writer opens it.
         to.execute_batch("PRAGMA journal_mode = DELETE;")?;
-        Ok(head(&to)?)
+        head(&to)
     }
 }
 
@@ -541,7 +552,6 @@ fn upgrade_to_chain(conn: &Connection) -> Result<String, StoreError> {
     for r in pending {
         link_key(&mut chain, &r)?;
     }
-    drop(link_key);
     drop(insert_key);
     tx.execute_batch("DROP TABLE idempotency; ALTER TABLE idempotency_chained RENAME TO idempotency;")?;
     set_meta(&tx, "head", &head_text(&chain))?;

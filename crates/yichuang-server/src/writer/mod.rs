@@ -608,6 +608,12 @@ mod tests {
         fn read_after(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
             self.inner.read_after(after, limit)
         }
+        fn chain_head(&self) -> Result<yichuang_store::ChainHead, StoreError> {
+            self.inner.chain_head()
+        }
+        fn hash_at(&self, position: u64) -> Result<Option<yichuang_store::Digest>, StoreError> {
+            self.inner.hash_at(position)
+        }
     }
 
     impl EventStore for FlakyStore {
