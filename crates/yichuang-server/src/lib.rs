@@ -110,6 +110,9 @@ pub struct Prepared {
     store: Box<dyn EventStore>,
     checkpointer: Option<Checkpointer>,
     signer: Option<audit::CheckpointConfig>,
+    /// The log's head before the replay (read here, off the async runtime: the PostgreSQL
+    /// client blocks).
+    head: u64,
     about: About,
     config: Config,
 }
@@ -160,7 +163,8 @@ pub fn prepare(config: &Config) -> Result<Prepared, StartError> {
         started_unix_seconds,
     };
     let signer = config.checkpoints.clone();
-    Ok(Prepared { def, tokens, store, checkpointer, signer, about, config: config.clone() })
+    let head = store.head().unwrap_or(0);
+    Ok(Prepared { def, tokens, store, checkpointer, signer, head, about, config: config.clone() })
 }
 
 impl Prepared {
@@ -183,12 +187,12 @@ impl Prepared {
         listener: TcpListener,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> Result<DrainReport, StartError> {
-        let Prepared { def, tokens, store, checkpointer, signer, about, config } = self;
+        let Prepared { def, tokens, store, checkpointer, signer, head, about, config } = self;
         let readers = store.readers();
         let signer = signer.map(|c| (c, Arc::clone(&readers)));
         let shared = Arc::new(Shared::new());
         // What the replay has to do, known before it starts (for /readyz and /healthz).
-        shared.replay.total.store(store.head().unwrap_or(0), Ordering::Relaxed);
+        shared.replay.total.store(head, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(QUEUE_MAX);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let app = App::new(AppInner {
@@ -212,8 +216,7 @@ impl Prepared {
             tx,
             shutdown.subscribe(),
             config.timer_interval,
-            checkpointer,
-            signer,
+            Background { checkpointer, signer },
             refuse_tx,
         ));
         let mut limits = config.limits;
@@ -295,6 +298,12 @@ fn start_writer(
         .map_err(|e| StartError::Store(format!("cannot start the writer thread: {e}")))
 }
 
+/// What runs beside the writer once the log is ready: WAL checkpoints and the checkpoint signer.
+struct Background {
+    checkpointer: Option<Checkpointer>,
+    signer: Option<(audit::CheckpointConfig, Arc<dyn yichuang_store::EventLog + Send + Sync>)>,
+}
+
 /// Waits for the replay; then logs it, marks the service ready and runs the timer ticker and
 /// the WAL checkpoints until the writer's queue closes; or, if the log was refused, logs why
 /// and stops the service. Returns the refusal and the checkpoints to stop.
@@ -304,10 +313,10 @@ async fn become_ready(
     tx: mpsc::Sender<Request>,
     mut shutdown: watch::Receiver<bool>,
     timer_interval: Duration,
-    checkpointer: Option<Checkpointer>,
-    signer: Option<(audit::CheckpointConfig, Arc<dyn yichuang_store::EventLog + Send + Sync>)>,
+    background: Background,
     refuse: oneshot::Sender<()>,
 ) -> (Option<StartError>, Option<Checkpoints>, Option<audit::Signer>) {
+    let Background { checkpointer, signer } = background;
     let found = match loaded.await {
         Ok(Ok(found)) => found,
         Ok(Err(e)) => {

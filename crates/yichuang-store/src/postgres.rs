@@ -659,6 +659,18 @@ impl PostgresReaders {
     }
 }
 
+impl Drop for PostgresReaders {
+    fn drop(&mut self) {
+        // Closing a blocking client runs its own small runtime, which panics on a thread that
+        // drives an async runtime (the service may drop its readers there): close them on a
+        // thread of their own.
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(PoisonError::into_inner));
+        if !idle.is_empty() {
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
+    }
+}
+
 impl EventLog for PostgresReaders {
     fn head(&self) -> Result<u64, StoreError> {
         self.with(log_head)

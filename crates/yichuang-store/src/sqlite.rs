@@ -448,10 +448,12 @@ impl SqliteStore {
                 match backup.step(-1)? {
                     rusqlite::backup::StepResult::Done => break,
                     _ if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-                    _ => return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
-                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
-                        Some("the database stayed busy during the backup".into()),
-                    ))),
+                    _ => {
+                        return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                            Some("the database stayed busy during the backup".into()),
+                        )));
+                    }
                 }
             }
         }
