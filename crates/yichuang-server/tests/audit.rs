@@ -130,14 +130,23 @@ fn an_online_backup_under_write_load_is_consistent_audited_and_restores() {
     let scratch = Scratch::new("backup");
     let s = server(&scratch.db(), &[]);
     let addr = s.addr;
-    let writing = std::thread::spawn(move || {
-        for _ in 0..25 {
-            accepted_case(addr, "open-restaurant", restaurant_answers());
-        }
-    });
+    // Cases are written until the backups are done (bounded), so every backup runs under load.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writing = {
+        let done = std::sync::Arc::clone(&done);
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while n < 5 || (!done.load(std::sync::atomic::Ordering::Relaxed) && n < 2000) {
+                accepted_case(addr, "open-restaurant", restaurant_answers());
+                n += 1;
+            }
+        })
+    };
+    while head(addr) == 0 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let mut copies = Vec::new();
     for n in 0..3 {
-        std::thread::sleep(Duration::from_millis(150));
         let copy = scratch.0.join(format!("backup-{n}.db"));
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_yichuang-server"))
             .args(["backup", "--db"])
@@ -151,6 +160,7 @@ fn an_online_backup_under_write_load_is_consistent_audited_and_restores() {
         assert!(stdout.contains("written and audited"), "{stdout}");
         copies.push(copy);
     }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
     writing.join().unwrap();
     let final_head = head(s.addr);
     // Every copy is the log as of one commit: a prefix of the live log, hash for hash.
