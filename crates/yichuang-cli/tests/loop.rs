@@ -281,3 +281,119 @@ fn export_writes_every_format_from_a_log_or_the_database() {
     assert!(code == 0 && out.contains("-05:00") && !out.contains("+08:00"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `yichuang audit`: the chain holds on an untouched database, a changed actor is named with its
+/// position (exit 1), and a tail cut consistently behind the chain is caught by the signed
+/// checkpoints the service would have written.
+#[test]
+fn audit_checks_the_chain_and_the_signed_checkpoints() {
+    use yichuang_store::checkpoint::{CheckpointWriter, SigningKey, public_key_pem};
+    use yichuang_store::{EventLog, SqliteStore};
+    let dir = temp_dir("audit");
+    let (_, lines) = write_log(&dir);
+    let n = lines.len();
+    let db = write_db(&dir, "audit.db", &lines, "county-hall");
+    let db_text = db.to_str().unwrap();
+    let (code, out, err) = yichuang(&["audit", "--definition", DEFINITION, "--db", db_text]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("the hash chain holds and every event is legal in order"), "{out}");
+    assert!(out.contains(&format!("chain head: position {n} hash ")), "{out}");
+
+    // The service's checkpoint of this head, signed; the public key as PEM.
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let public = dir.join("checkpoint-key.pub");
+    std::fs::write(&public, public_key_pem(&key)).unwrap();
+    let file = dir.join("checkpoints.jsonl");
+    let _ = std::fs::remove_file(&file);
+    let head = SqliteStore::open_read_only(&db).unwrap().chain_head().unwrap();
+    CheckpointWriter::open(&file, key).unwrap().write(&head, 1_767_225_600).unwrap();
+    let with_checkpoints = |db: &str| {
+        yichuang(&[
+            "audit",
+            "--definition",
+            DEFINITION,
+            "--db",
+            db,
+            "--checkpoint",
+            file.to_str().unwrap(),
+            "--public-key",
+            public.to_str().unwrap(),
+        ])
+    };
+    let (code, out, err) = with_checkpoints(db_text);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("checkpoints: 1 signed lines verified; the database matches every one"), "{out}");
+
+    // A changed actor: named with its position.
+    let edited = write_db(&dir, "edited.db", &lines, "county-hall");
+    let second: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+    let by = second["by"]["id"].as_str().unwrap();
+    rusqlite::Connection::open(&edited)
+        .unwrap()
+        .execute_batch(&format!("UPDATE events SET body = replace(body, '\"{by}\"', '\"intruder\"') WHERE position = 2"))
+        .unwrap();
+    let (code, _, err) = yichuang(&["audit", "--definition", DEFINITION, "--db", edited.to_str().unwrap()]);
+    assert!(code == 1 && err.contains("the hash chain breaks at position 2"), "{err}");
+
+    // The last event cut, and the recorded head moved back with it: only the checkpoint sees it.
+    let cut = write_db(&dir, "cut.db", &lines, "county-hall");
+    rusqlite::Connection::open(&cut)
+        .unwrap()
+        .execute_batch(&format!(
+            "DELETE FROM events WHERE position = {n}; UPDATE meta SET value = (SELECT position || ' ' || \
+             lower(hex(hash)) || ' ' || keys || ' ' || lower(hex(key_hash)) FROM events WHERE position = {}) \
+             WHERE key = 'head'",
+            n - 1
+        ))
+        .unwrap();
+    let (code, _, err) = yichuang(&["audit", "--definition", DEFINITION, "--db", cut.to_str().unwrap()]);
+    assert_eq!(code, 0, "the chain alone cannot see a consistent cut: {err}");
+    let (code, _, err) = with_checkpoints(cut.to_str().unwrap());
+    assert!(code == 1 && err.contains(&format!("the database ends at position {}", n - 1)), "{err}");
+    assert!(err.contains(&format!("saw position {n}")), "{err}");
+
+    // A checkpoint file with a forged line, or without the key: refused.
+    let forged = std::fs::read_to_string(&file).unwrap().replace("1767225600", "1767225601");
+    std::fs::write(&file, forged).unwrap();
+    let (code, _, err) = with_checkpoints(db_text);
+    assert!(code == 1 && err.contains("the signature does not verify"), "{err}");
+    let (code, _, err) = yichuang(&["audit", "--definition", DEFINITION, "--db", db_text, "--checkpoint", "x"]);
+    assert!(code == 2 && err.contains("--public-key"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--db postgres://…`: replay and audit read a PostgreSQL store as they read a SQLite file.
+#[test]
+fn replay_and_audit_read_a_postgresql_store() {
+    use yichuang_store::{Commit, EncodedEvent, EventStore, PostgresStore, StoredEvent};
+    let Some(schema) = yichuang_store::testing::ScratchSchema::new("cli") else { return };
+    let dir = temp_dir("pg");
+    let (path, lines) = write_log(&dir);
+    {
+        let mut store = PostgresStore::open(schema.url()).unwrap();
+        store.verify(&mut |_| Ok(())).unwrap();
+        store.set_meta("definition", "county-hall").unwrap();
+        let events = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| StoredEvent {
+                position: i as u64 + 1,
+                event: EncodedEvent::encode(serde_json::from_str(l).unwrap()),
+            })
+            .collect();
+        store.append(&[Commit { events, idempotency: None }]).unwrap();
+    }
+    let (code, from_log, err) = yichuang(&["replay", "--definition", DEFINITION, "--log", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, from_db, err) = yichuang(&["replay", "--definition", DEFINITION, "--db", schema.url()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(from_db, from_log);
+    let (code, out, err) = yichuang(&["audit", "--definition", DEFINITION, "--db", schema.url()]);
+    assert!(code == 0 && out.contains("the hash chain holds"), "{out}{err}");
+    let second: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+    let by = second["by"]["id"].as_str().unwrap();
+    schema.execute(&format!("UPDATE events SET body = replace(body, '\"{by}\"', '\"intruder\"') WHERE position = 2")).unwrap();
+    let (code, _, err) = yichuang(&["audit", "--definition", DEFINITION, "--db", schema.url()]);
+    assert!(code == 1 && err.contains("the hash chain breaks at position 2"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -2,6 +2,7 @@
 //! `run(&Args, &mut dyn Write) -> Result<(), Failure>`; helpers shared by several commands live
 //! here.
 
+pub mod audit;
 pub mod calendar;
 pub mod check;
 pub mod compare;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use yichuang_core::{Definition, Engine, Instant, Recorded};
-use yichuang_store::{EventStore, IntegrityError, SqliteStore, StoreError};
+use yichuang_store::{EventStore, IntegrityError, LogSummary, PostgresStore, SqliteStore, StoreError};
 
 use crate::cmd::{load_definition, read_log};
 use crate::failure::Failure;
@@ -33,11 +33,12 @@ pub struct Source {
     /// The event log: one JSON-serialized event per line, as the engine records them.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
-    /// The service's SQLite database (yichuang-server `--db`, yichuang.db by default), read
-    /// only: it is checked as the service checks it at start (SQLite's quick_check, positions,
-    /// sequences, idempotency records) and nothing in it changes. A copy or a backup works as
-    /// well; so does the live file while the service runs.
-    #[arg(long, value_name = "FILE")]
+    /// The service's database (yichuang-server `--db`): a SQLite file (yichuang.db by default)
+    /// or a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE), read only: it is checked as the
+    /// service checks it at start (SQLite's quick_check, the hash chain, positions, sequences,
+    /// idempotency records) and nothing in it changes. A copy or a backup works as well; so does
+    /// the live database while the service runs.
+    #[arg(long, value_name = "FILE|URL")]
     pub db: Option<PathBuf>,
 }
 
@@ -139,15 +140,40 @@ fn rebuild_from_log(
 fn rebuild_from_db(
     def: Arc<Definition>,
     db: &Path,
-    mut keep: Option<&mut Vec<Recorded>>,
+    keep: Option<&mut Vec<Recorded>>,
 ) -> Result<(Engine, Read), Failure> {
+    let (engine, read, _, _) = audit_db(def, db, keep)?;
+    Ok((engine, read))
+}
+
+/// Whether `--db` names a PostgreSQL database (a `postgres://` or `postgresql://` URL).
+fn is_postgres(db: &Path) -> bool {
+    db.to_str().is_some_and(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
+}
+
+/// The database, opened read-only: a SQLite file, or a PostgreSQL URL.
+fn open_read_only(db: &Path) -> Result<Box<dyn EventStore>, StoreError> {
+    match db.to_str() {
+        Some(url) if is_postgres(db) => Ok(Box::new(PostgresStore::open_read_only(url)?)),
+        _ => Ok(Box::new(SqliteStore::open_read_only(db)?)),
+    }
+}
+
+/// The service's start-up check and fold of a database, read-only (`replay --db`, `report
+/// --db`, `audit`): the engine, what was read, the log's summary (its chain head included) and
+/// the store, for checks after it (checkpoints).
+pub fn audit_db(
+    def: Arc<Definition>,
+    db: &Path,
+    mut keep: Option<&mut Vec<Recorded>>,
+) -> Result<(Engine, Read, LogSummary, Box<dyn EventStore>), Failure> {
     // SQLite would refuse these too, but only as "unable to open database file".
-    let what = match std::fs::metadata(db) {
+    let what = if is_postgres(db) { None } else { match std::fs::metadata(db) {
         Err(_) => Some("no such file"),
         Ok(m) if m.is_dir() => Some("it is a directory"),
         Ok(m) if !m.is_file() => Some("it is not a regular file"),
         Ok(_) => None,
-    };
+    } };
     if let Some(what) = what {
         return Err(Failure::input(format!(
             "cannot read `{}`: {what}; --db takes the database file the service writes (yichuang.db by default)",
@@ -168,7 +194,7 @@ fn rebuild_from_db(
             Failure::input(format!("cannot read `{}`: {e}", db.display()))
         }
     };
-    let mut store = SqliteStore::open_read_only(db).map_err(|e| cannot(&e))?;
+    let mut store = open_read_only(db).map_err(|e| cannot(&e))?;
     match store.meta("definition").map_err(|e| cannot(&e))? {
         Some(logged) if logged != def.id().as_str() => {
             return Err(Failure::Failed(format!(
@@ -181,7 +207,7 @@ fn rebuild_from_db(
     }
     let mut engine = Engine::new(Arc::clone(&def));
     let mut read = Read::default();
-    store
+    let summary = store
         .verify(&mut |e| {
             let rec = e.event.record();
             read.note(rec.at);
@@ -199,7 +225,7 @@ fn rebuild_from_db(
             )),
         })?;
     engine.rebuild_timers();
-    Ok((engine, read))
+    Ok((engine, read, summary, store))
 }
 
 /// Runs the command.
