@@ -330,7 +330,9 @@ fn audit_checks_the_chain_and_the_signed_checkpoints() {
     let by = second["by"]["id"].as_str().unwrap();
     rusqlite::Connection::open(&edited)
         .unwrap()
-        .execute_batch(&format!("UPDATE events SET body = replace(body, '\"{by}\"', '\"intruder\"') WHERE position = 2"))
+        .execute_batch(&format!(
+            "UPDATE events SET body = replace(body, '\"{by}\"', '\"intruder\"') WHERE position = 2"
+        ))
         .unwrap();
     let (code, _, err) = yichuang(&["audit", "--definition", DEFINITION, "--db", edited.to_str().unwrap()]);
     assert!(code == 1 && err.contains("the hash chain breaks at position 2"), "{err}");
@@ -392,7 +394,9 @@ fn replay_and_audit_read_a_postgresql_store() {
     assert!(code == 0 && out.contains("the hash chain holds"), "{out}{err}");
     let second: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
     let by = second["by"]["id"].as_str().unwrap();
-    schema.execute(&format!("UPDATE events SET body = replace(body, '\"{by}\"', '\"intruder\"') WHERE position = 2")).unwrap();
+    schema
+        .execute(&format!("UPDATE events SET body = replace(body, '\"{by}\"', '\"intruder\"') WHERE position = 2"))
+        .unwrap();
     let (code, _, err) = yichuang(&["audit", "--definition", DEFINITION, "--db", schema.url()]);
     assert!(code == 1 && err.contains("the hash chain breaks at position 2"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -49,9 +49,8 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         })?;
         let readers = store.readers();
         for c in &checkpoints {
-            c.check(readers.as_ref()).map_err(|e| {
-                Failure::Failed(format!("`{}` does not match its checkpoints: {e}", args.db.display()))
-            })?;
+            c.check(readers.as_ref())
+                .map_err(|e| Failure::Failed(format!("`{}` does not match its checkpoints: {e}", args.db.display())))?;
         }
         let last = checkpoints.last().expect("read_checkpoints returns at least one");
         writeln!(

@@ -168,12 +168,16 @@ pub fn audit_db(
     mut keep: Option<&mut Vec<Recorded>>,
 ) -> Result<(Engine, Read, LogSummary, Box<dyn EventStore>), Failure> {
     // SQLite would refuse these too, but only as "unable to open database file".
-    let what = if is_postgres(db) { None } else { match std::fs::metadata(db) {
-        Err(_) => Some("no such file"),
-        Ok(m) if m.is_dir() => Some("it is a directory"),
-        Ok(m) if !m.is_file() => Some("it is not a regular file"),
-        Ok(_) => None,
-    } };
+    let what = if is_postgres(db) {
+        None
+    } else {
+        match std::fs::metadata(db) {
+            Err(_) => Some("no such file"),
+            Ok(m) if m.is_dir() => Some("it is a directory"),
+            Ok(m) if !m.is_file() => Some("it is not a regular file"),
+            Ok(_) => None,
+        }
+    };
     if let Some(what) = what {
         return Err(Failure::input(format!(
             "cannot read `{}`: {what}; --db takes the database file the service writes (yichuang.db by default)",
