@@ -39,7 +39,10 @@ fn commit(position: u64, per_commit: u64) -> Commit {
             key: format!("bench-{last}"),
             fingerprint: last,
             status: 201,
-            body: format!("{{\"id\":\"C{last:06}\",\"state\":\"Received\",\"version\":1,\"events\":[{}]}}", "x".repeat(300)),
+            body: format!(
+                "{{\"id\":\"C{last:06}\",\"state\":\"Received\",\"version\":1,\"events\":[{}]}}",
+                "x".repeat(300)
+            ),
             position: last,
         }),
     }
