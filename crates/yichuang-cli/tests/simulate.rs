@@ -464,3 +464,35 @@ fn compare_prints_figures_by_kind() {
     assert!(!run.stdout.contains("-0.0") && !run.stdout.contains("0.0000"), "{}", run.stdout);
     assert!(run.stdout.contains("Holm–Bonferroni"), "the table says how the family is controlled");
 }
+
+/// Acceptance (issue 24): `--precision 1% --kpi cycle_time.mean` adds replications until the
+/// mean cycle time's interval is within 1 % of it, and says so; with a cap too low it stops
+/// there and says the target was not met. `--kpi` without `--precision` is refused.
+#[test]
+fn precision_stops_at_the_replication_count_that_meets_it() {
+    let path = scenario("parity-parallel.ron");
+    let run = check(&["simulate", &path, "--cases", "2000", "--precision", "1%", "--kpi", "cycle_time.mean"], 0);
+    let line = run.stdout.lines().find(|l| l.starts_with("precision:")).expect("a precision line");
+    let n: u32 = line
+        .trim_start_matches("precision: met after ")
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("met after N replications: {line}"));
+    assert!(n > 5, "{line}");
+    assert!(run.stdout.contains(&format!("seed 20260105, {n} replication(s)")), "{}", run.stdout);
+    let kpi = run.stdout.lines().find(|l| l.trim_start().starts_with("cycle_time_minutes.mean:")).expect("target line");
+    assert!(kpi.ends_with(": met") && kpi.contains("target 1.0 % of the estimate"), "{kpi}");
+    let capped = check(
+        &["simulate", &path, "--cases", "2000", "--precision", "1%", "--max-replications", "7", "--format", "json"],
+        0,
+    );
+    let v = json(&capped.stdout);
+    assert_eq!(v["precision"]["met"], false);
+    assert_eq!(v["precision"]["replications"], 7);
+    assert_eq!(v["replications"], 7);
+    let refused = check(&["simulate", &path, "--kpi", "cycle_time.mean"], 2);
+    assert!(refused.stderr.contains("--precision"), "{}", refused.stderr);
+    let bad = check(&["simulate", &path, "--precision", "0%"], 2);
+    assert!(bad.stderr.contains("relative to the estimate"), "{}", bad.stderr);
+}

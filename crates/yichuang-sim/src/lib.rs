@@ -27,11 +27,13 @@ mod agenda;
 mod clock;
 pub mod kpis;
 mod model;
+pub mod precision;
 pub mod random;
 pub mod report;
 pub mod scenario;
 pub mod stats;
 pub mod svg;
+pub mod warmup;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
@@ -113,6 +115,8 @@ pub struct RunOptions<'p> {
     pub progress: Option<&'p AtomicU64>,
     /// Confidence level of every interval (default 0.95).
     pub confidence: Option<f64>,
+    /// Replications are added until these targets are met (`simulate` only).
+    pub precision: Option<&'p precision::Targets>,
 }
 
 impl RunOptions<'_> {
@@ -179,14 +183,31 @@ pub fn run_replications(scenario: &Scenario, options: &RunOptions<'_>) -> Result
 pub fn for_each_replication<F: FnMut(RepResult) + Send>(
     scenario: &Scenario,
     options: &RunOptions<'_>,
-    fold: F,
+    mut fold: F,
 ) -> Result<(), SimError> {
+    for_each_replication_while(scenario, options, |r| {
+        fold(r);
+        true
+    })
+    .map(|_| ())
+}
+
+/// [`for_each_replication`], where `fold` says after each replication whether to go on:
+/// replications run (in parallel) up to the options' count, and the first `false`, in
+/// replication order, stops the run there. Replications started beyond it are discarded, so
+/// the result is the same whatever the thread count. Returns the replications folded.
+pub fn for_each_replication_while<F: FnMut(RepResult) -> bool + Send>(
+    scenario: &Scenario,
+    options: &RunOptions<'_>,
+    fold: F,
+) -> Result<u32, SimError> {
     options.check(scenario)?;
     let replications = options.replications(scenario);
     let seed = options.seed(scenario);
     let threads = options.threads(replications);
     let ahead = u32::try_from(2 * threads).unwrap_or(u32::MAX);
-    let shared = Mutex::new(Ordered { next: 0, folded: 0, pending: BTreeMap::new(), error: None, fold });
+    let shared =
+        Mutex::new(Ordered { next: 0, folded: 0, pending: BTreeMap::new(), error: None, stopped: false, fold });
     let wake = Condvar::new();
     let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     let work = || {
@@ -242,7 +263,7 @@ pub fn for_each_replication<F: FnMut(RepResult) + Send>(
     let state = shared.into_inner().unwrap_or_else(|e| e.into_inner());
     match state.error {
         Some(e) => Err(e),
-        None if state.folded == replications => Ok(()),
+        None if state.folded == replications || state.stopped => Ok(state.folded),
         None => Err(SimError::Worker(format!("{} of {replications} replications ran", state.folded))),
     }
 }
@@ -257,23 +278,34 @@ struct Ordered<F> {
     pending: BTreeMap<u32, Result<RepResult, SimError>>,
     /// The first error in replication order.
     error: Option<SimError>,
+    /// `fold` asked to stop.
+    stopped: bool,
     fold: F,
 }
 
-impl<F: FnMut(RepResult)> Ordered<F> {
-    /// Folds every pending result that is next in replication order; stops at an error.
+impl<F: FnMut(RepResult) -> bool> Ordered<F> {
+    /// Folds every pending result that is next in replication order; stops at an error or
+    /// when `fold` says so.
     fn fold_ready(&mut self, replications: u32) {
-        while self.error.is_none() {
+        while self.error.is_none() && !self.stopped {
             let Some(result) = self.pending.remove(&self.folded) else { break };
             match result {
                 Ok(r) => {
                     let fold = &mut self.fold;
-                    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fold(r))) {
-                        self.error = Some(SimError::Worker(panic_message(panic.as_ref())));
-                        self.next = replications;
-                        break;
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fold(r))) {
+                        Err(panic) => {
+                            self.error = Some(SimError::Worker(panic_message(panic.as_ref())));
+                            self.next = replications;
+                            break;
+                        }
+                        Ok(go_on) => {
+                            self.folded += 1;
+                            if !go_on {
+                                self.stopped = true;
+                                self.next = replications;
+                            }
+                        }
                     }
-                    self.folded += 1;
                 }
                 Err(e) => {
                     self.error = Some(e);
@@ -281,7 +313,7 @@ impl<F: FnMut(RepResult)> Ordered<F> {
                 }
             }
         }
-        if self.error.is_some() {
+        if self.error.is_some() || self.stopped {
             self.pending.clear();
         }
     }
@@ -322,12 +354,34 @@ pub fn event_log(
 }
 
 /// Simulates a scenario and summarises every KPI.
+///
+/// A scenario with `warm_up: Auto` first runs a pilot to find its warm-up ([`warmup`]), then
+/// measures from there. With `options.precision`, replications are added until every target
+/// is met or the cap is reached ([`precision`]); the report says which.
 pub fn simulate(scenario: &Scenario, options: &RunOptions<'_>) -> Result<Report, SimError> {
     let wall = std::time::Instant::now();
-    let results = aggregate(scenario, options)?;
-    let threads = options.threads(options.replications(scenario));
+    options.check(scenario)?;
+    let (measured, detection) = match scenario.spec.warm_up {
+        scenario::WarmUp::Auto => {
+            let detection = warmup::detect(scenario, options)?;
+            (std::borrow::Cow::Owned(detection.scenario(scenario)), Some(detection))
+        }
+        _ => (std::borrow::Cow::Borrowed(scenario), None),
+    };
+    let (results, precision) = match options.precision {
+        Some(targets) => {
+            let (results, outcome) = precision::run(&measured, options, targets)?;
+            (results, Some(outcome))
+        }
+        None => (aggregate(&measured, options)?, None),
+    };
+    let threads = options.threads(results.replications);
     let level = options.confidence();
-    Ok(Report::build(scenario, options.seed(scenario), threads, level, &results, wall.elapsed().as_secs_f64()))
+    let mut report =
+        Report::build(&measured, options.seed(scenario), threads, level, &results, wall.elapsed().as_secs_f64());
+    report.warm_up = detection.map(|d| d.report);
+    report.precision = precision;
+    Ok(report)
 }
 
 /// Runs scenarios with the same replications (and, unless `compare.independent`, the same
@@ -346,12 +400,28 @@ pub fn compare(
         options.check(s)?;
     }
     let seed = options.seed(first);
+    let mut measured = Vec::with_capacity(scenarios.len());
     let mut runs = Vec::with_capacity(scenarios.len());
     for (i, s) in scenarios.iter().enumerate() {
         let wall = std::time::Instant::now();
         let own = RunOptions { seed: Some(report::run_seed(seed, i, compare.independent)), ..options };
-        let results = aggregate(s, &own)?;
-        runs.push((*s, results, wall.elapsed().as_secs_f64()));
+        // A scenario with `warm_up: Auto` is measured after its own detected warm-up.
+        let (s, detection) = match s.spec.warm_up {
+            scenario::WarmUp::Auto => {
+                let detection = warmup::detect(s, &own)?;
+                (detection.scenario(s), Some(detection.report))
+            }
+            _ => ((*s).clone(), None),
+        };
+        let results = aggregate(&s, &own)?;
+        measured.push((s, detection));
+        runs.push((results, wall.elapsed().as_secs_f64()));
     }
-    Ok(Comparison::build(&runs, &options, compare))
+    let runs: Vec<(&Scenario, Aggregate, f64)> =
+        measured.iter().zip(runs).map(|((s, _), (results, wall))| (s, results, wall)).collect();
+    let mut comparison = Comparison::build(&runs, &options, compare);
+    for (report, (_, detection)) in comparison.reports.iter_mut().zip(measured) {
+        report.warm_up = detection;
+    }
+    Ok(comparison)
 }

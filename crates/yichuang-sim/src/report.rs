@@ -282,6 +282,10 @@ pub struct Report {
     pub waiting_minutes: Waiting,
     /// Whether the run describes a steady state; when not, which stations are overloaded.
     pub steady_state: SteadyState,
+    /// The detected warm-up, for a scenario with `warm_up: Auto`.
+    pub warm_up: Option<crate::warmup::WarmUpReport>,
+    /// How precision-driven stopping ended (`simulate --precision`).
+    pub precision: Option<crate::precision::Outcome>,
     /// Utilisation per station.
     pub utilisation: BTreeMap<String, f64>,
     /// Station details.
@@ -644,6 +648,8 @@ impl Report {
                 closed_hours: Summary::of(&agg.closed, level),
             },
             steady_state: SteadyState { steady: unsteady.is_empty(), unsteady },
+            warm_up: None,
+            precision: None,
             utilisation,
             stations,
             wip: Wip { mean: Figure::non_negative(&agg.wip_mean, level), max: agg.wip_max },

@@ -126,6 +126,9 @@ pub enum WarmUp {
     Cases(u64),
     /// Cases arriving in the first D days are not measured; levels are measured from then on.
     Days(f64),
+    /// Detected: a pilot run finds the initial transient by MSER-5 ([`crate::warmup`]), then
+    /// the scenario is measured as with `Days` of that length.
+    Auto,
 }
 
 /// An arrival rate (Poisson process).

@@ -776,3 +776,64 @@ fn outcomes_add_up_to_the_completed_cases() {
     assert!(o.denied > 0 && o.partially_approved + o.approved > 0, "{o:?}");
     assert_eq!(o.approved + o.partially_approved + o.denied, report.cases, "{o:?}");
 }
+
+/// `warm_up: Auto` finds the initial transient of the parity hall (which opens empty and fills
+/// within a few hours: about its cycle time) on a pilot, measures after it, reports it and
+/// marks it on the queue chart; an overloaded hall, whose work in progress never stops
+/// growing, has no warm-up to find, and says so.
+#[test]
+fn an_automatic_warm_up_is_detected_reported_and_shaded() {
+    let auto = |intake: &str| {
+        variant(
+            "parity-parallel.ron",
+            &[
+                ("warm_up: None,", "warm_up: Auto,"),
+                ("stop: Cases(100000)", "stop: Cases(3000)"),
+                ("(class: Intake, count: 14,", intake),
+            ],
+        )
+    };
+    let options = RunOptions { replications: Some(2), ..RunOptions::default() };
+    let report = simulate(&auto("(class: Intake, count: 14,"), &options).expect("runs");
+    let warm_up = report.warm_up.as_ref().expect("detected warm-up reported");
+    assert!(warm_up.detected && warm_up.method.contains("MSER-5"), "{warm_up:?}");
+    assert!((60.0..600.0).contains(&warm_up.minutes), "{} minutes: about the hall's filling time", warm_up.minutes);
+    assert_eq!(report.charts.series.warm_up_end, Some(warm_up.minutes), "the queue chart shades it");
+    assert!(report.cases < 2 * 3000, "cases arriving in the warm-up are not measured: {}", report.cases);
+    let svg = yichuang_sim::svg::queues(&report);
+    assert!(svg.contains("warm-up"), "the chart marks the warm-up");
+    let overloaded = simulate(&auto("(class: Intake, count: 8,"), &options).expect("runs");
+    let warm_up = overloaded.warm_up.as_ref().expect("reported");
+    assert!(!warm_up.detected && warm_up.minutes == 0.0, "{warm_up:?}");
+    assert_eq!(overloaded.cases, 2 * 3000, "nothing is cut when nothing settles");
+}
+
+/// `--precision`: replications are added until the interval is narrow enough, the same number
+/// whatever the thread count; a cap stops the run first and the report says the target was not
+/// met.
+#[test]
+fn precision_adds_replications_until_the_target_or_the_cap() {
+    use yichuang_sim::precision::{Targets, Width};
+    let scenario = example("parity-parallel.ron");
+    let targets =
+        Targets { kpis: vec![("cycle_time_minutes.mean".to_owned(), Width::Relative(0.04))], max_replications: 200 };
+    let run = |threads: usize, targets: &Targets| {
+        let options = RunOptions { cases: Some(400), threads, precision: Some(targets), ..RunOptions::default() };
+        simulate(&scenario, &options).expect("runs")
+    };
+    let one = run(1, &targets);
+    let outcome = one.precision.as_ref().expect("precision reported");
+    assert!(outcome.met, "{outcome:?}");
+    assert!(outcome.replications > 5 && outcome.replications < 200, "{outcome:?}");
+    assert_eq!(one.replications, outcome.replications);
+    let target = &outcome.targets[0];
+    let (half, value) = (target.half_width.expect("interval"), target.value.expect("value"));
+    assert!(half <= 0.04 * value, "{half} within 4 % of {value}");
+    // One replication fewer would not have met it (the procedure stops at the first count that does).
+    let fewer = Targets { max_replications: outcome.replications - 1, ..targets.clone() };
+    let short = run(1, &fewer);
+    let short_outcome = short.precision.as_ref().expect("reported");
+    assert!(!short_outcome.met && short_outcome.replications == outcome.replications - 1, "{short_outcome:?}");
+    let two = run(2, &targets);
+    assert_eq!(without_timing(&one), without_timing(&two), "the same replications whatever the thread count");
+}

@@ -110,6 +110,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         threads: args.threads,
         progress: None,
         confidence: Some(args.confidence),
+        precision: None,
     };
     let pinned =
         RunOptions { replications: Some(options.replications(refs[0])), seed: Some(options.seed(refs[0])), ..options };

@@ -60,6 +60,17 @@ pub struct Args {
     /// Confidence level of every interval.
     #[arg(long, value_name = "LEVEL", default_value = "0.95", value_parser = parse_confidence)]
     pub confidence: f64,
+    /// Add replications until the interval of every --kpi is at most this half-width: `1%` of
+    /// the estimate, or `5` in the KPI's unit (minutes; shares as 0–1). Starts from at least 5.
+    #[arg(long, value_name = "WIDTH", value_parser = yichuang_sim::precision::Width::parse)]
+    pub precision: Option<yichuang_sim::precision::Width>,
+    /// A KPI --precision watches (repeat for several; default cycle_time_minutes.mean).
+    #[arg(long = "kpi", value_name = "NAME", requires = "precision")]
+    pub kpis: Vec<String>,
+    /// The most replications --precision may run.
+    #[arg(long, value_name = "N", default_value_t = 1000, requires = "precision",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_replications: u32,
 }
 
 /// The format of an event log file, by its extension.
@@ -181,6 +192,20 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         prepare_charts_dir(dir)?;
     }
     let event_log = args.event_log.as_deref().map(|path| LogFormat::of(path).map(|f| (path, f))).transpose()?;
+    let targets = match args.precision {
+        Some(width) => {
+            let names = yichuang_sim::kpis::names(&scenario);
+            let named =
+                if args.kpis.is_empty() { vec!["cycle_time_minutes.mean".to_owned()] } else { args.kpis.clone() };
+            let kpis = named
+                .iter()
+                .map(|k| yichuang_sim::kpis::resolve(k, &names).map(|k| (k, width)))
+                .collect::<Result<Vec<_>, String>>()
+                .map_err(|e| Failure::input(format!("--kpi: {e}")))?;
+            Some(yichuang_sim::precision::Targets { kpis, max_replications: args.max_replications })
+        }
+        None => None,
+    };
     let options = RunOptions {
         replications: args.replications,
         seed: args.seed,
@@ -188,6 +213,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         threads: args.threads,
         progress: None,
         confidence: Some(args.confidence),
+        precision: targets.as_ref(),
     };
     let total = yichuang_sim::progress_total(&[&scenario], &options);
     let report = with_progress(total, args.format, |progress| {
@@ -319,6 +345,83 @@ fn write_steady_state(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Says what warm-up was detected, and how precision-driven stopping ended.
+fn write_warm_up_and_precision(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    if let Some(w) = &r.warm_up {
+        if w.detected {
+            writeln!(
+                out,
+                "warm-up: {} detected ({}, pilot of {} replication(s)); cases arriving before it are not measured",
+                duration_text(w.minutes),
+                w.method,
+                w.pilot_replications
+            )?;
+        } else {
+            writeln!(
+                out,
+                "warm-up: none detected ({}, {} batches): the run does not settle within its first half; it is too \
+                 short or not steady, and everything is measured",
+                w.method, w.batches
+            )?;
+        }
+    }
+    if let Some(p) = &r.precision {
+        let verdict = if p.met {
+            format!("met after {} replications", p.replications)
+        } else {
+            format!("NOT met: stopped at the cap of {} replications", p.max_replications)
+        };
+        writeln!(
+            out,
+            "precision: {verdict} ({} % intervals)",
+            yichuang_sim::kpis::fixed(r.confidence * 100.0, 0, false)
+        )?;
+        for t in &p.targets {
+            let target = match t.target {
+                yichuang_sim::precision::Width::Relative(x) => format!("{} of the estimate", percent(x)),
+                yichuang_sim::precision::Width::Absolute(x) => format!("{x}"),
+            };
+            let half = match (t.half_width, t.value) {
+                (Some(h), Some(v)) if v != 0.0 => {
+                    format!("±{} ({} of {})", fixed_text(h), percent(h / v.abs()), fixed_text(v))
+                }
+                (Some(h), _) => format!("±{}", fixed_text(h)),
+                _ => "no interval".to_owned(),
+            };
+            writeln!(
+                out,
+                "  {}: half-width {half}, target {target}: {}",
+                t.kpi,
+                if t.met { "met" } else { "not met" }
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A number with three significant figures, at least one decimal.
+fn fixed_text(x: f64) -> String {
+    let decimals = if x.abs() >= 100.0 {
+        1
+    } else if x.abs() >= 1.0 {
+        2
+    } else {
+        3
+    };
+    yichuang_sim::kpis::fixed(x, decimals, false)
+}
+
+/// A duration in minutes as hours or days when long.
+fn duration_text(minutes: f64) -> String {
+    if minutes >= 2.0 * 1440.0 {
+        format!("{} days", yichuang_sim::kpis::fixed(minutes / 1440.0, 1, false))
+    } else if minutes >= 120.0 {
+        format!("{} hours", yichuang_sim::kpis::fixed(minutes / 60.0, 1, false))
+    } else {
+        format!("{} minutes", yichuang_sim::kpis::fixed(minutes, 0, false))
+    }
+}
+
 /// The human-readable table.
 pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
@@ -343,6 +446,7 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         }
     }
     write_steady_state(r, out)?;
+    write_warm_up_and_precision(r, out)?;
     writeln!(out)?;
     writeln!(
         out,
@@ -523,6 +627,14 @@ pub fn write_csv(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         }
     }
     simple(out, "steady_state", if r.steady_state.steady { 1.0 } else { 0.0 }, None)?;
+    if let Some(w) = &r.warm_up {
+        simple(out, "warm_up.detected", if w.detected { 1.0 } else { 0.0 }, None)?;
+        simple(out, "warm_up.minutes", w.minutes, None)?;
+    }
+    if let Some(p) = &r.precision {
+        simple(out, "precision.met", if p.met { 1.0 } else { 0.0 }, None)?;
+        simple(out, "precision.replications", f64::from(p.replications), None)?;
+    }
     let (o, c, t) = (&r.outcomes, &r.sla, &r.tickets);
     let mut counts = vec![
         ("outcomes.approved".to_owned(), o.approved),

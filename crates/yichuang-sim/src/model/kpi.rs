@@ -314,7 +314,7 @@ impl<K: super::Keep> Replication<'_, K> {
         self.measuring = true;
         self.measure_start = self.now;
         self.measure_start_w = self.now_w;
-        if !matches!(self.sc.spec.warm_up, WarmUp::None) {
+        if !matches!(self.sc.spec.warm_up, WarmUp::None | WarmUp::Auto) {
             self.result.series.warm_up_end = Some(self.now);
         }
         let (now, now_w) = (self.now, self.now_w);
@@ -406,6 +406,7 @@ impl<K: super::Keep> Replication<'_, K> {
         self.result.wip_max = self.wip.max;
         // The arrival period while measuring: the stations' offered load and the growth of
         // their queues are judged over it (a `Cases` stop drains the hall after it).
+        self.result.series.arrivals_end = self.arrivals_end.map(|(t, _)| t);
         let (arrivals_end, arrivals_end_w) = self.arrivals_end.unwrap_or((end, end_w));
         let arrival_period_w = if self.measuring { (arrivals_end_w - self.measure_start_w).max(0.0) } else { 0.0 };
         let window = (self.measure_start, arrivals_end);

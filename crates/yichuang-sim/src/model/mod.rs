@@ -538,7 +538,8 @@ impl<'s, K: Keep> Replication<'s, K> {
             self.next_arrival(k, 0.0);
         }
         match self.sc.spec.warm_up {
-            WarmUp::None => self.begin_measuring(),
+            // `Auto` is resolved before a measured run; its pilot measures everything.
+            WarmUp::None | WarmUp::Auto => self.begin_measuring(),
             WarmUp::Days(d) => self.schedule(d * 1440.0, What::MeasureStart),
             WarmUp::Cases(_) => {}
         }

@@ -29,6 +29,9 @@ pub struct Series {
     /// When the warm-up ended and measuring began, minutes since the start (`None`: no warm-up,
     /// or a warm-up that never ended). The samples cover the warm-up too.
     pub warm_up_end: Option<f64>,
+    /// When the last arrival came under a `Cases` stop (the hall drains after it), minutes since
+    /// the start; `None` under a `Days` stop.
+    pub arrivals_end: Option<f64>,
 }
 
 /// Statistics of one station in one replication.
