@@ -15,8 +15,9 @@ use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use yichuang::definition;
 use yichuang::event::SlaSubject;
-use yichuang::*;
+use yichuang::prelude::*;
 
 // The lifecycle logic (approve every ready task as its department's reviewer, deliver, rate)
 // lives in the benchmark package so that the `engine` benchmark measures exactly what this
@@ -167,13 +168,13 @@ fn replay_check(def: &Arc<Definition>, engine: &Engine, log: &[Recorded]) -> Str
 fn summary(def: &Definition, c: &Case, submitted: Instant) -> Result<(), driver::DriveError> {
     let cal = def.calendar();
     println!();
-    println!("case {}: {}", c.id, c.state.name());
-    println!("  outcome:  {}", c.outcome.map_or("none".to_owned(), |o| format!("{o:?}")));
-    println!("  trips:    {} (最多跑一次 counts the visits to the hall)", c.trips);
-    if let Some(r) = c.rating {
+    println!("case {}: {}", c.id(), c.state().name());
+    println!("  outcome:  {}", c.outcome().map_or("none".to_owned(), |o| format!("{o:?}")));
+    println!("  trips:    {} (最多跑一次 counts the visits to the hall)", c.trips());
+    if let Some(r) = c.rating() {
         println!("  rating:   {} stars", r.stars);
     }
-    if let Some((delivered, method)) = c.delivered {
+    if let Some((delivered, method)) = c.delivered() {
         let minutes = cal.working_minutes_between(submitted, delivered)?;
         let days = minutes as f64 / f64::from(cal.day_minutes());
         let calendar_days = delivered.date().days_since_epoch() - submitted.date().days_since_epoch();

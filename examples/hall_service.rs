@@ -33,7 +33,7 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread;
 
 use yichuang::definition::WindowClass;
-use yichuang::*;
+use yichuang::prelude::*;
 
 const DEFINITION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/definitions/county-hall.ron");
 const BUNDLE: &str = "open-restaurant";
@@ -149,7 +149,7 @@ impl Service {
         let mut inbox: BTreeMap<Id, Vec<(CaseId, Id)>> = BTreeMap::new();
         for department in def.departments() {
             for (case, task) in engine.department_tasks(&department.id, TaskState::Ready) {
-                inbox.entry(department.id.clone()).or_default().push((case, task.item_id.clone()));
+                inbox.entry(department.id.clone()).or_default().push((case, task.item_id().clone()));
             }
         }
         if !history.is_empty() {
@@ -408,7 +408,7 @@ fn scenario(def: &Arc<Definition>, dir: &Path) -> Result<(), String> {
     let bad_rating = engine
         .tickets()
         .iter()
-        .filter(|t| matches!(t.source, TicketSource::BadRating { case: c, .. } if c == case))
+        .filter(|t| matches!(t.source(), TicketSource::BadRating { case: c, .. } if *c == case))
         .count();
     println!(
         "journal: {} events; tickets: {} (from the bad rating: {bad_rating})",

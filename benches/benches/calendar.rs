@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use yichuang::{Calendar, Date, Definition, Instant};
+use yichuang::prelude::{Calendar, Date, Definition, Instant};
 
 const INPUTS: usize = 1024;
 

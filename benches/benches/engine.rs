@@ -8,66 +8,17 @@
 //! stars. The events of each case go to one reused buffer, as an embedder would hand them to its
 //! store. The engine is dropped outside the measurement.
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use yichuang::*;
-use yichuang_benches::driver::{self, Staff};
-
-/// Cases per iteration.
-const CASES: usize = 200;
-/// Working minutes between steps of a case.
-const STEP_MINUTES: i64 = 180;
-
-struct Hall {
-    def: Arc<Definition>,
-    submission: Submission,
-    staff: Staff,
-    start: Instant,
-}
-
-fn hall() -> Hall {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/definitions/county-hall.ron");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
-    let def = Arc::new(Definition::from_ron(&text, path).unwrap_or_else(|e| panic!("{e}")));
-    let bundle = def.bundle_ix("open-restaurant").expect("county-hall defines open-restaurant");
-    let applicant =
-        Applicant {
-            id: Id::new("91000000MA00000001"), name: "示例县张三餐饮有限公司".into(), credit_blocked: false
-        };
-    let answers = BTreeMap::from([
-        ("company-name".to_owned(), "示例县张三餐饮有限公司".to_owned()),
-        ("food-business-type".to_owned(), "热食类食品制售".to_owned()),
-        ("sells-tobacco".to_owned(), "是".to_owned()),
-    ]);
-    let staff = Staff::new(&def, &applicant.id).expect("county-hall has intake and delivery windows");
-    let submission = driver::complete_submission(&def, bundle, applicant, answers);
-    Hall { def, submission, staff, start: "2026-04-29T09:30".parse().expect("an instant") }
-}
-
-/// Runs `CASES` lifecycles on `engine`; returns the number of events recorded.
-fn lifecycles(hall: &Hall, engine: &mut Engine, out: &mut Vec<Recorded>) -> usize {
-    let mut events = 0;
-    for _ in 0..CASES {
-        // Every case starts the same morning: cases do not share timers, so each runs as if alone.
-        let mut now = hall.start;
-        let submit = Command::Submit(Box::new(hall.submission.clone()));
-        let case = engine.open_into(submit, &Ctx { now, actor: &hall.staff.intake }, out).expect("submitted");
-        driver::tick(engine, &mut now, STEP_MINUTES, out).expect("in the calendar");
-        driver::run(engine, case, &Command::Accept, now, &hall.staff.intake, out).expect("accepted");
-        driver::drive_to_close(engine, case, &mut now, STEP_MINUTES, &hall.staff, out).expect("closed");
-        events += out.len();
-        out.clear();
-    }
-    events
-}
+use yichuang::prelude::*;
+use yichuang_benches::lifecycle::{CASES, hall, lifecycles};
 
 fn bench(c: &mut Criterion) {
     let hall = hall();
     let mut out = Vec::new();
-    let events = lifecycles(&hall, &mut Engine::new(Arc::clone(&hall.def)), &mut out);
+    let events = lifecycles(&hall, &mut Engine::new(Arc::clone(&hall.def)), &mut out, CASES);
     assert_eq!(events % CASES, 0, "every case records the same events");
     let mut group = c.benchmark_group("engine");
     for (name, elements) in [("open-restaurant/events", events), ("open-restaurant/cases", CASES)] {
@@ -76,7 +27,7 @@ fn bench(c: &mut Criterion) {
             b.iter_batched(
                 || Engine::new(Arc::clone(&hall.def)),
                 |mut engine| {
-                    black_box(lifecycles(&hall, &mut engine, &mut out));
+                    black_box(lifecycles(&hall, &mut engine, &mut out, CASES));
                     engine
                 },
                 BatchSize::PerIteration,

@@ -16,7 +16,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use yichuang::definition::{BundleIx, DeptIx, ItemIx, WindowClass};
-use yichuang::*;
+use yichuang::prelude::*;
 
 /// The people who work a case: the applicant, one clerk at the first intake window, one at the
 /// first delivery window, and one reviewer per department.
@@ -181,16 +181,18 @@ pub fn drive_to_close(
     let mut ready: Vec<(Id, ItemIx)> = Vec::new();
     // Each round approves at least one task for good, so there are at most as many rounds as
     // tasks; the extra round sees the decided case.
-    let rounds_max = engine.case(case).ok_or(DriveError::UnknownCase(case))?.tasks.len() + 1;
+    let rounds_max = engine.case(case).ok_or(DriveError::UnknownCase(case))?.tasks().len() + 1;
     for _ in 0..rounds_max {
         let c = engine.case(case).ok_or(DriveError::UnknownCase(case))?;
-        if c.state != CaseState::InApproval {
+        if c.state() != CaseState::InApproval {
             break;
         }
         ready.clear();
-        ready.extend(c.tasks.iter().filter(|t| t.state == TaskState::Ready).map(|t| (t.item_id.clone(), t.item)));
+        ready.extend(
+            c.tasks().iter().filter(|t| t.state() == TaskState::Ready).map(|t| (t.item_id().clone(), t.item())),
+        );
         if ready.is_empty() {
-            return Err(DriveError::Stuck { case, state: c.state });
+            return Err(DriveError::Stuck { case, state: c.state() });
         }
         tick(engine, now, step_minutes, out)?;
         for (item, ix) in &ready {
@@ -206,7 +208,7 @@ pub fn drive_to_close(
             }
         }
     }
-    let state = engine.case(case).ok_or(DriveError::UnknownCase(case))?.state;
+    let state = engine.case(case).ok_or(DriveError::UnknownCase(case))?.state();
     if state != CaseState::ReadyForDelivery {
         return Err(DriveError::Stuck { case, state });
     }
@@ -214,7 +216,7 @@ pub fn drive_to_close(
     run(engine, case, &Command::Deliver { method: DeliveryMethod::Window }, *now, &staff.delivery, out)?;
     tick(engine, now, step_minutes, out)?;
     run(engine, case, &Command::Rate { stars: 5 }, *now, &staff.applicant, out)?;
-    let state = engine.case(case).ok_or(DriveError::UnknownCase(case))?.state;
+    let state = engine.case(case).ok_or(DriveError::UnknownCase(case))?.state();
     if state != CaseState::Closed {
         return Err(DriveError::Stuck { case, state });
     }

@@ -13,23 +13,29 @@ pub const EXIT_INVALID: u8 = 1;
 pub const EXIT_INPUT: u8 = 2;
 
 /// Why a command did not succeed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Failure {
     /// Something the user must fix in the command line or the environment: an unreadable file,
     /// a malformed date or answer, an unknown bundle, a date outside the calendar. Exit 2.
+    #[error("{0}")]
     Input(String),
     /// A definition failed validation; every diagnostic is reported. Exit 1.
+    #[error("{0}")]
     Invalid(Diagnostics),
     /// A definition failed validation and the output (JSON) already carries the diagnostics.
     /// Exit 1, nothing more on stderr.
+    #[error("the definition is invalid (the output lists every diagnostic)")]
     InvalidReported,
     /// Several independent failures (validate over many files); the exit code is the most
     /// severe of them.
+    #[error("{} failures", .0.len())]
     Many(Vec<Failure>),
     /// A verification failed (a log that does not replay, a violated invariant). Exit 1.
+    #[error("{0}")]
     Failed(String),
     /// Writing to stdout failed.
-    Output(io::Error),
+    #[error("cannot write the output: {0}")]
+    Output(#[source] io::Error),
 }
 
 impl Failure {

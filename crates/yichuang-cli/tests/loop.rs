@@ -38,17 +38,17 @@ fn write_log(dir: &std::path::Path) -> (std::path::PathBuf, Vec<String>) {
     log.extend(engine.execute(case, Command::Accept, &Ctx { now, actor: &clerk }).unwrap());
     for _ in 0..10 {
         let ready: Vec<_> =
-            engine.case(case).unwrap().tasks.iter().filter(|t| t.state == TaskState::Ready).cloned().collect();
+            engine.case(case).unwrap().tasks().iter().filter(|t| t.state() == TaskState::Ready).cloned().collect();
         for task in ready {
-            for &d in def.item(task.item).decided_by.departments() {
+            for &d in def.item(task.item()).decided_by.departments() {
                 let reviewer = Actor::reviewer("r", def.department(d).id.as_str());
                 let ctx = Ctx { now, actor: &reviewer };
-                if engine.case(case).unwrap().task(&task.item_id).unwrap().state == TaskState::Ready {
+                if engine.case(case).unwrap().task(task.item_id()).unwrap().state() == TaskState::Ready {
                     log.extend(
                         engine
                             .execute(
                                 case,
-                                Command::Task { item: task.item_id.clone(), action: TaskCommand::Claim },
+                                Command::Task { item: task.item_id().clone(), action: TaskCommand::Claim },
                                 &ctx,
                             )
                             .unwrap(),
@@ -56,7 +56,11 @@ fn write_log(dir: &std::path::Path) -> (std::path::PathBuf, Vec<String>) {
                 }
                 log.extend(
                     engine
-                        .execute(case, Command::Task { item: task.item_id.clone(), action: TaskCommand::Approve }, &ctx)
+                        .execute(
+                            case,
+                            Command::Task { item: task.item_id().clone(), action: TaskCommand::Approve },
+                            &ctx,
+                        )
                         .unwrap(),
                 );
             }
@@ -112,6 +116,28 @@ fn replay_verifies_a_clean_log_and_names_the_first_bad_event() {
     assert!(err.contains("line 4"), "{err}");
     let (code, _, err) = yichuang(&["replay", "--definition", DEFINITION, "--log", "/nonexistent/log.jsonl"]);
     assert_eq!(code, 2, "{err}");
+}
+
+/// A log can replay and still break an invariant: an approval recorded by an intake clerk is a
+/// legal event where it stands (the fold does not judge actors), but 受审分离 forbids it. The
+/// audit names the invariant and the event.
+#[test]
+fn replay_audits_the_invariants_on_a_log_that_replays() {
+    let dir = temp_dir("audit");
+    let (path, lines) = write_log(&dir);
+    let (code, out, err) = yichuang(&["replay", "--definition", DEFINITION, "--log", path.to_str().unwrap()]);
+    assert!(code == 0 && out.contains("invariants 1–7"), "{err}");
+    let mut forged: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let approval = forged.iter().position(|v| v["event"]["TaskApproved"].is_object()).expect("the log approves a task");
+    let accepted = forged.iter().position(|v| v["event"]["Accepted"].is_object()).expect("the log accepts a case");
+    // The intake clerk who accepted the case, recorded as the approver.
+    forged[approval]["by"] = forged[accepted]["by"].clone();
+    let text: Vec<String> = forged.iter().map(|v| v.to_string()).collect();
+    let bad = dir.join("forged.jsonl");
+    std::fs::write(&bad, text.join("\n")).unwrap();
+    let (code, _, err) = yichuang(&["replay", "--definition", DEFINITION, "--log", bad.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("invariant 7") && err.contains(&format!("at event {}", approval + 1)), "{err}");
 }
 
 #[test]

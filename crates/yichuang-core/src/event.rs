@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
 use crate::definition::{Channel, Id};
-use crate::sla::SlaLevel;
-use crate::ticket::{TicketId, TicketSource};
+use crate::machine::sla::SlaLevel;
+use crate::machine::ticket::{TicketId, TicketSource};
 use crate::time::{Date, Instant};
 
 /// The events one command decides: at most two in every rule (a countersign's last signature
@@ -340,7 +340,7 @@ pub enum Event {
     /// A rectification, explanation or appeal awaits supervision.
     TicketSubmitted {
         /// What.
-        what: crate::ticket::Submitted,
+        what: crate::machine::ticket::Submitted,
         /// Its content.
         text: String,
     },
@@ -349,7 +349,7 @@ pub enum Event {
     /// 监督不通过: round + 1, accountability.
     TicketFailed {
         /// Why.
-        kind: crate::ticket::FailKind,
+        kind: crate::machine::ticket::FailKind,
         /// New rectification deadline.
         deadline: Instant,
     },

@@ -9,40 +9,37 @@
 //! ([`Engine::next_deadline`], [`Engine::advance_to`]).
 //!
 //! Layers, bottom up: [`time`] and [`calendar`]; [`definition`] (RON → validated
-//! [`Definition`]); the machines [`task`], [`case`] and [`ticket`] with [`event`]s,
-//! [`rejection`]s and [`actor`]-based authorization; the [`sla`] overlay; the [`engine`] that
-//! holds many cases and tickets; the transition [`table`]s; [`metrics`] and the four-lists
-//! [`report`]; the exhaustive [`check`]er.
+//! [`Definition`]); the [`machine`]s — the case ([`machine::case`]) with one approval task per
+//! member ([`machine::task`]), the SLA overlay ([`machine::sla`]) and the ticket of the loop
+//! ([`machine::ticket`]) — each with its transition spec ([`machine::spec`]), its
+//! [`event`]s, [`rejection`]s and [`actor`]-based authorization; the [`engine`] that holds many
+//! cases and tickets and is the only way to change them; and the [`invariants`] of DESIGN §4.3,
+//! written once. The exhaustive checker, the metrics and the four lists are in the
+//! `yichuang-analysis` crate.
 
 pub mod actor;
 pub mod calendar;
-pub mod case;
-mod case_table;
-pub mod check;
+#[cfg(feature = "transition-coverage")]
+pub mod coverage;
 pub mod definition;
 pub mod engine;
 pub mod event;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
-pub mod metrics;
+pub mod invariants;
+pub mod machine;
 pub mod rejection;
-pub mod report;
-pub mod sla;
-pub mod table;
-pub mod task;
-pub mod ticket;
 pub mod time;
-mod timers;
 
 pub use actor::{Actor, Ctx, Role};
 pub use calendar::{Calendar, CalendarError};
-pub use case::{Case, CaseState, Command, Submission, TaskCommand};
 pub use definition::{Channel, Definition, Diagnostic, Diagnostics, Id};
 pub use engine::{Engine, ReplayError};
 pub use event::{
     Answers, Applicant, CaseId, DeliveryMethod, Event, EventSink, Outcome, Recorded, SpecialProcedureKind, StreamId,
 };
+pub use machine::case::{Case, CaseState, Command, Submission};
+pub use machine::task::{MemberSet, Task, TaskCommand, TaskState};
+pub use machine::ticket::{ComplaintTarget, FailKind, Ticket, TicketCommand, TicketId, TicketSource, TicketState};
 pub use rejection::Rejection;
-pub use task::{MemberSet, Task, TaskState};
-pub use ticket::{ComplaintTarget, FailKind, Ticket, TicketCommand, TicketId, TicketSource, TicketState};
 pub use time::{Date, Instant};

@@ -1,81 +1,191 @@
 //! Typed rejections: why a command was refused, naming the rule and what would be accepted.
 //! A rejected command changes nothing.
+//!
+//! Payloads are data (ids, dates, actors, lists), rendered into words only by `Display`, so a
+//! caller can act on them (the service maps [`Rejection::code`] and
+//! [`Rejection::is_authorization`] to a status; a kiosk can list [`Rejection::MaterialsIncomplete`]'s
+//! materials by name). No rejection names a person other than the actor: an applicant who
+//! names someone else's case learns only that it is not theirs.
+
+use std::fmt;
+
+use crate::actor::Actor;
+use crate::calendar::CalendarError;
+use crate::definition::{Id, PlanError, WindowClass};
+use crate::event::CaseId;
+use crate::machine::spec::{Kind, Machine, Refused};
+use crate::machine::ticket::TicketId;
+use crate::time::Date;
+
+/// What a rejection is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// The case the command names.
+    Case,
+    /// One task of the case, by item.
+    Task(Id),
+    /// A bundle of the definition.
+    Bundle(Id),
+    /// A ticket.
+    Ticket(TicketId),
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::Case => f.write_str("case"),
+            Subject::Task(item) => write!(f, "task `{item}`"),
+            Subject::Bundle(bundle) => write!(f, "bundle `{bundle}`"),
+            Subject::Ticket(t) => write!(f, "ticket {t}"),
+        }
+    }
+}
+
+/// Who may issue a command that an actor was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Allowed {
+    /// The applicant, or a clerk of a window of this class on their behalf.
+    ApplicantOrClerk(WindowClass),
+    /// Only a clerk of a window of this class.
+    ClerkOf(WindowClass),
+    /// A reviewer of one of these (deciding) departments.
+    ReviewersOf(Vec<Id>),
+    /// Staff of the responsible department.
+    StaffOf(Id),
+    /// A supervisor (效能监察) outside this department.
+    SupervisorOutside(Id),
+    /// A supervisor or a leader.
+    SupervisorOrLeader,
+    /// A person (anyone but the system).
+    People,
+    /// Nobody: the engine does it by itself (and why).
+    Nobody(&'static str),
+}
+
+impl fmt::Display for Allowed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Allowed::ApplicantOrClerk(class) => write!(f, "the applicant or a clerk of a {class:?} window may"),
+            Allowed::ClerkOf(class) => write!(f, "only a clerk of a {class:?} window may"),
+            Allowed::ReviewersOf(ds) => write!(f, "only a reviewer of {} may", join(ds, " + ")),
+            Allowed::StaffOf(d) => write!(f, "staff of {d} may"),
+            Allowed::SupervisorOutside(d) => write!(f, "a supervisor outside {d} may"),
+            Allowed::SupervisorOrLeader => f.write_str("a supervisor or a leader may"),
+            Allowed::People => f.write_str("people complain, not the system"),
+            Allowed::Nobody(why) => f.write_str(why),
+        }
+    }
+}
+
+/// What the engine knows of case numbers, for an unknown one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KnownCases {
+    /// Cases C000001 to this number were opened.
+    UpTo(CaseId),
+    /// The case was retired: finished and handed out of the engine.
+    Retired,
+    /// An applicant may name only their own cases (nothing is said of others).
+    OwnOnly,
+}
 
 /// Why a command was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     /// The actor's role may not issue this command at all.
-    #[error("rule {rule}: {actor} may not {command}; {allowed}")]
+    #[error("rule {rule}: {} may not {command}; {allowed}", actor.describe())]
     RoleNotAllowed {
         /// The rule's name, e.g. `受审分离 (intake clerks never decide)`.
         rule: &'static str,
         /// The actor.
-        actor: String,
+        actor: Actor,
         /// The command.
         command: &'static str,
         /// Who may.
-        allowed: String,
+        allowed: Allowed,
     },
-    /// A reviewer acted on another department's task.
+    /// A reviewer acted on another department's task or ticket.
     #[error(
-        "rule 本部门办理 (a department acts only on its own tasks): {actor} may not act on `{item}`, which is decided by {departments}"
+        "rule 本部门办理 (a department acts only on its own work): {} may not act on {subject}, which belongs to {}",
+        actor.describe(),
+        join(departments, " + ")
     )]
     WrongDepartment {
         /// The actor.
-        actor: String,
-        /// The item.
-        item: String,
-        /// Departments that decide it.
-        departments: String,
+        actor: Actor,
+        /// The task or ticket.
+        subject: Subject,
+        /// Departments it belongs to.
+        departments: Vec<Id>,
     },
-    /// Someone other than the case's applicant acted for it.
+    /// Someone other than the case's applicant acted for it. The applicant is not named.
     #[error(
-        "rule 申请人本人 (only the applicant or a window clerk on their behalf): {actor} is not the applicant {applicant} of this case"
+        "rule 申请人本人 (only the applicant or a window clerk on their behalf): {} is not the applicant of this case",
+        actor.describe()
     )]
     NotTheApplicant {
         /// The actor.
-        actor: String,
-        /// The case's applicant.
-        applicant: String,
+        actor: Actor,
     },
     /// An applicant linked a complaint to someone else's case.
     #[error(
-        "rule 申请人本人 (an applicant links a complaint only to their own cases): {actor} is not the applicant of \
-         {case}; link one of your own cases, or none"
+        "rule 申请人本人 (an applicant links a complaint only to their own cases): {} is not the applicant of \
+         {case}; link one of your own cases, or none",
+        actor.describe()
     )]
     NotYourCase {
         /// The actor.
-        actor: String,
+        actor: Actor,
         /// The case linked.
-        case: String,
+        case: CaseId,
     },
-    /// The command does not apply in the current state.
-    #[error("rule 状态机 (state machine): cannot {command} while the {subject} is {state}; {accepted}")]
+    /// The command is not declared for the current state in the machine's spec.
+    #[error(
+        "rule 状态机 (state machine): cannot {command} while the {subject} is {state}; {}",
+        accepted_text(state, accepted)
+    )]
     InvalidState {
+        /// The case, task or ticket.
+        subject: Subject,
         /// The command.
         command: &'static str,
-        /// `case` or `task <item>`.
-        subject: String,
-        /// Current state.
-        state: String,
-        /// What is accepted in this state.
-        accepted: String,
+        /// Its current state.
+        state: &'static str,
+        /// The commands that state accepts (empty: only the engine moves it on).
+        accepted: Vec<&'static str>,
+    },
+    /// A case is rated once.
+    #[error("rule 好差评 (a case is rated once, after delivery): this case is already rated")]
+    AlreadyRated,
+    /// A countersigning department signs once.
+    #[error(
+        "rule 会签 (each department signs once): `{department}` has already signed `{item}`; the other countersign \
+         departments must sign"
+    )]
+    AlreadySigned {
+        /// The item.
+        item: Id,
+        /// The department that signed before.
+        department: Id,
     },
     /// Acceptance needs materials that are missing.
     #[error(
-        "rule 材料齐全 (complete materials): cannot accept, missing {missing}; request a correction (补正告知) listing them, or accept tolerating them if they are all tolerable (容缺)"
+        "rule 材料齐全 (complete materials): cannot accept, missing {}; request a correction (补正告知) listing them, or \
+         accept tolerating them if they are all tolerable (容缺)",
+        join(missing, ", ")
     )]
     MaterialsIncomplete {
         /// The missing materials.
-        missing: String,
+        missing: Vec<Id>,
     },
     /// 容缺 requested but a Required material is missing.
     #[error(
-        "rule 容缺受理 (only tolerable materials may be missing): {missing} are required (必备) and missing; request a correction instead"
+        "rule 容缺受理 (only tolerable materials may be missing): {} are required (必备) and missing; request a \
+         correction instead",
+        join(missing, ", ")
     )]
     NotTolerable {
         /// Required materials missing.
-        missing: String,
+        missing: Vec<Id>,
     },
     /// 容缺 requested but nothing is missing.
     #[error("rule 容缺受理: nothing is missing, so there is nothing to tolerate; accept normally")]
@@ -85,31 +195,37 @@ pub enum Rejection {
     NothingMissing,
     /// The applicant is credit-blocked.
     #[error(
-        "rule 信用 (credit): applicant {applicant} has a bad credit record and is excluded from 容缺受理 until credit repair; request a correction instead"
+        "rule 信用 (credit): applicant {applicant} has a bad credit record and is excluded from 容缺受理 until credit \
+         repair; request a correction instead"
     )]
     CreditBlocked {
-        /// The applicant.
-        applicant: String,
+        /// The applicant (the case's own; the actor is their clerk or themselves).
+        applicant: Id,
     },
-    /// The cure deadline is later than the promised limit allows.
+    /// The cure deadline is outside the promised limit, or not a working day.
     #[error(
-        "rule 容缺时限 (cure due is a working day within the promised limit): cure due {due} is not allowed; choose a working day from today to {latest}, the end of the bundle's promised limit"
+        "rule 容缺时限 (cure due is a working day within the promised limit): cure due {due}{} is not allowed; choose \
+         a working day from today to {latest}, the end of the bundle's promised limit",
+        if *not_working_day { " (not a working day)" } else { "" }
     )]
     CureTooLate {
         /// Requested.
-        due: String,
+        due: Date,
         /// Latest allowed.
-        latest: String,
+        latest: Date,
+        /// Within the range, but not a working day.
+        not_working_day: bool,
     },
     /// A ticket deadline outside what the policy allows.
     #[error(
-        "rule 限期整改 (rectification within {max_days} working days): deadline {due} is not between today and {latest}; choose a date in that range"
+        "rule 限期整改 (rectification within {max_days} working days): deadline {due} is not between today and \
+         {latest}; choose a date in that range"
     )]
     DeadlineOutOfRange {
         /// Requested.
-        due: String,
+        due: Date,
         /// Latest allowed.
-        latest: String,
+        latest: Date,
         /// The policy's maximum.
         max_days: u32,
     },
@@ -121,33 +237,53 @@ pub enum Rejection {
         /// What.
         what: &'static str,
     },
-    /// Not a known id of the definition or the case.
-    #[error("unknown {what} `{id}`; accepted: {accepted}")]
+    /// Not a known id of the definition or of the case.
+    #[error("unknown {what} `{id}`; accepted: {}", if accepted.is_empty() { "none".to_owned() } else { join(accepted, ", ") })]
     Unknown {
         /// What kind of thing.
         what: &'static str,
         /// The id given.
         id: String,
         /// Accepted ids.
-        accepted: String,
+        accepted: Vec<Id>,
+    },
+    /// Not a case the engine holds (or, for an applicant, not one of theirs).
+    #[error("unknown case {case}; {}", match known {
+        KnownCases::UpTo(last) => format!("accepted: C000001–{last}"),
+        KnownCases::Retired => format!("{case} was retired (finished and handed out of the engine)"),
+        KnownCases::OwnOnly => "name one of your own cases, or none".to_owned(),
+    })]
+    UnknownCase {
+        /// The case named.
+        case: CaseId,
+        /// What is known.
+        known: KnownCases,
+    },
+    /// Not a ticket the engine holds.
+    #[error("unknown ticket {ticket}; accepted: T000001–{}", TicketId(*opened))]
+    UnknownTicket {
+        /// The ticket named.
+        ticket: TicketId,
+        /// Tickets opened so far.
+        opened: u64,
     },
     /// A value is out of range.
     #[error("{what} {value} is not valid; {accepted}")]
     OutOfRange {
         /// What.
         what: &'static str,
-        /// Value.
+        /// The value, as given.
         value: String,
         /// Accepted.
         accepted: &'static str,
     },
-    /// This item does not allow the requested action (e.g. 模拟审批 not allowed).
-    #[error("rule {rule}: item `{item}` {reason}")]
-    NotAllowedForItem {
+    /// This item or ticket does not allow the requested action (e.g. 模拟审批 not allowed).
+    #[error("rule {rule}: {subject} {reason}")]
+    NotAllowedFor {
         /// Rule.
         rule: &'static str,
-        /// Item.
-        item: String,
+        /// The task or ticket.
+        subject: Subject,
         /// Reason.
         reason: &'static str,
     },
@@ -156,33 +292,55 @@ pub enum Rejection {
     #[error(
         "rule 回避 (nobody supervises their own department): `{department}` is the supervision section (效能监察), which \
          supervises every ticket and so cannot be the responsible department of one; name a department that decides \
-         items ({accepted}), or take a complaint about the supervision section itself to a leader"
+         items ({}), or take a complaint about the supervision section itself to a leader",
+        join(accepted, ", ")
     )]
     SupervisionResponsible {
         /// The department named.
-        department: String,
+        department: Id,
         /// Departments that may be responsible (those that decide items).
-        accepted: String,
+        accepted: Vec<Id>,
     },
     /// A form answer does not fit the bundle's merged form.
-    #[error("rule 一表申请 (answers fill the bundle's merged form): {detail}")]
-    FormAnswer {
-        /// What is wrong and what the form accepts.
-        detail: String,
-    },
+    #[error("rule 一表申请 (answers fill the bundle's merged form): {0}")]
+    FormAnswer(PlanError),
     /// The calendar cannot answer for the date involved.
     #[error("{0}")]
-    Calendar(#[from] crate::calendar::CalendarError),
+    Calendar(#[from] CalendarError),
+}
+
+fn join<T: fmt::Display>(items: &[T], sep: &str) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(sep)
+}
+
+fn accepted_text(state: &str, accepted: &[&str]) -> String {
+    if accepted.is_empty() {
+        format!("in {state} it takes no command (only the engine moves it on: a timer, or what follows from the case)")
+    } else {
+        format!("in {state} it accepts: {}", accepted.join(", "))
+    }
 }
 
 impl Rejection {
+    /// The refusal of a command that `M`'s spec does not declare in the current state.
+    pub fn invalid_state<M: Machine>(subject: Subject, command: &'static str, refused: Refused<M>) -> Rejection {
+        Rejection::InvalidState {
+            subject,
+            command,
+            state: refused.state.name(),
+            accepted: refused.accepted.iter().map(|c| c.name()).collect(),
+        }
+    }
+
     /// A stable machine-readable code, e.g. `wrong_department`.
     pub fn code(&self) -> &'static str {
         match self {
             Rejection::RoleNotAllowed { .. } => "role_not_allowed",
             Rejection::WrongDepartment { .. } => "wrong_department",
             Rejection::NotTheApplicant { .. } | Rejection::NotYourCase { .. } => "not_the_applicant",
-            Rejection::InvalidState { .. } => "invalid_state",
+            Rejection::InvalidState { .. } | Rejection::AlreadyRated | Rejection::AlreadySigned { .. } => {
+                "invalid_state"
+            }
             Rejection::MaterialsIncomplete { .. } => "materials_incomplete",
             Rejection::NotTolerable { .. } => "not_tolerable",
             Rejection::NothingToTolerate => "nothing_to_tolerate",
@@ -191,13 +349,18 @@ impl Rejection {
             Rejection::CureTooLate { .. } => "cure_too_late",
             Rejection::DeadlineOutOfRange { .. } => "deadline_out_of_range",
             Rejection::ReasonRequired { .. } => "reason_required",
-            Rejection::Unknown { .. } => "unknown",
-            Rejection::OutOfRange { .. } => "out_of_range",
-            Rejection::NotAllowedForItem { .. } => "not_allowed_for_item",
+            Rejection::Unknown { .. } | Rejection::UnknownCase { .. } | Rejection::UnknownTicket { .. } => "unknown",
+            Rejection::OutOfRange { .. } | Rejection::FormAnswer(_) => "out_of_range",
+            Rejection::NotAllowedFor { .. } => "not_allowed_for_item",
             Rejection::SupervisionResponsible { .. } => "supervision_not_responsible",
-            Rejection::FormAnswer { .. } => "out_of_range",
             Rejection::Calendar(_) => "calendar",
         }
+    }
+
+    /// Whether the refusal names a case or ticket the engine does not hold (for an applicant,
+    /// also one that is not theirs: the two read alike), as a service's 404.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Rejection::UnknownCase { .. } | Rejection::UnknownTicket { .. })
     }
 
     /// Whether the refusal is about who acts (HTTP 403) rather than what (422).

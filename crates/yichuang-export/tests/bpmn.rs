@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use yichuang::Definition;
+use yichuang::prelude::Definition;
 
 const MODEL: &str = "http://www.omg.org/spec/BPMN/20100524/MODEL";
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use yichuang::*;
+use yichuang::prelude::*;
 use yichuang_export::{Format, Log, UtcOffset};
 
 #[path = "../../../benches/src/driver.rs"]

@@ -382,7 +382,7 @@ async fn get_tickets(
     let state = match params.state.as_deref() {
         None => None,
         Some(s) => {
-            Some(TicketState::ALL.into_iter().find(|t| normalized(t.name()) == normalized(s)).ok_or_else(|| {
+            Some(TicketState::ALL.iter().copied().find(|t| normalized(t.name()) == normalized(s)).ok_or_else(|| {
                 let names: Vec<&str> = TicketState::ALL.iter().map(|t| t.name()).collect();
                 ApiError::bad_request(
                     "bad_request",

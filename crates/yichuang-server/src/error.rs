@@ -44,7 +44,7 @@ impl ApiError {
     pub fn rejection(r: &Rejection) -> ApiError {
         let status = if r.is_authorization() {
             StatusCode::FORBIDDEN
-        } else if matches!(r, Rejection::Unknown { what: "case" | "ticket", .. }) {
+        } else if r.is_not_found() {
             StatusCode::NOT_FOUND
         } else {
             StatusCode::UNPROCESSABLE_ENTITY

@@ -57,15 +57,22 @@ use crate::state::{Phase, Shared};
 use crate::writer::{LoadError, Loaded, PreviousRun, QUEUE_MAX, Request, Writer};
 
 /// Why the service did not start. [`StartError::exit_code`] is the binary's exit status.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The definition is missing or invalid.
+    #[error("{0}")]
     Definition(String),
     /// The tokens file is missing or invalid.
+    #[error("{0}")]
     Tokens(String),
     /// The database cannot be opened.
+    #[error("{0}")]
     Store(String),
     /// The log is damaged, illegal, or belongs to another definition: the service refuses it.
+    #[error(
+        "the event log is refused, and the service does not start: {0}\nNothing was changed. Restore the \
+         database from a backup, or start with another --db."
+    )]
     Log(String),
 }
 
@@ -85,19 +92,6 @@ impl StartError {
             StartError::Tokens(_) => "tokens",
             StartError::Store(_) => "store",
             StartError::Log(_) => "log",
-        }
-    }
-}
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StartError::Definition(m) | StartError::Tokens(m) | StartError::Store(m) => f.write_str(m),
-            StartError::Log(m) => write!(
-                f,
-                "the event log is refused, and the service does not start: {m}\n\
-                 Nothing was changed. Restore the database from a backup, or start with another --db."
-            ),
         }
     }
 }

@@ -89,7 +89,7 @@ pub fn unknown_ticket(id: TicketId) -> ApiError {
 /// route tells a stranger which cases exist or whose they are.
 pub fn visible_case<'e>(engine: &'e Engine, actor: &Actor, id: CaseId) -> Result<&'e Case, ApiError> {
     match engine.case(id) {
-        Some(c) if actor.role != Role::Applicant || actor.id == c.applicant.id => Ok(c),
+        Some(c) if actor.role != Role::Applicant || actor.id == c.applicant().id => Ok(c),
         _ => Err(unknown_case(id)),
     }
 }
@@ -158,11 +158,11 @@ impl ReadSide<'_> {
             }
             Query::FourLists => {
                 staff_only(actor, "the four lists")?;
-                Ok(json(serde_json::to_string(&yichuang_core::report::FourLists::build(self.engine, self.now))))
+                Ok(json(serde_json::to_string(&yichuang_analysis::report::FourLists::build(self.engine, self.now))))
             }
             Query::Kpis => {
                 staff_only(actor, "the KPIs")?;
-                Ok(json(serde_json::to_string(&yichuang_core::metrics::Metrics::measure(self.engine))))
+                Ok(json(serde_json::to_string(&yichuang_analysis::metrics::Metrics::measure(self.engine))))
             }
             Query::Status => self.status(),
             Query::Gauges => Ok(self.gauges()),
@@ -183,13 +183,13 @@ impl ReadSide<'_> {
                 let c = self.engine.case(case).expect("queued tasks belong to known cases");
                 rows.push(QueueRow {
                     case: case.to_string(),
-                    bundle: self.def.bundle(c.bundle).id.clone(),
-                    item: task.item_id.clone(),
-                    name: self.def.item(task.item).name.clone(),
-                    state: task.state.name(),
-                    reviewer: task.reviewer.clone(),
-                    sla: task.sla.as_ref().map(|s| s.level),
-                    case_version: c.version,
+                    bundle: self.def.bundle(c.bundle()).id.clone(),
+                    item: task.item_id().clone(),
+                    name: self.def.item(task.item()).name.clone(),
+                    state: task.state().name(),
+                    reviewer: task.reviewer().cloned(),
+                    sla: task.sla().map(|s| s.level),
+                    case_version: c.version(),
                 });
             }
         }
@@ -204,7 +204,7 @@ impl ReadSide<'_> {
             .engine
             .tickets()
             .iter()
-            .filter(|t| state.is_none_or(|s| t.state == s) && department.is_none_or(|d| *t.department == *d));
+            .filter(|t| state.is_none_or(|s| t.state() == s) && department.is_none_or(|d| *t.department() == *d));
         for t in matching {
             total += 1;
             if rows.len() < limit {
@@ -223,23 +223,23 @@ impl ReadSide<'_> {
         use std::fmt::Write as _;
         let mut tasks: BTreeMap<(&str, &str), u64> = BTreeMap::new();
         for case in self.engine.cases() {
-            for task in case.tasks.iter().filter(|t| !t.state.is_terminal()) {
-                let sla = match task.sla.as_ref().filter(|s| !s.stopped && s.paused_since.is_none()) {
+            for task in case.tasks().iter().filter(|t| !t.state().is_terminal()) {
+                let sla = match task.sla().filter(|s| !s.stopped && s.paused_since.is_none()) {
                     None => "none",
                     Some(s) => match s.level {
-                        yichuang_core::sla::SlaLevel::Normal => "normal",
-                        yichuang_core::sla::SlaLevel::Warning => "warning",
-                        yichuang_core::sla::SlaLevel::Overdue => "overdue",
+                        yichuang_core::machine::sla::SlaLevel::Normal => "normal",
+                        yichuang_core::machine::sla::SlaLevel::Warning => "warning",
+                        yichuang_core::machine::sla::SlaLevel::Overdue => "overdue",
                     },
                 };
-                for &d in self.def.item(task.item).decided_by.departments() {
+                for &d in self.def.item(task.item()).decided_by.departments() {
                     *tasks.entry((self.def.department(d).id.as_str(), sla)).or_insert(0) += 1;
                 }
             }
         }
         let mut tickets: BTreeMap<(&str, u8), u64> = BTreeMap::new();
-        for t in self.engine.tickets().iter().filter(|t| t.state != TicketState::Closed) {
-            *tickets.entry((t.state.name(), t.escalation)).or_insert(0) += 1;
+        for t in self.engine.tickets().iter().filter(|t| t.state() != TicketState::Closed) {
+            *tickets.entry((t.state().name(), t.escalation())).or_insert(0) += 1;
         }
         let mut out = String::new();
         let name = "yichuang_open_tasks";

@@ -576,7 +576,7 @@ pub struct TaskView {
     /// The reviewer who claimed it.
     pub reviewer: Option<Id>,
     /// SLA level (`Normal`, `Warning`, `Overdue`) while the clock runs.
-    pub sla: Option<yichuang_core::sla::SlaLevel>,
+    pub sla: Option<yichuang_core::machine::sla::SlaLevel>,
 }
 
 /// Case view (`GET /v1/cases/{id}`).
@@ -613,7 +613,7 @@ pub struct CaseView {
     /// Cure deadline.
     pub cure_due: Option<Instant>,
     /// Case SLA level.
-    pub sla: Option<yichuang_core::sla::SlaLevel>,
+    pub sla: Option<yichuang_core::machine::sla::SlaLevel>,
     /// Outcome.
     pub outcome: Option<yichuang_core::Outcome>,
     /// Delivery time.
@@ -631,48 +631,45 @@ pub struct CaseView {
 impl CaseView {
     /// Builds the view of a case.
     pub fn of(def: &Definition, c: &yichuang_core::Case) -> CaseView {
-        let bundle = def.bundle(c.bundle);
+        let bundle = def.bundle(c.bundle());
         let tasks = c
-            .tasks
+            .tasks()
             .iter()
             .map(|t| {
-                let item = def.item(t.item);
+                let item = def.item(t.item());
                 TaskView {
-                    item: t.item_id.clone(),
+                    item: t.item_id().clone(),
                     name: item.name.clone(),
-                    state: t.state.name(),
-                    special_procedure: match t.state {
-                        yichuang_core::TaskState::SpecialProcedure(kind) => Some(kind),
-                        _ => None,
-                    },
+                    state: t.state().name(),
+                    special_procedure: t.special_procedure(),
                     departments: item.decided_by.departments().iter().map(|&d| def.department(d).id.clone()).collect(),
-                    reviewer: t.reviewer.clone(),
-                    sla: t.sla.as_ref().filter(|s| !s.stopped).map(|s| s.level),
+                    reviewer: t.reviewer().cloned(),
+                    sla: t.sla().filter(|s| !s.stopped).map(|s| s.level),
                 }
             })
             .collect();
         CaseView {
-            id: c.id.to_string(),
-            version: c.version,
-            state: c.state.name(),
+            id: c.id().to_string(),
+            version: c.version(),
+            state: c.state().name(),
             bundle: bundle.id.clone(),
             bundle_name: bundle.name.clone(),
-            applicant: c.applicant.clone(),
-            channel: c.channel,
-            green_channel: c.green_channel,
-            window: c.window.clone(),
-            materials: c.materials.iter().map(|&m| def.material(m).id.clone()).collect(),
-            correction: c.correction.clone(),
-            outstanding: c.outstanding.clone(),
-            received_at: c.received_at,
-            accepted_as_of: c.accepted_as_of,
-            cure_due: c.cure_due,
-            sla: c.sla.as_ref().map(|s| s.level),
-            outcome: c.outcome,
-            delivered_at: c.delivered.map(|(at, _)| at),
-            delivery_method: c.delivered.map(|(_, m)| m),
-            rating: c.rating.map(|r| r.stars),
-            trips: c.trips,
+            applicant: c.applicant().clone(),
+            channel: c.channel(),
+            green_channel: c.green_channel(),
+            window: c.window().cloned(),
+            materials: c.materials().iter().map(|&m| def.material(m).id.clone()).collect(),
+            correction: c.correction().to_vec(),
+            outstanding: c.outstanding().to_vec(),
+            received_at: c.received_at(),
+            accepted_as_of: c.accepted_as_of(),
+            cure_due: c.cure_due(),
+            sla: c.sla().map(|s| s.level),
+            outcome: c.outcome(),
+            delivered_at: c.delivered().map(|(at, _)| at),
+            delivery_method: c.delivered().map(|(_, m)| m),
+            rating: c.rating().map(|r| r.stars),
+            trips: c.trips(),
             tasks,
         }
     }
@@ -717,21 +714,21 @@ impl<'a> TicketView<'a> {
     /// Builds the view of a ticket.
     pub fn of(t: &'a yichuang_core::Ticket) -> TicketView<'a> {
         TicketView {
-            id: t.id.to_string(),
-            version: t.version,
-            state: t.state.name(),
-            source_kind: t.source.kind(),
-            source: &t.source,
-            department: &t.department,
-            window: t.window.as_ref(),
-            opened_at: t.opened_at,
-            deadline: t.deadline,
-            escalation: t.escalation,
-            rounds: t.rounds,
-            supervised: t.supervised,
-            excluded: t.excluded,
-            accountability: t.accountability.len(),
-            closed_at: t.closed_at,
+            id: t.id().to_string(),
+            version: t.version(),
+            state: t.state().name(),
+            source_kind: t.source().kind(),
+            source: t.source(),
+            department: t.department(),
+            window: t.window(),
+            opened_at: t.opened_at(),
+            deadline: t.deadline(),
+            escalation: t.escalation(),
+            rounds: t.rounds(),
+            supervised: t.supervised(),
+            excluded: t.excluded(),
+            accountability: t.accountability().len(),
+            closed_at: t.closed_at(),
         }
     }
 }
@@ -752,7 +749,7 @@ pub struct QueueRow {
     /// Who claimed it.
     pub reviewer: Option<Id>,
     /// SLA level.
-    pub sla: Option<yichuang_core::sla::SlaLevel>,
+    pub sla: Option<yichuang_core::machine::sla::SlaLevel>,
     /// Case version (for `expected_version`).
     pub case_version: u32,
 }

@@ -1,5 +1,5 @@
 //! `yichuang check FILE [--bundle ID] [--depth N]`: exhaustive bounded exploration of one case of
-//! each bundle with the tickets it opens (see `yichuang_core::check` and `docs/check.md`).
+//! each bundle with the tickets it opens (see `yichuang_analysis::check` and `docs/check.md`).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use yichuang_core::check::{self, Invariant, Options, Report, TraceStep};
+use yichuang_analysis::check::{self, Options, Property, Report, TraceStep};
 use yichuang_core::definition::BundleIx;
 use yichuang_core::{Definition, Event, Recorded};
 
@@ -195,7 +195,7 @@ fn check_all(
 }
 
 /// `invariant 3 (tasks start after …)` or `liveness (…)`.
-fn invariant_name(invariant: Invariant) -> String {
+fn invariant_name(invariant: Property) -> String {
     match invariant.number() {
         Some(n) => format!("invariant {n} ({})", invariant.title()),
         None => format!("liveness ({})", invariant.title()),
@@ -345,7 +345,7 @@ struct JsonBundle<'a> {
 struct JsonViolation<'a> {
     /// The invariant's number in DESIGN §4.3; `null` for liveness.
     invariant: Option<u8>,
-    property: Invariant,
+    property: Property,
     title: &'static str,
     message: &'a str,
     trace: &'a [TraceStep],

@@ -1,5 +1,7 @@
 //! `yichuang replay`: rebuild the state from an event log (JSON lines) or from the service's
-//! database, check that every event is legal in order, and summarise what it holds.
+//! database, check that every event is legal in order, audit the invariants of DESIGN §4.3 on the
+//! log and the state (`yichuang_core::invariants`, the functions the property tests and the
+//! checker call), and summarise what it holds.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -7,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
-use yichuang_core::{Definition, Engine, Instant, Recorded};
+use yichuang_core::invariants::{self, Supervision, Violation};
+use yichuang_core::{Definition, Engine, Event, Instant, Recorded, StreamId};
 use yichuang_store::{EventStore, IntegrityError, LogSummary, PostgresStore, SqliteStore, StoreError};
 
 use crate::cmd::{load_definition, read_log};
@@ -71,6 +74,57 @@ pub struct Read {
     pub first: Option<Instant>,
     /// The last event's time.
     pub last: Option<Instant>,
+    /// The invariants checked event by event as the log was read.
+    audit: Audit,
+}
+
+/// The invariants of DESIGN §4.3 on a log, event by event (1 and 7), and on the loop's triggers
+/// (2, checked once the log is read); the state's invariants (3–5) are checked on the rebuilt
+/// engine. Invariant 6 is the replay itself.
+#[derive(Debug, Default)]
+struct Audit {
+    supervision: Supervision,
+    /// Bad ratings, overdue clocks and the tickets they opened: what invariant 2 balances.
+    triggers: Vec<Recorded>,
+    /// The first violation found.
+    violation: Option<(u64, Violation)>,
+}
+
+impl Audit {
+    /// Checks the event at 1-based `position`; `engine` already holds its stream.
+    fn observe(&mut self, def: &Definition, engine: &Engine, position: u64, rec: &Recorded) {
+        if self.violation.is_some() {
+            return;
+        }
+        let applicant = match rec.stream {
+            StreamId::Case(c) => engine.case(c).map(|c| &c.applicant().id),
+            StreamId::Ticket(_) => None,
+        };
+        let found = self.supervision.observe(rec).and_then(|()| invariants::authority(def, applicant, rec));
+        if let Err(v) = found {
+            self.violation = Some((position, v));
+        }
+        if matches!(rec.event, Event::Rated { .. } | Event::SlaLevelChanged { .. } | Event::TicketOpened { .. }) {
+            self.triggers.push(rec.clone());
+        }
+    }
+
+    /// The first violation in the log or the state, with the event's position when it is one.
+    fn finish(self, engine: &Engine) -> Option<(Option<u64>, Violation)> {
+        if let Some((position, v)) = self.violation {
+            return Some((Some(position), v));
+        }
+        if let Err(v) = invariants::one_ticket_per_trigger(&self.triggers) {
+            return Some((None, v));
+        }
+        let def = engine.definition();
+        engine.cases().find_map(|case| {
+            let found = invariants::task_order(def, case)
+                .and_then(|()| invariants::delivery(def, case))
+                .and_then(|()| invariants::deadlines(def, case));
+            found.err().map(|v| (None, v))
+        })
+    }
 }
 
 impl Read {
@@ -129,7 +183,10 @@ fn rebuild_from_log(
         ))
     })?;
     let mut read = Read::default();
-    events.iter().for_each(|e| read.note(e.at));
+    for (i, rec) in events.iter().enumerate() {
+        read.note(rec.at);
+        read.audit.observe(engine.definition(), &engine, i as u64 + 1, rec);
+    }
     if let Some(keep) = keep {
         *keep = events;
     }
@@ -219,7 +276,9 @@ pub fn audit_db(
                 keep.push(rec.clone());
             }
             let index = usize::try_from(e.position - 1).map_err(|_| "position out of range".to_owned())?;
-            engine.apply(index, rec).map_err(|why| why.to_string())
+            engine.apply(index, rec).map_err(|why| why.to_string())?;
+            read.audit.observe(&def, &engine, e.position, rec);
+            Ok(())
         })
         .map_err(|e| match e {
             IntegrityError::Store(e) => cannot(&e),
@@ -234,14 +293,22 @@ pub fn audit_db(
 
 /// Runs the command.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
-    let (engine, read) = rebuild(&args.definition, &args.source)?;
+    let (engine, mut read) = rebuild(&args.definition, &args.source)?;
+    if let Some((position, v)) = std::mem::take(&mut read.audit).finish(&engine) {
+        let at = position.map_or_else(String::new, |p| format!(" at event {p}"));
+        return Err(Failure::Failed(format!(
+            "the log replays, but invariant {} ({}) does not hold{at}: {v}",
+            v.invariant().number(),
+            v.invariant().title()
+        )));
+    }
     let mut cases_by_state = BTreeMap::new();
     for c in engine.cases() {
-        *cases_by_state.entry(c.state.name()).or_insert(0) += 1;
+        *cases_by_state.entry(c.state().name()).or_insert(0) += 1;
     }
     let mut tickets_by_state = BTreeMap::new();
     for t in engine.tickets() {
-        *tickets_by_state.entry(t.state.name()).or_insert(0) += 1;
+        *tickets_by_state.entry(t.state().name()).or_insert(0) += 1;
     }
     let summary = Summary {
         events: read.events,
@@ -256,6 +323,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&summary)?)?,
         Format::Text => {
             writeln!(out, "ok: {} events replayed; every event is legal in order", summary.events)?;
+            writeln!(out, "invariants 1–7 of DESIGN §4.3 hold on the log and the state")?;
             if let (Some(first), Some(last)) = (&summary.first, &summary.last) {
                 writeln!(out, "from {first} to {last}")?;
             }

@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use yichuang_analysis::report::FourLists;
 use yichuang_core::Instant;
-use yichuang_core::report::FourLists;
 
 use crate::cmd::replay::{Source, rebuild};
 use crate::failure::Failure;

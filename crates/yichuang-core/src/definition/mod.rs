@@ -56,7 +56,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::Calendar;
+use crate::calendar::{Calendar, CalendarError};
 use crate::time::Date;
 
 pub use load::{Diagnostic, Diagnostics};
@@ -637,6 +637,12 @@ impl Definition {
     /// The working-day calendar.
     pub fn calendar(&self) -> &Calendar {
         &self.calendar
+    }
+    /// The latest cure date (容缺) that an acceptance of a `bundle` case on `today` may promise:
+    /// the end of the bundle's promised limit counted from `today`. `accept_tolerating` refuses
+    /// a later date; the simulator and the checker ask this rather than restate the rule.
+    pub fn latest_cure_date(&self, bundle: BundleIx, today: Date) -> Result<Date, CalendarError> {
+        self.calendar.add_working_days(today, self.bundle(bundle).promised_days)
     }
     /// Holiday names and make-up days, for display.
     pub fn holiday_notes(&self) -> &[(Date, String)] {

@@ -15,8 +15,8 @@ pub struct Hall {
 }
 
 pub fn definition() -> Arc<Definition> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/hall.ron");
-    Arc::new(Definition::from_ron(&std::fs::read_to_string(path).unwrap(), path).unwrap_or_else(|e| panic!("{e}")))
+    // Relative to this file, so that other crates' tests can share the harness.
+    Arc::new(Definition::from_ron(include_str!("../data/hall.ron"), "hall.ron").unwrap_or_else(|e| panic!("{e}")))
 }
 
 pub fn t(s: &str) -> Instant {
@@ -91,11 +91,11 @@ impl Hall {
     }
 
     pub fn state(&self, case: CaseId) -> CaseState {
-        self.engine.case(case).unwrap().state
+        self.engine.case(case).unwrap().state()
     }
 
     pub fn task_state(&self, case: CaseId, item: &str) -> TaskState {
-        self.engine.case(case).unwrap().task(item).unwrap().state
+        self.engine.case(case).unwrap().task(item).unwrap().state()
     }
 
     pub fn advance_hours(&mut self, hours: i64) -> Vec<Recorded> {

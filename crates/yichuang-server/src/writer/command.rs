@@ -110,11 +110,11 @@ impl Writer {
                 // First whether the caller may know the case: nothing after this (its version,
                 // its tasks, its state) may answer a stranger.
                 let case = visible_case(&self.engine, ctx.actor, id)?;
-                check_version("case", &id.to_string(), case.version, expected_version)?;
+                check_version("case", &id.to_string(), case.version(), expected_version)?;
                 if let Command::Task { item, .. } = &command
                     && case.task(item).is_none()
                 {
-                    let items: Vec<&str> = case.tasks.iter().map(|t| t.item_id.as_str()).collect();
+                    let items: Vec<&str> = case.tasks().iter().map(|t| t.item_id().as_str()).collect();
                     let items = if items.is_empty() {
                         "none yet (tasks are made at acceptance)".into()
                     } else {
@@ -141,14 +141,14 @@ impl Writer {
             Target::Ticket(id, command) => {
                 visible_ticket(&self.engine, ctx.actor, id)?;
                 let ticket = self.engine.ticket(id).expect("a visible ticket exists");
-                check_version("ticket", &id.to_string(), ticket.version, expected_version)?;
+                check_version("ticket", &id.to_string(), ticket.version(), expected_version)?;
                 let events = self.engine.execute_ticket(id, &command, ctx).map_err(refused)?;
                 Ok((events, self.ticket_subject(id, false)))
             }
             Target::PlanTickets => {
                 let before = self.engine.tickets().len();
                 let events = self.engine.open_plan_tickets(ctx).map_err(refused)?;
-                let opened = self.engine.tickets()[before..].iter().map(|t| t.id.to_string()).collect();
+                let opened = self.engine.tickets()[before..].iter().map(|t| t.id().to_string()).collect();
                 Ok((events, Subject { id: String::new(), state: "", version: 0, created: true, opened: Some(opened) }))
             }
         }
@@ -156,12 +156,12 @@ impl Writer {
 
     fn case_subject(&self, id: CaseId, created: bool) -> Subject {
         let c = self.engine.case(id).expect("the case was just opened or acted on");
-        Subject { id: id.to_string(), state: c.state.name(), version: c.version, created, opened: None }
+        Subject { id: id.to_string(), state: c.state().name(), version: c.version(), created, opened: None }
     }
 
     fn ticket_subject(&self, id: TicketId, created: bool) -> Subject {
         let t = self.engine.ticket(id).expect("the ticket was just opened or acted on");
-        Subject { id: id.to_string(), state: t.state.name(), version: t.version, created, opened: None }
+        Subject { id: id.to_string(), state: t.state().name(), version: t.version(), created, opened: None }
     }
 
     pub(super) fn set_clock(&mut self, actor: &Actor, to: Instant) -> Result<Instant, ApiError> {

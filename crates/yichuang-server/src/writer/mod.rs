@@ -198,11 +198,16 @@ pub struct Loaded {
 }
 
 /// Why the log could not be loaded at start.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// Reading or checking the log failed.
+    #[error("{0}")]
     Integrity(IntegrityError),
     /// The log was written under another definition.
+    #[error(
+        "the log was written under definition `{logged}`, but the service was started with `{given}`; start it \
+         with the definition the log belongs to, or with another --db"
+    )]
     Definition {
         /// The definition of the log.
         logged: String,
@@ -210,21 +215,8 @@ pub enum LoadError {
         given: String,
     },
     /// The store failed.
+    #[error("{0}")]
     Store(yichuang_store::StoreError),
-}
-
-impl std::fmt::Display for LoadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LoadError::Integrity(e) => write!(f, "{e}"),
-            LoadError::Definition { logged, given } => write!(
-                f,
-                "the log was written under definition `{logged}`, but the service was started with `{given}`; \
-                 start it with the definition the log belongs to, or with another --db"
-            ),
-            LoadError::Store(e) => write!(f, "{e}"),
-        }
-    }
 }
 
 /// How often the replay says how far it got.

@@ -128,7 +128,7 @@ impl<K: super::Keep> Replication<'_, K> {
     fn intake(&mut self, slot: u32, server: u32) -> Result<(), Fail> {
         let clerk = ActorRef::Server(INTAKE, server);
         let id = self.cases[slot as usize].id;
-        let state = (id != NO_CASE).then(|| self.engine.case(CaseId(id)).map(|c| c.state)).flatten();
+        let state = (id != NO_CASE).then(|| self.engine.case(CaseId(id)).map(|c| c.state())).flatten();
         match state {
             None => {
                 let command = match self.cached_submit(slot) {
@@ -148,7 +148,7 @@ impl<K: super::Keep> Replication<'_, K> {
                 None => self.exec_ok(slot, &Command::Submit(Box::new(self.submission(slot))), clerk)?,
             },
             Some(CaseState::AwaitingCorrection) => {
-                let correction = self.engine.case(CaseId(id)).map(|c| c.correction.clone()).unwrap_or_default();
+                let correction = self.engine.case(CaseId(id)).map(|c| c.correction().to_vec()).unwrap_or_default();
                 self.exec_ok(slot, &Command::Resubmit { materials: correction }, clerk)?;
                 self.cases[slot as usize].missing = 0;
             }
@@ -169,14 +169,11 @@ impl<K: super::Keep> Replication<'_, K> {
                 Err(r) => return Err(self.refused(slot, "accept", &r)),
             }
         }
-        if self.sc.spec.policy.tolerance {
-            let cal = self.def.calendar();
-            let today = self.now_i.date();
-            if let Ok(cure_due) = cal.add_working_days(today, self.def.bundle(bundle).promised_days)
-                && let Ok(()) = self.exec(slot, &Command::AcceptTolerating { cure_due }, clerk)?
-            {
-                return self.accepted(slot, true);
-            }
+        if self.sc.spec.policy.tolerance
+            && let Ok(cure_due) = self.def.latest_cure_date(bundle, self.now_i.date())
+            && let Ok(()) = self.exec(slot, &Command::AcceptTolerating { cure_due }, clerk)?
+        {
+            return self.accepted(slot, true);
         }
         match self.exec(slot, &Command::RequestCorrection, clerk)? {
             Ok(()) => {
@@ -209,7 +206,7 @@ impl<K: super::Keep> Replication<'_, K> {
         let outstanding: Vec<MaterialIx> = self
             .engine
             .case(id)
-            .map(|c| c.outstanding.iter().filter_map(|m| self.def.material_ix(m)).collect())
+            .map(|c| c.outstanding().iter().filter_map(|m| self.def.material_ix(m)).collect())
             .unwrap_or_default();
         let generation = self.cases[slot as usize].generation;
         for m in outstanding {
@@ -235,8 +232,8 @@ impl<K: super::Keep> Replication<'_, K> {
         }
         let c = &self.cases[slot as usize];
         let case = self.engine.case(CaseId(c.id));
-        let state = case.map(|x| x.state);
-        if c.lingering && case.is_none_or(|x| x.outstanding.is_empty()) {
+        let state = case.map(|x| x.state());
+        if c.lingering && case.is_none_or(|x| x.outstanding().is_empty()) {
             self.free_slot(slot);
             return Ok(());
         }

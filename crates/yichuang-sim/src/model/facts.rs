@@ -4,7 +4,7 @@
 
 use yichuang_core::definition::BundleIx;
 use yichuang_core::event::SlaSubject;
-use yichuang_core::sla::SlaLevel;
+use yichuang_core::machine::sla::SlaLevel;
 use yichuang_core::{Actor, CaseId, Command, Ctx, Event, EventSink, Id, Recorded, Rejection, StreamId};
 
 use super::{ActorRef, DELIVERY, Fail, NO_SLOT, Replication, WINDOW_STATIONS, What};
@@ -375,8 +375,7 @@ impl<K: Keep> Replication<'_, K> {
                 // A clock whose deadline lies past the calendar has no timer there, but the run
                 // stops before the calendar ends (`set_now`), so a case decided in the run was
                 // decided before such a deadline: on time.
-                let overdue =
-                    self.engine.case(id).and_then(|c| c.sla.as_ref()).is_some_and(|s| s.level == SlaLevel::Overdue);
+                let overdue = self.engine.case(id).and_then(|c| c.sla()).is_some_and(|s| s.level == SlaLevel::Overdue);
                 let c = &mut self.cases[slot as usize];
                 c.decided = self.now;
                 c.on_time_sla = !overdue;

@@ -15,11 +15,11 @@ impl<K: super::Keep> Replication<'_, K> {
     pub(super) fn complete(&mut self, slot: u32, on_time: bool) -> Result<(), Fail> {
         let c = self.cases[slot as usize];
         let case = self.engine.case(CaseId(c.id));
-        let outstanding = case.is_some_and(|x| !x.outstanding.is_empty());
+        let outstanding = case.is_some_and(|x| !x.outstanding().is_empty());
         if let Some(index) = c.measured {
             let mut scratch = self.chain_scratch.take().unwrap_or_default();
             let (trips, chain) = match case {
-                Some(case) => (f64::from(case.trips), self.chain(slot, case, &mut scratch)),
+                Some(case) => (f64::from(case.trips()), self.chain(slot, case, &mut scratch)),
                 None => (0.0, Chain::default()),
             };
             for &(station, minutes) in &scratch.last_at_join {
@@ -30,7 +30,7 @@ impl<K: super::Keep> Replication<'_, K> {
             scratch.last_at_join.clear();
             self.chain_scratch = Some(scratch);
             // Counted at pickup, so that the outcomes add up to the completed cases.
-            let outcome = case.and_then(|x| x.outcome).map(|o| match o {
+            let outcome = case.and_then(|x| x.outcome()).map(|o| match o {
                 Outcome::Approved => 0,
                 Outcome::PartiallyApproved => 1,
                 Outcome::Denied => 2,
@@ -111,24 +111,24 @@ impl<K: super::Keep> Replication<'_, K> {
     /// pushed on `scratch.last_at_join` with its station and the join's minutes.
     fn chain(&self, slot: u32, case: &yichuang_core::Case, scratch: &mut ChainScratch) -> Chain {
         let base = slot as usize * self.stride;
-        let bundle = self.def.bundle(case.bundle);
+        let bundle = self.def.bundle(case.bundle());
         let mut chain = Chain::default();
         let ChainScratch { ancestors, last_at_join } = scratch;
         ancestors.known = 0;
-        let finished = (0..case.tasks.len())
-            .filter(|&p| case.tasks[p].state != TaskState::NotApplicable && !self.members[base + p].done.is_nan())
+        let finished = (0..case.tasks().len())
+            .filter(|&p| case.tasks()[p].state() != TaskState::NotApplicable && !self.members[base + p].done.is_nan())
             .fold(0u64, |set, p| set | 1 << p);
         // The tasks that end the bundle: finished ones no finished task waited for (an ancestor
         // of a finished task is a predecessor of a finished task on the way to it). Without
         // stages a task's predecessors are its `waits_for`, all finished by the decision.
         let waited_for = if bundle.stages.is_empty() {
-            MemberSet(finished).iter().fold(0u64, |set, p| set | case.tasks[p].waits_for.0)
+            MemberSet(finished).iter().fold(0u64, |set, p| set | case.tasks()[p].waits_for().0)
         } else {
             MemberSet(finished).iter().fold(0u64, |set, p| set | self.predecessors(base, bundle, case, p))
         };
         let mut current = self.join(base, case, finished & !waited_for, &mut chain, last_at_join);
         // Each step moves to a predecessor: a DAG walk bounded by the member count.
-        for _ in 0..case.tasks.len() {
+        for _ in 0..case.tasks().len() {
             let Some(p) = current else { break };
             let m = &self.members[base + p];
             chain.queue += m.queue_wait;
@@ -180,7 +180,7 @@ impl<K: super::Keep> Replication<'_, K> {
             }
         }
         chain.join += hi - lo;
-        last_at_join.push((self.members_of[case.bundle.index()][last].station, hi - lo));
+        last_at_join.push((self.members_of[case.bundle().index()][last].station, hi - lo));
         Some(first)
     }
 
@@ -192,7 +192,7 @@ impl<K: super::Keep> Replication<'_, K> {
     /// (or, none approved, the last to finish).
     fn predecessors(&self, base: usize, bundle: &Bundle, case: &yichuang_core::Case, p: usize) -> u64 {
         let done = |q: usize| self.members[base + q].done;
-        let mut set = case.tasks[p].waits_for.0;
+        let mut set = case.tasks()[p].waits_for().0;
         if let Some(k) = bundle.members[p].stage.filter(|&k| k > 0) {
             let previous = &bundle.stages[k - 1];
             let finished = || previous.milestones.iter().copied().filter(|&q| !done(q).is_nan());
@@ -200,7 +200,7 @@ impl<K: super::Keep> Replication<'_, K> {
                 MilestoneRule::All => finished().for_each(|q| set |= 1 << q),
                 MilestoneRule::Any => {
                     let first = finished()
-                        .filter(|&q| case.tasks[q].state == TaskState::Approved)
+                        .filter(|&q| case.tasks()[q].state() == TaskState::Approved)
                         .min_by(|&a, &b| done(a).total_cmp(&done(b)))
                         .or_else(|| finished().max_by(|&a, &b| done(a).total_cmp(&done(b))));
                     if let Some(q) = first {
@@ -246,7 +246,7 @@ impl<K: super::Keep> Replication<'_, K> {
         let c = &self.cases[slot as usize];
         let base = slot as usize * self.stride;
         let Some(case) = self.engine.case(CaseId(c.id)) else { return c.accepted };
-        let preds = self.predecessors(base, self.def.bundle(case.bundle), case, member as usize);
+        let preds = self.predecessors(base, self.def.bundle(case.bundle()), case, member as usize);
         MemberSet(preds).iter().map(|p| self.members[base + p].done).fold(c.accepted, f64::max)
     }
 
@@ -264,7 +264,7 @@ impl<K: super::Keep> Replication<'_, K> {
             // Keep the first fallback sample while looking for parallel approvals.
             return;
         }
-        let applicable = case.tasks.iter().filter(|t| t.state != TaskState::NotApplicable).count();
+        let applicable = case.tasks().iter().filter(|t| t.state() != TaskState::NotApplicable).count();
         let bundle = self.def.bundle(self.bundle_of(slot));
         let most = bundle.members.len().min(3);
         if !parallel && applicable < most {
@@ -277,13 +277,19 @@ impl<K: super::Keep> Replication<'_, K> {
                 g.phases.push(((*label).to_owned(), s, e));
             }
         }
-        for (p, t) in case.tasks.iter().enumerate() {
-            if t.state == TaskState::NotApplicable {
+        for (p, t) in case.tasks().iter().enumerate() {
+            if t.state() == TaskState::NotApplicable {
                 continue;
             }
             let m = &self.members[base + p];
-            let dept = self.def.item(t.item).decided_by.departments()[0];
-            g.tasks.push((t.item_id.to_string(), self.def.department(dept).id.to_string(), m.ready, m.claimed, m.done));
+            let dept = self.def.item(t.item()).decided_by.departments()[0];
+            g.tasks.push((
+                t.item_id().to_string(),
+                self.def.department(dept).id.to_string(),
+                m.ready,
+                m.claimed,
+                m.done,
+            ));
         }
         self.result.gantt = Some(g);
         self.gantt_done = parallel;
@@ -296,10 +302,10 @@ impl<K: super::Keep> Replication<'_, K> {
         // no allocation.
         let review = |p: usize| {
             let m = &self.members[base + p];
-            (case.tasks[p].state != TaskState::NotApplicable && m.claimed.is_finite() && m.done.is_finite())
+            (case.tasks()[p].state() != TaskState::NotApplicable && m.claimed.is_finite() && m.done.is_finite())
                 .then_some((m.claimed, m.done))
         };
-        let n = case.tasks.len();
+        let n = case.tasks().len();
         (0..n)
             .filter_map(review)
             .enumerate()

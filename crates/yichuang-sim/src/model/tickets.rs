@@ -56,7 +56,7 @@ impl<K: super::Keep> Replication<'_, K> {
         rec.step += 1;
         let (step, department) = (rec.step, rec.department.clone());
         let id = TicketId(number);
-        let Some(state) = self.engine.ticket(id).map(|t| t.state) else { return Ok(()) };
+        let Some(state) = self.engine.ticket(id).map(|t| t.state()) else { return Ok(()) };
         let mut s = self.ticket_stream(number, step);
         let staff = Actor::reviewer("ticket-staff", &department);
         let today = self.now_i.date();

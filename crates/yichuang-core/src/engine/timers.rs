@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 
 use crate::event::{CaseId, StreamId};
-use crate::ticket::TicketId;
+use crate::machine::ticket::TicketId;
 use crate::time::Instant;
 
 /// One entry: when and whose, packed so that one integer comparison orders entries by

@@ -6,19 +6,15 @@
 //! `uphold_appeal`) by a supervisor outside the responsible department after its last
 //! rectification or explanation** (DESIGN §4.3 invariant 1).
 //!
-//! | from | command / timer | to |
-//! |---|---|---|
-//! | — | opened from a source | Verifying |
-//! | Verifying | `fix_now` / `ledger(deadline ≤ 15 wd)` | Rectifying |
-//! | Verifying | `explain(basis)` / `appeal(reason)` | AwaitingSupervision |
-//! | Rectifying | `submit_rectification` | AwaitingSupervision |
-//! | AwaitingSupervision | `pass` | FeedingBack |
-//! | AwaitingSupervision | `fail(kind)` | Rectifying (round + 1, 问责) |
-//! | AwaitingSupervision | `uphold_appeal` | Closed (rating excluded) |
-//! | FeedingBack | `feed_back` | FollowUp |
-//! | FollowUp | `follow_up(satisfied)` | Closed |
-//! | FollowUp | `follow_up(unsatisfied)` | Rectifying (round + 1) |
-//! | Verifying / Rectifying | timer: overdue | same, escalation + 1 (督办 L1, 约谈 L2), 问责 |
+//! The transitions are the rows of [`TicketMachine`] (rendered in `docs/state-machines.md`).
+//! A ticket changes only through [`crate::Engine`]; outside it, it is read through accessors:
+//!
+//! ```compile_fail
+//! # use yichuang_core::*;
+//! fn close_it(ticket: &mut Ticket) {
+//!     ticket.state = TicketState::Closed; // private: no ticket closes without supervision
+//! }
+//! ```
 
 use std::fmt;
 
@@ -27,7 +23,8 @@ use serde::{Deserialize, Serialize};
 use crate::actor::{Actor, Ctx, Role};
 use crate::definition::{Definition, Id};
 use crate::event::{CaseId, Event};
-use crate::rejection::Rejection;
+use crate::machine::spec::{self, Never};
+use crate::rejection::{Allowed, Rejection, Subject};
 use crate::time::{Date, Instant};
 
 /// A ticket number, assigned in opening order.
@@ -171,62 +168,129 @@ pub enum TicketCommand {
     },
 }
 
+crate::kind_enum! {
+    /// The kind of a ticket command ([`TicketCommand::kind`]): the key of the ticket machine's
+    /// spec.
+    pub enum TicketCommandKind {
+        /// 立行立改.
+        FixNow = "fix_now",
+        /// 建立台账.
+        Ledger = "ledger",
+        /// 解释说明.
+        Explain = "explain",
+        /// 申诉.
+        Appeal = "appeal",
+        /// 提交整改.
+        SubmitRectification = "submit_rectification",
+        /// 监督通过.
+        Pass = "pass",
+        /// 监督不通过.
+        Fail = "fail",
+        /// 申诉成立.
+        UpholdAppeal = "uphold_appeal",
+        /// 反馈.
+        FeedBack = "feed_back",
+        /// 回访.
+        FollowUp = "follow_up",
+    }
+}
+
 impl TicketCommand {
+    /// The command's kind (its row key in the spec).
+    pub fn kind(&self) -> TicketCommandKind {
+        match self {
+            TicketCommand::FixNow => TicketCommandKind::FixNow,
+            TicketCommand::Ledger { .. } => TicketCommandKind::Ledger,
+            TicketCommand::Explain { .. } => TicketCommandKind::Explain,
+            TicketCommand::Appeal { .. } => TicketCommandKind::Appeal,
+            TicketCommand::SubmitRectification { .. } => TicketCommandKind::SubmitRectification,
+            TicketCommand::Pass => TicketCommandKind::Pass,
+            TicketCommand::Fail { .. } => TicketCommandKind::Fail,
+            TicketCommand::UpholdAppeal => TicketCommandKind::UpholdAppeal,
+            TicketCommand::FeedBack { .. } => TicketCommandKind::FeedBack,
+            TicketCommand::FollowUp { .. } => TicketCommandKind::FollowUp,
+        }
+    }
+
     /// Command name.
     pub fn name(&self) -> &'static str {
-        match self {
-            TicketCommand::FixNow => "fix_now",
-            TicketCommand::Ledger { .. } => "ledger",
-            TicketCommand::Explain { .. } => "explain",
-            TicketCommand::Appeal { .. } => "appeal",
-            TicketCommand::SubmitRectification { .. } => "submit_rectification",
-            TicketCommand::Pass => "pass",
-            TicketCommand::Fail { .. } => "fail",
-            TicketCommand::UpholdAppeal => "uphold_appeal",
-            TicketCommand::FeedBack { .. } => "feed_back",
-            TicketCommand::FollowUp { .. } => "follow_up",
-        }
+        self.kind().name()
     }
 }
 
-/// State of a ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum TicketState {
-    /// 核实: routed, being verified.
-    Verifying,
-    /// 整改: being rectified.
-    Rectifying,
-    /// 待监督: rectification, explanation or appeal awaits the supervisor.
-    AwaitingSupervision,
-    /// 待反馈: passed; the complainant must be told.
-    FeedingBack,
-    /// 回访: awaiting the follow-up visit.
-    FollowUp,
-    /// 办结 (final).
-    Closed,
+crate::kind_enum! {
+    /// State of a ticket.
+    #[derive(Serialize, Deserialize)]
+    pub enum TicketState {
+        /// 核实: routed, being verified.
+        Verifying,
+        /// 整改: being rectified.
+        Rectifying,
+        /// 待监督: rectification, explanation or appeal awaits the supervisor.
+        AwaitingSupervision,
+        /// 待反馈: passed; the complainant must be told.
+        FeedingBack,
+        /// 回访: awaiting the follow-up visit.
+        FollowUp,
+        /// 办结 (final).
+        Closed,
+    }
 }
 
-impl TicketState {
-    /// All states.
-    pub const ALL: [TicketState; 6] = [
-        TicketState::Verifying,
-        TicketState::Rectifying,
-        TicketState::AwaitingSupervision,
-        TicketState::FeedingBack,
-        TicketState::FollowUp,
-        TicketState::Closed,
-    ];
-    /// Name.
-    pub fn name(self) -> &'static str {
-        match self {
-            TicketState::Verifying => "Verifying",
-            TicketState::Rectifying => "Rectifying",
-            TicketState::AwaitingSupervision => "AwaitingSupervision",
-            TicketState::FeedingBack => "FeedingBack",
-            TicketState::FollowUp => "FollowUp",
-            TicketState::Closed => "Closed",
-        }
+crate::kind_enum! {
+    /// A ticket timer.
+    pub enum TicketTimer {
+        /// The verification or rectification deadline passed: escalation + 1.
+        Overdue = "overdue",
     }
+}
+
+crate::machine_spec! {
+    /// The ticket machine (DESIGN §4.2): 评价 → 反馈 → 整改 → 监督.
+    pub struct TicketMachine {
+        name: "ticket",
+        title: "Ticket 问题",
+        state: TicketState,
+        command: TicketCommandKind,
+        timer: TicketTimer,
+        cascade: Never,
+        initial: [Verifying],
+        final: [Closed],
+    }
+    (Verifying, Command(FixNow)) => [Rectifying], "立行立改: due today";
+    (Verifying, Command(Ledger)) => [Rectifying], "建立台账: deadline ≤ 15 wd";
+    (Verifying, Command(Explain)) => [AwaitingSupervision], "解释说明 with its basis";
+    (Verifying, Command(Appeal)) => [AwaitingSupervision], "申诉: bad ratings only";
+    (Verifying, Timer(Overdue)) => [Verifying], "督办 L1, 约谈 L2; 问责";
+    (Rectifying, Command(SubmitRectification)) => [AwaitingSupervision], "measures and evidence";
+    (Rectifying, Timer(Overdue)) => [Rectifying], "督办 L1, 约谈 L2; 问责";
+    (AwaitingSupervision, Command(Pass)) => [FeedingBack], "a supervisor outside the department";
+    (AwaitingSupervision, Command(Fail)) => [Rectifying], "round + 1; 问责";
+    (AwaitingSupervision, Command(UpholdAppeal)) => [Closed], "rating excluded from statistics";
+    (FeedingBack, Command(FeedBack)) => [FollowUp], "回访 due within 5 wd";
+    (FollowUp, Command(FollowUp)) => [Closed, Rectifying], "satisfied closes; unsatisfied: round + 1";
+}
+
+/// Why a ticket event does not fit the ticket (a corrupted or reordered log).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IllegalTicketEvent {
+    /// The ticket is in another state.
+    #[error("ticket {ticket} is {}", state.name())]
+    State {
+        /// The ticket.
+        ticket: TicketId,
+        /// Its state.
+        state: TicketState,
+    },
+    /// Closing without a supervision decision after the last submission (invariant 1).
+    #[error("ticket {0} cannot close: no supervision decision followed its last submission")]
+    Unsupervised(TicketId),
+    /// A ticket opens once.
+    #[error("ticket {0} is already open")]
+    OpensOnce(TicketId),
+    /// A case event in a ticket stream.
+    #[error("{0} is not a ticket event")]
+    NotATicketEvent(&'static str),
 }
 
 /// What the ticket awaits supervision of.
@@ -251,48 +315,112 @@ pub struct Accountability {
     pub reason: String,
 }
 
-/// A ticket.
+/// A ticket. Read-only outside the engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ticket {
+    pub(crate) id: TicketId,
+    pub(crate) source: TicketSource,
+    pub(crate) department: Id,
+    pub(crate) window: Option<Id>,
+    pub(crate) state: TicketState,
+    pub(crate) opened_at: Instant,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) escalation: u8,
+    pub(crate) rounds: u32,
+    pub(crate) submitted: Option<Submitted>,
+    /// A supervision decision has been made since the last rectification or explanation.
+    /// (Closing requires it; [`crate::invariants`] checks the stronger log-based form.)
+    pub(crate) supervised: bool,
+    pub(crate) excluded: bool,
+    pub(crate) accountability: Vec<Accountability>,
+    pub(crate) closed_at: Option<Instant>,
+    pub(crate) version: u32,
+    /// Time of the last event folded (an overdue timer found late is stamped no earlier).
+    pub(crate) updated_at: Instant,
+}
+
+/// Read-only views.
+impl Ticket {
     /// Number.
-    pub id: TicketId,
-    /// Source.
-    pub source: TicketSource,
-    /// Responsible department (谁办理谁负责).
-    pub department: Id,
-    /// Responsible window, when a window handled it.
-    pub window: Option<Id>,
-    /// State.
-    pub state: TicketState,
-    /// When opened.
-    pub opened_at: Instant,
-    /// Current deadline (verification, rectification or follow-up).
-    pub deadline: Option<Instant>,
+    pub fn id(&self) -> TicketId {
+        self.id
+    }
+    /// Where it comes from.
+    pub fn source(&self) -> &TicketSource {
+        &self.source
+    }
+    /// The responsible department (谁办理谁负责).
+    pub fn department(&self) -> &Id {
+        &self.department
+    }
+    /// The responsible window, when a window handled the case.
+    pub fn window(&self) -> Option<&Id> {
+        self.window.as_ref()
+    }
+    /// The state.
+    pub fn state(&self) -> TicketState {
+        self.state
+    }
+    /// When it was opened.
+    pub fn opened_at(&self) -> Instant {
+        self.opened_at
+    }
+    /// The current deadline (verification, rectification or follow-up).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
     /// Escalation level: 0, 1 (督办), 2 (约谈).
-    pub escalation: u8,
+    pub fn escalation(&self) -> u8 {
+        self.escalation
+    }
     /// Rectification rounds (1 at the first rectification; + 1 per failed supervision or
     /// unsatisfied follow-up).
-    pub rounds: u32,
+    pub fn rounds(&self) -> u32 {
+        self.rounds
+    }
     /// What awaits supervision.
-    pub submitted: Option<Submitted>,
-    /// A supervision decision has been made since the last rectification or explanation.
-    /// (Closing requires it; the property tests check the stronger log-based form.)
-    pub supervised: bool,
-    /// The rating is excluded from statistics (appeal upheld).
-    pub excluded: bool,
-    /// Accountability records.
-    pub accountability: Vec<Accountability>,
-    /// When closed.
-    pub closed_at: Option<Instant>,
-    /// Events folded.
-    pub version: u32,
-    /// Time of the last event folded (an overdue timer found late is stamped no earlier).
-    pub updated_at: Instant,
+    pub fn submitted(&self) -> Option<Submitted> {
+        self.submitted
+    }
+    /// Whether a supervision decision followed the last submission.
+    pub fn supervised(&self) -> bool {
+        self.supervised
+    }
+    /// Whether the rating is excluded from statistics (appeal upheld).
+    pub fn excluded(&self) -> bool {
+        self.excluded
+    }
+    /// The accountability records (问责记录).
+    pub fn accountability(&self) -> &[Accountability] {
+        &self.accountability
+    }
+    /// When it was closed.
+    pub fn closed_at(&self) -> Option<Instant> {
+        self.closed_at
+    }
+    /// Events folded (the stream's version).
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+    /// Whether `actor` may read this ticket: staff of the hall, or the applicant of the case it
+    /// is about (a bad rating, an overdue task, or a complaint linked to their case). Tickets
+    /// about no case (inspection findings, complaints without a case) are staff's only.
+    pub fn readable_by(&self, actor: &Actor, case_applicant: Option<&Id>) -> bool {
+        actor.role != Role::Applicant || case_applicant.is_some_and(|a| *a == actor.id)
+    }
+    /// The case the ticket is about, if any.
+    pub fn case(&self) -> Option<CaseId> {
+        match &self.source {
+            TicketSource::BadRating { case, .. } | TicketSource::Overdue { case, .. } => Some(*case),
+            TicketSource::Complaint { case, .. } => *case,
+            TicketSource::Inspection { .. } => None,
+        }
+    }
 }
 
 impl Ticket {
     /// A ticket as opened.
-    pub fn opened(
+    pub(crate) fn opened(
         id: TicketId,
         source: TicketSource,
         department: Id,
@@ -315,17 +443,8 @@ impl Ticket {
             excluded: false,
             accountability: Vec::new(),
             closed_at: None,
-            version: 0,
+            version: 1,
             updated_at: at,
-        }
-    }
-
-    fn invalid(&self, command: &'static str, accepted: &str) -> Rejection {
-        Rejection::InvalidState {
-            command,
-            subject: format!("ticket {}", self.id),
-            state: self.state.name().into(),
-            accepted: accepted.into(),
         }
     }
 
@@ -334,15 +453,15 @@ impl Ticket {
         match &actor.role {
             Role::Reviewer { department } if *department == self.department => Ok(()),
             Role::Reviewer { .. } => Err(Rejection::WrongDepartment {
-                actor: actor.describe(),
-                item: format!("ticket {}", self.id),
-                departments: self.department.to_string(),
+                actor: actor.clone(),
+                subject: Subject::Ticket(self.id),
+                departments: vec![self.department.clone()],
             }),
             _ => Err(Rejection::RoleNotAllowed {
                 rule: "谁办理谁负责 (the responsible department rectifies)",
-                actor: actor.describe(),
+                actor: actor.clone(),
                 command,
-                allowed: format!("staff of {} may", self.department),
+                allowed: Allowed::StaffOf(self.department.clone()),
             }),
         }
     }
@@ -354,22 +473,27 @@ impl Ticket {
             Role::Supervisor { department } if *department != self.department => Ok(()),
             Role::Supervisor { .. } => Err(Rejection::RoleNotAllowed {
                 rule: "回避 (nobody supervises their own department)",
-                actor: actor.describe(),
+                actor: actor.clone(),
                 command,
-                allowed: format!("a supervisor outside {} may", self.department),
+                allowed: Allowed::SupervisorOutside(self.department.clone()),
             }),
             _ => Err(Rejection::RoleNotAllowed {
                 rule: "监督 (only a supervisor, 效能监察, decides supervision)",
-                actor: actor.describe(),
+                actor: actor.clone(),
                 command,
-                allowed: format!("a supervisor outside {} may", self.department),
+                allowed: Allowed::SupervisorOutside(self.department.clone()),
             }),
         }
     }
 
-    /// Decides a command: events or a rejection.
-    pub fn decide(&self, def: &Definition, command: &TicketCommand, ctx: &Ctx<'_>) -> Result<Vec<Event>, Rejection> {
-        use TicketState::*;
+    /// Decides a command: who (the responsible department, or a supervisor outside it), when
+    /// (the spec), what (the command's guard). Events, or the rejection.
+    pub(crate) fn decide(
+        &self,
+        def: &Definition,
+        command: &TicketCommand,
+        ctx: &Ctx<'_>,
+    ) -> Result<Vec<Event>, Rejection> {
         let name = command.name();
         let supervision = matches!(
             command,
@@ -383,6 +507,8 @@ impl Ticket {
         } else {
             self.require_responsible(ctx.actor, name)?;
         }
+        spec::admit::<TicketMachine>(self.state, command.kind())
+            .map_err(|r| Rejection::invalid_state(Subject::Ticket(self.id), name, r))?;
         let cal = def.calendar();
         let text = |s: &str, what: &'static str| {
             if s.trim().is_empty() {
@@ -391,8 +517,8 @@ impl Ticket {
                 Ok(())
             }
         };
-        let event = match (self.state, command) {
-            (Verifying, TicketCommand::FixNow) => {
+        let event = match command {
+            TicketCommand::FixNow => {
                 let deadline = if cal.is_working_day(ctx.now.date())? && ctx.now < cal.office_close(ctx.now.date()) {
                     cal.office_close(ctx.now.date())
                 } else {
@@ -400,33 +526,33 @@ impl Ticket {
                 };
                 Event::TicketRectifying { deadline, immediate: true }
             }
-            (Verifying, TicketCommand::Ledger { deadline }) => {
+            TicketCommand::Ledger { deadline } => {
                 let latest = cal.add_working_days(ctx.now.date(), def.policies().ticket_rectify_max_days)?;
                 if *deadline > latest || *deadline < ctx.now.date() {
                     return Err(Rejection::DeadlineOutOfRange {
-                        due: deadline.to_string(),
-                        latest: latest.to_string(),
+                        due: *deadline,
+                        latest,
                         max_days: def.policies().ticket_rectify_max_days,
                     });
                 }
                 Event::TicketRectifying { deadline: cal.office_close(*deadline), immediate: false }
             }
-            (Verifying, TicketCommand::Explain { basis }) => {
+            TicketCommand::Explain { basis } => {
                 text(basis, "basis")?;
                 Event::TicketSubmitted { what: Submitted::Explanation, text: basis.clone() }
             }
-            (Verifying, TicketCommand::Appeal { reason }) => {
+            TicketCommand::Appeal { reason } => {
                 if !matches!(self.source, TicketSource::BadRating { .. }) {
-                    return Err(Rejection::NotAllowedForItem {
+                    return Err(Rejection::NotAllowedFor {
                         rule: "申诉复核 (only a bad rating can be appealed)",
-                        item: self.id.to_string(),
+                        subject: Subject::Ticket(self.id),
                         reason: "is not about a rating; fix it, ledger it or explain",
                     });
                 }
                 text(reason, "reason")?;
                 Event::TicketSubmitted { what: Submitted::Appeal, text: reason.clone() }
             }
-            (Rectifying, TicketCommand::SubmitRectification { measures, evidence }) => {
+            TicketCommand::SubmitRectification { measures, evidence } => {
                 text(measures, "measures")?;
                 text(evidence, "evidence")?;
                 let submitted = Event::TicketSubmitted {
@@ -440,64 +566,54 @@ impl Ticket {
                 }
                 submitted
             }
-            (AwaitingSupervision, TicketCommand::Pass) => {
+            TicketCommand::Pass => {
                 if self.submitted == Some(Submitted::Appeal) {
-                    return Err(Rejection::NotAllowedForItem {
+                    return Err(Rejection::NotAllowedFor {
                         rule: "申诉复核",
-                        item: self.id.to_string(),
+                        subject: Subject::Ticket(self.id),
                         reason: "awaits a decision on an appeal: uphold it (uphold_appeal) or reject it (fail)",
                     });
                 }
                 Event::TicketPassed
             }
-            (AwaitingSupervision, TicketCommand::Fail { kind }) => {
+            TicketCommand::Fail { kind } => {
                 let deadline =
                     cal.office_close(cal.add_working_days(ctx.now.date(), def.policies().ticket_rectify_max_days)?);
                 Event::TicketFailed { kind: *kind, deadline }
             }
-            (AwaitingSupervision, TicketCommand::UpholdAppeal) => {
+            TicketCommand::UpholdAppeal => {
                 if self.submitted != Some(Submitted::Appeal) {
-                    return Err(Rejection::NotAllowedForItem {
+                    return Err(Rejection::NotAllowedFor {
                         rule: "申诉复核",
-                        item: self.id.to_string(),
+                        subject: Subject::Ticket(self.id),
                         reason: "awaits supervision of a rectification or explanation, not an appeal: pass or fail it",
                     });
                 }
                 Event::TicketAppealUpheld
             }
-            (FeedingBack, TicketCommand::FeedBack { message }) => {
+            TicketCommand::FeedBack { message } => {
                 text(message, "message")?;
                 let due = cal.office_close(cal.add_working_days(ctx.now.date(), def.policies().ticket_follow_up_days)?);
                 Event::TicketFedBack { message: message.clone(), follow_up_due: due }
             }
-            (FollowUp, TicketCommand::FollowUp { satisfied: true }) => Event::TicketClosed,
-            (FollowUp, TicketCommand::FollowUp { satisfied: false }) => {
+            TicketCommand::FollowUp { satisfied: true } => Event::TicketClosed,
+            TicketCommand::FollowUp { satisfied: false } => {
                 let deadline =
                     cal.office_close(cal.add_working_days(ctx.now.date(), def.policies().ticket_rectify_max_days)?);
                 Event::TicketReopened { deadline }
-            }
-            (state, _) => {
-                let accepted = match state {
-                    Verifying => "fix_now, ledger, explain or appeal",
-                    Rectifying => "submit_rectification",
-                    AwaitingSupervision => "a supervisor's pass, fail or uphold_appeal",
-                    FeedingBack => "feed_back",
-                    FollowUp => "follow_up",
-                    Closed => "nothing: the ticket is closed",
-                };
-                return Err(self.invalid(name, accepted));
             }
         };
         Ok(vec![event])
     }
 
     /// Folds a ticket event; `Err` names why it is not legal here.
-    pub fn evolve(&mut self, event: &Event, at: Instant) -> Result<(), String> {
+    pub(crate) fn evolve(&mut self, event: &Event, at: Instant) -> Result<(), IllegalTicketEvent> {
         use TicketState::*;
-        let need =
-            |ok: bool, s: &Ticket| if ok { Ok(()) } else { Err(format!("ticket {} is {}", s.id, s.state.name())) };
+        let need = |ok: bool, s: &Ticket| {
+            if ok { Ok(()) } else { Err(IllegalTicketEvent::State { ticket: s.id, state: s.state }) }
+        };
         match event {
-            Event::TicketOpened { .. } => return Err("a ticket opens once".into()),
+            Event::TicketOpened { .. } => return Err(IllegalTicketEvent::OpensOnce(self.id)),
             Event::TicketRectifying { deadline, .. } => {
                 need(self.state == Verifying, self)?;
                 self.state = Rectifying;
@@ -550,7 +666,7 @@ impl Ticket {
             Event::TicketClosed => {
                 need(self.state == FollowUp, self)?;
                 if !self.supervised {
-                    return Err("closing needs a supervision decision after the last submission".into());
+                    return Err(IllegalTicketEvent::Unsupervised(self.id));
                 }
                 self.state = Closed;
                 self.deadline = None;
@@ -573,7 +689,7 @@ impl Ticket {
                     reason: format!("overdue, escalated to {what}"),
                 });
             }
-            _ => return Err(format!("{} is not a ticket event", event.name())),
+            _ => return Err(IllegalTicketEvent::NotATicketEvent(event.name())),
         }
         self.updated_at = self.updated_at.max(at);
         self.version += 1;
@@ -589,7 +705,7 @@ impl Ticket {
     }
 
     /// Fires the overdue timer: escalation + 1 with a fresh period for the next level.
-    pub fn fire_due_timer(&self, def: &Definition, now: Instant) -> Option<(Instant, Event)> {
+    pub(crate) fn fire_due_timer(&self, def: &Definition, now: Instant) -> Option<(Instant, Event)> {
         let due = self.next_deadline().filter(|d| *d <= now)?;
         let at = self.updated_at.max(due);
         let level = self.escalation + 1;

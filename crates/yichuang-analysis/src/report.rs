@@ -7,11 +7,11 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::definition::{Channel, Definition, Target};
-use crate::engine::Engine;
 use crate::metrics::{Metrics, Ratio};
-use crate::ticket::{TicketSource, TicketState};
-use crate::time::Instant;
+use yichuang_core::definition::{Channel, Definition, Target};
+use yichuang_core::engine::Engine;
+use yichuang_core::machine::ticket::{TicketSource, TicketState};
+use yichuang_core::time::Instant;
 
 /// 责任清单 row: a plan task, or a department's standing duties.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -179,12 +179,12 @@ impl FourLists {
             let ticket = engine
                 .tickets()
                 .iter()
-                .find(|t| matches!(&t.source, TicketSource::Inspection { plan_task: Some(p), .. } if *p == task.id));
+                .find(|t| matches!(&t.source(), TicketSource::Inspection { plan_task: Some(p), .. } if *p == task.id));
             let results: Vec<_> = task.targets.iter().map(|t| evaluate(def, engine, t)).collect();
             let met = results.iter().filter(|r| r.3).count();
             let status = match ticket {
                 None => "not tracked",
-                Some(t) if t.state == TicketState::Closed => "done",
+                Some(t) if t.state() == TicketState::Closed => "done",
                 Some(_) if now.date() > task.deadline => "overdue",
                 Some(_) => "in progress",
             };
@@ -192,7 +192,7 @@ impl FourLists {
                 id: task.id.to_string(),
                 name: task.name.clone(),
                 deadline: task.deadline.to_string(),
-                ticket: ticket.map(|t| format!("{} {}", t.id, t.state.name())),
+                ticket: ticket.map(|t| format!("{} {}", t.id(), t.state().name())),
                 status: status.to_owned(),
                 targets_met: format!("{met}/{}", results.len()),
             });
@@ -205,7 +205,7 @@ impl FourLists {
             let decided =
                 def.items().iter().filter(|it| it.decided_by.departments().iter().any(|x| x.index() == i)).count();
             let open =
-                engine.tickets().iter().filter(|t| t.department == d.id && t.state != TicketState::Closed).count();
+                engine.tickets().iter().filter(|t| *t.department() == d.id && t.state() != TicketState::Closed).count();
             if led + decided + open > 0 {
                 responsibility.push(Responsibility {
                     subject: d.name.clone(),
@@ -219,8 +219,8 @@ impl FourLists {
             .tickets()
             .iter()
             .map(|t| ProblemRow {
-                ticket: t.id.to_string(),
-                source: match &t.source {
+                ticket: t.id().to_string(),
+                source: match &t.source() {
                     TicketSource::BadRating { case, stars } => format!("差评 {stars}★ on {case}"),
                     TicketSource::Complaint { case, text, .. } => {
                         format!("吐槽找茬{}: {text}", case.map(|c| format!(" on {c}")).unwrap_or_default())
@@ -235,14 +235,14 @@ impl FourLists {
                     },
                 },
                 department: def
-                    .department_ix(&t.department)
-                    .map_or(t.department.to_string(), |d| def.department(d).name.clone()),
-                state: t.state.name().to_owned(),
-                rounds: t.rounds,
-                escalation: t.escalation,
-                accountability: t.accountability.len(),
-                opened: t.opened_at.to_string(),
-                closed: t.closed_at.map(|c| c.to_string()),
+                    .department_ix(t.department())
+                    .map_or(t.department().to_string(), |d| def.department(d).name.clone()),
+                state: t.state().name().to_owned(),
+                rounds: t.rounds(),
+                escalation: t.escalation(),
+                accountability: t.accountability().len(),
+                opened: t.opened_at().to_string(),
+                closed: t.closed_at().map(|c| c.to_string()),
             })
             .collect();
         FourLists { title, as_of: now.to_string(), responsibility, tasks, problems, effects, metrics }

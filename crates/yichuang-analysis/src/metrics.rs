@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::case::CaseState;
-use crate::engine::Engine;
-use crate::ticket::{TicketSource, TicketState};
-use crate::time::Date;
+use yichuang_core::engine::Engine;
+use yichuang_core::machine::case::CaseState;
+use yichuang_core::machine::ticket::{TicketSource, TicketState};
+use yichuang_core::time::Date;
 
 /// A ratio with its numerator and denominator.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -93,67 +93,68 @@ impl Metrics {
         let excluded: Vec<_> = engine
             .tickets()
             .iter()
-            .filter(|t| t.excluded)
-            .filter_map(|t| match t.source {
+            .filter(|t| t.excluded())
+            .filter_map(|t| match t.source() {
                 TicketSource::BadRating { case, .. } => Some(case),
                 _ => None,
             })
             .collect();
-        let rated: Vec<_> = engine.cases().filter(|c| !excluded.contains(&c.id)).filter_map(|c| c.rating).collect();
+        let rated: Vec<_> =
+            engine.cases().filter(|c| !excluded.contains(&&c.id())).filter_map(|c| c.rating()).collect();
         let good = rated.iter().filter(|r| r.stars >= 3).count();
         let bad_tickets: Vec<_> = engine
             .tickets()
             .iter()
-            .filter(|t| matches!(t.source, TicketSource::BadRating { .. }) && !t.excluded)
+            .filter(|t| matches!(t.source(), TicketSource::BadRating { .. }) && !t.excluded())
             .collect();
         let closed: Vec<_> = engine.tickets_in(TicketState::Closed).collect();
         let mut by_source = BTreeMap::new();
         let mut departments: BTreeMap<String, DepartmentFigures> = BTreeMap::new();
         for t in engine.tickets() {
-            *by_source.entry(t.source.kind().to_owned()).or_insert(0) += 1;
-            let d = departments.entry(t.department.to_string()).or_default();
+            *by_source.entry(t.source().kind().to_owned()).or_insert(0) += 1;
+            let d = departments.entry(t.department().to_string()).or_default();
             d.tickets += 1;
-            d.open += u64::from(t.state != TicketState::Closed);
-            d.accountability += t.accountability.len() as u64;
+            d.open += u64::from(t.state() != TicketState::Closed);
+            d.accountability += t.accountability().len() as u64;
         }
         let delivered: Vec<_> = engine
             .cases()
             .filter(|c| {
-                c.delivered.is_some()
-                    && matches!(c.state, CaseState::Delivered | CaseState::Closed | CaseState::Revoked)
+                c.delivered().is_some()
+                    && matches!(c.state(), CaseState::Delivered | CaseState::Closed | CaseState::Revoked)
             })
             .collect();
         let on_time = delivered
             .iter()
-            .filter(|c| c.sla.as_ref().is_none_or(|s| s.level != crate::sla::SlaLevel::Overdue))
+            .filter(|c| c.sla().is_none_or(|s| s.level != yichuang_core::machine::sla::SlaLevel::Overdue))
             .count();
         let industrial: Vec<_> = engine
             .cases()
-            .filter(|c| def.bundle(c.bundle).industrial && c.received_at.is_some())
-            .filter(|c| until.is_none_or(|u| c.received_at.is_some_and(|r| r.date() <= u)))
+            .filter(|c| def.bundle(c.bundle()).industrial && c.received_at().is_some())
+            .filter(|c| until.is_none_or(|u| c.received_at().is_some_and(|r| r.date() <= u)))
             .collect();
-        let trips: u64 = delivered.iter().map(|c| u64::from(c.trips)).sum();
+        let trips: u64 = delivered.iter().map(|c| u64::from(c.trips())).sum();
         Metrics {
             ratings: rated.len() as u64,
             default_ratings: rated.iter().filter(|r| r.by_default).count() as u64,
             good_rate: Ratio::new(good, rated.len()),
             bad_rate: Ratio::new(rated.len() - good, rated.len()),
             bad_rating_rectification: Ratio::new(
-                bad_tickets.iter().filter(|t| t.state == TicketState::Closed).count(),
+                bad_tickets.iter().filter(|t| t.state() == TicketState::Closed).count(),
                 bad_tickets.len(),
             ),
             tickets_by_source: by_source,
             tickets_closed: Ratio::new(closed.len(), engine.tickets().len()),
-            ticket_on_time_closure: Ratio::new(closed.iter().filter(|t| t.escalation == 0).count(), closed.len()),
+            ticket_on_time_closure: Ratio::new(closed.iter().filter(|t| t.escalation() == 0).count(), closed.len()),
             mean_rounds: (!closed.is_empty())
-                .then(|| closed.iter().map(|t| f64::from(t.rounds)).sum::<f64>() / closed.len() as f64),
+                .then(|| closed.iter().map(|t| f64::from(t.rounds())).sum::<f64>() / closed.len() as f64),
             departments,
             cases: engine.cases_held() as u64,
             delivered: delivered.len() as u64,
             on_time: Ratio::new(on_time, delivered.len()),
             trips_per_case: (!delivered.is_empty()).then(|| trips as f64 / delivered.len() as f64),
-            at_most_one_trip: Ratio::new(delivered.iter().filter(|c| c.trips <= 1).count(), delivered.len()),
-            green_channel: Ratio::new(industrial.iter().filter(|c| c.green_channel).count(), industrial.len()),
+            at_most_one_trip: Ratio::new(delivered.iter().filter(|c| c.trips() <= 1).count(), delivered.len()),
+            green_channel: Ratio::new(industrial.iter().filter(|c| c.green_channel()).count(), industrial.len()),
         }
     }
 }

@@ -10,8 +10,8 @@
 
 use std::collections::VecDeque;
 
-use crate::case::Case;
 use crate::event::CaseId;
+use crate::machine::case::Case;
 
 /// Cases by number; see the module documentation.
 #[derive(Debug, Clone, Default)]

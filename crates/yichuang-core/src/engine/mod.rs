@@ -15,19 +15,25 @@
 //! # let _ = (events, fired); Ok(()) }
 //! ```
 
+mod case_table;
+mod timers;
+
 use std::sync::Arc;
 
+use self::case_table::CaseTable;
+use self::timers::TimerQueue;
 use crate::actor::{Actor, Ctx, Role};
-use crate::case::{Case, CaseState, Command, IllegalEvent};
-use crate::case_table::CaseTable;
 use crate::definition::{Definition, Id, WindowClass};
-use crate::event::{CaseId, EVENT_SCHEMA_VERSION, Event, EventSink, Recorded, SlaSubject, StreamId};
+use crate::event::{CaseId, EVENT_SCHEMA_VERSION, Event, EventSink, Events, Recorded, SlaSubject, StreamId};
+use crate::machine::case::{Case, CaseState, Command, CommandKind, Illegal, IllegalEvent};
+use crate::machine::sla::SlaLevel;
+use crate::machine::spec;
+use crate::machine::task::{Task, TaskState};
+use crate::machine::ticket::{ComplaintTarget, Ticket, TicketCommand, TicketId, TicketSource, TicketState};
+use crate::machine::ticket::{TicketMachine, TicketTimer};
 use crate::rejection::Rejection;
-use crate::sla::SlaLevel;
-use crate::task::{Task, TaskState};
-use crate::ticket::{ComplaintTarget, Ticket, TicketCommand, TicketId, TicketSource, TicketState};
+use crate::rejection::{Allowed, KnownCases, Subject};
 use crate::time::Instant;
-use crate::timers::TimerQueue;
 
 /// Many cases and tickets over one definition, with a timer queue.
 #[derive(Debug, Clone)]
@@ -159,7 +165,7 @@ impl Engine {
                     return Err(Rejection::Unknown {
                         what: "bundle",
                         id: bundle.to_string(),
-                        accepted: def.bundle_ids_text(),
+                        accepted: def.bundles().iter().map(|b| b.id.clone()).collect(),
                     });
                 };
                 authorize_opening(def, ctx.actor, &applicant.id, "consult", WindowClass::Consult)?;
@@ -184,19 +190,16 @@ impl Engine {
             }
             other => {
                 return Err(Rejection::InvalidState {
+                    subject: Subject::Case,
                     command: other.name(),
-                    subject: "case".into(),
-                    state: "not yet opened".into(),
-                    accepted: "a case is opened by consult or submit".into(),
+                    state: "not opened",
+                    accepted: vec![CommandKind::Consult.name(), CommandKind::Submit.name()],
                 });
             }
         };
         let id = self.cases.next_id();
         let mut case = Case::new(id, bundle, applicant);
-        let rec =
-            Recorded { v: EVENT_SCHEMA_VERSION, stream: id.into(), seq: 1, at: ctx.now, by: ctx.actor.clone(), event };
-        case.evolve(def, &rec).expect("a fresh case accepts its opening event");
-        out.record(rec.stream, rec.seq, rec.at, ctx.actor, rec.event);
+        case.open(def, event, ctx, out);
         self.cases.insert(case);
         self.timers.add_case();
         self.reschedule(id.into());
@@ -211,7 +214,9 @@ impl Engine {
         Ok(out)
     }
 
-    /// Like [`Engine::execute`], appending to `out`.
+    /// Like [`Engine::execute`], appending to `out` (a reused `Vec`, or a sink of the caller's
+    /// own that keeps only what it needs): the one way to change a case after it is opened.
+    /// Then the loop's triggers open their tickets and the timers are rescheduled.
     pub fn execute_into<S: EventSink + ?Sized>(
         &mut self,
         case: CaseId,
@@ -219,32 +224,19 @@ impl Engine {
         ctx: &Ctx<'_>,
         out: &mut S,
     ) -> Result<(), Rejection> {
-        self.case_step(case, out, |c, def, watch| c.execute_step(def, command, ctx, watch))
-    }
-
-    /// [`Engine::execute_into`] taking the command by value (a submission moves into its event
-    /// instead of being copied).
-    pub fn execute_owned_into<S: EventSink + ?Sized>(
-        &mut self,
-        case: CaseId,
-        command: Command,
-        ctx: &Ctx<'_>,
-        out: &mut S,
-    ) -> Result<(), Rejection> {
-        self.case_step(case, out, |c, def, watch| c.execute_owned(def, command, ctx, watch).map(|()| true))
-    }
-
-    /// One command on a case: `step` decides and folds (returning whether the case's timers may
-    /// have moved), then the loop's triggers open their tickets and the timers are rescheduled.
-    fn case_step<S: EventSink + ?Sized>(
-        &mut self,
-        case: CaseId,
-        out: &mut S,
-        step: impl FnOnce(&mut Case, &Definition, &mut Watch<'_, S>) -> Result<bool, Rejection>,
-    ) -> Result<(), Rejection> {
+        // Debug-level diagnostics for embedders who subscribe (`RUST_LOG=yichuang_core=debug`);
+        // with no subscriber listening each is one check of a static interest, and the fields
+        // are never formatted.
+        let _span = tracing::debug_span!("execute", case = %case, command = command.name()).entered();
         let slot = self.case_slot(case)?;
         let mut watch = Watch { sink: out, triggers: Vec::new() };
-        let timers_may_move = step(self.cases.at_mut(slot), &self.def, &mut watch)?;
+        let timers_may_move = match self.cases.at_mut(slot).execute(&self.def, command, ctx, &mut watch) {
+            Ok(moved) => moved,
+            Err(rejection) => {
+                tracing::debug!(code = rejection.code(), actor = %ctx.actor.id, "refused: {rejection}");
+                return Err(rejection);
+            }
+        };
         let Watch { sink, triggers } = watch;
         if !triggers.is_empty() {
             self.open_triggered_tickets(triggers, sink);
@@ -274,7 +266,7 @@ impl Engine {
                     self.check_linked_case(*c, ctx.actor)?;
                 }
                 if ctx.actor.role == Role::System {
-                    return Err(self.role_error(ctx.actor, "complain", "people complain, not the system"));
+                    return Err(self.role_error(ctx.actor, "complain", Allowed::People));
                 }
                 match target {
                     ComplaintTarget::Window { window, department } => {
@@ -282,7 +274,7 @@ impl Engine {
                             return Err(Rejection::Unknown {
                                 what: "window",
                                 id: window.to_string(),
-                                accepted: def.windows().iter().map(|w| w.id.as_str()).collect::<Vec<_>>().join(", "),
+                                accepted: def.windows().iter().map(|w| w.id.clone()).collect(),
                             });
                         }
                         (self.responsible(department)?, Some(window.clone()))
@@ -297,7 +289,7 @@ impl Engine {
                     return Err(self.role_error(
                         ctx.actor,
                         "record an inspection finding",
-                        "a supervisor or a leader may",
+                        Allowed::SupervisorOrLeader,
                     ));
                 }
                 if finding.trim().is_empty() {
@@ -308,12 +300,12 @@ impl Engine {
                         let plan = def.plan().ok_or_else(|| Rejection::Unknown {
                             what: "plan task",
                             id: task.to_string(),
-                            accepted: "none: the definition has no plan".into(),
+                            accepted: Vec::new(),
                         })?;
                         let t = plan.tasks.iter().find(|t| t.id == *task).ok_or_else(|| Rejection::Unknown {
                             what: "plan task",
                             id: task.to_string(),
-                            accepted: plan.tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", "),
+                            accepted: plan.tasks.iter().map(|t| t.id.clone()).collect(),
                         })?;
                         // 回避: the supervision section may share a plan task, but the
                         // ticket goes to the first department it can supervise.
@@ -338,7 +330,7 @@ impl Engine {
                 return Err(self.role_error(
                     ctx.actor,
                     "open this ticket",
-                    "bad ratings and overdue work open tickets by themselves",
+                    Allowed::Nobody("bad ratings and overdue work open tickets by themselves"),
                 ));
             }
         };
@@ -377,6 +369,21 @@ impl Engine {
         Ok(out)
     }
 
+    /// What [`Engine::execute_into`] would answer for `command` on `case` now, without
+    /// executing it: `Ok` if it would be accepted, or the rejection. Pure; nothing changes. For
+    /// callers that screen many candidate commands (the exhaustive checker, a UI that greys
+    /// out what cannot be done).
+    pub fn decide(&self, case: CaseId, command: &Command, ctx: &Ctx<'_>) -> Result<(), Rejection> {
+        let slot = self.case_slot(case)?;
+        self.cases.at(slot).decide(&self.def, command, ctx, &mut Events::new())
+    }
+
+    /// [`Engine::decide`] for a ticket command.
+    pub fn decide_ticket(&self, ticket: TicketId, command: &TicketCommand, ctx: &Ctx<'_>) -> Result<(), Rejection> {
+        let slot = self.ticket_slot(ticket)?;
+        self.tickets[slot].decide(&self.def, command, ctx).map(drop)
+    }
+
     /// Executes a command on a ticket.
     pub fn execute_ticket(
         &mut self,
@@ -386,9 +393,15 @@ impl Engine {
     ) -> Result<Vec<Recorded>, Rejection> {
         let slot = self.ticket_slot(ticket)?;
         let events = self.tickets[slot].decide(&self.def, command, ctx)?;
+        let from = self.tickets[slot].state;
         let mut out = Vec::with_capacity(events.len());
         for event in events {
             self.record_ticket(slot, event, ctx.now, ctx.actor, &mut out);
+        }
+        if spec::REPORTS
+            && let Ok(row) = spec::admit::<TicketMachine>(from, command.kind())
+        {
+            spec::taken::<TicketMachine>(row, self.tickets[slot].state);
         }
         self.reschedule(ticket.into());
         Ok(out)
@@ -410,13 +423,8 @@ impl Engine {
         out.record(ticket.id.into(), seq, at, by, event);
     }
 
-    fn role_error(&self, actor: &Actor, command: &'static str, allowed: &str) -> Rejection {
-        Rejection::RoleNotAllowed {
-            rule: "问题来源 (ticket sources)",
-            actor: actor.describe(),
-            command,
-            allowed: allowed.into(),
-        }
+    fn role_error(&self, actor: &Actor, command: &'static str, allowed: Allowed) -> Rejection {
+        Rejection::RoleNotAllowed { rule: "问题来源 (ticket sources)", actor: actor.clone(), command, allowed }
     }
 
     fn department(&self, id: &Id) -> Result<Id, Rejection> {
@@ -425,7 +433,7 @@ impl Engine {
             None => Err(Rejection::Unknown {
                 what: "department",
                 id: id.to_string(),
-                accepted: self.def.departments().iter().map(|d| d.id.as_str()).collect::<Vec<_>>().join(", "),
+                accepted: self.def.departments().iter().map(|d| d.id.clone()).collect(),
             }),
         }
     }
@@ -447,24 +455,18 @@ impl Engine {
             def.items().iter().flat_map(|i| i.decided_by.departments().iter().map(|d| d.index())).collect();
         deciding.sort_unstable();
         deciding.dedup();
-        let accepted = deciding.into_iter().map(|i| def.departments()[i].id.as_str()).collect::<Vec<_>>().join(", ");
-        Rejection::SupervisionResponsible { department: department.to_string(), accepted }
+        let accepted = deciding.into_iter().map(|i| def.departments()[i].id.clone()).collect();
+        Rejection::SupervisionResponsible { department: department.clone(), accepted }
     }
 
     /// A case a complaint links to: it exists, and an applicant links only their own cases
     /// (without learning which case numbers exist).
     fn check_linked_case(&self, case: CaseId, actor: &Actor) -> Result<(), Rejection> {
-        let applicant = actor.role == Role::Applicant;
         match self.cases.get(case) {
-            Some(c) if applicant && c.applicant.id != actor.id => {
-                Err(Rejection::NotYourCase { actor: actor.describe(), case: case.to_string() })
-            }
+            Some(c) if c.readable_by(actor) => Ok(()),
+            // An applicant learns nothing of other people's cases: not theirs reads as unknown.
+            _ if actor.role == Role::Applicant => Err(Rejection::UnknownCase { case, known: KnownCases::OwnOnly }),
             Some(_) => Ok(()),
-            None if applicant => Err(Rejection::Unknown {
-                what: "case",
-                id: case.to_string(),
-                accepted: "one of your own cases, or no case".into(),
-            }),
             None => Err(self.unknown_case(case)),
         }
     }
@@ -488,8 +490,7 @@ impl Engine {
             window: window.clone(),
             deadline,
         };
-        let mut ticket = Ticket::opened(id, source, department, window, at, deadline);
-        ticket.version = 1;
+        let ticket = Ticket::opened(id, source, department, window, at, deadline);
         out.record(id.into(), 1, at, by, event);
         self.tickets.push(ticket);
         self.timers.add_ticket();
@@ -532,12 +533,12 @@ impl Engine {
 
     #[cold]
     fn unknown_case(&self, case: CaseId) -> Rejection {
-        let accepted = if self.cases.is_retired(case) {
-            format!("a case still held: {case} was retired (finished and handed out of the engine)")
+        let known = if self.cases.is_retired(case) {
+            KnownCases::Retired
         } else {
-            format!("C000001–{}", CaseId(self.cases.opened()))
+            KnownCases::UpTo(CaseId(self.cases.opened()))
         };
-        Rejection::Unknown { what: "case", id: case.to_string(), accepted }
+        Rejection::UnknownCase { case, known }
     }
 
     fn ticket_slot(&self, ticket: TicketId) -> Result<usize, Rejection> {
@@ -545,11 +546,7 @@ impl Engine {
         if slot < self.tickets.len() {
             Ok(slot)
         } else {
-            Err(Rejection::Unknown {
-                what: "ticket",
-                id: ticket.to_string(),
-                accepted: format!("T000001–{}", TicketId(self.tickets.len() as u64)),
-            })
+            Err(Rejection::UnknownTicket { ticket, opened: self.tickets.len() as u64 })
         }
     }
 
@@ -580,12 +577,13 @@ impl Engine {
             if t > now {
                 break;
             }
+            tracing::debug!(%stream, due = %t, to = %now, "timer fires");
             self.timers.set(stream, None);
             match stream {
                 StreamId::Case(c) => {
                     let slot = self.cases.slot(c).expect("a case with a timer is held");
                     let mut watch = Watch { sink: &mut *out, triggers: Vec::new() };
-                    self.cases.at_mut(slot).advance_as(&self.def, t, &self.system, &mut watch);
+                    self.cases.at_mut(slot).advance(&self.def, t, &self.system, &mut watch);
                     let triggers = watch.triggers;
                     if !triggers.is_empty() {
                         self.open_triggered_tickets(triggers, out);
@@ -595,7 +593,9 @@ impl Engine {
                     let slot = id.0 as usize - 1;
                     if let Some((at, event)) = self.tickets[slot].fire_due_timer(&self.def, t) {
                         let system = self.system.clone();
+                        let from = self.tickets[slot].state;
                         self.record_ticket(slot, event, at, &system, out);
+                        spec::timer_taken::<TicketMachine>(from, TicketTimer::Overdue, self.tickets[slot].state);
                     }
                 }
             }
@@ -763,26 +763,30 @@ impl Engine {
                     if rec.seq != 1 {
                         return Err(unknown());
                     }
-                    let mut ticket =
+                    let ticket =
                         Ticket::opened(id, source.clone(), department.clone(), window.clone(), rec.at, *deadline);
-                    ticket.version = 1;
                     self.tickets.push(ticket);
                     self.timers.add_ticket();
                     return Ok(());
                 }
                 let ticket = self.tickets.get_mut((id.0 as usize).wrapping_sub(1)).ok_or_else(unknown)?;
-                let illegal = |why: String, t: &Ticket| ReplayError::Illegal {
+                let illegal = |why: Illegal, t: &Ticket| ReplayError::Illegal {
                     position,
                     error: IllegalEvent { stream: rec.stream, event: rec.event.name(), state: t.state.name(), why },
                 };
                 if rec.seq != ticket.version + 1 {
-                    return Err(illegal(
-                        format!("sequence {} does not follow version {}", rec.seq, ticket.version),
-                        ticket,
-                    ));
+                    return Err(illegal(Illegal::Sequence { seq: rec.seq, version: ticket.version }, ticket));
                 }
-                let before = ticket.clone();
-                ticket.evolve(&rec.event, rec.at).map_err(|why| illegal(why, &before))
+                let state = ticket.state;
+                ticket.evolve(&rec.event, rec.at).map_err(|why| ReplayError::Illegal {
+                    position,
+                    error: IllegalEvent {
+                        stream: rec.stream,
+                        event: rec.event.name(),
+                        state: state.name(),
+                        why: Illegal::Ticket(why),
+                    },
+                })
             }
         }
     }
@@ -797,9 +801,7 @@ fn authorize_opening(
 ) -> Result<(), Rejection> {
     match &actor.role {
         Role::Applicant if actor.id == *applicant => Ok(()),
-        Role::Applicant => {
-            Err(Rejection::NotTheApplicant { actor: actor.describe(), applicant: applicant.to_string() })
-        }
+        Role::Applicant => Err(Rejection::NotTheApplicant { actor: actor.clone() }),
         Role::Clerk { window }
             if def.window(window).is_some_and(|w| w.class == class || w.class == WindowClass::Intake) =>
         {
@@ -807,9 +809,9 @@ fn authorize_opening(
         }
         _ => Err(Rejection::RoleNotAllowed {
             rule: "申请人本人 (only the applicant, or a window clerk on their behalf)",
-            actor: actor.describe(),
+            actor: actor.clone(),
             command,
-            allowed: format!("the applicant or a clerk of a {class:?} window may"),
+            allowed: Allowed::ApplicantOrClerk(class),
         }),
     }
 }

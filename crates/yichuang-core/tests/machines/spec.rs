@@ -1,10 +1,11 @@
-//! The transition tables (`yichuang_core::table`) agree with `decide`, in both directions, and
+//! The transition tables (`yichuang_core::machine::table`) agree with `decide`, in both directions, and
 //! render the diagrams in `docs/state-machines.md`.
 
-mod common;
-
-use common::*;
-use yichuang_core::table::{self, Transition};
+use super::common::*;
+use yichuang_core::machine::case::CaseMachine;
+use yichuang_core::machine::spec::{self, Machine};
+use yichuang_core::machine::task::TaskMachine;
+use yichuang_core::machine::ticket::TicketMachine;
 use yichuang_core::*;
 
 fn date(s: &str) -> Date {
@@ -113,13 +114,13 @@ fn instances(state: CaseState) -> Vec<(Hall, CaseId)> {
 /// Every case command with an actor entitled to issue it.
 fn commands(h: &Hall, case: CaseId) -> Vec<(&'static str, Actor, Command)> {
     let c = h.engine.case(case).unwrap();
-    let supply = c.outstanding.first().cloned().unwrap_or_else(|| Id::new("health-cert"));
-    let ready = c.tasks.iter().find(|t| t.state == TaskState::Ready);
+    let supply = c.outstanding().first().cloned().unwrap_or_else(|| Id::new("health-cert"));
+    let ready = c.tasks().iter().find(|t| t.state() == TaskState::Ready);
     let (item, dept) = match ready {
         Some(t) => {
             let def = h.engine.definition();
-            let d = def.item(t.item).decided_by.departments()[0];
-            (t.item_id.clone(), def.department(d).id.to_string())
+            let d = def.item(t.item()).decided_by.departments()[0];
+            (t.item_id().clone(), def.department(d).id.to_string())
         }
         None => (Id::new("licence"), "market".to_owned()),
     };
@@ -138,35 +139,39 @@ fn commands(h: &Hall, case: CaseId) -> Vec<(&'static str, Actor, Command)> {
         ("withdraw", h.applicant.clone(), Command::Withdraw),
     ]
 }
+/// The kind of each named command, for the look-up in the spec.
+fn case_kind(command: &Command) -> yichuang_core::machine::case::CommandKind {
+    command.kind()
+}
 
-#[test]
-fn case_decide_agrees_with_the_table() {
+fn case_decide_agrees_with_the_spec() {
     let mut accepted_rows = std::collections::BTreeSet::new();
-    for state in CaseState::ALL {
+    for &state in CaseState::ALL {
         for (h, case) in instances(state) {
             for (name, actor, command) in commands(&h, case) {
-                let row = table::targets(table::CASE, state.name(), name);
+                let row = spec::admit::<CaseMachine>(state, case_kind(&command)).ok();
                 let mut h2 = Hall { engine: h.engine.clone(), ..Hall::new() };
                 h2.now = h.now;
                 match h2.run(case, &actor, command) {
                     Ok(_) => {
-                        let to = row
-                            .unwrap_or_else(|| panic!("{} accepted `{name}` but the table has no row", state.name()));
-                        let got = h2.state(case).name();
-                        assert!(to.contains(&got), "{} --{name}--> {got}, table says {to:?}", state.name());
-                        accepted_rows.insert((state.name(), name));
+                        let row =
+                            row.unwrap_or_else(|| panic!("{} accepted `{name}` but the spec has no row", state.name()));
+                        let got = h2.state(case);
+                        let to = CaseMachine::ROWS[row].to;
+                        assert!(to.contains(&got), "{} --{name}--> {}, the spec says {to:?}", state.name(), got.name());
+                        accepted_rows.insert(row);
                     }
                     Err(Rejection::InvalidState { .. }) => {
                         assert!(
                             row.is_none(),
-                            "{} refused `{name}` as an invalid state but the table lists it",
+                            "{} refused `{name}` as an invalid state but the spec lists it",
                             state.name()
                         );
                     }
                     Err(e) => {
                         assert!(
                             row.is_some(),
-                            "{} refused `{name}` by a guard ({e}) but the table has no row",
+                            "{} refused `{name}` by a guard ({e}) but the spec has no row",
                             state.name()
                         );
                         assert!(!e.is_authorization(), "the test's actor is entitled: {e}");
@@ -175,16 +180,15 @@ fn case_decide_agrees_with_the_table() {
             }
         }
     }
-    // Every command row of the table was exercised and accepted at least once.
-    for t in table::CASE {
-        if let table::Trigger::Command(c) = t.trigger {
-            assert!(accepted_rows.contains(&(t.from, c)), "row {} --{c}--> never accepted", t.from);
+    // Every command row of the spec was exercised and accepted at least once.
+    for (i, r) in CaseMachine::ROWS.iter().enumerate() {
+        if matches!(r.trigger, spec::Trigger::Command(_)) {
+            assert!(accepted_rows.contains(&i), "row {r:?} never accepted");
         }
     }
 }
 
-#[test]
-fn task_decide_agrees_with_the_table() {
+fn task_decide_agrees_with_the_spec() {
     // (task state, case builder): each leaves the named task in that state, case in approval.
     let mut h = Hall::new();
     let intake = h.intake.clone();
@@ -206,13 +210,7 @@ fn task_decide_agrees_with_the_table() {
         "planning",
         TaskCommand::StartSpecialProcedure { kind: SpecialProcedureKind::ExpertReview },
     );
-    cases.push((
-        TaskState::SpecialProcedure(SpecialProcedureKind::ExpertReview),
-        sp,
-        project,
-        "design-review",
-        "planning",
-    ));
+    cases.push((TaskState::SpecialProcedure, sp, project, "design-review", "planning"));
     let mut sim = snapshot(&h);
     sim.task(project, "design-review", "planning", TaskCommand::ApproveSimulated);
     cases.push((TaskState::SimulatedApproved, sim, project, "design-review", "planning"));
@@ -221,45 +219,27 @@ fn task_decide_agrees_with_the_table() {
     h.task(restaurant, "fire-check", "fire", TaskCommand::Claim);
     h.task(restaurant, "fire-check", "fire", TaskCommand::Deny { reason: "不合格".into() });
     cases.push((TaskState::Denied, snapshot(&h), restaurant, "fire-check", "fire"));
-    let mut lapsed = snapshot(&h);
-    lapsed.task(project, "design-review", "planning", TaskCommand::ApproveSimulated);
-    lapsed.advance_hours(24 * 60);
-    // The lapse cancelled the later stages; the case is decided, so look at the task alone.
-    cases.push((TaskState::Lapsed, lapsed, project, "design-review", "planning"));
     let actions = [
-        ("claim", TaskCommand::Claim),
-        ("approve", TaskCommand::Approve),
-        ("deny", TaskCommand::Deny { reason: "理由".into() }),
-        ("start_special_procedure", TaskCommand::StartSpecialProcedure { kind: SpecialProcedureKind::Hearing }),
-        ("end_special_procedure", TaskCommand::EndSpecialProcedure),
-        ("approve_simulated", TaskCommand::ApproveSimulated),
-        ("meet_precondition", TaskCommand::MeetPrecondition { facts_changed: false }),
+        TaskCommand::Claim,
+        TaskCommand::Approve,
+        TaskCommand::Deny { reason: "理由".into() },
+        TaskCommand::StartSpecialProcedure { kind: SpecialProcedureKind::Hearing },
+        TaskCommand::EndSpecialProcedure,
+        TaskCommand::ApproveSimulated,
+        TaskCommand::MeetPrecondition { facts_changed: false },
     ];
     for (state, h, case, item, dept) in cases {
         assert_eq!(h.task_state(case, item), state, "fixture for {}", state.name());
-        let def = h.engine.definition().clone();
-        let task = h.engine.case(case).unwrap().task(item).unwrap().clone();
         let actor = reviewer(dept);
-        for (name, action) in &actions {
-            let row = table::targets(table::TASK, state.name(), name);
+        for action in &actions {
+            let name = action.name();
+            let row = spec::admit::<TaskMachine>(state, action.kind()).ok();
             let ctx = Ctx { now: h.now, actor: &actor };
-            let action = match action {
-                TaskCommand::Deny { .. } => yichuang_core::task::TaskAction::Deny("理由"),
-                TaskCommand::Claim => yichuang_core::task::TaskAction::Claim,
-                TaskCommand::Approve => yichuang_core::task::TaskAction::Approve,
-                TaskCommand::StartSpecialProcedure { kind } => {
-                    yichuang_core::task::TaskAction::StartSpecialProcedure(*kind)
-                }
-                TaskCommand::EndSpecialProcedure => yichuang_core::task::TaskAction::EndSpecialProcedure,
-                TaskCommand::ApproveSimulated => yichuang_core::task::TaskAction::ApproveSimulated,
-                TaskCommand::MeetPrecondition { facts_changed } => {
-                    yichuang_core::task::TaskAction::MeetPrecondition { facts_changed: *facts_changed }
-                }
-            };
-            match task.decide(&def, action, &ctx) {
-                Ok(_) => assert!(row.is_some(), "task {} accepted `{name}` without a row", state.name()),
+            let command = Command::Task { item: Id::new(item), action: action.clone() };
+            match h.engine.decide(case, &command, &ctx) {
+                Ok(()) => assert!(row.is_some(), "task {} accepted `{name}` without a row", state.name()),
                 Err(Rejection::InvalidState { .. }) => {
-                    assert!(row.is_none(), "task {} refused `{name}` though the table lists it", state.name())
+                    assert!(row.is_none(), "task {} refused `{name}` though the spec lists it", state.name())
                 }
                 Err(e) => assert!(row.is_some() && !e.is_authorization(), "task {} `{name}`: {e}", state.name()),
             }
@@ -267,9 +247,8 @@ fn task_decide_agrees_with_the_table() {
     }
 }
 
-#[test]
-fn ticket_decide_agrees_with_the_table() {
-    use yichuang_core::ticket::{TicketCommand as T, TicketState as S};
+fn ticket_decide_agrees_with_the_spec() {
+    use yichuang_core::machine::ticket::{TicketCommand as T, TicketState as S};
     // One ticket in each open state, reached through the engine (a bad rating on a closed case).
     let base = || {
         let mut h = Hall::new();
@@ -332,71 +311,65 @@ fn ticket_decide_agrees_with_the_table() {
     };
     let mut accepted = std::collections::BTreeSet::new();
     for (state, h) in &states {
-        assert_eq!(h.engine.ticket(id).unwrap().state, *state);
+        assert_eq!(h.engine.ticket(id).unwrap().state(), *state);
         for (actor, command) in commands(h) {
-            let row = table::targets(table::TICKET, state.name(), command.name());
+            let row = spec::admit::<TicketMachine>(*state, command.kind()).ok();
             let mut h2 = Hall { engine: h.engine.clone(), now: h.now, ..Hall::new() };
             match h2.engine.execute_ticket(id, &command, &Ctx { now: h2.now, actor: &actor }) {
                 Ok(_) => {
-                    let to =
+                    let row =
                         row.unwrap_or_else(|| panic!("{} accepted {} without a row", state.name(), command.name()));
-                    let got = h2.engine.ticket(id).unwrap().state.name();
-                    assert!(to.contains(&got), "{} --{}--> {got}, table says {to:?}", state.name(), command.name());
-                    accepted.insert((state.name(), command.name()));
+                    let got = h2.engine.ticket(id).unwrap().state();
+                    let to = TicketMachine::ROWS[row].to;
+                    assert!(
+                        to.contains(&got),
+                        "{} --{}--> {}, the spec says {to:?}",
+                        state.name(),
+                        command.name(),
+                        got.name()
+                    );
+                    accepted.insert(row);
                 }
                 Err(Rejection::InvalidState { .. }) => {
-                    assert!(row.is_none(), "{} refused {} though the table lists it", state.name(), command.name())
+                    assert!(row.is_none(), "{} refused {} though the spec lists it", state.name(), command.name())
                 }
                 Err(e) => assert!(row.is_some() && !e.is_authorization(), "{} {}: {e}", state.name(), command.name()),
             }
         }
     }
-    for t in table::TICKET {
-        if let table::Trigger::Command(c) = t.trigger {
-            assert!(accepted.contains(&(t.from, c)), "row {} --{c}--> never accepted", t.from);
+    for (i, r) in TicketMachine::ROWS.iter().enumerate() {
+        if matches!(r.trigger, spec::Trigger::Command(_)) {
+            assert!(accepted.contains(&i), "row {r:?} never accepted");
         }
     }
 }
 
+fn section<M: Machine>(intro: &str) -> String {
+    format!("## {}\n\n{intro}```mermaid\n{}```\n\n{}", M::TITLE, spec::mermaid::<M>(), spec::markdown::<M>())
+}
+
 fn diagrams() -> String {
-    let case_finals = ["Closed", "Rejected", "Returned", "Withdrawn", "Revoked"];
-    let task_finals = ["Approved", "Denied", "Cancelled", "Lapsed", "NotApplicable"];
-    let rows = |t: &[Transition]| {
-        t.iter()
-            .map(|r| {
-                format!(
-                    "| {} | {} | {} | {} |",
-                    r.from,
-                    r.trigger.label().replace('|', "\\|"),
-                    r.to.join(" / "),
-                    r.rule
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
     format!(
         "# State machines\n\n\
-         <!-- Generated by `cargo test -p yichuang-core --test table` from `crates/yichuang-core/src/table.rs`; do not edit. -->\n\n\
-         The tables below are the data in `table.rs`; a test holds `decide` against them in both directions \
-         (every listed command is accepted from its state, every other command is refused).\n\n\
-         ## Case 办件\n\n```mermaid\n{}```\n\n| from | trigger | to | rule |\n|---|---|---|---|\n{}\n\n\
-         ## Approval task 审批任务\n\n`NotApplicable` members (情形 not met) start and stay there.\n\n```mermaid\n{}```\n\n\
-         | from | trigger | to | rule |\n|---|---|---|---|\n{}\n\n\
-         ## Ticket 问题 (评价 → 反馈 → 整改 → 监督)\n\nOpened by a bad rating, a complaint, overdue work or an inspection \
-         finding; closing always passes through a supervisor outside the responsible department.\n\n```mermaid\n{}```\n\n\
-         | from | trigger | to | rule |\n|---|---|---|---|\n{}\n",
-        table::mermaid(table::CASE, &["Consulting", "Received"], &case_finals),
-        rows(table::CASE),
-        table::mermaid(table::TASK, &["Waiting", "NotApplicable"], &task_finals),
-        rows(table::TASK),
-        table::mermaid(table::TICKET, &["Verifying"], &["Closed"]),
-        rows(table::TICKET),
+         <!-- Generated by `cargo test -p yichuang-core --test machines` from the specs in \
+         `crates/yichuang-core/src/machine/`; do not edit. -->\n\n\
+         Each machine's transitions are declared once, as the rows of its spec (`CaseMachine`, \
+         `TaskMachine`, `TicketMachine`); the engine's dispatch, these diagrams and tables, and the \
+         checker's moves are all derived from them. A command the spec does not declare for a state is \
+         refused by construction; the guards (materials complete, the right department …) are ordinary \
+         code in each command's handler. ⏱ marks a timer, [brackets] a step that follows from the state \
+         without a command.\n\n\
+         {}\n{}\n{}",
+        section::<CaseMachine>(""),
+        section::<TaskMachine>("`NotApplicable` members (情形 not met) start and stay there.\n\n"),
+        section::<TicketMachine>(
+            "Opened by a bad rating, a complaint, overdue work or an inspection finding; closing always passes \
+             through a supervisor outside the responsible department.\n\n"
+        ),
     )
 }
 
 /// Writes `docs/state-machines.md` when it differs, and fails so that the change is committed.
-#[test]
 fn state_diagrams_in_docs_are_current() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/state-machines.md");
     let want = diagrams();
@@ -405,4 +378,13 @@ fn state_diagrams_in_docs_are_current() {
         std::fs::write(path, &want).unwrap();
         panic!("docs/state-machines.md was out of date and has been regenerated; review and commit it");
     }
+}
+
+pub(super) fn trials() -> Vec<libtest_mimic::Trial> {
+    crate::trials!(
+        "spec": case_decide_agrees_with_the_spec,
+        task_decide_agrees_with_the_spec,
+        ticket_decide_agrees_with_the_spec,
+        state_diagrams_in_docs_are_current
+    )
 }

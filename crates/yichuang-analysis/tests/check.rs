@@ -1,11 +1,13 @@
-//! The exhaustive checker (`yichuang_core::check`) on the test hall: every invariant holds, and
+//! The exhaustive checker (`yichuang_analysis::check`) on the test hall: every invariant holds, and
 //! each deliberately broken rule (feature `fault-injection`, on for the crate's own tests) is
 //! caught with the matching invariant and a trace that replays.
 
+#[path = "../../yichuang-core/tests/common/mod.rs"]
 mod common;
 
-use yichuang_core::check::{self, Invariant, Options, Report};
+use yichuang_analysis::check::{self, Options, Property, Report};
 use yichuang_core::fault::{self, Fault};
+use yichuang_core::invariants::Invariant;
 use yichuang_core::*;
 
 /// Deep enough for a ticket to be opened, rectified and closed (the broken supervision rule
@@ -54,7 +56,7 @@ fn a_task_that_skips_its_predecessors_is_caught_by_invariant_3() {
     let _fault = fault::inject(Fault::SkipPredecessorCheck);
     let report = run("restaurant", DEPTH);
     let violation = report.violation.expect("the broken rule is caught");
-    assert_eq!(violation.invariant, Invariant::TaskOrder, "{}", violation.message);
+    assert_eq!(violation.invariant, Property::Invariant(Invariant::TaskOrder), "{}", violation.message);
     assert!(violation.message.contains("predecessor"), "{}", violation.message);
     // Submit with everything, accept: the dependents start at once.
     let commands: Vec<&str> = violation.trace.iter().map(|s| s.command.as_str()).collect();
@@ -69,7 +71,7 @@ fn a_ticket_closed_without_supervision_is_caught_by_invariant_1() {
     let _fault = fault::inject(Fault::CloseWithoutSupervision);
     let report = run("restaurant", DEPTH);
     let violation = report.violation.expect("the broken rule is caught");
-    assert_eq!(violation.invariant, Invariant::Supervision, "{}", violation.message);
+    assert_eq!(violation.invariant, Property::Invariant(Invariant::Supervision), "{}", violation.message);
     let commands: Vec<&str> = violation.trace.iter().map(|s| s.command.as_str()).collect();
     assert!(!commands.is_empty());
     // The shortest way: the first task goes overdue (two timers), its ticket is rectified and

@@ -1,0 +1,106 @@
+//! Liveness over the explored graph: which states can still reach a final state (the case
+//! final and every ticket closed), which reach only cut-off states (unknown), and which neither
+//! (a deadlock, or a cycle without exit).
+
+use super::explore::{Explorer, Graph};
+use super::moves::describe_state;
+use super::{Property, Violation};
+
+impl Explorer {
+    pub(super) fn liveness_violation(&self, graph: &Graph, id: u32) -> Violation {
+        let trace = self.trace(&graph.path(id));
+        let start = graph.succ_start[id as usize] as usize;
+        let end = graph.succ_start[id as usize + 1] as usize;
+        let mut node = self.root();
+        for mv in graph.path(id) {
+            node = self.step(&node, mv).expect("an explored path replays").node;
+        }
+        let what = describe_state(&node);
+        let message = if start == end {
+            format!("deadlock: no command or timer is possible in this state ({what}), and it is not final")
+        } else {
+            format!(
+                "no final state is reachable from this state ({what}): every path from it stays among states \
+                 that are not final (a cycle without exit)"
+            )
+        };
+        Violation { invariant: Property::Liveness, message, trace }
+    }
+}
+
+/// Over the explored graph: how many expanded states reach only cut-off states (unknown), and
+/// the first (shallowest) expanded state that reaches neither a final nor a cut-off state.
+pub(super) fn liveness(graph: &Graph) -> (usize, Option<u32>) {
+    let n = graph.len();
+    let expanded = graph.expanded();
+    // Reverse edges in compressed form.
+    let mut start = vec![0u32; n + 1];
+    for &t in &graph.succ {
+        start[t as usize + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut pred = vec![0u32; graph.succ.len()];
+    for from in 0..expanded {
+        for &to in &graph.succ[graph.succ_start[from] as usize..graph.succ_start[from + 1] as usize] {
+            pred[fill[to as usize] as usize] = from as u32;
+            fill[to as usize] += 1;
+        }
+    }
+    let reach = |seed: &dyn Fn(usize) -> bool| {
+        let mut mark: Vec<bool> = (0..n).map(seed).collect();
+        let mut queue: Vec<u32> = (0..n as u32).filter(|&i| mark[i as usize]).collect();
+        while let Some(v) = queue.pop() {
+            for &u in &pred[start[v as usize] as usize..start[v as usize + 1] as usize] {
+                if !mark[u as usize] {
+                    mark[u as usize] = true;
+                    queue.push(u);
+                }
+            }
+        }
+        mark
+    };
+    let good = reach(&|i| graph.is_final[i]);
+    let open = reach(&|i| i >= expanded && !graph.is_final[i]);
+    let unknown = (0..expanded).filter(|&i| !good[i] && open[i]).count();
+    let stuck = (0..expanded).find(|&i| !good[i] && !open[i]).map(|i| i as u32);
+    (unknown, stuck)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A graph with `edges[i]` the successors of state `i` for the first `edges.len()` states
+    /// (expanded) and `states` states in all.
+    fn graph(edges: &[&[u32]], states: usize, finals: &[u32]) -> Graph {
+        let mut g = Graph::default();
+        for i in 0..states {
+            g.add(0, None, 0, finals.contains(&(i as u32)));
+        }
+        for succ in edges {
+            g.succ_start.push(g.succ.len() as u32);
+            g.succ.extend_from_slice(succ);
+        }
+        g.succ_start.push(g.succ.len() as u32);
+        g
+    }
+
+    #[test]
+    fn liveness_tells_final_unknown_and_stuck_states_apart() {
+        // 0 → 1 (final), 2 (loops on itself: a cycle without exit), 3 → 4 (cut off at the bound).
+        let g = graph(&[&[1, 2, 3], &[], &[2], &[4]], 5, &[1]);
+        assert_eq!(g.expanded(), 4);
+        let (unknown, stuck) = liveness(&g);
+        assert_eq!(unknown, 1, "state 3 reaches only the cut-off state 4");
+        assert_eq!(stuck, Some(2));
+        // A deadlock: a non-final state without successors.
+        let g = graph(&[&[1, 2], &[], &[]], 3, &[1]);
+        assert_eq!(liveness(&g), (0, Some(2)));
+        // Everything can finish.
+        let g = graph(&[&[1, 2], &[], &[1]], 3, &[1]);
+        assert_eq!(liveness(&g), (0, None));
+    }
+}

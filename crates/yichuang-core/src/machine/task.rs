@@ -1,0 +1,540 @@
+//! The approval task machine (审批任务), one per member item of a case's bundle.
+//!
+//! `Waiting` (predecessors not approved) → `Ready` (in the department's queue) → `InReview`
+//! (claimed by a reviewer of that department) → `Approved` | `Denied`; `InReview` ↔
+//! `SpecialProcedure` (特别程序, the clock stops); `InReview` → `SimulatedApproved` (模拟审批) →
+//! `Approved` when the precondition is met with unchanged facts, else back to `InReview`; the
+//! lapse timer → `Lapsed`. A failed predecessor cancels the task (`Cancelled`). Members whose
+//! condition (情形) does not hold are `NotApplicable` from the start.
+//!
+//! A task changes only through [`crate::Engine`]:
+//!
+//! ```compile_fail
+//! # use yichuang_core::*;
+//! fn skip(task: &mut Task) {
+//!     task.state = TaskState::Approved; // private: tasks are approved by their reviewers
+//! }
+//! ```
+
+use serde::Serialize;
+
+use crate::actor::{Actor, Ctx, Role};
+use crate::definition::{Decider, Definition, Id, Item, ItemIx};
+use crate::event::{Event, Events, SpecialProcedureKind};
+use crate::machine::sla::Sla;
+use crate::machine::spec;
+use crate::rejection::{Rejection, Subject};
+use crate::time::Instant;
+
+crate::kind_enum! {
+    /// State of one approval task.
+    #[derive(Serialize)]
+    pub enum TaskState {
+        /// The member's condition did not hold at acceptance (不适用).
+        NotApplicable,
+        /// Waiting for predecessors, a stage, or a tolerated material (等待).
+        Waiting,
+        /// In the department's queue (待办).
+        Ready,
+        /// Claimed by a reviewer (审查中).
+        InReview,
+        /// In a special procedure; the clock stops (特别程序). Which one:
+        /// [`Task::special_procedure`].
+        SpecialProcedure,
+        /// Simulated approval awaiting its precondition (模拟审批).
+        SimulatedApproved,
+        /// Approved (准予).
+        Approved,
+        /// Denied (不予).
+        Denied,
+        /// Cancelled because something it depends on failed, or the case ended (终止).
+        Cancelled,
+        /// The simulated approval lapsed (失效).
+        Lapsed,
+    }
+}
+
+impl TaskState {
+    /// Whether the task can change no more.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskState::NotApplicable
+                | TaskState::Approved
+                | TaskState::Denied
+                | TaskState::Cancelled
+                | TaskState::Lapsed
+        )
+    }
+    /// Terminal without approval (blocks dependents).
+    pub fn is_failed(self) -> bool {
+        matches!(self, TaskState::Denied | TaskState::Cancelled | TaskState::Lapsed)
+    }
+}
+
+/// A task-level command (审批操作).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskCommand {
+    /// 认领: take the task from the queue.
+    Claim,
+    /// 准予 (or sign, for a countersign, 会签).
+    Approve,
+    /// 不予, with a reason.
+    Deny {
+        /// The reason.
+        reason: String,
+    },
+    /// 特别程序开始 (hearing, testing …): the clocks stop.
+    StartSpecialProcedure {
+        /// Which procedure.
+        kind: SpecialProcedureKind,
+    },
+    /// 特别程序结束.
+    EndSpecialProcedure,
+    /// 模拟审批: approve subject to a precondition (only items that have one).
+    ApproveSimulated,
+    /// 前置条件满足 (e.g. 取得土地); `facts_changed` sends it back to review.
+    MeetPrecondition {
+        /// Whether the project facts changed since the simulated review.
+        facts_changed: bool,
+    },
+}
+
+crate::kind_enum! {
+    /// The kind of a task command ([`TaskCommand::kind`]): the key of the task machine's spec.
+    pub enum TaskCommandKind {
+        /// 认领.
+        Claim = "claim",
+        /// 准予 / 会签.
+        Approve = "approve",
+        /// 不予.
+        Deny = "deny",
+        /// 特别程序开始.
+        StartSpecialProcedure = "start_special_procedure",
+        /// 特别程序结束.
+        EndSpecialProcedure = "end_special_procedure",
+        /// 模拟审批.
+        ApproveSimulated = "approve_simulated",
+        /// 前置条件满足.
+        MeetPrecondition = "meet_precondition",
+    }
+}
+
+impl TaskCommand {
+    /// The command's kind (its row key in the spec).
+    pub fn kind(&self) -> TaskCommandKind {
+        match self {
+            TaskCommand::Claim => TaskCommandKind::Claim,
+            TaskCommand::Approve => TaskCommandKind::Approve,
+            TaskCommand::Deny { .. } => TaskCommandKind::Deny,
+            TaskCommand::StartSpecialProcedure { .. } => TaskCommandKind::StartSpecialProcedure,
+            TaskCommand::EndSpecialProcedure => TaskCommandKind::EndSpecialProcedure,
+            TaskCommand::ApproveSimulated => TaskCommandKind::ApproveSimulated,
+            TaskCommand::MeetPrecondition { .. } => TaskCommandKind::MeetPrecondition,
+        }
+    }
+
+    /// Command name for messages and traces.
+    pub fn name(&self) -> &'static str {
+        self.kind().name()
+    }
+}
+
+crate::kind_enum! {
+    /// A task-level timer.
+    pub enum TaskTimer {
+        /// The task clock's next level (预警, then 逾期).
+        Sla = "SLA warning / overdue",
+        /// The simulated approval's validity is over (失效).
+        Lapse = "validity over",
+    }
+}
+
+crate::kind_enum! {
+    /// A task-level cascade step.
+    pub enum TaskCascade {
+        /// Predecessors approved, the stage open, no blocking cure: into the queue.
+        Ready = "predecessors approved, stage open, no blocking cure",
+        /// A predecessor, or the stage before, failed: dependents are cancelled.
+        PredecessorFailed = "a predecessor or the stage before failed",
+        /// The case was withdrawn or returned: every open task ends with it.
+        CaseEnded = "the case was withdrawn or returned",
+    }
+}
+
+crate::machine_spec! {
+    /// The approval task machine (DESIGN §4.1), one per member item of a case.
+    pub struct TaskMachine {
+        name: "task",
+        title: "Approval task 审批任务",
+        state: TaskState,
+        command: TaskCommandKind,
+        timer: TaskTimer,
+        cascade: TaskCascade,
+        initial: [Waiting, NotApplicable],
+        final: [Approved, Denied, Cancelled, Lapsed, NotApplicable],
+    }
+    (Waiting, Cascade(Ready)) => [Ready], "enters the department's queue";
+    (Waiting, Cascade(PredecessorFailed)) => [Cancelled], "denial cancels only dependents";
+    (Ready, Command(Claim)) => [InReview], "a reviewer of the deciding department";
+    (InReview, Command(Approve)) => [Approved, InReview], "countersign: every listed department signs";
+    (InReview, Command(Deny)) => [Denied], "with a reason";
+    (InReview, Command(StartSpecialProcedure)) => [SpecialProcedure], "特别程序: clocks stop";
+    (SpecialProcedure, Command(EndSpecialProcedure)) => [InReview], "clocks run again";
+    (InReview, Command(ApproveSimulated)) => [SimulatedApproved], "模拟审批: only items with a precondition";
+    (SimulatedApproved, Command(MeetPrecondition)) => [Approved, InReview],
+        "unchanged facts convert; changed facts re-review";
+    (SimulatedApproved, Timer(Lapse)) => [Lapsed], "失效";
+    (Ready, Timer(Sla)) => [Ready], "预警, 逾期";
+    (InReview, Timer(Sla)) => [InReview], "预警, 逾期";
+    (Waiting, Cascade(CaseEnded)) => [Cancelled], "撤回 or 退件 ends every open task";
+    (Ready, Cascade(CaseEnded)) => [Cancelled], "撤回 or 退件 ends every open task";
+    (InReview, Cascade(CaseEnded)) => [Cancelled], "撤回 or 退件 ends every open task";
+    (SpecialProcedure, Cascade(CaseEnded)) => [Cancelled], "撤回 or 退件 ends every open task";
+    (SimulatedApproved, Cascade(CaseEnded)) => [Cancelled], "撤回 or 退件 ends every open task";
+}
+
+/// One approval task of a case. Read-only outside the engine: its state changes only through
+/// the events the engine records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Task {
+    #[serde(serialize_with = "ser_ix")]
+    pub(crate) item: ItemIx,
+    pub(crate) item_id: Id,
+    pub(crate) state: TaskState,
+    /// Which special procedure, while in one.
+    pub(crate) special: Option<SpecialProcedureKind>,
+    pub(crate) waits_for: MemberSet,
+    pub(crate) signed: u32,
+    pub(crate) reviewer: Option<Id>,
+    pub(crate) sla: Option<Sla>,
+    pub(crate) lapse_due: Option<Instant>,
+}
+
+impl Task {
+    /// The item, by index in the definition.
+    pub fn item(&self) -> ItemIx {
+        self.item
+    }
+    /// The item's stable id.
+    pub fn item_id(&self) -> &Id {
+        &self.item_id
+    }
+    /// The state.
+    pub fn state(&self) -> TaskState {
+        self.state
+    }
+    /// The special procedure under way (特别程序), in [`TaskState::SpecialProcedure`].
+    pub fn special_procedure(&self) -> Option<SpecialProcedureKind> {
+        self.special
+    }
+    /// Member positions this task waits for, resolved through members that do not apply.
+    pub fn waits_for(&self) -> MemberSet {
+        self.waits_for
+    }
+    /// Departments that have signed a countersign (会签), a bit per position in the item's
+    /// list of deciding departments.
+    pub fn signed(&self) -> u32 {
+        self.signed
+    }
+    /// The reviewer who claimed it.
+    pub fn reviewer(&self) -> Option<&Id> {
+        self.reviewer.as_ref()
+    }
+    /// The promised-time clock, running from the moment the task became ready.
+    pub fn sla(&self) -> Option<&Sla> {
+        self.sla.as_ref()
+    }
+    /// When a simulated approval (模拟审批) lapses.
+    pub fn lapse_due(&self) -> Option<Instant> {
+        self.lapse_due
+    }
+}
+
+/// A set of member positions of one bundle (at most 64, which the loader enforces), as a bit
+/// mask: cheap to copy and to test against the states of all tasks at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct MemberSet(pub u64);
+
+impl MemberSet {
+    /// The empty set.
+    pub const EMPTY: MemberSet = MemberSet(0);
+
+    /// Whether `position` is in the set.
+    pub fn contains(self, position: usize) -> bool {
+        position < 64 && self.0 & (1 << position) != 0
+    }
+
+    /// Adds `position` (< 64).
+    pub fn insert(&mut self, position: usize) {
+        debug_assert!(position < 64, "a bundle has at most 64 members");
+        self.0 |= 1 << position;
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Number of positions.
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// Positions in increasing order.
+    pub fn iter(self) -> impl Iterator<Item = usize> {
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            (bits != 0).then(|| {
+                let p = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                p
+            })
+        })
+    }
+}
+
+impl FromIterator<usize> for MemberSet {
+    fn from_iter<I: IntoIterator<Item = usize>>(iter: I) -> MemberSet {
+        let mut set = MemberSet::EMPTY;
+        for p in iter {
+            set.insert(p);
+        }
+        set
+    }
+}
+
+fn ser_ix<S: serde::Serializer>(ix: &ItemIx, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u32(ix.index() as u32)
+}
+
+/// Why a task event does not fit the task it is folded into (a corrupted or reordered log).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IllegalTaskEvent {
+    /// The task is in another state.
+    #[error("task `{item}` is {}, expected {}", state.name(), names(expected))]
+    State {
+        /// The item.
+        item: Id,
+        /// Its state.
+        state: TaskState,
+        /// The states the event needs.
+        expected: &'static [TaskState],
+    },
+    /// A signature by a department that does not countersign the item.
+    #[error("department `{department}` does not countersign `{item}`")]
+    NotACountersigner {
+        /// The item.
+        item: Id,
+        /// The department that signed.
+        department: Id,
+    },
+}
+
+fn names(states: &[TaskState]) -> String {
+    states.iter().map(|s| s.name()).collect::<Vec<_>>().join(" or ")
+}
+
+/// The deciding department position the actor belongs to, or the rejection (本部门办理,
+/// 受审分离).
+fn reviewer_department(
+    def: &Definition,
+    item: &Item,
+    actor: &Actor,
+    command: &'static str,
+) -> Result<usize, Rejection> {
+    let departments = || item.decided_by.departments().iter().map(|&d| def.department(d).id.clone()).collect();
+    match &actor.role {
+        Role::Reviewer { department } => {
+            item.decided_by.departments().iter().position(|&d| def.department(d).id == *department).ok_or_else(|| {
+                Rejection::WrongDepartment {
+                    actor: actor.clone(),
+                    subject: Subject::Task(item.id.clone()),
+                    departments: departments(),
+                }
+            })
+        }
+        Role::Clerk { .. } => Err(Rejection::RoleNotAllowed {
+            rule: "受审分离 (intake clerks accept but never decide)",
+            actor: actor.clone(),
+            command,
+            allowed: crate::rejection::Allowed::ReviewersOf(departments()),
+        }),
+        _ => Err(Rejection::RoleNotAllowed {
+            rule: "审批权限 (only the deciding department reviews)",
+            actor: actor.clone(),
+            command,
+            allowed: crate::rejection::Allowed::ReviewersOf(departments()),
+        }),
+    }
+}
+
+impl Task {
+    /// Decides a task command into `out`: the actor (a reviewer of a deciding department), then
+    /// the spec (is the command declared in this state), then the command's own guard.
+    pub(crate) fn decide(
+        &self,
+        def: &Definition,
+        command: &TaskCommand,
+        ctx: &Ctx<'_>,
+        out: &mut Events,
+    ) -> Result<(), Rejection> {
+        let item = def.item(self.item);
+        let dept = reviewer_department(def, item, ctx.actor, command.name())?;
+        spec::admit::<TaskMachine>(self.state, command.kind())
+            .map_err(|r| Rejection::invalid_state(Subject::Task(self.item_id.clone()), command.name(), r))?;
+        let id = || self.item_id.clone();
+        match command {
+            TaskCommand::Claim => out.push(Event::TaskClaimed { item: id(), reviewer: ctx.actor.id.clone() }),
+            TaskCommand::Approve => match &item.decided_by {
+                Decider::Department(_) => out.push(Event::TaskApproved { item: id() }),
+                Decider::Countersign(ds) => {
+                    if self.signed & (1 << dept) != 0 {
+                        return Err(Rejection::AlreadySigned {
+                            item: id(),
+                            department: def.department(ds[dept]).id.clone(),
+                        });
+                    }
+                    out.push(Event::TaskSigned { item: id(), department: def.department(ds[dept]).id.clone() });
+                    let all = (1u32 << ds.len()) - 1;
+                    if self.signed | (1 << dept) == all {
+                        out.push(Event::TaskApproved { item: id() });
+                    }
+                }
+            },
+            TaskCommand::Deny { reason } => {
+                if reason.trim().is_empty() {
+                    return Err(Rejection::ReasonRequired {
+                        rule: "不予许可须说明理由 (a denial states its reason)",
+                        what: "reason",
+                    });
+                }
+                out.push(Event::TaskDenied { item: id(), reason: reason.clone() })
+            }
+            TaskCommand::StartSpecialProcedure { kind } => {
+                out.push(Event::SpecialProcedureStarted { item: id(), kind: *kind })
+            }
+            TaskCommand::EndSpecialProcedure => out.push(Event::SpecialProcedureEnded { item: id() }),
+            TaskCommand::ApproveSimulated => {
+                if item.simulated_approval.is_none() {
+                    return Err(Rejection::NotAllowedFor {
+                        rule: "模拟审批",
+                        subject: Subject::Task(item.id.clone()),
+                        reason: "has no simulated-approval precondition in the definition; approve or deny it",
+                    });
+                }
+                out.push(Event::TaskSimulatedApproved { item: id() })
+            }
+            TaskCommand::MeetPrecondition { facts_changed: true } => out.push(Event::SimulationReopened { item: id() }),
+            TaskCommand::MeetPrecondition { facts_changed: false } => {
+                out.extend([Event::SimulationConverted { item: id() }, Event::TaskApproved { item: id() }])
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds one task event. The case folds the effects on its own clock (a special procedure
+    /// pauses it) around this call.
+    pub(crate) fn evolve(&mut self, def: &Definition, event: &Event, now: Instant) -> Result<(), IllegalTaskEvent> {
+        use TaskState::*;
+        let cal = def.calendar();
+        let pct = def.policies().warning_percent;
+        let need = |task: &Task, expected: &'static [TaskState]| {
+            if expected.contains(&task.state) {
+                Ok(())
+            } else {
+                Err(IllegalTaskEvent::State { item: task.item_id.clone(), state: task.state, expected })
+            }
+        };
+        match event {
+            Event::TaskReady { .. } => {
+                need(self, &[Waiting])?;
+                self.state = Ready;
+                self.sla = Sla::start(cal, now, def.item(self.item).promised_days, pct).ok();
+            }
+            Event::TaskClaimed { reviewer, .. } => {
+                need(self, &[Ready])?;
+                self.state = InReview;
+                self.reviewer = Some(reviewer.clone());
+            }
+            Event::TaskSigned { department, .. } => {
+                need(self, &[InReview])?;
+                let ds = def.item(self.item).decided_by.departments();
+                let bit = ds.iter().position(|&d| def.department(d).id == *department).ok_or_else(|| {
+                    IllegalTaskEvent::NotACountersigner { item: self.item_id.clone(), department: department.clone() }
+                })?;
+                self.signed |= 1 << bit;
+            }
+            Event::TaskApproved { .. } => {
+                need(self, &[InReview, SimulatedApproved])?;
+                self.state = Approved;
+                self.lapse_due = None;
+                self.stop_clock();
+            }
+            Event::TaskDenied { .. } => {
+                need(self, &[InReview])?;
+                self.state = Denied;
+                self.stop_clock();
+            }
+            Event::TaskCancelled { .. } => {
+                need(self, &[Waiting])?;
+                self.state = Cancelled;
+            }
+            Event::SpecialProcedureStarted { kind, .. } => {
+                need(self, &[InReview])?;
+                self.state = SpecialProcedure;
+                self.special = Some(*kind);
+                if let Some(sla) = &mut self.sla {
+                    sla.pause(now);
+                }
+            }
+            Event::SpecialProcedureEnded { .. } => {
+                need(self, &[SpecialProcedure])?;
+                self.state = InReview;
+                self.special = None;
+                if let Some(sla) = &mut self.sla {
+                    sla.resume(cal, now, pct);
+                }
+            }
+            Event::TaskSimulatedApproved { .. } => {
+                need(self, &[InReview])?;
+                let days = def.item(self.item).simulated_approval.as_ref().map_or(0, |s| s.validity_days);
+                self.state = SimulatedApproved;
+                self.lapse_due = cal.add_working_days(now.date(), days).ok().map(|d| cal.office_close(d));
+                self.stop_clock();
+            }
+            Event::SimulationConverted { .. } => need(self, &[SimulatedApproved])?,
+            Event::SimulationReopened { .. } => {
+                need(self, &[SimulatedApproved])?;
+                self.state = InReview;
+                self.lapse_due = None;
+                // The re-review is a review again: its promised time runs afresh.
+                self.sla = Sla::start(cal, now, def.item(self.item).promised_days, pct).ok();
+            }
+            Event::TaskLapsed { .. } => {
+                need(self, &[SimulatedApproved])?;
+                self.state = Lapsed;
+                self.lapse_due = None;
+            }
+            _ => unreachable!("Task::evolve is called for task events only"),
+        }
+        Ok(())
+    }
+
+    /// Ends an open task because its case ended (撤回, 退件): the `CaseEnded` cascade of the spec.
+    pub(crate) fn end_with_case(&mut self) {
+        if !self.state.is_terminal() {
+            spec::cascade_taken::<TaskMachine>(self.state, TaskCascade::CaseEnded, TaskState::Cancelled);
+            self.state = TaskState::Cancelled;
+            self.special = None;
+            self.stop_clock();
+        }
+    }
+
+    fn stop_clock(&mut self) {
+        if let Some(sla) = &mut self.sla {
+            sla.stop();
+        }
+    }
+}
