@@ -91,6 +91,7 @@ enum Command {
     Export(cmd::export::Args),
     Simulate(cmd::simulate::Args),
     Compare(cmd::compare::Args),
+    Experiment(cmd::experiment::Args),
 }
 
 /// The subcommand's name, for the log.
@@ -106,6 +107,7 @@ fn cli_command_name(command: &Command) -> &'static str {
         Command::Report(_) => "report",
         Command::Simulate(_) => "simulate",
         Command::Compare(_) => "compare",
+        Command::Experiment(_) => "experiment",
         Command::Export(_) => "export",
     }
 }
@@ -123,6 +125,7 @@ fn run(cli: &Cli, out: &mut dyn Write) -> Result<(), Failure> {
         Command::Export(args) => cmd::export::run(args, out),
         Command::Simulate(args) => cmd::simulate::run(args, out),
         Command::Compare(args) => cmd::compare::run(args, out),
+        Command::Experiment(args) => cmd::experiment::run(args, out),
     }
 }
 

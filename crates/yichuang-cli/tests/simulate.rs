@@ -496,3 +496,67 @@ fn precision_stops_at_the_replication_count_that_meets_it() {
     let bad = check(&["simulate", &path, "--precision", "0%"], 2);
     assert!(bad.stderr.contains("relative to the estimate"), "{}", bad.stderr);
 }
+
+/// Acceptance (issue 24): one command sweeps the intake windows of parity-parallel from 10 to
+/// 16 and prints a table where the cycle time falls with every window, each with its
+/// interval, and writes its chart; an experiment file does the same over a grid, and a factor
+/// that does not parse is refused with what is accepted.
+#[test]
+fn one_command_sweeps_the_intake_windows() {
+    let path = scenario("parity-parallel.ron");
+    let dir = std::env::temp_dir().join(format!("yichuang-sweep-{}", std::process::id()));
+    let dir_text = dir.display().to_string();
+    let run = check(
+        &[
+            "simulate",
+            &path,
+            "--sweep",
+            "windows.Intake=10..16",
+            "--replications",
+            "3",
+            "--cases",
+            "1500",
+            "--kpi",
+            "cycle_time.mean",
+            "--charts",
+            &dir_text,
+        ],
+        0,
+    );
+    let rows: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("windows.Intake"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with("steady") && !l.starts_with("chart"))
+        .collect();
+    assert_eq!(rows.len(), 7, "{}", run.stdout);
+    let means: Vec<f64> = rows
+        .iter()
+        .map(|r| {
+            let cells: Vec<&str> = r.split_whitespace().collect();
+            assert_eq!(cells[0].parse::<u32>().ok().map(|w| w >= 10), Some(true), "{r}");
+            assert!(r.contains('[') && r.contains(']'), "an interval on every row: {r}");
+            cells[1].replace(',', "").parse().unwrap_or_else(|_| panic!("a mean: {r}"))
+        })
+        .collect();
+    assert!(means.windows(2).all(|w| w[1] < w[0]), "cycle time falls with windows: {means:?}");
+    let chart = std::fs::read_to_string(dir.join("sweep-cycle_time_minutes.mean.svg")).expect("the chart");
+    assert!(chart.starts_with("<svg") && chart.contains("windows.Intake"), "the chart plots against the factor");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/experiments/parity-intake-windows.ron");
+    let run = check(
+        &["experiment", &file.display().to_string(), "--cases", "300", "--replications", "2", "--format", "csv"],
+        0,
+    );
+    let mut lines = run.stdout.lines();
+    assert_eq!(lines.next(), Some("point,windows.Intake,policy.tolerance,kpi,kind,value,ci_low,ci_high,steady"));
+    let points: std::collections::BTreeSet<&str> = lines.map(|l| l.split(',').next().unwrap_or("")).collect();
+    assert_eq!(points.len(), 14, "7 window counts × tolerance on and off");
+
+    let bad = check(&["simulate", &path, "--sweep", "windows.Lobby=3"], 2);
+    assert!(bad.stderr.contains("no window class `Lobby`") && bad.stderr.contains("PATH=VALUES"), "{}", bad.stderr);
+    let zero = check(&["simulate", &path, "--sweep", "reviewers.dept-x=3"], 2);
+    assert!(zero.stderr.contains("dept-x"), "{}", zero.stderr);
+}

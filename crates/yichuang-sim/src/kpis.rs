@@ -215,6 +215,35 @@ pub fn names(scenario: &crate::Scenario) -> Vec<String> {
     catalogue(&agg).into_iter().map(|k| k.name).collect()
 }
 
+/// A KPI's name for people, in Chinese and in English (`utilisation.intake` gives
+/// `利用率 intake` and `Utilisation, intake`).
+pub fn label(name: &str) -> (String, String) {
+    let fixed: &[(&str, &str, &str)] = &[
+        ("cycle_time_minutes.mean", "平均办件周期", "Mean cycle time"),
+        ("cycle_time_minutes.p95", "办件周期 P95", "Cycle time, 95th percentile"),
+        ("working_cycle_time_minutes.mean", "平均办件周期 (工作时间)", "Mean cycle time, working time"),
+        ("on_time_rate", "按时办结率", "On-time rate"),
+        ("waiting_minutes.queue.mean", "平均排队等候", "Mean queue wait"),
+        ("waiting_minutes.join.mean", "平均并联汇合等待", "Mean join wait"),
+        ("waiting_minutes.materials.mean", "平均材料等待", "Mean wait for materials"),
+        ("waiting_minutes.special_procedure.mean", "平均特别程序时间", "Mean special procedures"),
+        ("waiting_minutes.service.mean", "平均办理时间", "Mean service"),
+        ("trips.mean", "平均跑动次数", "Trips per case"),
+        ("throughput_per_day", "日办结量", "Cases completed per day"),
+        ("wip.mean", "平均在办件数", "Cases in the hall"),
+        ("ratings.bad_rate", "差评率", "Bad-rating rate"),
+        ("sla.case_overdue", "逾期办件数", "Overdue cases"),
+        ("sla.task_overdue", "逾期审批任务数", "Overdue tasks"),
+    ];
+    if let Some((_, zh, en)) = fixed.iter().find(|(n, _, _)| *n == name) {
+        return ((*zh).to_owned(), (*en).to_owned());
+    }
+    match name.split_once('.') {
+        Some(("utilisation", station)) => (format!("利用率 {station}"), format!("Utilisation, {station}")),
+        _ => (name.to_owned(), name.to_owned()),
+    }
+}
+
 /// The catalogue name `name` stands for: itself, or the same with `_minutes` after its first
 /// part (`cycle_time.mean` for `cycle_time_minutes.mean`). The error lists the names there are.
 pub fn resolve(name: &str, names: &[String]) -> Result<String, String> {

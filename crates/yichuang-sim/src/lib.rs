@@ -24,7 +24,9 @@
 //! service and review times wherever the distributions are the same.
 
 mod agenda;
+pub mod chart;
 mod clock;
+pub mod experiment;
 pub mod kpis;
 mod model;
 pub mod precision;
@@ -359,6 +361,11 @@ pub fn event_log(
 /// measures from there. With `options.precision`, replications are added until every target
 /// is met or the cap is reached ([`precision`]); the report says which.
 pub fn simulate(scenario: &Scenario, options: &RunOptions<'_>) -> Result<Report, SimError> {
+    simulate_keeping(scenario, options).map(|(report, _)| report)
+}
+
+/// [`simulate`], also handing back the replications folded together (for the KPI catalogue).
+pub fn simulate_keeping(scenario: &Scenario, options: &RunOptions<'_>) -> Result<(Report, Aggregate), SimError> {
     let wall = std::time::Instant::now();
     options.check(scenario)?;
     let (measured, detection) = match scenario.spec.warm_up {
@@ -381,7 +388,7 @@ pub fn simulate(scenario: &Scenario, options: &RunOptions<'_>) -> Result<Report,
         Report::build(&measured, options.seed(scenario), threads, level, &results, wall.elapsed().as_secs_f64());
     report.warm_up = detection.map(|d| d.report);
     report.precision = precision;
-    Ok(report)
+    Ok((report, results))
 }
 
 /// Runs scenarios with the same replications (and, unless `compare.independent`, the same

@@ -228,6 +228,25 @@ impl Dist {
         }
     }
 
+    /// The distribution of `k` times a variate: every duration parameter scaled, so the shape
+    /// (the coefficient of variation) stays and the mean is `k` times the mean (for a
+    /// truncated normal, approximately: its bounds scale too).
+    pub fn scaled(&self, k: f64) -> Dist {
+        match self {
+            Dist::Fixed(v) => Dist::Fixed(v * k),
+            Dist::Exponential { mean } => Dist::Exponential { mean: mean * k },
+            Dist::Uniform { min, max } => Dist::Uniform { min: min * k, max: max * k },
+            Dist::Triangular { min, mode, max } => Dist::Triangular { min: min * k, mode: mode * k, max: max * k },
+            Dist::Normal { mean, sd } => Dist::Normal { mean: mean * k, sd: sd * k },
+            Dist::TruncatedNormal { mean, sd, min, max } => {
+                Dist::TruncatedNormal { mean: mean * k, sd: sd * k, min: min * k, max: max * k }
+            }
+            Dist::LogNormal { mean, sd } => Dist::LogNormal { mean: mean * k, sd: sd * k },
+            Dist::Gamma { shape, scale } => Dist::Gamma { shape: *shape, scale: scale * k },
+            Dist::Empirical(values) => Dist::Empirical(values.iter().map(|v| v * k).collect()),
+        }
+    }
+
     /// The mean of the distribution (for reports and sanity checks).
     pub fn mean(&self) -> f64 {
         match self {

@@ -549,6 +549,31 @@ impl Scenario {
         windows.chain(departments).collect()
     }
 
+    /// This scenario with its spec replaced (a point of an experiment), validated again against
+    /// the same definition: every problem at once, as [`Scenario::from_ron`] reports them.
+    pub fn with_spec(&self, spec: ScenarioSpec) -> Result<Scenario, ScenarioError> {
+        let def = Definition::from_ron(&self.definition_source, &self.definition_path.display().to_string())
+            .expect("validated when the scenario loaded");
+        let mut v = Validator { def: &def, problems: Vec::new() };
+        let resolved = v.scenario(&spec);
+        if !v.problems.is_empty() {
+            return Err(ScenarioError::Invalid { path: self.path.clone(), problems: v.problems });
+        }
+        let (start, arrivals, windows, reviewers, reviews) = resolved.expect("no problems means resolved");
+        Ok(Scenario {
+            spec,
+            path: self.path.clone(),
+            definition_path: self.definition_path.clone(),
+            definition_source: self.definition_source.clone(),
+            definition_id: self.definition_id.clone(),
+            start,
+            arrivals,
+            windows,
+            reviewers,
+            reviews,
+        })
+    }
+
     /// The id of the scenario's definition.
     pub fn definition_id(&self) -> String {
         self.definition_id.clone()

@@ -397,3 +397,232 @@ pub fn write_charts(report: &Report, dir: &Path, prefix: &str) -> std::io::Resul
     }
     Ok(written)
 }
+
+/// A point of a sweep chart: x, value, interval, steady.
+type SweepPoint = (f64, f64, Option<[f64; 2]>, bool);
+
+/// A KPI against the first factor of an experiment, one line per combination of the other
+/// factors, each point's confidence interval drawn as a band around its line. Points that are
+/// not in steady state are drawn hollow. Labels in Chinese and English; the y axis in the
+/// KPI's unit (a duration in minutes, hours or days by its size; a share in %).
+pub fn sweep(report: &crate::experiment::ExperimentReport, kpi: &str) -> String {
+    use crate::chart::{PALETTE, escape, text_width, tick_label, ticks, time_unit};
+    use crate::kpis::Kind;
+    const WIDTH: f64 = 820.0;
+    const HEIGHT: f64 = 460.0;
+    const FONT: f64 = 12.0;
+    let (zh, en) = crate::kpis::label(kpi);
+    let factor = report.factors.first().cloned().unwrap_or_default();
+    // Series: the points grouped by the other factors' values, in design order.
+    let mut series: Vec<(String, Vec<SweepPoint>)> = Vec::new();
+    let mut kind = Kind::Minutes;
+    let categorical =
+        report.points.iter().any(|p| !matches!(p.values.first(), Some(crate::experiment::Value::Number(_))));
+    let mut categories: Vec<String> = Vec::new();
+    for p in &report.points {
+        let Some(k) = p.kpis.iter().find(|k| k.kpi == kpi) else { continue };
+        kind = k.kind;
+        let first = p.values.first().copied();
+        let x = match first {
+            Some(v) if categorical => {
+                let text = v.to_string();
+                match categories.iter().position(|c| *c == text) {
+                    Some(i) => i as f64,
+                    None => {
+                        categories.push(text);
+                        (categories.len() - 1) as f64
+                    }
+                }
+            }
+            Some(v) => v.as_number(),
+            None => 0.0,
+        };
+        let label = report
+            .factors
+            .iter()
+            .zip(&p.values)
+            .skip(1)
+            .map(|(f, v)| format!("{f}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let steady = p.report.steady_state.steady;
+        match series.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, pts)) => pts.push((x, k.value, k.ci, steady)),
+            None => series.push((label, vec![(x, k.value, k.ci, steady)])),
+        }
+    }
+    let values = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().flat_map(|(_, v, ci, _)| [Some(*v), ci.map(|c| c[0]), ci.map(|c| c[1])]))
+        .flatten();
+    let y_max_raw = values.fold(0.0_f64, f64::max);
+    let (scale, unit_zh, unit_en) = match kind {
+        Kind::Minutes => {
+            let u = time_unit(y_max_raw);
+            (u.minutes, u.zh.to_owned(), u.en.to_owned())
+        }
+        Kind::Share => (0.01, "%".to_owned(), "%".to_owned()),
+        _ => (1.0, String::new(), String::new()),
+    };
+    let y_ticks = ticks(0.0, (y_max_raw / scale).max(1e-9), 5);
+    let y_step = y_ticks.get(1).map_or(1.0, |t| t - y_ticks[0]);
+    let y_top = *y_ticks.last().unwrap_or(&1.0);
+    let (x_min, x_max) = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|q| q.0))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+    let (x_min, x_max) = if x_max > x_min { (x_min, x_max) } else { (x_min - 1.0, x_min + 1.0) };
+    let pad = (x_max - x_min) * 0.04;
+    let (x_lo, x_hi) = if categorical { (x_min - 0.5, x_max + 0.5) } else { (x_min - pad, x_max + pad) };
+    let y_labels: Vec<String> = y_ticks.iter().map(|t| tick_label(*t, y_step)).collect();
+    let y_title = if unit_en.is_empty() { format!("{zh} {en}") } else { format!("{zh} {en} ({unit_zh} {unit_en})") };
+    let left = 28.0 + y_labels.iter().map(|l| text_width(l, FONT)).fold(0.0, f64::max) + 14.0;
+    let legend_w =
+        if series.len() > 1 { 24.0 + series.iter().map(|(l, _)| text_width(l, FONT)).fold(0.0, f64::max) } else { 0.0 };
+    let right = 20.0 + legend_w;
+    let (top, bottom) = (56.0, 78.0);
+    let plot_w = (WIDTH - left - right).max(200.0);
+    let width = left + plot_w + right;
+    let px = |x: f64| left + (x - x_lo) / (x_hi - x_lo) * plot_w;
+    let py = |y: f64| top + (1.0 - (y / scale / y_top).clamp(0.0, 1.05)) * (HEIGHT - top - bottom);
+    let mut svg = String::new();
+    let title = format!("{zh} 随 {factor} 变化 · {en} against {factor}");
+    let _ = writeln!(
+        svg,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{HEIGHT}" viewBox="0 0 {width:.0} {HEIGHT}" font-family="sans-serif" font-size="{FONT}">
+<rect width="{width:.0}" height="{HEIGHT}" fill="white"/>
+<text id="title" x="{:.1}" y="24" text-anchor="middle" font-size="15">{}</text>
+<text x="{:.1}" y="42" text-anchor="middle" fill="#555">{}</text>"##,
+        width / 2.0,
+        escape(&title),
+        width / 2.0,
+        escape(&format!(
+            "{}: {} % 置信区间 / {} % confidence band; common random numbers",
+            report.scenario,
+            crate::kpis::fixed(report.confidence * 100.0, 0, false),
+            crate::kpis::fixed(report.confidence * 100.0, 0, false)
+        ))
+    );
+    // Axes, gridlines and ticks.
+    let (x0, y0, y1) = (left, HEIGHT - bottom, top);
+    for (t, label) in y_ticks.iter().zip(&y_labels) {
+        let y = py(t * scale);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{x0:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e5e5e5"/><text class="y-tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+            x0 + plot_w,
+            x0 - 6.0,
+            y + 4.0,
+            escape(label)
+        );
+    }
+    let x_ticks: Vec<(f64, String)> = if categorical {
+        categories.iter().enumerate().map(|(i, c)| (i as f64, c.clone())).collect()
+    } else {
+        let mut xs: Vec<f64> = series.iter().flat_map(|(_, p)| p.iter().map(|q| q.0)).collect();
+        xs.sort_by(f64::total_cmp);
+        xs.dedup();
+        if xs.len() <= 12 {
+            xs.iter().map(|x| (*x, crate::chart::group_thousands(&format!("{x}")))).collect()
+        } else {
+            let t = ticks(x_min, x_max, 6);
+            let step = t.get(1).map_or(1.0, |s| s - t[0]);
+            t.into_iter().filter(|x| (x_lo..=x_hi).contains(x)).map(|x| (x, tick_label(x, step))).collect()
+        }
+    };
+    for (x, label) in &x_ticks {
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{:.1}" y1="{y0:.1}" x2="{:.1}" y2="{:.1}" stroke="#333"/><text class="x-tick" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
+            px(*x),
+            px(*x),
+            y0 + 5.0,
+            px(*x),
+            y0 + 19.0,
+            escape(label)
+        );
+    }
+    let _ = writeln!(svg, r##"<path d="M{x0:.1} {y1:.1} V{y0:.1} H{:.1}" stroke="#333" fill="none"/>"##, x0 + plot_w);
+    let _ = writeln!(
+        svg,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+        left + plot_w / 2.0,
+        y0 + 40.0,
+        escape(&factor)
+    );
+    let mid = top + (HEIGHT - top - bottom) / 2.0;
+    let _ = writeln!(
+        svg,
+        r#"<text x="16" y="{mid:.1}" text-anchor="middle" transform="rotate(-90 16 {mid:.1})">{}</text>"#,
+        escape(&y_title)
+    );
+    // Bands, lines and points.
+    for (i, (label, pts)) in series.iter_mut().enumerate() {
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let colour = PALETTE[i % PALETTE.len()];
+        let _ = writeln!(svg, r#"<g class="series" data-label="{}">"#, escape(label));
+        let with_ci: Vec<&SweepPoint> = pts.iter().filter(|p| p.2.is_some()).collect();
+        if with_ci.len() >= 2 {
+            let mut d = String::new();
+            for (k, p) in with_ci.iter().enumerate() {
+                let hi = p.2.map_or(p.1, |c| c[1]);
+                let _ = write!(d, "{}{:.1} {:.1} ", if k == 0 { "M" } else { "L" }, px(p.0), py(hi));
+            }
+            for p in with_ci.iter().rev() {
+                let lo = p.2.map_or(p.1, |c| c[0]);
+                let _ = write!(d, "L{:.1} {:.1} ", px(p.0), py(lo));
+            }
+            let _ = writeln!(svg, r#"<path class="band" d="{d}Z" fill="{colour}" fill-opacity="0.18" stroke="none"/>"#);
+        }
+        for p in &with_ci {
+            if let Some([lo, hi]) = p.2 {
+                let _ = writeln!(
+                    svg,
+                    r#"<line class="whisker" x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="{colour}" stroke-width="1"/>"#,
+                    py(lo),
+                    py(hi),
+                    x = px(p.0)
+                );
+            }
+        }
+        let mut d = String::new();
+        for (k, p) in pts.iter().enumerate() {
+            let _ = write!(d, "{}{:.1} {:.1} ", if k == 0 { "M" } else { "L" }, px(p.0), py(p.1));
+        }
+        let _ = writeln!(svg, r#"<path class="line" d="{d}" stroke="{colour}" stroke-width="2" fill="none"/>"#);
+        for p in pts.iter() {
+            let fill = if p.3 { colour } else { "white" };
+            let _ = writeln!(
+                svg,
+                r#"<circle class="point" cx="{:.1}" cy="{:.1}" r="4" fill="{fill}" stroke="{colour}" stroke-width="1.5" data-x="{}" data-y="{}" data-steady="{}"/>"#,
+                px(p.0),
+                py(p.1),
+                p.0,
+                p.1,
+                p.3
+            );
+        }
+        let _ = writeln!(svg, "</g>");
+        if legend_w > 0.0 {
+            let (lx, ly) = (left + plot_w + 16.0, top + 6.0 + 18.0 * i as f64);
+            let _ = writeln!(
+                svg,
+                r#"<g class="legend"><rect x="{lx:.1}" y="{:.1}" width="12" height="12" fill="{colour}"/><text x="{:.1}" y="{ly:.1}">{}</text></g>"#,
+                ly - 10.0,
+                lx + 18.0,
+                escape(label)
+            );
+        }
+    }
+    let note = "○ 未达稳态 not steady (offered load ≥ 1 or a growing queue): its mean describes the run's length";
+    if report.points.iter().any(|p| !p.report.steady_state.steady) {
+        let _ = writeln!(
+            svg,
+            r##"<text id="note" x="{left:.1}" y="{:.1}" fill="#555">{}</text>"##,
+            HEIGHT - 12.0,
+            escape(note)
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}

@@ -837,3 +837,78 @@ fn precision_adds_replications_until_the_target_or_the_cap() {
     let two = run(2, &targets);
     assert_eq!(without_timing(&one), without_timing(&two), "the same replications whatever the thread count");
 }
+
+/// Acceptance (issue 24): a sweep of intake windows 10 to 16 on parity-parallel, with common
+/// random numbers: the mean cycle time falls with every window added, each point has its
+/// interval, and the chart draws the seven points, their band and round ticks. With more
+/// work than windows (10 and 11: offered load above 1) the points are marked not steady.
+#[test]
+fn a_sweep_of_intake_windows_shows_cycle_time_falling() {
+    use yichuang_sim::experiment::{Design, Factor, points, run};
+    let base = example("parity-parallel.ron");
+    let factors = vec![Factor::parse("windows.Intake=10..16").expect("a factor")];
+    let points = points(&base, &factors, Design::Grid).expect("valid points");
+    assert_eq!(points.len(), 7);
+    let options = RunOptions { replications: Some(3), cases: Some(2000), ..RunOptions::default() };
+    let report = run(&base, &points, &factors, Design::Grid, &options).expect("runs");
+    let cycle: Vec<(f64, [f64; 2])> = report
+        .points
+        .iter()
+        .map(|p| {
+            let k = p.kpis.iter().find(|k| k.kpi == "cycle_time_minutes.mean").expect("cycle KPI");
+            (k.value, k.ci.expect("three replications give an interval"))
+        })
+        .collect();
+    for pair in cycle.windows(2) {
+        assert!(pair[1].0 < pair[0].0, "cycle time falls with every window: {cycle:?}");
+    }
+    for (value, [lo, hi]) in &cycle {
+        assert!(lo <= value && value <= hi, "{value} in [{lo}, {hi}]");
+    }
+    let steady: Vec<bool> = report.points.iter().map(|p| p.report.steady_state.steady).collect();
+    assert_eq!(&steady[..2], &[false, false], "10 and 11 windows cannot keep up: {steady:?}");
+    assert!(steady[3..].iter().all(|s| *s), "{steady:?}");
+    assert!(report.points.iter().all(|p| p.report.seed == report.seed), "common random numbers");
+    // The same with the points run one at a time: the same figures.
+    let serial = run(&base, &points, &factors, Design::Grid, &RunOptions { threads: 1, ..options }).expect("runs");
+    assert_eq!(
+        serde_json::to_value(report.points.iter().map(|p| &p.kpis).collect::<Vec<_>>()).expect("json"),
+        serde_json::to_value(serial.points.iter().map(|p| &p.kpis).collect::<Vec<_>>()).expect("json"),
+    );
+
+    let svg = yichuang_sim::svg::sweep(&report, "cycle_time_minutes.mean");
+    let doc = roxmltree::Document::parse(&svg).expect("the chart is well-formed SVG");
+    let width: f64 = doc.root_element().attribute("width").and_then(|w| w.parse().ok()).expect("width");
+    let circles: Vec<roxmltree::Node> = doc.descendants().filter(|n| n.has_tag_name("circle")).collect();
+    assert_eq!(circles.len(), 7, "one marker per point");
+    let ys: Vec<f64> = circles.iter().filter_map(|c| c.attribute("data-y").and_then(|y| y.parse().ok())).collect();
+    for (y, (value, _)) in ys.iter().zip(&cycle) {
+        assert!((y - value).abs() < 1e-6, "the markers carry the values");
+    }
+    assert_eq!(circles.iter().filter(|c| c.attribute("fill") == Some("white")).count(), 2, "hollow: not steady");
+    assert!(doc.descendants().any(|n| n.attribute("class") == Some("band")), "an interval band");
+    let ticks: Vec<f64> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("y-tick"))
+        .filter_map(|n| n.text().and_then(|t| t.replace(',', "").parse().ok()))
+        .collect();
+    let step = ticks[1] - ticks[0];
+    let mantissa = step / 10f64.powf(step.log10().floor());
+    assert!([1.0, 2.0, 5.0].iter().any(|m| (mantissa - m).abs() < 1e-9), "1-2-5 ticks: {ticks:?}");
+    for text in doc.descendants().filter(|n| n.has_tag_name("text")) {
+        let x: f64 = text.attribute("x").and_then(|x| x.parse().ok()).unwrap_or(0.0);
+        let label = text.text().unwrap_or("");
+        let size: f64 = text.attribute("font-size").and_then(|s| s.parse().ok()).unwrap_or(12.0);
+        let w = yichuang_sim::chart::text_width(label, size);
+        let (lo, hi) = match text.attribute("text-anchor") {
+            Some("middle") => (x - w / 2.0, x + w / 2.0),
+            Some("end") => (x - w, x),
+            _ => (x, x + w),
+        };
+        if text.attribute("transform").is_none() {
+            assert!(lo >= 0.0 && hi <= width, "`{label}` at {lo}–{hi} is cut by the chart's edge (0–{width})");
+        }
+    }
+    let title = doc.descendants().find(|n| n.attribute("id") == Some("title")).and_then(|n| n.text()).expect("title");
+    assert!(title.contains("平均办件周期") && title.contains("Mean cycle time"), "{title}");
+}

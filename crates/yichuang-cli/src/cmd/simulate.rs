@@ -64,9 +64,19 @@ pub struct Args {
     /// the estimate, or `5` in the KPI's unit (minutes; shares as 0–1). Starts from at least 5.
     #[arg(long, value_name = "WIDTH", value_parser = yichuang_sim::precision::Width::parse)]
     pub precision: Option<yichuang_sim::precision::Width>,
-    /// A KPI --precision watches (repeat for several; default cycle_time_minutes.mean).
-    #[arg(long = "kpi", value_name = "NAME", requires = "precision")]
+    /// A KPI --precision watches, or --sweep shows and charts (repeat for several; default
+    /// cycle_time_minutes.mean for --precision; cycle time, on-time rate and queue wait for
+    /// --sweep).
+    #[arg(long = "kpi", value_name = "NAME")]
     pub kpis: Vec<String>,
+    /// Run the scenario at every value of a factor, `PATH=VALUES` (repeat for a grid), with
+    /// common random numbers: e.g. windows.Intake=10..16, reviewers.dept-b=60,66,
+    /// arrivals.scale=0.9..1.1:0.1, policy.tolerance=true,false (docs/simulation.md, Experiments).
+    #[arg(long = "sweep", value_name = "PATH=VALUES")]
+    pub sweep: Vec<String>,
+    /// How --sweep combines its factors.
+    #[arg(long, value_enum, default_value_t = DesignArg::Grid, requires = "sweep")]
+    pub design: DesignArg,
     /// The most replications --precision may run.
     #[arg(long, value_name = "N", default_value_t = 1000, requires = "precision",
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
@@ -123,6 +133,15 @@ fn write_event_log(
                 .map_err(|e| Failure::input(format!("cannot write the event log `{}`: {e}", path.display())))
         }
     }
+}
+
+/// How a sweep combines its factors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DesignArg {
+    /// Every combination of the factors' values.
+    Grid,
+    /// One factor at a time, the others at their first value.
+    OneAtATime,
 }
 
 /// A confidence level: 0.90, 0.95 or 0.99 (also written 90%, 95%, 99%).
@@ -191,6 +210,12 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
     if let Some(dir) = &args.charts {
         prepare_charts_dir(dir)?;
     }
+    if args.precision.is_none() && args.sweep.is_empty() && !args.kpis.is_empty() {
+        return Err(Failure::input(
+            "--kpi names what --precision watches or --sweep shows; give --precision WIDTH or --sweep PATH=VALUES too"
+                .to_owned(),
+        ));
+    }
     let event_log = args.event_log.as_deref().map(|path| LogFormat::of(path).map(|f| (path, f))).transpose()?;
     let targets = match args.precision {
         Some(width) => {
@@ -215,6 +240,25 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         confidence: Some(args.confidence),
         precision: targets.as_ref(),
     };
+    if !args.sweep.is_empty() {
+        if event_log.is_some() {
+            return Err(Failure::input("--event-log writes one run's log; it does not go with --sweep".to_owned()));
+        }
+        let kpis = if args.precision.is_some() { Vec::new() } else { args.kpis.clone() };
+        let design = match args.design {
+            DesignArg::Grid => yichuang_sim::experiment::Design::Grid,
+            DesignArg::OneAtATime => yichuang_sim::experiment::Design::OneAtATime,
+        };
+        let sweep = crate::cmd::experiment::Sweep {
+            factors: args.sweep.clone(),
+            design,
+            kpis,
+            options,
+            format: args.format,
+            charts: args.charts.clone(),
+        };
+        return crate::cmd::experiment::run_sweep(&scenario, &sweep, out);
+    }
     let total = yichuang_sim::progress_total(&[&scenario], &options);
     let report = with_progress(total, args.format, |progress| {
         yichuang_sim::simulate(&scenario, &RunOptions { progress, ..options })
