@@ -560,3 +560,64 @@ fn one_command_sweeps_the_intake_windows() {
     let zero = check(&["simulate", &path, "--sweep", "reviewers.dept-x=3"], 2);
     assert!(zero.stderr.contains("dept-x"), "{}", zero.stderr);
 }
+
+/// `--export DIR` writes per-replication, per-case and per-visit tables from which the
+/// report's KPIs can be rebuilt: each replication's mean cycle time from cases.csv is the
+/// replication's in replications.csv, their mean is the report's, the parts add up to every
+/// case's cycle time, and the visits' waits give each station's mean wait.
+#[test]
+fn exported_tables_rebuild_the_report() {
+    let path = scenario("parity-parallel.ron");
+    let dir = std::env::temp_dir().join(format!("yichuang-export-{}", std::process::id()));
+    let dir_text = dir.display().to_string();
+    let run = check(
+        &["simulate", &path, "--cases", "300", "--replications", "2", "--format", "json", "--export", &dir_text],
+        0,
+    );
+    let v = json(&run.stdout);
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let table = |text: &str| -> Vec<std::collections::BTreeMap<String, String>> {
+        let mut lines = text.lines();
+        let header: Vec<String> = lines.next().expect("header").split(',').map(str::to_owned).collect();
+        lines.map(|l| header.iter().cloned().zip(l.split(',').map(str::to_owned)).collect()).collect()
+    };
+    let cases = table(&read("cases.csv"));
+    let replications = table(&read("replications.csv"));
+    let visits = table(&read("visits.csv"));
+    assert_eq!(replications.len(), 2);
+    let num = |row: &std::collections::BTreeMap<String, String>, key: &str| -> f64 {
+        row[key].parse().unwrap_or_else(|_| panic!("{key}: {:?}", row[key]))
+    };
+    let mut means = Vec::new();
+    for rep in ["1", "2"] {
+        let measured: Vec<_> = cases
+            .iter()
+            .filter(|c| c["replication"] == rep && c["measured"] == "true" && c["outcome"] != "returned")
+            .collect();
+        assert_eq!(measured.len(), 300, "every case of replication {rep}");
+        for c in &measured {
+            let parts: f64 =
+                ["queue_minutes", "join_minutes", "materials_minutes", "special_procedure_minutes", "service_minutes"]
+                    .iter()
+                    .map(|k| num(c, k))
+                    .sum();
+            assert!((parts - num(c, "cycle_minutes")).abs() < 1e-6 * num(c, "cycle_minutes").max(1.0), "{c:?}");
+        }
+        let mean = measured.iter().map(|c| num(c, "cycle_minutes")).sum::<f64>() / measured.len() as f64;
+        let row = replications.iter().find(|r| r["replication"] == rep).expect("replication row");
+        assert!((mean - num(row, "cycle_time_minutes.mean")).abs() < 1e-9 * mean, "replication {rep}");
+        means.push(mean);
+    }
+    let reported = v["cycle_time_minutes"]["mean"].as_f64().expect("mean");
+    assert!((reported - (means[0] + means[1]) / 2.0).abs() < 1e-9 * reported, "the mean of the replication means");
+    let intake: Vec<f64> = visits.iter().filter(|x| x["station"] == "intake").map(|x| num(x, "wait_minutes")).collect();
+    let wait = intake.iter().sum::<f64>() / intake.len() as f64;
+    let reported = v["stations"]["intake"]["queue_wait_minutes"]["mean"].as_f64().expect("intake wait");
+    // The report's mean is of the replication means; the visits' of all visits: close, not equal.
+    assert!(
+        (wait - reported).abs() < 0.05 * reported.max(1.0),
+        "intake wait {wait} from the visits, {reported} reported"
+    );
+    assert!(visits.iter().any(|x| x["item"] == "e"), "reviews name their items");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -133,6 +133,15 @@ impl Kpi<'_> {
         }
     }
 
+    /// Its value in each replication (`None`: that replication has none): a per-case KPI's
+    /// mean of the replication's cases.
+    pub fn per_replication(&self) -> Vec<Option<f64>> {
+        match &self.source {
+            Source::Tally(t) => t.replication_means().collect(),
+            Source::PerReplication(values) => values.clone(),
+        }
+    }
+
     /// The paired difference `other − self` and its error: with several replications the
     /// mean of the differences of replication *i*'s values (pairs where either has none are
     /// left out) and its t error; with one replication, a per-case mean's difference with the

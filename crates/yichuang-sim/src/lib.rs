@@ -35,13 +35,14 @@ pub mod report;
 pub mod scenario;
 pub mod stats;
 pub mod svg;
+pub mod tables;
 pub mod warmup;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Condvar, Mutex};
 
-pub use model::{BundleResult, Gantt, RepResult, Series, StationResult};
+pub use model::{BundleResult, CaseRow, Gantt, RepResult, Rows, Series, StationResult, VisitRow};
 pub use report::{Aggregate, CompareOptions, Comparison, Report};
 pub use scenario::{Problem, Scenario, ScenarioError};
 
@@ -119,6 +120,9 @@ pub struct RunOptions<'p> {
     pub confidence: Option<f64>,
     /// Replications are added until these targets are met (`simulate` only).
     pub precision: Option<&'p precision::Targets>,
+    /// Keep a row for every case and every visit in each replication's result
+    /// ([`RepResult::rows`], for `simulate --export`).
+    pub rows: bool,
 }
 
 impl RunOptions<'_> {
@@ -231,15 +235,15 @@ pub fn for_each_replication_while<F: FnMut(RepResult) -> bool + Send>(
                 state.next - 1
             };
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                model::Replication::<model::FactsOnly>::new(
+                let replication = model::Replication::<model::FactsOnly>::new(
                     scenario,
                     def.clone(),
                     r,
                     seed,
                     options.cases,
                     options.progress,
-                )
-                .run()
+                );
+                if options.rows { replication.with_rows() } else { replication }.run()
             }))
             .unwrap_or_else(|panic| Err(SimError::Worker(panic_message(panic.as_ref()))));
             let mut state = lock();
@@ -331,8 +335,20 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 /// Folds every replication of a scenario, in replication order, as each becomes available.
 pub fn aggregate(scenario: &Scenario, options: &RunOptions<'_>) -> Result<Aggregate, SimError> {
+    aggregate_each(scenario, options, &mut |_| {})
+}
+
+/// [`aggregate`], handing each replication's result to `each` first, in replication order.
+fn aggregate_each(
+    scenario: &Scenario,
+    options: &RunOptions<'_>,
+    each: &mut (dyn FnMut(&RepResult) + Send),
+) -> Result<Aggregate, SimError> {
     let mut aggregate = Aggregate::default();
-    for_each_replication(scenario, options, |r| aggregate.add(&r))?;
+    for_each_replication(scenario, options, |r| {
+        each(&r);
+        aggregate.add(&r);
+    })?;
     Ok(aggregate)
 }
 
@@ -366,6 +382,17 @@ pub fn simulate(scenario: &Scenario, options: &RunOptions<'_>) -> Result<Report,
 
 /// [`simulate`], also handing back the replications folded together (for the KPI catalogue).
 pub fn simulate_keeping(scenario: &Scenario, options: &RunOptions<'_>) -> Result<(Report, Aggregate), SimError> {
+    simulate_each(scenario, options, &mut |_| {})
+}
+
+/// [`simulate_keeping`], handing each measured replication's result to `each` as it is folded,
+/// in replication order (with `options.rows`, its rows of every case and visit: an export
+/// writes them as they come, so they are never all held at once).
+pub fn simulate_each(
+    scenario: &Scenario,
+    options: &RunOptions<'_>,
+    each: &mut (dyn FnMut(&RepResult) + Send),
+) -> Result<(Report, Aggregate), SimError> {
     let wall = std::time::Instant::now();
     options.check(scenario)?;
     let (measured, detection) = match scenario.spec.warm_up {
@@ -377,10 +404,10 @@ pub fn simulate_keeping(scenario: &Scenario, options: &RunOptions<'_>) -> Result
     };
     let (results, precision) = match options.precision {
         Some(targets) => {
-            let (results, outcome) = precision::run(&measured, options, targets)?;
+            let (results, outcome) = precision::run(&measured, options, targets, each)?;
             (results, Some(outcome))
         }
-        None => (aggregate(&measured, options)?, None),
+        None => (aggregate_each(&measured, options, each)?, None),
     };
     let threads = options.threads(results.replications);
     let level = options.confidence();

@@ -116,6 +116,7 @@ pub(crate) fn run(
     scenario: &Scenario,
     options: &RunOptions<'_>,
     targets: &Targets,
+    each: &mut (dyn FnMut(&crate::RepResult) + Send),
 ) -> Result<(Aggregate, Outcome), SimError> {
     let level = options.confidence();
     let cap = targets.max_replications.max(1);
@@ -123,6 +124,7 @@ pub(crate) fn run(
     let capped = RunOptions { replications: Some(cap), ..*options };
     let mut agg = Aggregate::default();
     let ran = crate::for_each_replication_while(scenario, &capped, |r| {
+        each(&r);
         agg.add(&r);
         agg.replications < first || !judge(&agg, targets, level).iter().all(|t| t.met)
     })?;

@@ -90,7 +90,7 @@ pub(crate) fn detect(scenario: &Scenario, options: &RunOptions<'_>) -> Result<De
     let pilot = options.replications(scenario).min(PILOT_REPLICATIONS);
     let mut base = scenario.clone();
     base.spec.warm_up = WarmUp::None;
-    let pilot_options = RunOptions { replications: Some(pilot), precision: None, ..*options };
+    let pilot_options = RunOptions { replications: Some(pilot), precision: None, rows: false, ..*options };
     let mut series: Vec<(f64, Vec<f64>, Vec<f64>)> = Vec::new();
     crate::for_each_replication(&base, &pilot_options, |r| {
         // After the last arrival of a `Cases` stop the hall drains: not the state to settle in.

@@ -111,6 +111,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         progress: None,
         confidence: Some(args.confidence),
         precision: None,
+        rows: false,
     };
     let pinned =
         RunOptions { replications: Some(options.replications(refs[0])), seed: Some(options.seed(refs[0])), ..options };

@@ -72,6 +72,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
             progress: None,
             confidence: Some(args.confidence),
             precision: None,
+            rows: false,
         },
         format: args.format,
         charts: args.charts.clone(),

@@ -74,6 +74,10 @@ pub struct Args {
     /// arrivals.scale=0.9..1.1:0.1, policy.tolerance=true,false (docs/simulation.md, Experiments).
     #[arg(long = "sweep", value_name = "PATH=VALUES")]
     pub sweep: Vec<String>,
+    /// Write per-replication, per-case and per-visit tables here (replications.csv, cases.csv,
+    /// visits.csv; created if missing), to rebuild any KPI in other tools.
+    #[arg(long, value_name = "DIR")]
+    pub export: Option<PathBuf>,
     /// How --sweep combines its factors.
     #[arg(long, value_enum, default_value_t = DesignArg::Grid, requires = "sweep")]
     pub design: DesignArg,
@@ -239,6 +243,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         progress: None,
         confidence: Some(args.confidence),
         precision: targets.as_ref(),
+        rows: args.export.is_some(),
     };
     if !args.sweep.is_empty() {
         if event_log.is_some() {
@@ -259,11 +264,31 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         };
         return crate::cmd::experiment::run_sweep(&scenario, &sweep, out);
     }
+    let mut tables = match &args.export {
+        Some(dir) => Some(Tables::create(dir, &scenario)?),
+        None => None,
+    };
     let total = yichuang_sim::progress_total(&[&scenario], &options);
-    let report = with_progress(total, args.format, |progress| {
-        yichuang_sim::simulate(&scenario, &RunOptions { progress, ..options })
+    let mut written: std::io::Result<()> = Ok(());
+    let (report, aggregate) = with_progress(total, args.format, |progress| {
+        yichuang_sim::simulate_each(&scenario, &RunOptions { progress, ..options }, &mut |r| {
+            if let (Some(t), Ok(())) = (tables.as_mut(), &written) {
+                written = t.replication(r);
+            }
+        })
     })
     .map_err(sim_failure)?;
+    if let Some(t) = tables.take() {
+        written.and_then(|()| t.finish(&aggregate)).map_err(|e| {
+            Failure::input(format!(
+                "cannot write the tables into `{}`: {e}",
+                args.export.as_deref().unwrap_or(Path::new("")).display()
+            ))
+        })?;
+        if args.format == Format::Table {
+            writeln!(out, "tables: {}", args.export.as_deref().unwrap_or(Path::new("")).display())?;
+        }
+    }
     match args.format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, &report)?;
@@ -288,6 +313,56 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// The per-case and per-visit tables being written as replications come, and the
+/// per-replication table written at the end (`--export DIR`).
+struct Tables {
+    dir: PathBuf,
+    scenario: Scenario,
+    def: std::sync::Arc<yichuang_core::Definition>,
+    cases: std::io::BufWriter<std::fs::File>,
+    visits: std::io::BufWriter<std::fs::File>,
+}
+
+impl Tables {
+    /// Creates the directory and the files with their headers, before anything runs.
+    fn create(dir: &Path, scenario: &Scenario) -> Result<Tables, Failure> {
+        let refuse = |e: std::io::Error| {
+            Failure::input(format!(
+                "cannot write the tables into `{}`: {e}; give a writable directory (--export DIR, created if missing)",
+                dir.display()
+            ))
+        };
+        std::fs::create_dir_all(dir).map_err(refuse)?;
+        let open = |name: &str, header: &str| -> std::io::Result<std::io::BufWriter<std::fs::File>> {
+            let mut w = std::io::BufWriter::new(std::fs::File::create(dir.join(name))?);
+            writeln!(w, "{header}")?;
+            Ok(w)
+        };
+        Ok(Tables {
+            dir: dir.to_owned(),
+            scenario: scenario.clone(),
+            def: scenario.definition(),
+            cases: open("cases.csv", yichuang_sim::tables::CASES_HEADER).map_err(refuse)?,
+            visits: open("visits.csv", yichuang_sim::tables::VISITS_HEADER).map_err(refuse)?,
+        })
+    }
+
+    /// Writes one replication's cases and visits.
+    fn replication(&mut self, r: &yichuang_sim::RepResult) -> std::io::Result<()> {
+        yichuang_sim::tables::write_cases(&mut self.cases, &self.scenario, r)?;
+        yichuang_sim::tables::write_visits(&mut self.visits, &self.scenario, &self.def, r)
+    }
+
+    /// Writes `replications.csv` and flushes everything.
+    fn finish(mut self, aggregate: &yichuang_sim::Aggregate) -> std::io::Result<()> {
+        self.cases.flush()?;
+        self.visits.flush()?;
+        let mut w = std::io::BufWriter::new(std::fs::File::create(self.dir.join("replications.csv"))?);
+        yichuang_sim::tables::write_replications(&mut w, aggregate)?;
+        w.flush()
+    }
 }
 
 /// Checks, before a long run, that the charts can be written: `dir` is created if missing, must

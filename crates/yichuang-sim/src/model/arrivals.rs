@@ -149,6 +149,7 @@ impl<K: super::Keep> Replication<'_, K> {
         c.blocked = blocked;
         c.missing = missing;
         c.arrival = now;
+        c.arrival_no = self.arrivals;
         c.arrival_w = now_w;
         let base = slot as usize * self.stride;
         self.members[base..base + self.stride].fill(MEMBER_EMPTY);

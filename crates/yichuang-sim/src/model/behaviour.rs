@@ -265,6 +265,7 @@ impl<K: super::Keep> Replication<'_, K> {
                     }
                 }
                 self.exec_ok(slot, &Command::Rate { stars: chosen }, clerk)?;
+                self.cases[slot as usize].rating = chosen;
             }
         }
         if self.draw(slot, P_COMPLAINT, 0).chance(self.sc.spec.applicants.complaint) {

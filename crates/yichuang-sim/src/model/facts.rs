@@ -394,6 +394,9 @@ impl<K: Keep> Replication<'_, K> {
                 if self.cases[slot as usize].measured.is_some() {
                     self.result.returned += 1;
                 }
+                if self.result.rows.is_some() {
+                    self.returned_row(slot);
+                }
                 self.leave();
                 self.free_slot(slot);
             }

@@ -6,7 +6,7 @@
 use yichuang_core::definition::{Bundle, MilestoneRule};
 use yichuang_core::{CaseId, MemberSet, Outcome, TaskState};
 
-use super::results::{Gantt, StationResult};
+use super::results::{CaseRow, Gantt, StationResult};
 use super::{Fail, MAX_SAMPLES, Replication, WINDOW_STATIONS, What};
 use crate::scenario::WarmUp;
 use crate::stats::Level;
@@ -16,16 +16,18 @@ impl<K: super::Keep> Replication<'_, K> {
         let c = self.cases[slot as usize];
         let case = self.engine.case(CaseId(c.id));
         let outstanding = case.is_some_and(|x| !x.outstanding().is_empty());
-        if let Some(index) = c.measured {
+        if c.measured.is_some() || self.result.rows.is_some() {
             let mut scratch = self.chain_scratch.take().unwrap_or_default();
             let (trips, chain) = match case {
                 Some(case) => (f64::from(case.trips()), self.chain(slot, case, &mut scratch)),
                 None => (0.0, Chain::default()),
             };
-            for &(station, minutes) in &scratch.last_at_join {
-                let blame = &mut self.stations[station as usize].last_at_join;
-                blame.0 += 1;
-                blame.1 += minutes;
+            if c.measured.is_some() {
+                for &(station, minutes) in &scratch.last_at_join {
+                    let blame = &mut self.stations[station as usize].last_at_join;
+                    blame.0 += 1;
+                    blame.1 += minutes;
+                }
             }
             scratch.last_at_join.clear();
             self.chain_scratch = Some(scratch);
@@ -37,27 +39,6 @@ impl<K: super::Keep> Replication<'_, K> {
             });
             let cycle = self.now - c.arrival;
             let cycle_w = self.now_w - c.arrival_w;
-            let r = &mut self.result;
-            r.completed += 1;
-            if let Some(i) = outcome {
-                r.outcomes[i] += 1;
-            }
-            // Most halls never start a special procedure: until the first one, the tally of
-            // their minutes is not kept, and is then (or at the end) exactly the tally of the
-            // zeros recorded so far (`Tally::zeros_like` of the cycle time, before this case).
-            if chain.special != 0.0 || self.special_seen {
-                if !self.special_seen {
-                    self.special_seen = true;
-                    r.special = r.cycle.zeros_like();
-                }
-                r.special.record(index, chain.special);
-            }
-            r.cycle.record(index, cycle);
-            if !self.always_open {
-                // Always open: working time is calendar time, and `finish` derives both.
-                r.cycle_working.record(index, cycle_w);
-                r.closed.record(index, (cycle - cycle_w).max(0.0));
-            }
             // The parts of the cycle time: every minute from the arrival to the end of pickup is
             // in exactly one of them (held by `debug_assert` here and by the tests).
             let queue = c.window_wait + chain.queue;
@@ -72,20 +53,64 @@ impl<K: super::Keep> Replication<'_, K> {
                 chain.join,
                 chain.special,
             );
-            r.queue.record(index, queue);
-            r.service.record(index, service);
-            r.join.record(index, chain.join);
-            r.materials.record(index, materials);
-            r.on_time.record(index, f64::from(u8::from(on_time)));
-            r.trips.record(index, trips);
-            if r.bundles.len() > 1 {
-                // With one bundle, `finish` copies the overall tallies.
-                let b = &mut r.bundles[self.bundle_pos[self.sc.arrivals[c.stream as usize].bundle.index()]].1;
-                b.cycle.record(index, cycle);
-                b.on_time.record(index, f64::from(u8::from(on_time)));
+            if let Some(rows) = &mut self.result.rows {
+                rows.cases.push(CaseRow {
+                    arrival_no: c.arrival_no,
+                    case: c.id,
+                    stream: c.stream,
+                    measured: c.measured.is_some(),
+                    arrival: c.arrival,
+                    end: self.now,
+                    outcome: outcome.map_or("", |o| ["approved", "partially_approved", "denied"][o]),
+                    on_time,
+                    trips: trips as u32,
+                    rating: (c.rating > 0).then_some(c.rating),
+                    cycle,
+                    cycle_working: if self.always_open { cycle } else { cycle_w },
+                    queue,
+                    join: chain.join,
+                    materials,
+                    special_procedure: chain.special,
+                    service,
+                });
             }
-            if !self.gantt_done && self.rep == 0 {
-                self.record_gantt(slot);
+            if let Some(index) = c.measured {
+                let r = &mut self.result;
+                r.completed += 1;
+                if let Some(i) = outcome {
+                    r.outcomes[i] += 1;
+                }
+                // Most halls never start a special procedure: until the first one, the tally of
+                // their minutes is not kept, and is then (or at the end) exactly the tally of the
+                // zeros recorded so far (`Tally::zeros_like` of the cycle time, before this case).
+                if chain.special != 0.0 || self.special_seen {
+                    if !self.special_seen {
+                        self.special_seen = true;
+                        r.special = r.cycle.zeros_like();
+                    }
+                    r.special.record(index, chain.special);
+                }
+                r.cycle.record(index, cycle);
+                if !self.always_open {
+                    // Always open: working time is calendar time, and `finish` derives both.
+                    r.cycle_working.record(index, cycle_w);
+                    r.closed.record(index, (cycle - cycle_w).max(0.0));
+                }
+                r.queue.record(index, queue);
+                r.service.record(index, service);
+                r.join.record(index, chain.join);
+                r.materials.record(index, materials);
+                r.on_time.record(index, f64::from(u8::from(on_time)));
+                r.trips.record(index, trips);
+                if r.bundles.len() > 1 {
+                    // With one bundle, `finish` copies the overall tallies.
+                    let b = &mut r.bundles[self.bundle_pos[self.sc.arrivals[c.stream as usize].bundle.index()]].1;
+                    b.cycle.record(index, cycle);
+                    b.on_time.record(index, f64::from(u8::from(on_time)));
+                }
+                if !self.gantt_done && self.rep == 0 {
+                    self.record_gantt(slot);
+                }
             }
         }
         self.leave();
@@ -96,6 +121,36 @@ impl<K: super::Keep> Replication<'_, K> {
             self.free_slot(slot);
         }
         Ok(())
+    }
+
+    /// The row of a case returned (退件) after a missed cure: it leaves without its results.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn returned_row(&mut self, slot: u32) {
+        let c = self.cases[slot as usize];
+        let (now, now_w) = (self.now, self.now_w);
+        let trips = self.engine.case(CaseId(c.id)).map_or(0, |x| x.trips());
+        if let Some(rows) = &mut self.result.rows {
+            rows.cases.push(CaseRow {
+                arrival_no: c.arrival_no,
+                case: c.id,
+                stream: c.stream,
+                measured: c.measured.is_some(),
+                arrival: c.arrival,
+                end: now,
+                outcome: "returned",
+                on_time: false,
+                trips,
+                rating: None,
+                cycle: now - c.arrival,
+                cycle_working: now_w - c.arrival_w,
+                queue: f64::NAN,
+                join: f64::NAN,
+                materials: f64::NAN,
+                special_procedure: f64::NAN,
+                service: f64::NAN,
+            });
+        }
     }
 
     /// The approval phase of a case, from its acceptance to its decision, split into parts
@@ -413,6 +468,9 @@ impl<K: super::Keep> Replication<'_, K> {
         // The arrival period while measuring: the stations' offered load and the growth of
         // their queues are judged over it (a `Cases` stop drains the hall after it).
         self.result.series.arrivals_end = self.arrivals_end.map(|(t, _)| t);
+        if let Some(rows) = &mut self.result.rows {
+            rows.stations = self.stations.iter().map(|s| s.name.clone()).collect();
+        }
         let (arrivals_end, arrivals_end_w) = self.arrivals_end.unwrap_or((end, end_w));
         let arrival_period_w = if self.measuring { (arrivals_end_w - self.measure_start_w).max(0.0) } else { 0.0 };
         let window = (self.measure_start, arrivals_end);

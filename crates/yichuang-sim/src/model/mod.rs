@@ -50,7 +50,7 @@ use crate::stats::{Level, Tally};
 use facts::{EventCounts, MemberInfo, Notices};
 pub(crate) use facts::{EveryEvent, FactsOnly, Keep};
 use queues::{Job, Station};
-pub use results::{BundleResult, Gantt, RepResult, Series, StationResult};
+pub use results::{BundleResult, CaseRow, Gantt, RepResult, Rows, Series, StationResult, VisitRow};
 
 /// Why a replication stopped, boxed: the hot functions return `Result<_, Fail>` in a register
 /// (a `SimError` is a dozen words, copied through every `?`).
@@ -188,6 +188,10 @@ struct CaseRec {
     lingering: bool,
     visits: [u16; 3],
     returns: u16,
+    /// Its place among the replication's arrivals, from 1.
+    arrival_no: u64,
+    /// Stars given at the delivery window (0: none).
+    rating: u8,
     spans: [(f64, f64); 4],
 }
 
@@ -219,6 +223,8 @@ impl CaseRec {
             lingering: false,
             visits: [0; 3],
             returns: 0,
+            arrival_no: 0,
+            rating: 0,
             spans: [(UNSET, UNSET); 4],
         }
     }
@@ -325,6 +331,12 @@ pub(crate) struct Replication<'s, K: Keep = FactsOnly> {
 pub(crate) const PROGRESS_UNITS: u64 = 1000;
 
 impl<'s, K: Keep> Replication<'s, K> {
+    /// Keeps a row for every case and every visit ([`RepResult::rows`]).
+    pub fn with_rows(mut self) -> Self {
+        self.result.rows = Some(Box::default());
+        self
+    }
+
     pub fn new(
         sc: &'s Scenario,
         def: Arc<Definition>,

@@ -4,6 +4,7 @@
 
 use yichuang_core::{Actor, CaseId, Ctx};
 
+use super::results::VisitRow;
 use super::{Fail, P_REVIEW, P_SERVICE, Replication, WINDOW_STATIONS, What};
 use crate::stats::{Level, Tally};
 
@@ -249,6 +250,17 @@ impl<K: super::Keep> Replication<'_, K> {
                 member: job.member,
             }
         };
+        if let Some(rows) = &mut self.result.rows {
+            rows.visits.push(VisitRow {
+                arrival_no: self.cases[job.slot as usize].arrival_no,
+                stream: self.cases[job.slot as usize].stream,
+                station: station as u16,
+                member: (station >= WINDOW_STATIONS).then_some(job.member),
+                queued: job.since,
+                started: self.now,
+                ended: end,
+            });
+        }
         self.schedule(end, what);
         Ok(())
     }

@@ -149,6 +149,77 @@ pub struct RepResult {
     pub gantt: Option<Gantt>,
     /// Wall-clock seconds of this replication.
     pub wall_seconds: f64,
+    /// Every case and every visit, when the run was asked to keep them (`RunOptions::rows`).
+    pub rows: Option<Box<Rows>>,
+}
+
+/// Every case and every visit of a replication, for an analyst's own tools.
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    /// The stations' names, by the index `VisitRow::station` gives.
+    pub stations: Vec<String>,
+    /// One row per case that completed pickup or was returned, warm-up included.
+    pub cases: Vec<CaseRow>,
+    /// One row per service at a station (a window visit, a review, a countersign).
+    pub visits: Vec<VisitRow>,
+}
+
+/// One case: its times, its outcome and the parts of its cycle time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseRow {
+    /// Its place among the replication's arrivals, from 1.
+    pub arrival_no: u64,
+    /// The engine's case number (0: the engine never opened it).
+    pub case: u64,
+    /// Its arrival stream (index into the scenario's `arrivals`).
+    pub stream: u16,
+    /// Whether it arrived after the warm-up (the KPIs count only these).
+    pub measured: bool,
+    /// Arrival, minutes since the scenario's start.
+    pub arrival: f64,
+    /// End of pickup (or the return), minutes since the start.
+    pub end: f64,
+    /// `approved`, `partially_approved`, `denied`, `returned` (退件), or empty.
+    pub outcome: &'static str,
+    /// On time (see the scenario's `on_time`).
+    pub on_time: bool,
+    /// Trips to the hall, as the engine counts them.
+    pub trips: u32,
+    /// Stars given at the delivery window (`None`: not rated there; a default rating comes later).
+    pub rating: Option<u8>,
+    /// Cycle time, calendar minutes.
+    pub cycle: f64,
+    /// Cycle time, working minutes.
+    pub cycle_working: f64,
+    /// Queue waits (windows and the approval walk).
+    pub queue: f64,
+    /// Join waits.
+    pub join: f64,
+    /// Waits for materials.
+    pub materials: f64,
+    /// Special procedures on the approval walk.
+    pub special_procedure: f64,
+    /// Service at windows and reviews on the approval walk.
+    pub service: f64,
+}
+
+/// One service at a station.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VisitRow {
+    /// The case's place among the replication's arrivals, from 1.
+    pub arrival_no: u64,
+    /// The case's arrival stream.
+    pub stream: u16,
+    /// The station (index into `Rows::stations`).
+    pub station: u16,
+    /// For a review, the member of the case's bundle reviewed (`None` at a window).
+    pub member: Option<u16>,
+    /// When it joined the queue, minutes since the start.
+    pub queued: f64,
+    /// When service began.
+    pub started: f64,
+    /// When service ended.
+    pub ended: f64,
 }
 
 impl BundleResult {
