@@ -89,6 +89,54 @@ pub enum KnownCases {
 }
 
 /// Why a command was refused.
+///
+/// A refusal changes nothing. A caller sorts every kind of it with three questions — about a
+/// case or ticket that does not exist ([`Rejection::is_not_found`]), about who acts
+/// ([`Rejection::is_authorization`]), or about what is asked — and reads a stable
+/// [`Rejection::code`] and a message for people:
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use yichuang_core::*;
+/// # use yichuang_core::definition::WindowClass;
+/// # let def = Arc::new(Definition::from_ron(include_str!("../../../examples/definitions/county-hall.ron"), "county-hall.ron").unwrap());
+/// # let window = |class| def.windows().iter().find(|w| w.class == class).unwrap().id.clone();
+/// # let clerk = Actor::clerk("clerk-1", &window(WindowClass::Intake));
+/// # let bundle = def.bundle(def.bundle_ix("open-business").unwrap());
+/// # let materials: Vec<Id> = bundle.materials.iter().map(|&(m, _)| def.material(m))
+/// #     .filter(|m| m.shared_source.is_none()).map(|m| m.id.clone()).collect();
+/// # let submission = Submission {
+/// #     bundle: bundle.id.clone(),
+/// #     applicant: Applicant { id: Id::new("91000000MA00000001"), name: "示例公司".into(), credit_blocked: false },
+/// #     channel: Channel::Window,
+/// #     materials: materials.into(),
+/// #     answers: std::collections::BTreeMap::from([("company-name".to_owned(), "示例公司".to_owned())]).into(),
+/// #     green_channel: false,
+/// # };
+/// # let mut engine = Engine::new(Arc::clone(&def));
+/// # let now: Instant = "2026-03-02T09:30".parse().unwrap();
+/// let (case, _) = engine.open(Command::Submit(Box::new(submission)), &Ctx { now, actor: &clerk })?;
+/// engine.execute(case, Command::Accept, &Ctx { now, actor: &clerk })?;
+/// // Who: a clerk may not decide (受审分离). A service answers 403 with the code.
+/// let approve = Command::Task { item: Id::new("business-licence"), action: TaskCommand::Approve };
+/// let who = engine.execute(case, approve, &Ctx { now, actor: &clerk }).unwrap_err();
+/// assert!(who.is_authorization());
+/// // What: the case is accepted already. 422.
+/// let what = engine.execute(case, Command::Accept, &Ctx { now, actor: &clerk }).unwrap_err();
+/// assert!(!what.is_authorization() && !what.is_not_found());
+/// assert_eq!(what.code(), "invalid_state");
+/// // Which case: one the engine does not hold is "not found" (404).
+/// let missing = engine.execute(CaseId(99), Command::Accept, &Ctx { now, actor: &clerk }).unwrap_err();
+/// assert!(missing.is_not_found());
+/// // Every kind of refusal is sorted by these questions and has a stable code; the message
+/// // (its Display) names the rule and what would be accepted. Nothing changed.
+/// for r in [&who, &what, &missing] {
+///     let status = if r.is_not_found() { 404 } else if r.is_authorization() { 403 } else { 422 };
+///     println!("{status} {}: {r}", r.code());
+/// }
+/// assert_eq!(engine.case(case).unwrap().state(), CaseState::InApproval);
+/// # Ok::<(), Rejection>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     /// The actor's role may not issue this command at all.

@@ -233,6 +233,20 @@ impl Report {
 }
 
 /// Explores one case of `bundle` (see the module documentation) and reports.
+///
+/// ```
+/// use std::sync::Arc;
+/// use yichuang_analysis::check::{Options, check};
+/// use yichuang_core::Definition;
+///
+/// let text = include_str!("../../../../examples/definitions/minimal.ron");
+/// let def = Arc::new(Definition::from_ron(text, "minimal.ron").unwrap());
+/// let bundle = def.bundle_ix("open-shop").unwrap();
+/// let report = check(&def, bundle, &Options::with_depth(8));
+/// assert!(report.holds(), "invariants 1–5 and liveness hold");
+/// assert!(report.complete(), "no path was cut short by the calendar");
+/// assert!(report.states > 1 && report.transitions >= report.states - 1);
+/// ```
 pub fn check(def: &Arc<Definition>, bundle: BundleIx, options: &Options) -> Report {
     explore::Explorer::new(def, bundle, options).run()
 }

@@ -598,6 +598,24 @@ enum Kind {
 impl Definition {
     /// Loads and validates a definition from RON text. `origin` names the source in
     /// diagnostics (usually the file path). Returns every problem found, not only the first.
+    ///
+    /// ```
+    /// use yichuang_core::Definition;
+    ///
+    /// let text = include_str!("../../../../examples/definitions/minimal.ron");
+    /// let def = Definition::from_ron(text, "minimal.ron").expect("the example is valid");
+    /// assert_eq!(def.bundles()[0].name, "我要开小卖部");
+    ///
+    /// // Both items now name a department that does not exist: both problems come back at
+    /// // once, each with its place in the file, the field and what would be accepted.
+    /// let broken = text.replace(r#"Department("market-access")"#, r#"Department("nobody")"#);
+    /// let diagnostics = Definition::from_ron(&broken, "broken.ron").unwrap_err();
+    /// assert_eq!(diagnostics.0.len(), 2);
+    /// for d in &diagnostics.0 {
+    ///     assert!(d.location.is_some() && d.message.contains("nobody"), "{d:?}");
+    /// }
+    /// println!("{diagnostics}"); // `error: broken.ron:LINE:COL: …` with help, one per problem
+    /// ```
     pub fn from_ron(source: &str, origin: &str) -> Result<Definition, Diagnostics> {
         load::load(source, origin)
     }

@@ -36,6 +36,44 @@ use crate::rejection::{Allowed, KnownCases, Subject};
 use crate::time::Instant;
 
 /// Many cases and tickets over one definition, with a timer queue.
+///
+/// Open a case, then execute commands on it; each returns the events it recorded, or a
+/// [`Rejection`] that changed nothing:
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use yichuang_core::*;
+/// # use yichuang_core::definition::WindowClass;
+/// # let def = Arc::new(Definition::from_ron(include_str!("../../../../examples/definitions/county-hall.ron"), "county-hall.ron").unwrap());
+/// # let window = |class| def.windows().iter().find(|w| w.class == class).unwrap().id.clone();
+/// # let clerk = Actor::clerk("clerk-1", &window(WindowClass::Intake));
+/// # let bundle = def.bundle(def.bundle_ix("open-business").unwrap());
+/// # let materials: Vec<Id> = bundle.materials.iter().map(|&(m, _)| def.material(m))
+/// #     .filter(|m| m.shared_source.is_none()).map(|m| m.id.clone()).collect();
+/// # let submission = Submission {
+/// #     bundle: bundle.id.clone(),
+/// #     applicant: Applicant { id: Id::new("91000000MA00000001"), name: "示例公司".into(), credit_blocked: false },
+/// #     channel: Channel::Window,
+/// #     materials: materials.into(),
+/// #     answers: std::collections::BTreeMap::from([("company-name".to_owned(), "示例公司".to_owned())]).into(),
+/// #     green_channel: false,
+/// # };
+/// let mut engine = Engine::new(Arc::clone(&def));
+/// let now: Instant = "2026-03-02T09:30".parse().unwrap();
+/// let (case, _) = engine.open(Command::Submit(Box::new(submission)), &Ctx { now, actor: &clerk })?;
+/// engine.execute(case, Command::Accept, &Ctx { now, actor: &clerk })?;
+/// assert_eq!(engine.case(case).unwrap().state(), CaseState::InApproval);
+///
+/// // The business licence is ready; a reviewer of its department claims and approves it, and
+/// // the five tasks that waited for it become ready (并联审批).
+/// let reviewer = Actor::reviewer("r-1", "market-access");
+/// let licence = || Id::new("business-licence");
+/// engine.execute(case, Command::Task { item: licence(), action: TaskCommand::Claim }, &Ctx { now, actor: &reviewer })?;
+/// let events = engine.execute(case, Command::Task { item: licence(), action: TaskCommand::Approve }, &Ctx { now, actor: &reviewer })?;
+/// let ready = events.iter().filter(|r| matches!(r.event, Event::TaskReady { .. })).count();
+/// assert_eq!(ready, 5);
+/// # Ok::<(), Rejection>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Engine {
     def: Arc<Definition>,
@@ -565,6 +603,39 @@ impl Engine {
 
     /// Fires every timer due at or before `now`, in time order (ties: cases before tickets, then
     /// by number), each event stamped with its own due time. Returns the events recorded.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use yichuang_core::*;
+    /// # use yichuang_core::definition::WindowClass;
+    /// # let def = Arc::new(Definition::from_ron(include_str!("../../../../examples/definitions/county-hall.ron"), "county-hall.ron").unwrap());
+    /// # let window = |class| def.windows().iter().find(|w| w.class == class).unwrap().id.clone();
+    /// # let clerk = Actor::clerk("clerk-1", &window(WindowClass::Intake));
+    /// # let bundle = def.bundle(def.bundle_ix("open-business").unwrap());
+    /// # let materials: Vec<Id> = bundle.materials.iter().map(|&(m, _)| def.material(m))
+    /// #     .filter(|m| m.shared_source.is_none()).map(|m| m.id.clone()).collect();
+    /// # let submission = Submission {
+    /// #     bundle: bundle.id.clone(),
+    /// #     applicant: Applicant { id: Id::new("91000000MA00000001"), name: "示例公司".into(), credit_blocked: false },
+    /// #     channel: Channel::Window,
+    /// #     materials: materials.into(),
+    /// #     answers: std::collections::BTreeMap::from([("company-name".to_owned(), "示例公司".to_owned())]).into(),
+    /// #     green_channel: false,
+    /// # };
+    /// let mut engine = Engine::new(Arc::clone(&def));
+    /// let now: Instant = "2026-03-02T09:30".parse().unwrap();
+    /// let (case, _) = engine.open(Command::Submit(Box::new(submission)), &Ctx { now, actor: &clerk })?;
+    /// engine.execute(case, Command::Accept, &Ctx { now, actor: &clerk })?;
+    /// // Nobody works on the case; the service's clock moves on a month.
+    /// let due = engine.next_deadline().expect("the business licence's time limit");
+    /// let fired = engine.advance_to("2026-04-02T09:00".parse().unwrap());
+    /// assert!(fired.first().is_some_and(|r| r.at == due));
+    /// let overdue = fired.iter().filter(|r| matches!(&r.event,
+    ///     Event::SlaLevelChanged { level: machine::sla::SlaLevel::Overdue, .. })).count();
+    /// let tickets = fired.iter().filter(|r| matches!(r.event, Event::TicketOpened { .. })).count();
+    /// assert!(overdue >= 2 && tickets == overdue, "the task and the case are overdue, a ticket each");
+    /// # Ok::<(), Rejection>(())
+    /// ```
     pub fn advance_to(&mut self, now: Instant) -> Vec<Recorded> {
         let mut out = Vec::new();
         self.advance_into(now, &mut out);
@@ -705,6 +776,40 @@ impl Engine {
     }
 
     /// Rebuilds an engine from a log, checking that every event is legal in order.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use yichuang_core::*;
+    /// # use yichuang_core::definition::WindowClass;
+    /// # let def = Arc::new(Definition::from_ron(include_str!("../../../../examples/definitions/county-hall.ron"), "county-hall.ron").unwrap());
+    /// # let window = |class| def.windows().iter().find(|w| w.class == class).unwrap().id.clone();
+    /// # let clerk = Actor::clerk("clerk-1", &window(WindowClass::Intake));
+    /// # let bundle = def.bundle(def.bundle_ix("open-business").unwrap());
+    /// # let materials: Vec<Id> = bundle.materials.iter().map(|&(m, _)| def.material(m))
+    /// #     .filter(|m| m.shared_source.is_none()).map(|m| m.id.clone()).collect();
+    /// # let submission = Submission {
+    /// #     bundle: bundle.id.clone(),
+    /// #     applicant: Applicant { id: Id::new("91000000MA00000001"), name: "示例公司".into(), credit_blocked: false },
+    /// #     channel: Channel::Window,
+    /// #     materials: materials.into(),
+    /// #     answers: std::collections::BTreeMap::from([("company-name".to_owned(), "示例公司".to_owned())]).into(),
+    /// #     green_channel: false,
+    /// # };
+    /// let mut engine = Engine::new(Arc::clone(&def));
+    /// let now: Instant = "2026-03-02T09:30".parse().unwrap();
+    /// let (case, mut log) = engine.open(Command::Submit(Box::new(submission)), &Ctx { now, actor: &clerk })?;
+    /// log.extend(engine.execute(case, Command::Accept, &Ctx { now, actor: &clerk })?);
+    /// // The log goes through storage (here JSON) and comes back into a new engine.
+    /// let stored: Vec<String> = log.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+    /// let read: Vec<Recorded> = stored.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    /// let rebuilt = Engine::replay(Arc::clone(&def), &read).expect("a log the engine wrote replays");
+    /// assert_eq!(rebuilt.case(case), engine.case(case));
+    /// // Out of order, it does not: the first bad event is named.
+    /// let swapped = [read[1].clone(), read[0].clone()];
+    /// assert!(matches!(Engine::replay(def, &swapped), Err(ReplayError::UnknownStream { position: 0, .. })
+    ///     | Err(ReplayError::Illegal { position: 0, .. })));
+    /// # Ok::<(), Rejection>(())
+    /// ```
     pub fn replay<'a>(
         def: Arc<Definition>,
         log: impl IntoIterator<Item = &'a Recorded>,

@@ -414,6 +414,40 @@ impl Case {
         self.tasks.iter().find(|t| t.item_id.as_str() == item)
     }
     /// The case clock (running from the acceptance date).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use yichuang_core::*;
+    /// # use yichuang_core::definition::WindowClass;
+    /// # let def = Arc::new(Definition::from_ron(include_str!("../../../../../examples/definitions/county-hall.ron"), "county-hall.ron").unwrap());
+    /// # let window = |class| def.windows().iter().find(|w| w.class == class).unwrap().id.clone();
+    /// # let clerk = Actor::clerk("clerk-1", &window(WindowClass::Intake));
+    /// # let bundle = def.bundle(def.bundle_ix("open-business").unwrap());
+    /// # let materials: Vec<Id> = bundle.materials.iter().map(|&(m, _)| def.material(m))
+    /// #     .filter(|m| m.shared_source.is_none()).map(|m| m.id.clone()).collect();
+    /// # let submission = Submission {
+    /// #     bundle: bundle.id.clone(),
+    /// #     applicant: Applicant { id: Id::new("91000000MA00000001"), name: "示例公司".into(), credit_blocked: false },
+    /// #     channel: Channel::Window,
+    /// #     materials: materials.into(),
+    /// #     answers: std::collections::BTreeMap::from([("company-name".to_owned(), "示例公司".to_owned())]).into(),
+    /// #     green_channel: false,
+    /// # };
+    /// # let mut engine = Engine::new(Arc::clone(&def));
+    /// # let now: Instant = "2026-03-02T09:30".parse().unwrap();
+    /// let (case, _) = engine.open(Command::Submit(Box::new(submission)), &Ctx { now, actor: &clerk })?;
+    /// assert!(engine.case(case).unwrap().sla().is_none(), "no clock before acceptance");
+    /// engine.execute(case, Command::Accept, &Ctx { now, actor: &clerk })?;
+    /// let c = engine.case(case).unwrap();
+    /// let sla = c.sla().expect("the case clock runs from acceptance");
+    /// assert_eq!(sla.level, machine::sla::SlaLevel::Normal);
+    /// // 我要办企业 promises 2 working days: due at the close of the second working day after
+    /// // Monday 2026-03-02.
+    /// assert_eq!(sla.deadline(def.calendar()).unwrap().to_string(), "2026-03-04T17:30");
+    /// // Each task has its own clock too.
+    /// assert!(c.task("business-licence").unwrap().sla().is_some());
+    /// # Ok::<(), Rejection>(())
+    /// ```
     pub fn sla(&self) -> Option<&Sla> {
         self.sla.as_ref()
     }
