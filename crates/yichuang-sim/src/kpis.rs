@@ -206,6 +206,14 @@ pub fn catalogue(agg: &Aggregate) -> Vec<Kpi<'_>> {
         let values = agg.sla_overdue.iter().map(|r| Some(r[who] as f64)).collect();
         kpis.push(per_rep(name.to_owned(), Kind::Count, values));
     }
+    if agg.applicants_leave {
+        kpis.push(per_rep("applicants_lost.share".into(), Kind::Share, agg.lost_share.clone()));
+        kpis.push(per_rep(
+            "applicants_lost.failed_trips_per_case".into(),
+            Kind::PerCase,
+            agg.failed_trips_per_case.clone(),
+        ));
+    }
     for st in &agg.stations {
         let values = st.utilisation.iter().copied().map(Some).collect();
         kpis.push(per_rep(format!("utilisation.{}", st.name), Kind::Share, values));
@@ -243,6 +251,8 @@ pub fn label(name: &str) -> (String, String) {
         ("ratings.bad_rate", "差评率", "Bad-rating rate"),
         ("sla.case_overdue", "逾期办件数", "Overdue cases"),
         ("sla.task_overdue", "逾期审批任务数", "Overdue tasks"),
+        ("applicants_lost.share", "放弃办理率", "Applicants lost"),
+        ("applicants_lost.failed_trips_per_case", "无效跑动 (每件)", "Failed trips per case"),
     ];
     if let Some((_, zh, en)) = fixed.iter().find(|(n, _, _)| *n == name) {
         return ((*zh).to_owned(), (*en).to_owned());

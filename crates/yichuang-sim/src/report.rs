@@ -72,9 +72,11 @@ fn clamp_fraction([lo, hi]: [f64; 2]) -> [f64; 2] {
 pub struct StationReport {
     /// `window` or `department`.
     pub kind: &'static str,
-    /// Servers (windows or reviewers).
+    /// Servers (windows or reviewers): with a schedule, the most on duty at once.
     pub servers: u32,
-    /// Busy fraction of the servers' working time.
+    /// Servers on duty on average over the measured working time (its schedule's).
+    pub mean_servers: f64,
+    /// Busy fraction of the working time of the servers on duty.
     pub utilisation: Figure,
     /// Time-average queue length.
     pub queue_length: Figure,
@@ -222,6 +224,22 @@ pub struct Tickets {
     pub closure_minutes: Option<Summary>,
 }
 
+/// Applicants who gave up (放弃排队): balking on arrival, reneging in a window queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplicantsLost {
+    /// Measured applicants who left on seeing the queue at their first window (all replications).
+    pub balked: u64,
+    /// Measured applicants who gave up waiting at their first visit (all replications).
+    pub reneged: u64,
+    /// Share of measured arrivals lost, mean over replications, with its interval.
+    pub share: Figure,
+    /// Later visits given up (failed trips: back after a correction, or to pick up; the
+    /// applicant comes back), all replications.
+    pub failed_trips: u64,
+    /// Failed trips per completed case, mean over replications.
+    pub failed_trips_per_case: Figure,
+}
+
 /// Level of work in progress.
 #[derive(Debug, Clone, Serialize)]
 pub struct Wip {
@@ -282,6 +300,8 @@ pub struct Report {
     pub waiting_minutes: Waiting,
     /// Whether the run describes a steady state; when not, which stations are overloaded.
     pub steady_state: SteadyState,
+    /// Applicants who gave up, when the scenario lets them (`balk`, `patience`).
+    pub applicants_lost: Option<ApplicantsLost>,
     /// The detected warm-up, for a scenario with `warm_up: Auto`.
     pub warm_up: Option<crate::warmup::WarmUpReport>,
     /// How precision-driven stopping ended (`simulate --precision`).
@@ -335,6 +355,8 @@ pub struct PooledStation {
     pub sojourn: Vec<Option<f64>>,
     /// Services, all replications.
     pub served: f64,
+    /// Servers on duty on average, of each replication (its schedule's, or all).
+    pub mean_servers: Vec<f64>,
     /// Offered load of each replication, and its standard error.
     pub offered_load: Vec<Option<(f64, f64)>>,
     /// Rise of the queue of each replication (0: no clear rise).
@@ -408,6 +430,16 @@ pub struct Aggregate {
     pub outcomes: [u64; 3],
     /// Returned (退件) measured cases.
     pub returned: u64,
+    /// Applicants can leave queues (balking or patience set in the scenario).
+    pub applicants_leave: bool,
+    /// Measured applicants lost, `[balked, reneged]`, all replications.
+    pub lost: [u64; 2],
+    /// Share of measured arrivals lost, of each replication (`None`: no measured arrival).
+    pub lost_share: Vec<Option<f64>>,
+    /// Later visits given up by measured applicants (failed trips), all replications.
+    pub failed_trips: u64,
+    /// Failed trips per completed measured case, of each replication.
+    pub failed_trips_per_case: Vec<Option<f64>>,
     /// Ratings 1★ … 5★, all replications.
     pub ratings: [u64; 5],
     /// Of those, default ratings.
@@ -482,6 +514,7 @@ impl Aggregate {
             pooled.sojourn.push(st.wait.mean().map(|w| w + st.service_span / st.wait.count as f64));
             pooled.served += st.served as f64;
             pooled.offered_load.push(st.offered_load);
+            pooled.mean_servers.push(st.mean_servers);
             pooled.queue_growth.push(st.queue_growth);
             pooled.last_at_join.0 += st.last_at_join.0;
             pooled.last_at_join.1 += st.last_at_join.1;
@@ -493,6 +526,14 @@ impl Aggregate {
             *o += n;
         }
         self.returned += r.returned;
+        self.applicants_leave |= r.applicants_leave;
+        for (total, n) in self.lost.iter_mut().zip(r.lost) {
+            *total += n;
+        }
+        let lost = r.lost[0] + r.lost[1];
+        self.lost_share.push((r.measured_arrivals > 0).then(|| lost as f64 / r.measured_arrivals as f64));
+        self.failed_trips += r.failed_trips;
+        self.failed_trips_per_case.push((r.completed > 0).then(|| r.failed_trips as f64 / r.completed as f64));
         for (s, n) in self.ratings.iter_mut().zip(r.ratings) {
             *s += n;
         }
@@ -582,6 +623,7 @@ impl Report {
                 StationReport {
                     kind: if st.window { "window" } else { "department" },
                     servers: st.servers,
+                    mean_servers: Figure::of(&st.mean_servers, level).mean,
                     utilisation: util,
                     queue_length: Figure::non_negative(&st.queue_mean, level),
                     queue_length_max: st.queue_max,
@@ -648,6 +690,16 @@ impl Report {
                 closed_hours: Summary::of(&agg.closed, level),
             },
             steady_state: SteadyState { steady: unsteady.is_empty(), unsteady },
+            applicants_lost: agg.applicants_leave.then(|| {
+                let flat = |v: &[Option<f64>]| v.iter().flatten().copied().collect::<Vec<f64>>();
+                ApplicantsLost {
+                    balked: agg.lost[0],
+                    reneged: agg.lost[1],
+                    share: Figure::fraction(&flat(&agg.lost_share), level),
+                    failed_trips: agg.failed_trips,
+                    failed_trips_per_case: Figure::non_negative(&flat(&agg.failed_trips_per_case), level),
+                }
+            }),
             warm_up: None,
             precision: None,
             utilisation,

@@ -197,10 +197,106 @@ pub struct ArrivalSpec {
 pub struct WindowSpec {
     /// Consult, Intake or Delivery.
     pub class: WindowClass,
-    /// Number of staffed windows (servers).
+    /// Number of staffed windows (servers), outside the shifts of `schedule`.
     pub count: u32,
     /// Service time per visit, in working minutes.
     pub service: Dist,
+    /// Shifts that staff another number of windows on some days between two times.
+    #[serde(default)]
+    pub schedule: Vec<ShiftSpec>,
+}
+
+/// A day of the week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Day {
+    /// Monday.
+    Mon,
+    /// Tuesday.
+    Tue,
+    /// Wednesday.
+    Wed,
+    /// Thursday.
+    Thu,
+    /// Friday.
+    Fri,
+    /// Saturday.
+    Sat,
+    /// Sunday.
+    Sun,
+}
+
+/// A shift (排班): how many servers a station staffs on some days between two times of day.
+/// Where shifts overlap, the one listed last applies.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftSpec {
+    /// The days it applies on.
+    pub days: Vec<Day>,
+    /// Start, `HH:MM`.
+    pub from: String,
+    /// End, `HH:MM` after `from` (`24:00` for midnight).
+    pub to: String,
+    /// Servers staffed meanwhile (0: the station is closed).
+    pub count: u32,
+}
+
+/// A shift resolved: a bit per day (Monday first) and minutes of the day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shift {
+    days: u8,
+    from: u32,
+    to: u32,
+    count: u32,
+}
+
+/// Minutes in a week.
+pub(crate) const WEEK_MINUTES: u32 = 7 * 1440;
+
+/// `HH:MM` as minutes of the day (`24:00` is 1440).
+fn minute_of_day(text: &str) -> Option<u32> {
+    let (h, m) = text.trim().split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (m < 60 && (h < 24 || (h == 24 && m == 0)) && h.to_string().len() <= 2 && m.to_string().len() <= 2)
+        .then_some(h * 60 + m)
+}
+
+impl ShiftSpec {
+    /// The shift resolved, or what is wrong with it.
+    fn resolve(&self) -> Result<Shift, String> {
+        let from = minute_of_day(&self.from).ok_or(format!("from: `{}` is not a time; write HH:MM", self.from))?;
+        let to = minute_of_day(&self.to)
+            .ok_or(format!("to: `{}` is not a time; write HH:MM (24:00 for midnight)", self.to))?;
+        if from >= to {
+            return Err(format!("from {} to {}: a shift ends after it starts, within one day", self.from, self.to));
+        }
+        if self.days.is_empty() {
+            return Err("days: list the days it applies on, e.g. [Mon, Tue, Wed, Thu, Fri]".to_owned());
+        }
+        if self.count > 100_000 {
+            return Err(format!("count: {}: give 0 to 100000", self.count));
+        }
+        let days = self.days.iter().fold(0u8, |mask, d| mask | 1 << (*d as u8));
+        Ok(Shift { days, from, to, count: self.count })
+    }
+}
+
+/// A station's staffing over a week: `(minute of the week, servers)` from that minute until the
+/// next entry's, Monday 00:00 first; `base` outside the shifts, the last listed shift where they
+/// overlap.
+pub(crate) fn weekly_timeline(base: u32, shifts: &[Shift]) -> Vec<(u32, u32)> {
+    let mut timeline: Vec<(u32, u32)> = Vec::new();
+    for m in 0..WEEK_MINUTES {
+        let (day, minute) = (m / 1440, m % 1440);
+        let count = shifts
+            .iter()
+            .rev()
+            .find(|s| s.days & (1 << day) != 0 && (s.from..s.to).contains(&minute))
+            .map_or(base, |s| s.count);
+        if timeline.last().is_none_or(|&(_, c)| c != count) {
+            timeline.push((m, count));
+        }
+    }
+    timeline
 }
 
 /// Reviewers of one department.
@@ -209,8 +305,11 @@ pub struct WindowSpec {
 pub struct ReviewersSpec {
     /// The department id.
     pub department: String,
-    /// Number of reviewers (servers).
+    /// Number of reviewers (servers), outside the shifts of `schedule`.
     pub count: u32,
+    /// Shifts that staff another number of reviewers on some days between two times.
+    #[serde(default)]
+    pub schedule: Vec<ShiftSpec>,
 }
 
 /// A special procedure (特别程序) some reviews go through.
@@ -283,6 +382,28 @@ pub struct ApplicantsSpec {
     /// Probability that an applicant complains (吐槽找茬) about the lead department after delivery.
     #[serde(default)]
     pub complaint: f64,
+    /// Balking: an arriving applicant who sees a long queue at the first window leaves.
+    #[serde(default)]
+    pub balk: Option<BalkSpec>,
+    /// Reneging: calendar minutes an applicant waits in a window queue before giving up (drawn
+    /// per visit).
+    #[serde(default)]
+    pub patience: Option<Dist>,
+    /// Calendar minutes until an applicant who gave up a later visit (back after a correction
+    /// notice, or to pick up the results) tries again.
+    #[serde(default)]
+    pub come_back_after: Option<Dist>,
+}
+
+/// When an arriving applicant leaves at once (balks).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BalkSpec {
+    /// The applicant balks when more than this many are waiting at their first window.
+    pub queue_longer_than: u32,
+    /// With this probability (default 1).
+    #[serde(default = "one")]
+    pub probability: f64,
 }
 
 /// Parallel (并联) or serial (串联) approval.
@@ -457,6 +578,10 @@ pub struct Scenario {
     pub(crate) reviewers: Vec<u32>,
     /// Review per item index.
     pub(crate) reviews: Vec<Option<ReviewPlan>>,
+    /// Weekly staffing of each window class with a schedule ([`weekly_timeline`]).
+    pub(crate) window_timelines: [Option<Vec<(u32, u32)>>; 3],
+    /// Weekly staffing of each department (by index) with a schedule.
+    pub(crate) reviewer_timelines: Vec<Option<Vec<(u32, u32)>>>,
 }
 
 /// Position of a window class in per-class arrays.
@@ -516,6 +641,7 @@ impl Scenario {
             return Err(ScenarioError::Invalid { path: path.to_owned(), problems: v.problems });
         }
         let (start, arrivals, windows, reviewers, reviews) = resolved.expect("no problems means resolved");
+        let (window_timelines, reviewer_timelines) = timelines(&spec, &def);
         Ok(Scenario {
             spec,
             path: path.to_owned(),
@@ -527,6 +653,8 @@ impl Scenario {
             windows,
             reviewers,
             reviews,
+            window_timelines,
+            reviewer_timelines,
         })
     }
 
@@ -560,6 +688,7 @@ impl Scenario {
             return Err(ScenarioError::Invalid { path: self.path.clone(), problems: v.problems });
         }
         let (start, arrivals, windows, reviewers, reviews) = resolved.expect("no problems means resolved");
+        let (window_timelines, reviewer_timelines) = timelines(&spec, &def);
         Ok(Scenario {
             spec,
             path: self.path.clone(),
@@ -571,6 +700,8 @@ impl Scenario {
             windows,
             reviewers,
             reviews,
+            window_timelines,
+            reviewer_timelines,
         })
     }
 
@@ -593,6 +724,24 @@ impl Scenario {
         }
         Arc::new(def)
     }
+}
+
+/// The weekly staffing of every window class and department with a schedule (the scenario is
+/// valid: every shift resolves).
+#[allow(clippy::type_complexity)]
+fn timelines(spec: &ScenarioSpec, def: &Definition) -> ([Option<Vec<(u32, u32)>>; 3], Vec<Option<Vec<(u32, u32)>>>) {
+    let resolve = |shifts: &[ShiftSpec]| shifts.iter().filter_map(|s| s.resolve().ok()).collect::<Vec<_>>();
+    let mut windows: [Option<Vec<(u32, u32)>>; 3] = [None, None, None];
+    for w in spec.windows.iter().filter(|w| !w.schedule.is_empty()) {
+        windows[class_pos(w.class)] = Some(weekly_timeline(w.count, &resolve(&w.schedule)));
+    }
+    let mut reviewers = vec![None; def.departments().len()];
+    for r in spec.reviewers.iter().filter(|r| !r.schedule.is_empty()) {
+        if let Some(d) = def.department_ix(&r.department) {
+            reviewers[d.index()] = Some(weekly_timeline(r.count, &resolve(&r.schedule)));
+        }
+    }
+    (windows, reviewers)
 }
 
 type Resolved = (Instant, Vec<ArrivalPlan>, [Option<(u32, Dist)>; 3], Vec<u32>, Vec<Option<ReviewPlan>>);
@@ -922,6 +1071,11 @@ impl Validator<'_> {
                 );
             }
             self.dist(format!("{here}.service"), &w.service);
+            for (j, shift) in w.schedule.iter().enumerate() {
+                if let Err(why) = shift.resolve() {
+                    self.problem(format!("{here}.schedule[{j}]"), why);
+                }
+            }
             out[pos] = Some((w.count, w.service.clone()));
         }
         for class in [WindowClass::Intake, WindowClass::Delivery] {
@@ -955,6 +1109,11 @@ impl Validator<'_> {
                         self.problem(format!("{here}.count"), format!("{}: give 1 to 100000 reviewers", r.count));
                     }
                     out[d.index()] = r.count;
+                    for (j, shift) in r.schedule.iter().enumerate() {
+                        if let Err(why) = shift.resolve() {
+                            self.problem(format!("{here}.schedule[{j}]"), why);
+                        }
+                    }
                 }
                 None => self.problem(
                     format!("{here}.department"),
@@ -1070,6 +1229,22 @@ impl Validator<'_> {
         }
         if let Some(d) = &a.return_after {
             self.dist("applicants.return_after".into(), d);
+        }
+        if let Some(b) = &a.balk {
+            self.probability("applicants.balk.probability".into(), b.probability);
+        }
+        if let Some(d) = &a.patience {
+            self.dist("applicants.patience".into(), d);
+            if a.come_back_after.is_none() {
+                self.problem(
+                    "applicants.come_back_after",
+                    "applicants give up queues (patience) and must come back to a later visit they gave up: give \
+                     come_back_after: Exponential(mean: …)",
+                );
+            }
+        }
+        if let Some(d) = &a.come_back_after {
+            self.dist("applicants.come_back_after".into(), d);
         }
         if let Some(r) = &a.ratings {
             self.probability("applicants.ratings.share".into(), r.share);

@@ -912,3 +912,107 @@ fn a_sweep_of_intake_windows_shows_cycle_time_falling() {
     let title = doc.descendants().find(|n| n.attribute("id") == Some("title")).and_then(|n| n.text()).expect("title");
     assert!(title.contains("平均办件周期") && title.contains("Mean cycle time"), "{title}");
 }
+
+fn mmc_with(replacements: &[(&str, &str)]) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mmc.ron");
+    let text = edited(&path, replacements);
+    Scenario::from_ron(&text, &path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A schedule staffs a station by weekday and time of day: with intake closed (0 windows)
+/// every day from 00:00 to 06:00 in a 24/7 hall, no intake service starts then, the windows on
+/// duty average 3 × 18/24, and utilisation is of the windows on duty.
+#[test]
+fn a_schedule_staffs_a_station_by_time_of_day() {
+    let scenario = mmc_with(&[
+        ("stop: Cases(16000),", "stop: Cases(3000),"),
+        ("replications: 10,", "replications: 1,"),
+        (
+            "(class: Intake, count: 3, service: Exponential(mean: 2.5)),",
+            "(class: Intake, count: 3, service: Exponential(mean: 2.5), schedule: [(days: [Mon, Tue, Wed, Thu, Fri, Sat, Sun], from: \"00:00\", to: \"06:00\", count: 0)]),",
+        ),
+    ]);
+    let options = RunOptions { rows: true, ..RunOptions::default() };
+    let mut starts = Vec::new();
+    let (report, _) = yichuang_sim::simulate_each(&scenario, &options, &mut |r| {
+        let rows = r.rows.as_ref().expect("rows kept");
+        let intake = rows.stations.iter().position(|s| s == "intake").expect("intake") as u16;
+        starts.extend(rows.visits.iter().filter(|v| v.station == intake).map(|v| v.started));
+    })
+    .expect("runs");
+    assert!(starts.len() > 2000, "{} intake services", starts.len());
+    // The scenario starts at 2026-01-05T00:00: minute 0 of a day.
+    let at_night = starts.iter().filter(|t| (*t % 1440.0) < 360.0 - 1e-9).count();
+    assert_eq!(at_night, 0, "no intake service starts while intake is closed");
+    let intake = &report.stations["intake"];
+    assert_eq!(intake.servers, 3);
+    let expected = 3.0 * 18.0 / 24.0;
+    assert!(
+        (intake.mean_servers - expected).abs() < 0.2,
+        "{} windows on duty on average, about {expected}",
+        intake.mean_servers
+    );
+    assert!(intake.utilisation.mean > 0.5 && intake.utilisation.mean <= 1.0, "{:?}", intake.utilisation);
+    let bad = Scenario::from_ron(
+        &edited(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mmc.ron"),
+            &[(
+                "(class: Intake, count: 3, service: Exponential(mean: 2.5)),",
+                "(class: Intake, count: 3, service: Exponential(mean: 2.5), schedule: [(days: [], from: \"12:00\", to: \"09:00\", count: 2)]),",
+            )],
+        ),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mmc.ron"),
+    );
+    let message = bad.expect_err("an impossible shift").to_string();
+    assert!(message.contains("windows[0].schedule[0]") && message.contains("ends after it starts"), "{message}");
+}
+
+/// Balking: with one intake window for 2.5 times its work, an applicant who finds anyone
+/// waiting leaves (`queue_longer_than: 0`), so the queue never holds more than one, and every
+/// arrival is either completed or lost. Reneging: with a patience of 10 minutes nobody waits
+/// longer than that at a window; applicants who give up their first visit are lost, those who
+/// give up a later one come back, and every case's parts still add up to its cycle time.
+#[test]
+fn applicants_balk_at_long_queues_and_give_up_long_waits() {
+    let balking = mmc_with(&[
+        ("stop: Cases(16000),", "stop: Cases(2000),"),
+        ("replications: 10,", "replications: 2,"),
+        ("(class: Intake, count: 3,", "(class: Intake, count: 1,"),
+        ("applicants: (", "applicants: (balk: (queue_longer_than: 0), "),
+    ]);
+    let report = simulate(&balking, &RunOptions::default()).expect("runs");
+    let lost = report.applicants_lost.as_ref().expect("reported");
+    assert!(lost.balked > 1000 && lost.reneged == 0, "{lost:?}");
+    assert_eq!(report.cases + lost.balked, report.arrivals - 2 * 1000, "completed or lost (warm-up of 1000 each)");
+    assert_eq!(report.stations["intake"].queue_length_max, 1, "nobody joins a queue of one");
+    assert!(report.steady_state.steady, "balking keeps the queue short: {:?}", report.steady_state);
+
+    let reneging = mmc_with(&[
+        ("stop: Cases(16000),", "stop: Cases(2000),"),
+        ("replications: 10,", "replications: 2,"),
+        ("(class: Intake, count: 3,", "(class: Intake, count: 2,"),
+        ("applicants: (", "applicants: (patience: Fixed(10.0), come_back_after: Fixed(60.0), "),
+    ]);
+    let report = simulate(&reneging, &RunOptions::default()).expect("runs");
+    let lost = report.applicants_lost.as_ref().expect("reported");
+    assert!(lost.reneged > 100 && lost.balked == 0, "{lost:?}");
+    for name in ["intake", "delivery"] {
+        let wait = report.stations[name].queue_wait_minutes.as_ref().expect("waits");
+        assert!(wait.max <= 10.0 + 1e-9, "{name}: waited {} minutes with a patience of 10", wait.max);
+    }
+    assert!(lost.share.mean > 0.0 && lost.share.mean < 1.0);
+    let w = &report.waiting_minutes;
+    let mean = |s: &Option<yichuang_sim::stats::Summary>| s.as_ref().map_or(0.0, |s| s.mean);
+    let parts = mean(&w.queue) + mean(&w.join) + mean(&w.materials) + mean(&w.special_procedure) + mean(&w.service);
+    let cycle = mean(&report.cycle_time_minutes);
+    assert!((parts - cycle).abs() <= 1e-9 * cycle, "{parts} against {cycle}");
+    let missing = Scenario::from_ron(
+        &edited(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mmc.ron"),
+            &[("applicants: (", "applicants: (patience: Fixed(10.0), ")],
+        ),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mmc.ron"),
+    );
+    let message = missing.expect_err("no come_back_after").to_string();
+    assert!(message.contains("applicants.come_back_after"), "{message}");
+}

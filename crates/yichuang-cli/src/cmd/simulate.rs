@@ -619,11 +619,17 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         let wait = mean_text(s.queue_wait_minutes.as_ref().map(|w| w.mean), 2);
         let sojourn = mean_text(s.sojourn_minutes.as_ref().map(|w| w.mean), 2);
         let load = s.offered_load.as_ref().map_or_else(|| "—".to_owned(), |f| percent(f.mean));
+        // A schedule: the servers on duty on average, of the most at once.
+        let servers = if (s.mean_servers - f64::from(s.servers)).abs() > 1e-9 {
+            format!("{:.1}/{}", s.mean_servers, s.servers)
+        } else {
+            s.servers.to_string()
+        };
         writeln!(
             out,
             "  {:<width$} {:>7} {:>12} {:>12} {:>12.2} {:>10} {:>12} {:>12}",
             label(name, s.kind),
-            s.servers,
+            servers,
             load,
             percent(s.utilisation.mean),
             s.queue_length.mean,
@@ -654,6 +660,19 @@ pub fn write_table(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         "outcomes: {} approved, {} partially approved, {} denied, {} returned",
         o.approved, o.partially_approved, o.denied, o.returned
     )?;
+    if let Some(l) = &r.applicants_lost {
+        writeln!(
+            out,
+            "applicants lost: {} balked, {} gave up waiting: {} {} of arrivals; failed trips (later visits given up): {} \
+             ({:.3} per case)",
+            l.balked,
+            l.reneged,
+            percent(l.share.mean),
+            percent_ci(l.share.ci),
+            l.failed_trips,
+            l.failed_trips_per_case.mean
+        )?;
+    }
     let s = &r.ratings.stars;
     writeln!(
         out,
@@ -746,6 +765,13 @@ pub fn write_csv(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         }
     }
     simple(out, "steady_state", if r.steady_state.steady { 1.0 } else { 0.0 }, None)?;
+    if let Some(l) = &r.applicants_lost {
+        writeln!(out, "applicants_lost.balked,{},,,,,,,,", l.balked)?;
+        writeln!(out, "applicants_lost.reneged,{},,,,,,,,", l.reneged)?;
+        simple(out, "applicants_lost.share", l.share.mean, l.share.ci)?;
+        writeln!(out, "applicants_lost.failed_trips,{},,,,,,,,", l.failed_trips)?;
+        simple(out, "applicants_lost.failed_trips_per_case", l.failed_trips_per_case.mean, l.failed_trips_per_case.ci)?;
+    }
     if let Some(w) = &r.warm_up {
         simple(out, "warm_up.detected", if w.detected { 1.0 } else { 0.0 }, None)?;
         simple(out, "warm_up.minutes", w.minutes, None)?;

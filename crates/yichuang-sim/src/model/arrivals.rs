@@ -1,7 +1,7 @@
 //! Arrivals: the Poisson arrival streams (constant, hourly by weekday, or a trace) and a new
 //! case's per-case draws (consult, green channel, credit, missing materials).
 
-use super::{CaseRec, Fail, INTAKE, MEMBER_EMPTY, P_BLOCKED, P_CONSULT, P_GREEN, P_MISSING, Replication, What};
+use super::{CaseRec, Fail, INTAKE, MEMBER_EMPTY, P_BALK, P_BLOCKED, P_CONSULT, P_GREEN, P_MISSING, Replication, What};
 use crate::random::{Stream, derive};
 use crate::scenario::{Rate, WarmUp};
 
@@ -155,10 +155,17 @@ impl<K: super::Keep> Replication<'_, K> {
         self.members[base..base + self.stride].fill(MEMBER_EMPTY);
         self.active += 1;
         self.wip.set(now, self.active);
-        self.enqueue(if consult { 0 } else { INTAKE }, slot, 0);
         if self.arrivals < self.arrivals_limit {
             self.next_arrival(k, now);
         }
+        let first = if consult { 0 } else { INTAKE };
+        if let Some(balk) = &self.sc.spec.applicants.balk
+            && self.stations[first].len() > balk.queue_longer_than
+            && self.draw(slot, P_BALK, 0).chance(balk.probability)
+        {
+            return self.lose(slot, 1);
+        }
+        self.enqueue(first, slot, 0);
         Ok(())
     }
 }

@@ -391,10 +391,12 @@ impl<K: Keep> Replication<'_, K> {
                 self.unpark(slot)?;
             }
             Fact::CaseLeft => {
-                if self.cases[slot as usize].measured.is_some() {
+                // A withdrawal is an applicant who gave up (counted as lost); else a return.
+                let lost = self.cases[slot as usize].lost != 0;
+                if self.cases[slot as usize].measured.is_some() && !lost {
                     self.result.returned += 1;
                 }
-                if self.result.rows.is_some() {
+                if self.result.rows.is_some() && !lost {
                     self.returned_row(slot);
                 }
                 self.leave();

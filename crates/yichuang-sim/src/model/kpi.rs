@@ -123,6 +123,35 @@ impl<K: super::Keep> Replication<'_, K> {
         Ok(())
     }
 
+    /// The row of an applicant lost before intake (balked or reneged).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn lost_row(&mut self, slot: u32) {
+        let c = self.cases[slot as usize];
+        let now = self.now;
+        if let Some(rows) = &mut self.result.rows {
+            rows.cases.push(CaseRow {
+                arrival_no: c.arrival_no,
+                case: c.id,
+                stream: c.stream,
+                measured: c.measured.is_some(),
+                arrival: c.arrival,
+                end: now,
+                outcome: if c.lost == 1 { "balked" } else { "reneged" },
+                on_time: false,
+                trips: 0,
+                rating: None,
+                cycle: now - c.arrival,
+                cycle_working: f64::NAN,
+                queue: c.window_wait,
+                join: f64::NAN,
+                materials: f64::NAN,
+                special_procedure: f64::NAN,
+                service: f64::NAN,
+            });
+        }
+    }
+
     /// The row of a case returned (退件) after a missed cure: it leaves without its results.
     #[cold]
     #[inline(never)]
@@ -386,6 +415,9 @@ impl<K: super::Keep> Replication<'_, K> {
             st.arrived = 0;
             st.work = 0.0;
             st.work_squares = 0.0;
+            if let Some(s) = &mut st.staffing {
+                s.level.reset(now_w);
+            }
         }
         self.counting_arrivals = self.arrivals_end.is_none() && self.arrivals_open > 0;
         self.wip.reset(now);
@@ -427,6 +459,9 @@ impl<K: super::Keep> Replication<'_, K> {
             (0.0, 0.0)
         };
         self.result.arrivals = self.arrivals;
+        self.result.measured_arrivals = self.measured_arrivals;
+        self.result.applicants_leave =
+            self.sc.spec.applicants.balk.is_some() || self.sc.spec.applicants.patience.is_some();
         self.result.events = std::mem::take(&mut self.out.counts.events);
         let r = &mut self.result;
         if self.always_open {
@@ -480,17 +515,26 @@ impl<K: super::Keep> Replication<'_, K> {
             }
             st.busy.touch(end_w);
             st.queued.touch(end);
-            let capacity = f64::from(st.servers) * period_w;
+            // Server-time on duty while measuring: all servers, or a schedule's staffing.
+            let capacity = match &mut st.staffing {
+                None => f64::from(st.servers) * period_w,
+                Some(s) => {
+                    s.level.touch(end_w);
+                    s.level.area
+                }
+            };
+            let mean_servers = if period_w > 0.0 { capacity / period_w } else { f64::from(st.servers) };
             // λ · E[S] / c, in working time: visits arriving per working minute, times the mean
-            // service (working minutes) of the visits served, per server.
-            let offered_load = (arrival_period_w > 0.0 && st.served > 0 && st.arrived > 0).then(|| {
-                let (served, mean) = (st.served as f64, st.work / st.served as f64);
-                let load = st.arrived as f64 / arrival_period_w * mean / f64::from(st.servers);
-                // The noise of the estimate: Poisson-like arrivals (relative variance 1/n) and the
-                // services' squared coefficient of variation over the number served.
-                let cv2 = if mean > 0.0 { (st.work_squares / served / (mean * mean) - 1.0).max(0.0) } else { 0.0 };
-                (load, load * (1.0 / st.arrived as f64 + cv2 / served).sqrt())
-            });
+            // service (working minutes) of the visits served, per server on duty.
+            let offered_load =
+                (arrival_period_w > 0.0 && st.served > 0 && st.arrived > 0 && mean_servers > 0.0).then(|| {
+                    let (served, mean) = (st.served as f64, st.work / st.served as f64);
+                    let load = st.arrived as f64 / arrival_period_w * mean / mean_servers;
+                    // The noise of the estimate: Poisson-like arrivals (relative variance 1/n) and the
+                    // services' squared coefficient of variation over the number served.
+                    let cv2 = if mean > 0.0 { (st.work_squares / served / (mean * mean) - 1.0).max(0.0) } else { 0.0 };
+                    (load, load * (1.0 / st.arrived as f64 + cv2 / served).sqrt())
+                });
             let growth = if self.measuring { queue_growth(&self.result.series, i, window) } else { None };
             self.result.stations.push(StationResult {
                 name: st.name.clone(),
@@ -499,6 +543,7 @@ impl<K: super::Keep> Replication<'_, K> {
                 utilisation: if capacity > 0.0 { st.busy.area / capacity } else { 0.0 },
                 queue_mean: if period > 0.0 { st.queued.area / period } else { 0.0 },
                 queue_max: st.queued.max,
+                mean_servers,
                 wait: std::mem::take(&mut st.wait),
                 service_span: st.service_span,
                 served: st.served,

@@ -71,6 +71,9 @@ const P_SUPPLY: u64 = 11;
 const P_RETURN: u64 = 12;
 const P_RATE: u64 = 13;
 const P_COMPLAINT: u64 = 14;
+const P_PATIENCE: u64 = 15;
+const P_BALK: u64 = 16;
+const P_COME_BACK: u64 = 17;
 const K_ARRIVALS: u64 = 0xA771_7A15;
 const K_TICKETS: u64 = 0x071C_6E75;
 
@@ -105,16 +108,63 @@ const UNSET: f64 = f64::NAN;
 
 #[derive(Debug, Clone, Copy)]
 enum What {
-    Arrival { stream: u16 },
-    WindowDone { station: u16, server: u32, slot: u32, generation: u32 },
-    ReviewDone { station: u16, server: u32, slot: u32, generation: u32, member: u16 },
-    SpecialEnd { slot: u32, generation: u32, member: u16 },
-    Supply { slot: u32, generation: u32, material: u32 },
-    Return { slot: u32, generation: u32 },
-    TicketStep { ticket: u64 },
+    Arrival {
+        stream: u16,
+    },
+    WindowDone {
+        station: u16,
+        server: u32,
+        slot: u32,
+        generation: u32,
+    },
+    ReviewDone {
+        station: u16,
+        server: u32,
+        slot: u32,
+        generation: u32,
+        member: u16,
+    },
+    SpecialEnd {
+        slot: u32,
+        generation: u32,
+        member: u16,
+    },
+    Supply {
+        slot: u32,
+        generation: u32,
+        material: u32,
+    },
+    Return {
+        slot: u32,
+        generation: u32,
+    },
+    TicketStep {
+        ticket: u64,
+    },
     Wake,
     Sample,
     MeasureStart,
+    /// A station's staffing changes (a shift of its schedule begins or ends).
+    Staff {
+        station: u16,
+    },
+    /// An applicant's patience runs out in a window queue (`token` names the visit).
+    Renege {
+        slot: u32,
+        generation: u32,
+        token: u16,
+    },
+    /// An applicant who gave up a later visit comes back to the window.
+    ComeBack {
+        slot: u32,
+        generation: u32,
+        station: u16,
+    },
+}
+
+/// The most servers a weekly staffing timeline ever staffs (0 without one).
+fn peak(timeline: Option<&[(u32, u32)]>) -> u32 {
+    timeline.map_or(0, |t| t.iter().map(|&(_, c)| c).max().unwrap_or(0))
 }
 
 /// Per-case bookkeeping of one approval task.
@@ -188,6 +238,14 @@ struct CaseRec {
     lingering: bool,
     visits: [u16; 3],
     returns: u16,
+    /// Later visits given up (reneged), each a failed trip.
+    failed_trips: u16,
+    /// Why the applicant left without results: 0 not, 1 balked, 2 reneged.
+    lost: u8,
+    /// The window visit now queued (the job's `member`), to tell a stale patience event.
+    queue_token: u16,
+    /// The window station it queues at.
+    queue_station: u8,
     /// Its place among the replication's arrivals, from 1.
     arrival_no: u64,
     /// Stars given at the delivery window (0: none).
@@ -223,6 +281,10 @@ impl CaseRec {
             lingering: false,
             visits: [0; 3],
             returns: 0,
+            failed_trips: 0,
+            lost: 0,
+            queue_token: 0,
+            queue_station: 0,
             arrival_no: 0,
             rating: 0,
             spans: [(UNSET, UNSET); 4],
@@ -357,7 +419,8 @@ impl<'s, K: Keep> Replication<'s, K> {
         };
         let mut stations = Vec::new();
         for (pos, class) in CLASSES.iter().enumerate() {
-            let servers = sc.windows[pos].as_ref().map_or(0, |w| w.0);
+            let timeline = sc.window_timelines[pos].clone();
+            let servers = sc.windows[pos].as_ref().map_or(0, |w| w.0).max(peak(timeline.as_deref()));
             let windows: Vec<&Id> = def.windows().iter().filter(|w| w.class == *class).map(|w| &w.id).collect();
             let actors = (0..servers)
                 .map(|i| {
@@ -367,7 +430,7 @@ impl<'s, K: Keep> Replication<'s, K> {
                     Actor { id, role: Role::Clerk { window } }
                 })
                 .collect();
-            stations.push(Station::new(class_name(*class).to_owned(), servers, actors));
+            stations.push(Station::new(class_name(*class).to_owned(), servers, actors).staffed(timeline));
         }
         let mut dept_station = vec![u32::MAX; def.departments().len()];
         for (d, &count) in sc.reviewers.iter().enumerate() {
@@ -376,13 +439,15 @@ impl<'s, K: Keep> Replication<'s, K> {
             }
             let id = &def.departments()[d].id;
             dept_station[d] = stations.len() as u32;
+            let timeline = sc.reviewer_timelines[d].clone();
+            let count = count.max(peak(timeline.as_deref()));
             let actors = (0..count)
                 .map(|i| {
                     let name = Id::new(&format!("reviewer-{id}-{}", i + 1));
                     Actor { id: name, role: Role::Reviewer { department: id.clone() } }
                 })
                 .collect();
-            stations.push(Station::new(id.to_string(), count, actors));
+            stations.push(Station::new(id.to_string(), count, actors).staffed(timeline));
         }
         let members_of: Rc<[Vec<MemberInfo>]> = def
             .bundles()
@@ -554,6 +619,11 @@ impl<'s, K: Keep> Replication<'s, K> {
             WarmUp::None | WarmUp::Auto => self.begin_measuring(),
             WarmUp::Days(d) => self.schedule(d * 1440.0, What::MeasureStart),
             WarmUp::Cases(_) => {}
+        }
+        for station in 0..self.stations.len() {
+            if self.stations[station].staffing.is_some() {
+                self.restaff(station);
+            }
         }
         let every = self.sample_interval();
         self.result.series.every = every;
@@ -728,6 +798,25 @@ impl<'s, K: Keep> Replication<'s, K> {
             What::Wake => {
                 self.wake_at = f64::INFINITY;
                 self.advance_engine()
+            }
+            What::Staff { station } => {
+                self.restaff(station as usize);
+                Ok(())
+            }
+            What::Renege { slot, generation, token } => {
+                if self.cases[slot as usize].generation == generation {
+                    self.renege(slot, token)?;
+                }
+                Ok(())
+            }
+            What::ComeBack { slot, generation, station } => {
+                if self.cases[slot as usize].generation == generation {
+                    let c = &mut self.cases[slot as usize];
+                    // Away after giving up a queue: a wait the queue caused.
+                    c.window_wait += self.now - c.away_since;
+                    self.enqueue(station as usize, slot, 0);
+                }
+                Ok(())
             }
             What::Sample => {
                 self.sample();

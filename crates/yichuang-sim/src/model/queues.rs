@@ -5,8 +5,11 @@
 use yichuang_core::{Actor, CaseId, Ctx};
 
 use super::results::VisitRow;
-use super::{Fail, P_REVIEW, P_SERVICE, Replication, WINDOW_STATIONS, What};
+use super::{
+    ActorRef, Fail, INTAKE, NO_CASE, P_COME_BACK, P_PATIENCE, P_REVIEW, P_SERVICE, Replication, WINDOW_STATIONS, What,
+};
 use crate::stats::{Level, Tally};
+use yichuang_core::Command;
 
 /// A job waiting at a station: a case at a window, or one task of a case at a department.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +33,11 @@ pub(super) struct Station {
     pub(super) busy: Level,
     /// Queue length, on the calendar-time axis.
     pub(super) queued: Level,
+    /// Idle servers off duty (a schedule staffs fewer than `servers` now): neither busy nor
+    /// in `free`.
+    pub(super) off_idle: u32,
+    /// The station's schedule, when it has one.
+    pub(super) staffing: Option<Box<Staffing>>,
     /// Queue waits per visit (calendar minutes), measured cases only.
     pub(super) wait: Tally,
     /// Calendar minutes of the services of measured cases' visits (with `wait`, the sojourn).
@@ -51,6 +59,38 @@ impl Station {
     pub(super) fn len(&self) -> u32 {
         (self.queue.len + self.priority.len) as u32
     }
+
+    /// Servers busy now (on duty or finishing a job after their shift).
+    pub(super) fn busy_count(&self) -> u32 {
+        self.servers - self.free.len() as u32 - self.off_idle
+    }
+
+    /// The station with a weekly schedule: `servers` is its peak, and `restaff` sets how many
+    /// are on duty.
+    pub(super) fn staffed(mut self, timeline: Option<Vec<(u32, u32)>>) -> Station {
+        self.staffing = timeline.map(|timeline| {
+            Box::new(Staffing {
+                timeline,
+                on_duty: self.servers,
+                busy: vec![false; self.servers as usize],
+                level: Level::default(),
+            })
+        });
+        self
+    }
+}
+
+/// A station's schedule in force.
+#[derive(Debug)]
+pub(super) struct Staffing {
+    /// `(minute of the week, servers)`, Monday 00:00 first ([`crate::scenario::weekly_timeline`]).
+    timeline: Vec<(u32, u32)>,
+    /// Servers on duty now: those numbered below it.
+    pub(super) on_duty: u32,
+    /// Which servers are busy.
+    busy: Vec<bool>,
+    /// Servers on duty, on the working-time axis (the utilisation's denominator).
+    pub(super) level: Level,
 }
 
 /// A first-in first-out queue of `Copy` items: a ring buffer whose capacity is a power of two
@@ -93,6 +133,19 @@ impl<T: Copy> Fifo<T> {
         Some(x)
     }
 
+    /// Removes and returns the first item matching `found`, keeping the others in order (a
+    /// linear pass: applicants who give up a queue are few beside those served).
+    pub(super) fn take(&mut self, found: impl Fn(&T) -> bool) -> Option<T> {
+        let mask = self.buf.len().wrapping_sub(1);
+        let at = (0..self.len).find(|&i| found(&self.buf[(self.head + i) & mask]))?;
+        let item = self.buf[(self.head + at) & mask];
+        for i in at..self.len - 1 {
+            self.buf[(self.head + i) & mask] = self.buf[(self.head + i + 1) & mask];
+        }
+        self.len -= 1;
+        Some(item)
+    }
+
     /// Doubles the capacity (at least 16), the items in order from position 0.
     #[cold]
     #[inline(never)]
@@ -116,6 +169,8 @@ impl Station {
             queue: Fifo::default(),
             priority: Fifo::default(),
             actors,
+            off_idle: 0,
+            staffing: None,
             busy: Level::default(),
             queued: Level::default(),
             wait,
@@ -133,6 +188,11 @@ impl Station {
 impl<K: super::Keep> Replication<'_, K> {
     #[inline]
     pub(super) fn enqueue(&mut self, station: usize, slot: u32, member: u16) {
+        let member = if station < WINDOW_STATIONS && self.sc.spec.applicants.patience.is_some() {
+            self.wait_with_patience(station, slot)
+        } else {
+            member
+        };
         let c = &self.cases[slot as usize];
         let job = Job { slot, generation: c.generation, member, since: self.now };
         let priority = c.green && self.sc.spec.policy.green_channel_priority;
@@ -152,8 +212,15 @@ impl<K: super::Keep> Replication<'_, K> {
     #[inline]
     pub(super) fn release(&mut self, station: usize, server: u32) {
         let st = &mut self.stations[station];
-        st.free.push(server);
-        let busy = st.servers - st.free.len() as u32;
+        match &mut st.staffing {
+            None => st.free.push(server),
+            Some(s) => {
+                s.busy[server as usize] = false;
+                // A server whose shift has ended goes home after its job.
+                if server < s.on_duty { st.free.push(server) } else { st.off_idle += 1 }
+            }
+        }
+        let busy = st.busy_count();
         st.busy.set(self.now_w, busy);
         if !st.dirty {
             st.dirty = true;
@@ -202,7 +269,10 @@ impl<K: super::Keep> Replication<'_, K> {
         let measured = c.measured;
         let server = self.stations[station].free.pop().expect("dispatch checked a free server");
         let st = &mut self.stations[station];
-        let busy = st.servers - st.free.len() as u32;
+        if let Some(s) = &mut st.staffing {
+            s.busy[server as usize] = true;
+        }
+        let busy = st.busy_count();
         st.busy.set(self.now_w, busy);
         if let Some(n) = measured {
             st.wait.record(n, wait);
@@ -285,6 +355,128 @@ impl<K: super::Keep> Replication<'_, K> {
         }
         let review = self.sc.reviews[item_ix.index()].as_ref().expect("validated: every member item has a review");
         Ok(review.time.sample(&mut self.draw(job.slot, P_REVIEW, u64::from(job.member) << 16 | u64::from(visit))))
+    }
+
+    /// Sets a scheduled station's servers on duty to its timeline's count now, and schedules the
+    /// next change. Servers above the count go off duty when idle (a busy one finishes its job
+    /// first); servers below it come on duty and take work at once.
+    #[inline(never)]
+    pub(super) fn restaff(&mut self, station: usize) {
+        let week_minute = self.week_minute(self.now);
+        let (now, now_w) = (self.now, self.now_w);
+        let st = &mut self.stations[station];
+        let Some(s) = &mut st.staffing else { return };
+        let at = s.timeline.partition_point(|&(m, _)| f64::from(m) <= week_minute).saturating_sub(1);
+        let count = s.timeline[at].1;
+        let next = s.timeline.get(at + 1).map_or(f64::from(crate::scenario::WEEK_MINUTES), |&(m, _)| f64::from(m));
+        if count > s.on_duty {
+            for server in s.on_duty..count {
+                if !s.busy[server as usize] {
+                    st.free.push(server);
+                    st.off_idle -= 1;
+                }
+            }
+        } else if count < s.on_duty {
+            let before = st.free.len();
+            st.free.retain(|&server| server < count);
+            st.off_idle += (before - st.free.len()) as u32;
+        }
+        s.on_duty = count;
+        s.level.set(now_w, count);
+        let busy = st.busy_count();
+        st.busy.set(now_w, busy);
+        if !st.dirty {
+            st.dirty = true;
+            self.dirty.push(station as u16);
+        }
+        self.schedule(now + (next - week_minute), What::Staff { station: station as u16 });
+    }
+
+    /// Minutes since Monday 00:00 of the week of simulated time `t`.
+    fn week_minute(&self, t: f64) -> f64 {
+        let instant = self.clock.instant(t);
+        let day = instant.date().weekday() as u32;
+        f64::from(day * 1440 + instant.minute_of_day()) + (t - t.floor())
+    }
+
+    /// An applicant joins a window queue with a patience (drawn per visit): schedules the
+    /// moment it runs out and returns the visit's token (the job's `member` at a window).
+    #[cold]
+    #[inline(never)]
+    fn wait_with_patience(&mut self, station: usize, slot: u32) -> u16 {
+        let c = &mut self.cases[slot as usize];
+        c.queue_token = c.queue_token.wrapping_add(1);
+        c.queue_station = station as u8;
+        let (token, generation) = (c.queue_token, c.generation);
+        let patience = self.sc.spec.applicants.patience.as_ref().expect("checked by the caller");
+        let wait = patience.sample(&mut self.draw(slot, P_PATIENCE, u64::from(token)));
+        self.schedule(self.now + wait, What::Renege { slot, generation, token });
+        token
+    }
+
+    /// An applicant's patience ran out: if still waiting for this visit, it leaves the queue.
+    /// A first visit (consult, or intake before any service there) loses the applicant; a
+    /// later one (back after a correction notice, or to pick up) is a failed trip, and the
+    /// applicant comes back later.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn renege(&mut self, slot: u32, token: u16) -> Result<(), Fail> {
+        let c = &self.cases[slot as usize];
+        if c.queue_token != token {
+            return Ok(());
+        }
+        let (station, generation) = (usize::from(c.queue_station), c.generation);
+        let st = &mut self.stations[station];
+        let Some(job) = st
+            .queue
+            .take(|j| j.slot == slot && j.generation == generation)
+            .or_else(|| st.priority.take(|j| j.slot == slot && j.generation == generation))
+        else {
+            return Ok(());
+        };
+        if !st.dirty {
+            st.dirty = true;
+            self.dirty.push(station as u16);
+        }
+        let c = &mut self.cases[slot as usize];
+        c.window_wait += self.now - job.since;
+        let first_visit = station == 0 || (station == INTAKE && c.visits[INTAKE] == 0);
+        if first_visit {
+            return self.lose(slot, 2);
+        }
+        c.failed_trips += 1;
+        c.away_since = self.now;
+        let n = u64::from(c.failed_trips);
+        if c.measured.is_some() {
+            self.result.failed_trips += 1;
+        }
+        let back = self.sc.spec.applicants.come_back_after.as_ref().expect("validated with patience");
+        let delay = back.sample(&mut self.draw(slot, P_COME_BACK, n));
+        self.schedule(self.now + delay, What::ComeBack { slot, generation, station: station as u16 });
+        Ok(())
+    }
+
+    /// The applicant leaves without results (`why`: 1 balked, 2 reneged): counted, its
+    /// consultation withdrawn if the engine opened one, its slot freed.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn lose(&mut self, slot: u32, why: u8) -> Result<(), Fail> {
+        let c = &mut self.cases[slot as usize];
+        c.lost = why;
+        if c.measured.is_some() {
+            self.result.lost[usize::from(why) - 1] += 1;
+        }
+        if self.result.rows.is_some() {
+            self.lost_row(slot);
+        }
+        if self.cases[slot as usize].id != NO_CASE {
+            // The engine's `Withdrawn` reaches `note`, which lets the slot go.
+            let stream = self.cases[slot as usize].stream;
+            return self.exec_ok(slot, &Command::Withdraw, ActorRef::Applicant(stream));
+        }
+        self.leave();
+        self.free_slot(slot);
+        Ok(())
     }
 
     /// A job of a suspended case leaves its queue to wait for the resumption: its wait so far

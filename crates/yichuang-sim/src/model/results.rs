@@ -49,6 +49,9 @@ pub struct StationResult {
     pub queue_mean: f64,
     /// Longest queue while measuring.
     pub queue_max: u32,
+    /// Servers on duty on average over the measured working time (`servers` without a
+    /// schedule).
+    pub mean_servers: f64,
     /// Queue waits per visit (calendar minutes), measured cases only.
     pub wait: Tally,
     /// Calendar minutes of the services of the measured cases' visits: with `wait`, the
@@ -127,6 +130,14 @@ pub struct RepResult {
     pub outcomes: [u64; 3],
     /// Measured cases returned (退件) after a missed cure.
     pub returned: u64,
+    /// Measured applicants lost: `[balked, reneged]` (left without results, before intake).
+    pub lost: [u64; 2],
+    /// Later visits measured applicants gave up (a failed trip each; they came back).
+    pub failed_trips: u64,
+    /// Measured arrivals.
+    pub measured_arrivals: u64,
+    /// Applicants can leave queues in this scenario (balking or patience set).
+    pub applicants_leave: bool,
     /// Ratings recorded (whole run): 1★ … 5★.
     pub ratings: [u64; 5],
     /// Of those, default ratings.
