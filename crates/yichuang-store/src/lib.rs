@@ -411,7 +411,9 @@ pub trait EventLog {
     fn hash_at(&self, position: u64) -> Result<Option<Digest>, StoreError>;
 }
 
-/// Writing the log: exactly one writer (which may move between threads).
+/// Writing the log: one writer per store value (which may move between threads). SQLite and
+/// memory have exactly one writer per log; on PostgreSQL several writers (service instances)
+/// share a log through [`EventStore::catch_up`] and its write lock.
 pub trait EventStore: EventLog + Send {
     /// Appends every commit in one atomic transaction, durable when this returns `Ok` (group
     /// commit: many commands, one fsync). Checks that positions continue the head without gaps,
@@ -437,6 +439,32 @@ pub trait EventStore: EventLog + Send {
         &mut self,
         visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
     ) -> Result<LogSummary, IntegrityError>;
+
+    /// Whether other writers may append to the same log (several instances of the service on one
+    /// PostgreSQL database). Such a writer calls [`EventStore::catch_up`] before every decision.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Reads the events other writers appended after this writer's head, checks their shape and
+    /// chain links as [`EventStore::verify`] does, and hands each to `visit` in log order; returns
+    /// how many. With `lock`, first takes the log's **write lock**, held until the next
+    /// [`EventStore::append`] or [`EventStore::release`]: no other writer appends in between, so
+    /// whatever is decided after this call is decided on the latest state of the whole log. A
+    /// store with one writer has nothing to read (and its writer is the lock).
+    fn catch_up(
+        &mut self,
+        lock: bool,
+        visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
+    ) -> Result<u64, IntegrityError> {
+        let _ = (lock, visit);
+        Ok(0)
+    }
+
+    /// Releases the write lock taken by [`EventStore::catch_up`] without appending.
+    fn release(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// A value of the store's metadata (e.g. the definition the log was written under).
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;

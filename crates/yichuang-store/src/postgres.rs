@@ -25,9 +25,19 @@
 //! instances append (an insert of `seq = version + 1` fails if another instance took it).
 //! `fingerprint` holds the 64-bit fingerprint's bits as a signed `BIGINT`.
 //!
-//! **One writer.** The writer holds a session-level advisory lock keyed by the schema; a second
-//! writer is refused with [`StoreError::Locked`] naming the holder's process, host and start
-//! (from `pg_stat_activity`). PostgreSQL releases the lock when the session ends.
+//! **Several writers.** Any number of writers (instances of the service) share one schema. An
+//! append serializes on the log's write lock, a transaction-level advisory lock keyed by the
+//! schema (`pg_advisory_xact_lock(0x79636875, hashtext(schema))`), taken by
+//! [`EventStore::catch_up`] with `lock` or by [`EventStore::append`] itself and released by the
+//! transaction's end. Under the lock a writer reads what the others appended since its head
+//! (checking shape and chain links), decides, and appends at the next positions; the append
+//! checks once more that the log's head is the writer's (else [`AppendError::HeadMoved`]) and
+//! `UNIQUE (stream, seq)` refuses a second event with a stream's number. So positions stay
+//! gap-free, the hash chain stays one chain, and no decision is appended on a stale state. A
+//! writer that stops while holding the lock (SIGSTOP, a partition) loses it when PostgreSQL ends
+//! its session after `idle_in_transaction_session_timeout` (the **lease**, [`LEASE`] unless the
+//! URL sets it): its later statements fail and nothing it decided is appended. Each append
+//! notifies `LISTEN`ers on the channel `yichuang_<schema>` with the new head.
 //!
 //! **Group commit.** An append is one transaction: one `INSERT … SELECT FROM UNNEST(…)` for the
 //! events, one for the records, the recorded head, `COMMIT` (durable with the server's default
@@ -36,7 +46,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, Config, IsolationLevel, NoTls, Transaction};
+use postgres::{Client, Config, GenericClient, IsolationLevel, NoTls, Transaction};
 use yichuang_core::StreamId;
 
 use crate::{
@@ -78,8 +88,15 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[(
 /// The first half of the advisory lock's key ("ychu"); the second is a hash of the schema.
 const LOCK_CLASS: i32 = 0x7963_6875;
 
-/// How long a writer waits for the lock of a session that is ending.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// The lease: how long PostgreSQL lets a writer hold the write lock without a word from it
+/// (`idle_in_transaction_session_timeout`) before it ends the writer's session, releasing the
+/// lock for the others. A URL that sets the timeout itself (`options=-c
+/// idle_in_transaction_session_timeout=…`) keeps its own value.
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The migrations' own lock (a session-level advisory lock), so that instances starting
+/// together migrate one at a time.
+const MIGRATION_LOCK: i32 = 0x7963_686d;
 
 /// Readers kept open for reuse.
 const READERS_KEPT_MAX: usize = 8;
@@ -92,8 +109,12 @@ pub struct PostgresStore {
     side: Mutex<Client>,
     config: Config,
     described: String,
+    /// The schema (the write lock's key and the notification channel's name).
+    schema: String,
     shape: Shape,
     verified: bool,
+    /// Whether the writer's connection is inside a transaction holding the write lock.
+    locked: bool,
     upgrades: Vec<String>,
 }
 
@@ -168,44 +189,28 @@ fn schema_version(client: &mut Client) -> Result<Option<i32>, StoreError> {
 }
 
 impl PostgresStore {
-    /// Connects as the only writer of the schema the URL's `search_path` names (`public` by
-    /// default), creating or upgrading its tables by the migrations this build knows. Refused
-    /// with [`StoreError::Locked`] while another process writes the same schema. Call
-    /// [`EventStore::verify`] before the first append.
+    /// Connects as a writer of the schema the URL's `search_path` names (`public` by default),
+    /// creating or upgrading its tables by the migrations this build knows. Other writers may
+    /// share the schema (module documentation, "Several writers"). Call [`EventStore::verify`]
+    /// before the first append.
     pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
         let config = config(url)?;
         let mut client = connect(&config)?;
         let (described, schema) = describe(&mut client, &config)?;
-        // A writer that just closed its connection may hold the lock for a moment longer (the
-        // server ends its session after the client has gone): wait a little before refusing.
-        let deadline = std::time::Instant::now() + LOCK_WAIT;
-        let locked = loop {
-            let locked: bool =
-                client.query_one("SELECT pg_try_advisory_lock($1, hashtext($2))", &[&LOCK_CLASS, &schema])?.get(0);
-            if locked || std::time::Instant::now() >= deadline {
-                break locked;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        };
-        if !locked {
-            let holder = client
-                .query_opt(
-                    "SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'a local socket'), \
-                     to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') \
-                     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-                     WHERE l.locktype = 'advisory' AND l.classid = $1::int::oid AND l.objid = hashtext($2)::oid AND l.granted",
-                    &[&LOCK_CLASS, &schema],
-                )?
-                .map(|r| {
-                    let (pid, app, addr, since): (i32, String, String, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
-                    format!("`{app}` (server process {pid}, connected from {addr} since {since})")
-                })
-                .unwrap_or_else(|| "another session".into());
-            return Err(StoreError::Locked { path: described.into(), holder });
-        }
+        set_lease(&mut client)?;
         let upgrades = migrate(&mut client)?;
         let side = Mutex::new(connect(&config)?);
-        Ok(PostgresStore { client, side, config, described, shape: Shape::default(), verified: false, upgrades })
+        Ok(PostgresStore {
+            client,
+            side,
+            config,
+            described,
+            schema,
+            shape: Shape::default(),
+            verified: false,
+            locked: false,
+            upgrades,
+        })
     }
 
     /// Connects for reading only, as an audit does: no lock, no migration, every transaction
@@ -213,7 +218,7 @@ impl PostgresStore {
     pub fn open_read_only(url: &str) -> Result<PostgresStore, StoreError> {
         let config = config(url)?;
         let mut client = connect(&config)?;
-        let (described, _) = describe(&mut client, &config)?;
+        let (described, schema) = describe(&mut client, &config)?;
         client.batch_execute("SET default_transaction_read_only = on")?;
         let latest = MIGRATIONS.last().map_or(0, |m| m.0);
         match schema_version(&mut client)? {
@@ -228,8 +233,10 @@ impl PostgresStore {
             side: Mutex::new(side),
             config,
             described,
+            schema,
             shape: Shape::default(),
             verified: false,
+            locked: false,
             upgrades: Vec::new(),
         })
     }
@@ -293,7 +300,7 @@ impl PostgresStore {
                 hash.push(&link.hash.0[..]);
             }
         }
-        let mut tx = self.client.transaction()?;
+        let tx = &mut self.client;
         if !position.is_empty() {
             tx.execute(
                 "INSERT INTO events (position, stream, seq, kind, at, body, keys, key_hash, hash) \
@@ -310,16 +317,80 @@ impl PostgresStore {
                 &[&k_id, &k_scope, &k_key, &k_fp, &k_status, &k_body, &k_position, &k_hash],
             )?;
         }
-        set_meta(&mut tx, "head", &head_text(head))?;
-        // Dropping `tx` on an error path above rolls the transaction back.
-        tx.commit()?;
+        set_meta(tx, "head", &head_text(head))?;
+        tx.execute("SELECT pg_notify($1, $2)", &[&channel(&self.schema), &head.position.to_string()])?;
+        tx.batch_execute("COMMIT")?;
+        self.locked = false;
         Ok(())
     }
+
+    /// Begins a transaction holding the log's write lock (reconnecting first if the session was
+    /// ended, e.g. by the lease).
+    fn lock(&mut self) -> Result<(), StoreError> {
+        if self.locked {
+            return Ok(());
+        }
+        if self.client.is_closed() {
+            self.client = connect(&self.config)?;
+            set_lease(&mut self.client)?;
+        }
+        self.client.batch_execute("BEGIN")?;
+        self.locked = true;
+        if let Err(e) = self.client.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", &[&LOCK_CLASS, &self.schema]) {
+            self.abandon();
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Ends the writer's transaction without committing (after a failure, or with nothing to
+    /// append).
+    fn abandon(&mut self) {
+        if self.locked {
+            self.locked = false;
+            if !self.client.is_closed() {
+                let _ = self.client.batch_execute("ROLLBACK");
+            }
+        }
+    }
+
+    /// The notification channel of this schema's log: `LISTEN` on it to hear of every append
+    /// (its payload is the new head's position).
+    pub fn channel(&self) -> String {
+        channel(&self.schema)
+    }
+
+    /// The connection settings (for a listener of [`PostgresStore::channel`]).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}
+
+/// The notification channel of a schema.
+fn channel(schema: &str) -> String {
+    format!("yichuang_{schema}")
+}
+
+/// Sets the lease on a writer's session, unless its URL set one.
+fn set_lease(client: &mut Client) -> Result<(), StoreError> {
+    let current: String = client.query_one("SHOW idle_in_transaction_session_timeout", &[])?.get(0);
+    if current == "0" {
+        client.batch_execute(&format!("SET idle_in_transaction_session_timeout = {}", LEASE.as_millis()))?;
+    }
+    Ok(())
 }
 
 /// Applies the migrations the schema lacks, each in its own transaction with its row in
 /// `schema_version`; returns a note per migration applied.
 fn migrate(client: &mut Client) -> Result<Vec<String>, StoreError> {
+    // Instances starting together: one migrates, the others wait and then find nothing to do.
+    client.execute("SELECT pg_advisory_lock($1, hashtext(current_schema()))", &[&MIGRATION_LOCK])?;
+    let result = migrate_locked(client);
+    client.execute("SELECT pg_advisory_unlock($1, hashtext(current_schema()))", &[&MIGRATION_LOCK])?;
+    result
+}
+
+fn migrate_locked(client: &mut Client) -> Result<Vec<String>, StoreError> {
     client.batch_execute(
         "CREATE TABLE IF NOT EXISTS schema_version (
              version INTEGER PRIMARY KEY,
@@ -343,7 +414,7 @@ fn migrate(client: &mut Client) -> Result<Vec<String>, StoreError> {
     Ok(notes)
 }
 
-fn set_meta(tx: &mut Transaction<'_>, key: &str, value: &str) -> Result<(), StoreError> {
+fn set_meta(tx: &mut impl GenericClient, key: &str, value: &str) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         &[&key, &value],
@@ -422,17 +493,20 @@ fn log_hash_at(client: &mut Client, position: u64) -> Result<Option<Digest>, Sto
 
 /// The events, read and checked in one snapshot with the recorded head.
 fn verify_events(
-    tx: &mut Transaction<'_>,
+    tx: &mut impl GenericClient,
     shape: &mut Shape,
     changes: &mut Vec<crate::KeyChange>,
     visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
-) -> Result<(), IntegrityError> {
+) -> Result<u64, IntegrityError> {
+    let after = i64::try_from(shape.head).unwrap_or(i64::MAX);
     let mut rows = tx
         .query_raw(
-            "SELECT position, stream, seq, kind, at, body, keys, key_hash, hash FROM events ORDER BY position",
-            std::iter::empty::<i32>(),
+            "SELECT position, stream, seq, kind, at, body, keys, key_hash, hash FROM events WHERE position > $1 \
+             ORDER BY position",
+            [after],
         )
         .map_err(StoreError::from)?;
+    let mut read = 0;
     while let Some(row) = rows.next().map_err(StoreError::from)? {
         let position: i64 = row.get(0);
         let position = u64::try_from(position)
@@ -468,8 +542,9 @@ fn verify_events(
         let stored = StoredEvent { position, event };
         shape.verify_next(&stored, &link, changes)?;
         visit(&stored).map_err(|why| IntegrityError::Refused { position, why })?;
+        read += 1;
     }
-    Ok(())
+    Ok(read)
 }
 
 impl PostgresStore {
@@ -560,9 +635,58 @@ impl PostgresStore {
     }
 }
 
-impl EventStore for PostgresStore {
-    fn append(&mut self, commits: &[Commit]) -> Result<u64, AppendError> {
-        assert!(self.verified, "verify the log before appending: it reads the head, stream versions and keys");
+impl PostgresStore {
+    /// The head the last append recorded (events and idempotency records), read on the writer's
+    /// connection (inside its transaction when it holds the lock).
+    fn recorded_head(&mut self) -> Result<Option<ChainHead>, IntegrityError> {
+        let text: Option<String> = self
+            .client
+            .query_opt("SELECT value FROM meta WHERE key = 'head'", &[])
+            .map_err(StoreError::from)?
+            .map(|r| r.get(0));
+        text.as_deref().map(parse_head).transpose()
+    }
+
+    /// Reads and checks the other writers' events after this writer's head, then takes the key
+    /// chain's head from the recorded head when it is at the same position (records of commands
+    /// that appended no event are chained after the last event).
+    fn catch_up_here(&mut self, visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>) -> Result<u64, IntegrityError> {
+        let mut changes = Vec::new();
+        let read = verify_events(&mut self.client, &mut self.shape, &mut changes, visit)?;
+        if let Some(recorded) = self.recorded_head()? {
+            if recorded.position < self.shape.head {
+                return Err(IntegrityError::Truncated { head: recorded.position, recorded: self.shape.head });
+            }
+            if recorded.position == self.shape.head && recorded.hash == self.shape.chain.hash {
+                if recorded.keys < self.shape.chain.keys {
+                    return Err(IntegrityError::KeyChain {
+                        number: self.shape.chain.keys,
+                        position: recorded.position,
+                        why: format!("the recorded head counts {} idempotency records, fewer than this writer chained", recorded.keys),
+                    });
+                }
+                self.shape.chain.keys = recorded.keys;
+                self.shape.chain.key_hash = recorded.key_hash;
+            }
+        }
+        Ok(read)
+    }
+
+    /// The append, inside the transaction that holds the write lock: refused unless the log is
+    /// still where this writer last saw it (events and idempotency records).
+    fn append_locked(&mut self, commits: &[Commit]) -> Result<u64, AppendError> {
+        let recorded = self.recorded_head().map_err(|e| match e {
+            IntegrityError::Store(e) => AppendError::Store(e),
+            other => AppendError::Store(StoreError::Format { found: other.to_string(), expected: "a readable head" }),
+        })?;
+        let recorded = recorded.unwrap_or_default();
+        let first = commits.iter().flat_map(|c| c.events.first()).map(|e| e.position).next();
+        if recorded.position != self.shape.head || recorded.keys != self.shape.chain.keys {
+            return Err(AppendError::HeadMoved {
+                head: recorded.position,
+                first: first.unwrap_or(self.shape.head + 1),
+            });
+        }
         let planned = {
             let client = &mut self.client;
             let mut known = |scope: &str, key: &str| {
@@ -573,12 +697,60 @@ impl EventStore for PostgresStore {
             self.shape.check(commits, &mut known)?
         };
         if planned.head == self.shape.head && planned.keys.is_empty() {
+            self.abandon();
             return Ok(planned.head);
         }
         self.write(commits, &planned.events, &planned.keys, &planned.chain).map_err(AppendError::Store)?;
         let head = planned.head;
         self.shape.commit(planned);
         Ok(head)
+    }
+}
+
+impl EventStore for PostgresStore {
+    fn append(&mut self, commits: &[Commit]) -> Result<u64, AppendError> {
+        assert!(self.verified, "verify the log before appending: it reads the head, stream versions and keys");
+        if commits.iter().all(|c| c.events.is_empty() && c.idempotency.is_none()) {
+            self.abandon();
+            return Ok(self.shape.head);
+        }
+        self.lock()?;
+        let result = self.append_locked(commits);
+        if result.is_err() {
+            self.abandon();
+        }
+        result
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn catch_up(
+        &mut self,
+        lock: bool,
+        visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
+    ) -> Result<u64, IntegrityError> {
+        assert!(self.verified, "verify the log before following it");
+        if lock {
+            self.lock()?;
+        } else if self.client.is_closed() {
+            self.client = connect(&self.config)?;
+            set_lease(&mut self.client)?;
+        }
+        let result = self.catch_up_here(visit);
+        if result.is_err() {
+            self.abandon();
+        }
+        result
+    }
+
+    fn release(&mut self) -> Result<(), StoreError> {
+        if self.locked {
+            self.locked = false;
+            self.client.batch_execute("ROLLBACK")?;
+        }
+        Ok(())
     }
 
     fn idempotency(&self, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
@@ -593,7 +765,10 @@ impl EventStore for PostgresStore {
     }
 
     fn forget_keys_before(&mut self, position: u64) -> Result<u64, StoreError> {
+        // Under the write lock: another writer's retention, or its append, does not interleave.
+        self.release()?;
         let mut tx = self.client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", &[&LOCK_CLASS, &self.schema])?;
         let rows = tx.query("DELETE FROM idempotency WHERE position < $1 RETURNING id", &[&sql_i64(position)])?;
         let Some(last) = rows.iter().map(|r| r.get::<_, i64>(0)).max() else { return Ok(0) };
         let previous: Option<String> =
@@ -608,6 +783,7 @@ impl EventStore for PostgresStore {
         &mut self,
         visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
     ) -> Result<LogSummary, IntegrityError> {
+        self.release()?;
         let (shape, head, records) = self.verify_all(visit)?;
         let summary = LogSummary {
             events: shape.head,
@@ -626,6 +802,7 @@ impl EventStore for PostgresStore {
     }
 
     fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.release()?;
         let mut tx = self.client.transaction()?;
         set_meta(&mut tx, key, value)?;
         tx.commit()?;

@@ -207,19 +207,107 @@ fn postgres_store_keeps_the_contract_and_survives_reopening() {
     assert!(audit.set_meta("definition", "x").is_err(), "read-only");
 }
 
-/// One database, one writer: a second writer of the same schema is refused, naming the holder;
-/// another schema is another database.
+/// Several writers on one schema (instances of the service on one database): a writer appends
+/// only at the log's head as it last saw it, so one that did not catch up is refused and writes
+/// nothing; catching up under the write lock hands it the others' events in order; an append
+/// waiting for the lock lands after the holder's, or is refused; the result is one hash chain,
+/// the same as one writer making the same appends.
 #[test]
-fn postgres_allows_one_writer_per_schema() {
-    let Some(schema) = ScratchSchema::new("lock") else { return };
-    let Some(other) = ScratchSchema::new("lockother") else { return };
-    let first = PostgresStore::open(schema.url()).unwrap();
-    let refused = PostgresStore::open(schema.url()).unwrap_err().to_string();
-    assert!(refused.contains("is held for writing by `yichuang pid"), "{refused}");
-    assert!(refused.contains(&format!("pid {}", std::process::id())), "{refused}");
-    let _elsewhere = PostgresStore::open(other.url()).unwrap();
-    drop(first);
-    PostgresStore::open(schema.url()).expect("the lock goes with its session");
+fn postgres_writers_share_a_schema() {
+    let Some(schema) = ScratchSchema::new("writers") else { return };
+    let mut a = PostgresStore::open(schema.url()).unwrap();
+    let mut b = PostgresStore::open(schema.url()).unwrap();
+    a.verify(&mut no_visit).unwrap();
+    b.verify(&mut no_visit).unwrap();
+    assert!(a.shared() && !MemoryStore::new().shared());
+    let mut model = MemoryStore::new();
+    model.verify(&mut no_visit).unwrap();
+    let c1 = Commit { events: vec![event(case(1), 1, 1), event(case(1), 2, 2)], idempotency: Some(key("a", "k1", 2)) };
+    assert_eq!(a.append(std::slice::from_ref(&c1)).unwrap(), 2);
+    model.append(&[c1]).unwrap();
+
+    // B decided on an empty log: refused, nothing written.
+    let stale = b.append(&[Commit { events: vec![event(case(1), 1, 1)], idempotency: None }]).unwrap_err();
+    assert!(matches!(stale, AppendError::HeadMoved { head: 2, first: 1 }), "{stale}");
+    // B catches up under the lock and sees A's events in order.
+    let mut seen = Vec::new();
+    let read = b.catch_up(true, &mut |e| {
+        seen.push((e.position, e.event.record().stream, e.event.record().seq));
+        Ok(())
+    });
+    assert_eq!(read.unwrap(), 2);
+    assert_eq!(seen, [(1, case(1), 1), (2, case(1), 2)]);
+    // While B holds the lock, A's append (decided without B's next event) waits for it, and is
+    // then refused because B appended first.
+    let waiting = std::thread::spawn(move || {
+        let r = a.append(&[Commit { events: vec![event(case(2), 1, 3)], idempotency: None }]);
+        (a, r.map_err(|e| e.to_string()))
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!waiting.is_finished(), "the other writer waits for the lock");
+    let c2 = Commit { events: vec![event(case(1), 3, 3)], idempotency: Some(key("b", "k2", 3)) };
+    assert_eq!(b.append(std::slice::from_ref(&c2)).unwrap(), 3);
+    model.append(&[c2]).unwrap();
+    let (mut a, refused) = waiting.join().unwrap();
+    let refused = refused.unwrap_err();
+    assert!(refused.contains("the log's head is 3"), "{refused}");
+    // A catches up without the lock (as a reader does), then with it, and appends.
+    assert_eq!(a.catch_up(false, &mut no_visit).unwrap(), 1);
+    assert_eq!(a.catch_up(true, &mut no_visit).unwrap(), 0);
+    let c3 = Commit { events: vec![event(case(2), 1, 4)], idempotency: Some(key("a", "k3", 4)) };
+    assert_eq!(a.append(std::slice::from_ref(&c3)).unwrap(), 4);
+    model.append(&[c3]).unwrap();
+    // A key without events (a command that appended nothing) moves the key chain only: B must
+    // catch up for it too.
+    assert_eq!(b.catch_up(true, &mut no_visit).unwrap(), 1);
+    let c4 = Commit { events: vec![], idempotency: Some(key("b", "k4", 4)) };
+    b.append(std::slice::from_ref(&c4)).unwrap();
+    model.append(&[c4]).unwrap();
+    let stale = a.append(&[Commit { events: vec![event(case(2), 2, 5)], idempotency: None }]).unwrap_err();
+    assert!(matches!(stale, AppendError::HeadMoved { head: 4, .. }), "{stale}");
+    assert_eq!(a.catch_up(true, &mut no_visit).unwrap(), 0);
+    let c5 = Commit { events: vec![event(case(2), 2, 5)], idempotency: None };
+    a.append(std::slice::from_ref(&c5)).unwrap();
+    model.append(&[c5]).unwrap();
+    // Releasing the lock without appending lets the other writer on.
+    b.catch_up(true, &mut no_visit).unwrap();
+    b.release().unwrap();
+    assert_eq!(a.catch_up(true, &mut no_visit).unwrap(), 0);
+    a.release().unwrap();
+
+    let mut fresh = PostgresStore::open(schema.url()).unwrap();
+    let summary = fresh.verify(&mut no_visit).unwrap();
+    assert_eq!((summary.events, summary.idempotency_records), (5, 4));
+    assert_eq!(summary.head, model.verify(&mut no_visit).unwrap().head, "one chain, as one writer makes it");
+}
+
+/// The lease: a writer that holds the write lock and then says nothing (stopped, partitioned)
+/// loses its session after `idle_in_transaction_session_timeout`; the others go on, and what it
+/// decided under the lock is never appended. It reconnects and catches up afterwards.
+#[test]
+fn postgres_a_silent_lock_holder_loses_the_lock_and_appends_nothing() {
+    let Some(schema) = ScratchSchema::new("lease") else { return };
+    let leased = format!("{}%20-cidle_in_transaction_session_timeout%3D700", schema.url());
+    let mut a = PostgresStore::open(&leased).unwrap();
+    let mut b = PostgresStore::open(schema.url()).unwrap();
+    a.verify(&mut no_visit).unwrap();
+    b.verify(&mut no_visit).unwrap();
+    a.catch_up(true, &mut no_visit).unwrap();
+    // A decides, then goes silent past its lease. B waits for the lock, then gets it.
+    let started = std::time::Instant::now();
+    b.catch_up(true, &mut no_visit).unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(500), "B waited for A's lease to end");
+    assert_eq!(b.append(&[Commit { events: vec![event(case(1), 1, 1)], idempotency: None }]).unwrap(), 1);
+    // A wakes up and appends what it decided on the empty log: refused, not written.
+    let stale = a.append(&[Commit { events: vec![event(case(1), 1, 1)], idempotency: Some(key("a", "k", 1)) }]);
+    assert!(stale.is_err(), "the stale append was refused");
+    assert_eq!(b.head().unwrap(), 1);
+    assert_eq!(b.idempotency("a", "k").unwrap(), None);
+    // A's next round reconnects and catches up.
+    assert_eq!(a.catch_up(true, &mut no_visit).unwrap(), 1);
+    assert_eq!(a.append(&[Commit { events: vec![event(case(1), 2, 2)], idempotency: None }]).unwrap(), 2);
+    let mut fresh = PostgresStore::open(schema.url()).unwrap();
+    assert_eq!(fresh.verify(&mut no_visit).unwrap().events, 2);
 }
 
 #[test]

@@ -835,6 +835,17 @@ impl Engine {
         }
     }
 
+    /// Folds one recorded event written by another engine (another instance of the service on
+    /// the same log) and reschedules its stream's timer, so that a timer the other engine fired
+    /// is not fired again here. [`Engine::apply`] leaves the timers to one
+    /// [`Engine::rebuild_timers`] at the end of a replay; this is the one-event form for an
+    /// engine that is already serving.
+    pub fn follow(&mut self, position: usize, rec: &Recorded) -> Result<(), ReplayError> {
+        self.apply(position, rec)?;
+        self.reschedule(rec.stream);
+        Ok(())
+    }
+
     /// Folds one recorded event (replay, or following another engine's stream). Timers are not
     /// rescheduled here; [`Engine::replay`] does it once at the end.
     pub fn apply(&mut self, position: usize, rec: &Recorded) -> Result<(), ReplayError> {
