@@ -67,6 +67,13 @@ pub async fn render(app: &App) -> String {
     m.commit_seconds.render(&mut out, "yichuang_group_commit_duration_seconds", "");
     sample(&mut out, "yichuang_events_appended_total", "counter", "Events appended to the log.", get(&m.events));
     sample(&mut out, "yichuang_timer_events_total", "counter", "Events recorded by timers.", get(&m.timer_events));
+    sample(
+        &mut out,
+        "yichuang_events_followed_total",
+        "counter",
+        "Events appended by other instances of the service on the same database and folded here.",
+        get(&m.events_followed),
+    );
     let depth = inner.writer.max_capacity() - inner.writer.capacity();
     sample(&mut out, "yichuang_writer_queue_depth", "gauge", "Requests waiting for the writer.", depth);
     sample(

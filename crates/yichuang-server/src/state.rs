@@ -244,6 +244,8 @@ pub struct Metrics {
     pub events: AtomicU64,
     /// Events recorded by timers.
     pub timer_events: AtomicU64,
+    /// Events appended by other instances of the service and folded here.
+    pub events_followed: AtomicU64,
     /// Commands per batch.
     pub batch_commands: Histogram,
     /// Time to append and fsync one batch.
@@ -263,6 +265,7 @@ impl Default for Metrics {
             commit_failures: AtomicU64::new(0),
             events: AtomicU64::new(0),
             timer_events: AtomicU64::new(0),
+            events_followed: AtomicU64::new(0),
             batch_commands: Histogram::new(SIZES),
             commit_seconds: Histogram::new(SECONDS),
             requests: Mutex::default(),

@@ -336,7 +336,9 @@ impl PostgresStore {
         }
         self.client.batch_execute("BEGIN")?;
         self.locked = true;
-        if let Err(e) = self.client.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", &[&LOCK_CLASS, &self.schema]) {
+        if let Err(e) =
+            self.client.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", &[&LOCK_CLASS, &self.schema])
+        {
             self.abandon();
             return Err(e.into());
         }
@@ -412,6 +414,18 @@ fn migrate_locked(client: &mut Client) -> Result<Vec<String>, StoreError> {
         notes.push(format!("applied PostgreSQL schema migration {version}: {description}"));
     }
     Ok(notes)
+}
+
+/// Deletes the idempotency records of commands that ended before `position` and notes the last
+/// number deleted, in the caller's transaction.
+fn forget_keys(tx: &mut impl GenericClient, position: u64) -> Result<u64, StoreError> {
+    let rows = tx.query("DELETE FROM idempotency WHERE position < $1 RETURNING id", &[&sql_i64(position)])?;
+    let Some(last) = rows.iter().map(|r| r.get::<_, i64>(0)).max() else { return Ok(0) };
+    let previous: Option<String> =
+        tx.query_opt("SELECT value FROM meta WHERE key = 'keys_forgotten'", &[])?.map(|r| r.get(0));
+    let last = previous.and_then(|p| p.parse::<i64>().ok()).map_or(last, |p| p.max(last));
+    set_meta(tx, "keys_forgotten", &last.to_string())?;
+    Ok(rows.len() as u64)
 }
 
 fn set_meta(tx: &mut impl GenericClient, key: &str, value: &str) -> Result<(), StoreError> {
@@ -650,7 +664,10 @@ impl PostgresStore {
     /// Reads and checks the other writers' events after this writer's head, then takes the key
     /// chain's head from the recorded head when it is at the same position (records of commands
     /// that appended no event are chained after the last event).
-    fn catch_up_here(&mut self, visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>) -> Result<u64, IntegrityError> {
+    fn catch_up_here(
+        &mut self,
+        visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
+    ) -> Result<u64, IntegrityError> {
         let mut changes = Vec::new();
         let read = verify_events(&mut self.client, &mut self.shape, &mut changes, visit)?;
         if let Some(recorded) = self.recorded_head()? {
@@ -662,7 +679,10 @@ impl PostgresStore {
                     return Err(IntegrityError::KeyChain {
                         number: self.shape.chain.keys,
                         position: recorded.position,
-                        why: format!("the recorded head counts {} idempotency records, fewer than this writer chained", recorded.keys),
+                        why: format!(
+                            "the recorded head counts {} idempotency records, fewer than this writer chained",
+                            recorded.keys
+                        ),
                     });
                 }
                 self.shape.chain.keys = recorded.keys;
@@ -747,8 +767,9 @@ impl EventStore for PostgresStore {
 
     fn release(&mut self) -> Result<(), StoreError> {
         if self.locked {
+            // COMMIT, not ROLLBACK: the transaction may hold the retention's deletions.
             self.locked = false;
-            self.client.batch_execute("ROLLBACK")?;
+            self.client.batch_execute("COMMIT")?;
         }
         Ok(())
     }
@@ -765,24 +786,35 @@ impl EventStore for PostgresStore {
     }
 
     fn forget_keys_before(&mut self, position: u64) -> Result<u64, StoreError> {
-        // Under the write lock: another writer's retention, or its append, does not interleave.
-        self.release()?;
-        let mut tx = self.client.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", &[&LOCK_CLASS, &self.schema])?;
-        let rows = tx.query("DELETE FROM idempotency WHERE position < $1 RETURNING id", &[&sql_i64(position)])?;
-        let Some(last) = rows.iter().map(|r| r.get::<_, i64>(0)).max() else { return Ok(0) };
-        let previous: Option<String> =
-            tx.query_opt("SELECT value FROM meta WHERE key = 'keys_forgotten'", &[])?.map(|r| r.get(0));
-        let last = previous.and_then(|p| p.parse::<i64>().ok()).map_or(last, |p| p.max(last));
-        set_meta(&mut tx, "keys_forgotten", &last.to_string())?;
-        tx.commit()?;
-        Ok(rows.len() as u64)
+        // Under the write lock, so that another writer's retention or append does not
+        // interleave: inside the writer's open transaction if it holds the lock (committed with
+        // its append or release), else in a transaction of its own.
+        let own = !self.locked;
+        self.lock()?;
+        let result = forget_keys(&mut self.client, position);
+        match result {
+            Err(e) => {
+                self.abandon();
+                Err(e)
+            }
+            Ok(n) if own => {
+                self.release()?;
+                Ok(n)
+            }
+            Ok(n) => Ok(n),
+        }
     }
 
     fn verify(
         &mut self,
         visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
     ) -> Result<LogSummary, IntegrityError> {
+        if self.client.is_closed() {
+            // After a lost session (the lease ended it): a writer rebuilds from a new one.
+            self.locked = false;
+            self.client = connect(&self.config)?;
+            set_lease(&mut self.client)?;
+        }
         self.release()?;
         let (shape, head, records) = self.verify_all(visit)?;
         let summary = LogSummary {

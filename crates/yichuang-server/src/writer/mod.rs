@@ -400,11 +400,26 @@ impl Writer {
     }
 
     fn process(&mut self, batch: Vec<Request>) {
+        // Several instances on one log: first read what the others committed (without the lock,
+        // so that reads see every acknowledged command of any instance); then, if this batch
+        // may append (commands, the clock, due timers), take the write lock and read again, so
+        // that every decision below is made on the latest state of the whole log.
+        let mut blocked: Option<String> = None;
+        if self.store.shared() && self.failed.is_none() {
+            blocked = self.catch_up(false).err();
+            let writes = batch.iter().any(|r| matches!(r, Request::Command(_) | Request::SetClock { .. }));
+            let now = self.now();
+            self.forget_old_keys(now);
+            let due = self.engine.next_deadline().is_some_and(|t| t <= now);
+            if blocked.is_none() && (writes || due) {
+                blocked = self.catch_up(true).err();
+            }
+        }
         let mut now = self.now();
         let mut commits: Vec<Commit> = Vec::new();
         let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
         let mut keys: HashMap<(String, String), (u64, Reply)> = HashMap::new();
-        if self.failed.is_none() {
+        if self.failed.is_none() && blocked.is_none() {
             self.forget_old_keys(now);
             self.fire_timers(now, &mut commits);
         }
@@ -412,7 +427,7 @@ impl Writer {
             match request {
                 Request::Command(c) => {
                     let CommandRequest { actor, target, expected_version, idempotency, reply } = *c;
-                    let answer = match &self.failed {
+                    let answer = match self.failed.as_ref().or(blocked.as_ref()) {
                         Some(why) => Reply::error(&storage_failed(why)),
                         None => {
                             self.command(&actor, target, expected_version, idempotency, now, &mut commits, &mut keys)
@@ -421,7 +436,10 @@ impl Writer {
                     pending.push(Pending::Command(reply, answer));
                 }
                 Request::Query { actor, query, reply } => {
-                    let answer = self.read_side(now).answer(&actor, &query);
+                    let answer = match &blocked {
+                        Some(why) => Err(storage_failed(why)),
+                        None => self.read_side(now).answer(&actor, &query),
+                    };
                     pending.push(Pending::Answer(reply, answer));
                 }
                 Request::SetClock { actor, now: to, reply } => {
@@ -473,6 +491,50 @@ impl Writer {
         }
     }
 
+    /// Folds the events other instances appended since this one's head (see [`Writer::process`])
+    /// into the engine, rescheduling their streams' timers, and publishes them to the live
+    /// stream in log order. With `lock`, the store's write lock is held afterwards until the
+    /// batch's commit. An event the engine refuses stops the writer as a damaged log does at
+    /// start; a database error only fails this batch.
+    fn catch_up(&mut self, lock: bool) -> Result<(), String> {
+        let publish = self.shared.events.receiver_count() > 0;
+        let mut wire = Vec::new();
+        let mut followed = 0u64;
+        let (engine, days, latest) = (&mut self.engine, &mut self.days, &mut self.latest);
+        let result = self.store.catch_up(lock, &mut |e| {
+            let index = usize::try_from(e.position - 1).map_err(|_| "position out of range".to_owned())?;
+            engine.follow(index, e.event.record()).map_err(|why| why.to_string())?;
+            note_day(days, latest, e.event.record().at, e.position);
+            followed += 1;
+            if publish {
+                wire.push(WireEvent::of(e));
+            }
+            Ok(())
+        });
+        if followed > 0 {
+            self.next += followed;
+            self.floor = self.floor.max(self.latest);
+            self.shared.head.store(self.next - 1, Ordering::Release);
+            self.shared.metrics.events_followed.fetch_add(followed, Ordering::Relaxed);
+            if !wire.is_empty() {
+                let _ = self.shared.events.send(Arc::from(wire));
+            }
+        }
+        match result {
+            Ok(_) => Ok(()),
+            Err(IntegrityError::Store(e)) => {
+                tracing::error!(error = %e, "the events of other instances could not be read; this batch is answered 503");
+                Err(format!("the log could not be read: {e}"))
+            }
+            Err(e) => {
+                let failure = format!("the log written by other instances is refused: {e}");
+                tracing::error!(%failure, "every command is refused until the service is restarted");
+                self.failed = Some(failure.clone());
+                Err(failure)
+            }
+        }
+    }
+
     fn fire_timers(&mut self, now: Instant, commits: &mut Vec<Commit>) {
         let mut fired = Vec::new();
         self.engine.advance_into(now, &mut fired);
@@ -512,6 +574,11 @@ impl Writer {
     /// Appends the batch; on success publishes it; on failure rebuilds the engine from the log.
     fn commit(&mut self, commits: Vec<Commit>) -> Result<(), String> {
         if commits.is_empty() {
+            // Nothing to append: let the other instances on (and commit the retention's
+            // deletions made under the lock).
+            if let Err(e) = self.store.release() {
+                tracing::warn!(error = %e, "the write lock could not be released cleanly; its session ends it");
+            }
             return Ok(());
         }
         let started = std::time::Instant::now();
