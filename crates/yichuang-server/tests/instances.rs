@@ -167,7 +167,7 @@ fn three_instances_thirty_two_writers_on_the_same_cases() {
         for w in 0..32 {
             let (cases, raced) = (&cases, &raced);
             scope.spawn(move || {
-                let mut spread = Spread(0x9E37_79B9_7F4A_7C15 ^ (w as u64 + 1) * 0x2545_F491);
+                let mut spread = Spread(0x9E37_79B9_7F4A_7C15 ^ ((w as u64 + 1) * 0x2545_F491));
                 let mut done = BTreeSet::new();
                 while done.len() < cases.len() {
                     assert!(Instant::now() < deadline, "the cases were not decided in time");
