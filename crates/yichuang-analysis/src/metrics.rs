@@ -158,3 +158,86 @@ impl Metrics {
         }
     }
 }
+
+/// The five figures the supervision board (效能监察) shows for one period of days, today or
+/// this month, beside the plan's targets.
+///
+/// Each counts what *happened* in the period, `from` to `to` inclusive, by the hall's dates:
+/// ratings given then, bad-rating tickets opened then, cases delivered then. Like [`Metrics`],
+/// a rating whose appeal was upheld counts nowhere.
+///
+/// ```
+/// # use yichuang_analysis::metrics::PeriodKpis;
+/// # use yichuang_core::{definition::Definition, engine::Engine, time::Date};
+/// # let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/definitions/minimal.ron")).unwrap();
+/// # let def = std::sync::Arc::new(Definition::from_ron(&text, "minimal.ron").unwrap());
+/// let engine = Engine::new(def);
+/// let day: Date = "2026-03-10".parse().unwrap();
+/// let today = PeriodKpis::measure(&engine, day, day);
+/// assert_eq!(today.good_rate.percent(), None, "no rating yet: nothing to measure");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeriodKpis {
+    /// First day counted.
+    pub from: Date,
+    /// Last day counted.
+    pub to: Date,
+    /// 好评率: ratings of 3–5 stars among the ratings given in the period.
+    pub good_rate: Ratio,
+    /// 差评整改率: of the bad-rating tickets opened in the period (appeals upheld excluded),
+    /// those closed by now.
+    pub bad_rating_rectification: Ratio,
+    /// 按时办结率: of the cases delivered in the period, those whose case clock never went
+    /// overdue.
+    pub on_time: Ratio,
+    /// 最多跑一次: of the cases delivered in the period, those with at most one trip.
+    pub at_most_one_trip: Ratio,
+    /// 一次办结率: of the cases delivered in the period, those accepted without a correction
+    /// notice (补正告知): the applicant's first submission was complete.
+    pub first_time: Ratio,
+}
+
+impl PeriodKpis {
+    /// Measures the period `from`–`to` (inclusive) on the engine's current state.
+    pub fn measure(engine: &Engine, from: Date, to: Date) -> PeriodKpis {
+        let within = |d: Date| from <= d && d <= to;
+        let excluded: Vec<_> = engine
+            .tickets()
+            .iter()
+            .filter(|t| t.excluded())
+            .filter_map(|t| match t.source() {
+                TicketSource::BadRating { case, .. } => Some(*case),
+                _ => None,
+            })
+            .collect();
+        let ratings: Vec<_> = engine
+            .cases()
+            .filter(|c| !excluded.contains(&c.id()))
+            .filter_map(|c| c.rating())
+            .filter(|r| within(r.at.date()))
+            .collect();
+        let bad_tickets: Vec<_> = engine
+            .tickets()
+            .iter()
+            .filter(|t| matches!(t.source(), TicketSource::BadRating { .. }) && !t.excluded())
+            .filter(|t| within(t.opened_at().date()))
+            .collect();
+        let delivered: Vec<_> =
+            engine.cases().filter(|c| c.delivered().is_some_and(|(at, _)| within(at.date()))).collect();
+        let share = |keep: &dyn Fn(&&yichuang_core::machine::case::Case) -> bool| {
+            Ratio::new(delivered.iter().filter(|c| keep(c)).count(), delivered.len())
+        };
+        PeriodKpis {
+            from,
+            to,
+            good_rate: Ratio::new(ratings.iter().filter(|r| r.stars >= 3).count(), ratings.len()),
+            bad_rating_rectification: Ratio::new(
+                bad_tickets.iter().filter(|t| t.state() == TicketState::Closed).count(),
+                bad_tickets.len(),
+            ),
+            on_time: share(&|c| c.sla().is_none_or(|s| s.level != yichuang_core::machine::sla::SlaLevel::Overdue)),
+            at_most_one_trip: share(&|c| c.trips() <= 1),
+            first_time: share(&|c| c.correction().is_empty()),
+        }
+    }
+}

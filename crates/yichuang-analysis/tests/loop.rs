@@ -151,3 +151,52 @@ fn plan_tasks_are_tracked_as_tickets_and_the_four_lists_evaluate_targets() {
     let after = FourLists::build(&engine, t("2027-01-01T00:00"));
     assert!(after.tasks.iter().any(|t| t.status == "overdue"), "past the deadlines, open plan tasks are overdue");
 }
+
+/// The board's period figures count what happened in the period only: two restaurant cases,
+/// one delivered and rated 5 on the first day, one corrected, delivered late and rated 1 a day
+/// later. Each day sees its own case; the two days together see both.
+#[test]
+fn period_figures_count_what_happened_in_the_period() {
+    use yichuang_analysis::metrics::PeriodKpis;
+    let mut h = Hall::new();
+    let (intake, delivery, applicant) = (h.intake.clone(), h.delivery.clone(), h.applicant.clone());
+    let first = h.restaurant_approved();
+    // An electronic certificate: the intake was the only trip.
+    h.ok(first, &delivery, Command::Deliver { method: DeliveryMethod::Electronic });
+    h.ok(first, &applicant, Command::Rate { stars: 5 });
+    let day_one = h.now.date();
+
+    h.now = t("2026-03-03T09:30");
+    let second = h.submit("restaurant", &["licence-form"], &[]);
+    h.ok(second, &intake, Command::RequestCorrection);
+    h.ok(second, &intake, Command::Resubmit { materials: ids(&ALL_RESTAURANT[1..]) });
+    h.ok(second, &intake, Command::Accept);
+    for (item, dept) in [("licence", "market"), ("food", "market"), ("fire-check", "fire"), ("sign", "urban")] {
+        h.approve(second, item, dept);
+    }
+    h.ok(second, &delivery, Command::Deliver { method: DeliveryMethod::Window });
+    h.ok(second, &applicant, Command::Rate { stars: 1 });
+    let day_two = h.now.date();
+
+    let one = PeriodKpis::measure(&h.engine, day_one, day_one);
+    assert_eq!((one.good_rate.count, one.good_rate.of), (1, 1));
+    assert_eq!((one.first_time.count, one.first_time.of), (1, 1));
+    assert_eq!(one.bad_rating_rectification.of, 0, "no bad rating on the first day");
+    assert_eq!((one.at_most_one_trip.count, one.at_most_one_trip.of), (1, 1));
+
+    let two = PeriodKpis::measure(&h.engine, day_two, day_two);
+    assert_eq!((two.good_rate.count, two.good_rate.of), (0, 1));
+    assert_eq!((two.first_time.count, two.first_time.of), (0, 1), "corrected once: not a first-time completion");
+    assert_eq!((two.bad_rating_rectification.count, two.bad_rating_rectification.of), (0, 1), "its ticket is open");
+    assert_eq!(
+        (two.at_most_one_trip.count, two.at_most_one_trip.of),
+        (0, 1),
+        "the correction and the delivery took more trips"
+    );
+
+    let both = PeriodKpis::measure(&h.engine, day_one, day_two);
+    assert_eq!((both.good_rate.count, both.good_rate.of), (1, 2));
+    assert_eq!((both.on_time.count, both.on_time.of), (2, 2));
+    let none = PeriodKpis::measure(&h.engine, day_two.add_days(1), day_two.add_days(30));
+    assert_eq!((none.good_rate.of, none.on_time.of, none.first_time.of), (0, 0, 0));
+}

@@ -56,6 +56,8 @@ pub struct AppInner {
     pub body_timeout: Duration,
     /// How the service was started, for `/metrics` (build info, database size).
     pub about: About,
+    /// The web pages' sign-in sessions.
+    pub web: crate::web::Web,
 }
 
 /// How the service was started (for `/metrics` and the logs).
@@ -100,13 +102,30 @@ impl App {
         }
     }
 
-    async fn send(&self, request: Request) -> Result<(), ApiError> {
+    pub(crate) async fn send(&self, request: Request) -> Result<(), ApiError> {
         self.0.writer.send(request).await.map_err(|_| writer_gone())
     }
 
     pub(crate) async fn ask(&self, actor: Actor, query: WriterQuery) -> Result<String, ApiError> {
         let (tx, rx) = oneshot::channel();
         self.send(Request::Query { actor, query, reply: tx }).await?;
+        rx.await.map_err(|_| writer_gone())?
+    }
+
+    /// A view computed by `f` on the writer's thread from the engine as of the next batch, and
+    /// answered after that batch's commit (the web pages read through it).
+    pub(crate) async fn view<T: Send + 'static>(
+        &self,
+        f: impl for<'a, 'b> FnOnce(&'b mut crate::query::ReadSide<'a>) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        let job = crate::writer::ReadJob(Box::new(move |read: &mut crate::query::ReadSide<'_>| {
+            let answer = f(read);
+            Box::new(move |committed: Result<(), ApiError>| {
+                let _ = tx.send(committed.and(answer));
+            })
+        }));
+        self.send(Request::Read(job)).await?;
         rx.await.map_err(|_| writer_gone())?
     }
 
@@ -538,6 +557,7 @@ pub fn routes() -> Vec<(&'static str, &'static [&'static str], MethodRouter<App>
         ("/v1/plan/tickets", &["POST"], post(post_plan_tickets)),
         ("/v1/reports/four-lists", &["GET"], get(get_four_lists)),
         ("/v1/kpis", &["GET"], get(get_kpis)),
+        ("/v1/board", &["GET"], get(crate::web::board::json)),
         ("/v1/events", &["GET"], get(get_events)),
         ("/v1/stream", &["GET"], get(crate::stream::get_stream)),
         ("/v1/clock", &["GET", "POST"], get(get_clock).post(post_clock)),
@@ -563,7 +583,11 @@ pub fn route_list() -> Vec<(String, String)> {
 /// The route as the router names it, as a `'static` string (for labels), if it is one.
 pub fn route_name(path: &str) -> Option<&'static str> {
     static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-    NAMES.get_or_init(|| routes().into_iter().map(|(p, _, _)| p).collect()).iter().copied().find(|p| *p == path)
+    NAMES
+        .get_or_init(|| routes().into_iter().chain(crate::web::routes()).map(|(p, _, _)| p).collect())
+        .iter()
+        .copied()
+        .find(|p| *p == path)
 }
 
 /// The router with its state, body limit, and the request middleware
@@ -571,7 +595,8 @@ pub fn route_name(path: &str) -> Option<&'static str> {
 pub fn router(app: App) -> Router {
     let body_limit_bytes = app.0.body_limit_bytes;
     let mut router = Router::new();
-    for (path, _, method_router) in routes() {
+    // The JSON API and the hall's web pages (`crate::web`), observed alike.
+    for (path, _, method_router) in routes().into_iter().chain(crate::web::routes()) {
         router = router.route(path, method_router);
     }
     router

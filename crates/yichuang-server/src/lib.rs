@@ -37,6 +37,7 @@ pub mod request;
 pub mod serve;
 pub mod state;
 pub mod stream;
+pub mod web;
 pub mod wire;
 pub mod writer;
 
@@ -199,6 +200,7 @@ impl Prepared {
             body_limit_bytes: config.body_limit_bytes,
             body_timeout: config.body_timeout,
             about,
+            web: web::Web::default(),
         });
         let (loaded_tx, loaded_rx) = oneshot::channel();
         let writer = start_writer(def, store, &config, Arc::clone(&shared), rx, loaded_tx)?;

@@ -21,6 +21,8 @@ pub struct WireEvent {
     pub position: u64,
     /// Event name (the SSE event type).
     pub name: &'static str,
+    /// The case or ticket it belongs to.
+    pub stream: yichuang_core::StreamId,
     /// `{"position":…,"v":1,"stream":…,…}`.
     pub json: Arc<str>,
 }
@@ -28,7 +30,8 @@ pub struct WireEvent {
 impl WireEvent {
     /// The wire form of a stored event.
     pub fn of(e: &StoredEvent) -> WireEvent {
-        WireEvent { position: e.position, name: e.event.record().event.name(), json: e.wire_json().into() }
+        let record = e.event.record();
+        WireEvent { position: e.position, name: record.event.name(), stream: record.stream, json: e.wire_json().into() }
     }
 }
 

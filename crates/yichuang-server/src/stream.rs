@@ -42,8 +42,13 @@ pub struct StreamParams {
     after: Option<String>,
 }
 
+/// What a follower sends for one committed event: the SSE event, or nothing (the event is
+/// skipped, and counted as seen).
+pub type View = Box<dyn FnMut(&WireEvent) -> Option<Event> + Send>;
+
 struct Follow {
     app: App,
+    view: View,
     last: u64,
     catching_up: bool,
     buffer: VecDeque<WireEvent>,
@@ -70,7 +75,7 @@ pub async fn get_stream(
     Caller(actor): Caller,
     Params(params): Params<StreamParams>,
     headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>> + use<>>, ApiError> {
     staff_only(&actor, "the event stream")?;
     let last_event_id = match headers.get("last-event-id") {
         None => None,
@@ -100,6 +105,21 @@ pub async fn get_stream(
             ),
         ));
     }
+    let view: View =
+        Box::new(|e: &WireEvent| Some(Event::default().id(e.position.to_string()).event(e.name).data(&*e.json)));
+    Ok(follow(&app, feed, resume, view))
+}
+
+/// The live feed from after `resume` (or from the head), each committed event passed through
+/// `view`; `feed` must have been subscribed before the head or `resume` was read, so that no
+/// event falls between the backlog and the feed.
+pub fn follow(
+    app: &App,
+    feed: broadcast::Receiver<Arc<[WireEvent]>>,
+    resume: Option<u64>,
+    view: View,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+    let inner = app.inner();
     let (last, catching_up) = match resume {
         Some(after) => (after, true),
         None => (inner.shared.head.load(Ordering::Acquire), false),
@@ -108,6 +128,7 @@ pub async fn get_stream(
     let (key, sent) = inner.shared.streams.open(last);
     let follow = Follow {
         app: app.clone(),
+        view,
         last,
         catching_up,
         buffer: VecDeque::new(),
@@ -120,7 +141,7 @@ pub async fn get_stream(
         let event = f.next().await?;
         Some((Ok(event), (f, open)))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 impl Follow {
@@ -139,7 +160,10 @@ impl Follow {
                 }
                 self.last = e.position;
                 self.sent.store(e.position, Ordering::Relaxed);
-                return Some(Event::default().id(e.position.to_string()).event(e.name).data(&*e.json));
+                match (self.view)(&e) {
+                    Some(event) => return Some(event),
+                    None => continue,
+                }
             }
             if self.catching_up {
                 let after = self.last;

@@ -130,8 +130,24 @@ pub enum Request {
         /// Where the answer goes.
         reply: oneshot::Sender<Result<String, ApiError>>,
     },
+    /// A read computed from the engine (the web pages' views, [`crate::web`]).
+    Read(ReadJob),
     /// Fire due timers (sent periodically).
     Tick,
+}
+
+/// A read computed on the writer's thread from the engine as of its batch; what it returns is
+/// run after the batch's commit with the commit's outcome, and sends the answer, so that no
+/// reader sees a state the log does not hold.
+pub struct ReadJob(pub Box<dyn for<'a, 'b> FnOnce(&'b mut ReadSide<'a>) -> Deliver + Send>);
+
+/// Sends a read's answer once its batch is committed (`Ok`), or the commit's failure.
+pub type Deliver = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
+
+impl std::fmt::Debug for ReadJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadJob")
+    }
 }
 
 /// The writer's handle: a bounded channel.
@@ -140,6 +156,7 @@ pub type WriterHandle = mpsc::Sender<Request>;
 enum Pending {
     Command(oneshot::Sender<Reply>, Reply),
     Answer(oneshot::Sender<Result<String, ApiError>>, Result<String, ApiError>),
+    Read(Deliver),
 }
 
 /// The writer's state.
@@ -452,6 +469,10 @@ impl Writer {
                     });
                     pending.push(Pending::Answer(reply, answer));
                 }
+                Request::Read(ReadJob(job)) => {
+                    let deliver = job(&mut self.read_side(now));
+                    pending.push(Pending::Read(deliver));
+                }
                 Request::Tick => {}
             }
         }
@@ -469,6 +490,7 @@ impl Writer {
                         Pending::Answer(tx, answer) => {
                             let _ = tx.send(answer);
                         }
+                        Pending::Read(deliver) => deliver(Ok(())),
                     }
                 }
             }
@@ -485,6 +507,7 @@ impl Writer {
                         Pending::Answer(tx, _) => {
                             let _ = tx.send(Err(e.clone()));
                         }
+                        Pending::Read(deliver) => deliver(Err(e.clone())),
                     }
                 }
             }
