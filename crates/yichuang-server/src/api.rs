@@ -114,7 +114,7 @@ impl App {
 
     /// A view computed by `f` on the writer's thread from the engine as of the next batch, and
     /// answered after that batch's commit (the web pages read through it).
-    pub(crate) async fn view<T: Send + 'static>(
+    pub async fn view<T: Send + 'static>(
         &self,
         f: impl for<'a, 'b> FnOnce(&'b mut crate::query::ReadSide<'a>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {

@@ -94,13 +94,16 @@ pub fn visible_case<'e>(engine: &'e Engine, actor: &Actor, id: CaseId) -> Result
     }
 }
 
-/// Whether `actor` may know that ticket `id` exists: staff may; applicants read no ticket and
-/// take part in no ticket's commands, so for them every ticket answers as [`unknown_ticket`].
+/// Whether `actor` may know that ticket `id` exists: staff may; an applicant may follow the
+/// tickets about their own cases (their bad rating, an overdue task of theirs, a complaint
+/// linked to their case: [`yichuang_core::Ticket::readable_by`]), and for them every other
+/// ticket answers as [`unknown_ticket`], byte for byte what a missing ticket answers.
 pub fn visible_ticket(engine: &Engine, actor: &Actor, id: TicketId) -> Result<(), ApiError> {
-    match engine.ticket(id) {
-        Some(_) if actor.role != Role::Applicant => Ok(()),
-        _ => Err(unknown_ticket(id)),
-    }
+    let readable = engine.ticket(id).is_some_and(|t| {
+        let applicant = t.case().and_then(|c| engine.case(c)).map(|c| c.applicant().id.clone());
+        t.readable_by(actor, applicant.as_ref())
+    });
+    if readable { Ok(()) } else { Err(unknown_ticket(id)) }
 }
 
 /// 403 for an applicant asking for a view that is for the hall's staff (it names no case, so

@@ -159,7 +159,8 @@ pub async fn observe(State(app): State<App>, mut request: Request, next: Next) -
     let outcome = match &error {
         Some(e) => e.code,
         None if replayed => "replayed",
-        None if status.is_success() => "ok",
+        // A page's redirect (after a form, to the sign-in page) is the answer it meant to give.
+        None if status.is_success() || status.is_redirection() => "ok",
         None => "error",
     };
     let seconds = started.elapsed().as_secs_f64();

@@ -38,9 +38,10 @@ fn shots() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots")
 }
 
-fn shot(b: &Browser, name: &str, width: u32, docs: bool) {
+/// A screenshot of the whole page, or of its first `height` pixels.
+fn shot(b: &Browser, name: &str, width: u32, height: Option<u32>, docs: bool) {
     let path = shots().join(format!("{name}.png"));
-    b.screenshot(&path, width);
+    b.screenshot(&path, width, height);
     if docs && std::env::var("YICHUANG_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
         let dest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/img").join(format!("web-{name}.png"));
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
@@ -152,7 +153,7 @@ fn the_hall_works_in_a_real_browser() {
     for checkbox in desk.find_all("input[name=materials]") {
         desk.click(&checkbox);
     }
-    shot(&desk, "window", 1280, true);
+    shot(&desk, "window", 1280, Some(1250), true);
     no_console_errors(&desk, "the window's form");
     desk.click_on("#submit");
     desk.wait("the new case's page", LIVE, |b| b.url().contains("/cases/C000001").then_some(()));
@@ -182,7 +183,7 @@ fn the_hall_works_in_a_real_browser() {
         assert!(row.contains(&m.due.to_string()), "the notice gives {}'s due date {}: {row}", m.item, m.due);
     }
     assert_eq!(desk.text_of("#promised-due"), plan.promised_due.to_string());
-    shot(&desk, "notice", 900, false);
+    shot(&desk, "notice", 900, None, false);
     no_console_errors(&desk, "the acceptance notice");
 
     // ── Tuesday: the reviewer works the queue. ──
@@ -194,7 +195,7 @@ fn the_hall_works_in_a_real_browser() {
     let row = "tr[data-case='C000001'][data-item='business-licence']";
     desk.click_on(&format!("{row} button[data-act=claim]"));
     desk.wait("the claim", LIVE, |b| b.try_find(&format!("{row}[data-state=InReview]")));
-    shot(&desk, "queue", 1280, true);
+    shot(&desk, "queue", 1280, Some(520), true);
     no_console_errors(&desk, "the queue");
     desk.click_on(&format!("{row} button[data-act=approve]"));
     desk.wait("the approval", LIVE, |b| b.try_find(".flash.ok"));
@@ -238,7 +239,7 @@ fn the_hall_works_in_a_real_browser() {
     let ticket =
         live_until(&board, "the 督办 ticket", "table.tickets", |t| t.contains("督办") && t.contains("T000001"));
     println!("the 督办 ticket appeared {ticket:?}");
-    shot(&board, "board-red", 1280, false);
+    shot(&board, "board-red", 1280, None, false);
     no_console_errors(&board, "the board");
 
     // The case page: its Gantt and its timeline.
@@ -248,7 +249,7 @@ fn the_hall_works_in_a_real_browser() {
     let timeline = desk.text_of("ol.timeline");
     assert!(timeline.contains("时限预警（黄灯）") && timeline.contains("已逾期（红灯）"), "{timeline}");
     assert!(timeline.contains("审批人员（市场准入科） reviewer-market-access"), "who did what: {timeline}");
-    shot(&desk, "case", 1280, true);
+    shot(&desk, "case", 1280, Some(1500), true);
     no_console_errors(&desk, "the case page");
 
     // ── Delivery, then the applicant's phone page and a 2-star rating. ──
@@ -262,8 +263,7 @@ fn the_hall_works_in_a_real_browser() {
     let card = "article[data-case='C000001']";
     assert!(desk.text_of(card).contains("已出件"));
     desk.click_on(&format!("{card} input[value='2']"));
-    desk.type_into("#comment-C000001", "等了太久，窗口说法不一");
-    shot(&desk, "phone", 390, true);
+    shot(&desk, "phone", 390, Some(844), true);
     desk.click_on(&format!("{card} button[data-act=rate]"));
     desk.wait("the rating", LIVE, |b| b.try_find(".flash.ok"));
     let took = live_until(&board, "the bad rating's ticket", "table.tickets", |t| t.contains("差评（2 星"));
@@ -282,7 +282,17 @@ fn the_hall_works_in_a_real_browser() {
     assert!(desk.text_of(".flash.ok").contains("T000003"), "{}", desk.text_of(".flash.ok"));
     assert!(desk.text_of(card).contains("吐槽找茬"));
     live_until(&board, "the complaint on the board", "table.tickets", |t| t.contains("T000003"));
-    shot(&board, "board", 1280, true);
+    no_console_errors(&board, "the board after the flow");
+
+    // A busier hall for the board's picture: four more cases, then a few working days on.
+    for bundle in ["open-business", "open-hotel", "hold-performance", "open-bookstore"] {
+        accepted_case(s.addr, bundle, json!({}));
+    }
+    approve_via_api(s.addr, "C000002", "business-licence");
+    set_clock(s.addr, "2026-03-23T11:00".parse().unwrap());
+    live_until(&board, "red signals of the new cases", "#total-red", |t| t.parse::<u32>().is_ok_and(|n| n >= 2));
+    shot(&board, "board", 1280, Some(1500), true);
+    shot(&board, "board-full", 1280, None, false);
     no_console_errors(&board, "the board at the end");
     no_console_errors(&desk, "the phone page at the end");
 }

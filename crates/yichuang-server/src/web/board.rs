@@ -178,7 +178,7 @@ pub fn render(app: &App, b: &BoardView, order: CaseOrder) -> Markup {
                 } @else {
                     table.stages {
                         caption { "未办结问题：按处置阶段与督办等级" }
-                        thead { tr { th scope="col" { "阶段" } th scope="col" { "未督办" } th scope="col" { "督办" } th scope="col" { "约谈" } } }
+                        thead { tr { th scope="col" { "阶段" } th scope="col" { "一般" } th scope="col" { "督办" } th scope="col" { "约谈" } } }
                         tbody {
                             @for s in &b.ticket_stages {
                                 tr data-stage=(s.state.name()) {
@@ -199,7 +199,7 @@ pub fn render(app: &App, b: &BoardView, order: CaseOrder) -> Markup {
                                 @for t in &b.tickets {
                                     tr data-ticket=(t.id) data-source=(t.source) {
                                         th scope="row" { a href={ "/tickets/" (t.id) } { (t.id) } }
-                                        td { (t.source) } td { (t.department_name) }
+                                        td { (t.source) @if let Some(text) = &t.text { br; span.small { (text) } } } td { (t.department_name) }
                                         td { (words::ticket_state(t.state)) }
                                         td class=(match t.escalation { 0 => "", 1 => "yellow", _ => "red" }) { (words::escalation(t.escalation)) }
                                         td { @if let Some(d) = t.deadline { time { (d) } } @else { "—" } }

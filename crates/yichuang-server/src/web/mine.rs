@@ -93,8 +93,6 @@ fn rate_form(viewer: &Viewer, c: &CaseView) -> Markup {
                         }
                     }
                 }
-                label for={ "comment-" (c.id) } { "评价内容（选填）" }
-                textarea id={ "comment-" (c.id) } name="comment" maxlength="500" rows="3" {}
                 button type="submit" data-act="rate" { "提交评价" }
             }
         }
@@ -199,6 +197,7 @@ pub async fn ticket(State(app): State<App>, viewer: Viewer, Path(id): Path<Strin
         div #ticket data-live="ticket" data-stream=(t.id) {
             dl.summary {
                 div { dt { "来源" } dd { (t.source) } }
+                @if let Some(text) = &t.text { div { dt { "内容" } dd { (text) } } }
                 @if let Some(c) = &t.case { div { dt { "关联办件" } dd { a href={ "/cases/" (c) } { (c) } } } }
                 div { dt { "责任部门" } dd { (t.department_name) } }
                 div { dt { "处置阶段" } dd #ticket-state { (words::ticket_state(t.state)) } }

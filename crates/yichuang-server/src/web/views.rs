@@ -16,7 +16,7 @@ use yichuang_core::definition::{Definition, MaterialNeed, Target};
 use yichuang_core::machine::sla::{Sla, SlaLevel};
 use yichuang_core::{
     Actor, Calendar, Case, CaseId, CaseState, Date, Id, Instant, Role, SpecialProcedureKind, Task, TaskState, Ticket,
-    TicketId, TicketState,
+    TicketId, TicketSource, TicketState,
 };
 
 use crate::error::ApiError;
@@ -160,6 +160,8 @@ pub struct TicketRow {
     pub department_name: String,
     /// Where it comes from, in words.
     pub source: String,
+    /// What the complainant wrote, or the inspection's finding (as typed: shown escaped).
+    pub text: Option<String>,
     /// The case it is about.
     pub case: Option<String>,
     /// Opened.
@@ -177,6 +179,11 @@ impl TicketRow {
             department: t.department().clone(),
             department_name: words::department_name(def, t.department()).to_owned(),
             source: words::source(def, t.source()),
+            text: match t.source() {
+                TicketSource::Complaint { text, .. } => Some(text.clone()),
+                TicketSource::Inspection { finding, .. } => Some(finding.clone()),
+                TicketSource::BadRating { .. } | TicketSource::Overdue { .. } => None,
+            },
             case: t.case().map(|c| c.to_string()),
             opened_at: t.opened_at(),
             deadline: t.deadline(),
@@ -630,11 +637,8 @@ impl ReadSide<'_> {
     /// A ticket the actor may read: staff, or the applicant of the case it is about (else 404,
     /// exactly as for a missing ticket).
     pub fn ticket_view(&self, actor: &Actor, id: TicketId) -> Result<TicketRow, ApiError> {
+        crate::query::visible_ticket(self.engine, actor, id)?;
         let t = self.engine.ticket(id).ok_or_else(|| unknown_ticket(id))?;
-        let applicant = t.case().and_then(|c| self.engine.case(c)).map(|c| c.applicant().id.clone());
-        if !t.readable_by(actor, applicant.as_ref()) {
-            return Err(unknown_ticket(id));
-        }
         Ok(TicketRow::of(self.def, t))
     }
 }

@@ -57,10 +57,10 @@ pub fn ticket_state(s: TicketState) -> &'static str {
     }
 }
 
-/// An escalation level: 0 none, 1 督办, 2 约谈.
+/// An escalation level: 0 一般 (not escalated), 1 督办, 2 约谈.
 pub fn escalation(level: u8) -> &'static str {
     match level {
-        0 => "未督办",
+        0 => "一般",
         1 => "督办",
         _ => "约谈",
     }

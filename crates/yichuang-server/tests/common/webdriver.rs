@@ -319,12 +319,17 @@ impl Browser {
             .unwrap_or_default()
     }
 
-    /// Writes a PNG screenshot of the whole page to `path` (the window grows to the page's
-    /// height, at most 4000 pixels, for the shot).
-    pub fn screenshot(&self, path: &Path, width: u32) {
-        let height = self.exec("return document.documentElement.scrollHeight;", json!([])).as_u64().unwrap_or(900);
-        let height = height.clamp(300, 4000) as u32;
-        self.resize(width, height + 90);
+    /// Writes a PNG screenshot to `path`: of the whole page (the window grows to the page's
+    /// height, at most 4000 pixels), or of its first `height` pixels.
+    pub fn screenshot(&self, path: &Path, width: u32, height: Option<u32>) {
+        let height = height.unwrap_or_else(|| {
+            let h = self.exec("return document.documentElement.scrollHeight;", json!([])).as_u64().unwrap_or(900);
+            h.clamp(300, 4000) as u32
+        });
+        self.resize(width, height);
+        let inner = self.exec("return window.innerHeight;", json!([])).as_u64().unwrap_or(u64::from(height)) as u32;
+        // The window's frame takes some of its height: grow it until the page shows `height`.
+        self.resize(width, height + height.saturating_sub(inner));
         self.exec("window.scrollTo(0, 0); if (document.activeElement) { document.activeElement.blur(); }", json!([]));
         std::thread::sleep(Duration::from_millis(150));
         let shot = self.cmd("GET", "/screenshot", None).expect("a screenshot");
