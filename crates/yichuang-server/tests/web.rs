@@ -17,7 +17,14 @@ const MONDAY: &str = "2026-03-09T09:30";
 const LI: &str = "demo-applicant-li";
 
 /// A request as a browser sends it: the session cookie, a form body, extra headers.
-fn browse(addr: SocketAddr, method: &str, path: &str, cookie: Option<&str>, form: Option<&str>, extra: &[(&str, &str)]) -> Response {
+fn browse(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Response {
     let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
     if let Some(c) = cookie {
         head.push_str(&format!("cookie: yichuang_session={c}\r\n"));
@@ -27,7 +34,10 @@ fn browse(addr: SocketAddr, method: &str, path: &str, cookie: Option<&str>, form
     }
     let body = form.unwrap_or_default();
     if form.is_some() {
-        head.push_str(&format!("content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n", body.len()));
+        head.push_str(&format!(
+            "content-type: application/x-www-form-urlencoded\r\ncontent-length: {}\r\n",
+            body.len()
+        ));
     }
     head.push_str("\r\n");
     head.push_str(body);
@@ -97,7 +107,10 @@ fn signing_in_keeps_the_token_out_of_urls_cookies_pages_and_logs() {
     assert_eq!((r.status, r.header("location")), (303, Some("/signin")));
     assert_eq!(browse(s.addr, "GET", "/board", Some(&session), None, &[]).status, 303, "the session is gone");
     let log = s.stderr();
-    assert!(log.contains(r#"route="/signin""#) && log.contains(r#"outcome="ok" status=303"#), "sign-ins are logged: {log}");
+    assert!(
+        log.contains(r#"route="/signin""#) && log.contains(r#"outcome="ok" status=303"#),
+        "sign-ins are logged: {log}"
+    );
     assert!(!log.contains("demo-supervisor") && !log.contains("demo-leader"), "no token in the log:\n{log}");
 }
 
@@ -152,14 +165,17 @@ fn reviewer_token() -> String {
 fn a_forged_or_stale_form_changes_nothing() {
     let scratch = Scratch::new("web-forms");
     let s = server(&scratch.db(), &["--clock", MONDAY]);
-    let r = post(s.addr, "/v1/cases", CLERK, &submission("open-restaurant", APPLICANT_ID, json!({"sells-tobacco": "否"})));
+    let r =
+        post(s.addr, "/v1/cases", CLERK, &submission("open-restaurant", APPLICANT_ID, json!({"sells-tobacco": "否"})));
     let case = expect(&r, 201)["id"].as_str().unwrap().to_owned();
     let clerk = sign_in(s.addr, CLERK);
     let page = browse(s.addr, "GET", &format!("/cases/{case}"), Some(&clerk), None, &[]).body;
     assert!(page.contains("id=\"accept\""), "the intake clerk is offered 受理");
     let token = csrf(&page);
     let act = format!("/cases/{case}/act");
-    let accept = |csrf: &str, version: u32| format!("command=accept&csrf={csrf}&expected_version={version}&back=%2Fcases%2F{case}");
+    let accept = |csrf: &str, version: u32| {
+        format!("command=accept&csrf={csrf}&expected_version={version}&back=%2Fcases%2F{case}")
+    };
     // Without the session's value, or from another site: refused, nothing done.
     let r = browse(s.addr, "POST", &act, Some(&clerk), Some(&accept(&"0".repeat(64), 1)), &[]);
     assert_eq!(r.status, 403);
@@ -210,7 +226,14 @@ fn the_intake_form_sent_twice_opens_one_case() {
         }
     }
     // A preview lists the conditional member as applying, and opens nothing.
-    let preview = browse(s.addr, "POST", "/window/open-restaurant", Some(&clerk), Some(&form.replace("action=submit", "action=preview")), &[]);
+    let preview = browse(
+        s.addr,
+        "POST",
+        "/window/open-restaurant",
+        Some(&clerk),
+        Some(&form.replace("action=submit", "action=preview")),
+        &[],
+    );
     assert_eq!(preview.status, 200);
     assert!(preview.body.contains("data-member=\"tobacco-retail\" data-applies=\"yes\""), "tobacco applies for 是");
     assert_eq!(expect(&request(s.addr, "GET", "/healthz", None, &[], None).unwrap(), 200)["cases"], 0);
@@ -258,7 +281,11 @@ fn what_users_type_is_shown_as_text() {
 fn sse(addr: SocketAddr, session: &str, want: usize, limit: Duration) -> Vec<String> {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    write!(stream, "GET /live HTTP/1.1\r\nhost: {addr}\r\ncookie: yichuang_session={session}\r\nlast-event-id: 0\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET /live HTTP/1.1\r\nhost: {addr}\r\ncookie: yichuang_session={session}\r\nlast-event-id: 0\r\n\r\n"
+    )
+    .unwrap();
     let mut reader = BufReader::new(stream);
     let mut data = Vec::new();
     let deadline = Clock::now() + limit;
@@ -326,9 +353,16 @@ fn the_board_turns_yellow_and_red_at_the_policys_thresholds_on_the_plans_dates()
     let signals = |at: Instant| {
         expect(&post(s.addr, "/v1/clock", ADMIN, &json!({ "now": at })), 200);
         let board = expect(&get(s.addr, "/v1/board", SUPERVISOR), 200);
-        let row = board["departments"].as_array().unwrap().iter().find(|d| d["id"] == "market-access").cloned().unwrap();
-        let tickets: Vec<String> = board["tickets"].as_array().unwrap().iter().map(|t| t["source"].as_str().unwrap().to_owned()).collect();
-        (row["signals"]["green"].as_u64().unwrap(), row["signals"]["yellow"].as_u64().unwrap(), row["signals"]["red"].as_u64().unwrap(), tickets)
+        let row =
+            board["departments"].as_array().unwrap().iter().find(|d| d["id"] == "market-access").cloned().unwrap();
+        let tickets: Vec<String> =
+            board["tickets"].as_array().unwrap().iter().map(|t| t["source"].as_str().unwrap().to_owned()).collect();
+        (
+            row["signals"]["green"].as_u64().unwrap(),
+            row["signals"]["yellow"].as_u64().unwrap(),
+            row["signals"]["red"].as_u64().unwrap(),
+            tickets,
+        )
     };
     assert_eq!(signals(minute_before(warning)), (1, 0, 0, vec![]), "green until the threshold");
     assert_eq!(signals(warning), (0, 1, 0, vec![]), "yellow at {warning}");
