@@ -1,8 +1,9 @@
 //! Timeouts and limits over real sockets: partial headers, a partial body, an announced body
 //! of 20 MiB with 10 bytes sent, many idle connections (also under a low file-descriptor
-//! limit), every connection busy, and SIGTERM with a stalled client. Each was a defect: the
-//! old service kept such connections open for minutes, answered nothing, let `/healthz` time
-//! out, and waited 120 s and more to stop.
+//! limit, and with the descriptors running out under a running service), every connection busy,
+//! and SIGTERM with a stalled client. Each was a defect: the old service kept such connections
+//! open for minutes, answered nothing, let `/healthz` time out, logged nothing when it ran out
+//! of descriptors, and waited 120 s and more to stop.
 
 mod common;
 
@@ -150,6 +151,35 @@ fn under_a_low_descriptor_limit_the_cap_fits_and_healthz_answers() {
     // The service still works end to end: its database has descriptors left.
     let r = post(s.addr, "/v1/cases", CLERK, &submission("open-business", APPLICANT_ID, json!({})));
     assert_eq!(r.status, 201, "{}", r.body);
+    drop(idle);
+}
+
+/// Running out of descriptors after the start (the limit lowered under the running process, as
+/// an operator's `prlimit` or another file-hungry part of the process would) is logged, counted,
+/// and survived: an idle connection gives its descriptor back and `/healthz` answers. The old
+/// service logged nothing when accept failed.
+#[test]
+fn running_out_of_descriptors_is_logged_and_survived() {
+    let scratch = Scratch::new("fd-exhausted");
+    let s = server(&scratch.db(), &[]);
+    // A few idle connections that can give their descriptors back.
+    let mut idle: Vec<TcpStream> = (0..8).map(|_| connect(s.addr)).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let open = std::fs::read_dir(format!("/proc/{}/fd", s.pid())).expect("Linux's /proc").count();
+    let limit = format!("--nofile={}:{}", open + 2, open + 2);
+    let lowered = std::process::Command::new("prlimit").args(["--pid", &s.pid().to_string(), &limit]).status();
+    assert!(lowered.is_ok_and(|st| st.success()), "prlimit (util-linux) lowers the service's limit");
+    // More connections than descriptors left: accept fails with EMFILE until idle ones go.
+    idle.extend((0..12).filter_map(|_| TcpStream::connect(s.addr).ok()));
+    std::thread::sleep(Duration::from_millis(500));
+    let health = request(s.addr, "GET", "/healthz", None, &[], None).expect("healthz answers");
+    assert_eq!(health.status, 200, "{}", health.body);
+    let metrics = request(s.addr, "GET", "/metrics", None, &[], None).unwrap();
+    assert!(metric(&metrics.body, "yichuang_accept_errors_total") >= 1.0, "{}", metrics.body);
+    assert!(metric(&metrics.body, "yichuang_connections_closed_total{reason=\"evicted\"}") >= 1.0);
+    let log = s.stderr();
+    let line = log.lines().find(|l| l.contains("cannot accept a connection")).unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains("ERROR") && line.contains("Too many open files"), "{line}");
     drop(idle);
 }
 

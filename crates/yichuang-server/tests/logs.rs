@@ -172,6 +172,60 @@ fn timers_and_group_commits_are_logged_and_rust_log_filters() {
     assert!(lines.iter().all(|l| l["target"] != "yichuang_server::request"), "the filter turned request lines off");
 }
 
+/// `RUST_LOG=…,yichuang_core=debug` shows the engine's spans: a refused command's line carries
+/// the `execute` span with the case and the command, and each fired timer is a line of its own.
+/// The default filter keeps them out.
+#[test]
+fn rust_log_debug_shows_the_cores_spans() {
+    let scratch = Scratch::new("logs-core");
+    let mut command = server_command(&scratch.db(), &["--clock", START, "--log-format", "json"]);
+    command.env("RUST_LOG", "warn,yichuang_core=debug");
+    let s = match ready(command) {
+        Start::Running(s) => s,
+        Start::Exited { code, stderr } => panic!("{code:?}: {stderr}"),
+    };
+    let case = accepted_case(s.addr, "open-business", json!({}));
+    // Approving a task nobody has claimed is refused by the engine (not by the HTTP layer).
+    let path = format!("/v1/cases/{case}/tasks/business-licence/commands");
+    let refused = post(s.addr, &path, &reviewer("market-access"), &json!({"command": "approve"}));
+    assert!((400..500).contains(&refused.status), "{}", refused.body);
+    // A month later the licence's clock has fired (warning, overdue) and so has the case's.
+    expect(&post(s.addr, "/v1/clock", ADMIN, &json!({"now": "2026-05-29T12:00"})), 200);
+    std::thread::sleep(Duration::from_millis(200));
+    let lines = json_lines(&s.stderr());
+    let core: Vec<&Value> = lines.iter().filter(|l| l["target"] == "yichuang_core::engine").collect();
+    assert!(core.iter().all(|l| l["level"] == "DEBUG"), "{core:#?}");
+    let refusal = core
+        .iter()
+        .find(|l| l["message"].as_str().is_some_and(|m| m.starts_with("refused:")))
+        .unwrap_or_else(|| panic!("no refusal from the core: {}", s.stderr()));
+    assert_eq!(refusal["span"]["name"], "execute", "{refusal}");
+    assert_eq!(refusal["span"]["case"], case.as_str(), "{refusal}");
+    assert_eq!(refusal["span"]["command"], "approve", "{refusal}");
+    assert_eq!(refusal["code"], refused.code().as_str(), "{refusal}");
+    let timers: Vec<&&Value> = core.iter().filter(|l| l["message"] == "timer fires").collect();
+    assert!(timers.len() >= 2, "{}", s.stderr());
+    assert!(timers.iter().all(|t| t["due"].is_string() && t["to"] == "2026-05-29T12:00"), "{timers:#?}");
+    assert!(timers.iter().any(|t| t["stream"] == case.as_str()), "{timers:#?}");
+    drop(s);
+
+    // Under the default filter the core says nothing.
+    let quiet = Scratch::new("logs-core-default");
+    let mut command = server_command(&quiet.db(), &["--clock", START, "--log-format", "json"]);
+    command.env_remove("RUST_LOG");
+    let s = match ready(command) {
+        Start::Running(s) => s,
+        Start::Exited { code, stderr } => panic!("{code:?}: {stderr}"),
+    };
+    let case = accepted_case(s.addr, "open-business", json!({}));
+    let path = format!("/v1/cases/{case}/tasks/business-licence/commands");
+    assert!(post(s.addr, &path, &reviewer("market-access"), &json!({"command": "approve"})).status >= 400);
+    expect(&post(s.addr, "/v1/clock", ADMIN, &json!({"now": "2026-05-29T12:00"})), 200);
+    std::thread::sleep(Duration::from_millis(200));
+    let lines = json_lines(&s.stderr());
+    assert!(lines.iter().all(|l| l["target"] != "yichuang_core::engine"), "{}", s.stderr());
+}
+
 #[test]
 fn text_lines_carry_rfc3339_timestamps_and_a_bad_filter_is_refused() {
     let scratch = Scratch::new("logs-text");
