@@ -74,6 +74,8 @@ fn table_csv_and_charts() {
         let svg = std::fs::read_to_string(dir.join(format!("{chart}.svg"))).expect("chart written");
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{chart}");
     }
+    let page = std::fs::read_to_string(dir.join("report.html")).expect("report.html written");
+    assert!(page.contains("平均办件周期") && page.matches("<svg ").count() == 5, "the page gathers the charts");
     let _ = std::fs::remove_dir_all(&dir);
     let run = check(&["simulate", &path, "--cases", "200", "--format", "csv"], 0);
     assert!(run.stdout.starts_with("kpi,count,mean,p50,p90,p95,p99,max,ci_low,ci_high\n"));

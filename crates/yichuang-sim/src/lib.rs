@@ -27,6 +27,7 @@ mod agenda;
 pub mod chart;
 mod clock;
 pub mod experiment;
+pub mod html;
 pub mod kpis;
 mod model;
 pub mod precision;

@@ -260,6 +260,50 @@ pub struct ChartData {
     pub stations: Vec<String>,
     /// A sample case of replication 0.
     pub gantt: Option<Gantt>,
+    /// Working cycle-time distribution, all replications (the histogram and CDF of a hall whose
+    /// promise is in working days).
+    pub working: Histogram,
+    /// What the hall promises, for the charts' promise marker.
+    pub promise: Promise,
+    /// Working minutes in one working day of the hall (1,440 in a 24/7 hall).
+    pub day_minutes: f64,
+}
+
+/// What the hall promises its applicants (承诺时限), as the charts mark it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Promise {
+    /// Nothing to mark.
+    #[default]
+    None,
+    /// `on_time: WithinMinutes(m)`: the cycle time, calendar minutes.
+    WithinMinutes(f64),
+    /// `on_time: Promised`: each distinct promised limit of the bundles that arrive, in working
+    /// days counted from acceptance, with those bundles' ids.
+    WorkingDays(Vec<(u32, Vec<String>)>),
+}
+
+impl Promise {
+    /// The promise of `scenario`.
+    pub fn of(scenario: &Scenario) -> Promise {
+        match scenario.spec.on_time {
+            crate::scenario::OnTime::WithinMinutes(m) => Promise::WithinMinutes(m),
+            crate::scenario::OnTime::Promised => {
+                let def = scenario.definition();
+                let mut days: Vec<(u32, Vec<String>)> = Vec::new();
+                for a in &scenario.spec.arrivals {
+                    let Some(ix) = def.bundle_ix(&a.bundle) else { continue };
+                    let d = def.bundle(ix).promised_days;
+                    match days.iter_mut().find(|(x, _)| *x == d) {
+                        Some((_, ids)) if !ids.contains(&a.bundle) => ids.push(a.bundle.clone()),
+                        Some(_) => {}
+                        None => days.push((d, vec![a.bundle.clone()])),
+                    }
+                }
+                days.sort_by_key(|(d, _)| *d);
+                Promise::WorkingDays(days)
+            }
+        }
+    }
 }
 
 /// The KPIs of one scenario.
@@ -662,6 +706,9 @@ impl Report {
             series: agg.series.clone(),
             stations: agg.stations.iter().map(|s| s.name.clone()).collect(),
             gantt: agg.gantt.clone(),
+            working: agg.cycle_working.hist.clone(),
+            promise: Promise::of(scenario),
+            day_minutes: f64::from(scenario.definition().calendar().day_minutes()),
         };
         // A replication without a measured period has no throughput: left out, as in `compare`.
         let throughput: Vec<f64> = agg.throughput.iter().flatten().copied().collect();

@@ -1,400 +1,861 @@
-//! Charts as hand-written SVG (no dependency): cycle-time histogram and CDF, utilisation per
-//! station, queue length and work in progress over time, and a Gantt chart of one sample
-//! case's approvals.
+//! Charts as hand-written SVG (no dependency), made to be read by a hall's director at a glance:
+//! the cycle-time histogram and CDF, utilisation per station, the queue length of every station
+//! over time (small multiples) with the work in progress, a Gantt chart of one sample case's
+//! approvals, and an experiment's KPI against a factor ([`sweep`]).
 //!
-//! Each function returns a complete SVG document; [`write_charts`] writes all of them.
+//! What every chart holds to (the tests in `tests/charts.rs` parse the SVG and check each):
+//! - **No label is cut**: every margin is sized from the measured width of the text it holds
+//!   ([`crate::chart::text_width`]), and the chart widens or wraps rather than clip.
+//! - **Round ticks** in 1-2-5 steps ([`crate::chart::ticks`]), thousands grouped.
+//! - **Units by magnitude**: minutes, hours or days of calendar time; working days when the
+//!   hall's promise (承诺时限) is in working days — then the histogram and the CDF are of the
+//!   working cycle time, the clock the promise runs on.
+//! - **Markers**: the promise and the median, 90th and 95th percentiles on the histogram and
+//!   the CDF, labelled in a key above the plot (never over the bars); when the axis ends before
+//!   the longest case, a note says where it ends, the longest case and the share beyond.
+//! - **Legends outside the data**, in Chinese and English; titles in both languages.
+//!
+//! Elements carry classes the tests read: `plot-area` (a rect per plot), `x-tick` and `y-tick`
+//! (tick labels), `marker` (with `data-kind` and `data-value` in minutes), `marker-label`,
+//! `legend`, `panel` (with `data-station`), `whisker`, `bar`, and the ids `tail-note`, `wip`
+//! and `warm-up`. Each function returns a complete SVG document; [`write_charts`] writes all
+//! of them and the one-page `report.html`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::report::Report;
+use crate::chart::{
+    PALETTE, TimeUnit, escape, group_thousands, text_width, tick_label, ticks, time_unit, working_unit,
+};
+use crate::report::{Promise, Report};
+use crate::stats::{Histogram, Summary};
 
-const W: f64 = 760.0;
-const H: f64 = 420.0;
-const LEFT: f64 = 70.0;
-const RIGHT: f64 = 20.0;
-const TOP: f64 = 40.0;
-const BOTTOM: f64 = 60.0;
-const COLOURS: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+/// Width of every chart but the sweep's, in pixels.
+const W: f64 = 820.0;
+/// Font size of ordinary text.
+const FONT: f64 = 12.0;
+/// Font size of small multiples' ticks.
+const SMALL: f64 = 10.0;
+/// Height of a plot area.
+const PLOT_H: f64 = 280.0;
+/// Height of one row of marker labels or legend entries.
+const ROW: f64 = 16.0;
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-struct Plot {
-    svg: String,
-    x_max: f64,
-    y_max: f64,
-    /// Right margin (room for a second axis).
-    right: f64,
-}
-
-impl Plot {
-    fn new(title: &str, x_label: &str, y_label: &str, x_max: f64, y_max: f64) -> Plot {
-        Plot::with_right_margin(title, x_label, y_label, x_max, y_max, RIGHT)
-    }
-
-    fn with_right_margin(title: &str, x_label: &str, y_label: &str, x_max: f64, y_max: f64, right: f64) -> Plot {
-        let x_max = if x_max > 0.0 && x_max.is_finite() { x_max } else { 1.0 };
-        let y_max = if y_max > 0.0 && y_max.is_finite() { y_max } else { 1.0 };
-        let mut svg = String::new();
-        let _ = write!(
-            svg,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">
-<rect width="{W}" height="{H}" fill="white"/>
-<text x="{}" y="24" text-anchor="middle" font-size="15">{}</text>
-<text x="{}" y="{}" text-anchor="middle">{}</text>
-<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">{}</text>
-"#,
-            W / 2.0,
-            escape(title),
-            LEFT + (W - LEFT - right) / 2.0,
-            H - 12.0,
-            escape(x_label),
-            TOP + (H - TOP - BOTTOM) / 2.0,
-            TOP + (H - TOP - BOTTOM) / 2.0,
-            escape(y_label)
-        );
-        let mut p = Plot { svg, x_max, y_max, right };
-        p.axes();
-        p
-    }
-
-    fn x(&self, v: f64) -> f64 {
-        LEFT + (v / self.x_max).clamp(0.0, 1.0) * (W - LEFT - self.right)
-    }
-
-    fn y(&self, v: f64) -> f64 {
-        H - BOTTOM - (v / self.y_max).clamp(0.0, 1.0) * (H - TOP - BOTTOM)
-    }
-
-    fn axes(&mut self) {
-        let (x0, y0, x1, y1) = (LEFT, H - BOTTOM, W - self.right, TOP);
-        let _ = writeln!(self.svg, r##"<path d="M{x0} {y1} V{y0} H{x1}" stroke="#333" fill="none"/>"##);
-        for i in 0..=5 {
-            let f = f64::from(i) / 5.0;
-            let (vx, vy) = (self.x_max * f, self.y_max * f);
-            let (px, py) = (self.x(vx), self.y(vy));
-            let _ = writeln!(
-                self.svg,
-                r##"<line x1="{px}" y1="{y0}" x2="{px}" y2="{}" stroke="#333"/><text x="{px}" y="{}" text-anchor="middle">{}</text>"##,
-                y0 + 5.0,
-                y0 + 20.0,
-                tick(vx)
-            );
-            let _ = writeln!(
-                self.svg,
-                r##"<line x1="{}" y1="{py}" x2="{x0}" y2="{py}" stroke="#333"/><line x1="{x0}" y1="{py}" x2="{x1}" y2="{py}" stroke="#eee"/><text x="{}" y="{}" text-anchor="end">{}</text>"##,
-                x0 - 5.0,
-                x0 - 8.0,
-                py + 4.0,
-                tick(vy)
-            );
-        }
-    }
-
-    fn finish(mut self) -> String {
-        self.svg.push_str("</svg>\n");
-        self.svg
-    }
-}
-
-fn tick(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 1.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
-}
-
-/// A legend in the top right corner, `width` wide, left of a margin of `right`.
-fn legend(svg: &mut String, entries: &[(String, &str)], right: f64, width: f64) {
-    for (i, (label, colour)) in entries.iter().enumerate() {
-        let y = TOP + 8.0 + 16.0 * i as f64;
-        let _ = writeln!(
-            svg,
-            r#"<rect x="{}" y="{}" width="12" height="12" fill="{colour}"/><text x="{}" y="{}">{}</text>"#,
-            W - right - width,
-            y - 10.0,
-            W - right - width + 18.0,
-            y,
-            escape(label)
-        );
-    }
-}
-
-/// Cycle-time histogram (40 bins up to the 99.5th percentile).
-pub fn cycle_histogram(report: &Report) -> String {
-    let h = &report.charts.cycle;
-    let x_max = h.quantile(0.995).unwrap_or(1.0).max(1.0);
-    let bins = 40;
-    let width = x_max / f64::from(bins);
-    let counts: Vec<u64> = (0..bins).map(|i| h.count_between(f64::from(i) * width, f64::from(i + 1) * width)).collect();
-    let total = h.count().max(1) as f64;
-    let y_max = counts.iter().copied().max().unwrap_or(1) as f64 / total * 1.1;
-    let mut p = Plot::new(
-        &format!("{}: cycle time (arrival → end of pickup)", report.scenario),
-        "minutes",
-        "share of cases",
-        x_max,
-        y_max,
-    );
-    for (i, &c) in counts.iter().enumerate() {
-        let (x0, x1) = (p.x(i as f64 * width), p.x((i + 1) as f64 * width));
-        let y = p.y(c as f64 / total);
-        let _ = writeln!(
-            p.svg,
-            r##"<rect x="{x0:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="#1f77b4" stroke="white"/>"##,
-            (x1 - x0).max(0.5),
-            (H - BOTTOM - y).max(0.0)
-        );
-    }
-    if let Some(s) = &report.cycle_time_minutes {
-        for (label, v, colour) in [("mean", s.mean, "#d62728"), ("p95", s.p95, "#ff7f0e")] {
-            let x = p.x(v);
-            let _ = writeln!(
-                p.svg,
-                r#"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{}" stroke="{colour}" stroke-dasharray="4 3"/><text x="{:.1}" y="{}" fill="{colour}">{label} {}</text>"#,
-                H - BOTTOM,
-                x + 4.0,
-                TOP + 12.0,
-                tick(v)
-            );
-        }
-    }
-    p.finish()
-}
-
-/// Cycle-time cumulative distribution.
-pub fn cycle_cdf(report: &Report) -> String {
-    let h = &report.charts.cycle;
-    let x_max = h.quantile(0.999).unwrap_or(1.0).max(1.0);
-    let mut p = Plot::new(&format!("{}: cycle time CDF", report.scenario), "minutes", "share of cases ≤ x", x_max, 1.0);
-    let mut d = String::new();
-    for i in 0..=200 {
-        let v = x_max * f64::from(i) / 200.0;
-        let _ = write!(d, "{}{:.1} {:.1} ", if i == 0 { "M" } else { "L" }, p.x(v), p.y(h.cdf_at(v)));
-    }
-    let _ = writeln!(p.svg, r##"<path d="{d}" stroke="#1f77b4" stroke-width="2" fill="none"/>"##);
-    p.finish()
-}
-
-/// Utilisation per station (horizontal bars).
-pub fn utilisation(report: &Report) -> String {
-    let rows: Vec<(&String, f64)> = report.utilisation.iter().map(|(k, v)| (k, *v)).collect();
-    let height = (TOP + BOTTOM + 22.0 * rows.len() as f64).max(160.0);
-    let label_w = 190.0;
+/// The opening of an SVG document `width` × `height` with a white background, its title and
+/// a grey subtitle (both centred).
+fn open(width: f64, height: f64, title: &str, subtitle: &str) -> String {
     let mut svg = String::new();
     let _ = writeln!(
         svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" viewBox="0 0 {W} {height}" font-family="sans-serif" font-size="12">
-<rect width="{W}" height="{height}" fill="white"/>
-<text x="{}" y="24" text-anchor="middle" font-size="15">{}: utilisation per station</text>"#,
-        W / 2.0,
-        escape(&report.scenario)
-    );
-    let span = W - label_w - RIGHT - 50.0;
-    for (i, (name, u)) in rows.iter().enumerate() {
-        let y = TOP + 22.0 * i as f64;
-        let colour = if *u >= 0.9 {
-            "#d62728"
-        } else if *u >= 0.75 {
-            "#ff7f0e"
-        } else {
-            "#2ca02c"
-        };
-        let _ = writeln!(
-            svg,
-            r#"<text x="{}" y="{}" text-anchor="end">{}</text><rect x="{label_w}" y="{y}" width="{:.1}" height="16" fill="{colour}"/><text x="{:.1}" y="{}">{:.1} %</text>"#,
-            label_w - 6.0,
-            y + 12.0,
-            escape(name),
-            span * u.clamp(0.0, 1.0),
-            label_w + span * u.clamp(0.0, 1.0) + 4.0,
-            y + 12.0,
-            u * 100.0
-        );
-    }
-    let x100 = label_w + span;
-    let _ = writeln!(
-        svg,
-        r##"<line x1="{x100}" y1="{TOP}" x2="{x100}" y2="{}" stroke="#333" stroke-dasharray="3 3"/><text x="{x100}" y="{}" text-anchor="middle">100 %</text></svg>"##,
-        height - BOTTOM + 10.0,
-        height - BOTTOM + 24.0
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="{FONT}">
+<rect width="{width:.0}" height="{height:.0}" fill="white"/>
+<text id="title" x="{:.1}" y="24" text-anchor="middle" font-size="15">{}</text>
+<text id="subtitle" x="{:.1}" y="42" text-anchor="middle" fill="#555">{}</text>"##,
+        width / 2.0,
+        escape(title),
+        width / 2.0,
+        escape(subtitle)
     );
     svg
 }
 
-/// Queue length over time for the stations with the longest queues (left axis), and work in
-/// progress — cases in the hall — on a right axis of its own (dashed).
-pub fn queues(report: &Report) -> String {
-    let s = &report.charts.series;
-    let x_max = s.t.last().copied().unwrap_or(1.0) / 60.0;
-    let mut ranked: Vec<(usize, f64)> =
-        s.queues.iter().enumerate().map(|(i, q)| (i, q.iter().sum::<f64>())).filter(|(_, sum)| *sum > 0.0).collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    ranked.truncate(COLOURS.len() - 1);
-    let y_max = ranked.iter().flat_map(|(i, _)| s.queues[*i].iter().copied()).fold(1.0, f64::max) * 1.1;
-    let right = 70.0;
-    let mut p = Plot::with_right_margin(
-        &format!("{}: queue length and work in progress over time", report.scenario),
-        "hours",
-        "jobs waiting",
-        x_max,
-        y_max,
-        right,
-    );
-    // The warm-up, shaded: the samples cover it, the report's levels do not.
-    if let Some(end) = s.warm_up_end.filter(|&end| end > 0.0) {
-        let (x0, x1) = (p.x(0.0), p.x(end / 60.0));
-        let _ = writeln!(
-            p.svg,
-            r##"<rect id="warm-up" x="{x0:.1}" y="{TOP}" width="{:.1}" height="{}" fill="#999999" fill-opacity="0.15"/><text x="{:.1}" y="{}" font-size="11" fill="#666">warm-up (not measured)</text>"##,
-            x1 - x0,
-            H - TOP - BOTTOM,
-            x0 + 4.0,
-            TOP + 14.0
-        );
-    }
-    let mut entries = Vec::new();
-    for (n, (i, _)) in ranked.iter().enumerate() {
-        let colour = COLOURS[n];
-        let mut d = String::new();
-        for (k, (&t, &q)) in s.t.iter().zip(&s.queues[*i]).enumerate() {
-            let _ = write!(d, "{}{:.1} {:.1} ", if k == 0 { "M" } else { "L" }, p.x(t / 60.0), p.y(q));
-        }
-        let _ = writeln!(p.svg, r#"<path d="{d}" stroke="{colour}" stroke-width="1.5" fill="none"/>"#);
-        entries.push((report.charts.stations.get(*i).cloned().unwrap_or_default(), colour));
-    }
-    // WIP on the right axis, scaled to its own maximum.
-    let wip_max = s.wip.iter().copied().fold(1.0, f64::max) * 1.1;
-    let wip_y = |v: f64| H - BOTTOM - (v / wip_max).clamp(0.0, 1.0) * (H - TOP - BOTTOM);
-    let x1 = W - right;
-    let _ = writeln!(p.svg, r##"<path d="M{x1} {TOP} V{}" stroke="#333" fill="none"/>"##, H - BOTTOM);
-    for i in 0..=5 {
-        let v = wip_max * f64::from(i) / 5.0;
-        let y = wip_y(v);
-        let _ = writeln!(
-            p.svg,
-            r##"<line x1="{x1}" y1="{y:.1}" x2="{}" y2="{y:.1}" stroke="#333"/><text x="{}" y="{:.1}">{}</text>"##,
-            x1 + 5.0,
-            x1 + 8.0,
-            y + 4.0,
-            tick(v)
-        );
-    }
-    let middle = TOP + (H - TOP - BOTTOM) / 2.0;
-    let _ = writeln!(
-        p.svg,
-        r#"<text x="{}" y="{middle}" text-anchor="middle" transform="rotate(90 {} {middle})">cases in the hall (WIP)</text>"#,
-        W - 14.0,
-        W - 14.0
-    );
-    let mut d = String::new();
-    for (k, (&t, &w)) in s.t.iter().zip(&s.wip).enumerate() {
-        let _ = write!(d, "{}{:.1} {:.1} ", if k == 0 { "M" } else { "L" }, p.x(t / 60.0), wip_y(w));
-    }
-    let wip_colour = "#333333";
-    let _ = writeln!(
-        p.svg,
-        r#"<path id="wip" d="{d}" stroke="{wip_colour}" stroke-width="1.5" stroke-dasharray="5 3" fill="none"/>"#
-    );
-    entries.push(("work in progress (right axis)".to_owned(), wip_colour));
-    legend(&mut p.svg, &entries, right, 215.0);
-    p.finish()
+/// The width a chart needs for its title and subtitle (15 px and 12 px text), at least `min`.
+fn width_for(title: &str, subtitle: &str, min: f64) -> f64 {
+    (text_width(title, 15.0) + 40.0).max(text_width(subtitle, FONT) + 40.0).max(min).ceil()
 }
 
-/// Gantt chart of one sample case: windows and approval tasks (queue light, review dark).
-pub fn gantt(report: &Report) -> String {
-    let Some(g) = &report.charts.gantt else {
-        return Plot::new("no sample case completed", "minutes", "", 1.0, 1.0).finish();
-    };
-    let rows = g.phases.len() + g.tasks.len();
-    let end = g
-        .phases
-        .iter()
-        .map(|p| p.2)
-        .chain(g.tasks.iter().map(|t| t.4))
-        .filter(|v| v.is_finite())
-        .fold(g.arrival, f64::max);
-    let span = (end - g.arrival).max(1.0);
-    let height = TOP + BOTTOM + 24.0 * rows as f64;
-    let label_w = 220.0;
-    let plot_w = W - label_w - RIGHT;
-    let x = |t: f64| label_w + ((t - g.arrival) / span).clamp(0.0, 1.0) * plot_w;
-    let mut svg = String::new();
+/// A text element; `anchor` is `start`, `middle` or `end`; `class` may be empty.
+fn text(svg: &mut String, x: f64, y: f64, anchor: &str, class: &str, fill: &str, content: &str) {
+    let class = if class.is_empty() { String::new() } else { format!(r#" class="{class}""#) };
     let _ = writeln!(
         svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" viewBox="0 0 {W} {height}" font-family="sans-serif" font-size="12">
-<rect width="{W}" height="{height}" fill="white"/>
-<text x="{}" y="24" text-anchor="middle" font-size="15">{}: sample case of {} (minutes after arrival)</text>"#,
-        W / 2.0,
-        escape(&report.scenario),
-        escape(&g.bundle)
+        r#"<text{class} x="{x:.1}" y="{y:.1}" text-anchor="{anchor}" fill="{fill}">{}</text>"#,
+        escape(content)
     );
-    let mut row = 0.0;
-    let mut bar = |svg: &mut String, label: &str, pieces: &[(f64, f64, &str)]| {
-        let y = TOP + 24.0 * row;
-        let _ =
-            writeln!(svg, r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#, label_w - 6.0, y + 13.0, escape(label));
+}
+
+/// A number as a marker or a note shows it: no decimal from 100 on or when whole, else one;
+/// thousands grouped.
+fn number(x: f64) -> String {
+    let decimals = if x.abs() >= 100.0 || (x * 10.0).round() % 10.0 == 0.0 { 0 } else { 1 };
+    group_thousands(&crate::kpis::fixed(x, decimals, false))
+}
+
+/// A duration in `unit`, with the unit's Chinese name (`3.2 小时`).
+fn duration(minutes: f64, unit: TimeUnit) -> String {
+    format!("{} {}", number(minutes / unit.minutes), unit.zh)
+}
+
+/// Places marker labels (the marker's x, the label's width) in rows above a plot, each centred
+/// on its marker but kept within `[lo, hi]`, in the first row where it clears every label
+/// already there by 8 px and where no marker's line, running down from its label to the plot,
+/// crosses another label. When no row avoids every crossing, the first row where it clears its
+/// neighbours (the labels have a white halo, so a line passes behind). Returns each label's
+/// left edge and row.
+fn place_labels(labels: &[(f64, f64)], lo: f64, hi: f64) -> Vec<(f64, usize)> {
+    // Placed so far: (left, right, row, line x).
+    let mut placed: Vec<(f64, f64, usize, f64)> = Vec::new();
+    let mut out = Vec::new();
+    for &(x, width) in labels {
+        let left = (x - width / 2.0).min(hi - width).max(lo);
+        let right = left + width;
+        let clears = |row: usize| placed.iter().filter(|p| p.2 == row).all(|p| right + 8.0 <= p.0 || left >= p.1 + 8.0);
+        let uncrossed = |row: usize| {
+            placed.iter().all(|p| match p.2.cmp(&row) {
+                std::cmp::Ordering::Greater => x < p.0 - 4.0 || x > p.1 + 4.0,
+                std::cmp::Ordering::Less => p.3 < left - 4.0 || p.3 > right + 4.0,
+                std::cmp::Ordering::Equal => true,
+            })
+        };
+        let rows = placed.iter().map(|p| p.2 + 1).max().unwrap_or(0);
+        let row =
+            (0..=rows).find(|&r| clears(r) && uncrossed(r)).or_else(|| (0..=rows).find(|&r| clears(r))).unwrap_or(rows);
+        placed.push((left, right, row, x));
+        out.push((left, row));
+    }
+    out
+}
+
+/// The y title of a plot, rotated, centred on `[top, bottom]` at x = 16.
+fn y_title(svg: &mut String, top: f64, bottom: f64, content: &str) {
+    let mid = (top + bottom) / 2.0;
+    let _ = writeln!(
+        svg,
+        r#"<text class="y-title" x="16" y="{mid:.1}" text-anchor="middle" transform="rotate(-90 16 {mid:.1})">{}</text>"#,
+        escape(content)
+    );
+}
+
+/// A linear axis with round ticks: values in its unit, the last tick at or past the data.
+struct Axis {
+    ticks: Vec<f64>,
+    labels: Vec<String>,
+}
+
+impl Axis {
+    fn new(max: f64, target: usize) -> Axis {
+        let ticks = ticks(0.0, max.max(1e-9), target);
+        let step = ticks.get(1).map_or(1.0, |t| t - ticks[0]);
+        let labels = ticks.iter().map(|t| tick_label(*t, step)).collect();
+        Axis { ticks, labels }
+    }
+
+    fn max(&self) -> f64 {
+        *self.ticks.last().unwrap_or(&1.0)
+    }
+
+    fn step(&self) -> f64 {
+        self.ticks.get(1).map_or(1.0, |t| t - self.ticks[0])
+    }
+
+    fn widest(&self, size: f64) -> f64 {
+        self.labels.iter().map(|l| text_width(l, size)).fold(0.0, f64::max)
+    }
+}
+
+/// One of the markers on the cycle-time distribution.
+struct Marker {
+    kind: &'static str,
+    /// Where it is drawn, in minutes (the axis's end for a promise beyond it).
+    minutes: f64,
+    /// Its value, in minutes.
+    value: f64,
+    label: String,
+    colour: &'static str,
+    /// The share of cases at or below it (the CDF's level), for percentiles.
+    level: Option<f64>,
+}
+
+/// The cycle-time distribution the histogram and CDF draw: calendar cycle time, or working
+/// cycle time when the promise is in working days.
+struct Distribution<'a> {
+    hist: &'a Histogram,
+    summary: Option<&'a Summary>,
+    unit: TimeUnit,
+    /// The axis, in `unit`.
+    axis: Axis,
+    markers: Vec<Marker>,
+    /// The quantity in Chinese and English.
+    what: (&'static str, &'static str),
+}
+
+impl Distribution<'_> {
+    fn of(report: &Report, end_quantile: f64) -> Distribution<'_> {
+        let charts = &report.charts;
+        let working = matches!(&charts.promise, Promise::WorkingDays(d) if !d.is_empty());
+        let (hist, summary, what) = if working {
+            (
+                &charts.working,
+                report.working_cycle_time_minutes.as_ref(),
+                ("办件周期（工作时间）", "cycle time, working time"),
+            )
+        } else {
+            (&charts.cycle, report.cycle_time_minutes.as_ref(), ("办件周期", "cycle time"))
+        };
+        let day = if charts.day_minutes > 0.0 { charts.day_minutes } else { 1440.0 };
+        let data_end = hist.quantile(end_quantile).unwrap_or(1.0).max(1.0);
+        let promises: Vec<(f64, String)> = match &charts.promise {
+            Promise::None => Vec::new(),
+            Promise::WithinMinutes(m) => vec![(*m, String::new())],
+            Promise::WorkingDays(days) => days.iter().map(|(d, ids)| (f64::from(*d) * day, ids.join(", "))).collect(),
+        };
+        // The promise is drawn when it lies within twice the data's reach; further out it
+        // would squeeze the data into a corner, and its label says it lies beyond.
+        let end = promises.iter().map(|p| p.0).filter(|&p| p <= 2.0 * data_end).fold(data_end, f64::max);
+        let unit = if working { working_unit(end, day) } else { time_unit(end) };
+        let axis = Axis::new(end / unit.minutes, 6);
+        let mut markers = Vec::new();
+        if let Some(s) = summary {
+            for (kind, v, level, colour) in
+                [("p50", s.p50, 0.5, PALETTE[2]), ("p90", s.p90, 0.9, PALETTE[4]), ("p95", s.p95, 0.95, PALETTE[1])]
+            {
+                let label = format!("{} {}", kind.to_uppercase(), duration(v, unit));
+                markers.push(Marker { kind, minutes: v, value: v, label, colour, level: Some(level) });
+            }
+        }
+        let reach = axis.max() * unit.minutes;
+        for (minutes, bundles) in promises {
+            let beyond = if minutes > reach { " →" } else { "" };
+            let shown = if minutes > reach { reach } else { minutes };
+            let what = if bundles.is_empty() { String::new() } else { format!(" ({bundles})") };
+            let label = format!("承诺 promise {}{what}{beyond}", duration(minutes, unit));
+            markers.push(Marker {
+                kind: "promise",
+                minutes: shown,
+                value: minutes,
+                label,
+                colour: "#000000",
+                level: None,
+            });
+        }
+        Distribution { hist, summary, unit, axis, markers, what }
+    }
+
+    /// The note under the axis when it ends before the longest case, else `None`.
+    fn tail_note(&self) -> Option<String> {
+        let max = self.summary.map(|s| s.max)?;
+        let reach = self.axis.max() * self.unit.minutes;
+        if max <= reach * (1.0 + 1e-9) {
+            return None;
+        }
+        let beyond = (1.0 - self.hist.cdf_at(reach)).max(0.0) * 100.0;
+        let beyond = if beyond < 0.1 { "< 0.1".to_owned() } else { crate::kpis::fixed(beyond, 1, false) };
+        Some(format!(
+            "横轴截至 {}，最长 {}，{beyond} % 的办件更长 · axis cut at {} {}; longest {} {}; {beyond} % of cases beyond",
+            duration(reach, self.unit),
+            duration(max, self.unit),
+            number(reach / self.unit.minutes),
+            self.unit.en,
+            number(max / self.unit.minutes),
+            self.unit.en
+        ))
+    }
+
+    /// The x-axis title.
+    fn x_title(&self) -> String {
+        format!("{} {} ({} {})", self.what.0, self.what.1, self.unit.zh, self.unit.en)
+    }
+}
+
+/// The frame of a distribution chart: margins sized from the labels, marker key rows above
+/// the plot, notes below.
+struct Frame {
+    left: f64,
+    top: f64,
+    plot_w: f64,
+}
+
+impl Frame {
+    fn x(&self, v: f64, max: f64) -> f64 {
+        self.left + (v / max).clamp(0.0, 1.0) * self.plot_w
+    }
+
+    fn y(&self, v: f64, max: f64) -> f64 {
+        self.top + PLOT_H - (v / max).clamp(0.0, 1.0) * PLOT_H
+    }
+
+    fn bottom(&self) -> f64 {
+        self.top + PLOT_H
+    }
+}
+
+/// Draws what the histogram and the CDF share: the frame, gridlines, both axes' ticks and
+/// titles, the markers with their key above the plot, and the notes under it. `y` is the
+/// y axis (in % of cases); `draw` adds the data, given the frame.
+fn distribution_chart(
+    report: &Report,
+    dist: &Distribution<'_>,
+    title: &str,
+    y: &Axis,
+    y_label: &str,
+    draw: impl FnOnce(&mut String, &Frame),
+) -> String {
+    let subtitle = subtitle(report);
+    let width = width_for(title, &subtitle, W);
+    let x_last = dist.axis.labels.last().map_or(0.0, |l| text_width(l, FONT));
+    let left = 16.0 + 12.0 + y.widest(FONT) + 10.0;
+    let right = (x_last / 2.0 + 12.0).max(24.0);
+    let plot_w = width - left - right;
+    let x_max = dist.axis.max();
+    let at = |minutes: f64| left + (minutes / dist.unit.minutes / x_max).clamp(0.0, 1.0) * plot_w;
+    let labels: Vec<(f64, f64)> = dist.markers.iter().map(|m| (at(m.minutes), text_width(&m.label, FONT))).collect();
+    let placed = place_labels(&labels, 8.0, width - 8.0);
+    let rows = placed.iter().map(|p| p.1 + 1).max().unwrap_or(0);
+    let top = 56.0 + ROW * rows as f64 + 8.0;
+    let notes: Vec<String> = dist.tail_note().into_iter().collect();
+    let mut note_lines = Vec::new();
+    for n in &notes {
+        note_lines.extend(wrap(n, width - 24.0, FONT));
+    }
+    let height = top + PLOT_H + 48.0 + ROW * note_lines.len() as f64 + 8.0;
+    let frame = Frame { left, top, plot_w };
+    let mut svg = open(width, height, title, &subtitle);
+    let bottom = frame.bottom();
+    let _ = writeln!(
+        svg,
+        r##"<rect class="plot-area" x="{left:.1}" y="{top:.1}" width="{plot_w:.1}" height="{PLOT_H}" fill="none"/>"##
+    );
+    for (t, label) in y.ticks.iter().zip(&y.labels) {
+        let py = frame.y(*t, y.max());
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{left:.1}" y1="{py:.1}" x2="{:.1}" y2="{py:.1}" stroke="#e5e5e5"/>"##,
+            left + plot_w
+        );
+        text(&mut svg, left - 6.0, py + 4.0, "end", "y-tick", "#333", label);
+    }
+    for (t, label) in dist.axis.ticks.iter().zip(&dist.axis.labels) {
+        let px = frame.x(*t, x_max);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{px:.1}" y1="{bottom:.1}" x2="{px:.1}" y2="{:.1}" stroke="#333"/>"##,
+            bottom + 5.0
+        );
+        text(&mut svg, px, bottom + 18.0, "middle", "x-tick", "#333", label);
+    }
+    draw(&mut svg, &frame);
+    let _ = writeln!(
+        svg,
+        r##"<path d="M{left:.1} {top:.1} V{bottom:.1} H{:.1}" stroke="#333" fill="none"/>"##,
+        left + plot_w
+    );
+    // The lines first, then their labels over them (a line passes behind a label's halo).
+    for (m, (_, row)) in dist.markers.iter().zip(&placed) {
+        let px = at(m.minutes);
+        let ly = 56.0 + ROW * (*row as f64) + 12.0;
+        let dash = if m.kind == "promise" { "" } else { r#" stroke-dasharray="5 3""# };
+        let _ = writeln!(
+            svg,
+            r#"<line class="marker" data-kind="{}" data-value="{}" x1="{px:.1}" y1="{:.1}" x2="{px:.1}" y2="{bottom:.1}" stroke="{}" stroke-width="1.5"{dash}/>"#,
+            m.kind,
+            m.value,
+            ly + 4.0,
+            m.colour
+        );
+    }
+    for (m, (x_left, row)) in dist.markers.iter().zip(&placed) {
+        let ly = 56.0 + ROW * (*row as f64) + 12.0;
+        let _ = writeln!(
+            svg,
+            r#"<text class="marker-label" x="{x_left:.1}" y="{ly:.1}" fill="{}" stroke="white" stroke-width="4" paint-order="stroke">{}</text>"#,
+            m.colour,
+            escape(&m.label)
+        );
+    }
+    text(&mut svg, left + plot_w / 2.0, bottom + 38.0, "middle", "x-title", "#000", &dist.x_title());
+    y_title(&mut svg, top, bottom, y_label);
+    for (i, line) in note_lines.iter().enumerate() {
+        let id = if i == 0 { r#" id="tail-note""# } else { "" };
+        let _ = writeln!(
+            svg,
+            r##"<text{id} class="note" x="12" y="{:.1}" fill="#555">{}</text>"##,
+            bottom + 58.0 + ROW * i as f64,
+            escape(line)
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// `content` cut at spaces into lines no wider than `width`.
+fn wrap(content: &str, width: f64, size: f64) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in content.split(' ') {
+        let candidate = if line.is_empty() { word.to_owned() } else { format!("{line} {word}") };
+        if !line.is_empty() && text_width(&candidate, size) > width {
+            lines.push(std::mem::take(&mut line));
+            line = word.to_owned();
+        } else {
+            line = candidate;
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// The line under every chart's title: what was measured.
+fn subtitle(report: &Report) -> String {
+    let on_time = if report.on_time_rate.is_finite() {
+        format!(" · 按时办结 on time {}", crate::kpis::Kind::Share.format(report.on_time_rate))
+    } else {
+        String::new()
+    };
+    format!(
+        "{} 件 cases · {} 次重复 replications · 种子 seed {}{on_time}",
+        group_thousands(&report.cases.to_string()),
+        report.replications,
+        report.seed
+    )
+}
+
+/// Cycle-time histogram: the share of cases per bin (bins a fraction of the tick step, so
+/// their edges meet the ticks), the axis reaching the 99.5th percentile (or the promise), the
+/// promise and P50/P90/P95 marked.
+pub fn cycle_histogram(report: &Report) -> String {
+    let dist = Distribution::of(report, 0.995);
+    let (x_max, unit) = (dist.axis.max(), dist.unit);
+    let intervals = (dist.axis.ticks.len().max(2) - 1) as f64;
+    let per_tick = [1.0, 2.0, 4.0, 5.0, 10.0, 20.0].into_iter().find(|k| intervals * k >= 24.0).unwrap_or(20.0);
+    let bin = dist.axis.step() / per_tick;
+    let bins = (x_max / bin).round() as usize;
+    let total = dist.hist.count().max(1) as f64;
+    let shares: Vec<f64> = (0..bins)
+        .map(|i| {
+            let (a, b) = (i as f64 * bin * unit.minutes, (i + 1) as f64 * bin * unit.minutes);
+            dist.hist.count_between(a, b) as f64 / total * 100.0
+        })
+        .collect();
+    let y = Axis::new(shares.iter().copied().fold(0.0, f64::max), 5);
+    let title = format!("{}：{}分布 · {} histogram", report.scenario, dist.what.0, dist.what.1);
+    let y_label = format!("办件占比 share of cases (%, 每格 per bin of {} {})", number(bin), unit.en);
+    distribution_chart(report, &dist, &title, &y, &y_label, |svg, f| {
+        for (i, share) in shares.iter().enumerate() {
+            let (x0, x1) = (f.x(i as f64 * bin, x_max), f.x((i + 1) as f64 * bin, x_max));
+            let top = f.y(*share, y.max());
+            let _ = writeln!(
+                svg,
+                r##"<rect class="bar" x="{x0:.1}" y="{top:.1}" width="{:.1}" height="{:.1}" fill="#56B4E9" stroke="white" stroke-width="0.5"/>"##,
+                (x1 - x0).max(0.5),
+                (f.bottom() - top).max(0.0)
+            );
+        }
+    })
+}
+
+/// Cycle-time cumulative distribution: the share of cases done within x, the axis reaching the
+/// 99.9th percentile (or the promise); P50/P90/P95 as dots on the curve, the promise as a line
+/// with the share of cases within it.
+pub fn cycle_cdf(report: &Report) -> String {
+    let mut dist = Distribution::of(report, 0.999);
+    // The share within the promise, when there is one promise: with one per bundle, the
+    // share of all cases within one bundle's promise would mislead.
+    if let [m] = &mut dist.markers.iter_mut().filter(|m| m.kind == "promise").collect::<Vec<_>>()[..] {
+        let within = dist.hist.cdf_at(m.value) * 100.0;
+        m.label = format!("{} · {} % ≤", m.label, crate::kpis::fixed(within, 1, false));
+    }
+    let x_max = dist.axis.max();
+    let unit = dist.unit;
+    let y = Axis { ticks: vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0], labels: vec![] };
+    let y = Axis { labels: y.ticks.iter().map(|t| format!("{t}")).collect(), ..y };
+    let title = format!("{}：{}累计分布 · {} CDF", report.scenario, dist.what.0, dist.what.1);
+    let hist = dist.hist;
+    let levels: Vec<(f64, f64, &str)> =
+        dist.markers.iter().filter_map(|m| m.level.map(|l| (m.minutes, l * 100.0, m.colour))).collect();
+    distribution_chart(report, &dist, &title, &y, "办结占比 share of cases done within x (%)", |svg, f| {
+        let mut d = String::new();
+        for i in 0..=400 {
+            let v = x_max * f64::from(i) / 400.0;
+            let _ = write!(
+                d,
+                "{}{:.1} {:.1} ",
+                if i == 0 { "M" } else { "L" },
+                f.x(v, x_max),
+                f.y(hist.cdf_at(v * unit.minutes) * 100.0, 100.0)
+            );
+        }
+        let _ = writeln!(svg, r##"<path class="cdf" d="{d}" stroke="#0072B2" stroke-width="2" fill="none"/>"##);
+        for (minutes, level, colour) in levels {
+            let (px, py) = (f.x(minutes / unit.minutes, x_max), f.y(level, 100.0));
+            let _ = writeln!(
+                svg,
+                r#"<line x1="{:.1}" y1="{py:.1}" x2="{px:.1}" y2="{py:.1}" stroke="{colour}" stroke-dasharray="2 3"/><circle cx="{px:.1}" cy="{py:.1}" r="3.5" fill="{colour}"/>"#,
+                f.left
+            );
+        }
+    })
+}
+
+/// The colour bands of utilisation: below 75 % spare capacity, below 90 % busy, from 90 %
+/// near capacity (queues grow quickly). Okabe–Ito colours, told apart by colour-blind readers.
+const UTILISATION_BANDS: [(f64, &str, &str); 3] = [
+    (0.75, "#009E73", "< 75 % 有余量 spare capacity"),
+    (0.90, "#E69F00", "75–90 % 繁忙 busy"),
+    (f64::INFINITY, "#D55E00", "≥ 90 % 接近饱和 near capacity"),
+];
+
+/// Utilisation per station: horizontal bars coloured by band (with their legend above the
+/// plot), each with its confidence interval as a whisker and its figure in a column on the
+/// right; stations in the order windows, then departments.
+pub fn utilisation(report: &Report) -> String {
+    let names: Vec<&String> = if report.charts.stations.is_empty() {
+        report.stations.keys().collect()
+    } else {
+        report.charts.stations.iter().filter(|s| report.stations.contains_key(*s)).collect()
+    };
+    let rows: Vec<(String, f64, Option<[f64; 2]>)> = names
+        .iter()
+        .map(|n| {
+            let s = &report.stations[*n];
+            let servers = if (s.mean_servers - f64::from(s.servers)).abs() > 1e-9 {
+                number(s.mean_servers)
+            } else {
+                s.servers.to_string()
+            };
+            (format!("{n} ({servers})"), s.utilisation.mean, s.utilisation.ci)
+        })
+        .collect();
+    let values: Vec<String> = rows
+        .iter()
+        .map(|(_, u, ci)| match ci {
+            Some([lo, hi]) => format!(
+                "{} [{}, {}]",
+                crate::kpis::Kind::Share.format(*u),
+                crate::kpis::fixed(lo * 100.0, 1, false),
+                crate::kpis::fixed(hi * 100.0, 1, false)
+            ),
+            None => crate::kpis::Kind::Share.format(*u),
+        })
+        .collect();
+    let reach = rows.iter().flat_map(|(_, u, ci)| [*u, ci.map_or(0.0, |c| c[1])]).fold(1.0, f64::max);
+    let axis = Axis::new(reach * 100.0, 5);
+    let title = format!("{}：各窗口与部门利用率 · utilisation per station", report.scenario);
+    let sub = format!(
+        "{} · 误差线 whiskers: {} % 置信区间 confidence interval · 括号内为工位数 (servers)",
+        subtitle(report),
+        crate::kpis::fixed(report.confidence * 100.0, 0, false)
+    );
+    let width = width_for(&title, &sub, W);
+    let label_w = rows.iter().map(|r| text_width(&r.0, FONT)).fold(0.0, f64::max);
+    let value_w = values.iter().map(|v| text_width(v, FONT)).fold(0.0, f64::max);
+    let left = 12.0 + label_w + 10.0;
+    let right = 12.0 + value_w + 12.0;
+    let plot_w = width - left - right;
+    // The legend, a row of swatches above the plot (wrapped when it does not fit).
+    let mut legend = Vec::new();
+    let (mut lx, mut ly) = (left, 62.0);
+    for (_, colour, label) in UTILISATION_BANDS {
+        let w = 18.0 + text_width(label, FONT) + 18.0;
+        if lx + w > width - 12.0 && lx > left {
+            lx = left;
+            ly += ROW + 4.0;
+        }
+        legend.push((lx, ly, colour, label));
+        lx += w;
+    }
+    let top = ly + 16.0;
+    let bar_h = 16.0;
+    let row_h = 24.0;
+    let plot_h = row_h * rows.len().max(1) as f64;
+    let height = top + plot_h + 50.0;
+    let mut svg = open(width, height, &title, &sub);
+    for (x, y, colour, label) in legend {
+        let _ = writeln!(
+            svg,
+            r#"<g class="legend"><rect x="{x:.1}" y="{:.1}" width="12" height="12" fill="{colour}"/><text x="{:.1}" y="{y:.1}">{}</text></g>"#,
+            y - 10.0,
+            x + 18.0,
+            escape(label)
+        );
+    }
+    let bottom = top + plot_h;
+    let _ = writeln!(
+        svg,
+        r##"<rect class="plot-area" x="{left:.1}" y="{top:.1}" width="{plot_w:.1}" height="{plot_h:.1}" fill="none"/>"##
+    );
+    let px = |u: f64| left + (u * 100.0 / axis.max()).clamp(0.0, 1.0) * plot_w;
+    for (t, label) in axis.ticks.iter().zip(&axis.labels) {
+        let x = px(t / 100.0);
+        let colour = if (*t - 100.0).abs() < 1e-9 { "#999" } else { "#e5e5e5" };
+        let _ = writeln!(
+            svg,
+            r#"<line x1="{x:.1}" y1="{top:.1}" x2="{x:.1}" y2="{:.1}" stroke="{colour}"/>"#,
+            bottom + 5.0
+        );
+        text(&mut svg, x, bottom + 18.0, "middle", "x-tick", "#333", label);
+    }
+    for (i, ((name, u, ci), value)) in rows.iter().zip(&values).enumerate() {
+        let y = top + row_h * i as f64 + (row_h - bar_h) / 2.0;
+        let colour = UTILISATION_BANDS.iter().find(|b| *u < b.0).map_or("#D55E00", |b| b.1);
+        text(&mut svg, left - 8.0, y + 12.0, "end", "station", "#000", name);
+        let _ = writeln!(
+            svg,
+            r#"<rect class="bar" x="{left:.1}" y="{y:.1}" width="{:.1}" height="{bar_h}" fill="{colour}" data-value="{u}"/>"#,
+            px(*u) - left
+        );
+        if let Some([lo, hi]) = ci {
+            let (a, b, mid) = (px(*lo), px(*hi), y + bar_h / 2.0);
+            let _ = writeln!(
+                svg,
+                r##"<path class="whisker" data-low="{lo}" data-high="{hi}" d="M{a:.1} {mid:.1} H{b:.1} M{a:.1} {:.1} V{:.1} M{b:.1} {:.1} V{:.1}" stroke="#000" stroke-width="1.2" fill="none"/>"##,
+                mid - 5.0,
+                mid + 5.0,
+                mid - 5.0,
+                mid + 5.0
+            );
+        }
+        text(&mut svg, left + plot_w + 12.0, y + 12.0, "start", "value", "#000", value);
+    }
+    let _ = writeln!(
+        svg,
+        r##"<path d="M{left:.1} {top:.1} V{bottom:.1} H{:.1}" stroke="#333" fill="none"/>"##,
+        left + plot_w
+    );
+    text(&mut svg, left + plot_w / 2.0, bottom + 38.0, "middle", "x-title", "#000", "利用率 utilisation (%)");
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// Queue length over time at every station, one small panel each (its own y scale, round
+/// ticks), and the work in progress — cases in the hall — in a last panel; the warm-up, which
+/// the samples cover and the report's levels do not, shaded in every panel. Samples of the
+/// first replication.
+pub fn queues(report: &Report) -> String {
+    let s = &report.charts.series;
+    let end = s.t.last().copied().unwrap_or(1.0).max(1.0);
+    let unit = time_unit(end);
+    let x_axis = Axis::new(end / unit.minutes, 4);
+    let mut panels: Vec<(String, String, &[f64])> = report
+        .charts
+        .stations
+        .iter()
+        .zip(&s.queues)
+        .map(|(name, q)| (name.clone(), name.clone(), q.as_slice()))
+        .collect();
+    panels.push(("wip".to_owned(), "在办件数 cases in the hall (WIP)".to_owned(), s.wip.as_slice()));
+    let title = format!("{}：各窗口与部门排队人数 · queue length per station over time", report.scenario);
+    let sub = format!(
+        "第 1 次重复 replication 1 · 纵轴 y: 排队人数 jobs waiting, 每格各自刻度 each panel its own scale · 横轴 x: {} {}",
+        unit.zh, unit.en
+    );
+    let width = width_for(&title, &sub, W);
+    // Columns: three (two for few panels), fewer when a panel's title would not fit.
+    let widest = panels.iter().map(|p| text_width(&p.1, FONT)).fold(0.0, f64::max);
+    let mut cols = if panels.len() >= 5 { 3 } else { panels.len().clamp(1, 2) };
+    while cols > 1 && (width - 24.0) / cols as f64 - 16.0 < widest {
+        cols -= 1;
+    }
+    let panel_w = (width - 24.0) / cols as f64;
+    let (title_h, plot_h, axis_h) = (20.0, 70.0, 30.0);
+    let panel_h = title_h + plot_h + axis_h;
+    let warm_up = s.warm_up_end.filter(|&e| e > 0.0);
+    let legend_y = 62.0;
+    let top = if warm_up.is_some() { legend_y + 14.0 } else { 52.0 };
+    let rows = panels.len().div_ceil(cols);
+    let height = top + panel_h * rows as f64 + 12.0;
+    let mut svg = open(width, height, &title, &sub);
+    if warm_up.is_some() {
+        let _ = writeln!(
+            svg,
+            r##"<g class="legend"><rect x="12" y="{:.1}" width="12" height="12" fill="#999999" fill-opacity="0.3"/><text x="30" y="{legend_y:.1}">预热期（不计入指标） warm-up (not measured)</text></g>"##,
+            legend_y - 10.0
+        );
+    }
+    for (k, (key, label, samples)) in panels.iter().enumerate() {
+        let (col, row) = (k % cols, k / cols);
+        let (x0, y0) = (12.0 + panel_w * col as f64, top + panel_h * row as f64);
+        let y_axis = Axis::new(samples.iter().copied().fold(0.0, f64::max).max(1.0), 2);
+        let left = x0 + 8.0 + y_axis.widest(SMALL) + 6.0;
+        let right = x0 + panel_w - 8.0 - text_width(x_axis.labels.last().map_or("", String::as_str), SMALL) / 2.0;
+        let (pt, pb) = (y0 + title_h, y0 + title_h + plot_h);
+        let px = |t: f64| left + (t / unit.minutes / x_axis.max()).clamp(0.0, 1.0) * (right - left);
+        let py = |v: f64| pb - (v / y_axis.max()).clamp(0.0, 1.0) * plot_h;
+        let _ = writeln!(svg, r#"<g class="panel" data-station="{}">"#, escape(key));
+        text(&mut svg, x0 + 8.0, y0 + 14.0, "start", "panel-title", "#000", label);
+        let _ = writeln!(
+            svg,
+            r##"<rect class="plot-area" x="{left:.1}" y="{pt:.1}" width="{:.1}" height="{plot_h}" fill="none"/>"##,
+            right - left
+        );
+        if let Some(w) = warm_up {
+            let id = if k == 0 { r#" id="warm-up""# } else { "" };
+            let _ = writeln!(
+                svg,
+                r##"<rect{id} class="warm-up" x="{left:.1}" y="{pt:.1}" width="{:.1}" height="{plot_h}" fill="#999999" fill-opacity="0.3"/>"##,
+                px(w) - left
+            );
+        }
+        for (t, l) in y_axis.ticks.iter().zip(&y_axis.labels) {
+            let y = py(*t);
+            let _ =
+                writeln!(svg, r##"<line x1="{left:.1}" y1="{y:.1}" x2="{right:.1}" y2="{y:.1}" stroke="#e5e5e5"/>"##);
+            let _ = writeln!(
+                svg,
+                r##"<text class="y-tick" x="{:.1}" y="{:.1}" text-anchor="end" font-size="{SMALL}" fill="#333">{}</text>"##,
+                left - 4.0,
+                y + 3.5,
+                escape(l)
+            );
+        }
+        for (t, l) in x_axis.ticks.iter().zip(&x_axis.labels) {
+            let x = px(t * unit.minutes);
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{x:.1}" y1="{pb:.1}" x2="{x:.1}" y2="{:.1}" stroke="#333"/><text class="x-tick" x="{x:.1}" y="{:.1}" text-anchor="middle" font-size="{SMALL}" fill="#333">{}</text>"##,
+                pb + 4.0,
+                pb + 15.0,
+                escape(l)
+            );
+        }
+        let mut d = String::new();
+        for (i, (&t, &q)) in s.t.iter().zip(samples.iter()).enumerate() {
+            let _ = write!(d, "{}{:.1} {:.1} ", if i == 0 { "M" } else { "L" }, px(t), py(q));
+        }
+        let (id, colour) = if key == "wip" { (r#" id="wip""#, "#000000") } else { ("", PALETTE[0]) };
+        let _ = writeln!(svg, r#"<path{id} class="series" d="{d}" stroke="{colour}" stroke-width="1.2" fill="none"/>"#);
+        let _ = writeln!(svg, r##"<path d="M{left:.1} {pt:.1} V{pb:.1} H{right:.1}" stroke="#333" fill="none"/>"##);
+        svg.push_str("</g>\n");
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// A row of the Gantt chart: when it began, its label, its pieces (from, to, colour).
+type GanttRow = (f64, String, Vec<(f64, f64, &'static str)>);
+
+/// Gantt chart of one sample case: its window visits and approval tasks in the order they
+/// began (waiting in the department queue light, the review dark), the time axis in minutes,
+/// hours or days by the case's length, the label column as wide as the longest label.
+pub fn gantt(report: &Report) -> String {
+    let Some(g) = &report.charts.gantt else {
+        let title = format!("{}：没有完成的样本办件 · no sample case completed", report.scenario);
+        let mut svg = open(width_for(&title, "", W), 80.0, &title, "");
+        svg.push_str("</svg>\n");
+        return svg;
+    };
+    let grey = "#999999";
+    let (light, dark) = ("#A6CEE3", "#0072B2");
+    let mut bars: Vec<GanttRow> = Vec::new();
+    for (label, a, b) in &g.phases {
+        let zh = match label.as_str() {
+            "consult" => "咨询 consult",
+            "intake" => "受理 intake",
+            "delivery" => "出件 delivery",
+            other => other,
+        };
+        bars.push((*a, zh.to_owned(), vec![(*a, *b, grey)]));
+    }
+    for (item, dept, ready, claimed, done) in &g.tasks {
+        bars.push((*ready, format!("{item} ({dept})"), vec![(*ready, *claimed, light), (*claimed, *done, dark)]));
+    }
+    bars.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let end = bars.iter().flat_map(|b| b.2.iter().map(|p| p.1)).filter(|v| v.is_finite()).fold(g.arrival, f64::max);
+    let span = (end - g.arrival).max(1.0);
+    let unit = time_unit(span);
+    let axis = Axis::new(span / unit.minutes, 6);
+    let title = format!("{}：样本办件 {} 的办理过程 · sample case of {}", report.scenario, g.bundle, g.bundle);
+    let sub = format!("自到达起 since arrival · 共 total {}", duration(span, unit));
+    let width = width_for(&title, &sub, W);
+    let label_w = bars.iter().map(|b| text_width(&b.1, FONT)).fold(0.0, f64::max);
+    let left = 12.0 + label_w + 10.0;
+    let right = 12.0 + text_width(axis.labels.last().map_or("", String::as_str), FONT) / 2.0;
+    let plot_w = width - left - right;
+    let top = 56.0;
+    let row_h = 24.0;
+    let plot_h = row_h * bars.len() as f64;
+    let bottom = top + plot_h;
+    // The legend under the axis title, wrapped to the width.
+    let entries =
+        [(grey, "窗口办理 window visit"), (light, "部门排队 waiting in the department queue"), (dark, "审查 review")];
+    let mut legend = Vec::new();
+    let (mut lx, mut ly) = (left, bottom + 62.0);
+    for (colour, label) in entries {
+        let w = 18.0 + text_width(label, FONT) + 18.0;
+        if lx + w > width - 12.0 && lx > left {
+            lx = left;
+            ly += ROW + 4.0;
+        }
+        legend.push((lx, ly, colour, label));
+        lx += w;
+    }
+    let height = ly + 16.0;
+    let mut svg = open(width, height, &title, &sub);
+    let _ = writeln!(
+        svg,
+        r##"<rect class="plot-area" x="{left:.1}" y="{top:.1}" width="{plot_w:.1}" height="{plot_h:.1}" fill="none"/>"##
+    );
+    let px = |t: f64| left + ((t - g.arrival) / unit.minutes / axis.max()).clamp(0.0, 1.0) * plot_w;
+    for (t, label) in axis.ticks.iter().zip(&axis.labels) {
+        let x = left + t / axis.max() * plot_w;
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{x:.1}" y1="{top:.1}" x2="{x:.1}" y2="{:.1}" stroke="#e5e5e5"/>"##,
+            bottom + 5.0
+        );
+        text(&mut svg, x, bottom + 18.0, "middle", "x-tick", "#333", label);
+    }
+    for (i, (_, label, pieces)) in bars.iter().enumerate() {
+        let y = top + row_h * i as f64 + 4.0;
+        text(&mut svg, left - 8.0, y + 12.0, "end", "row-label", "#000", label);
         for &(a, b, colour) in pieces {
             if a.is_finite() && b.is_finite() && b >= a {
                 let _ = writeln!(
                     svg,
-                    r#"<rect x="{:.1}" y="{y}" width="{:.1}" height="16" fill="{colour}"/>"#,
-                    x(a),
-                    (x(b) - x(a)).max(1.0)
+                    r#"<rect class="bar" x="{:.1}" y="{y:.1}" width="{:.1}" height="16" fill="{colour}"/>"#,
+                    px(a),
+                    (px(b) - px(a)).max(1.0)
                 );
             }
         }
-        row += 1.0;
-    };
-    for (label, a, b) in &g.phases {
-        bar(&mut svg, label, &[(*a, *b, "#7f7f7f")]);
-    }
-    for (item, dept, ready, claimed, done) in &g.tasks {
-        bar(&mut svg, &format!("{item} ({dept})"), &[(*ready, *claimed, "#aec7e8"), (*claimed, *done, "#1f77b4")]);
-    }
-    let y0 = height - BOTTOM + 6.0;
-    for i in 0..=5 {
-        let t = g.arrival + span * f64::from(i) / 5.0;
-        let _ = writeln!(
-            svg,
-            r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
-            x(t),
-            y0 + 14.0,
-            tick(t - g.arrival)
-        );
     }
     let _ = writeln!(
         svg,
-        r##"<text x="{label_w}" y="{}">grey: window visit · light: waiting in the department queue · dark: review</text></svg>"##,
-        y0 + 34.0
+        r##"<path d="M{left:.1} {top:.1} V{bottom:.1} H{:.1}" stroke="#333" fill="none"/>"##,
+        left + plot_w
     );
+    let x_title = format!("自到达起 since arrival ({} {})", unit.zh, unit.en);
+    text(&mut svg, left + plot_w / 2.0, bottom + 38.0, "middle", "x-title", "#000", &x_title);
+    for (x, y, colour, label) in legend {
+        let _ = writeln!(
+            svg,
+            r#"<g class="legend"><rect x="{x:.1}" y="{:.1}" width="12" height="12" fill="{colour}"/><text x="{:.1}" y="{y:.1}">{}</text></g>"#,
+            y - 10.0,
+            x + 18.0,
+            escape(label)
+        );
+    }
+    svg.push_str("</svg>\n");
     svg
 }
 
-/// Writes every chart of `report` into `dir` (created if needed), file names prefixed with
-/// `prefix`; returns the paths written.
-pub fn write_charts(report: &Report, dir: &Path, prefix: &str) -> std::io::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)?;
-    let charts: [(&str, String); 5] = [
+/// Every chart of `report` by its file name (without `.svg`).
+pub fn charts(report: &Report) -> [(&'static str, String); 5] {
+    [
         ("cycle-time-histogram", cycle_histogram(report)),
         ("cycle-time-cdf", cycle_cdf(report)),
         ("utilisation", utilisation(report)),
         ("queue-length", queues(report)),
         ("gantt", gantt(report)),
-    ];
+    ]
+}
+
+/// Writes every chart of `report` into `dir` (created if needed) and the page that gathers
+/// them with the KPI table, `report.html` ([`crate::html::page`]), file names prefixed with
+/// `prefix`; returns the paths written.
+pub fn write_charts(report: &Report, dir: &Path, prefix: &str) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let charts = charts(report);
     let mut written = Vec::new();
-    for (name, svg) in charts {
+    for (name, svg) in &charts {
         let path = dir.join(format!("{prefix}{name}.svg"));
         std::fs::write(&path, svg)?;
         written.push(path);
     }
+    let path = dir.join(format!("{prefix}report.html"));
+    std::fs::write(&path, crate::html::page(report, &charts))?;
+    written.push(path);
     Ok(written)
 }
 

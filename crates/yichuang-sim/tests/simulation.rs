@@ -744,7 +744,7 @@ fn the_queue_chart_draws_work_in_progress() {
     let path = svg.lines().find(|l| l.contains(r#"id="wip""#)).expect("a WIP line");
     let points = path.matches(['M', 'L']).count();
     assert_eq!(points, samples.len(), "one point per WIP sample: {path}");
-    assert!(svg.contains("cases in the hall (WIP)") && svg.contains("work in progress"), "{svg}");
+    assert!(svg.contains("cases in the hall (WIP)"), "{svg}");
 }
 
 /// The queue-length chart covers the warm-up (its samples start at 0) and shades it, so that a
@@ -757,8 +757,8 @@ fn the_queue_chart_shades_the_warm_up() {
     let end = hall.charts.series.warm_up_end.expect("the county hall warms up for two weeks");
     assert_eq!(end, 14.0 * 1440.0, "Days(14) ends at minute 20160");
     let svg = yichuang_sim::svg::queues(&hall);
-    let shade = svg.lines().find(|l| l.contains(r#"id="warm-up""#)).expect("the warm-up is shaded");
-    assert!(shade.contains("warm-up (not measured)"), "{shade}");
+    assert!(svg.lines().any(|l| l.contains(r#"id="warm-up""#)), "the warm-up is shaded");
+    assert!(svg.contains("warm-up (not measured)"), "and the legend says what the shade is");
     let parity = simulate(&example("parity-parallel.ron"), &RunOptions { cases: Some(300), ..RunOptions::default() })
         .expect("runs");
     assert_eq!(parity.charts.series.warm_up_end, None);

@@ -44,7 +44,8 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Write each scenario's SVG charts here (file names prefixed with the scenario name).
+    /// Write each scenario's SVG charts and report.html here (file names prefixed with the
+    /// scenario name).
     #[arg(long, value_name = "DIR")]
     pub charts: Option<PathBuf>,
     /// Confidence level of every interval; 1 − LEVEL is the family-wise error rate.

@@ -48,7 +48,8 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Write SVG charts (cycle-time histogram and CDF, utilisation, queue length, Gantt) here.
+    /// Write SVG charts (cycle-time histogram and CDF, utilisation, queue length, Gantt) and
+    /// report.html (KPI tables and every chart, offline) here.
     #[arg(long, value_name = "DIR")]
     pub charts: Option<PathBuf>,
     /// Write the synthetic event log of the first replication, in the format its extension
