@@ -2,10 +2,12 @@
 //! (so a label is never cut: margins grow to fit it), time units chosen by magnitude, and SVG
 //! escaping.
 //!
-//! Text width is estimated from the character classes of a sans-serif face: CJK ideographs and
-//! full-width forms take one em, digits and most Latin letters about 0.55–0.6 em, narrow ones
-//! (`i`, `l`, `.`, `,`) about 0.3 em. The estimate errs wide, so a margin sized from it holds
-//! the rendered text (the screenshot tests in Chromium check it).
+//! Text width is estimated from the character classes of a sans-serif face, at the widths of
+//! DejaVu Sans (Debian's default `sans-serif`, wider than Arial or Helvetica): CJK ideographs and
+//! full-width forms take one em, digits and most Latin letters 0.64 em, capitals 0.8, `m`, `w`,
+//! `M`, `W` a full em, narrow ones (`i`, `l`, `.`, brackets) 0.4, symbols such as `→`, `≤`, `−`
+//! 0.85. The estimate errs wide, so a margin sized from it holds the rendered text: a test lays
+//! every chart out in headless Chromium and measures each text against it.
 
 /// Escapes text for SVG/XML.
 pub fn escape(text: &str) -> String {
@@ -19,12 +21,12 @@ pub fn text_width(text: &str, size: f64) -> f64 {
 
 fn char_em(c: char) -> f64 {
     match c {
-        'i' | 'j' | 'l' | '.' | ',' | ':' | ';' | '\'' | '|' | '!' | ' ' | '(' | ')' | '[' | ']' => 0.34,
-        'm' | 'w' | 'M' | 'W' | '@' | '%' => 0.92,
-        c if c.is_ascii_uppercase() => 0.7,
-        c if c.is_ascii() => 0.6,
-        // Greek, Latin-1 and symbols such as −, ≤, ±: about a Latin letter.
-        c if (c as u32) < 0x2E80 => 0.65,
+        'i' | 'j' | 'l' | '.' | ',' | ':' | ';' | '\'' | '|' | '!' | ' ' | '(' | ')' | '[' | ']' => 0.4,
+        'm' | 'w' | 'M' | 'W' | '@' | '%' => 1.0,
+        c if c.is_ascii_uppercase() => 0.8,
+        c if c.is_ascii() => 0.64,
+        // Greek, Latin-1 and symbols such as −, ≤, ±, →: DejaVu draws them wide.
+        c if (c as u32) < 0x2E80 => 0.85,
         // CJK, kana, hangul, full-width forms: a full em.
         _ => 1.0,
     }

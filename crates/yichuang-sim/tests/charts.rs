@@ -338,3 +338,96 @@ fn the_sweep_chart_passes_the_checker() {
         assert!(svg.contains(r#"class="band""#), "{kpi}: an interval band");
     }
 }
+
+/// Chromium, when this machine has it; `None` means skip, unless CI requires the browser
+/// (`YICHUANG_REQUIRE_BROWSER=1`), when a missing browser fails the test.
+fn chromium() -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .flat_map(|dir| ["chromium", "chromium-browser"].map(|n| dir.join(n)))
+            .find(|p| p.is_file())
+    });
+    let required = std::env::var("YICHUANG_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+    assert!(found.is_some() || !required, "YICHUANG_REQUIRE_BROWSER=1 and no chromium on PATH");
+    if found.is_none() {
+        eprintln!("skipped: no chromium on PATH (Debian: apt-get install chromium fonts-wqy-microhei)");
+    }
+    found
+}
+
+/// The checker works on estimated text widths; here Debian's headless Chromium lays every
+/// chart out with a real font and measures each text: none reaches past its chart, and no
+/// text is wider than the estimate the margins were sized from (the estimate errs wide).
+#[test]
+fn rendered_in_chromium_every_label_fits_and_the_estimate_errs_wide() {
+    let Some(browser) = chromium() else { return };
+    let parity = simulate(
+        &example("parity-parallel.ron"),
+        &RunOptions { cases: Some(1000), replications: Some(2), ..RunOptions::default() },
+    )
+    .expect("runs");
+    let county = simulate(&example("county-hall.ron"), &RunOptions { replications: Some(2), ..RunOptions::default() })
+        .expect("runs");
+    let mut page = String::from(r#"<!doctype html><html><head><meta charset="utf-8"></head><body style="margin:0">"#);
+    for report in [&parity, &county] {
+        for (_, svg) in yichuang_sim::svg::charts(report) {
+            page.push_str(&format!("<div>{svg}</div>"));
+        }
+    }
+    // For every text: its chart's box and its own, as the browser laid them out, and the
+    // width the charts estimated for it.
+    let mut estimates = Vec::new();
+    for report in [&parity, &county] {
+        for (_, svg) in yichuang_sim::svg::charts(report) {
+            let doc = Document::parse(&svg).expect("SVG");
+            for t in doc.descendants().filter(|n| n.has_tag_name("text")) {
+                estimates.push(text_width(t.text().unwrap_or(""), font_size(t)));
+            }
+        }
+    }
+    page.push_str(&format!(
+        r#"<script>
+const estimates = {};
+const found = [];
+let i = 0;
+for (const svg of document.querySelectorAll('svg')) {{
+  const r = svg.getBoundingClientRect();
+  for (const t of svg.querySelectorAll('text')) {{
+    const b = t.getBoundingClientRect();
+    const rotated = t.hasAttribute('transform');
+    const width = rotated ? b.height : b.width;
+    if (b.left < r.left - 0.5 || b.right > r.right + 0.5 || b.top < r.top - 0.5 || b.bottom > r.bottom + 0.5)
+      found.push('cut: ' + t.textContent);
+    if (width > estimates[i] + 0.5)
+      found.push('wider than estimated (' + width.toFixed(1) + ' > ' + estimates[i].toFixed(1) + '): ' + t.textContent);
+    i++;
+  }}
+}}
+document.body.setAttribute('data-texts', String(i));
+document.body.setAttribute('data-found', JSON.stringify(found));
+</script></body></html>"#,
+        serde_json::to_string(&estimates).expect("json")
+    ));
+    let dir = std::env::temp_dir().join(format!("yichuang-chromium-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("charts.html");
+    std::fs::write(&file, page).expect("page written");
+    let out = std::process::Command::new(&browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"])
+        .args(["--disable-component-update", "--disable-sync", "--window-size=1200,900", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .expect("chromium runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let attribute = |name: &str| {
+        let at = dom.find(&format!("{name}=\"")).unwrap_or_else(|| panic!("no {name} in the DOM: {dom:.400}"));
+        let rest = &dom[at + name.len() + 2..];
+        rest[..rest.find('"').expect("closing quote")].replace("&quot;", "\"").replace("&amp;", "&")
+    };
+    let texts: usize = attribute("data-texts").parse().expect("a count");
+    assert_eq!(texts, estimates.len(), "every text measured");
+    let found: Vec<String> = serde_json::from_str(&attribute("data-found")).expect("JSON");
+    assert!(found.is_empty(), "{} of {texts} texts: {found:#?}", found.len());
+}
