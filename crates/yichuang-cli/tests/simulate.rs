@@ -545,6 +545,12 @@ fn one_command_sweeps_the_intake_windows() {
     assert!(means.windows(2).all(|w| w[1] < w[0]), "cycle time falls with windows: {means:?}");
     let chart = std::fs::read_to_string(dir.join("sweep-cycle_time_minutes.mean.svg")).expect("the chart");
     assert!(chart.starts_with("<svg") && chart.contains("windows.Intake"), "the chart plots against the factor");
+    let page = std::fs::read_to_string(dir.join("report.html")).expect("the experiment's page");
+    assert_eq!(page.matches("<tr><td class=\"num\">").count(), 7, "a row per point");
+    assert!(
+        page.contains("平均办件周期 Mean cycle time") && page.contains(&chart.trim_end()[..200]),
+        "the table and the chart"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/experiments/parity-intake-windows.ron");

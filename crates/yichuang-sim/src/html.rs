@@ -77,36 +77,7 @@ fn kpi_rows(report: &Report) -> Vec<[String; 5]> {
 pub fn page(report: &Report, charts: &[(&str, String)]) -> String {
     let mut h = String::new();
     let title = format!("{} · 仿真报告 simulation report", report.scenario);
-    let _ = writeln!(
-        h,
-        r#"<!doctype html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{}</title>
-<style>
-body {{ font-family: "Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", sans-serif; margin: 24px auto; max-width: 1100px; padding: 0 16px; color: #222; }}
-h1 {{ font-size: 22px; margin-bottom: 4px; }}
-h2 {{ font-size: 18px; margin-top: 32px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }}
-.meta {{ color: #555; }}
-table {{ border-collapse: collapse; margin: 8px 0; }}
-th, td {{ border-bottom: 1px solid #e5e5e5; padding: 4px 10px; text-align: left; vertical-align: top; }}
-td {{ white-space: nowrap; }}
-td.num {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}
-th {{ background: #f4f4f4; }}
-.steady {{ padding: 8px 12px; border-left: 4px solid #009E73; background: #eef8f4; }}
-.unsteady {{ padding: 8px 12px; border-left: 4px solid #D55E00; background: #fcefe8; }}
-figure {{ margin: 16px 0; }}
-figure svg {{ max-width: 100%; height: auto; }}
-figcaption {{ color: #555; font-size: 13px; }}
-</style>
-</head>
-<body>
-<h1>{}</h1>"#,
-        escape(&title),
-        escape(&title)
-    );
+    head(&mut h, &title);
     let _ = writeln!(
         h,
         r#"<p class="meta">办件定义 definition <b>{}</b> · {} 次重复 replications · 种子 seed {} · {} 件 cases measured · 置信水平 confidence {} %</p>"#,
@@ -210,4 +181,118 @@ fn stations(h: &mut String, report: &Report) {
         );
     }
     let _ = writeln!(h, "</tbody></table>");
+}
+
+/// The page's head (title, styles) and its first heading, `title`.
+fn head(h: &mut String, title: &str) {
+    let _ = writeln!(
+        h,
+        r#"<!doctype html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{}</title>
+<style>
+body {{ font-family: "Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", sans-serif; margin: 24px auto; max-width: 1100px; padding: 0 16px; color: #222; }}
+h1 {{ font-size: 22px; margin-bottom: 4px; }}
+h2 {{ font-size: 18px; margin-top: 32px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }}
+.meta {{ color: #555; }}
+table {{ border-collapse: collapse; margin: 8px 0; }}
+th, td {{ border-bottom: 1px solid #e5e5e5; padding: 4px 10px; text-align: left; vertical-align: top; }}
+td {{ white-space: nowrap; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}
+th {{ background: #f4f4f4; }}
+.steady {{ padding: 8px 12px; border-left: 4px solid #009E73; background: #eef8f4; }}
+.unsteady {{ padding: 8px 12px; border-left: 4px solid #D55E00; background: #fcefe8; }}
+figure {{ margin: 16px 0; }}
+figure svg {{ max-width: 100%; height: auto; }}
+figcaption {{ color: #555; font-size: 13px; }}
+</style>
+</head>
+<body>
+<h1>{}</h1>"#,
+        escape(title),
+        escape(title)
+    );
+}
+
+/// The page of an experiment (`experiment --charts`, `simulate --sweep … --charts`): the
+/// design, one row per point with the factors' values and each chosen KPI with its interval
+/// and whether the point is in steady state (else the station and its offered load), and the
+/// sweep charts inline (`charts`: KPI name and SVG).
+pub fn experiment_page(
+    report: &crate::experiment::ExperimentReport,
+    kpis: &[String],
+    charts: &[(String, String)],
+) -> String {
+    let mut h = String::new();
+    let title = format!("{} · 仿真实验 experiment", report.scenario);
+    head(&mut h, &title);
+    let level = fixed(report.confidence * 100.0, 0, false);
+    let _ = writeln!(
+        h,
+        r#"<p class="meta">{} 个方案点 points · 因素 factors {} · 每点同一随机数 common random numbers (seed {}) · 置信水平 confidence {level} %</p>"#,
+        report.points.len(),
+        escape(&report.factors.join(" × ")),
+        report.seed
+    );
+    let _ = writeln!(h, "<h2>各方案点 Points</h2>");
+    let _ = write!(h, r#"<table id="points"><thead><tr>"#);
+    for f in &report.factors {
+        let _ = write!(h, "<th>{}</th>", escape(f));
+    }
+    for k in kpis {
+        let (zh, en) = crate::kpis::label(k);
+        let _ = write!(h, "<th>{} {} <small>[{level} %]</small></th>", escape(&zh), escape(&en));
+    }
+    let _ = writeln!(h, "<th>稳态 steady</th></tr></thead><tbody>");
+    for p in &report.points {
+        let _ = write!(h, "<tr>");
+        for v in &p.values {
+            let _ = write!(h, r#"<td class="num">{}</td>"#, escape(&v.to_string()));
+        }
+        for k in kpis {
+            let cell = p.kpis.iter().find(|x| x.kpi == *k).map_or_else(
+                || "—".to_owned(),
+                |x| {
+                    let (value, ci) = with_ci(x.kind, x.value, x.ci);
+                    if x.ci.is_some() { format!("{value} {ci}") } else { value }
+                },
+            );
+            let _ = write!(h, r#"<td class="num">{}</td>"#, escape(&cell));
+        }
+        let state = &p.report.steady_state;
+        let steady = if state.steady {
+            "是 yes".to_owned()
+        } else {
+            let worst: Vec<String> = state
+                .unsteady
+                .iter()
+                .map(|u| match u.offered_load {
+                    Some(l) => format!("{} ({})", u.station, fixed(l, 2, false)),
+                    None => u.station.clone(),
+                })
+                .collect();
+            format!("否 no: {}", worst.join(", "))
+        };
+        let _ = writeln!(h, "<td>{}</td></tr>", escape(&steady));
+    }
+    let _ = writeln!(h, "</tbody></table>");
+    let _ = writeln!(h, "<h2>图表 Charts</h2>");
+    for (kpi, svg) in charts {
+        let (zh, en) = crate::kpis::label(kpi);
+        let _ = writeln!(
+            h,
+            r#"<figure id="sweep-{}">{}<figcaption>{} 随 {} 变化，阴影为置信区间 · {} against {}, the band its confidence interval</figcaption></figure>"#,
+            escape(kpi),
+            svg.trim_end(),
+            escape(&zh),
+            escape(report.factors.first().map_or("", String::as_str)),
+            escape(&en),
+            escape(report.factors.first().map_or("", String::as_str))
+        );
+    }
+    let _ = writeln!(h, "</body>\n</html>");
+    h
 }

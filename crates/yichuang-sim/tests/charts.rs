@@ -332,11 +332,22 @@ fn the_sweep_chart_passes_the_checker() {
     let points = points(&base, &factors, Design::Grid).expect("valid points");
     let options = RunOptions { replications: Some(2), cases: Some(400), ..RunOptions::default() };
     let report = run(&base, &points, &factors, Design::Grid, &options).expect("runs");
-    for kpi in ["cycle_time_minutes.mean", "on_time_rate"] {
+    let kpis = ["cycle_time_minutes.mean".to_owned(), "on_time_rate".to_owned()];
+    let mut charts = Vec::new();
+    for kpi in &kpis {
         let svg = yichuang_sim::svg::sweep(&report, kpi);
         assert_passes(kpi, &svg);
         assert!(svg.contains(r#"class="band""#), "{kpi}: an interval band");
+        charts.push((kpi.clone(), svg));
     }
+    // The experiment's page: a row per point with each KPI and its interval, the charts inline.
+    let page = yichuang_sim::html::experiment_page(&report, &kpis, &charts);
+    assert_eq!(page.matches("<tr><td class=\"num\">").count(), 5, "a row per point");
+    assert_eq!(page.matches("<svg ").count(), 2);
+    assert!(page.contains("按时办结率 On-time rate") && page.contains("windows.Intake"));
+    let k = &report.points[0].kpis.iter().find(|k| k.kpi == "cycle_time_minutes.mean").expect("KPI");
+    let [lo, hi] = k.ci.expect("two replications give an interval");
+    assert!(page.contains(&format!("[{lo:.1}, {hi:.1}]")), "the interval [{lo:.1}, {hi:.1}] is in the table");
 }
 
 /// Chromium, when this machine has it; `None` means skip, unless CI requires the browser

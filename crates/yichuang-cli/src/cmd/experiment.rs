@@ -136,9 +136,15 @@ pub fn run_sweep(scenario: &Scenario, sweep: &Sweep<'_>, out: &mut dyn Write) ->
         Format::Table => write_table(&report, &kpis, sweep.options.replications(scenario), out)?,
     }
     if let Some(dir) = &sweep.charts {
-        for kpi in &kpis {
-            let path = dir.join(format!("sweep-{kpi}.svg"));
-            std::fs::write(&path, yichuang_sim::svg::sweep(&report, kpi))
+        let charts: Vec<(String, String)> =
+            kpis.iter().map(|kpi| (kpi.clone(), yichuang_sim::svg::sweep(&report, kpi))).collect();
+        let page = yichuang_sim::html::experiment_page(&report, &kpis, &charts);
+        let files = charts
+            .iter()
+            .map(|(kpi, svg)| (dir.join(format!("sweep-{kpi}.svg")), svg))
+            .chain(std::iter::once((dir.join("report.html"), &page)));
+        for (path, text) in files {
+            std::fs::write(&path, text)
                 .map_err(|e| Failure::input(format!("cannot write charts into `{}`: {e}", dir.display())))?;
             if sweep.format == Format::Table {
                 writeln!(out, "chart: {}", path.display())?;
