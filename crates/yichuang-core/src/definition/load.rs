@@ -1,12 +1,13 @@
 //! Loading and validation: RON text → [`Definition`] or every [`Diagnostic`] at once.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::raw::*;
+use super::span::{self, Lines, Spot};
 use super::*;
 use crate::calendar::{Calendar, MAX_YEAR, MIN_YEAR, OfficePeriod};
 use crate::time::parse_time_of_day;
@@ -59,134 +60,45 @@ impl fmt::Display for Diagnostics {
     }
 }
 
-/// Collects diagnostics and finds best-effort source locations for semantic ones.
+/// Collects problems with their paths; places them in the text only at the end, and only if
+/// there are any (a valid definition never reads the text twice).
 struct Sink<'a> {
     origin: &'a str,
-    locator: Locator<'a>,
-    out: Vec<Diagnostic>,
+    source: &'a str,
+    found: Vec<(Spot, String, String)>,
 }
 
 impl Sink<'_> {
-    /// Records a problem located at the first `"needle"` after the `section:` key, if any.
-    fn at(&mut self, section: &str, needle: &str, path: String, message: String, help: impl Into<String>) {
-        let location = self.locator.quoted(section, needle);
-        self.out.push(Diagnostic { origin: self.origin.to_owned(), location, path, message, help: help.into() });
+    /// Records a problem of the value at `spot`.
+    fn at(&mut self, spot: Spot, message: String, help: impl Into<String>) {
+        self.found.push((spot, message, help.into()));
     }
 
-    /// Like [`Sink::at`], located at the first unquoted `text` (e.g. `year: 2026`) instead.
-    fn at_text(&mut self, section: &str, text: &str, path: String, message: String, help: impl Into<String>) {
-        let location = self.locator.text(section, text);
-        self.out.push(Diagnostic { origin: self.origin.to_owned(), location, path, message, help: help.into() });
-    }
-}
-
-/// Bytes per checkpoint of [`Index::chars_before`]: a column is counted over at most this many
-/// bytes, however long the line.
-const CHAR_CHECKPOINT: usize = 4096;
-
-/// Finds source locations. Each lookup once re-scanned the text from its start (quadratic in the
-/// number of diagnostics: 38 s for 30,000 of them in a 5.6 MB file); the [`Index`] is built once,
-/// on the first diagnostic, so that each lookup costs a hash probe, a binary search and a bounded
-/// scan. Valid definitions never build it.
-struct Locator<'a> {
-    source: &'a str,
-    index: Option<Index<'a>>,
-}
-
-struct Index<'a> {
-    /// Byte offset of the start of every line.
-    line_starts: Vec<usize>,
-    /// `chars_before[k]`: characters in `source[..k * CHAR_CHECKPOINT]` (counted as UTF-8 lead bytes).
-    chars_before: Vec<usize>,
-    /// For each pair of consecutive `"` in the text, keyed by the text between them: the offsets
-    /// of the first quote, ascending. Every occurrence of `"needle"` (for a needle without `"`) is
-    /// exactly such a pair, so this finds what `str::find` would, without scanning.
-    quoted: HashMap<&'a str, Vec<usize>>,
-    /// Offset of each section key already looked up (0 when absent).
-    sections: HashMap<String, usize>,
-}
-
-impl<'a> Locator<'a> {
-    fn new(source: &'a str) -> Self {
-        Locator { source, index: None }
+    fn is_empty(&self) -> bool {
+        self.found.is_empty()
     }
 
-    fn index(&mut self) -> &mut Index<'a> {
-        let source = self.source;
-        self.index.get_or_insert_with(|| {
-            let bytes = source.as_bytes();
-            let line_starts = std::iter::once(0).chain(memchr_all(bytes, b'\n').map(|i| i + 1)).collect();
-            let mut chars_before = Vec::with_capacity(bytes.len() / CHAR_CHECKPOINT + 1);
-            let mut count = 0;
-            for chunk in bytes.chunks(CHAR_CHECKPOINT) {
-                chars_before.push(count);
-                count += chunk.iter().filter(|&&b| !is_continuation(b)).count();
-            }
-            chars_before.push(count);
-            let mut quoted: HashMap<&str, Vec<usize>> = HashMap::new();
-            let quotes: Vec<usize> = memchr_all(bytes, b'"').collect();
-            for pair in quotes.windows(2) {
-                // Quotes are ASCII, so both ends are character boundaries.
-                quoted.entry(&source[pair[0] + 1..pair[1]]).or_default().push(pair[0]);
-            }
-            Index { line_starts, chars_before, quoted, sections: HashMap::new() }
-        })
+    /// Every problem at the line and column of the value its path names (from a span-preserving
+    /// reading of the text, [`span::read`]), in file order; problems at one place keep the order
+    /// in which they were found.
+    fn into_diagnostics(self) -> Vec<Diagnostic> {
+        let tree = span::read(self.source);
+        debug_assert!(tree.is_ok(), "text that `ron` read is read by `span::read`: {tree:?}");
+        let lines = Lines::new(self.source);
+        let mut out: Vec<Diagnostic> = self
+            .found
+            .into_iter()
+            .map(|(spot, message, help)| Diagnostic {
+                origin: self.origin.to_owned(),
+                location: tree.as_ref().ok().map(|tree| lines.line_col(tree.offset_of(&spot))),
+                path: spot.to_string(),
+                message,
+                help,
+            })
+            .collect();
+        out.sort_by_key(|d| (d.location.is_none(), d.location));
+        out
     }
-
-    /// The first `"needle"` after the `section:` key (or from the start without one).
-    fn quoted(&mut self, section: &str, needle: &str) -> Option<(usize, usize)> {
-        let start = self.section_start(section);
-        let found = if needle.contains('"') {
-            // Not a pair of consecutive quotes: search the text (rare; ids hardly contain quotes).
-            self.source[start..].find(&format!("\"{needle}\""))? + start
-        } else {
-            let offsets = self.index().quoted.get(needle)?;
-            *offsets.get(offsets.partition_point(|&o| o < start))?
-        };
-        Some(self.line_col(found))
-    }
-
-    /// The first `text` after the `section:` key (or from the start without one).
-    fn text(&mut self, section: &str, text: &str) -> Option<(usize, usize)> {
-        let start = self.section_start(section);
-        let found = self.source[start..].find(text)? + start;
-        Some(self.line_col(found))
-    }
-
-    /// The section key as a whole word outside comments, e.g. `fields:` but not `form_fields:`;
-    /// 0 if there is none.
-    fn section_start(&mut self, section: &str) -> usize {
-        let source = self.source;
-        if let Some(&start) = self.index().sections.get(section) {
-            return start;
-        }
-        let start = section_key(source, section);
-        self.index().sections.insert(section.to_owned(), start);
-        start
-    }
-
-    /// 1-based line and column (in characters) of a byte offset.
-    fn line_col(&mut self, offset: usize) -> (usize, usize) {
-        let bytes = self.source.as_bytes();
-        let index = self.index();
-        let line = index.line_starts.partition_point(|&s| s <= offset);
-        let line_start = index.line_starts[line - 1];
-        let chars_to = |at: usize| {
-            let k = at / CHAR_CHECKPOINT;
-            index.chars_before[k] + bytes[k * CHAR_CHECKPOINT..at].iter().filter(|&&b| !is_continuation(b)).count()
-        };
-        (line, chars_to(offset) - chars_to(line_start) + 1)
-    }
-}
-
-/// A UTF-8 continuation byte (`10xxxxxx`): not the start of a character.
-fn is_continuation(byte: u8) -> bool {
-    byte & 0xC0 == 0x80
-}
-
-/// Offsets of every `needle` byte in `haystack`.
-fn memchr_all(haystack: &[u8], needle: u8) -> impl Iterator<Item = usize> + '_ {
-    haystack.iter().enumerate().filter(move |&(_, &b)| b == needle).map(|(i, _)| i)
 }
 
 pub(super) fn load(source: &str, origin: &str) -> Result<Definition, Diagnostics> {
@@ -206,13 +118,13 @@ pub(super) fn load(source: &str, origin: &str) -> Result<Definition, Diagnostics
             }]));
         }
     };
-    let mut sink = Sink { origin, locator: Locator::new(source), out: Vec::new() };
+    let mut sink = Sink { origin, source, found: Vec::new() };
     let def = Validator::new(&raw, &mut sink).run();
     match def {
-        Some(def) if sink.out.is_empty() => Ok(def),
+        Some(def) if sink.is_empty() => Ok(def),
         _ => {
-            assert!(!sink.out.is_empty(), "a refused definition has at least one diagnostic");
-            Err(Diagnostics(sink.out))
+            assert!(!sink.is_empty(), "a refused definition has at least one diagnostic");
+            Err(Diagnostics(sink.into_diagnostics()))
         }
     }
 }
@@ -243,21 +155,20 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         self.register(Kind::Bundle, "bundles", raw.bundles.iter().map(|b| b.id.as_str()));
         if !raw.departments.iter().any(|d| d.kind == DepartmentKind::Supervision) {
             self.sink.at(
-                "departments",
-                "",
-                "departments".into(),
+                Spot::at("departments"),
                 "no department has kind Supervision (效能监察)".into(),
                 "tickets need an independent supervisor: add e.g. (id: \"supervision\", name: \"效能监察科\", kind: Supervision)",
             );
         }
         let calendar = self.calendar();
         let policies = self.policies();
-        let items: Vec<Item> = raw.items.iter().map(|i| self.item(i, &policies)).collect();
-        let bundles: Vec<Bundle> = raw.bundles.iter().filter_map(|b| self.bundle(b, &items)).collect();
+        let items: Vec<Item> = raw.items.iter().enumerate().map(|(i, item)| self.item(i, item, &policies)).collect();
+        let bundles: Vec<Bundle> =
+            raw.bundles.iter().enumerate().filter_map(|(i, b)| self.bundle(i, b, &items)).collect();
         let plan = raw.plan.as_ref().map(|p| self.plan(p));
         let (calendar, holiday_notes) = calendar?;
-        self.calendar_covers(&calendar, plan.as_ref());
-        if !self.sink.out.is_empty() || bundles.len() != raw.bundles.len() {
+        self.calendar_covers(&calendar);
+        if !self.sink.is_empty() || bundles.len() != raw.bundles.len() {
             return None;
         }
         Some(
@@ -307,25 +218,22 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         )
     }
 
-    fn register<'x>(&mut self, kind: Kind, section: &str, ids: impl Iterator<Item = &'x str>) {
+    fn register<'x>(&mut self, kind: Kind, section: &'static str, ids: impl Iterator<Item = &'x str>) {
         for (i, id) in ids.enumerate() {
             if id.is_empty() || id.chars().any(char::is_whitespace) {
                 self.sink.at(
-                    section,
-                    id,
-                    format!("{section}[{i}].id"),
+                    Spot::at(section).key(i, id).f("id"),
                     format!("id `{id}` is empty or contains whitespace"),
                     "use a short English id without spaces, e.g. `food-licence`",
                 );
             }
-            // The first occurrence keeps the id, so later references resolve to it.
+            // The first occurrence keeps the id, so later references resolve to it; the
+            // duplicate is the one reported.
             if let std::collections::btree_map::Entry::Vacant(e) = self.by_id.entry((kind, Id::new(id))) {
                 e.insert(i as u32);
             } else {
                 self.sink.at(
-                    section,
-                    id,
-                    format!("{section}[{id}]"),
+                    Spot::at(section).key(i, id).f("id"),
                     format!("duplicate id `{id}` in {section}"),
                     "every id in a list must be unique; rename or remove one of them",
                 );
@@ -333,7 +241,8 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         }
     }
 
-    fn resolve(&mut self, kind: Kind, id: &str, path: &str, section: &str) -> Option<u32> {
+    /// The index of `id`, or a diagnostic at `spot` (built only then) listing what exists.
+    fn resolve(&mut self, kind: Kind, id: &str, spot: impl FnOnce() -> Spot) -> Option<u32> {
         if let Some(&ix) = self.by_id.get(&(kind, Id::new(id))) {
             return Some(ix);
         }
@@ -345,21 +254,15 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             Kind::Item => ("item", list_ids(self.raw.items.iter().map(|d| d.id.as_str()))),
             Kind::Bundle => ("bundle", list_ids(self.raw.bundles.iter().map(|d| d.id.as_str()))),
         };
-        self.sink.at(
-            section,
-            id,
-            path.to_owned(),
-            format!("unknown {what} `{id}`"),
-            format!("use one of the defined {what}s: {list}"),
-        );
+        self.sink.at(spot(), format!("unknown {what} `{id}`"), format!("use one of the defined {what}s: {list}"));
         None
     }
 
-    fn date(&mut self, text: &str, path: String, section: &str) -> Option<Date> {
+    fn date(&mut self, text: &str, spot: impl FnOnce() -> Spot) -> Option<Date> {
         match text.parse::<Date>() {
             Ok(d) => Some(d),
             Err(e) => {
-                self.sink.at(section, text, path, e.to_string(), "dates are written \"YYYY-MM-DD\"");
+                self.sink.at(spot(), e.to_string(), "dates are written \"YYYY-MM-DD\"");
                 None
             }
         }
@@ -371,13 +274,11 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         let mut holidays = Vec::new();
         let mut makeups = Vec::new();
         let mut notes = Vec::new();
-        let mut years: Vec<i32> = cal.years.iter().map(|y| y.year).collect();
-        years.sort_unstable();
-        if years.is_empty() {
+        let here = Spot::at("calendar");
+        let year_spot = |i: usize, year: i32| here.f("years").key(i, year);
+        if cal.years.is_empty() {
             self.sink.at(
-                "calendar",
-                "",
-                "calendar.years".into(),
+                here.f("years"),
                 "the calendar has no years".into(),
                 "add the official holiday table of every year the hall works in (see domain-notes §7)",
             );
@@ -386,13 +287,11 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         // Out-of-range years are refused before any date arithmetic on them: the extreme ones
         // would overflow it, and a calendar of millions of years would not fit in memory.
         let mut in_range = true;
-        for year in &cal.years {
+        for (i, year) in cal.years.iter().enumerate() {
             if !(MIN_YEAR..=MAX_YEAR).contains(&year.year) {
                 in_range = false;
-                self.sink.at_text(
-                    "calendar",
-                    &format!("year: {}", year.year),
-                    format!("calendar.years[{}].year", year.year),
+                self.sink.at(
+                    year_spot(i, year.year).f("year"),
                     format!("calendar year {} is outside the supported range {MIN_YEAR}–{MAX_YEAR}", year.year),
                     format!("describe years from {MIN_YEAR} to {MAX_YEAR} only, each with its official holiday table"),
                 );
@@ -401,23 +300,26 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         if !in_range {
             return None;
         }
+        // (year, position in the file), sorted by year: a gap or a repeat is reported at the
+        // later year of the pair.
+        let mut years: Vec<(i32, usize)> = cal.years.iter().enumerate().map(|(i, y)| (y.year, i)).collect();
+        years.sort_unstable();
         for w in years.windows(2) {
-            if w[0] == w[1] || w[1] != w[0] + 1 {
+            if w[0].0 == w[1].0 || w[1].0 != w[0].0 + 1 {
                 ok = false;
+                let later = if w[0].0 == w[1].0 { w[0].1.max(w[1].1) } else { w[1].1 };
                 self.sink.at(
-                    "calendar",
-                    "",
-                    "calendar.years".into(),
-                    format!("calendar years must be distinct and contiguous; found {} then {}", w[0], w[1]),
+                    year_spot(later, cal.years[later].year).f("year"),
+                    format!("calendar years must be distinct and contiguous; found {} then {}", w[0].0, w[1].0),
                     "list each year once, with no gap between the first and the last",
                 );
             }
         }
-        for year in &cal.years {
+        for (yi, year) in cal.years.iter().enumerate() {
             for (hi, h) in year.holidays.iter().enumerate() {
-                let path = format!("calendar.years[{}].holidays[{hi}]", year.year);
+                let spot = || year_spot(yi, year.year).f("holidays").i(hi);
                 let (Some(from), Some(to)) =
-                    (self.date(&h.from, path.clone(), "calendar"), self.date(&h.to, path.clone(), "calendar"))
+                    (self.date(&h.from, || spot().f("from")), self.date(&h.to, || spot().f("to")))
                 else {
                     ok = false;
                     continue;
@@ -425,9 +327,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 if from > to || from.year() != year.year || to.year() != year.year {
                     ok = false;
                     self.sink.at(
-                        "calendar",
-                        &h.from,
-                        path,
+                        spot().f("from"),
                         format!("holiday {} runs {from}–{to}, which is not inside {}", h.name, year.year),
                         "`from` must not be after `to`, and both must lie in the year being described",
                     );
@@ -441,17 +341,15 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 }
             }
             for (mi, text) in year.makeup_workdays.iter().enumerate() {
-                let path = format!("calendar.years[{}].makeup_workdays[{mi}]", year.year);
-                let Some(d) = self.date(text, path.clone(), "calendar") else {
+                let spot = || year_spot(yi, year.year).f("makeup_workdays").i(mi);
+                let Some(d) = self.date(text, spot) else {
                     ok = false;
                     continue;
                 };
                 if d.year() != year.year || !d.weekday().is_weekend() || holidays.contains(&d) {
                     ok = false;
                     self.sink.at(
-                        "calendar",
-                        text,
-                        path,
+                        spot(),
                         format!("{d} cannot be a make-up working day (调休上班日) of {}", year.year),
                         "a make-up day is a Saturday or Sunday of that year that is not also a holiday",
                     );
@@ -463,7 +361,6 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         }
         let mut periods = Vec::new();
         for (i, (open, close)) in cal.office_hours.iter().enumerate() {
-            let path = format!("calendar.office_hours[{i}]");
             match (parse_time_of_day(open), parse_time_of_day(close)) {
                 (Ok(o), Ok(c)) if o < c && periods.last().is_none_or(|p: &OfficePeriod| p.close <= o) => {
                     periods.push(OfficePeriod { open: o, close: c })
@@ -471,9 +368,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 _ => {
                     ok = false;
                     self.sink.at(
-                        "office_hours",
-                        open,
-                        path,
+                        here.f("office_hours").i(i),
                         format!("office period (\"{open}\", \"{close}\") is not valid"),
                         "write (\"HH:MM\", \"HH:MM\") with open before close, periods in order and not overlapping",
                     );
@@ -483,15 +378,14 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         if cal.office_hours.is_empty() {
             ok = false;
             self.sink.at(
-                "calendar",
-                "",
-                "calendar.office_hours".into(),
+                here.f("office_hours"),
                 "no office hours".into(),
                 "add e.g. [(\"09:00\", \"12:00\"), (\"13:30\", \"17:30\")]",
             );
         }
         notes.sort();
-        ok.then(|| (Calendar::build(years[0], years[years.len() - 1], &holidays, &makeups, periods), notes))
+        let (first, last) = (years[0].0, years[years.len() - 1].0);
+        ok.then(|| (Calendar::build(first, last, &holidays, &makeups, periods), notes))
     }
 
     fn policies(&mut self) -> Policies {
@@ -510,20 +404,17 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 .simulated_approval_validity_days
                 .unwrap_or(d.simulated_approval_validity_days),
         };
+        let here = Spot::at("policies");
         if !(1..=100).contains(&policies.warning_percent) {
             self.sink.at(
-                "policies",
-                "",
-                "policies.warning_percent".into(),
+                here.f("warning_percent"),
                 format!("warning_percent {} is out of range", policies.warning_percent),
                 "use a percentage from 1 to 100 (default 90)",
             );
         }
         if !(1..=5).contains(&policies.default_rating) {
             self.sink.at(
-                "policies",
-                "",
-                "policies.default_rating".into(),
+                here.f("default_rating"),
                 format!("default_rating {} is not a rating", policies.default_rating),
                 "use 1–5 stars (default 4, 满意)",
             );
@@ -531,25 +422,28 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         policies
     }
 
-    fn item(&mut self, raw: &RawItem, policies: &Policies) -> Item {
-        let here = format!("items[{}]", raw.id);
+    fn item(&mut self, index: usize, raw: &RawItem, policies: &Policies) -> Item {
+        let here = Spot::at("items").key(index, &raw.id);
+        // Where the `k`th deciding department is written.
+        let decider = |k: usize| match &raw.decided_by {
+            RawDecider::Department(_) => here.f("decided_by").inner(0),
+            RawDecider::Countersign(_) => here.f("decided_by").inner(0).i(k),
+        };
         let decided_by = match &raw.decided_by {
-            RawDecider::Department(d) => Decider::Department(DeptIx(
-                self.resolve(Kind::Department, d, &format!("{here}.decided_by"), "items").unwrap_or(0),
-            )),
+            RawDecider::Department(d) => {
+                Decider::Department(DeptIx(self.resolve(Kind::Department, d, || decider(0)).unwrap_or(0)))
+            }
             RawDecider::Countersign(ds) => {
                 let mut out = Vec::new();
                 for (i, d) in ds.iter().enumerate() {
-                    if let Some(ix) = self.resolve(Kind::Department, d, &format!("{here}.decided_by[{i}]"), "items") {
+                    if let Some(ix) = self.resolve(Kind::Department, d, || decider(i)) {
                         out.push(DeptIx(ix));
                     }
                 }
                 let unique: BTreeSet<_> = out.iter().collect();
                 if ds.len() < 2 || unique.len() != out.len() {
                     self.sink.at(
-                        "items",
-                        &raw.id,
-                        format!("{here}.decided_by"),
+                        here.f("decided_by"),
                         "a countersign (会签) needs at least two distinct departments".into(),
                         "list two or more different departments, or use Department(\"…\")",
                     );
@@ -563,20 +457,16 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             RawDecider::Department(d) => vec![d],
             RawDecider::Countersign(ds) => ds.iter().collect(),
         };
-        if let Some(d) = deciders.into_iter().find(|d| supervises(d)) {
+        if let Some((k, d)) = deciders.into_iter().enumerate().find(|(_, d)| supervises(d)) {
             self.sink.at(
-                "items",
-                &raw.id,
-                format!("{here}.decided_by"),
+                decider(k),
                 format!("`{d}` is the supervision section (效能监察); it supervises and must not decide items"),
                 "let a section or agency decide the item",
             );
         }
         if raw.promised_days > raw.statutory_days {
             self.sink.at(
-                "items",
-                &raw.id,
-                format!("{here}.promised_days"),
+                here.f("promised_days"),
                 format!(
                     "promised limit {} wd exceeds the statutory limit {} wd (承诺时限 > 法定时限)",
                     raw.promised_days, raw.statutory_days
@@ -586,9 +476,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         }
         if raw.kind == ItemKind::Immediate && raw.promised_days != 0 {
             self.sink.at(
-                "items",
-                &raw.id,
-                format!("{here}.promised_days"),
+                here.f("promised_days"),
                 format!(
                     "an Immediate item (即办件) is finished the same day, but promised_days is {}",
                     raw.promised_days
@@ -598,22 +486,18 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         }
         if raw.channels.is_empty() {
             self.sink.at(
-                "items",
-                &raw.id,
-                format!("{here}.channels"),
+                here.f("channels"),
                 "the item has no channel".into(),
                 "list at least one of Window, Web, Mobile",
             );
         }
         let mut materials = Vec::new();
         for (i, m) in raw.materials.iter().enumerate() {
-            let path = format!("{here}.materials[{i}].material");
-            if let Some(ix) = self.resolve(Kind::Material, &m.material, &path, "items") {
+            let spot = || here.f("materials").i(i).f("material");
+            if let Some(ix) = self.resolve(Kind::Material, &m.material, spot) {
                 if materials.iter().any(|(x, _)| *x == MaterialIx(ix)) {
                     self.sink.at(
-                        "items",
-                        &m.material,
-                        path,
+                        spot(),
                         format!("material `{}` is listed twice", m.material),
                         "list each material once with its strictest need",
                     );
@@ -623,16 +507,14 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         }
         let mut form_fields = Vec::new();
         for (i, f) in raw.form_fields.iter().enumerate() {
-            if let Some(ix) = self.resolve(Kind::Field, f, &format!("{here}.form_fields[{i}]"), "items") {
+            if let Some(ix) = self.resolve(Kind::Field, f, || here.f("form_fields").i(i)) {
                 form_fields.push(FieldIx(ix));
             }
         }
         let simulated_approval = raw.simulated_approval.as_ref().map(|s| {
             if s.precondition.trim().is_empty() {
                 self.sink.at(
-                    "items",
-                    &raw.id,
-                    format!("{here}.simulated_approval.precondition"),
+                    here.f("simulated_approval").f("precondition"),
                     "a simulated approval (模拟审批) needs a precondition".into(),
                     "name it, e.g. \"land-obtained\" (取得土地)",
                 );
@@ -662,14 +544,12 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         }
     }
 
-    fn bundle(&mut self, raw: &RawBundle, items: &[Item]) -> Option<Bundle> {
-        let here = format!("bundles[{}]", raw.id);
-        let lead = self.resolve(Kind::Department, &raw.lead, &format!("{here}.lead"), "bundles");
+    fn bundle(&mut self, index: usize, raw: &RawBundle, items: &[Item]) -> Option<Bundle> {
+        let here = Spot::at("bundles").key(index, &raw.id);
+        let lead = self.resolve(Kind::Department, &raw.lead, || here.f("lead"));
         if raw.members.is_empty() {
             self.sink.at(
-                "bundles",
-                &raw.id,
-                format!("{here}.members"),
+                here.f("members"),
                 format!("bundle `{}` has no members", raw.id),
                 "list at least one member item; a single item is served as a bundle of one",
             );
@@ -677,9 +557,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         }
         if raw.members.len() > 64 {
             self.sink.at(
-                "bundles",
-                &raw.id,
-                format!("{here}.members"),
+                here.f("members"),
                 format!("bundle `{}` has {} members; a bundle has at most 64", raw.id, raw.members.len()),
                 "split it into bundles of related items",
             );
@@ -687,9 +565,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         }
         if raw.members.iter().all(|m| m.when.is_some()) {
             self.sink.at(
-                "bundles",
-                &raw.id,
-                format!("{here}.members"),
+                here.f("members"),
                 format!(
                     "every member of bundle `{}` is conditional (情形), so an application could apply for nothing",
                     raw.id
@@ -700,17 +576,11 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         let mut members = Vec::new();
         let mut ok = lead.is_some();
         for (i, m) in raw.members.iter().enumerate() {
-            let path = format!("{here}.members[{i}].item");
-            match self.resolve(Kind::Item, &m.item, &path, "bundles") {
+            let spot = || here.f("members").i(i).f("item");
+            match self.resolve(Kind::Item, &m.item, spot) {
                 Some(ix) if members.iter().any(|x: &Member| x.item == ItemIx(ix)) => {
                     ok = false;
-                    self.sink.at(
-                        "bundles",
-                        &m.item,
-                        path,
-                        format!("item `{}` is a member twice", m.item),
-                        "list each member item once",
-                    );
+                    self.sink.at(spot(), format!("item `{}` is a member twice", m.item), "list each member item once");
                 }
                 Some(ix) => members.push(Member { item: ItemIx(ix), after: Vec::new(), when: None, stage: None }),
                 None => ok = false,
@@ -738,15 +608,14 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             }
         }
         for (i, m) in raw.members.iter().enumerate() {
+            let member = here.f("members").i(i);
             for (j, a) in m.after.iter().enumerate() {
                 match position(a) {
                     Some(p) if p != i => members[i].after.push(p),
                     Some(_) => {
                         ok = false;
                         self.sink.at(
-                            "bundles",
-                            a,
-                            format!("{here}.members[{i}].after[{j}]"),
+                            member.f("after").i(j),
                             format!("dependency cycle: `{a}` waits for itself"),
                             "remove it from its own `after` list",
                         );
@@ -754,9 +623,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                     None => {
                         ok = false;
                         self.sink.at(
-                            "bundles",
-                            a,
-                            format!("{here}.members[{i}].after[{j}]"),
+                            member.f("after").i(j),
                             format!("`{a}` is not a member of bundle `{}`", raw.id),
                             format!(
                                 "`after` names other members of the same bundle: {}",
@@ -767,15 +634,13 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 }
             }
             if let Some(c) = &m.when {
-                let path = format!("{here}.members[{i}].when.field");
-                if let Some(f) = self.resolve(Kind::Field, &c.field, &path, "bundles") {
+                let when = member.f("when");
+                if let Some(f) = self.resolve(Kind::Field, &c.field, || when.f("field")) {
                     let field = &self.raw.fields[f as usize];
                     if !form.contains(&FieldIx(f)) {
                         ok = false;
                         self.sink.at(
-                            "bundles",
-                            &c.field,
-                            path.clone(),
+                            when.f("field"),
                             format!("condition field `{}` is not on the bundle's merged form", c.field),
                             "add the field to `form_fields` of one of the members so the applicant is asked",
                         );
@@ -783,9 +648,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                     if !field.choices.is_empty() && !field.choices.contains(&c.equals) {
                         ok = false;
                         self.sink.at(
-                            "bundles",
-                            &c.equals,
-                            format!("{here}.members[{i}].when.equals"),
+                            when.f("equals"),
                             format!("`{}` is not an answer of field `{}`", c.equals, c.field),
                             format!("use one of: {}", field.choices.join(", ")),
                         );
@@ -812,9 +675,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 )
             };
             self.sink.at(
-                "bundles",
-                &raw.id,
-                format!("{here}.promised_days"),
+                here.f("promised_days"),
                 format!(
                     "promised limit {} wd exceeds the legal limit of a joint bundle, {limit} wd{} (统一办理、联合办理, \
                      行政许可法 Art. 42 ¶2)",
@@ -850,29 +711,31 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 .map(|&p| items[bundle.members[p].item.index()].id.as_str())
                 .collect::<Vec<_>>()
                 .join(" → ");
-            self.sink.at("bundles", &raw.id, format!("{here}.promised_days"),
-                format!("the critical path {path} takes {} promised working days, more than the bundle's promised limit of {}",
-                    bundle.critical_days, raw.promised_days),
-                format!("raise promised_days to at least {}, shorten a member's promised limit, or run members in parallel", bundle.critical_days));
+            self.sink.at(
+                here.f("promised_days"),
+                format!(
+                    "the critical path {path} takes {} promised working days, more than the bundle's promised limit \
+                     of {}",
+                    bundle.critical_days, raw.promised_days
+                ),
+                format!(
+                    "raise promised_days to at least {}, shorten a member's promised limit, or run members in parallel",
+                    bundle.critical_days
+                ),
+            );
             return None;
         }
         Some(bundle)
     }
 
-    fn stages(&mut self, raw: &RawBundle, here: &str, members: &mut [Member], ok: &mut bool) -> Vec<Stage> {
+    fn stages(&mut self, raw: &RawBundle, here: &Spot, members: &mut [Member], ok: &mut bool) -> Vec<Stage> {
         let mut stages = Vec::new();
         let mut seen_ids = BTreeSet::new();
         for (si, s) in raw.stages.iter().enumerate() {
-            let spath = format!("{here}.stages[{}]", s.id);
+            let spath = here.f("stages").key(si, &s.id);
             if !seen_ids.insert(s.id.as_str()) {
                 *ok = false;
-                self.sink.at(
-                    "stages",
-                    &s.id,
-                    spath.clone(),
-                    format!("duplicate stage id `{}`", s.id),
-                    "give each stage a unique id",
-                );
+                self.sink.at(spath.f("id"), format!("duplicate stage id `{}`", s.id), "give each stage a unique id");
             }
             let mut stage = Stage {
                 id: Id::new(&s.id),
@@ -885,9 +748,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 // An empty stage would gate the next one on nothing, undoing the stage order.
                 *ok = false;
                 self.sink.at(
-                    "stages",
-                    &s.id,
-                    format!("{spath}.members"),
+                    spath.f("members"),
                     format!("stage `{}` has no members", s.id),
                     "list the bundle members that belong to this stage, or remove the stage",
                 );
@@ -897,9 +758,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                     Some(p) if members[p].stage.is_some() => {
                         *ok = false;
                         self.sink.at(
-                            "stages",
-                            item,
-                            format!("{spath}.members[{i}]"),
+                            spath.f("members").i(i),
                             format!("`{item}` is in more than one stage"),
                             "put each member in one stage",
                         );
@@ -911,29 +770,28 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                     None => {
                         *ok = false;
                         self.sink.at(
-                            "stages",
-                            item,
-                            format!("{spath}.members[{i}]"),
+                            spath.f("members").i(i),
                             format!("`{item}` is not a member of bundle `{}`", raw.id),
                             "stages group members of their own bundle",
                         );
                     }
                 }
             }
-            // Without explicit milestones, every unconditional member of the stage is one.
-            let milestones: Vec<&String> = if s.milestones.is_empty() {
-                let defaults: Vec<&String> = s
+            // Without explicit milestones, every unconditional member of the stage is one; each
+            // milestone with where it is written (in `milestones`, or in `members` by default).
+            let milestones: Vec<(Spot, &String)> = if s.milestones.is_empty() {
+                let defaults: Vec<(Spot, &String)> = s
                     .members
                     .iter()
-                    .filter(|item| raw.members.iter().any(|m| &m.item == *item && m.when.is_none()))
+                    .enumerate()
+                    .filter(|(_, item)| raw.members.iter().any(|m| &m.item == *item && m.when.is_none()))
+                    .map(|(i, item)| (spath.f("members").i(i), item))
                     .collect();
                 if defaults.is_empty() && !s.members.is_empty() {
                     // A stage without milestones would gate the next one on nothing.
                     *ok = false;
                     self.sink.at(
-                        "stages",
-                        &s.id,
-                        format!("{spath}.milestones"),
+                        spath.f("milestones"),
                         format!(
                             "stage `{}` has no milestone (里程碑事项): `milestones` is omitted and every member of \
                              the stage is conditional",
@@ -945,17 +803,15 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 }
                 defaults
             } else {
-                s.milestones.iter().collect()
+                s.milestones.iter().enumerate().map(|(i, item)| (spath.f("milestones").i(i), item)).collect()
             };
-            for (i, item) in milestones.into_iter().enumerate() {
+            for (spot, item) in milestones {
                 match raw.members.iter().position(|m| &m.item == item) {
                     Some(p) if stage.members.contains(&p) && raw.members[p].when.is_none() => stage.milestones.push(p),
                     _ => {
                         *ok = false;
                         self.sink.at(
-                            "stages",
-                            item,
-                            format!("{spath}.milestones[{i}]"),
+                            spot,
                             format!("milestone `{item}` is not an unconditional member of stage `{}`", s.id),
                             "milestones (里程碑事项) must be members of their stage that always apply",
                         );
@@ -967,8 +823,9 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         stages
     }
 
-    /// Topological order over dependency edges plus stage gates; reports cycles by name.
-    fn order(&mut self, raw: &RawBundle, here: &str, members: &[Member], stages: &[Stage]) -> Option<Vec<usize>> {
+    /// Topological order over dependency edges plus stage gates; reports each cycle by name, at
+    /// an `after` entry that closes it (at the bundle's members when only stage gates do).
+    fn order(&mut self, raw: &RawBundle, here: &Spot, members: &[Member], stages: &[Stage]) -> Option<Vec<usize>> {
         let mut g: DiGraph<usize, ()> = DiGraph::new();
         let nodes: Vec<NodeIndex> = (0..members.len()).map(|i| g.add_node(i)).collect();
         for (i, m) in members.iter().enumerate() {
@@ -989,10 +846,17 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 for scc in tarjan_scc(&g).into_iter().filter(|c| c.len() > 1) {
                     let cycle = find_cycle(&g, &scc);
                     let names: Vec<&str> = cycle.iter().map(|&n| raw.members[g[n]].item.as_str()).collect();
+                    // The first edge of the cycle written as `after`: member `to` waits for `from`.
+                    let spot = cycle
+                        .windows(2)
+                        .find_map(|w| {
+                            let (from, to) = (g[w[0]], g[w[1]]);
+                            let j = raw.members[to].after.iter().position(|a| *a == raw.members[from].item)?;
+                            Some(here.f("members").i(to).f("after").i(j))
+                        })
+                        .unwrap_or_else(|| here.f("members"));
                     self.sink.at(
-                        "bundles",
-                        names[0],
-                        format!("{here}.members"),
+                        spot,
                         format!("dependency cycle in bundle `{}`: {}", raw.id, names.join(" → ")),
                         "remove one of these `after` edges (or a stage ordering) so the members form a DAG",
                     );
@@ -1005,41 +869,31 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
     fn plan(&mut self, raw: &RawPlan) -> Plan {
         let mut tasks = Vec::new();
         let mut seen = BTreeSet::new();
-        for t in &raw.tasks {
-            let here = format!("plan.tasks[{}]", t.id);
+        for (ti, t) in raw.tasks.iter().enumerate() {
+            let here = Spot::at("plan").f("tasks").key(ti, &t.id);
             if !seen.insert(t.id.as_str()) {
-                self.sink.at(
-                    "plan",
-                    &t.id,
-                    here.clone(),
-                    format!("duplicate plan task id `{}`", t.id),
-                    "give each task a unique id",
-                );
+                self.sink.at(here.f("id"), format!("duplicate plan task id `{}`", t.id), "give each task a unique id");
             }
             let departments: Vec<DeptIx> = t
                 .departments
                 .iter()
                 .enumerate()
-                .filter_map(|(i, d)| {
-                    self.resolve(Kind::Department, d, &format!("{here}.departments[{i}]"), "plan").map(DeptIx)
-                })
+                .filter_map(|(i, d)| self.resolve(Kind::Department, d, || here.f("departments").i(i)).map(DeptIx))
                 .collect();
             if t.departments.is_empty() {
                 self.sink.at(
-                    "plan",
-                    &t.id,
-                    format!("{here}.departments"),
+                    here.f("departments"),
                     "a plan task needs a responsible department".into(),
                     "list the lead section first",
                 );
             }
-            let deadline = self.date(&t.deadline, format!("{here}.deadline"), "plan");
+            let deadline = self.date(&t.deadline, || here.f("deadline"));
             let mut targets = Vec::new();
             for (i, target) in t.targets.iter().enumerate() {
-                let tpath = format!("{here}.targets[{i}]");
+                let tpath = here.f("targets").i(i);
                 let pct = |s: &mut Self, v: u32| {
                     if v > 100 {
-                        s.sink.at("plan", &t.id, tpath.clone(), format!("{v} % is not a percentage"), "use 0–100");
+                        s.sink.at(tpath.f("min_percent"), format!("{v} % is not a percentage"), "use 0–100");
                     }
                 };
                 targets.push(match target {
@@ -1048,7 +902,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                             .iter()
                             .enumerate()
                             .filter_map(|(j, d)| {
-                                self.resolve(Kind::Department, d, &format!("{tpath}.sections[{j}]"), "plan").map(DeptIx)
+                                self.resolve(Kind::Department, d, || tpath.f("sections").i(j)).map(DeptIx)
                             })
                             .collect(),
                         min: *min,
@@ -1060,7 +914,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                     }
                     RawTarget::GreenChannelShare { min_percent, by } => {
                         pct(self, *min_percent);
-                        match self.date(by, format!("{tpath}.by"), "plan") {
+                        match self.date(by, || tpath.f("by")) {
                             Some(by) => Target::GreenChannelShare { min_percent: *min_percent, by },
                             None => continue,
                         }
@@ -1089,22 +943,23 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         Plan { title: raw.title.clone(), tasks }
     }
 
-    /// The calendar must cover every date the definition names.
-    fn calendar_covers(&mut self, calendar: &Calendar, plan: Option<&Plan>) {
-        let Some(plan) = plan else { return };
-        for t in &plan.tasks {
-            let mut dates = vec![(t.deadline, format!("plan.tasks[{}].deadline", t.id))];
+    /// The calendar must cover every date the plan names (dates that do not parse were
+    /// reported by [`Validator::plan`]).
+    fn calendar_covers(&mut self, calendar: &Calendar) {
+        let Some(plan) = &self.raw.plan else { return };
+        for (ti, t) in plan.tasks.iter().enumerate() {
+            let here = Spot::at("plan").f("tasks").key(ti, &t.id);
+            let mut dates = vec![(t.deadline.as_str(), here.f("deadline"))];
             for (i, target) in t.targets.iter().enumerate() {
-                if let Target::GreenChannelShare { by, .. } = target {
-                    dates.push((*by, format!("plan.tasks[{}].targets[{i}].by", t.id)));
+                if let RawTarget::GreenChannelShare { by, .. } = target {
+                    dates.push((by.as_str(), here.f("targets").i(i).f("by")));
                 }
             }
-            for (d, path) in dates {
+            for (text, spot) in dates {
+                let Ok(d) = text.parse::<Date>() else { continue };
                 if let Err(e) = calendar.is_working_day(d) {
                     self.sink.at(
-                        "plan",
-                        &d.to_string(),
-                        path,
+                        spot,
                         format!("the calendar does not cover a year this definition needs: {e}"),
                         format!("add the holiday table for {} to calendar.years", d.year()),
                     );
@@ -1154,58 +1009,5 @@ fn find_cycle(g: &DiGraph<usize, ()>, scc: &[NodeIndex]) -> Vec<NodeIndex> {
             return cycle;
         }
         path.push(next);
-    }
-}
-
-/// Where the section key (`fields:`) first appears as a whole word outside comments (not in
-/// `form_fields:`); 0 if nowhere.
-fn section_key(source: &str, section: &str) -> usize {
-    let key = format!("{section}:");
-    source
-        .match_indices(&key)
-        .find(|&(i, _)| {
-            let line_start = source[..i].rfind('\n').map_or(0, |p| p + 1);
-            let before = source[..i].chars().next_back();
-            !source[line_start..i].contains("//") && !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
-        })
-        .map_or(0, |(i, _)| i)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The original lookups, re-scanning the text each time (the section key by the shared
-    /// [`section_key`]): the reference for [`Locator`]'s index.
-    fn naive(source: &str, section: &str, needle: &str) -> Option<(usize, usize)> {
-        let start = section_key(source, section);
-        let found = source[start..].find(needle)? + start;
-        let before = &source[..found];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        Some((line, col))
-    }
-
-    #[test]
-    fn the_locator_finds_what_a_rescan_finds() {
-        let long_line =
-            format!("(a: \"x\", {}\"中文\", \"y\")\nitems: [\"y\", \"\", \"x\"] // \"z\"\n", "\"é\", ".repeat(3000));
-        let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/definitions/county-hall.ron");
-        let county = std::fs::read_to_string(examples).expect("the example exists");
-        for source in [long_line.as_str(), county.as_str()] {
-            let mut locator = Locator::new(source);
-            let mut needles: Vec<&str> = source.split('"').collect();
-            needles.extend(["", "no-such-id", "a\"b"]);
-            for section in ["items", "bundles", "calendar", "stages", "plan", "nowhere"] {
-                for needle in &needles {
-                    assert_eq!(
-                        locator.quoted(section, needle),
-                        naive(source, section, &format!("\"{needle}\"")),
-                        "{section} {needle:?}"
-                    );
-                }
-                assert_eq!(locator.text(section, "year: 2026"), naive(source, section, "year: 2026"));
-            }
-        }
     }
 }

@@ -9,6 +9,7 @@
 mod load;
 mod plan;
 pub(crate) mod raw;
+mod span;
 
 /// Id → index. Looked up on every command (materials, items, windows), so a fast non-keyed
 /// hash beats an ordered map; iteration order never reaches an output.
