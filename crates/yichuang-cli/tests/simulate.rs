@@ -267,7 +267,8 @@ fn awkward_scenario_names_are_quoted_contained_and_told_apart() {
     let outside: Vec<_> = std::fs::read_dir(&dir).expect("listed").map(|e| e.expect("entry").file_name()).collect();
     assert_eq!(outside.len(), 2, "only odd.ron and charts/ beside each other: {outside:?}");
     let inside = std::fs::read_dir(&charts).expect("charts written").count();
-    assert_eq!(inside, 18, "five charts and a report page of each scenario, none overwritten");
+    assert_eq!(inside, 19, "five charts and a report page of each scenario, none overwritten, and the differences");
+    assert!(charts.join("differences.svg").is_file());
     // Names that become one file name (`a/b`, `a_b`, `A_B`), and one too long for a file name.
     let mut paths = vec![base.clone()];
     for (i, name) in ["a/b", "a_b", "A_B", &"长".repeat(90)].into_iter().enumerate() {
@@ -281,7 +282,11 @@ fn awkward_scenario_names_are_quoted_contained_and_told_apart() {
     args.push(&many_text);
     args.extend(paths.iter().map(String::as_str));
     check(&args, 0);
-    assert_eq!(std::fs::read_dir(&many).expect("charts written").count(), 30, "six files of each of five");
+    assert_eq!(
+        std::fs::read_dir(&many).expect("charts written").count(),
+        31,
+        "six files of each of five, and the differences"
+    );
     // The same scenario twice: the second is named after its file.
     let run = check(&["compare", &base, &base, &base, "--cases", "200"], 0);
     assert!(run.stdout.contains(&format!("parity-parallel ({base}) − parity-parallel")), "{}", run.stdout);

@@ -5,8 +5,8 @@
 //! Text width is estimated from the character classes of a sans-serif face, at the widths of
 //! DejaVu Sans (Debian's default `sans-serif`, wider than Arial or Helvetica): CJK ideographs and
 //! full-width forms take one em, digits and most Latin letters 0.64 em, capitals 0.8, `m`, `w`,
-//! `M`, `W` a full em, narrow ones (`i`, `l`, `.`, brackets) 0.4, symbols such as `→`, `≤`, `−`
-//! 0.85. The estimate errs wide, so a margin sized from it holds the rendered text: a test lays
+//! `M`, `W` a full em, narrow ones (`i`, `l`, `.`, brackets) 0.4, symbols such as `+`, `→`, `≤`,
+//! `−` 0.85. The estimate errs wide, so a margin sized from it holds the rendered text: a test lays
 //! every chart out in headless Chromium and measures each text against it.
 
 /// Escapes text for SVG/XML.
@@ -23,6 +23,7 @@ fn char_em(c: char) -> f64 {
     match c {
         'i' | 'j' | 'l' | '.' | ',' | ':' | ';' | '\'' | '|' | '!' | ' ' | '(' | ')' | '[' | ']' => 0.4,
         'm' | 'w' | 'M' | 'W' | '@' | '%' => 1.0,
+        '+' | '=' | '<' | '>' | '~' | '^' | '#' | '&' => 0.85,
         c if c.is_ascii_uppercase() => 0.8,
         c if c.is_ascii() => 0.64,
         // Greek, Latin-1 and symbols such as −, ≤, ±, →: DejaVu draws them wide.

@@ -830,6 +830,180 @@ pub fn gantt(report: &Report) -> String {
     svg
 }
 
+/// The relative differences that `compare` found, as a manager reads them: for every scenario
+/// against the baseline, one row per KPI with a relative difference (the baseline not 0), a dot
+/// at the difference in % and a whisker for its interval; filled when significant after Holm's
+/// correction for the scenario's family of KPIs, hollow when not, grey when untested (one
+/// replication of a per-replication figure). The axis is symmetric around 0 and reaches at most
+/// ±100 %: a dot or whisker beyond ends in an arrow, and the column on the right gives every
+/// figure exactly.
+pub fn differences(c: &crate::report::Comparison) -> String {
+    const CAP: f64 = 100.0;
+    let rows: Vec<(Option<&str>, String, &crate::report::KpiDifference)> = c
+        .differences
+        .iter()
+        .flat_map(|d| {
+            d.kpis.iter().filter(|k| k.relative.is_some()).map(move |k| {
+                let (zh, en) = crate::kpis::label(&k.kpi);
+                (Some(d.scenario.as_str()), format!("{zh} {en}"), k)
+            })
+        })
+        .collect();
+    let reach = rows
+        .iter()
+        .flat_map(|(_, _, k)| {
+            let r = k.relative.unwrap_or(0.0) * 100.0;
+            let ci = k.relative_ci.map_or([r, r], |[lo, hi]| [lo * 100.0, hi * 100.0]);
+            [r.abs(), ci[0].abs(), ci[1].abs()]
+        })
+        .filter(|v| v.is_finite())
+        .fold(1.0_f64, f64::max)
+        .min(CAP);
+    let half = Axis::new(reach, 3);
+    let step = half.step();
+    let ticks: Vec<f64> = half.ticks.iter().rev().map(|t| -t).chain(half.ticks.iter().skip(1).copied()).collect();
+    let labels: Vec<String> = ticks
+        .iter()
+        .map(|t| if *t > 0.0 { format!("+{}", tick_label(*t, step)) } else { tick_label(*t, step) })
+        .collect();
+    let x_max = half.max();
+    let values: Vec<String> = rows
+        .iter()
+        .map(|(_, _, k)| {
+            let ci = k.relative_ci.map_or_else(String::new, |[lo, hi]| {
+                format!(" [{}, {}]", crate::kpis::fixed(lo * 100.0, 1, true), crate::kpis::fixed(hi * 100.0, 1, true))
+            });
+            let star = if k.significant == Some(true) { " *" } else { "" };
+            format!("{}{ci}{star}", crate::kpis::format_relative(k.relative.unwrap_or(0.0)))
+        })
+        .collect();
+    let title = format!("相对基准 {} 的变化 · change against the baseline {}", c.baseline, c.baseline);
+    let sub = format!(
+        "{} 次重复 replications · {} % 置信区间 confidence intervals · {} random numbers · {}",
+        c.replications,
+        crate::kpis::fixed(c.confidence * 100.0, 0, false),
+        c.random_numbers,
+        c.multiple_comparisons
+    );
+    let width = width_for(&title, &sub, W);
+    let label_w = rows.iter().map(|r| text_width(&r.1, FONT)).fold(0.0, f64::max);
+    let value_w = values.iter().map(|v| text_width(v, FONT)).fold(0.0, f64::max);
+    let left = 12.0 + label_w + 10.0;
+    let right = 12.0 + value_w + 12.0;
+    let plot_w = (width - left - right).max(240.0);
+    let width = left + plot_w + right;
+    let entries = [
+        ("#0072B2", "1", "显著 significant (Holm–Bonferroni)"),
+        ("#0072B2", "0", "不显著 not significant"),
+        ("#999999", "1", "未检验 not tested"),
+    ];
+    let mut legend = Vec::new();
+    let (mut lx, mut ly) = (12.0, 62.0);
+    for (colour, filled, label) in entries {
+        let w = 18.0 + text_width(label, FONT) + 18.0;
+        if lx + w > width - 12.0 && lx > 12.0 {
+            lx = 12.0;
+            ly += ROW + 4.0;
+        }
+        legend.push((lx, ly, colour, filled, label));
+        lx += w;
+    }
+    let row_h = 22.0;
+    let headers = c.differences.len();
+    let top = ly + 18.0;
+    let plot_h = row_h * (rows.len() + headers) as f64;
+    let bottom = top + plot_h;
+    let height = bottom + 50.0;
+    let mut svg = open(width, height, &title, &sub);
+    for (x, y, colour, filled, label) in legend {
+        let fill = if filled == "1" { colour } else { "white" };
+        let _ = writeln!(
+            svg,
+            r#"<g class="legend"><circle cx="{:.1}" cy="{:.1}" r="5" fill="{fill}" stroke="{colour}" stroke-width="1.5"/><text x="{:.1}" y="{y:.1}">{}</text></g>"#,
+            x + 6.0,
+            y - 4.0,
+            x + 18.0,
+            escape(label)
+        );
+    }
+    let _ = writeln!(
+        svg,
+        r##"<rect class="plot-area" x="{left:.1}" y="{top:.1}" width="{plot_w:.1}" height="{plot_h:.1}" fill="none"/>"##
+    );
+    let px = |v: f64| left + (v.clamp(-x_max, x_max) + x_max) / (2.0 * x_max) * plot_w;
+    for (t, label) in ticks.iter().zip(&labels) {
+        let x = px(*t);
+        let colour = if *t == 0.0 { "#333" } else { "#e5e5e5" };
+        let _ = writeln!(
+            svg,
+            r#"<line x1="{x:.1}" y1="{top:.1}" x2="{x:.1}" y2="{:.1}" stroke="{colour}"/>"#,
+            bottom + 5.0
+        );
+        text(&mut svg, x, bottom + 18.0, "middle", "x-tick", "#333", label);
+    }
+    let mut row = 0.0;
+    let mut current: Option<&str> = None;
+    for ((scenario, label, k), value) in rows.iter().zip(&values) {
+        if *scenario != current {
+            current = *scenario;
+            let y = top + row_h * row + 15.0;
+            let name = format!("{} − {}", scenario.unwrap_or(""), c.baseline);
+            let _ = writeln!(
+                svg,
+                r#"<text class="scenario" x="{:.1}" y="{y:.1}" font-weight="bold">{}</text>"#,
+                left + 6.0,
+                escape(&name)
+            );
+            row += 1.0;
+        }
+        let y = top + row_h * row + row_h / 2.0;
+        text(&mut svg, left - 8.0, y + 4.0, "end", "kpi", "#000", label);
+        let r = k.relative.unwrap_or(0.0) * 100.0;
+        let (colour, fill) = match k.significant {
+            Some(true) => ("#0072B2", "#0072B2"),
+            Some(false) => ("#0072B2", "white"),
+            None => ("#999999", "#999999"),
+        };
+        if let Some([lo, hi]) = k.relative_ci {
+            let (lo, hi) = (lo * 100.0, hi * 100.0);
+            let (a, b) = (px(lo), px(hi));
+            let _ = writeln!(
+                svg,
+                r#"<path class="whisker" d="M{a:.1} {y:.1} H{b:.1}" stroke="{colour}" stroke-width="1.5" fill="none"/>"#
+            );
+            for (end, v, dir) in [(a, lo, -1.0), (b, hi, 1.0)] {
+                if v.abs() > x_max {
+                    let _ = writeln!(
+                        svg,
+                        r#"<path class="beyond" d="M{end:.1} {y:.1} l{:.1} -4 v8 z" fill="{colour}"/>"#,
+                        -dir * 7.0
+                    );
+                } else {
+                    let _ = writeln!(
+                        svg,
+                        r#"<path d="M{end:.1} {:.1} V{:.1}" stroke="{colour}" stroke-width="1.5"/>"#,
+                        y - 4.0,
+                        y + 4.0
+                    );
+                }
+            }
+        }
+        let _ = writeln!(
+            svg,
+            r#"<circle class="difference" data-kpi="{}" data-relative="{}" data-significant="{}" cx="{:.1}" cy="{y:.1}" r="4.5" fill="{fill}" stroke="{colour}" stroke-width="1.5"/>"#,
+            escape(&k.kpi),
+            r,
+            k.significant.map_or("untested", |s| if s { "true" } else { "false" }),
+            px(r)
+        );
+        text(&mut svg, left + plot_w + 12.0, y + 4.0, "start", "value", "#000", value);
+        row += 1.0;
+    }
+    text(&mut svg, left + plot_w / 2.0, bottom + 38.0, "middle", "x-title", "#000", "相对变化 relative difference (%)");
+    svg.push_str("</svg>\n");
+    svg
+}
+
 /// Every chart of `report` by its file name (without `.svg`).
 pub fn charts(report: &Report) -> [(&'static str, String); 5] {
     [

@@ -379,21 +379,22 @@ fn rendered_in_chromium_every_label_fits_and_the_estimate_errs_wide() {
     .expect("runs");
     let county = simulate(&example("county-hall.ron"), &RunOptions { replications: Some(2), ..RunOptions::default() })
         .expect("runs");
+    let serial = example("parity-serial.ron");
+    let options = RunOptions { cases: Some(500), replications: Some(3), ..RunOptions::default() };
+    let comparison = yichuang_sim::compare(&[&serial, &example("parity-parallel.ron")], &options, &Default::default())
+        .expect("runs");
+    let mut svgs: Vec<String> =
+        [&parity, &county].into_iter().flat_map(|r| yichuang_sim::svg::charts(r).map(|(_, svg)| svg)).collect();
+    svgs.push(yichuang_sim::svg::differences(&comparison));
     let mut page = String::from(r#"<!doctype html><html><head><meta charset="utf-8"></head><body style="margin:0">"#);
-    for report in [&parity, &county] {
-        for (_, svg) in yichuang_sim::svg::charts(report) {
-            page.push_str(&format!("<div>{svg}</div>"));
-        }
-    }
     // For every text: its chart's box and its own, as the browser laid them out, and the
     // width the charts estimated for it.
     let mut estimates = Vec::new();
-    for report in [&parity, &county] {
-        for (_, svg) in yichuang_sim::svg::charts(report) {
-            let doc = Document::parse(&svg).expect("SVG");
-            for t in doc.descendants().filter(|n| n.has_tag_name("text")) {
-                estimates.push(text_width(t.text().unwrap_or(""), font_size(t)));
-            }
+    for svg in &svgs {
+        page.push_str(&format!("<div>{svg}</div>"));
+        let doc = Document::parse(svg).expect("SVG");
+        for t in doc.descendants().filter(|n| n.has_tag_name("text")) {
+            estimates.push(text_width(t.text().unwrap_or(""), font_size(t)));
         }
     }
     page.push_str(&format!(
@@ -441,4 +442,33 @@ document.body.setAttribute('data-found', JSON.stringify(found));
     assert_eq!(texts, estimates.len(), "every text measured");
     let found: Vec<String> = serde_json::from_str(&attribute("data-found")).expect("JSON");
     assert!(found.is_empty(), "{} of {texts} texts: {found:#?}", found.len());
+}
+
+/// `compare --charts` draws every KPI's relative difference with its interval: a dot per KPI
+/// with a baseline, filled exactly when Holm's procedure finds it significant; the chart keeps
+/// the same rules as the others. Parallel against serial approval (five replications): the
+/// mean cycle time falls, significantly.
+#[test]
+fn the_differences_chart_marks_what_is_significant() {
+    use yichuang_sim::{CompareOptions, compare};
+    let parallel = example("parity-parallel.ron");
+    let serial = example("parity-serial.ron");
+    let options = RunOptions { cases: Some(1500), replications: Some(5), ..RunOptions::default() };
+    let c = compare(&[&serial, &parallel], &options, &CompareOptions::default()).expect("runs");
+    let svg = yichuang_sim::svg::differences(&c);
+    assert_passes("differences", &svg);
+    let doc = Document::parse(&svg).expect("SVG");
+    let dots: Vec<Node> = doc.descendants().filter(|n| n.attribute("class") == Some("difference")).collect();
+    let expected: Vec<&yichuang_sim::report::KpiDifference> =
+        c.differences[0].kpis.iter().filter(|k| k.relative.is_some()).collect();
+    assert_eq!(dots.len(), expected.len(), "a dot per KPI with a baseline");
+    for (dot, k) in dots.iter().zip(&expected) {
+        assert_eq!(dot.attribute("data-kpi"), Some(k.kpi.as_str()));
+        let filled = dot.attribute("fill") != Some("white");
+        assert_eq!(filled, k.significant != Some(false), "{}: filled when significant or untested", k.kpi);
+    }
+    let cycle = dots.iter().find(|d| d.attribute("data-kpi") == Some("cycle_time_minutes.mean")).expect("cycle time");
+    assert_eq!(cycle.attribute("data-significant"), Some("true"), "parallel approval is faster");
+    assert!(number(*cycle, "data-relative").expect("relative") < 0.0);
+    assert!(svg.contains("Holm"), "the chart says how the family was controlled");
 }

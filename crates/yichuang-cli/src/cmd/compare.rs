@@ -130,13 +130,17 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         Format::Table => write_table(&comparison, out)?,
     }
     if let Some(dir) = &args.charts {
+        let cannot = |e: std::io::Error| Failure::input(format!("cannot write charts into `{}`: {e}", dir.display()));
+        let mut written = Vec::new();
         for (report, prefix) in comparison.reports.iter().zip(&prefixes) {
-            let written = yichuang_sim::svg::write_charts(report, dir, prefix)
-                .map_err(|e| Failure::input(format!("cannot write charts into `{}`: {e}", dir.display())))?;
-            if args.format == Format::Table {
-                for path in written {
-                    writeln!(out, "chart: {}", path.display())?;
-                }
+            written.extend(yichuang_sim::svg::write_charts(report, dir, prefix).map_err(cannot)?);
+        }
+        let path = dir.join("differences.svg");
+        std::fs::write(&path, yichuang_sim::svg::differences(&comparison)).map_err(cannot)?;
+        written.push(path);
+        if args.format == Format::Table {
+            for path in written {
+                writeln!(out, "chart: {}", path.display())?;
             }
         }
     }
