@@ -267,6 +267,7 @@ fn details(def: &Definition, event: &Event) -> String {
             let next = next_deadline.map_or(String::new(), |d| format!("; next level at {d}"));
             format!("level {level} ({}){next}", if *level >= 2 { "约谈" } else { "督办" })
         }
+        Event::Migrated { from, to, removed, .. } => format!("version {from} → {to}; removed: [{}]", ids(removed)),
         Event::TicketPassed | Event::TicketAppealUpheld | Event::TicketClosed => String::new(),
         Event::CaseSuspended | Event::CaseResumed | Event::CaseReturned | Event::Withdrawn | Event::Revoked => {
             String::new()

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::actor::Actor;
-use crate::definition::{Channel, Id};
+use crate::definition::{Channel, Id, Version};
 use crate::machine::sla::SlaLevel;
 use crate::machine::ticket::{TicketId, TicketSource};
 use crate::time::{Date, Instant};
@@ -164,6 +164,10 @@ pub enum Event {
         applicant: Applicant,
         /// Materials in the one-time notice (一次性告知).
         notice: Vec<Id>,
+        /// The definition version the case runs on (absent in logs written before versions:
+        /// the first version deployed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        definition: Option<Version>,
     },
     /// 收件: an application was received.
     Submitted {
@@ -179,6 +183,10 @@ pub enum Event {
         answers: Answers,
         /// Green channel requested (绿色通道).
         green_channel: bool,
+        /// The definition version the case runs on (absent in logs written before versions:
+        /// the first version deployed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        definition: Option<Version>,
     },
     /// 补正告知: every missing material, listed once.
     CorrectionRequested {
@@ -319,6 +327,24 @@ pub enum Event {
     Withdrawn,
     /// Certificate voided after a missed cure (issue-before-cure).
     Revoked,
+    /// 版本迁移: an administrator moved the case to another definition version. Replay re-judges
+    /// the move from these fields and the two versions (docs/definitions.md, "Migration"); what
+    /// follows from it (a task becoming ready, the case decided) is recorded after it as usual.
+    Migrated {
+        /// The version the case ran on.
+        from: Version,
+        /// The version it runs on from now.
+        to: Version,
+        /// Renamed items, old id → new id.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        renames: Vec<(Id, Id)>,
+        /// Renamed bundles, old id → new id.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        bundle_renames: Vec<(Id, Id)>,
+        /// Members removed by the new version that had not started ("removed by version `to`").
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        removed: Vec<Id>,
+    },
     /// A ticket was opened and routed (谁办理谁负责).
     TicketOpened {
         /// Where it comes from.
@@ -410,6 +436,7 @@ impl Event {
             Event::Rated { .. } => "Rated",
             Event::Withdrawn => "Withdrawn",
             Event::Revoked => "Revoked",
+            Event::Migrated { .. } => "Migrated",
             Event::TicketOpened { .. } => "TicketOpened",
             Event::TicketRectifying { .. } => "TicketRectifying",
             Event::TicketSubmitted { .. } => "TicketSubmitted",

@@ -574,7 +574,7 @@ pub fn replay(engine: &Engine, log: &[Recorded]) -> Result<(), Violation> {
             return Err(Violation::TimeRunsBack { stream: rec.stream, at: rec.at, previous });
         }
     }
-    let replayed = Engine::replay(engine.definition().clone(), log)
+    let replayed = Engine::replay_versions(engine.versions().to_vec(), log)
         .map_err(|e| Violation::ReplayDiffers(format!("fails: {e}")))?;
     if let Some((a, b)) = engine.cases().zip(replayed.cases()).find(|(a, b)| a != b) {
         return Err(Violation::ReplayDiffers(format!(
@@ -641,6 +641,7 @@ pub fn authority(def: &Definition, applicant: Option<&Id>, rec: &Recorded) -> Re
             matches!(rec.by.role, Role::Reviewer { .. } | Role::Supervisor { .. } | Role::Leader)
         }
         Event::TicketSubmitted { .. } | Event::TicketFedBack { .. } => matches!(rec.by.role, Role::Reviewer { .. }),
+        Event::Migrated { .. } => rec.by.role == Role::Admin,
         _ => true,
     };
     // An applicant acts only for themselves: the case they open names them, and a case they act
@@ -732,15 +733,9 @@ mod tests {
     fn task(def: &Definition, item: &str, state: TaskState, waits_for: Vec<u16>) -> Task {
         let ix = def.item_ix(item).unwrap();
         Task {
-            item: ix,
-            item_id: Id::new(item),
             state,
-            special: None,
             waits_for: waits_for.into_iter().map(usize::from).collect(),
-            signed: 0,
-            reviewer: None,
-            sla: None,
-            lapse_due: None,
+            ..Task::fresh(ix, Id::new(item), true)
         }
     }
 

@@ -58,6 +58,8 @@ pub enum Allowed {
     SupervisorOrLeader,
     /// A person (anyone but the system).
     People,
+    /// An administrator of the service.
+    Administrator,
     /// Nobody: the engine does it by itself (and why).
     Nobody(&'static str),
 }
@@ -72,6 +74,7 @@ impl fmt::Display for Allowed {
             Allowed::SupervisorOutside(d) => write!(f, "a supervisor outside {d} may"),
             Allowed::SupervisorOrLeader => f.write_str("a supervisor or a leader may"),
             Allowed::People => f.write_str("people complain, not the system"),
+            Allowed::Administrator => f.write_str("only an administrator may"),
             Allowed::Nobody(why) => f.write_str(why),
         }
     }
@@ -349,6 +352,18 @@ pub enum Rejection {
         /// Departments that may be responsible (those that decide items).
         accepted: Vec<Id>,
     },
+    /// A migration to another definition version is not allowed for this case (版本迁移).
+    #[error(
+        "rule 版本迁移 (a running case moves to another version only when nothing done or promised is lost): \
+         {case} cannot migrate: {}",
+        obstacles.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    MigrationRefused {
+        /// The case.
+        case: CaseId,
+        /// Every reason.
+        obstacles: Vec<crate::machine::case::Obstacle>,
+    },
     /// A form answer does not fit the bundle's merged form.
     #[error("rule 一表申请 (answers fill the bundle's merged form): {0}")]
     FormAnswer(PlanError),
@@ -402,6 +417,7 @@ impl Rejection {
             Rejection::NotAllowedFor { .. } => "not_allowed_for_item",
             Rejection::SupervisionResponsible { .. } => "supervision_not_responsible",
             Rejection::Calendar(_) => "calendar",
+            Rejection::MigrationRefused { .. } => "migration_refused",
         }
     }
 

@@ -26,7 +26,7 @@ fn assert_in_glossary(paths: impl IntoIterator<Item = String>) {
 /// Every event variant in declaration order. [`event_name`] matches without a wildcard, so a new
 /// variant stops the build there; `the_event_list_is_complete` also compares this list with the
 /// variants serde knows.
-const EVENTS: [&str; 38] = [
+const EVENTS: [&str; 39] = [
     "Consulted",
     "Submitted",
     "CorrectionRequested",
@@ -55,6 +55,7 @@ const EVENTS: [&str; 38] = [
     "Rated",
     "Withdrawn",
     "Revoked",
+    "Migrated",
     "TicketOpened",
     "TicketRectifying",
     "TicketSubmitted",
@@ -98,6 +99,7 @@ fn event_name(event: &Event) -> &'static str {
         Event::Rated { .. } => "Rated",
         Event::Withdrawn => "Withdrawn",
         Event::Revoked => "Revoked",
+        Event::Migrated { .. } => "Migrated",
         Event::TicketOpened { .. } => "TicketOpened",
         Event::TicketRectifying { .. } => "TicketRectifying",
         Event::TicketSubmitted { .. } => "TicketSubmitted",

@@ -174,12 +174,7 @@ fn rebuild_from_log(
         Failure::Failed(format!(
             "`{}` does not replay: {e} (line {} of the file); the log is corrupted, reordered or belongs to another definition",
             log.display(),
-            match e {
-                yichuang_core::ReplayError::Illegal { position, .. }
-                | yichuang_core::ReplayError::UnknownStream { position, .. }
-                | yichuang_core::ReplayError::UnknownBundle { position, .. }
-                | yichuang_core::ReplayError::Version { position, .. } => position + 1,
-            }
+            e.position() + 1
         ))
     })?;
     let mut read = Read::default();

@@ -174,6 +174,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         Some(
             Definition {
                 id: Id::new(&raw.id),
+                version: super::version::Version::of_canonical(&super::version::canonical_form(raw)),
                 name: raw.name.clone(),
                 departments: raw
                     .departments

@@ -10,6 +10,7 @@ mod load;
 mod plan;
 pub(crate) mod raw;
 mod span;
+mod version;
 
 /// Id → index. Looked up on every command (materials, items, windows), so a fast non-keyed
 /// hash beats an ordered map; iteration order never reaches an output.
@@ -62,6 +63,7 @@ use crate::time::Date;
 
 pub use load::{Diagnostic, Diagnostics};
 pub use plan::{BundlePlan, MemberPlan, NoticeLine, PlanError};
+pub use version::Version;
 
 /// A stable definition id (English, kebab-case by convention). Cheap to clone; this is what
 /// events and logs carry, never a graph index.
@@ -566,6 +568,7 @@ pub struct Plan {
 #[derive(Debug, Clone)]
 pub struct Definition {
     id: Id,
+    version: Version,
     name: String,
     departments: Vec<Department>,
     windows: Vec<Window>,
@@ -624,6 +627,11 @@ impl Definition {
     /// Stable id of the definition.
     pub fn id(&self) -> &Id {
         &self.id
+    }
+    /// The version (定义版本): a hash of the canonical form, the same whatever the layout and
+    /// comments of the file ([`Version`]).
+    pub fn version(&self) -> Version {
+        self.version
     }
     /// Display name (the hall).
     pub fn name(&self) -> &str {

@@ -2,12 +2,12 @@
 //! [`super::load`] resolves and checks them and builds the validated [`super::Definition`].
 //! Field-by-field reference: `docs/definitions.md`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Channel, DepartmentKind, ItemKind, MaterialNeed, MilestoneRule, WindowClass};
 
 /// A whole definition file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Definition")]
 pub struct RawDefinition {
@@ -30,7 +30,7 @@ pub struct RawDefinition {
     pub plan: Option<RawPlan>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Department")]
 pub struct RawDepartment {
@@ -40,7 +40,7 @@ pub struct RawDepartment {
     pub kind: DepartmentKind,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Window")]
 pub struct RawWindow {
@@ -49,7 +49,7 @@ pub struct RawWindow {
     pub class: WindowClass,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Material")]
 pub struct RawMaterial {
@@ -59,7 +59,7 @@ pub struct RawMaterial {
     pub shared_source: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Field")]
 pub struct RawField {
@@ -69,14 +69,14 @@ pub struct RawField {
     pub choices: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename = "Decider")]
 pub enum RawDecider {
     Department(String),
     Countersign(Vec<String>),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "ItemMaterial")]
 pub struct RawItemMaterial {
@@ -84,7 +84,7 @@ pub struct RawItemMaterial {
     pub need: MaterialNeed,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Simulated")]
 pub struct RawSimulated {
@@ -93,7 +93,7 @@ pub struct RawSimulated {
     pub validity_days: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Item")]
 pub struct RawItem {
@@ -122,7 +122,7 @@ pub struct RawItem {
     pub simulated_approval: Option<RawSimulated>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Condition")]
 pub struct RawCondition {
@@ -130,7 +130,7 @@ pub struct RawCondition {
     pub equals: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Member")]
 pub struct RawMember {
@@ -141,7 +141,7 @@ pub struct RawMember {
     pub when: Option<RawCondition>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Stage")]
 pub struct RawStage {
@@ -154,7 +154,7 @@ pub struct RawStage {
     pub milestone_rule: MilestoneRule,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Bundle")]
 pub struct RawBundle {
@@ -173,7 +173,7 @@ pub struct RawBundle {
     pub industrial: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Holiday")]
 pub struct RawHoliday {
@@ -182,7 +182,7 @@ pub struct RawHoliday {
     pub to: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Year")]
 pub struct RawYear {
@@ -192,7 +192,7 @@ pub struct RawYear {
     pub makeup_workdays: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Calendar")]
 pub struct RawCalendar {
@@ -200,7 +200,7 @@ pub struct RawCalendar {
     pub office_hours: Vec<(String, String)>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Policies")]
 pub struct RawPolicies {
@@ -215,7 +215,7 @@ pub struct RawPolicies {
     pub simulated_approval_validity_days: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename = "Target")]
 pub enum RawTarget {
     BundlesPerSection { sections: Vec<String>, min: u32 },
@@ -226,7 +226,7 @@ pub enum RawTarget {
     BadRatingRectificationRate { min_percent: u32 },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "PlanTask")]
 pub struct RawPlanTask {
@@ -239,7 +239,7 @@ pub struct RawPlanTask {
     pub targets: Vec<RawTarget>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[serde(rename = "Plan")]
 pub struct RawPlan {

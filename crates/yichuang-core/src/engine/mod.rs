@@ -23,9 +23,11 @@ use std::sync::Arc;
 use self::case_table::CaseTable;
 use self::timers::TimerQueue;
 use crate::actor::{Actor, Ctx, Role};
-use crate::definition::{Definition, Id, WindowClass};
+use crate::definition::{Definition, Id, Version, WindowClass};
 use crate::event::{CaseId, EVENT_SCHEMA_VERSION, Event, EventSink, Events, Recorded, SlaSubject, StreamId};
-use crate::machine::case::{Case, CaseState, Command, CommandKind, Illegal, IllegalEvent};
+use crate::machine::case::{
+    Case, CaseMachine, CaseState, Command, CommandKind, Illegal, IllegalEvent, MigrationPlan, Verdict,
+};
 use crate::machine::sla::SlaLevel;
 use crate::machine::spec;
 use crate::machine::task::{Task, TaskState};
@@ -76,7 +78,11 @@ use crate::time::Instant;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Engine {
-    def: Arc<Definition>,
+    /// Every definition version deployed, in deployment order (定义版本): each case runs on the
+    /// one it was submitted under ([`Case::definition`] indexes this list).
+    defs: Vec<Arc<Definition>>,
+    /// The version new cases are opened under.
+    active: usize,
     cases: CaseTable,
     tickets: Vec<Ticket>,
     /// Each stream's earliest pending timer.
@@ -145,6 +151,18 @@ pub enum ReplayError {
         /// The bundle id.
         bundle: String,
     },
+    /// An event names a definition version this engine does not hold (deploy every stored
+    /// version before replaying: [`Engine::replay_versions`]).
+    #[error(
+        "event #{position} (0-based) names definition version {version}, which is not deployed here; \
+         load every stored version before replaying the log"
+    )]
+    UnknownVersion {
+        /// Position in the log.
+        position: usize,
+        /// The version named.
+        version: Version,
+    },
     /// An event was written by another schema version.
     #[error(
         "event #{position} (0-based) has schema version {version}; this engine reads version {EVENT_SCHEMA_VERSION}"
@@ -157,11 +175,44 @@ pub enum ReplayError {
     },
 }
 
+impl ReplayError {
+    /// The position (0-based) of the event that could not be replayed.
+    pub fn position(&self) -> usize {
+        match self {
+            ReplayError::Illegal { position, .. }
+            | ReplayError::UnknownStream { position, .. }
+            | ReplayError::UnknownBundle { position, .. }
+            | ReplayError::UnknownVersion { position, .. }
+            | ReplayError::Version { position, .. } => *position,
+        }
+    }
+}
+
+/// Why a definition version could not be deployed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeployError {
+    /// The definition is another hall's.
+    #[error(
+        "definition `{given}` is not a version of `{held}`: a service runs one hall's definition; keep `id: \"{held}\"` \
+         in the new file"
+    )]
+    OtherDefinition {
+        /// The id held.
+        held: Id,
+        /// The id given.
+        given: Id,
+    },
+    /// More versions than an engine holds (65,535).
+    #[error("an engine holds at most 65,535 definition versions")]
+    TooMany,
+}
+
 impl Engine {
     /// An empty engine over a validated definition.
     pub fn new(def: Arc<Definition>) -> Engine {
         Engine {
-            def,
+            defs: vec![def],
+            active: 0,
             cases: CaseTable::default(),
             tickets: Vec::new(),
             timers: TimerQueue::default(),
@@ -177,9 +228,162 @@ impl Engine {
         self.timers.reserve_cases(additional);
     }
 
-    /// The definition.
+    /// The active definition version: new cases are opened under it.
     pub fn definition(&self) -> &Arc<Definition> {
-        &self.def
+        &self.defs[self.active]
+    }
+
+    /// The active definition (private shorthand).
+    #[inline]
+    fn def(&self) -> &Arc<Definition> {
+        &self.defs[self.active]
+    }
+
+    /// The definition version a case runs on (the one it was submitted under, or migrated to).
+    pub fn definition_of(&self, case: &Case) -> &Arc<Definition> {
+        &self.defs[case.def_ix as usize]
+    }
+
+    /// Every definition version this engine holds, in deployment order.
+    pub fn versions(&self) -> &[Arc<Definition>] {
+        &self.defs
+    }
+
+    /// Where a version is in [`Engine::versions`].
+    pub fn version_index(&self, version: Version) -> Option<usize> {
+        self.defs.iter().position(|d| d.version() == version)
+    }
+
+    /// Deploys a definition version (发布新版本) and makes it active: cases opened from now on run
+    /// on it; open cases keep the version they were submitted under until migrated
+    /// ([`Engine::migrate`]). Deploying a version the engine already holds re-activates it.
+    /// Returns the version's index in [`Engine::versions`]. Refused, changing nothing, when the
+    /// definition is another hall's (another definition id).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use yichuang_core::*;
+    /// let text = include_str!("../../../../examples/definitions/minimal.ron");
+    /// let v1 = Arc::new(Definition::from_ron(text, "v1.ron").unwrap());
+    /// let v2 = Arc::new(Definition::from_ron(&text.replace("promised_days: 1", "promised_days: 2"), "v2.ron").unwrap());
+    /// let mut engine = Engine::new(Arc::clone(&v1));
+    /// assert_eq!(engine.deploy(Arc::clone(&v2)), Ok(1));
+    /// assert_eq!(engine.definition().version(), v2.version());
+    /// assert_eq!(engine.deploy(v1), Ok(0), "an older version comes back without a copy");
+    /// assert_eq!(engine.versions().len(), 2);
+    /// ```
+    pub fn deploy(&mut self, def: Arc<Definition>) -> Result<usize, DeployError> {
+        if def.id() != self.def().id() {
+            return Err(DeployError::OtherDefinition { held: self.def().id().clone(), given: def.id().clone() });
+        }
+        let ix = match self.version_index(def.version()) {
+            Some(ix) => ix,
+            None => {
+                if self.defs.len() >= usize::from(u16::MAX) {
+                    return Err(DeployError::TooMany);
+                }
+                self.defs.push(def);
+                self.defs.len() - 1
+            }
+        };
+        tracing::debug!(version = %self.defs[ix].version(), index = ix, "definition version active");
+        self.active = ix;
+        Ok(ix)
+    }
+
+    /// Judges moving `case` to definition version `to` under `plan` (a dry run: nothing
+    /// changes): what would happen to each task, or every reason it cannot
+    /// ([`Case::migration`]).
+    pub fn migration(&self, case: CaseId, to: Version, plan: &MigrationPlan) -> Result<Verdict, Rejection> {
+        let slot = self.case_slot(case)?;
+        let to_ix = self.known_version(to)?;
+        let case = self.cases.at(slot);
+        if usize::from(case.def_ix) == to_ix {
+            return Ok(Verdict::Current);
+        }
+        Ok(case.migration(self.definition_of(case), &self.defs[to_ix], plan))
+    }
+
+    /// Moves `case` to definition version `to` under `plan` (版本迁移; administrators only):
+    /// records one `Migrated` event and what follows from it (a task that can now start becomes
+    /// ready; the case is decided when nothing is left open), or refuses with every obstacle and
+    /// changes nothing. A case already on `to` records nothing. Rules: [`Case::migration`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use yichuang_core::*;
+    /// # use yichuang_core::machine::case::MigrationPlan;
+    /// let text = include_str!("../../../../examples/definitions/minimal.ron");
+    /// let v1 = Arc::new(Definition::from_ron(text, "v1.ron").unwrap());
+    /// let v2 = Arc::new(Definition::from_ron(&text.replace("promised_days: 1", "promised_days: 2"), "v2.ron").unwrap());
+    /// let mut engine = Engine::new(v1);
+    /// # let bundle = engine.definition().bundles()[0].clone();
+    /// # let materials: Vec<Id> = bundle.materials.iter().map(|&(m, _)| engine.definition().material(m).id.clone()).collect();
+    /// # let submission = Submission { bundle: bundle.id.clone(), applicant: Applicant { id: Id::new("a-1"), name: "张三".into(), credit_blocked: false },
+    /// #     channel: Channel::Web, materials: materials.into(), answers: Default::default(), green_channel: false };
+    /// let now: Instant = "2026-03-02T09:30".parse().unwrap();
+    /// let applicant = Actor::applicant("a-1");
+    /// let (case, _) = engine.open(Command::Submit(Box::new(submission)), &Ctx { now, actor: &applicant })?;
+    /// engine.deploy(Arc::clone(&v2)).unwrap();
+    /// let admin = Actor::admin("admin-1");
+    /// let events = engine.migrate(case, v2.version(), &MigrationPlan::default(), &Ctx { now, actor: &admin })?;
+    /// assert!(matches!(events[0].event, Event::Migrated { .. }));
+    /// assert_eq!(engine.definition_of(engine.case(case).unwrap()).version(), v2.version());
+    /// # Ok::<(), Rejection>(())
+    /// ```
+    pub fn migrate(
+        &mut self,
+        case: CaseId,
+        to: Version,
+        plan: &MigrationPlan,
+        ctx: &Ctx<'_>,
+    ) -> Result<Vec<Recorded>, Rejection> {
+        let mut out = Vec::new();
+        self.migrate_into(case, to, plan, ctx, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`Engine::migrate`], appending to `out`.
+    pub fn migrate_into<S: EventSink + ?Sized>(
+        &mut self,
+        case: CaseId,
+        to: Version,
+        plan: &MigrationPlan,
+        ctx: &Ctx<'_>,
+        out: &mut S,
+    ) -> Result<(), Rejection> {
+        let slot = self.case_slot(case)?;
+        let current = self.cases.at(slot);
+        current.authorize(self.definition_of(current), CommandKind::Migrate, ctx.actor)?;
+        let to_ix = self.known_version(to)?;
+        let current = self.cases.at(slot);
+        if usize::from(current.def_ix) == to_ix {
+            return Ok(());
+        }
+        let from_state = current.state;
+        let row = spec::admit::<CaseMachine>(from_state, CommandKind::Migrate)
+            .map_err(|r| Rejection::invalid_state(Subject::Case, CommandKind::Migrate.name(), r))?;
+        let old = Arc::clone(self.definition_of(current));
+        let new = Arc::clone(&self.defs[to_ix]);
+        self.cases.at_mut(slot).migrate(&old, to_ix, &new, plan, ctx, out)?;
+        spec::taken::<CaseMachine>(row, self.cases.at(slot).state);
+        let mut watch = Watch { sink: out, triggers: Vec::new() };
+        self.cases.at_mut(slot).settle(&new, ctx.now, ctx.actor, &mut watch);
+        let Watch { sink, triggers } = watch;
+        if !triggers.is_empty() {
+            self.open_triggered_tickets(triggers, sink);
+        }
+        self.reschedule(case.into());
+        tracing::debug!(%case, from = %old.version(), to = %new.version(), "case migrated");
+        Ok(())
+    }
+
+    fn known_version(&self, version: Version) -> Result<usize, Rejection> {
+        self.version_index(version).ok_or_else(|| Rejection::Unknown {
+            what: "definition version",
+            id: version.to_string(),
+            accepted: self.defs.iter().map(|d| Id::new(&d.version().to_string())).collect(),
+        })
     }
 
     /// Opens a case with `Consult` or `Submit`; returns its number and the events recorded.
@@ -196,7 +400,7 @@ impl Engine {
         ctx: &Ctx<'_>,
         out: &mut S,
     ) -> Result<CaseId, Rejection> {
-        let def = &*self.def;
+        let def = &**self.def();
         let (bundle, applicant, event) = match command {
             Command::Consult { bundle, applicant } => {
                 let Some(ix) = def.bundle_ix(&bundle) else {
@@ -209,7 +413,8 @@ impl Engine {
                 authorize_opening(def, ctx.actor, &applicant.id, "consult", WindowClass::Consult)?;
                 Case::check_applicant_id(&applicant.id)?;
                 let notice = def.bundle(ix).materials.iter().map(|(m, _)| def.material(*m).id.clone()).collect();
-                (ix, applicant.clone(), Event::Consulted { bundle, applicant, notice })
+                let definition = Some(def.version());
+                (ix, applicant.clone(), Event::Consulted { bundle, applicant, notice, definition })
             }
             Command::Submit(s) => {
                 authorize_opening(def, ctx.actor, &s.applicant.id, "submit", WindowClass::Intake)?;
@@ -223,6 +428,7 @@ impl Engine {
                     materials: s.materials,
                     answers: s.answers,
                     green_channel: s.green_channel,
+                    definition: Some(def.version()),
                 };
                 (ix, applicant, event)
             }
@@ -237,6 +443,7 @@ impl Engine {
         };
         let id = self.cases.next_id();
         let mut case = Case::new(id, bundle, applicant);
+        case.def_ix = self.active as u16;
         case.open(def, event, ctx, out);
         self.cases.insert(case);
         self.timers.add_case();
@@ -268,7 +475,8 @@ impl Engine {
         let _span = tracing::debug_span!("execute", case = %case, command = command.name()).entered();
         let slot = self.case_slot(case)?;
         let mut watch = Watch { sink: out, triggers: Vec::new() };
-        let timers_may_move = match self.cases.at_mut(slot).execute(&self.def, command, ctx, &mut watch) {
+        let case_def = &self.defs[self.cases.at(slot).def_ix as usize];
+        let timers_may_move = match self.cases.at_mut(slot).execute(case_def, command, ctx, &mut watch) {
             Ok(moved) => moved,
             Err(rejection) => {
                 tracing::debug!(code = rejection.code(), actor = %ctx.actor.id, "refused: {rejection}");
@@ -282,7 +490,10 @@ impl Engine {
         if timers_may_move {
             self.reschedule(case.into());
         } else {
-            debug_assert_eq!(self.timers.get(case.into()), self.cases.at(slot).next_deadline(&self.def));
+            debug_assert_eq!(
+                self.timers.get(case.into()),
+                self.cases.at(slot).next_deadline(self.definition_of(self.cases.at(slot)))
+            );
         }
         Ok(())
     }
@@ -291,7 +502,7 @@ impl Engine {
     /// Complaints may come from anyone who is not the system; inspection findings from a
     /// supervisor or a leader.
     pub fn open_ticket(&mut self, source: TicketSource, ctx: &Ctx<'_>) -> Result<(TicketId, Vec<Recorded>), Rejection> {
-        let def = &*self.def;
+        let def = &**self.def();
         let (department, window) = match &source {
             TicketSource::Complaint { target, case, text } => {
                 if text.trim().is_empty() {
@@ -379,7 +590,7 @@ impl Engine {
 
     /// Opens one ticket per plan task that has none yet (plan tracking, 整改方案台账).
     pub fn open_plan_tickets(&mut self, ctx: &Ctx<'_>) -> Result<Vec<Recorded>, Rejection> {
-        let Some(plan) = self.def.plan().cloned() else { return Ok(Vec::new()) };
+        let Some(plan) = self.def().plan().cloned() else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for task in &plan.tasks {
             let tracked = self
@@ -392,7 +603,7 @@ impl Engine {
                 out.extend(events);
                 // The plan is the ledger (台账): its tasks go straight to rectification with the
                 // plan's own deadline.
-                let deadline = self.def.calendar().office_close(task.deadline);
+                let deadline = self.def().calendar().office_close(task.deadline);
                 let slot = self.ticket_slot(id)?;
                 self.record_ticket(
                     slot,
@@ -413,13 +624,14 @@ impl Engine {
     /// out what cannot be done).
     pub fn decide(&self, case: CaseId, command: &Command, ctx: &Ctx<'_>) -> Result<(), Rejection> {
         let slot = self.case_slot(case)?;
-        self.cases.at(slot).decide(&self.def, command, ctx, &mut Events::new())
+        let case = self.cases.at(slot);
+        case.decide(self.definition_of(case), command, ctx, &mut Events::new())
     }
 
     /// [`Engine::decide`] for a ticket command.
     pub fn decide_ticket(&self, ticket: TicketId, command: &TicketCommand, ctx: &Ctx<'_>) -> Result<(), Rejection> {
         let slot = self.ticket_slot(ticket)?;
-        self.tickets[slot].decide(&self.def, command, ctx).map(drop)
+        self.tickets[slot].decide(self.def(), command, ctx).map(drop)
     }
 
     /// Executes a command on a ticket.
@@ -430,7 +642,7 @@ impl Engine {
         ctx: &Ctx<'_>,
     ) -> Result<Vec<Recorded>, Rejection> {
         let slot = self.ticket_slot(ticket)?;
-        let events = self.tickets[slot].decide(&self.def, command, ctx)?;
+        let events = self.tickets[slot].decide(self.def(), command, ctx)?;
         let from = self.tickets[slot].state;
         let mut out = Vec::with_capacity(events.len());
         for event in events {
@@ -466,12 +678,12 @@ impl Engine {
     }
 
     fn department(&self, id: &Id) -> Result<Id, Rejection> {
-        match self.def.department_ix(id) {
-            Some(ix) => Ok(self.def.department(ix).id.clone()),
+        match self.def().department_ix(id) {
+            Some(ix) => Ok(self.def().department(ix).id.clone()),
             None => Err(Rejection::Unknown {
                 what: "department",
                 id: id.to_string(),
-                accepted: self.def.departments().iter().map(|d| d.id.clone()).collect(),
+                accepted: self.def().departments().iter().map(|d| d.id.clone()).collect(),
             }),
         }
     }
@@ -480,15 +692,15 @@ impl Engine {
     /// can supervise (回避: it cannot supervise itself).
     fn responsible(&self, id: &Id) -> Result<Id, Rejection> {
         let department = self.department(id)?;
-        match self.def.department_ix(&department) {
-            Some(ix) if self.def.department(ix).kind.supervises() => Err(self.supervision_responsible(&department)),
+        match self.def().department_ix(&department) {
+            Some(ix) if self.def().department(ix).kind.supervises() => Err(self.supervision_responsible(&department)),
             _ => Ok(department),
         }
     }
 
     #[cold]
     fn supervision_responsible(&self, department: &Id) -> Rejection {
-        let def = &*self.def;
+        let def = &**self.def();
         let mut deciding: Vec<usize> =
             def.items().iter().flat_map(|i| i.decided_by.departments().iter().map(|d| d.index())).collect();
         deciding.sort_unstable();
@@ -518,9 +730,9 @@ impl Engine {
         by: &Actor,
         out: &mut S,
     ) -> TicketId {
-        let cal = self.def.calendar();
+        let cal = self.def().calendar();
         let deadline =
-            cal.add_working_days(at.date(), self.def.policies().ticket_verify_days).ok().map(|d| cal.office_close(d));
+            cal.add_working_days(at.date(), self.def().policies().ticket_verify_days).ok().map(|d| cal.office_close(d));
         let id = TicketId(self.tickets.len() as u64 + 1);
         let event = Event::TicketOpened {
             source: source.clone(),
@@ -541,7 +753,7 @@ impl Engine {
     fn open_triggered_tickets<S: EventSink + ?Sized>(&mut self, triggers: Vec<Trigger>, out: &mut S) {
         for Trigger { case: case_id, at, by, event } in triggers {
             let case = self.cases.get(case_id).expect("a trigger's case is held: it just recorded the trigger");
-            let def = &*self.def;
+            let def = &**self.definition_of(case);
             let lead = def.department(def.bundle(case.bundle).lead).id.clone();
             let (source, department, window) = match event {
                 Event::Rated { stars, .. } => {
@@ -590,7 +802,7 @@ impl Engine {
 
     fn reschedule(&mut self, stream: StreamId) {
         let next = match stream {
-            StreamId::Case(c) => self.cases.get(c).and_then(|case| case.next_deadline(&self.def)),
+            StreamId::Case(c) => self.cases.get(c).and_then(|case| case.next_deadline(self.definition_of(case))),
             StreamId::Ticket(t) => self.tickets[t.0 as usize - 1].next_deadline(),
         };
         self.timers.set(stream, next);
@@ -654,7 +866,8 @@ impl Engine {
                 StreamId::Case(c) => {
                     let slot = self.cases.slot(c).expect("a case with a timer is held");
                     let mut watch = Watch { sink: &mut *out, triggers: Vec::new() };
-                    self.cases.at_mut(slot).advance(&self.def, t, &self.system, &mut watch);
+                    let case_def = &self.defs[self.cases.at(slot).def_ix as usize];
+                    self.cases.at_mut(slot).advance(case_def, t, &self.system, &mut watch);
                     let triggers = watch.triggers;
                     if !triggers.is_empty() {
                         self.open_triggered_tickets(triggers, out);
@@ -662,7 +875,7 @@ impl Engine {
                 }
                 StreamId::Ticket(id) => {
                     let slot = id.0 as usize - 1;
-                    if let Some((at, event)) = self.tickets[slot].fire_due_timer(&self.def, t) {
+                    if let Some((at, event)) = self.tickets[slot].fire_due_timer(self.def(), t) {
                         let system = self.system.clone();
                         let from = self.tickets[slot].state;
                         self.record_ticket(slot, event, at, &system, out);
@@ -758,8 +971,8 @@ impl Engine {
         department: &'a str,
         state: TaskState,
     ) -> impl Iterator<Item = (CaseId, &'a Task)> + 'a {
-        let def = &*self.def;
         self.cases.iter().flat_map(move |c| {
+            let def = &**self.definition_of(c);
             c.tasks.iter().filter_map(move |t| {
                 let ours =
                     def.item(t.item).decided_by.departments().iter().any(|&d| def.department(d).id == *department);
@@ -814,7 +1027,24 @@ impl Engine {
         def: Arc<Definition>,
         log: impl IntoIterator<Item = &'a Recorded>,
     ) -> Result<Engine, ReplayError> {
-        let mut engine = Engine::new(def);
+        Engine::replay_versions(vec![def], log)
+    }
+
+    /// [`Engine::replay`] over several definition versions, given in deployment order (the
+    /// last is active): each case replays on the version its opening event names (the first,
+    /// for logs written before versions), and migrations move cases between them.
+    ///
+    /// # Panics
+    /// When `versions` is empty, or holds another hall's definition.
+    pub fn replay_versions<'a>(
+        versions: Vec<Arc<Definition>>,
+        log: impl IntoIterator<Item = &'a Recorded>,
+    ) -> Result<Engine, ReplayError> {
+        let mut versions = versions.into_iter();
+        let mut engine = Engine::new(versions.next().expect("at least one definition version"));
+        for def in versions {
+            engine.deploy(def).expect("the versions of one hall's definition");
+        }
         for (position, rec) in log.into_iter().enumerate() {
             engine.apply(position, rec)?;
         }
@@ -856,20 +1086,41 @@ impl Engine {
         match rec.stream {
             StreamId::Case(id) => {
                 if id == self.cases.next_id() {
-                    let (bundle, applicant) = match &rec.event {
-                        Event::Consulted { bundle, applicant, .. } | Event::Submitted { bundle, applicant, .. } => {
-                            (bundle, applicant)
-                        }
+                    let (bundle, applicant, definition) = match &rec.event {
+                        Event::Consulted { bundle, applicant, definition, .. }
+                        | Event::Submitted { bundle, applicant, definition, .. } => (bundle, applicant, definition),
                         _ => return Err(unknown()),
                     };
-                    let Some(ix) = self.def.bundle_ix(bundle) else {
+                    // A log written before versions existed names none: its cases ran on the
+                    // first version deployed.
+                    let def_ix = match definition {
+                        None => 0,
+                        Some(v) => {
+                            self.version_index(*v).ok_or(ReplayError::UnknownVersion { position, version: *v })?
+                        }
+                    };
+                    let Some(ix) = self.defs[def_ix].bundle_ix(bundle) else {
                         return Err(ReplayError::UnknownBundle { position, bundle: bundle.to_string() });
                     };
-                    self.cases.insert(Case::new(id, ix, applicant.clone()));
+                    let mut case = Case::new(id, ix, applicant.clone());
+                    case.def_ix = def_ix as u16;
+                    self.cases.insert(case);
                     self.timers.add_case();
                 }
                 let case = self.cases.get_mut(id).ok_or_else(unknown)?;
-                case.evolve(&self.def, rec).map_err(|error| ReplayError::Illegal { position, error })
+                if let Event::Migrated { to, .. } = &rec.event {
+                    let to_ix = self
+                        .defs
+                        .iter()
+                        .position(|d| d.version() == *to)
+                        .ok_or(ReplayError::UnknownVersion { position, version: *to })?;
+                    let from = &self.defs[case.def_ix as usize];
+                    return case
+                        .fold_migration(from, to_ix, &self.defs[to_ix], rec)
+                        .map_err(|error| ReplayError::Illegal { position, error });
+                }
+                let def = &self.defs[case.def_ix as usize];
+                case.evolve(def, rec).map_err(|error| ReplayError::Illegal { position, error })
             }
             StreamId::Ticket(id) => {
                 if id.0 == self.tickets.len() as u64 + 1 {

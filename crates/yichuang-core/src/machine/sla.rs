@@ -97,6 +97,11 @@ impl Sla {
         cal.advance_working_minutes(self.start, minutes + self.paused_minutes).ok()
     }
 
+    /// Recomputes the next level change after the budget changed.
+    pub(crate) fn refresh(&mut self, cal: &Calendar, warning_percent: u32) {
+        self.due = self.compute_due(cal, warning_percent);
+    }
+
     /// Pauses the clock at `now` (idempotent).
     pub fn pause(&mut self, now: Instant) {
         if self.paused_since.is_none() && !self.stopped {

@@ -209,9 +209,35 @@ pub struct Task {
     pub(crate) reviewer: Option<Id>,
     pub(crate) sla: Option<Sla>,
     pub(crate) lapse_due: Option<Instant>,
+    /// The promised working days kept from an earlier version when a migration would have
+    /// lengthened them (a promise is never lengthened).
+    pub(crate) promised_cap: Option<u32>,
 }
 
 impl Task {
+    /// A task as acceptance (or a migration that adds its member) creates it.
+    pub(crate) fn fresh(item: ItemIx, item_id: Id, applies: bool) -> Task {
+        Task {
+            item,
+            item_id,
+            state: if applies { TaskState::Waiting } else { TaskState::NotApplicable },
+            special: None,
+            waits_for: MemberSet::EMPTY,
+            signed: 0,
+            reviewer: None,
+            sla: None,
+            lapse_due: None,
+            promised_cap: None,
+        }
+    }
+
+    /// The promised working days of this task: its item's limit in `def` (the case's version),
+    /// or the shorter limit kept by a migration.
+    pub fn promised_days(&self, def: &Definition) -> u32 {
+        let days = def.item(self.item).promised_days;
+        self.promised_cap.map_or(days, |cap| cap.min(days))
+    }
+
     /// The item, by index in the definition.
     pub fn item(&self) -> ItemIx {
         self.item
@@ -451,7 +477,7 @@ impl Task {
             Event::TaskReady { .. } => {
                 need(self, &[Waiting])?;
                 self.state = Ready;
-                self.sla = Sla::start(cal, now, def.item(self.item).promised_days, pct).ok();
+                self.sla = Sla::start(cal, now, self.promised_days(def), pct).ok();
             }
             Event::TaskClaimed { reviewer, .. } => {
                 need(self, &[Ready])?;
@@ -510,7 +536,7 @@ impl Task {
                 self.state = InReview;
                 self.lapse_due = None;
                 // The re-review is a review again: its promised time runs afresh.
-                self.sla = Sla::start(cal, now, def.item(self.item).promised_days, pct).ok();
+                self.sla = Sla::start(cal, now, self.promised_days(def), pct).ok();
             }
             Event::TaskLapsed { .. } => {
                 need(self, &[SimulatedApproved])?;

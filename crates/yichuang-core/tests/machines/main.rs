@@ -15,6 +15,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod engine;
+mod migrate;
 mod spec;
 mod tickets;
 
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
     let mut trials: Vec<Trial> = Vec::new();
     trials.extend(engine::trials());
     trials.extend(tickets::trials());
+    trials.extend(migrate::trials());
     trials.extend(spec::trials());
     let conclusion = libtest_mimic::run(&args, trials);
     if conclusion.has_failed() || !whole_suite {

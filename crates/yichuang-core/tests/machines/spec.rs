@@ -180,6 +180,38 @@ fn case_decide_agrees_with_the_spec() {
             }
         }
     }
+    // 版本迁移 is the engine's `migrate`, not a `Command`: probe it in every state the same way.
+    let v2 = std::sync::Arc::new(
+        Definition::from_ron(
+            &include_str!("../data/hall.ron")
+                .replace("promised_days: 8, high_frequency", "promised_days: 7, high_frequency"),
+            "hall-v2.ron",
+        )
+        .unwrap(),
+    );
+    let plan = yichuang_core::machine::case::MigrationPlan::default();
+    let admin = Actor::admin("admin-1");
+    for &state in CaseState::ALL {
+        for (h, case) in instances(state) {
+            let row = spec::admit::<CaseMachine>(state, yichuang_core::machine::case::CommandKind::Migrate).ok();
+            let mut engine = h.engine.clone();
+            engine.deploy(std::sync::Arc::clone(&v2)).unwrap();
+            match engine.migrate(case, v2.version(), &plan, &Ctx { now: h.now, actor: &admin }) {
+                Ok(_) => {
+                    let row = row.unwrap_or_else(|| panic!("{} migrated but the spec has no row", state.name()));
+                    let got = engine.case(case).unwrap().state();
+                    assert!(CaseMachine::ROWS[row].to.contains(&got), "{} --migrate--> {}", state.name(), got.name());
+                    accepted_rows.insert(row);
+                }
+                Err(Rejection::InvalidState { .. }) => {
+                    assert!(row.is_none(), "{} refused migrate as an invalid state but the spec lists it", state.name())
+                }
+                Err(e) => {
+                    assert!(row.is_some(), "{} refused migrate by a guard ({e}) but the spec has no row", state.name())
+                }
+            }
+        }
+    }
     // Every command row of the spec was exercised and accepted at least once.
     for (i, r) in CaseMachine::ROWS.iter().enumerate() {
         if matches!(r.trigger, spec::Trigger::Command(_)) {

@@ -290,6 +290,13 @@ pub fn event(def: &Definition, e: &Event) -> String {
         }
         Event::Withdrawn => "申请人撤回".to_owned(),
         Event::Revoked => "容缺材料逾期未补齐，证照撤销".to_owned(),
+        Event::Migrated { from, to, removed, .. } if removed.is_empty() => format!("事项定义由版本 {from} 迁移至 {to}"),
+        Event::Migrated { from, to, removed, .. } => {
+            format!(
+                "事项定义由版本 {from} 迁移至 {to}；新版本删除的事项已撤销：{}",
+                removed.iter().map(|i| i.as_str()).collect::<Vec<_>>().join("、")
+            )
+        }
         Event::TicketOpened { source: s, department, .. } => {
             format!("问题登记：{}，交 {} 办理", source(def, s), department_name(def, department))
         }

@@ -40,6 +40,8 @@ impl Case {
                     materials: s.materials.clone(),
                     answers: s.answers.clone(),
                     green_channel: s.green_channel,
+                    // A consultation opened the case and named its version.
+                    definition: None,
                 });
             }
             Command::Accept
@@ -90,7 +92,7 @@ impl Case {
     }
 
     /// Who may issue a command on this case (a task command: the task machine decides).
-    fn authorize(&self, def: &Definition, kind: CommandKind, actor: &Actor) -> Result<(), Rejection> {
+    pub(crate) fn authorize(&self, def: &Definition, kind: CommandKind, actor: &Actor) -> Result<(), Rejection> {
         use CommandKind::*;
         match kind {
             Submit | Resubmit | Supply | Withdraw => self.applicant_or_clerk(def, actor, kind, WindowClass::Intake),
@@ -109,6 +111,13 @@ impl Case {
                 "统一出件 (only the unified delivery window delivers)",
             ),
             Rate => self.applicant_or_clerk(def, actor, kind, WindowClass::Delivery),
+            Migrate if actor.role == crate::actor::Role::Admin => Ok(()),
+            Migrate => Err(Rejection::RoleNotAllowed {
+                rule: "版本迁移 (definitions and migrations are the administrator's)",
+                actor: actor.clone(),
+                command: kind.name(),
+                allowed: crate::rejection::Allowed::Administrator,
+            }),
             Consult | Task => Ok(()),
         }
     }

@@ -58,6 +58,8 @@ pub enum Illegal {
     WrongStream,
     /// The ticket machine refuses it.
     Ticket(crate::machine::ticket::IllegalTicketEvent),
+    /// A migration that does not hold between the two versions.
+    Migration(String),
 }
 
 impl fmt::Display for Illegal {
@@ -73,6 +75,7 @@ impl fmt::Display for Illegal {
             Illegal::NoClockBelow(level) => write!(f, "no running clock below level {level:?}"),
             Illegal::WrongStream => f.write_str("the event belongs to the other kind of stream"),
             Illegal::Ticket(e) => e.fmt(f),
+            Illegal::Migration(why) => write!(f, "the migration does not hold: {why}"),
         }
     }
 }
@@ -124,6 +127,7 @@ impl Case {
                 self.channel = Some(*channel);
                 self.green_channel = *green_channel;
                 self.applicable = def.bundle(self.bundle).applicable_mask(def, answers);
+                self.answers = answers.clone();
                 self.add_materials(def, materials);
                 self.received_at = Some(now);
                 self.trips += u32::from(at_window);
@@ -278,6 +282,10 @@ impl Case {
                 expect(self, CaseState::Delivered, &["Delivered"])?;
                 self.state = CaseState::Revoked;
             }
+            // Folded by the engine with both versions at hand (`Case::fold_migration`).
+            Event::Migrated { .. } => {
+                return Err(illegal(self, Illegal::Migration("a migration is folded with both versions".into())));
+            }
             Event::TicketOpened { .. }
             | Event::TicketRectifying { .. }
             | Event::TicketSubmitted { .. }
@@ -355,15 +363,8 @@ impl Case {
             .iter()
             .enumerate()
             .map(|(i, m)| Task {
-                item: m.item,
-                item_id: def.item(m.item).id.clone(),
-                state: if applies.contains(i) { TaskState::Waiting } else { TaskState::NotApplicable },
-                special: None,
                 waits_for: waits[i],
-                signed: 0,
-                reviewer: None,
-                sla: None,
-                lapse_due: None,
+                ..Task::fresh(m.item, def.item(m.item).id.clone(), applies.contains(i))
             })
             .collect();
     }

@@ -20,6 +20,7 @@
 mod cascade;
 mod decide;
 mod evolve;
+mod migrate;
 mod timers;
 
 use std::sync::Arc;
@@ -35,6 +36,7 @@ use crate::time::{Date, Instant};
 
 pub use self::cascade::Gate;
 pub use self::evolve::{Illegal, IllegalEvent};
+pub use self::migrate::{MigrationPlan, Obstacle, TaskChange, Verdict};
 
 crate::kind_enum! {
     /// State of a case.
@@ -106,6 +108,9 @@ crate::kind_enum! {
         Rate = "rate",
         /// 撤回.
         Withdraw = "withdraw",
+        /// 版本迁移: an administrator moves the case to another definition version
+        /// ([`crate::Engine::migrate`]).
+        Migrate = "migrate",
     }
 }
 
@@ -170,6 +175,11 @@ crate::machine_spec! {
     (Delivered, Command(Supply)) => [Delivered, Closed], "issue-before-cure cure arrives";
     (Delivered, Timer(DefaultRating)) => [Closed, Delivered], "default rating after the policy delay";
     (Delivered, Timer(CureDue)) => [Revoked], "issue-before-cure certificate voided";
+    (Consulting, Command(Migrate)) => [Consulting], "版本迁移: runs on the new version from now";
+    (Received, Command(Migrate)) => [Received], "版本迁移: acceptance checks the new version's materials";
+    (AwaitingCorrection, Command(Migrate)) => [AwaitingCorrection], "版本迁移: acceptance checks the new version";
+    (InApproval, Command(Migrate)) => [InApproval],
+        "版本迁移: joins re-evaluated, removed unstarted members leave, promises never lengthened";
     (Consulting, Command(Withdraw)) => [Withdrawn], "撤回";
     (Received, Command(Withdraw)) => [Withdrawn], "撤回";
     (AwaitingCorrection, Command(Withdraw)) => [Withdrawn], "撤回";
@@ -325,6 +335,14 @@ pub struct Case {
     pub(crate) delivered: Option<(Instant, DeliveryMethod)>,
     pub(crate) rating: Option<Rating>,
     pub(crate) version: u32,
+    /// Index of the definition version the case runs on, in the engine's list of versions
+    /// ([`crate::Engine::definition_of`]).
+    #[serde(skip)]
+    pub(crate) def_ix: u16,
+    /// The form answers (情形) of the submission, kept so that a migration can decide whether a
+    /// member the new version adds applies.
+    #[serde(skip)]
+    pub(crate) answers: Answers,
     /// Time of the last event folded: timers found due earlier (e.g. a case clock that started
     /// in the past on a deemed acceptance) are stamped no earlier, so a log's times never run
     /// backwards.
@@ -513,6 +531,8 @@ impl Case {
             delivered: None,
             rating: None,
             version: 0,
+            def_ix: 0,
+            answers: Answers::default(),
             updated_at: None,
         }
     }
