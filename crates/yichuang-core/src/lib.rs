@@ -34,7 +34,7 @@ pub mod time;
 pub use actor::{Actor, Ctx, Role};
 pub use calendar::{Calendar, CalendarError};
 pub use definition::{Channel, Definition, Diagnostic, Diagnostics, Id};
-pub use engine::{Engine, ReplayError};
+pub use engine::{Engine, EngineSnapshot, ReplayError, ResumeError};
 pub use event::{
     Answers, Applicant, CaseId, DeliveryMethod, Event, EventSink, Outcome, Recorded, SpecialProcedureKind, StreamId,
 };

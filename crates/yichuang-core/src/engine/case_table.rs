@@ -96,6 +96,22 @@ impl CaseTable {
         self.slot(id).map(|s| self.at_mut(s))
     }
 
+    /// Takes every number below `next` not opened yet as opened and retired (an engine resumed
+    /// from a snapshot holds only the cases still open then). Returns the lowest number still
+    /// held or to come.
+    pub fn skip_to(&mut self, next: u64) -> u64 {
+        if next > self.opened + 1 {
+            if self.cases.is_empty() {
+                self.first = next;
+            } else {
+                let holes = usize::try_from(next - self.opened - 1).expect("case numbers fit in memory");
+                self.cases.extend(std::iter::repeat_with(|| None).take(holes));
+            }
+            self.opened = next - 1;
+        }
+        if self.cases.is_empty() { self.opened + 1 } else { self.first }
+    }
+
     /// Takes a held case out of the table; returns it and the lowest number still held or to
     /// come (numbers below it are all retired).
     pub fn remove(&mut self, id: CaseId) -> Option<(Case, u64)> {

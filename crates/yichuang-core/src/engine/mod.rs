@@ -16,7 +16,10 @@
 //! ```
 
 mod case_table;
+mod snapshot;
 mod timers;
+
+pub use self::snapshot::{EngineSnapshot, FinishedCase, ResumeError, SNAPSHOT_VERSION};
 
 use std::sync::Arc;
 
@@ -888,7 +891,8 @@ impl Engine {
     }
 
     /// Releases the working memory of a finished case (its tasks, materials and lists) while
-    /// keeping what metrics and reports read (state, outcome, rating, trips, clock level), and
+    /// keeping what metrics and reports read (state, outcome, rating, trips, clock level, the
+    /// correction list), and
     /// what the rest of its life needs. A case is finished when it is final, or delivered with
     /// nothing outstanding: all that can still happen to it is its rating (by the applicant or
     /// by default), which reads none of what is released. Meant for long simulations whose
@@ -896,13 +900,12 @@ impl Engine {
     /// replay. Returns whether the case was finished and so compacted.
     pub fn compact(&mut self, id: CaseId) -> bool {
         let Some(case) = self.cases.get_mut(id) else { return false };
-        let finished = case.state.is_final() || (case.state == CaseState::Delivered && case.outstanding.is_empty());
-        if !finished {
+        if !case.is_finished() {
             return false;
         }
+        // The correction list stays: the first-time-right share (一次性告知) reads it.
         case.tasks = Vec::new();
         case.materials = Vec::new();
-        case.correction = Vec::new();
         case.outstanding = Vec::new();
         true
     }
@@ -922,6 +925,66 @@ impl Engine {
         let (case, first) = self.cases.remove(id)?;
         self.timers.forget_cases_before(first);
         Some(case)
+    }
+
+    /// Whether case `id` was opened and then retired ([`Engine::retire`], or skipped by
+    /// [`Engine::skip_retired_cases`]): its events are in the log, the engine no longer holds it.
+    pub fn is_retired(&self, id: CaseId) -> bool {
+        self.cases.is_retired(id)
+    }
+
+    /// Takes every case number below `next` that this engine has not opened as opened and
+    /// retired. An engine resumed from a snapshot (a service's fast start) folds only the
+    /// events of the streams still held when the snapshot was taken: before each case it
+    /// folds, and once at the end with the snapshot's count of cases opened plus one, it skips
+    /// the numbers retired before the snapshot, so that case numbers go on where they stopped.
+    /// A number at or below the last one opened changes nothing.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use yichuang_core::*;
+    /// # let def = Arc::new(Definition::from_ron(include_str!("../../../../examples/definitions/county-hall.ron"), "county-hall.ron").unwrap());
+    /// let mut engine = Engine::new(def);
+    /// engine.skip_retired_cases(CaseId(41));
+    /// assert_eq!(engine.cases_opened(), 40);
+    /// assert!(engine.is_retired(CaseId(40)) && engine.case(CaseId(40)).is_none());
+    /// assert_eq!(engine.cases_held(), 0);
+    /// ```
+    pub fn skip_retired_cases(&mut self, next: CaseId) {
+        let opened = self.cases.opened();
+        if next.0 <= opened + 1 {
+            return;
+        }
+        for _ in opened + 1..next.0 {
+            self.timers.add_case();
+        }
+        let first = self.cases.skip_to(next.0);
+        self.timers.forget_cases_before(first);
+    }
+
+    /// Folds the events of one case, in order, into the case (a case the engine retired, read
+    /// back from the log for a client who asks for it). The first event must open the case.
+    pub fn replay_case<'a>(
+        def: Arc<Definition>,
+        events: impl IntoIterator<Item = &'a Recorded>,
+    ) -> Result<Case, ReplayError> {
+        let mut events = events.into_iter().enumerate().peekable();
+        let Some(&(_, first)) = events.peek() else {
+            return Err(ReplayError::UnknownStream { position: 0, stream: StreamId::Case(CaseId(0)) });
+        };
+        let StreamId::Case(id) = first.stream else {
+            return Err(ReplayError::UnknownStream { position: 0, stream: first.stream });
+        };
+        let mut engine = Engine::new(def);
+        engine.skip_retired_cases(id);
+        for (position, rec) in events {
+            if rec.stream != first.stream {
+                return Err(ReplayError::UnknownStream { position, stream: rec.stream });
+            }
+            engine.apply(position, rec)?;
+        }
+        let (case, _) = engine.cases.remove(id).ok_or(ReplayError::UnknownStream { position: 0, stream: first.stream })?;
+        Ok(case)
     }
 
     /// A case by number (`None` when never opened, or retired).

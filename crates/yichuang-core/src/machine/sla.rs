@@ -72,6 +72,19 @@ impl Sla {
         Ok(sla)
     }
 
+    /// A clock as a snapshot kept it, with its next level change (`due`).
+    pub(crate) fn from_parts(
+        start: Instant,
+        budget_minutes: i64,
+        paused_minutes: i64,
+        paused_since: Option<Instant>,
+        level: SlaLevel,
+        stopped: bool,
+        due: Option<Instant>,
+    ) -> Sla {
+        Sla { start, budget_minutes, paused_minutes, paused_since, level, stopped, due }
+    }
+
     /// The promised deadline, shifted by closed pauses.
     pub fn deadline(&self, cal: &Calendar) -> Result<Instant, CalendarError> {
         cal.advance_working_minutes(self.start, self.budget_minutes + self.paused_minutes)
