@@ -52,6 +52,9 @@ pub struct Config {
     pub limits: crate::serve::Limits,
     /// Hall days an idempotency record is kept after its command (0: for ever).
     pub idempotency_days: u32,
+    /// Events between two snapshots of the writer's state (0: none; every start folds the whole
+    /// log).
+    pub snapshot_every: u64,
     /// Signed checkpoints of the chain's head, if a key is given.
     pub checkpoints: Option<crate::audit::CheckpointConfig>,
 }

@@ -269,12 +269,12 @@ fn start_writer(
     rx: mpsc::Receiver<Request>,
     loaded: oneshot::Sender<Result<Loaded, StartError>>,
 ) -> Result<JoinHandle<()>, StartError> {
-    let (clock, key_days) = (config.clock, config.idempotency_days);
+    let (clock, key_days, snapshot_every) = (config.clock, config.idempotency_days, config.snapshot_every);
     std::thread::Builder::new()
         .name("yichuang-writer".into())
         .spawn(move || {
             let started = std::time::Instant::now();
-            match Writer::load(def, store, clock, Arc::clone(&shared)) {
+            match Writer::load_with(def, store, clock, Arc::clone(&shared), snapshot_every) {
                 Ok((mut writer, found)) => {
                     writer.keep_keys_for(key_days);
                     shared.idempotency_records.store(found.summary.idempotency_records, Ordering::Relaxed);
@@ -338,6 +338,7 @@ async fn become_ready(
         cases = found.sizes.0,
         tickets = found.sizes.1,
         replay_ms = found.replay.as_millis() as u64,
+        resumed_from_snapshot = found.snapshot.unwrap_or(0),
         "log replayed and checked; ready"
     );
     let checkpoints = match checkpointer.map(|c| Checkpoints::start(c, CHECKPOINT_INTERVAL)).transpose() {

@@ -70,6 +70,11 @@ struct Args {
     /// decided as a new command. 0 keeps every key for ever.
     #[arg(long, value_name = "DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=36_500))]
     idempotency_days: u32,
+    /// Events between two snapshots of the service's state (a start folds only the events after
+    /// the newest one and the open cases; docs/store.md, "Snapshots"). 0 takes none, and every
+    /// start folds the whole log.
+    #[arg(long, value_name = "EVENTS", default_value_t = 100_000)]
+    snapshot_every: u64,
     /// A request's headers must arrive within this many milliseconds of its first byte.
     #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     header_timeout_ms: u64,
@@ -154,6 +159,7 @@ fn config(args: Args) -> Result<(Config, String, LogFormat), String> {
             drain: ms(args.shutdown_drain_ms),
         },
         idempotency_days: args.idempotency_days,
+        snapshot_every: args.snapshot_every,
         checkpoints,
     };
     Ok((config, args.listen, args.log_format))

@@ -72,6 +72,29 @@ pub struct ReadSide<'a> {
     pub failed: Option<&'a str>,
     /// The clock setting.
     pub clock: ClockSetting,
+    /// The log, for the cases the engine holds compacted ([`full_case`]).
+    pub log: &'a dyn yichuang_store::EventLog,
+}
+
+/// The case with its tasks and lists: as the engine holds it, or, for a finished case the writer
+/// compacted (only what reports read is kept), folded again from its events in the log. A log
+/// that cannot be read answers 503.
+pub fn full_case<'e>(
+    def: &Definition,
+    engine: &Engine,
+    log: &dyn yichuang_store::EventLog,
+    case: &'e Case,
+) -> Result<std::borrow::Cow<'e, Case>, ApiError> {
+    if !case.is_finished() || !case.tasks().is_empty() || def.bundle(case.bundle()).members.is_empty() {
+        return Ok(std::borrow::Cow::Borrowed(case));
+    }
+    let events = log
+        .read_stream(case.id().into())
+        .map_err(|e| storage_failed(&format!("the events of {} could not be read: {e}", case.id())))?;
+    let folded =
+        Engine::replay_case(std::sync::Arc::clone(engine.definition()), events.iter().map(|e| e.event.record()))
+            .map_err(|e| storage_failed(&format!("the events of {} do not fold: {e}", case.id())))?;
+    Ok(std::borrow::Cow::Owned(folded))
 }
 
 /// 404 for a case that does not exist; every caller who may not see a case gets exactly this.
@@ -140,7 +163,8 @@ impl ReadSide<'_> {
         match query {
             Query::Case(id) => {
                 let c = visible_case(self.engine, actor, *id)?;
-                Ok(json(serde_json::to_string(&CaseView::of(self.def, c))))
+                let c = full_case(self.def, self.engine, self.log, c)?;
+                Ok(json(serde_json::to_string(&CaseView::of(self.def, &c))))
             }
             Query::DepartmentTasks { department, state, limit } => {
                 staff_only(actor, "a department's work queue")?;

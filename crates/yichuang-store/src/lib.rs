@@ -33,6 +33,7 @@ use std::sync::Arc;
 use yichuang_core::{Recorded, StreamId};
 
 pub use chain::{ChainHead, Digest, EventLink, KeyLink};
+
 pub use memory::MemoryStore;
 pub use postgres::{PostgresReaders, PostgresStore};
 pub use sqlite::{Checkpointer, SqliteReaders, SqliteStore, lock_path};
@@ -122,6 +123,23 @@ pub struct Commit {
     /// The idempotency record, if the client sent a key.
     pub idempotency: Option<IdempotencyRecord>,
 }
+
+/// A writer's state at one log position, kept in the store so that a start (or another
+/// instance joining) need not fold the whole log (docs/store.md, "Snapshots"). The store keeps
+/// the body as it is given and checks, when resuming from it, that the log holds the same chain
+/// head at that position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The log position it was taken at (every event up to it is folded into it).
+    pub position: u64,
+    /// The chain's head at that position: the event's hash and the key chain it covers.
+    pub head: ChainHead,
+    /// The writer's state, in the writer's own versioned encoding.
+    pub body: String,
+}
+
+/// Snapshots a store keeps: the newest and the one before it.
+pub const SNAPSHOTS_KEPT: usize = 2;
 
 /// Summary of a verified log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -409,6 +427,17 @@ pub trait EventLog {
     fn chain_head(&self) -> Result<ChainHead, StoreError>;
     /// The stored hash of the event at `position`, if there is one.
     fn hash_at(&self, position: u64) -> Result<Option<Digest>, StoreError>;
+
+    /// Every event of the given streams up to position `through`, in log order (a start from a
+    /// snapshot reads the open streams).
+    fn read_streams(&self, streams: &[StreamId], through: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut out = Vec::new();
+        for &stream in streams {
+            out.extend(self.read_stream(stream)?.into_iter().filter(|e| e.position <= through));
+        }
+        out.sort_unstable_by_key(|e| e.position);
+        Ok(out)
+    }
 }
 
 /// Writing the log: one writer per store value (which may move between threads). SQLite and
@@ -439,6 +468,36 @@ pub trait EventStore: EventLog + Send {
         &mut self,
         visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
     ) -> Result<LogSummary, IntegrityError>;
+
+    /// Keeps `body`, the writer's state after the event at `position`, as a snapshot with that
+    /// event's chain link (and the snapshot before it; older ones are deleted). A store without
+    /// snapshots keeps nothing.
+    fn save_snapshot(&mut self, position: u64, body: &str) -> Result<(), StoreError> {
+        let _ = (position, body);
+        Ok(())
+    }
+
+    /// The newest snapshot kept, if any.
+    fn latest_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
+        Ok(None)
+    }
+
+    /// Instead of [`EventStore::verify`], for a writer that rebuilt its state from `snapshot`:
+    /// checks that the log holds the snapshot's chain head at its position, then reads and
+    /// checks the events after it (shape, per-stream sequences from `versions`, the stream
+    /// versions at the snapshot, and chain links) as `verify` does, handing each to `visit`.
+    /// What it does not do is what makes it fast: the events up to the snapshot, their chain
+    /// and the idempotency records' chain are not read again (`yichuang audit` and a start
+    /// without a snapshot check them). On `Err` the writer falls back to `verify`.
+    fn resume(
+        &mut self,
+        snapshot: &ChainHead,
+        versions: &mut dyn Iterator<Item = (StreamId, u32)>,
+        visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
+    ) -> Result<LogSummary, IntegrityError> {
+        let _ = (snapshot, versions, visit);
+        Err(IntegrityError::Refused { position: 0, why: "this store keeps no snapshots".into() })
+    }
 
     /// Whether other writers may append to the same log (several instances of the service on one
     /// PostgreSQL database). Such a writer calls [`EventStore::catch_up`] before every decision.
@@ -780,6 +839,21 @@ impl KeyChainRead {
         }
         Ok(head)
     }
+}
+
+/// Checks that the log's event at the snapshot's position has the snapshot's link.
+pub(crate) fn check_snapshot_link(snapshot: &ChainHead, stored: Option<EventLink>) -> Result<(), IntegrityError> {
+    let why = match stored {
+        None => "the log has no event there (it is shorter than the snapshot)",
+        Some(l) if l.hash != snapshot.hash || l.keys != snapshot.keys || l.key_hash != snapshot.key_hash => {
+            "the log's event there has another hash (the snapshot belongs to another log, or the log was changed)"
+        }
+        Some(_) => return Ok(()),
+    };
+    Err(IntegrityError::Chain {
+        position: snapshot.position,
+        why: format!("the snapshot at this position does not match: {why}"),
+    })
 }
 
 /// The text of a recorded head in the metadata: `POSITION HASH KEYS KEY_HASH`.

@@ -51,15 +51,17 @@ use yichuang_core::StreamId;
 
 use crate::{
     AppendError, ChainHead, Commit, Digest, EncodedEvent, EventLink, EventLog, EventStore, IdempotencyRecord,
-    IntegrityError, KeyChainRead, KeyLink, LogSummary, Shape, StoreError, StoredEvent, head_text, parse_head,
+    IntegrityError, KeyChainRead, KeyLink, LogSummary, SNAPSHOTS_KEPT, Shape, Snapshot, StoreError, StoredEvent,
+    check_snapshot_link, head_text, parse_head,
 };
 
 /// The migrations, in order: version, description, SQL. A later migration is appended here and
 /// never edits an earlier one; a database of a later version than this build knows is refused.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "events, idempotency records and metadata, with the hash chain",
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "events, idempotency records and metadata, with the hash chain",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
      CREATE TABLE events (
          position BIGINT PRIMARY KEY,
          stream TEXT NOT NULL,
@@ -83,7 +85,19 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[(
          hash BYTEA NOT NULL,
          UNIQUE (scope, key)
      );",
-)];
+    ),
+    (
+        2,
+        "snapshots of the writers' state, for a start that does not fold the whole log",
+        "CREATE TABLE snapshots (
+         position BIGINT PRIMARY KEY,
+         keys BIGINT NOT NULL,
+         key_hash BYTEA NOT NULL,
+         hash BYTEA NOT NULL,
+         body TEXT NOT NULL
+     );",
+    ),
+];
 
 /// The first half of the advisory lock's key ("ychu"); the second is a hash of the schema.
 const LOCK_CLASS: i32 = 0x7963_6875;
@@ -499,6 +513,26 @@ fn log_chain_head(client: &mut Client) -> Result<ChainHead, StoreError> {
     })
 }
 
+fn log_read_streams(client: &mut Client, streams: &[StreamId], through: u64) -> Result<Vec<StoredEvent>, StoreError> {
+    let names: Vec<String> = streams.iter().map(ToString::to_string).collect();
+    let through = i64::try_from(through).unwrap_or(i64::MAX);
+    let rows = client.query(
+        "SELECT position, body FROM events WHERE stream = ANY($1) AND position <= $2 ORDER BY position",
+        &[&names, &through],
+    )?;
+    stored_events(rows)
+}
+
+fn log_link_at(client: &mut Client, position: u64) -> Result<Option<EventLink>, StoreError> {
+    let Ok(position) = i64::try_from(position) else { return Ok(None) };
+    let row = client.query_opt("SELECT keys, key_hash, hash FROM events WHERE position = $1", &[&position])?;
+    Ok(row.map(|r| EventLink {
+        keys: r.get::<_, i64>(0) as u64,
+        key_hash: Digest::from_slice(r.get(1)).unwrap_or_default(),
+        hash: Digest::from_slice(r.get(2)).unwrap_or_default(),
+    }))
+}
+
 fn log_hash_at(client: &mut Client, position: u64) -> Result<Option<Digest>, StoreError> {
     let Ok(position) = i64::try_from(position) else { return Ok(None) };
     let row = client.query_opt("SELECT hash FROM events WHERE position = $1", &[&position])?;
@@ -639,6 +673,9 @@ impl EventLog for PostgresStore {
     }
     fn hash_at(&self, position: u64) -> Result<Option<Digest>, StoreError> {
         self.with_reader(|c| log_hash_at(c, position))
+    }
+    fn read_streams(&self, streams: &[StreamId], through: u64) -> Result<Vec<StoredEvent>, StoreError> {
+        self.with_reader(|c| log_read_streams(c, streams, through))
     }
 }
 
@@ -827,6 +864,78 @@ impl EventStore for PostgresStore {
         self.shape.chain = summary.head;
         self.verified = true;
         Ok(summary)
+    }
+
+    fn save_snapshot(&mut self, position: u64, body: &str) -> Result<(), StoreError> {
+        self.with_reader(|c| {
+            let Some(link) = log_link_at(c, position)? else {
+                return Err(StoreError::Format {
+                    found: format!("no event at position {position}"),
+                    expected: "a snapshot of a stored position",
+                });
+            };
+            let mut tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO snapshots (position, keys, key_hash, hash, body) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (position) DO NOTHING",
+                &[&sql_i64(position), &sql_i64(link.keys), &&link.key_hash.0[..], &&link.hash.0[..], &body],
+            )?;
+            tx.execute(
+                "DELETE FROM snapshots WHERE position NOT IN \
+                 (SELECT position FROM snapshots ORDER BY position DESC LIMIT $1)",
+                &[&(SNAPSHOTS_KEPT as i64)],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn latest_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
+        self.with_reader(|c| {
+            let row = c.query_opt(
+                "SELECT position, keys, key_hash, hash, body FROM snapshots ORDER BY position DESC LIMIT 1",
+                &[],
+            )?;
+            Ok(row.map(|r| {
+                let position = r.get::<_, i64>(0) as u64;
+                Snapshot {
+                    position,
+                    head: ChainHead {
+                        position,
+                        keys: r.get::<_, i64>(1) as u64,
+                        key_hash: Digest::from_slice(r.get(2)).unwrap_or_default(),
+                        hash: Digest::from_slice(r.get(3)).unwrap_or_default(),
+                    },
+                    body: r.get(4),
+                }
+            }))
+        })
+    }
+
+    fn resume(
+        &mut self,
+        snapshot: &ChainHead,
+        versions: &mut dyn Iterator<Item = (StreamId, u32)>,
+        visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
+    ) -> Result<LogSummary, IntegrityError> {
+        if self.client.is_closed() {
+            self.locked = false;
+            self.client = connect(&self.config)?;
+            set_lease(&mut self.client)?;
+        }
+        self.release()?;
+        let link = self.with_reader(|c| log_link_at(c, snapshot.position))?;
+        check_snapshot_link(snapshot, link)?;
+        self.shape = Shape { head: snapshot.position, versions: versions.collect(), chain: *snapshot };
+        self.catch_up_here(visit)?;
+        let records: i64 = self.with_reader(|c| Ok(c.query_one("SELECT count(*) FROM idempotency", &[])?.get(0)))?;
+        self.verified = true;
+        Ok(LogSummary {
+            events: self.shape.head,
+            streams: self.shape.versions.len() as u64,
+            idempotency_records: records as u64,
+            head: self.shape.chain,
+        })
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -47,8 +47,8 @@ use yichuang_core::StreamId;
 
 use crate::{
     AppendError, ChainHead, Commit, Digest, EncodedEvent, EventLink, EventLog, EventStore, IdempotencyRecord,
-    IntegrityError, KeyChainRead, KeyChange, KeyLink, LogSummary, Shape, StoreError, StoredEvent, head_text,
-    parse_head,
+    IntegrityError, KeyChainRead, KeyChange, KeyLink, LogSummary, SNAPSHOTS_KEPT, Shape, Snapshot, StoreError,
+    StoredEvent, check_snapshot_link, head_text, parse_head,
 };
 
 /// The store format this build writes and reads.
@@ -97,6 +97,18 @@ CREATE TABLE IF NOT EXISTS idempotency (
     body TEXT NOT NULL,
     position INTEGER NOT NULL,
     hash BLOB NOT NULL
+);
+";
+
+/// The writers' snapshots (docs/store.md, "Snapshots"); created by any writer that opens the
+/// file, so a file written before them gains the table at its next start.
+const SNAPSHOT_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS snapshots (
+    position INTEGER PRIMARY KEY,
+    keys INTEGER NOT NULL,
+    key_hash BLOB NOT NULL,
+    hash BLOB NOT NULL,
+    body TEXT NOT NULL
 );
 ";
 
@@ -272,6 +284,7 @@ impl SqliteStore {
             Some(FORMAT_UNCHAINED) => upgrades.push(upgrade_to_chain(&conn)?),
             Some(found) => return Err(StoreError::Format { found: found.to_owned(), expected: FORMAT }),
         }
+        conn.execute_batch(SNAPSHOT_SCHEMA)?;
         Ok(SqliteStore {
             conn,
             path,
@@ -670,7 +683,7 @@ impl EventStore for SqliteStore {
         let beside = pinned_reader(&self.path)?;
         let (file_and_keys, events) = std::thread::scope(|scope| {
             let beside = scope.spawn(move || check_file_and_keys(&beside));
-            let events = verify_events(&self.conn, visit);
+            let events = verify_events(&self.conn, Shape::default(), visit);
             (beside.join(), events)
         });
         let (check, keys) = match file_and_keys {
@@ -720,6 +733,101 @@ impl EventStore for SqliteStore {
         Ok(summary)
     }
 
+    fn save_snapshot(&mut self, position: u64, body: &str) -> Result<(), StoreError> {
+        let Some(link) = link_at(&self.conn, position)? else {
+            return Err(StoreError::Format {
+                found: format!("no event at position {position}"),
+                expected: "a snapshot of a stored position",
+            });
+        };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO snapshots (position, keys, key_hash, hash, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![position_sql(position), count_sql(link.keys), &link.key_hash.0[..], &link.hash.0[..], body],
+        )?;
+        tx.execute(
+            "DELETE FROM snapshots WHERE position NOT IN (SELECT position FROM snapshots ORDER BY position DESC LIMIT ?1)",
+            [SNAPSHOTS_KEPT as i64],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn latest_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
+        if !table_exists(&self.conn, "snapshots")? {
+            return Ok(None);
+        }
+        let row = self
+            .conn
+            .query_row(
+                "SELECT position, keys, key_hash, hash, body FROM snapshots ORDER BY position DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .optional()?;
+        Ok(row.map(|(position, keys, key_hash, hash, body)| Snapshot {
+            position: position as u64,
+            head: ChainHead {
+                position: position as u64,
+                hash: Digest::from_slice(&hash).unwrap_or_default(),
+                keys: keys as u64,
+                key_hash: Digest::from_slice(&key_hash).unwrap_or_default(),
+            },
+            body,
+        }))
+    }
+
+    fn resume(
+        &mut self,
+        snapshot: &ChainHead,
+        versions: &mut dyn Iterator<Item = (StreamId, u32)>,
+        visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
+    ) -> Result<LogSummary, IntegrityError> {
+        check_snapshot_link(snapshot, link_at(&self.conn, snapshot.position)?)?;
+        let from = Shape { head: snapshot.position, versions: versions.collect(), chain: *snapshot };
+        let Events { mut shape, recorded, .. } = verify_events(&self.conn, from, visit)?;
+        shape.verify_recorded_head(recorded.as_ref())?;
+        // Records chained after the last event (commands that appended none) are in the head
+        // the last append recorded.
+        if let Some(r) = recorded
+            && r.position == shape.head
+            && r.keys >= shape.chain.keys
+        {
+            shape.chain.keys = r.keys;
+            shape.chain.key_hash = r.key_hash;
+        }
+        // The key index: the records kept (bounded by the retention, not by the log's length).
+        let mut index = KeyIndex::default();
+        {
+            let mut stmt = self.conn.prepare("SELECT id, scope, key FROM idempotency").map_err(StoreError::from)?;
+            let mut rows = stmt.query([]).map_err(StoreError::from)?;
+            while let Some(row) = rows.next().map_err(StoreError::from)? {
+                let id: i64 = row.get(0).map_err(StoreError::from)?;
+                let scope: String = row.get(1).map_err(StoreError::from)?;
+                let key: String = row.get(2).map_err(StoreError::from)?;
+                index.insert(KeyIndex::hash(&scope, &key), id);
+            }
+        }
+        let summary = LogSummary {
+            events: shape.head,
+            streams: shape.versions.len() as u64,
+            idempotency_records: index.len() as u64,
+            head: shape.chain,
+        };
+        self.shape = shape;
+        self.keys = index;
+        self.verified = true;
+        Ok(summary)
+    }
+
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
     }
@@ -743,17 +851,19 @@ struct Events {
 
 fn verify_events(
     conn: &Connection,
+    from: Shape,
     visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
 ) -> Result<Events, IntegrityError> {
     // One read transaction: the recorded head and the events are one snapshot.
     conn.execute_batch("BEGIN").map_err(StoreError::from)?;
-    let result = verify_events_in_snapshot(conn, visit);
+    let result = verify_events_in_snapshot(conn, from, visit);
     conn.execute_batch("COMMIT").map_err(StoreError::from)?;
     result
 }
 
 fn verify_events_in_snapshot(
     conn: &Connection,
+    mut shape: Shape,
     visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
 ) -> Result<Events, IntegrityError> {
     let recorded: Option<String> = conn
@@ -761,12 +871,14 @@ fn verify_events_in_snapshot(
         .optional()
         .map_err(StoreError::from)?;
     let recorded = recorded.as_deref().map(parse_head).transpose()?;
-    let mut shape = Shape::default();
     let mut changes = Vec::new();
     let mut stmt = conn
-        .prepare("SELECT position, stream, seq, kind, at, body, keys, key_hash, hash FROM events ORDER BY position")
+        .prepare(
+            "SELECT position, stream, seq, kind, at, body, keys, key_hash, hash FROM events WHERE position > ?1 \
+             ORDER BY position",
+        )
         .map_err(StoreError::from)?;
-    let mut rows = stmt.query([]).map_err(StoreError::from)?;
+    let mut rows = stmt.query([position_sql(shape.head)]).map_err(StoreError::from)?;
     while let Some(row) = rows.next().map_err(StoreError::from)? {
         let position: i64 = row.get(0).map_err(StoreError::from)?;
         let position = u64::try_from(position)
@@ -999,6 +1111,20 @@ fn chain_head(conn: &Connection) -> Result<ChainHead, StoreError> {
         },
         None => ChainHead::default(),
     })
+}
+
+/// The stored link of the event at `position`.
+fn link_at(conn: &Connection, position: u64) -> Result<Option<EventLink>, StoreError> {
+    let row = conn
+        .query_row("SELECT keys, key_hash, hash FROM events WHERE position = ?1", [position_sql(position)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?))
+        })
+        .optional()?;
+    Ok(row.map(|(keys, key_hash, hash)| EventLink {
+        keys: keys as u64,
+        key_hash: Digest::from_slice(&key_hash).unwrap_or_default(),
+        hash: Digest::from_slice(&hash).unwrap_or_default(),
+    }))
 }
 
 fn hash_at(conn: &Connection, position: u64) -> Result<Option<Digest>, StoreError> {

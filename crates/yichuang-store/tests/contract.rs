@@ -189,7 +189,7 @@ fn postgres_store_keeps_the_contract_and_survives_reopening() {
     let Some(schema) = ScratchSchema::new("contract") else { return };
     {
         let mut store = PostgresStore::open(schema.url()).unwrap();
-        assert_eq!(store.upgrade_notes().len(), 1, "migration 1 made the tables");
+        assert_eq!(store.upgrade_notes().len(), 2, "migrations 1 (the log) and 2 (snapshots) ran");
         contract(&mut store);
     }
     let mut store = PostgresStore::open(schema.url()).unwrap();
@@ -535,4 +535,71 @@ proptest! {
         drop(pg);
         reopened_matches(&mut PostgresStore::open(schema.url()).unwrap(), &mut model)?;
     }
+}
+
+/// Snapshots: kept (the newest two), found, and resumed from only where the log holds the
+/// snapshot's link; the events after it are read and checked, and appends go on from there.
+fn snapshot_contract(open: &dyn Fn() -> Box<dyn EventStore>) {
+    let mut store = open();
+    store.verify(&mut no_visit).unwrap();
+    let (a, b) = (case(1), case(2));
+    let events = [event(a, 1, 1), event(b, 1, 2), event(a, 2, 3), event(b, 2, 4), event(a, 3, 5)];
+    for e in &events {
+        store.append(&[Commit { events: vec![e.clone()], idempotency: None }]).unwrap();
+    }
+    assert!(store.latest_snapshot().unwrap().is_none());
+    for position in [2, 3, 4] {
+        store.save_snapshot(position, &format!("state at {position}")).unwrap();
+    }
+    assert!(store.save_snapshot(9, "past the end").is_err(), "a snapshot of a position the log does not hold");
+    let newest = store.latest_snapshot().unwrap().expect("a snapshot is kept");
+    assert_eq!((newest.position, newest.body.as_str()), (4, "state at 4"));
+    assert_eq!(Some(newest.head.hash), store.hash_at(4).unwrap());
+    drop(store);
+
+    // Another head at the position: refused, nothing read.
+    let mut store = open();
+    let mut other = newest.head;
+    other.hash = yichuang_store::Digest::ZERO;
+    let mut seen = Vec::new();
+    let err = store
+        .resume(&other, &mut [(a, 2), (b, 2)].into_iter(), &mut |e| {
+            seen.push(e.position);
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("the snapshot at this position does not match"), "{err}");
+    assert!(seen.is_empty());
+    // Stream versions that disagree with the events after it: refused.
+    let err = store.resume(&newest.head, &mut [(a, 1), (b, 2)].into_iter(), &mut no_visit).unwrap_err();
+    assert!(err.to_string().contains("#3 of C000001"), "{err}");
+    drop(store);
+
+    // The right one: the tail is read, and appends continue.
+    let mut store = open();
+    let summary = store
+        .resume(&newest.head, &mut [(a, 2), (b, 2)].into_iter(), &mut |e| {
+            seen.push(e.position);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(seen, [5]);
+    assert_eq!(summary.events, 5);
+    assert_eq!(store.append(&[Commit { events: vec![event(b, 3, 6)], idempotency: None }]).unwrap(), 6);
+    drop(store);
+    let mut full = open();
+    assert_eq!(full.verify(&mut no_visit).unwrap().events, 6, "the log resumed and appended to verifies in full");
+}
+
+#[test]
+fn sqlite_keeps_snapshots_and_resumes_only_from_a_matching_one() {
+    let scratch = Scratch::new();
+    let db = scratch.db();
+    snapshot_contract(&|| Box::new(SqliteStore::open(&db).unwrap()));
+}
+
+#[test]
+fn postgres_keeps_snapshots_and_resumes_only_from_a_matching_one() {
+    let Some(schema) = ScratchSchema::new("snapshots") else { return };
+    snapshot_contract(&|| Box::new(PostgresStore::open(schema.url()).unwrap()));
 }

@@ -983,7 +983,8 @@ impl Engine {
             }
             engine.apply(position, rec)?;
         }
-        let (case, _) = engine.cases.remove(id).ok_or(ReplayError::UnknownStream { position: 0, stream: first.stream })?;
+        let (case, _) =
+            engine.cases.remove(id).ok_or(ReplayError::UnknownStream { position: 0, stream: first.stream })?;
         Ok(case)
     }
 

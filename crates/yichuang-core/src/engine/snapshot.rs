@@ -251,7 +251,9 @@ impl Engine {
                     engine.insert_finished(f)?;
                 }
                 if snapshot.open.binary_search(&id).is_err() {
-                    return Err(ResumeError::Inconsistent(format!("events of {id}, which the snapshot does not name open")));
+                    return Err(ResumeError::Inconsistent(format!(
+                        "events of {id}, which the snapshot does not name open"
+                    )));
                 }
                 engine.skip_retired_cases(id);
             }

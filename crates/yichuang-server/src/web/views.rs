@@ -614,7 +614,8 @@ impl ReadSide<'_> {
     /// A case the actor may read (else 404, exactly as for a missing case).
     pub fn case_view(&self, actor: &Actor, id: CaseId) -> Result<CaseView, ApiError> {
         let case = visible_case(self.engine, actor, id)?;
-        Ok(CaseView::of(self.def, self.engine, case, actor, self.now))
+        let case = crate::query::full_case(self.def, self.engine, self.log, case)?;
+        Ok(CaseView::of(self.def, self.engine, &case, actor, self.now))
     }
 
     /// An applicant's own cases, newest first, with the tickets about them.

@@ -27,9 +27,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use yichuang_core::definition::Definition;
-use yichuang_core::{Actor, CaseId, Command, Date, Engine, Instant, Recorded, TicketCommand, TicketId, TicketSource};
+use yichuang_core::{
+    Actor, CaseId, Command, Date, Engine, EngineSnapshot, Instant, Recorded, StreamId, TicketCommand, TicketId,
+    TicketSource,
+};
 use yichuang_store::{Commit, EncodedEvent, EventStore, IntegrityError, LogSummary, StoredEvent};
 
 use crate::config::{ClockSetting, china_now};
@@ -180,7 +184,33 @@ pub struct Writer {
     latest: Instant,
     /// The day old keys were last forgotten.
     keys_pruned_on: Option<Date>,
+    /// Events between snapshots (0: none).
+    snapshot_every: u64,
+    /// The position of the newest snapshot kept (or resumed from).
+    snapshot_at: u64,
+    /// Cases the batch (or the catch-up) touched: the finished ones are compacted after the
+    /// commit.
+    touched: Vec<CaseId>,
 }
+
+/// What a snapshot of the writer holds (its body in the store, JSON): the engine's snapshot,
+/// and where each hall day starts in the log (the key retention's index).
+#[derive(Debug, Serialize, Deserialize)]
+struct WriterSnapshot {
+    /// [`WRITER_SNAPSHOT_VERSION`].
+    v: u32,
+    /// The definition the log is written under.
+    definition: String,
+    /// The latest event time folded.
+    latest: Instant,
+    /// The first position of each hall day, oldest first.
+    days: Vec<(Date, u64)>,
+    /// The engine.
+    engine: EngineSnapshot,
+}
+
+/// The format of the writer's snapshot body.
+const WRITER_SNAPSHOT_VERSION: u32 = 1;
 
 /// The log folded: the engine, the log's summary, its latest event time and where each hall day
 /// starts in it.
@@ -189,6 +219,8 @@ struct Folded {
     summary: LogSummary,
     latest: Instant,
     days: VecDeque<(Date, u64)>,
+    /// The snapshot's position, when the start resumed from one.
+    snapshot: Option<u64>,
 }
 
 /// Notes event `at` at `position` in the day index: a new day starts at the first event whose
@@ -212,6 +244,8 @@ pub struct Loaded {
     pub replay: std::time::Duration,
     /// How the previous run ended.
     pub previous: PreviousRun,
+    /// The snapshot the start resumed from (its position), if it did.
+    pub snapshot: Option<u64>,
 }
 
 /// Why the log could not be loaded at start.
@@ -269,7 +303,69 @@ fn fold(def: &Arc<Definition>, store: &mut dyn EventStore, shared: &Shared) -> R
     })?;
     shared.replay.replayed.store(summary.events, Ordering::Relaxed);
     engine.rebuild_timers();
-    Ok(Folded { engine, summary, latest, days })
+    compact_finished(&mut engine);
+    Ok(Folded { engine, summary, latest, days, snapshot: None })
+}
+
+/// Compacts every finished case ([`Engine::compact`]): what a fold leaves as a start from a
+/// snapshot would.
+fn compact_finished(engine: &mut Engine) {
+    let finished: Vec<CaseId> = engine.cases().filter(|c| c.is_finished()).map(|c| c.id()).collect();
+    for id in finished {
+        engine.compact(id);
+    }
+}
+
+/// Folds the log from the store's newest snapshot: the snapshot's finished cases, the events of
+/// its open cases and tickets up to its position, then the log after it, checked as the store's
+/// `resume` checks it. `Ok(None)` when there is no snapshot; `Err` says why one was not used
+/// (the caller then folds the whole log).
+fn fold_from_snapshot(
+    def: &Arc<Definition>,
+    store: &mut dyn EventStore,
+    shared: &Shared,
+) -> Result<Option<Folded>, String> {
+    let Some(snapshot) = store.latest_snapshot().map_err(|e| e.to_string())? else { return Ok(None) };
+    let body: WriterSnapshot =
+        serde_json::from_str(&snapshot.body).map_err(|e| format!("its body does not read: {e}"))?;
+    if body.v != WRITER_SNAPSHOT_VERSION {
+        return Err(format!("it has format {}; this build reads {WRITER_SNAPSHOT_VERSION}", body.v));
+    }
+    if body.definition != def.id().as_str() {
+        return Err(format!("it was taken under definition `{}`", body.definition));
+    }
+    let streams = Engine::snapshot_streams(&body.engine);
+    let events = store.read_streams(&streams, snapshot.position).map_err(|e| e.to_string())?;
+    let mut engine = Engine::resume(Arc::clone(def), &body.engine, events.iter().map(|e| e.event.record()))
+        .map_err(|e| e.to_string())?;
+    drop(events);
+    let versions: Vec<(StreamId, u32)> = engine
+        .cases()
+        .map(|c| (StreamId::Case(c.id()), c.version()))
+        .chain(engine.tickets().iter().map(|t| (StreamId::Ticket(t.id()), t.version())))
+        .collect();
+    let (mut latest, mut days) = (body.latest, VecDeque::from(body.days));
+    let summary = store
+        .resume(&snapshot.head, &mut versions.into_iter(), &mut |e| {
+            note_day(&mut days, &mut latest, e.event.record().at, e.position);
+            let index = usize::try_from(e.position - 1).map_err(|_| "position out of range".to_owned())?;
+            engine.apply(index, e.event.record()).map_err(|why| why.to_string())
+        })
+        .map_err(|e| e.to_string())?;
+    shared.replay.replayed.store(summary.events, Ordering::Relaxed);
+    engine.rebuild_timers();
+    compact_finished(&mut engine);
+    Ok(Some(Folded { engine, summary, latest, days, snapshot: Some(snapshot.position) }))
+}
+
+/// The log folded: from the newest snapshot when there is one that fits, else in full.
+fn load_state(def: &Arc<Definition>, store: &mut dyn EventStore, shared: &Shared) -> Result<Folded, IntegrityError> {
+    match fold_from_snapshot(def, store, shared) {
+        Ok(Some(folded)) => return Ok(folded),
+        Ok(None) => {}
+        Err(why) => tracing::warn!(%why, "the newest snapshot is not used; the whole log is folded"),
+    }
+    fold(def, store, shared)
 }
 
 /// The store's note of whether the service is running, kept in its meta table: `running` from
@@ -293,9 +389,21 @@ impl Writer {
     /// new log (a log is refused under another definition).
     pub fn load(
         def: Arc<Definition>,
+        store: Box<dyn EventStore>,
+        clock: ClockSetting,
+        shared: Arc<Shared>,
+    ) -> Result<(Writer, Loaded), LoadError> {
+        Writer::load_with(def, store, clock, shared, 0)
+    }
+
+    /// [`Writer::load`], from the store's newest snapshot when one fits, taking a snapshot
+    /// every `snapshot_every` events (0: none).
+    pub fn load_with(
+        def: Arc<Definition>,
         mut store: Box<dyn EventStore>,
         clock: ClockSetting,
         shared: Arc<Shared>,
+        snapshot_every: u64,
     ) -> Result<(Writer, Loaded), LoadError> {
         match store.meta("definition").map_err(LoadError::Store)? {
             Some(logged) if logged != def.id().as_str() => {
@@ -310,8 +418,12 @@ impl Writer {
             Some(_) => PreviousRun::Clean,
         };
         let started = std::time::Instant::now();
-        let Folded { engine, summary, latest, days } =
-            fold(&def, store.as_mut(), &shared).map_err(LoadError::Integrity)?;
+        let Folded { engine, summary, latest, days, snapshot } = if snapshot_every > 0 {
+            load_state(&def, store.as_mut(), &shared)
+        } else {
+            fold(&def, store.as_mut(), &shared)
+        }
+        .map_err(LoadError::Integrity)?;
         let replay = started.elapsed();
         store.set_meta(RUN_MARKER, "running").map_err(LoadError::Store)?;
         let floor = match clock {
@@ -334,9 +446,53 @@ impl Writer {
             days,
             latest,
             keys_pruned_on: None,
+            snapshot_every,
+            snapshot_at: snapshot.unwrap_or(0),
+            touched: Vec::new(),
         };
+        let mut writer = writer;
+        // A log folded in full (no snapshot, or an old one) is snapshotted at once, so that the
+        // next start is fast even if this run appends little.
+        if snapshot_every > 0 && summary.events >= writer.snapshot_at + snapshot_every {
+            writer.take_snapshot();
+        }
         let sizes = writer.sizes();
-        Ok((writer, Loaded { summary, sizes, replay, previous }))
+        Ok((writer, Loaded { summary, sizes, replay, previous, snapshot }))
+    }
+
+    /// Stores a snapshot of the writer's state at its head (docs/store.md, "Snapshots"). A
+    /// failure is logged and changes nothing: the next start folds more of the log.
+    fn take_snapshot(&mut self) {
+        let position = self.next - 1;
+        if position == 0 || self.failed.is_some() {
+            return;
+        }
+        let started = std::time::Instant::now();
+        let body = WriterSnapshot {
+            v: WRITER_SNAPSHOT_VERSION,
+            definition: self.def.id().to_string(),
+            latest: self.latest,
+            days: self.days.iter().copied().collect(),
+            engine: self.engine.snapshot(),
+        };
+        let (open, finished) = (body.engine.open.len(), body.engine.finished.len());
+        let text = serde_json::to_string(&body).expect("a snapshot serializes to JSON");
+        match self.store.save_snapshot(position, &text) {
+            Ok(()) => {
+                self.snapshot_at = position;
+                tracing::info!(
+                    position,
+                    open_cases = open,
+                    finished_cases = finished,
+                    bytes = text.len(),
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "snapshot stored"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(position, error = %e, "the snapshot could not be stored; the next start folds more")
+            }
+        }
     }
 
     /// Keeps idempotency records for `days` hall days after their command (0: for ever, the
@@ -401,6 +557,9 @@ impl Writer {
             }
         }
         // Every sender is gone: the service stops. Everything answered is already durable.
+        if self.snapshot_every > 0 && self.next - 1 > self.snapshot_at {
+            self.take_snapshot();
+        }
         match self.store.set_meta(RUN_MARKER, "stopped") {
             Ok(()) => tracing::info!(head = self.next - 1, "the writer stopped; the run is marked as ended cleanly"),
             Err(e) => tracing::warn!(error = %e, "the writer stopped but could not mark the run as ended cleanly"),
@@ -479,6 +638,10 @@ impl Writer {
         let commands = pending.iter().filter(|p| matches!(p, Pending::Command(..))).count();
         match self.commit(commits) {
             Ok(()) => {
+                self.compact_touched();
+                if self.snapshot_every > 0 && self.next - 1 >= self.snapshot_at + self.snapshot_every {
+                    self.take_snapshot();
+                }
                 self.shared.metrics.batch(commands);
                 self.shared.cases.store(self.engine.cases_opened(), Ordering::Relaxed);
                 self.shared.tickets.store(self.engine.tickets().len() as u64, Ordering::Relaxed);
@@ -523,10 +686,13 @@ impl Writer {
         let publish = self.shared.events.receiver_count() > 0;
         let mut wire = Vec::new();
         let mut followed = 0u64;
-        let (engine, days, latest) = (&mut self.engine, &mut self.days, &mut self.latest);
+        let (engine, days, latest, touched) = (&mut self.engine, &mut self.days, &mut self.latest, &mut self.touched);
         let result = self.store.catch_up(lock, &mut |e| {
             let index = usize::try_from(e.position - 1).map_err(|_| "position out of range".to_owned())?;
             engine.follow(index, e.event.record()).map_err(|why| why.to_string())?;
+            if let StreamId::Case(c) = e.event.record().stream {
+                touched.push(c);
+            }
             note_day(days, latest, e.event.record().at, e.position);
             followed += 1;
             if publish {
@@ -591,6 +757,7 @@ impl Writer {
             head: self.next - 1,
             failed: self.failed.as_deref(),
             clock: self.clock,
+            log: &*self.store,
         }
     }
 
@@ -627,6 +794,9 @@ impl Writer {
                 }
                 for e in commits.iter().flat_map(|c| &c.events) {
                     note_day(&mut self.days, &mut self.latest, e.event.record().at, e.position);
+                    if let StreamId::Case(c) = e.event.record().stream {
+                        self.touched.push(c);
+                    }
                 }
                 self.shared.head.store(head, Ordering::Release);
                 if events > 0 && self.shared.events.receiver_count() > 0 {
@@ -646,10 +816,27 @@ impl Writer {
         }
     }
 
+    /// Compacts the finished cases among those the last commit or catch-up touched: a finished
+    /// case keeps what reports read, and gives back its tasks and lists (reads of one case fold
+    /// it again from its events, [`crate::query::full_case`]).
+    fn compact_touched(&mut self) {
+        self.touched.sort_unstable();
+        self.touched.dedup();
+        for id in self.touched.drain(..) {
+            self.engine.compact(id);
+        }
+    }
+
     /// Replaces the engine by the fold of the log (after a failed commit or a panic).
     fn rebuild(&mut self, why: &str) {
-        match fold(&self.def, self.store.as_mut(), &self.shared) {
-            Ok(Folded { engine, summary, latest, days }) => {
+        self.touched.clear();
+        let folded = if self.snapshot_every > 0 {
+            load_state(&self.def, self.store.as_mut(), &self.shared)
+        } else {
+            fold(&self.def, self.store.as_mut(), &self.shared)
+        };
+        match folded {
+            Ok(Folded { engine, summary, latest, days, .. }) => {
                 self.engine = engine;
                 self.latest = latest;
                 self.days = days;

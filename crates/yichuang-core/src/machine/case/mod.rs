@@ -509,7 +509,7 @@ impl Case {
     /// A new, empty case (before its first event).
     /// Whether the case is finished: final, or delivered with nothing outstanding (all that can
     /// still happen to it is its rating, which reads no task, material or list).
-    pub(crate) fn is_finished(&self) -> bool {
+    pub fn is_finished(&self) -> bool {
         self.state.is_final() || (self.state == CaseState::Delivered && self.outstanding.is_empty())
     }
 
