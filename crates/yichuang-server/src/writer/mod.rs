@@ -639,7 +639,7 @@ impl Writer {
         match self.commit(commits) {
             Ok(()) => {
                 self.compact_touched();
-                if self.snapshot_every > 0 && self.next - 1 >= self.snapshot_at + self.snapshot_every {
+                if self.snapshot_every > 0 && self.next > self.snapshot_at + self.snapshot_every {
                     self.take_snapshot();
                 }
                 self.shared.metrics.batch(commands);
