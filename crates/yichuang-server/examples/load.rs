@@ -7,7 +7,8 @@
 //! cargo run --release -p yichuang-server --example load -- --addr 127.0.0.1:8080 --connections 64 --seconds 20
 //! ```
 //!
-//! Flags: `--addr` (127.0.0.1:8080), `--connections` (64), `--seconds` (20), `--warmup-seconds`
+//! Flags: `--addr` (127.0.0.1:8080; several instances of one deployment as `A,B,C`: connection
+//! `i` goes to the `i mod n`-th), `--connections` (64), `--seconds` (20), `--warmup-seconds`
 //! (2, measured but not counted), `--bundle` (open-business), `--definition` and `--tokens`
 //! (the examples). Only loopback addresses are accepted: this tool never loads another machine.
 //!
@@ -29,7 +30,7 @@ use yichuang_core::{Actor, Role};
 use yichuang_server::config::Tokens;
 
 struct Args {
-    addr: SocketAddr,
+    addrs: Vec<SocketAddr>,
     connections: usize,
     seconds: u64,
     warmup_seconds: u64,
@@ -41,7 +42,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let mut a = Args {
-        addr: "127.0.0.1:8080".parse().expect("a socket address"),
+        addrs: vec!["127.0.0.1:8080".parse().expect("a socket address")],
         connections: 64,
         seconds: 20,
         warmup_seconds: 2,
@@ -54,7 +55,12 @@ fn parse_args() -> Result<Args, String> {
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let number = |v: &str| v.parse::<u64>().map_err(|_| format!("{flag} takes a whole number, not `{v}`"));
         match flag.as_str() {
-            "--addr" => a.addr = value.parse().map_err(|_| format!("--addr: `{value}` is not IP:PORT"))?,
+            "--addr" => {
+                a.addrs = value
+                    .split(',')
+                    .map(|v| v.parse().map_err(|_| format!("--addr: `{v}` is not IP:PORT")))
+                    .collect::<Result<_, _>>()?
+            }
             "--connections" => a.connections = number(&value)?.clamp(1, 1024) as usize,
             "--seconds" => a.seconds = number(&value)?.clamp(1, 600),
             "--warmup-seconds" => a.warmup_seconds = number(&value)?.min(60),
@@ -64,8 +70,8 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown flag {other}")),
         }
     }
-    if !a.addr.ip().is_loopback() {
-        return Err(format!("--addr {} is not a loopback address; this tool loads only this machine", a.addr));
+    if let Some(addr) = a.addrs.iter().find(|a| !a.ip().is_loopback()) {
+        return Err(format!("--addr {addr} is not a loopback address; this tool loads only this machine"));
     }
     Ok(a)
 }
@@ -295,7 +301,7 @@ async fn main() -> std::process::ExitCode {
     let measure_from = start + Duration::from_secs(args.warmup_seconds);
     let end = measure_from + Duration::from_secs(args.seconds);
     let workers: Vec<_> = (0..args.connections)
-        .map(|i| tokio::spawn(worker(i, args.addr, Arc::clone(&plan), measure_from, end)))
+        .map(|i| tokio::spawn(worker(i, args.addrs[i % args.addrs.len()], Arc::clone(&plan), measure_from, end)))
         .collect();
     let mut all = Tally::default();
     for w in workers {
