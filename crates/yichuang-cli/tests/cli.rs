@@ -91,6 +91,42 @@ fn validate_checks_every_file_and_exits_with_the_worst_code() {
     assert!(run.stderr.contains("3 problem(s) found"), "{}", run.stderr);
 }
 
+/// Issue 17 part 6: a file with problems in every section gets all of them from one run, each
+/// at the line and column that the file marks (a `//~` line puts `^` under the column of the line
+/// above it, followed by the start of the message; see `yichuang-core/tests/broken.rs`).
+#[test]
+fn validate_reports_the_problems_of_every_section_in_one_run() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../yichuang-core/tests/data/broken/several-sections.ron")
+        .display()
+        .to_string();
+    let text = std::fs::read_to_string(&file).expect("the corpus file is readable");
+    let mut expected = Vec::new();
+    let mut target = 0;
+    for (n, line) in text.lines().enumerate() {
+        if let Some(mark) = line.strip_prefix("//~") {
+            let caret = mark.chars().position(|c| c == '^').expect("a `^`") + 3;
+            let message: String = line.chars().skip(caret + 1).collect();
+            expected.push(format!("error: {file}:{target}:{}: {}", caret + 1, message.trim()));
+        } else {
+            target = n + 1;
+        }
+    }
+    assert_eq!(expected.len(), 8, "{expected:#?}");
+    let run = check(&["validate", &file], 1);
+    for e in &expected {
+        assert!(run.stderr.contains(e.as_str()), "missing `{e}` in\n{}", run.stderr);
+    }
+    assert!(run.stderr.contains("\n8 problem(s) found"), "{}", run.stderr);
+    for section in ["departments[", "items[", "bundles[", "calendar.", "policies.", "plan."] {
+        assert!(run.stderr.contains(&format!("    at {section}")), "no problem in {section}: {}", run.stderr);
+    }
+    let run = check(&["validate", "--format", "json", &file], 1);
+    let diagnostics = json(&run.stdout)[0]["diagnostics"].as_array().expect("a list").clone();
+    assert_eq!(diagnostics.len(), 8, "{diagnostics:#?}");
+    assert!(diagnostics.iter().all(|d| d["location"].is_array() && d["path"].is_string()), "{diagnostics:#?}");
+}
+
 #[test]
 fn validate_without_files_is_a_usage_error() {
     let run = check(&["validate"], 2);

@@ -108,15 +108,7 @@ pub(super) fn load(source: &str, origin: &str) -> Result<Definition, Diagnostics
     let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
     let raw: RawDefinition = match options.from_str(source) {
         Ok(raw) => raw,
-        Err(e) => {
-            return Err(Diagnostics(vec![Diagnostic {
-                origin: origin.to_owned(),
-                location: Some((e.span.start.line, e.span.start.col)),
-                path: String::new(),
-                message: format!("RON syntax or shape error: {}", e.code),
-                help: "fix the text at this position; docs/definitions.md shows every field".into(),
-            }]));
-        }
+        Err(e) => return Err(Diagnostics(vec![syntax_diagnostic(source, origin, &e)])),
     };
     let mut sink = Sink { origin, source, found: Vec::new() };
     let def = Validator::new(&raw, &mut sink).run();
@@ -127,6 +119,72 @@ pub(super) fn load(source: &str, origin: &str) -> Result<Definition, Diagnostics
             Err(Diagnostics(sink.into_diagnostics()))
         }
     }
+}
+
+/// The one diagnostic of text that `ron` cannot read, placed and worded with the help of
+/// [`span::read`]: an unclosed string or comment where it opens (`ron` reports it where the text
+/// runs out of sense, often lines later), a number that is not a whole number or is out of range
+/// as what the field accepts (`ron` says "Expected comma" after the `1` of `1.5`), and any other
+/// error with the path of the value it is in.
+fn syntax_diagnostic(source: &str, origin: &str, e: &ron::error::SpannedError) -> Diagnostic {
+    let lines = Lines::new(source);
+    let ron_at = lines.offset(e.span.start.line, e.span.start.col);
+    let diagnostic = |at: usize, path: String, message: String, help: &str| Diagnostic {
+        origin: origin.to_owned(),
+        location: Some(lines.line_col(at)),
+        path,
+        message,
+        help: help.to_owned(),
+    };
+    let tree = match span::read(source) {
+        Err(span::ReadError::UnclosedString(at)) if at <= ron_at => {
+            return diagnostic(
+                at,
+                String::new(),
+                "unclosed string: the string that opens here has no closing `\"`".into(),
+                "close it with `\"` on the same line (a quote inside a string is written `\\\"`)",
+            );
+        }
+        Err(span::ReadError::UnclosedComment(at)) if at <= ron_at => {
+            return diagnostic(
+                at,
+                String::new(),
+                "unclosed comment: the `/*` that opens here has no `*/`".into(),
+                "close it with `*/`, or use `//` comments, which end with the line",
+            );
+        }
+        Err(_) => None,
+        Ok(tree) => Some(tree),
+    };
+    let help = "fix the text at this position; docs/definitions.md shows every field";
+    let Some(tree) = tree else {
+        return diagnostic(ron_at, String::new(), format!("RON syntax or shape error: {}", e.code), help);
+    };
+    let (node, path) = tree.innermost(source, ron_at);
+    if let Some(number) =
+        node.atom(source).filter(|a| a.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+'))
+    {
+        let integer_error = matches!(e.code, ron::Error::IntegerOutOfBounds | ron::Error::ExpectedInteger);
+        let fraction = number.parse::<i128>().is_err() && number.parse::<f64>().is_ok();
+        if integer_error || fraction {
+            let field = path.rsplit('.').next().unwrap_or_default().to_owned();
+            let (range, help) = match field.as_str() {
+                "year" => {
+                    ("an integer (a year from 1900 to 2999)", "write the year as a whole number, e.g. `year: 2026`")
+                }
+                "default_rating" => {
+                    ("an integer from 1 to 5", "write a whole number of stars, e.g. `default_rating: 4`")
+                }
+                _ => (
+                    "an integer from 0 to 4294967295",
+                    "write a whole number without a sign or decimals, e.g. `promised_days: 2`",
+                ),
+            };
+            let what = if fraction { "is not a whole number" } else { "is out of range" };
+            return diagnostic(node.start(), path, format!("`{number}` {what}: `{field}` takes {range}"), help);
+        }
+    }
+    diagnostic(ron_at, path, format!("RON syntax or shape error: {}", e.code), help)
 }
 
 struct Validator<'r, 's, 'a> {
@@ -325,13 +383,33 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                     ok = false;
                     continue;
                 };
-                if from > to || from.year() != year.year || to.year() != year.year {
-                    ok = false;
+                let mut inside = true;
+                for (date, field) in [(from, "from"), (to, "to")] {
+                    if date.year() != year.year {
+                        inside = false;
+                        self.sink.at(
+                            spot().f(field),
+                            format!(
+                                "holiday {} {field} {date} is not in {}, the year being described",
+                                h.name, year.year
+                            ),
+                            format!(
+                                "both dates of a holiday lie in {}; a holiday across New Year is written in each year",
+                                year.year
+                            ),
+                        );
+                    }
+                }
+                if from > to {
+                    inside = false;
                     self.sink.at(
                         spot().f("from"),
-                        format!("holiday {} runs {from}–{to}, which is not inside {}", h.name, year.year),
-                        "`from` must not be after `to`, and both must lie in the year being described",
+                        format!("holiday {}: `from` {from} is after `to` {to}", h.name),
+                        "write the first day of the holiday in `from` and the last in `to` (the same day for one day)",
                     );
+                }
+                if !inside {
+                    ok = false;
                     continue;
                 }
                 let mut d = from;
@@ -545,9 +623,37 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         }
     }
 
+    /// Checks a bundle and builds it. Every check runs whatever the others found, so that one
+    /// unknown member or lead hides none of the bundle's other problems (dependencies,
+    /// conditions, stages, the legal limit, the critical path); the bundle is built only if none
+    /// failed.
     fn bundle(&mut self, index: usize, raw: &RawBundle, items: &[Item]) -> Option<Bundle> {
         let here = Spot::at("bundles").key(index, &raw.id);
         let lead = self.resolve(Kind::Department, &raw.lead, || here.f("lead"));
+        let mut ok = lead.is_some();
+        let limit = JOINT_LIMIT_DAYS + if raw.government_extension { JOINT_EXTENSION_DAYS } else { 0 };
+        if raw.promised_days > limit {
+            ok = false;
+            let help = if raw.government_extension {
+                format!("set promised_days to at most {limit}: no approval extends the joint limit further")
+            } else {
+                format!(
+                    "set promised_days to at most {JOINT_LIMIT_DAYS}, or, if the county government's head approved the \
+                     extension (延长十五日), add `government_extension: true` and keep it at most {}",
+                    JOINT_LIMIT_DAYS + JOINT_EXTENSION_DAYS
+                )
+            };
+            self.sink.at(
+                here.f("promised_days"),
+                format!(
+                    "promised limit {} wd exceeds the legal limit of a joint bundle, {limit} wd{} (统一办理、联合办理, \
+                     行政许可法 Art. 42 ¶2)",
+                    raw.promised_days,
+                    if raw.government_extension { " with the government's extension" } else { "" }
+                ),
+                help,
+            );
+        }
         if raw.members.is_empty() {
             self.sink.at(
                 here.f("members"),
@@ -557,6 +663,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             return None;
         }
         if raw.members.len() > 64 {
+            // Member sets are 64-bit masks downstream; nothing more is checked of a bigger bundle.
             self.sink.at(
                 here.f("members"),
                 format!("bundle `{}` has {} members; a bundle has at most 64", raw.id, raw.members.len()),
@@ -565,6 +672,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             return None;
         }
         if raw.members.iter().all(|m| m.when.is_some()) {
+            ok = false;
             self.sink.at(
                 here.f("members"),
                 format!(
@@ -574,27 +682,27 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 "make at least one member unconditional (no `when`)",
             );
         }
-        let mut members = Vec::new();
-        let mut ok = lead.is_some();
+        // One member per written member, in file order, so that positions in `raw.members` are
+        // positions here; `known[i]` is false for a member whose item does not exist (its item
+        // index is then a placeholder that nothing reads).
+        let mut members = Vec::with_capacity(raw.members.len());
+        let mut known = Vec::with_capacity(raw.members.len());
         for (i, m) in raw.members.iter().enumerate() {
             let spot = || here.f("members").i(i).f("item");
-            match self.resolve(Kind::Item, &m.item, spot) {
-                Some(ix) if members.iter().any(|x: &Member| x.item == ItemIx(ix)) => {
-                    ok = false;
-                    self.sink.at(spot(), format!("item `{}` is a member twice", m.item), "list each member item once");
-                }
-                Some(ix) => members.push(Member { item: ItemIx(ix), after: Vec::new(), when: None, stage: None }),
-                None => ok = false,
+            let item = self.resolve(Kind::Item, &m.item, spot);
+            if item.is_some() && raw.members[..i].iter().any(|x| x.item == m.item) {
+                ok = false;
+                self.sink.at(spot(), format!("item `{}` is a member twice", m.item), "list each member item once");
             }
-        }
-        if !ok {
-            return None;
+            ok &= item.is_some();
+            known.push(item.is_some());
+            members.push(Member { item: ItemIx(item.unwrap_or(0)), after: Vec::new(), when: None, stage: None });
         }
         let position = |id: &str| raw.members.iter().position(|m| m.item == id);
         // Merged form and materials are needed to check conditions.
         let mut form: Vec<FieldIx> = Vec::new();
         let mut materials: Vec<(MaterialIx, MaterialNeed)> = Vec::new();
-        for m in &members {
+        for m in members.iter().zip(&known).filter(|(_, known)| **known).map(|(m, _)| m) {
             let item = &items[m.item.index()];
             for f in &item.form_fields {
                 if !form.contains(f) {
@@ -638,7 +746,9 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 let when = member.f("when");
                 if let Some(f) = self.resolve(Kind::Field, &c.field, || when.f("field")) {
                     let field = &self.raw.fields[f as usize];
-                    if !form.contains(&FieldIx(f)) {
+                    // A member whose item is unknown adds nothing to the form: the field may
+                    // well be that item's, so only a form of known members is held against it.
+                    if !form.contains(&FieldIx(f)) && known.iter().all(|k| *k) {
                         ok = false;
                         self.sink.at(
                             when.f("field"),
@@ -661,37 +771,11 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             }
         }
         let stages = self.stages(raw, &here, &mut members, &mut ok);
-        if !ok {
-            return None;
-        }
-        let limit = JOINT_LIMIT_DAYS + if raw.government_extension { JOINT_EXTENSION_DAYS } else { 0 };
-        if raw.promised_days > limit {
-            let help = if raw.government_extension {
-                format!("set promised_days to at most {limit}: no approval extends the joint limit further")
-            } else {
-                format!(
-                    "set promised_days to at most {JOINT_LIMIT_DAYS}, or, if the county government's head approved the \
-                     extension (延长十五日), add `government_extension: true` and keep it at most {}",
-                    JOINT_LIMIT_DAYS + JOINT_EXTENSION_DAYS
-                )
-            };
-            self.sink.at(
-                here.f("promised_days"),
-                format!(
-                    "promised limit {} wd exceeds the legal limit of a joint bundle, {limit} wd{} (统一办理、联合办理, \
-                     行政许可法 Art. 42 ¶2)",
-                    raw.promised_days,
-                    if raw.government_extension { " with the government's extension" } else { "" }
-                ),
-                help,
-            );
-            return None;
-        }
         let topo = self.order(raw, &here, &members, &stages)?;
         let mut bundle = Bundle {
             id: Id::new(&raw.id),
             name: raw.name.clone(),
-            lead: DeptIx(lead.expect("checked above")),
+            lead: DeptIx(lead.unwrap_or(0)),
             members,
             topo,
             stages,
@@ -703,13 +787,14 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             materials,
             critical_days: 0,
         };
-        let all = vec![true; bundle.members.len()];
-        let schedule = plan::schedule(&bundle, items, &all);
+        // Members with unknown items count zero days: the path is at least this long.
+        let schedule = plan::schedule(&bundle, items, &known);
         bundle.critical_days = schedule.iter().map(|s| s.1).max().unwrap_or(0);
         if bundle.critical_days > raw.promised_days {
+            ok = false;
             let path = plan::critical_path(&bundle, &schedule)
                 .iter()
-                .map(|&p| items[bundle.members[p].item.index()].id.as_str())
+                .map(|&p| raw.members[p].item.as_str())
                 .collect::<Vec<_>>()
                 .join(" → ");
             self.sink.at(
@@ -724,9 +809,8 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                     bundle.critical_days
                 ),
             );
-            return None;
         }
-        Some(bundle)
+        ok.then_some(bundle)
     }
 
     fn stages(&mut self, raw: &RawBundle, here: &Spot, members: &mut [Member], ok: &mut bool) -> Vec<Stage> {

@@ -86,6 +86,8 @@ impl fmt::Display for Spot {
 pub(crate) struct Node<'a> {
     /// Byte offset of the value's first character (the variant name of `Name(…)`).
     start: usize,
+    /// Byte offset just after the value's last character.
+    end: usize,
     /// The variant or struct name before `(`, if any.
     name: Option<&'a str>,
     body: Body<'a>,
@@ -122,6 +124,59 @@ impl Node<'_> {
             (Seg::Index(i) | Seg::Keyed(i, _) | Seg::Inner(i), Body::Items(items)) => items.get(*i),
             _ => None,
         }
+    }
+
+    /// The innermost value around `offset` (its end included: `ron` reports some errors just
+    /// after a value, e.g. at the `.` of `1.5` read as an integer) and its path as text, each
+    /// list element shown by its `id` (or `year`) when it has one.
+    pub(crate) fn innermost<'n>(&'n self, text: &str, offset: usize) -> (&'n Node<'n>, String) {
+        let mut path = String::new();
+        let mut node = self;
+        let around = |v: &Node<'_>| v.start <= offset && offset <= v.end;
+        loop {
+            let next = match &node.body {
+                Body::Atom => None,
+                Body::Fields(fields) => fields.iter().find(|(_, v)| around(v)).map(|(key, v)| {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(key);
+                    v
+                }),
+                Body::Items(items) => items.iter().enumerate().find(|(_, v)| around(v)).map(|(i, v)| {
+                    // The data of a variant (`Some(…)`, `Department(…)`) is not shown.
+                    if node.name.is_none() {
+                        match v.label(text) {
+                            Some(label) => path.push_str(&format!("[{label}]")),
+                            None => path.push_str(&format!("[{i}]")),
+                        }
+                    }
+                    v
+                }),
+            };
+            match next {
+                Some(next) => node = next,
+                None => return (node, path),
+            }
+        }
+    }
+
+    /// Byte offset of the value's first character.
+    pub(crate) fn start(&self) -> usize {
+        self.start
+    }
+
+    /// The text of an atom (a number, string or identifier); `None` for other values.
+    pub(crate) fn atom<'t>(&self, text: &'t str) -> Option<&'t str> {
+        matches!(self.body, Body::Atom).then(|| &text[self.start..self.end])
+    }
+
+    /// A struct's `id` (without quotes) or `year`, by which paths show list elements.
+    fn label<'t>(&self, text: &'t str) -> Option<&'t str> {
+        let Body::Fields(fields) = &self.unwrap_some().body else { return None };
+        let (_, value) = fields.iter().find(|(k, _)| *k == "id" || *k == "year")?;
+        let atom = value.atom(text)?;
+        Some(atom.strip_prefix('"').and_then(|a| a.strip_suffix('"')).unwrap_or(atom))
     }
 
     /// The value inside `Some(…)` (optional values may be written either way).
@@ -235,12 +290,19 @@ impl<'a> Reader<'a> {
     }
 
     fn value(&mut self, depth: usize) -> Result<Node<'a>, ReadError> {
+        let mut node = self.value_body(depth)?;
+        node.end = self.at;
+        Ok(node)
+    }
+
+    /// A value whose `end` [`Reader::value`] sets.
+    fn value_body(&mut self, depth: usize) -> Result<Node<'a>, ReadError> {
         if depth > DEPTH_MAX {
             return Err(ReadError::Other(self.at));
         }
         self.skip_blank()?;
         let start = self.at;
-        let atom = Node { start, name: None, body: Body::Atom };
+        let atom = Node { start, end: start, name: None, body: Body::Atom };
         match self.peek() {
             None => Err(ReadError::Other(start)),
             Some(b'"') => self.string(start, false, 0).map(|()| atom),
@@ -367,14 +429,14 @@ impl<'a> Reader<'a> {
         };
         if !fields {
             let Body::Items(items) = self.list(start, b')', depth)?.body else { unreachable!("a list") };
-            return Ok(Node { start, name, body: Body::Items(items) });
+            return Ok(Node { start, end: start, name, body: Body::Items(items) });
         }
         let mut out = Vec::new();
         loop {
             self.skip_blank()?;
             if self.peek() == Some(b')') {
                 self.at += 1;
-                return Ok(Node { start, name, body: Body::Fields(out) });
+                return Ok(Node { start, end: start, name, body: Body::Fields(out) });
             }
             if !self.peek().is_some_and(is_ident_start) {
                 return Err(ReadError::Other(self.at));
@@ -403,7 +465,7 @@ impl<'a> Reader<'a> {
             self.skip_blank()?;
             if self.peek() == Some(close) {
                 self.at += 1;
-                return Ok(Node { start, name: None, body: Body::Items(out) });
+                return Ok(Node { start, end: start, name: None, body: Body::Items(out) });
             }
             let mut value = self.value(depth + 1)?;
             if close == b'}' {
@@ -452,6 +514,15 @@ impl<'a> Lines<'a> {
         }
         chars_before.push(count);
         Lines { bytes, line_starts, chars_before }
+    }
+
+    /// The byte offset of a 1-based line and column (in characters, as `ron` reports them);
+    /// the end of the line or of the text when the column or line lies beyond it.
+    pub(crate) fn offset(&self, line: usize, col: usize) -> usize {
+        let Some(&start) = self.line_starts.get(line.max(1) - 1) else { return self.bytes.len() };
+        let text = std::str::from_utf8(&self.bytes[start..]).unwrap_or("");
+        let within = text.char_indices().take_while(|&(_, c)| c != '\n').map(|(i, _)| i).nth(col.max(1) - 1);
+        start + within.unwrap_or_else(|| text.find('\n').unwrap_or(text.len()))
     }
 
     /// 1-based line and column (in characters) of a byte offset (at most the text's length).
@@ -503,6 +574,26 @@ mod tests {
         // A field left out: the deepest value on the way.
         assert_eq!(position(text, &items.i(0).f("materials").i(3)), find(text, "(id: \"a\"", 0));
         assert_eq!(position(text, &Spot::default()), (2, 1));
+    }
+
+    #[test]
+    fn the_innermost_value_and_its_path() {
+        let text = "(\n  items: [(id: \"a\", n: 1), (id: \"b\", n: 1.5, d: Department(\"x\"))],\n  years: [(year: 2026, h: [\"1\"])],\n)";
+        let tree = read(text).unwrap();
+        let at = |needle: &str, plus: usize| text.find(needle).unwrap() + plus;
+        let (node, path) = tree.innermost(text, at("1.5", 1));
+        assert_eq!((node.atom(text), path.as_str()), (Some("1.5"), "items[b].n"));
+        let (node, path) = tree.innermost(text, at("\"x\"", 0));
+        assert_eq!((node.atom(text), path.as_str()), (Some("\"x\""), "items[b].d"));
+        assert_eq!(tree.innermost(text, at("\"1\"", 1)).1, "years[2026].h[0]");
+        assert_eq!(tree.innermost(text, 0).1, "");
+        let lines = Lines::new(text);
+        for offset in [0, at("1.5", 0), at("years", 0), text.len()] {
+            let (line, col) = lines.line_col(offset);
+            assert_eq!(lines.offset(line, col), offset);
+        }
+        assert_eq!(lines.offset(2, 999), at("\n  years", 0), "past the end of a line");
+        assert_eq!(lines.offset(99, 1), text.len(), "past the end of the text");
     }
 
     #[test]
