@@ -189,7 +189,7 @@ impl Engine {
         let mut finished = Vec::new();
         for c in self.cases.iter() {
             if c.is_finished() {
-                finished.push(FinishedCase::of(&self.def, c));
+                finished.push(FinishedCase::of(self.definition_of(c), c));
             } else {
                 open.push(c.id);
             }
@@ -276,7 +276,7 @@ impl Engine {
     }
 
     fn insert_finished(&mut self, f: &FinishedCase) -> Result<(), ResumeError> {
-        let case = f.case(&self.def)?;
+        let case = f.case(self.def())?;
         self.skip_retired_cases(case.id);
         self.cases.insert(case);
         self.timers.add_case();
