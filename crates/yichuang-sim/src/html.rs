@@ -87,6 +87,7 @@ pub fn page(report: &Report, charts: &[(&str, String)]) -> String {
         report.cases,
         fixed(report.confidence * 100.0, 0, false)
     );
+    run_notes(&mut h, report);
     steady(&mut h, report);
     let _ = writeln!(h, "<h2>关键指标 Key figures</h2>");
     let _ = writeln!(
@@ -295,4 +296,48 @@ pub fn experiment_page(
     }
     let _ = writeln!(h, "</body>\n</html>");
     h
+}
+
+/// How the run was sized: a detected warm-up (`warm_up: Auto`) and the precision target
+/// (`--precision`), each when there was one.
+fn run_notes(h: &mut String, report: &Report) {
+    if let Some(w) = &report.warm_up {
+        let found = if w.detected {
+            let unit = time_unit(w.minutes);
+            format!(
+                "检测到 detected: {} {} ({} {})",
+                fixed(w.minutes / unit.minutes, 1, false),
+                unit.zh,
+                fixed(w.minutes / unit.minutes, 1, false),
+                unit.en
+            )
+        } else {
+            "未检测到：序列未平稳，未截去 not detected: the series never settled, nothing cut".to_owned()
+        };
+        let _ = writeln!(
+            h,
+            r#"<p class="meta" id="warm-up">预热期 warm-up ({}, {} 次试运行 pilot replications): {}</p>"#,
+            escape(w.method),
+            w.pilot_replications,
+            escape(&found)
+        );
+    }
+    if let Some(p) = &report.precision {
+        let verdict = if p.met { "达到 met" } else { "未达到 not met" };
+        let targets: Vec<String> = p
+            .targets
+            .iter()
+            .map(|t| {
+                let half = t.half_width.map_or_else(|| "—".to_owned(), |w| format!("±{}", fixed(w, 2, false)));
+                format!("{} {half}", t.kpi)
+            })
+            .collect();
+        let _ = writeln!(
+            h,
+            r#"<p class="meta" id="precision">精度目标 precision target {verdict} after {} replications (cap {}): {}</p>"#,
+            p.replications,
+            p.max_replications,
+            escape(&targets.join("; "))
+        );
+    }
 }

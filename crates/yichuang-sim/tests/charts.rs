@@ -472,3 +472,31 @@ fn the_differences_chart_marks_what_is_significant() {
     assert!(number(*cycle, "data-relative").expect("relative") < 0.0);
     assert!(svg.contains("Holm"), "the chart says how the family was controlled");
 }
+
+/// The page says how the run was sized: the warm-up MSER-5 detected and the precision target
+/// with the replications it took.
+#[test]
+fn the_report_page_says_how_the_run_was_sized() {
+    use yichuang_sim::precision::{Targets, Width};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios/parity-parallel.ron");
+    let text = std::fs::read_to_string(&path).expect("scenario").replace("warm_up: None,", "warm_up: Auto,");
+    let scenario = Scenario::from_ron(&text, &path).expect("valid");
+    let targets =
+        Targets { kpis: vec![("cycle_time_minutes.mean".to_owned(), Width::Relative(0.05))], max_replications: 50 };
+    let options =
+        RunOptions { cases: Some(3000), replications: Some(5), precision: Some(&targets), ..RunOptions::default() };
+    let report = simulate(&scenario, &options).expect("runs");
+    let page = yichuang_sim::html::page(&report, &yichuang_sim::svg::charts(&report));
+    let warm_up = report.warm_up.as_ref().expect("auto warm-up reported");
+    assert!(warm_up.detected, "{warm_up:?}");
+    assert!(
+        page.contains(r#"id="warm-up""#) && page.contains("MSER-5") && page.contains("检测到 detected"),
+        "warm-up line"
+    );
+    let precision = report.precision.as_ref().expect("precision reported");
+    assert!(precision.met);
+    assert!(
+        page.contains(&format!("precision target 达到 met after {} replications", precision.replications)),
+        "precision line"
+    );
+}
