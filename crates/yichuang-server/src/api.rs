@@ -360,8 +360,17 @@ struct QueueParams {
     limit: Option<String>,
 }
 
-fn normalized(text: &str) -> String {
-    text.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect()
+/// Whether `text` names the state `name` (`AwaitingSupervision`): as written, or in
+/// snake_case (`awaiting_supervision`), the two spellings the API's description lists.
+fn names_state(name: &str, text: &str) -> bool {
+    let mut snake = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            snake.push('_');
+        }
+        snake.extend(c.to_lowercase());
+    }
+    text == name || text == snake
 }
 
 async fn get_department_tasks(
@@ -373,7 +382,7 @@ async fn get_department_tasks(
     let states = [TaskState::Ready, TaskState::InReview, TaskState::Waiting, TaskState::SimulatedApproved];
     let state = match params.state.as_deref() {
         None => TaskState::Ready,
-        Some(s) => states.into_iter().find(|t| normalized(t.name()) == normalized(s)).ok_or_else(|| {
+        Some(s) => states.into_iter().find(|t| names_state(t.name(), s)).ok_or_else(|| {
             ApiError::bad_request(
                 "bad_request",
                 format!("unknown task state `{s}`; a queue is one of: ready, in_review, waiting, simulated_approved"),
@@ -400,15 +409,10 @@ async fn get_tickets(
 ) -> Result<Response, ApiError> {
     let state = match params.state.as_deref() {
         None => None,
-        Some(s) => {
-            Some(TicketState::ALL.iter().copied().find(|t| normalized(t.name()) == normalized(s)).ok_or_else(|| {
-                let names: Vec<&str> = TicketState::ALL.iter().map(|t| t.name()).collect();
-                ApiError::bad_request(
-                    "bad_request",
-                    format!("unknown ticket state `{s}`; one of: {}", names.join(", ")),
-                )
-            })?)
-        }
+        Some(s) => Some(TicketState::ALL.iter().copied().find(|t| names_state(t.name(), s)).ok_or_else(|| {
+            let names: Vec<&str> = TicketState::ALL.iter().map(|t| t.name()).collect();
+            ApiError::bad_request("bad_request", format!("unknown ticket state `{s}`; one of: {}", names.join(", ")))
+        })?),
     };
     let limit = parse_limit(params.limit.as_deref())?;
     let query = WriterQuery::Tickets { state, department: params.department, limit };

@@ -100,7 +100,15 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
     fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
         Ok(Value::from(v))
     }
+    /// A number with a zero fraction (`2.0`, `1e3`) is the integer it writes, as JSON Schema
+    /// counts it (the API's description says `"type": "integer"`): `{"stars": 2.0}` is 2 stars.
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53: every integer below is exact
+        if v.fract() == 0.0 && v.abs() < EXACT {
+            // Exact: |v| < 2^53 and no fraction.
+            #[allow(clippy::cast_possible_truncation)]
+            return Ok(Value::from(v as i64));
+        }
         Ok(Value::from(v))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
