@@ -204,6 +204,10 @@ fn main() -> ExitCode {
             }
         };
     }
+    // Test builds arm the store's failpoints from FAILPOINTS (docs/testing.md); product builds
+    // have none, and this does nothing.
+    #[allow(clippy::let_unit_value)]
+    let _failpoints = yichuang_store::failpoint::setup();
     let (config, listen, format) = match config(args) {
         Ok(c) => c,
         Err(message) => {

@@ -21,6 +21,7 @@
 
 pub mod chain;
 pub mod checkpoint;
+pub mod failpoint;
 mod memory;
 mod postgres;
 mod sqlite;

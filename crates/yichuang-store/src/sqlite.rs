@@ -48,7 +48,7 @@ use yichuang_core::StreamId;
 use crate::{
     AppendError, ChainHead, Commit, Digest, EncodedEvent, EventLink, EventLog, EventStore, IdempotencyRecord,
     IntegrityError, KeyChainRead, KeyChange, KeyLink, LogSummary, SNAPSHOTS_KEPT, Shape, Snapshot, StoreError,
-    StoredEvent, check_snapshot_link, head_text, parse_head,
+    StoredEvent, check_snapshot_link, failpoint, head_text, parse_head,
 };
 
 /// The store format this build writes and reads.
@@ -388,6 +388,7 @@ impl SqliteStore {
         key_links: &[KeyLink],
         head: &ChainHead,
     ) -> Result<Vec<(u64, i64)>, StoreError> {
+        failpoint::hit("sqlite::write::begin")?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut written = Vec::new();
         {
@@ -415,6 +416,7 @@ impl SqliteStore {
                         &link.hash.0[..],
                     ])?;
                     written.push((KeyIndex::hash(&r.scope, &r.key), count_sql(link.number)));
+                    failpoint::hit("sqlite::write::after_key_row")?;
                 }
                 for e in &commit.events {
                     let rec = e.event.record();
@@ -430,12 +432,16 @@ impl SqliteStore {
                         &link.key_hash.0[..],
                         &link.hash.0[..],
                     ])?;
+                    failpoint::hit("sqlite::write::after_event_row")?;
                 }
             }
+            failpoint::hit("sqlite::write::before_head")?;
             set_meta(&tx, "head", &head_text(head))?;
         }
+        failpoint::hit("sqlite::write::before_commit")?;
         // Dropping `tx` on an error path above rolls the transaction back.
         tx.commit()?;
+        failpoint::hit("sqlite::write::after_commit")?;
         Ok(written)
     }
 
@@ -639,6 +645,7 @@ impl EventStore for SqliteStore {
         // is still usable is for the caller to find out (it re-reads the log).
         let written =
             self.write(commits, &planned.events, &planned.keys, &planned.chain).map_err(AppendError::Store)?;
+        failpoint::hit("sqlite::append::before_index").map_err(AppendError::Store)?;
         for (hash, id) in written {
             self.keys.insert(hash, id);
         }
