@@ -41,7 +41,7 @@ fn every_bundle_of_the_county_hall_holds_and_the_exploration_is_printed() {
     assert!(run.stdout.starts_with(&format!("check {hall}: 6 bundles, depth ≤ 8,")), "{}", run.stdout);
     for bundle in BUNDLES {
         let line = run.stdout.lines().find(|l| l.starts_with(&format!("{bundle} ("))).expect(bundle);
-        assert!(line.ends_with(": ok"), "{line}");
+        assert!(line.ends_with(": ok within the bounds"), "{line}");
     }
     assert_eq!(run.stdout.matches(" states, ").count(), 6, "{}", run.stdout);
     assert!(run.stdout.contains("transitions, max depth 8;"), "{}", run.stdout);
@@ -72,7 +72,7 @@ fn the_state_limit_stops_the_search_and_says_how_to_go_further() {
     let hall = county_hall();
     let small = [hall.as_str(), "--bundle", "open-business", "--depth", "8", "--max-states", "500"];
     let run = check(&small, 0);
-    assert!(run.stdout.contains("the state limit was reached before the depth bound"), "{}", run.stdout);
+    assert!(run.stdout.contains("the state limit was reached: the search stopped there"), "{}", run.stdout);
     assert!(run.stdout.contains("raise --max-states"), "{}", run.stdout);
     let states: u64 = run.stdout.split(" states, ").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
     // The search stops expanding at the limit; the successors of the last state expanded are
@@ -87,7 +87,7 @@ fn the_state_limit_stops_the_search_and_says_how_to_go_further() {
     // The default limit is far above what depth 8 needs.
     let run = check(&[&hall, "--bundle", "open-business", "--depth", "8", "--format", "json"], 0);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
-    assert_eq!(json["max_states"], 2_000_000);
+    assert_eq!(json["max_states"], 5_000_000);
     assert_eq!(json["bundles"][0]["states_limit_reached"], false);
 
     check(&[&hall, "--max-states", "0"], 2);
@@ -107,6 +107,28 @@ fn an_unknown_bundle_or_an_invalid_definition_is_a_usage_error() {
     assert!(run.stderr.contains("cannot read"), "{}", run.stderr);
 
     check(&[&county_hall(), "--depth", "0"], 2);
+    let run = check(&[&county_hall(), "--depth", "deep"], 2);
+    assert!(run.stderr.contains("`none` for no bound"), "{}", run.stderr);
+}
+
+/// Without a depth bound the search runs to its fixed point and says the proof is exhaustive.
+#[test]
+fn without_a_depth_bound_the_check_is_exhaustive() {
+    let minimal = path("../../examples/definitions/minimal.ron");
+    let run = check(&[&minimal, "--depth", "none"], 0);
+    assert!(run.stdout.contains("no depth bound, tickets apart from the case"), "{}", run.stdout);
+    assert!(run.stdout.contains("open-shop (") && run.stdout.contains("): ok, exhaustive\n"), "{}", run.stdout);
+    assert!(run.stdout.contains(" 0 cut off at the bound, 0 unknown"), "{}", run.stdout);
+    assert!(run.stdout.ends_with("(exhaustive)\n"), "{}", run.stdout);
+    let run = check(&[&minimal, "--depth", "none", "--format", "json"], 0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(json["depth"], serde_json::Value::Null);
+    assert_eq!(json["reduced"], true);
+    assert_eq!(json["bundles"][0]["exhaustive"], true);
+    assert!(json["bundles"][0]["tickets_apart"].as_u64().unwrap() > 0);
+    // The product, bounded, for comparison.
+    let run = check(&[&minimal, "--depth", "6", "--no-reduction"], 0);
+    assert!(run.stdout.contains("depth ≤ 6, no reduction"), "{}", run.stdout);
 }
 
 #[cfg(not(feature = "fault-injection"))]

@@ -82,16 +82,47 @@ impl Graph {
         id
     }
 
-    /// The moves from the initial state to `id`.
-    pub(super) fn path(&self, mut id: u32) -> Vec<Move> {
+    /// The root `id` descends from (its index among the roots) and the moves from it to `id`.
+    pub(super) fn path(&self, mut id: u32) -> (u32, Vec<Move>) {
         let mut path = Vec::with_capacity(usize::from(self.depth[id as usize]));
         while let Some(mv) = self.moves[id as usize] {
             path.push(mv);
             id = self.parent[id as usize];
         }
         path.reverse();
-        path
+        (id, path)
     }
+}
+
+/// Which part of the system a search explores (see the module documentation, "Reductions").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Part {
+    /// The case and every ticket it opens, interleaved (no reduction).
+    Product,
+    /// The case alone: the tickets it opens are set apart.
+    Case,
+    /// One ticket alone, by slot (number − 1), from the states the case opened it in.
+    Ticket(u16),
+}
+
+/// Where a search starts: a state and the moves that reach it from the initial state.
+pub(super) struct Root {
+    pub(super) node: Node,
+    pub(super) prefix: Vec<Move>,
+}
+
+/// A ticket opened by a move of the case: explored on its own afterwards.
+pub(super) struct Spawn {
+    slot: u16,
+    root: Root,
+}
+
+/// The slots of the tickets opened by a step's events.
+fn opened_tickets(events: &[Recorded]) -> impl Iterator<Item = u16> + '_ {
+    events.iter().filter_map(|r| match (&r.event, r.stream) {
+        (Event::TicketOpened { .. }, StreamId::Ticket(id)) => Some((id.0 as u16).wrapping_sub(1)),
+        _ => None,
+    })
 }
 
 pub(super) struct Explorer {
@@ -184,6 +215,7 @@ impl Explorer {
             bundle: b.id.clone(),
             name: b.name.clone(),
             depth_bound: self.options.depth,
+            reduced: self.options.reduce,
             start: self.start,
             states: 0,
             transitions: 0,
@@ -191,39 +223,104 @@ impl Explorer {
             final_states: 0,
             cut_off: 0,
             unknown: 0,
+            tickets_apart: 0,
+            ticket_states: 0,
             states_limit_reached: false,
             calendar_refusals: 0,
             calendar_error: None,
+            outcomes: Default::default(),
             violation: None,
         };
+        let first = if self.options.reduce { Part::Case } else { Part::Product };
         let mut graph = Graph::default();
-        report.violation = self.search(&mut graph, &mut report);
-        (report.calendar_refusals, report.calendar_error) = self.calendar.take();
-        // Close the successor list of the last expanded state.
+        let mut spawns = Vec::new();
+        let root = Root { node: self.root(), prefix: Vec::new() };
+        report.violation = self.search(first, vec![root], &mut graph, &mut report, &mut spawns);
         graph.succ_start.push(graph.succ.len() as u32);
-        report.states = graph.len();
-        report.max_depth = graph.depth.iter().copied().max().map_or(0, u32::from);
-        report.final_states = graph.is_final.iter().filter(|f| **f).count();
-        let expanded = graph.expanded();
-        report.cut_off = (expanded..graph.len()).filter(|&i| !graph.is_final[i]).count();
+        self.tally(&graph, &mut report);
         if report.violation.is_none() {
             let (unknown, stuck) = liveness(&graph);
-            report.unknown = unknown;
-            report.violation = stuck.map(|id| self.liveness_violation(&graph, id));
+            report.unknown += unknown;
+            report.violation = stuck.map(|id| self.liveness_violation(first, &graph, &[], id));
         }
+        // The tickets the case opened, each explored on its own from the state it was opened in
+        // (see the module documentation, "Reductions").
+        if self.options.reduce && report.violation.is_none() && !report.states_limit_reached {
+            report.tickets_apart = spawns.len();
+            let mut by_slot: Vec<Vec<Root>> = Vec::new();
+            for spawn in spawns {
+                let slot = usize::from(spawn.slot);
+                by_slot.resize_with(by_slot.len().max(slot + 1), Vec::new);
+                by_slot[slot].push(spawn.root);
+            }
+            for (slot, roots) in by_slot.into_iter().enumerate() {
+                if roots.is_empty() || report.violation.is_some() || report.states_limit_reached {
+                    continue;
+                }
+                let part = Part::Ticket(slot as u16);
+                let mut part_graph = Graph::default();
+                let prefixes: Vec<Vec<Move>> = roots.iter().map(|r| r.prefix.clone()).collect();
+                report.violation = self.search(part, roots, &mut part_graph, &mut report, &mut Vec::new());
+                part_graph.succ_start.push(part_graph.succ.len() as u32);
+                let before = report.states;
+                self.tally(&part_graph, &mut report);
+                report.ticket_states += report.states - before;
+                if report.violation.is_none() {
+                    let (unknown, stuck) = liveness(&part_graph);
+                    report.unknown += unknown;
+                    report.violation = stuck.map(|id| self.liveness_violation(part, &part_graph, &prefixes, id));
+                }
+            }
+        }
+        (report.calendar_refusals, report.calendar_error) = self.calendar.take();
         report
     }
 
-    /// Breadth-first search; returns the first safety violation.
-    fn search(&self, graph: &mut Graph, report: &mut Report) -> Option<Violation> {
+    /// Adds a part's graph to the report's counts.
+    fn tally(&self, graph: &Graph, report: &mut Report) {
+        report.states += graph.len();
+        report.max_depth = report.max_depth.max(graph.depth.iter().copied().max().map_or(0, u32::from));
+        report.final_states += graph.is_final.iter().filter(|f| **f).count();
+        let expanded = graph.expanded();
+        report.cut_off += (expanded..graph.len()).filter(|&i| !graph.is_final[i]).count();
+    }
+
+    /// A final outcome: the case's final state and outcome, and the sources of the tickets it
+    /// opened.
+    fn outcome(node: &Node) -> String {
+        let case =
+            node.case().map_or_else(|| "no case".to_owned(), |c| format!("{} {:?}", c.state().name(), c.outcome()));
+        let tickets: Vec<String> = node.engine.tickets().iter().map(|t| t.source().kind().to_string()).collect();
+        format!("{case}; tickets [{}]", tickets.join(", "))
+    }
+
+    /// Breadth-first search of one part from its roots; returns the first safety violation.
+    /// Tickets opened by the case's moves (in the case part) are collected in `spawns`.
+    fn search(
+        &self,
+        part: Part,
+        roots: Vec<Root>,
+        graph: &mut Graph,
+        report: &mut Report,
+        spawns: &mut Vec<Spawn>,
+    ) -> Option<Violation> {
         let mut seen: HashMap<u128, u32, KeyHash> = HashMap::default();
-        let mut writer = KeyWriter::default();
-        let root = self.root();
-        seen.insert(self.key(&root, &mut writer), 0);
-        graph.add(0, None, 0, false);
-        let mut level = vec![(0u32, root)];
+        let mut spawned: HashMap<u128, (), KeyHash> = HashMap::default();
+        let mut writer = KeyWriter::new(&self.def);
+        let mut level = Vec::new();
+        let mut prefixes = Vec::new();
+        for root in roots {
+            let key = self.key(part, &root.node, &mut writer);
+            if let Entry::Vacant(e) = seen.entry(key) {
+                let id = graph.add(u32::MAX, None, 0, self.is_final(part, &root.node));
+                e.insert(id);
+                graph.parent[id as usize] = id;
+                prefixes.push(root.prefix);
+                level.push((id, root.node));
+            }
+        }
         let mut moves = Vec::new();
-        let depth_max = self.options.depth.min(u32::from(u16::MAX) - 1);
+        let depth_max = self.options.depth.unwrap_or(u32::MAX).min(u32::from(u16::MAX) - 1);
         for depth in 0..depth_max {
             // States of the last level are cut off, never expanded: only their ids are kept
             // (the last level is the largest, so this roughly halves the peak memory).
@@ -231,13 +328,13 @@ impl Explorer {
             let mut next = Vec::new();
             // Each state is dropped once expanded: the memory held is about one level and a half.
             for (id, node) in std::mem::take(&mut level) {
-                if graph.len() >= self.options.states_max {
+                if report.states + graph.len() >= self.options.states_max {
                     report.states_limit_reached = true;
                     return None;
                 }
                 debug_assert_eq!(graph.succ_start.len(), id as usize, "states are expanded in id order");
                 graph.succ_start.push(graph.succ.len() as u32);
-                self.moves(&node, &mut moves);
+                self.moves(part, &node, &mut moves);
                 for &mv in &moves {
                     let Some(step) = self.step(&node, mv) else { continue };
                     report.transitions += 1;
@@ -253,16 +350,36 @@ impl Explorer {
                         });
                     }
                     if let Some(violation) = self.verify(&node, &step) {
-                        let mut trace = self.trace(&graph.path(id));
+                        let (root, path) = graph.path(id);
+                        let mut full = prefixes[root as usize].clone();
+                        full.extend(path);
+                        let mut trace = self.trace(&full);
                         trace.push(self.trace_step(&node, mv, step));
                         let invariant = Property::Invariant(violation.invariant());
                         return Some(Violation { invariant, message: violation.to_string(), trace });
                     }
-                    let key = self.key(&step.node, &mut writer);
+                    if part == Part::Case {
+                        for slot in opened_tickets(&step.events) {
+                            let key = self.key(Part::Ticket(slot), &step.node, &mut writer);
+                            if let Entry::Vacant(e) = spawned.entry(key) {
+                                e.insert(());
+                                let (root, path) = graph.path(id);
+                                let mut prefix = prefixes[root as usize].clone();
+                                prefix.extend(path);
+                                prefix.push(mv);
+                                spawns.push(Spawn { slot, root: Root { node: step.node.clone(), prefix } });
+                            }
+                        }
+                    }
+                    if !matches!(part, Part::Ticket(_)) && step.node.case().is_some_and(|c| c.state().is_final()) {
+                        report.outcomes.insert(Explorer::outcome(&step.node));
+                    }
+                    let key = self.key(part, &step.node, &mut writer);
                     let target = match seen.entry(key) {
                         Entry::Occupied(e) => *e.get(),
                         Entry::Vacant(e) => {
-                            let target = graph.add(id, Some(mv), depth as u16 + 1, step.node.is_final());
+                            let is_final = self.is_final(part, &step.node);
+                            let target = graph.add(id, Some(mv), depth as u16 + 1, is_final);
                             if keep_states {
                                 next.push((target, step.node));
                             }
@@ -278,6 +395,18 @@ impl Explorer {
             level = next;
         }
         None
+    }
+
+    /// Whether `node` is final for `part`: the case final and every ticket closed (the whole
+    /// product), the case final (the case part), the ticket closed (a ticket's part).
+    pub(super) fn is_final(&self, part: Part, node: &Node) -> bool {
+        match part {
+            Part::Product => node.is_final(),
+            Part::Case => node.case().is_some_and(|c| c.state().is_final()),
+            Part::Ticket(slot) => {
+                node.engine.tickets().get(usize::from(slot)).is_some_and(|t| t.state() == TicketState::Closed)
+            }
+        }
     }
 
     /// Counts a move cut short by the calendar, keeping the first one's description.
@@ -329,9 +458,12 @@ impl Explorer {
                 let events = self.accepted(next.engine.execute_ticket(id, &command, &ctx))?;
                 (next, events, node.now)
             }
-            Action::Advance => {
+            Action::Advance(to) => {
                 let mut next = node.clone();
-                let due = next.engine.next_deadline()?;
+                let due = match to {
+                    Some(to) => to,
+                    None => next.engine.next_deadline()?,
+                };
                 let events = next.engine.advance_to(due);
                 next.now = next.now.max(due);
                 (next, events, due)

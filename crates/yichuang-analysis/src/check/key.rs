@@ -1,70 +1,67 @@
-//! The state key: two states are the same when they differ only in times and versions (see
-//! the module documentation of `check`), hashed to 128 bits.
+//! The state key: two states are the same when they differ only by a shift of every date and
+//! instant by whole working days (and in versions), see the module documentation of `check`;
+//! hashed to 128 bits.
 
 use std::fmt::Write as _;
 use std::hash::Hasher;
+use std::sync::Arc;
 
 use serde::Serialize;
 use yichuang_core::definition::Definition;
-use yichuang_core::machine::case::{CaseTimer, Timer};
-use yichuang_core::machine::task::TaskTimer;
-use yichuang_core::{Date, Instant};
+use yichuang_core::{Date, Instant, TicketState};
 
-use super::explore::{Explorer, Node};
+use super::explore::{Explorer, Node, Part};
 
 impl Explorer {
-    /// The canonical key of a state (see the module documentation).
-    pub(super) fn key(&self, node: &Node, writer: &mut KeyWriter) -> u128 {
+    /// The canonical key of a state for `part` (see the module documentation).
+    pub(super) fn key(&self, part: Part, node: &Node, writer: &mut KeyWriter) -> u128 {
         writer.clear();
-        // Every field of the case and its tickets is plain data: serializing cannot fail.
-        if let Some(case) = node.case() {
-            let _ = case.serialize(&mut *writer);
+        writer.today = Some(node.now.date());
+        // The clock itself: its time of day (its date is the origin every other time is
+        // measured from).
+        writer.time(node.now.date(), Some(node.now.minute_of_day()));
+        if let Part::Ticket(slot) = part {
+            let slot = usize::from(slot);
+            if let Some(ticket) = node.engine.tickets().get(slot) {
+                // A ticket's rules read the clock through today's date and whether the office is
+                // still open, and its stored times only through its pending deadline (the
+                // opening, submission, accountability and closing times are records): times
+                // already past are one marker.
+                writer.skip_id = true;
+                writer.erase_past = Some(node.now);
+                let _ = ticket.serialize(&mut *writer);
+                writer.skip_id = false;
+                writer.erase_past = None;
+            }
+            writer.bytes.push(u8::from(node.supervision.supervised(slot)));
+            writer.bytes.push(node.redo.get(slot).copied().unwrap_or(0));
+            return hash128(&writer.bytes);
         }
-        for ticket in node.engine.tickets() {
-            let _ = ticket.serialize(&mut *writer);
+        // A final case takes no command and has no timer (no row of its spec leaves a final
+        // state), and no ticket reads it: only its final state and outcome still matter.
+        match node.case() {
+            Some(case) if case.state().is_final() => {
+                writer.bytes.extend_from_slice(&[0xfa, case.state() as u8]);
+                let _ = case.outcome().serialize(&mut *writer);
+            }
+            Some(case) => {
+                let _ = case.serialize(&mut *writer);
+            }
+            None => {}
         }
-        writer.bytes.extend((0..node.supervision.len()).map(|slot| u8::from(node.supervision.supervised(slot))));
-        writer.bytes.extend_from_slice(&node.redo);
-        write_timer_order(&self.def, node, &mut writer.bytes);
+        if part == Part::Product {
+            for (slot, ticket) in node.engine.tickets().iter().enumerate() {
+                // A closed ticket is final likewise: nothing about it changes or is read again.
+                if ticket.state() == TicketState::Closed {
+                    writer.bytes.push(0xfb);
+                    continue;
+                }
+                let _ = ticket.serialize(&mut *writer);
+                writer.bytes.push(u8::from(node.supervision.supervised(slot)));
+                writer.bytes.push(node.redo.get(slot).copied().unwrap_or(0));
+            }
+        }
         hash128(&writer.bytes)
-    }
-}
-
-/// Appends the pending timers in firing order, each as rank, kind, index and whether it is
-/// already due; equal instants share a rank.
-fn write_timer_order(def: &Definition, node: &Node, out: &mut Vec<u8>) {
-    let mut timers: Vec<(Instant, u8, usize)> = Vec::new();
-    if let Some(case) = node.case() {
-        for (at, timer) in case.timers(def) {
-            let (kind, index) = match timer {
-                Timer::Case(CaseTimer::DeemedAcceptance) => (0, 0),
-                Timer::Case(CaseTimer::Sla) => (1, 0),
-                Timer::Task(p, TaskTimer::Sla) => (2, p),
-                Timer::Task(p, TaskTimer::Lapse) => (3, p),
-                Timer::Case(CaseTimer::CureDue) => (4, 0),
-                Timer::Case(CaseTimer::GraceOver) => (5, 0),
-                Timer::Case(CaseTimer::DefaultRating) => (6, 0),
-            };
-            timers.push((at, kind, index));
-        }
-    }
-    for (slot, ticket) in node.engine.tickets().iter().enumerate() {
-        if let Some(at) = ticket.next_deadline() {
-            timers.push((at, 7, slot));
-        }
-    }
-    timers.sort_unstable();
-    let mut rank = 0u32;
-    let mut previous = None;
-    out.push(0xfe);
-    for (at, kind, index) in timers {
-        if previous != Some(at) {
-            rank += 1;
-            previous = Some(at);
-        }
-        out.extend_from_slice(&rank.to_le_bytes());
-        out.extend_from_slice(&[kind, u8::from(at <= node.now)]);
-        out.extend_from_slice(&(index as u32).to_le_bytes());
     }
 }
 
@@ -81,12 +78,22 @@ fn hash128(bytes: &[u8]) -> u128 {
 
 /// A serde serializer that writes a compact binary form of a value for the state key: field
 /// names are left out (the order is fixed by the type), `version` fields are skipped and every
-/// date or instant becomes one marker byte. Much faster than a text format, and it sees every
-/// field the core adds.
-#[derive(Debug, Default)]
+/// date or instant is written relative to the state's clock: the working days from today to its
+/// date (negative in the past), whether that date is a working day, and its time of day. Much
+/// faster than a text format, and it sees every field the core adds.
+#[derive(Debug)]
 pub(super) struct KeyWriter {
     bytes: Vec<u8>,
     scratch: String,
+    def: Arc<Definition>,
+    /// The date of the state's clock, the origin of relative times (`None`: times are written
+    /// as one marker byte).
+    today: Option<Date>,
+    /// Leave out fields named `id` (a ticket's number, when tickets are compared across slots).
+    skip_id: bool,
+    /// Write every time not after the clock (and every date before today) as one marker: a
+    /// ticket's rules never read a past time (see [`Explorer::key`]).
+    erase_past: Option<Instant>,
 }
 
 /// The state keys are already hashes: the map uses their low bits as they are.
@@ -126,16 +133,69 @@ const TAG_SOME: u8 = 0xf3;
 const TAG_SEQ: u8 = 0xf4;
 const TAG_END: u8 = 0xf5;
 const TAG_UNIT: u8 = 0xf6;
+const TAG_PAST: u8 = 0xf7;
 
 impl KeyWriter {
+    pub(super) fn new(def: &Arc<Definition>) -> KeyWriter {
+        KeyWriter {
+            bytes: Vec::new(),
+            scratch: String::new(),
+            def: def.clone(),
+            today: None,
+            skip_id: false,
+            erase_past: None,
+        }
+    }
+
     fn clear(&mut self) {
         self.bytes.clear();
     }
 
+    /// Writes a date (`minute` `None`) or an instant relative to `today`: working days from
+    /// today to it, whether it is a working day, its time of day. Two states whose times all
+    /// differ by the same number of working days get the same bytes: the calendar's working
+    /// days all have the same office hours, so nothing the engine computes from them (working
+    /// days and working minutes) tells the states apart. A date outside the calendar is
+    /// written as its distance in calendar days, marked.
+    fn time(&mut self, date: Date, minute: Option<u32>) {
+        self.bytes.push(TAG_TIME);
+        let Some(today) = self.today else { return };
+        if let Some(now) = self.erase_past {
+            let past = match minute {
+                Some(m) => date.at_minute(m) <= now,
+                None => date < now.date(),
+            };
+            if past {
+                self.bytes.push(TAG_PAST);
+                return;
+            }
+        }
+        let cal = self.def.calendar();
+        let (delta, working) = match (cal.working_days_between(today, date), cal.is_working_day(date)) {
+            (Ok(delta), Ok(working)) => (delta, u8::from(working)),
+            _ => (i64::from(date.days_since_epoch() - today.days_since_epoch()), 2),
+        };
+        self.bytes.extend_from_slice(&(delta as i32).to_le_bytes());
+        self.bytes.push(working);
+        self.bytes.extend_from_slice(&minute.map_or(u16::MAX, |m| m as u16).to_le_bytes());
+    }
+
+    /// A date or instant as serialized (`YYYY-MM-DD`, `YYYY-MM-DDTHH:MM`), written by
+    /// [`KeyWriter::time`]; `false` if `s` is neither.
+    fn time_literal(&mut self, s: &str) -> bool {
+        let b = s.as_bytes();
+        if !is_time_literal(b) {
+            return false;
+        }
+        let number = |range: std::ops::Range<usize>| b[range].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+        let Some(date) = Date::from_ymd(number(0..4) as i32, number(5..7), number(8..10)) else { return false };
+        let minute = (b.len() > 10).then(|| number(11..13) * 60 + number(14..16));
+        self.time(date, minute);
+        true
+    }
+
     fn str(&mut self, s: &str) {
-        if is_time_literal(s.as_bytes()) {
-            self.bytes.push(TAG_TIME);
-        } else {
+        if !self.time_literal(s) {
             self.bytes.push(TAG_STR);
             self.bytes.extend_from_slice(&(s.len() as u32).to_le_bytes());
             self.bytes.extend_from_slice(s.as_bytes());
@@ -229,13 +289,7 @@ impl serde::Serializer for &mut KeyWriter {
         Ok(())
     }
     fn collect_str<T: std::fmt::Display + ?Sized>(self, value: &T) -> Result<(), KeyError> {
-        // Dates and instants serialize through `collect_str`; recognising them by type spares
-        // formatting them (the key's main cost otherwise). Anything else is formatted.
-        let name = std::any::type_name::<T>();
-        if name == std::any::type_name::<Instant>() || name == std::any::type_name::<Date>() {
-            self.bytes.push(TAG_TIME);
-            return Ok(());
-        }
+        // Dates and instants serialize through `collect_str`, as text: `str` recognises them.
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         let _ = write!(scratch, "{value}");
@@ -387,7 +441,7 @@ impl serde::ser::SerializeStruct for &mut KeyWriter {
     type Error = KeyError;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T) -> Result<(), KeyError> {
         // Stream versions count events: two paths to the same state differ in length, not in state.
-        if name == "version" { Ok(()) } else { value.serialize(&mut **self) }
+        if name == "version" || (name == "id" && self.skip_id) { Ok(()) } else { value.serialize(&mut **self) }
     }
     fn end(self) -> Result<(), KeyError> {
         self.bytes.push(TAG_END);
@@ -431,21 +485,39 @@ mod tests {
         level: SlaLevel,
     }
 
-    fn key_of(sample: &Sample) -> Vec<u8> {
-        let mut writer = KeyWriter::default();
+    fn key_of(sample: &Sample, today: Date) -> Vec<u8> {
+        let text = include_str!("../../../../examples/definitions/minimal.ron");
+        let def = Arc::new(Definition::from_ron(text, "minimal.ron").unwrap());
+        let mut writer = KeyWriter::new(&def);
+        writer.today = Some(today);
         sample.serialize(&mut writer).unwrap();
         writer.bytes
     }
 
     #[test]
-    fn the_key_ignores_times_and_versions_but_nothing_else() {
-        let at: Instant = "2025-01-02T09:30".parse().unwrap();
-        let base = Sample { name: "a".into(), at, on: Some(at.date()), version: 1, level: SlaLevel::Normal };
-        let later =
-            Sample { at: at.plus_minutes(7 * 24 * 60), on: Some(at.date().add_days(9)), version: 9, ..base.clone() };
-        assert_eq!(key_of(&base), key_of(&later));
-        assert_ne!(key_of(&base), key_of(&Sample { level: SlaLevel::Warning, ..base.clone() }));
-        assert_ne!(key_of(&base), key_of(&Sample { name: "b".into(), ..base.clone() }));
-        assert_ne!(key_of(&base), key_of(&Sample { on: None, ..base.clone() }));
+    fn the_key_sees_times_relative_to_today_in_working_days_and_ignores_versions() {
+        let text = include_str!("../../../../examples/definitions/minimal.ron");
+        let def = Definition::from_ron(text, "minimal.ron").unwrap();
+        let cal = def.calendar();
+        let today = cal.next_working_day(Date::from_ymd(cal.covered_years().0, 1, 1).unwrap()).unwrap();
+        let at = today.at_minute(9 * 60 + 30);
+        let on = cal.add_working_days(today, 2).unwrap();
+        let base = Sample { name: "a".into(), at, on: Some(on), version: 1, level: SlaLevel::Normal };
+        // Everything a whole number of working days later (across a weekend or a holiday).
+        let shift = |d: Date| cal.add_working_days(d, 7).unwrap();
+        let later = Sample {
+            at: shift(at.date()).at_minute(at.minute_of_day()),
+            on: Some(shift(on)),
+            version: 9,
+            ..base.clone()
+        };
+        assert_eq!(key_of(&base, today), key_of(&later, shift(today)));
+        // One time moved against the others: a different state.
+        assert_ne!(key_of(&base, today), key_of(&Sample { on: Some(shift(on)), ..base.clone() }, today));
+        assert_ne!(key_of(&base, today), key_of(&Sample { at: at.plus_minutes(1), ..base.clone() }, today));
+        assert_ne!(key_of(&base, today), key_of(&base, shift(today)), "the same times seen from another day");
+        assert_ne!(key_of(&base, today), key_of(&Sample { level: SlaLevel::Warning, ..base.clone() }, today));
+        assert_ne!(key_of(&base, today), key_of(&Sample { name: "b".into(), ..base.clone() }, today));
+        assert_ne!(key_of(&base, today), key_of(&Sample { on: None, ..base.clone() }, today));
     }
 }

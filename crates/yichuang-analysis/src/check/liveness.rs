@@ -2,20 +2,32 @@
 //! final and every ticket closed), which reach only cut-off states (unknown), and which neither
 //! (a deadlock, or a cycle without exit).
 
-use super::explore::{Explorer, Graph};
+use super::explore::{Explorer, Graph, Part};
+use super::moves::Move;
 use super::moves::describe_state;
 use super::{Property, Violation};
 
 impl Explorer {
-    pub(super) fn liveness_violation(&self, graph: &Graph, id: u32) -> Violation {
-        let trace = self.trace(&graph.path(id));
+    /// The liveness violation at `id` of `part`'s graph, whose roots are reached from the
+    /// initial state by `prefixes` (none: the initial state is the only root).
+    pub(super) fn liveness_violation(&self, part: Part, graph: &Graph, prefixes: &[Vec<Move>], id: u32) -> Violation {
+        let (root, path) = graph.path(id);
+        let mut full = prefixes.get(root as usize).cloned().unwrap_or_default();
+        full.extend(path);
+        let trace = self.trace(&full);
         let start = graph.succ_start[id as usize] as usize;
         let end = graph.succ_start[id as usize + 1] as usize;
         let mut node = self.root();
-        for mv in graph.path(id) {
+        for &mv in &full {
             node = self.step(&node, mv).expect("an explored path replays").node;
         }
-        let what = describe_state(&node);
+        let what = match part {
+            Part::Ticket(slot) => {
+                let ticket = &node.engine.tickets()[usize::from(slot)];
+                format!("ticket {} {}", ticket.id(), ticket.state().name())
+            }
+            _ => describe_state(&node),
+        };
         let message = if start == end {
             format!("deadlock: no command or timer is possible in this state ({what}), and it is not final")
         } else {

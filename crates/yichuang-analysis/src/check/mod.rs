@@ -11,7 +11,7 @@
 //!
 //! **What is explored.** A breadth-first search from the initial state (nothing opened). In every
 //! state, the commands proposed are exactly those the machines' specs declare for the state of
-//! the case, of each task and of the lowest open ticket ([`spec::commands_in`]), each
+//! the case, of each task and of each open ticket ([`spec::commands_in`]), each
 //! instantiated by an actor entitled to it:
 //! - opening: consult; submit with every material, with only the tolerable (容缺) materials
 //!   missing, and with a required material missing, for each answer of every condition field
@@ -23,47 +23,61 @@
 //!   countersign department signs), deny, start and end a special procedure, approve_simulated,
 //!   meet_precondition with facts unchanged and changed;
 //! - deliver, rate 5 (good) and 1 (bad), withdraw;
-//! - every ticket command on the lowest open ticket, by the responsible department or a
-//!   supervisor outside it: fix_now, ledger, explain, appeal, submit_rectification, pass, fail,
+//! - every ticket command on an open ticket, by the responsible department or a supervisor
+//!   outside it: fix_now, ledger, explain, appeal, submit_rectification, pass, fail,
 //!   uphold_appeal, feed_back, follow_up satisfied and unsatisfied;
-//! - advance: the clock jumps to [`Engine::next_deadline`] and every timer due then fires.
+//! - advance: the clock jumps to the next pending timer (of the part explored: the case's, a
+//!   ticket's, or [`Engine::next_deadline`] in the product) and every timer due then fires.
 //!
 //! So a row added to a spec is explored without any change here.
 //!
 //! Commands happen at the current instant; only `advance` moves the clock. The first command
 //! happens at [`Options::start`].
 //!
-//! **Bounds.** Paths are at most [`Options::depth`] moves long; each ticket takes at most
+//! **Bounds.** Paths are at most [`Options::depth`] moves long from the start of each part of
+//! the search (`None`: no bound; the search runs to its fixed point); each ticket takes at most
 //! [`Options::redo_max`] failed supervisions and unsatisfied follow-ups (new rectification
-//! rounds); the search stops expanding once [`Options::states_max`] states are stored.
+//! rounds); the search stops expanding once [`Options::states_max`] states are stored, and says
+//! so. A report with nothing cut off, nothing unknown and no limit hit is
+//! [`Report::exhaustive`]: a proof over every reachable state, not a bounded search.
 //!
-//! **State key.** Two states are the same when the serialization of the case and its tickets
-//! is equal after erasing every date and instant and every `version` counter, the checker's
-//! per-ticket bookkeeping (supervised since the last submission; rounds used) is equal, and the
-//! pending timers come in the same order (each timer is replaced by its rank among the pending
-//! timers, ties kept, so *which timer fires next* is preserved while *when* is not). The clock
-//! always advances, so without this abstraction no state would ever be revisited; with it, a
-//! case that reaches the same logical state on Monday or on Thursday is explored once, from
-//! the first (shortest) path that reached it. Every trace the checker prints is a real run of
-//! the engine; the abstraction can only hide behaviours that depend on exact durations. The key
-//! is hashed to 128 bits (a collision among n states has probability about n² / 2¹²⁹).
+//! **State key (time abstraction).** Two states are the same when the serialization of the case
+//! (and, in the product, of its tickets) is equal once every `version` counter is skipped and
+//! every date and instant is written *relative to the state's clock*: the working days from
+//! today to its date, whether that date is a working day, and its time of day; the clock's own
+//! time of day is part of the key. The calendar's working days all have the same office hours,
+//! and the engine computes every deadline in working days and working minutes from these
+//! values, so two states whose times differ by the same whole number of working days have the
+//! same future, shifted: no guard or timer tells them apart, and timers fire in exactly the
+//! order the real clock gives them (nothing else is abstracted). A final case is keyed by its
+//! final state and outcome only, a closed ticket by a marker: no row of their specs leaves a
+//! final state, and nothing reads them again. The key is hashed to 128 bits (a collision among
+//! n states has probability about n² / 2¹²⁹).
 //!
-//! **Reductions.** Tickets are independent of each other and of the case: a ticket command
-//! reads and changes only its ticket, and the case never reads a ticket. So only the
-//! lowest-numbered open ticket is offered commands; the others wait (their timers still fire).
-//! Closing a ticket takes commands only, no time, so every history of every ticket is still
-//! explored, one ticket after another instead of in every interleaving with the others; what is
-//! left out are states that differ only in how far two tickets have got, which no checked
-//! property relates.
+//! **Reductions.** The case and the tickets it opens are explored apart ([`Options::reduce`]).
+//! A ticket command reads and changes only its ticket, the case never reads a ticket, and a
+//! ticket's rules read the clock only through today's date and whether the office is still
+//! open: the ticket's future depends on the case only through the moment it was opened. So the
+//! case is explored alone (its commands and its own timers; tickets are opened, not acted on),
+//! and every distinct ticket it opens (by the ticket's key at opening) is explored alone from
+//! there: its commands, its own deadline, and time passing within the day (to the close) or to
+//! the next working day before its deadline — every instant the real clock could offer a
+//! ticket command is one of these. In a ticket's key, the times already past are one marker (its
+//! rules read only its pending deadline). Invariants 2–5 are about the case's steps and state,
+//! invariant 1 about each ticket's own events; liveness of the whole holds when the case can
+//! finish from every reachable case state and every ticket can close from every reachable
+//! ticket state (tickets never block the case, and the case never blocks a ticket). The
+//! product search (`reduce: false`) is kept to compare against (`tests/check.rs`).
 //!
 //! **Verdicts.** After every move the checker verifies DESIGN §4.3 invariants 1–5
-//! ([`yichuang_core::invariants`]) on the recorded events and the resulting state, and stops at the first violation: breadth-first
-//! order makes its trace a shortest one. After the search it computes, over the explored graph,
-//! which states can still reach a final state (case final and every ticket closed). States at
-//! the depth bound are *cut off*; a state from which no final state is reachable in the explored
-//! graph, but a cut-off one is, is *unknown* (the bound hides its future); a state that can
-//! reach neither is a liveness violation (a deadlock, or a cycle without exit). Traces are
-//! shortest within the explored graph (the state key and the reduction above shape it).
+//! ([`yichuang_core::invariants`]) on the recorded events and the resulting state, and stops at
+//! the first violation: breadth-first order makes its trace a shortest one within its part (for
+//! a ticket: a shortest path of the case to the ticket's opening, then a shortest path of the
+//! ticket). After the search it computes, over each part's explored graph, which states can
+//! still reach a final state (the case final; a ticket closed; in the product, both). States at
+//! the depth bound are *cut off*; a state from which no final state is reachable in the
+//! explored graph, but a cut-off one is, is *unknown* (the bound hides its future); a state
+//! that can reach neither is a liveness violation (a deadlock, or a cycle without exit).
 
 mod explore;
 mod key;
@@ -84,8 +98,12 @@ use yichuang_core::{Actor, Id, Instant, Recorded};
 /// Bounds and setup of one exploration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
-    /// Maximum moves (commands and timer advances) on a path from the initial state.
-    pub depth: u32,
+    /// Maximum moves (commands and timer advances) on a path from the start of each part of
+    /// the search; `None`: no bound, the search runs to its fixed point.
+    pub depth: Option<u32>,
+    /// Explore the case and each ticket it opens apart (see the module documentation,
+    /// "Reductions"); `false`: the plain product of the case and its tickets, for comparison.
+    pub reduce: bool,
     /// Maximum failed supervisions plus unsatisfied follow-ups per ticket.
     pub redo_max: u8,
     /// The search stops expanding states once it has stored this many.
@@ -96,18 +114,26 @@ pub struct Options {
 }
 
 impl Options {
-    /// Default depth bound: every bundle of `examples/definitions/county-hall.ron` is checked in
-    /// well under a minute in release mode (figures in `docs/check.md`).
-    pub const DEPTH: u32 = 12;
     /// Default bound on new rectification rounds per ticket.
     pub const REDO_MAX: u8 = 2;
-    /// Default bound on stored states: about 0.6 KB each at the default depth (the level
-    /// being expanded holds whole engines, the others keys and ids), so about 1.2 GB.
-    pub const STATES_MAX: usize = 2_000_000;
+    /// Default bound on stored states (about 0.6 KB each: the level being expanded holds whole
+    /// engines, the others keys and ids): a bound for large definitions, reported when hit.
+    pub const STATES_MAX: usize = 5_000_000;
 
-    /// The default bounds with the given depth.
+    /// The default options: no depth bound, reduced, the default bounds on rounds and states.
+    pub fn complete() -> Options {
+        Options { depth: None, reduce: true, redo_max: Options::REDO_MAX, states_max: Options::STATES_MAX, start: None }
+    }
+
+    /// The default options with a depth bound.
     pub fn with_depth(depth: u32) -> Options {
-        Options { depth, redo_max: Options::REDO_MAX, states_max: Options::STATES_MAX, start: None }
+        Options { depth: Some(depth), ..Options::complete() }
+    }
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options::complete()
     }
 }
 
@@ -189,8 +215,10 @@ pub struct Report {
     pub bundle: Id,
     /// Its display name.
     pub name: String,
-    /// The depth bound used.
-    pub depth_bound: u32,
+    /// The depth bound used (`None`: none).
+    pub depth_bound: Option<u32>,
+    /// Whether the case and its tickets were explored apart (the reduction).
+    pub reduced: bool,
     /// Instant of the first command.
     pub start: Instant,
     /// Distinct states stored (by the state key).
@@ -205,6 +233,13 @@ pub struct Report {
     pub cut_off: usize,
     /// Expanded states that reach no final state within the bound, only cut-off ones.
     pub unknown: usize,
+    /// Distinct tickets (by their state when opened) explored on their own (reduced search).
+    pub tickets_apart: usize,
+    /// Of [`Report::states`], those of the tickets explored on their own.
+    pub ticket_states: usize,
+    /// The final outcomes reached: the case's final state and outcome and the sources of the
+    /// tickets it opened (`Closed Some(Approved); tickets [bad-rating]`), sorted.
+    pub outcomes: std::collections::BTreeSet<String>,
     /// The search stopped early at [`Options::states_max`].
     pub states_limit_reached: bool,
     /// Moves cut short by the definition's calendar: refused by the engine because a date fell
@@ -230,6 +265,13 @@ impl Report {
     pub fn complete(&self) -> bool {
         self.calendar_refusals == 0
     }
+
+    /// Whether the search reached its fixed point: every reachable state explored, none cut
+    /// off by the depth bound or the state limit, none unknown, and nothing cut short by the
+    /// calendar. A check that holds and is exhaustive is a proof, not a bounded search.
+    pub fn exhaustive(&self) -> bool {
+        self.complete() && self.cut_off == 0 && self.unknown == 0 && !self.states_limit_reached
+    }
 }
 
 /// Explores one case of `bundle` (see the module documentation) and reports.
@@ -242,9 +284,9 @@ impl Report {
 /// let text = include_str!("../../../../examples/definitions/minimal.ron");
 /// let def = Arc::new(Definition::from_ron(text, "minimal.ron").unwrap());
 /// let bundle = def.bundle_ix("open-shop").unwrap();
-/// let report = check(&def, bundle, &Options::with_depth(8));
+/// let report = check(&def, bundle, &Options::complete());
 /// assert!(report.holds(), "invariants 1–5 and liveness hold");
-/// assert!(report.complete(), "no path was cut short by the calendar");
+/// assert!(report.exhaustive(), "every reachable state was explored: a proof");
 /// assert!(report.states > 1 && report.transitions >= report.states - 1);
 /// ```
 pub fn check(def: &Arc<Definition>, bundle: BundleIx, options: &Options) -> Report {

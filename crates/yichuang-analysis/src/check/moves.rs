@@ -1,5 +1,5 @@
 //! What the checker proposes in each state: exactly the commands the machines' specs declare
-//! for the state of the case, of each task and of the lowest open ticket
+//! for the state of the case, of each task and of each ticket of the part explored
 //! ([`spec::commands_in`]), each instantiated with its arguments and an actor entitled to it.
 //! A row added to a spec is proposed here without any change.
 
@@ -16,7 +16,7 @@ use yichuang_core::{
     Submission, Task, TaskCommand, Ticket, TicketCommand, TicketId, TicketState,
 };
 
-use super::explore::{Explorer, Node};
+use super::explore::{Explorer, Node, Part};
 
 /// At most this many answer combinations of condition fields are explored.
 const ANSWER_SETS_MAX: usize = 64;
@@ -70,7 +70,15 @@ pub(super) enum Move {
     Withdraw,
     /// A command on the ticket at this slot (number − 1).
     Ticket(u16, TicketMove),
+    /// The clock jumps to the earliest pending timer of the case or any ticket.
     Advance,
+    /// The clock jumps to the case's earliest pending timer (the case part).
+    AdvanceCase,
+    /// The clock jumps to the deadline of the ticket at this slot (its part).
+    AdvanceTicket(u16),
+    /// Time passes for the ticket at this slot without reaching its deadline: to the office's
+    /// close today, or from the close to the opening of the next working day (its part).
+    Later(u16),
 }
 
 /// What a move asks the engine to do.
@@ -78,13 +86,25 @@ pub(super) enum Action {
     Open(Command),
     Case(Command),
     Ticket(TicketId, TicketCommand),
-    Advance,
+    /// To this instant, or (`None`) to the engine's next deadline.
+    Advance(Option<Instant>),
 }
 
 impl Explorer {
-    /// The moves worth proposing in `node`; the engine decides which are accepted.
-    pub(super) fn moves(&self, node: &Node, out: &mut Vec<Move>) {
+    /// The moves worth proposing in `node` for `part`; the engine decides which are accepted.
+    pub(super) fn moves(&self, part: Part, node: &Node, out: &mut Vec<Move>) {
         out.clear();
+        if let Part::Ticket(slot) = part {
+            let Some(ticket) = node.engine.tickets().get(usize::from(slot)) else { return };
+            ticket_moves(ticket, slot, self.redo_left(node, usize::from(slot)), out);
+            if let Some(deadline) = ticket.next_deadline() {
+                out.push(Move::AdvanceTicket(slot));
+                if later(&self.def, node.now).is_some_and(|t| t < deadline) {
+                    out.push(Move::Later(slot));
+                }
+            }
+            return;
+        }
         match node.case() {
             None => {
                 if self.consult.is_some() {
@@ -94,18 +114,23 @@ impl Explorer {
             }
             Some(case) => self.case_moves(case, out),
         }
-        for (slot, ticket) in node.engine.tickets().iter().enumerate() {
-            let redo_left = node.redo.get(slot).copied().unwrap_or(0) < self.options.redo_max;
-            ticket_moves(ticket, slot as u16, redo_left, out);
-            if ticket.state() != TicketState::Closed {
-                // Tickets are independent of each other and of the case: only the lowest open
-                // ticket acts (see the module documentation, "Reductions").
-                break;
+        if part == Part::Case {
+            if node.case().and_then(|c| c.next_deadline(&self.def)).is_some() {
+                out.push(Move::AdvanceCase);
             }
+            return;
+        }
+        for (slot, ticket) in node.engine.tickets().iter().enumerate() {
+            ticket_moves(ticket, slot as u16, self.redo_left(node, slot), out);
         }
         if pending_timer(&self.def, node).is_some() {
             out.push(Move::Advance);
         }
+    }
+
+    /// Whether the ticket at `slot` may still fail a supervision or a follow-up.
+    fn redo_left(&self, node: &Node, slot: usize) -> bool {
+        node.redo.get(slot).copied().unwrap_or(0) < self.options.redo_max
     }
 
     /// The case's moves: the commands its spec declares in its state.
@@ -198,7 +223,12 @@ impl Explorer {
             Move::Rate(stars) => (applicant(), Action::Case(Command::Rate { stars })),
             Move::Withdraw => (applicant(), Action::Case(Command::Withdraw)),
             Move::Ticket(slot, t) => self.ticket_command(node, usize::from(slot), t)?,
-            Move::Advance => (Actor::system(), Action::Advance),
+            Move::Advance => (Actor::system(), Action::Advance(None)),
+            Move::AdvanceCase => (Actor::system(), Action::Advance(Some(case?.next_deadline(def)?))),
+            Move::AdvanceTicket(slot) => {
+                (Actor::system(), Action::Advance(Some(node.engine.tickets().get(usize::from(slot))?.next_deadline()?)))
+            }
+            Move::Later(_) => (Actor::system(), Action::Advance(Some(later(def, node.now)?))),
         })
     }
 
@@ -283,10 +313,15 @@ impl Explorer {
             Move::Rate(stars) => format!("rate {stars}"),
             Move::Withdraw => "withdraw".into(),
             Move::Ticket(slot, t) => format!("{} {}", ticket_move_name(t), ticket(slot)),
-            Move::Advance => match pending_timer(def, node) {
-                Some(due) => format!("advance to {due}"),
-                None => "advance".into(),
-            },
+            Move::Advance | Move::AdvanceCase | Move::AdvanceTicket(_) | Move::Later(_) => {
+                match self.command(node, mv) {
+                    Some((_, Action::Advance(Some(due)))) => format!("advance to {due}"),
+                    _ => match pending_timer(def, node) {
+                        Some(due) => format!("advance to {due}"),
+                        None => "advance".into(),
+                    },
+                }
+            }
         }
     }
 
@@ -472,6 +507,20 @@ pub(super) fn describe_state(node: &Node) -> String {
         let _ = write!(out, "; ticket {} {}", ticket.id(), ticket.state().name());
     }
     out
+}
+
+/// Where time passes to for a ticket on its own: the office's close today if it is still open,
+/// else the opening of the next working day. A ticket's rules read the clock only through
+/// today's date and whether the office is still open (its deadlines are closes of working days),
+/// so these two instants stand for every instant of a day.
+pub(super) fn later(def: &Definition, now: Instant) -> Option<Instant> {
+    let cal = def.calendar();
+    let today = now.date();
+    if cal.is_working_day(today).ok()? && now < cal.office_close(today) {
+        Some(cal.office_close(today))
+    } else {
+        Some(cal.office_open(cal.next_working_day(today).ok()?))
+    }
 }
 
 /// The earliest pending timer of the case or a ticket (what [`Engine::next_deadline`] returns).

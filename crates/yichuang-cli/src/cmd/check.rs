@@ -35,15 +35,20 @@ pub struct Args {
     /// Check only this bundle (一件事); default: every bundle of the definition.
     #[arg(long, value_name = "ID")]
     pub bundle: Option<String>,
-    /// Maximum moves (commands and timer advances) on a path from the initial state.
-    #[arg(long, value_name = "N", default_value_t = Options::DEPTH,
-          value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub depth: u32,
+    /// Maximum moves (commands and timer advances) on a path from the start of each part of the
+    /// search (the case; each ticket), 1–1000, or `none`: no bound, the search runs to its
+    /// fixed point (or to --max-states).
+    #[arg(long, value_name = "N|none", default_value = "12", value_parser = parse_depth)]
+    pub depth: Depth,
     /// Stop expanding a bundle's search once it has stored this many states (about 0.6 KB each
     /// at the default depth); raise it, with the memory to match, to check deeper.
     #[arg(long, value_name = "N", default_value_t = Options::STATES_MAX as u64,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub max_states: u64,
+    /// Explore the case and its tickets interleaved, without setting the tickets apart (the
+    /// reference the reduction is compared with; much larger).
+    #[arg(long)]
+    pub no_reduction: bool,
     /// Output format: `text` (one block per bundle) or `json` (one object).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -52,6 +57,20 @@ pub struct Args {
     #[cfg(feature = "fault-injection")]
     #[arg(long, value_enum, value_name = "FAULT", hide = true)]
     pub inject_fault: Option<FaultArg>,
+}
+
+/// A depth bound: a number of moves, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Depth(pub Option<u32>);
+
+fn parse_depth(text: &str) -> Result<Depth, String> {
+    if text == "none" {
+        return Ok(Depth(None));
+    }
+    match text.parse::<u32>() {
+        Ok(n) if (1..=1000).contains(&n) => Ok(Depth(Some(n))),
+        _ => Err(format!("`{text}` is not a depth: give a number of moves from 1 to 1000, or `none` for no bound")),
+    }
 }
 
 /// Output format of `check`.
@@ -104,7 +123,12 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         return Err(Failure::input(format!("definition `{}` has no bundles (一件事) to check", def.id())));
     }
     let def = Arc::new(def);
-    let options = Options { states_max: args.max_states as usize, ..Options::with_depth(args.depth) };
+    let options = Options {
+        depth: args.depth.0,
+        reduce: !args.no_reduction,
+        states_max: args.max_states as usize,
+        ..Options::complete()
+    };
     let reports = check_all(&def, &bundles, &options, fault(args))?;
     match args.format {
         Format::Text => out.write_all(render(&file, &options, &reports).as_bytes())?,
@@ -205,11 +229,15 @@ fn invariant_name(invariant: Property) -> String {
 fn render(file: &str, options: &Options, reports: &[Report]) -> String {
     let mut s = String::new();
     let start = reports.first().map(|r| r.start.to_string()).unwrap_or_default();
+    let depth = match options.depth {
+        Some(depth) => format!("depth ≤ {depth}"),
+        None => "no depth bound".to_owned(),
+    };
+    let reduction = if options.reduce { "tickets apart from the case" } else { "no reduction" };
     s.push_str(&format!(
-        "check {file}: {}, depth ≤ {}, at most {} failed supervisions or unsatisfied follow-ups per ticket, \
-         first command at {start}\n",
+        "check {file}: {}, {depth}, {reduction}, at most {} failed supervisions or unsatisfied follow-ups per \
+         ticket, first command at {start}\n",
         count(reports.len(), "bundle", "bundles"),
-        options.depth,
         options.redo_max,
     ));
     for report in reports {
@@ -221,6 +249,11 @@ fn render(file: &str, options: &Options, reports: &[Report]) -> String {
         s.push_str(&format!(
             "INCOMPLETE in {} of {}: no violation was found, but the calendar cut paths short\n",
             incomplete,
+            count(reports.len(), "bundle", "bundles")
+        ));
+    } else if violated == 0 && reports.iter().all(Report::exhaustive) {
+        s.push_str(&format!(
+            "ok: every invariant and liveness hold in every reachable state of {} (exhaustive)\n",
             count(reports.len(), "bundle", "bundles")
         ));
     } else if violated == 0 {
@@ -237,7 +270,8 @@ fn render(file: &str, options: &Options, reports: &[Report]) -> String {
 fn render_report(report: &Report) -> String {
     let verdict = match &report.violation {
         None if !report.complete() => "INCOMPLETE (the calendar cut paths short)".to_owned(),
-        None => "ok".to_owned(),
+        None if report.exhaustive() => "ok, exhaustive".to_owned(),
+        None => "ok within the bounds".to_owned(),
         Some(v) => format!("VIOLATED {}", invariant_name(v.invariant)),
     };
     let mut s = format!("\n{} ({}): {verdict}\n", report.bundle, report.name);
@@ -245,6 +279,14 @@ fn render_report(report: &Report) -> String {
         "  {} states, {} transitions, max depth {}; {} final, {} cut off at the bound, {} unknown\n",
         report.states, report.transitions, report.max_depth, report.final_states, report.cut_off, report.unknown
     ));
+    if report.reduced {
+        s.push_str(&format!(
+            "  case {} states; {} apart: {} states\n",
+            report.states - report.ticket_states,
+            count(report.tickets_apart, "ticket", "tickets"),
+            report.ticket_states
+        ));
+    }
     if let Some(error) = &report.calendar_error {
         s.push_str(&format!(
             "  {} cut short by the calendar (first: {error}); the paths behind them were not explored\n",
@@ -253,7 +295,7 @@ fn render_report(report: &Report) -> String {
     }
     if report.states_limit_reached {
         s.push_str(
-            "  the state limit was reached before the depth bound: lower --depth, or raise --max-states, \
+            "  the state limit was reached: the search stopped there; lower --depth, or raise --max-states, \
              to explore completely\n",
         );
     }
@@ -313,7 +355,9 @@ fn event_text(rec: &Recorded) -> String {
 #[derive(Debug, Serialize)]
 struct JsonRun<'a> {
     file: &'a str,
-    depth: u32,
+    /// The depth bound; `null`: none.
+    depth: Option<u32>,
+    reduced: bool,
     redo_max: u8,
     max_states: usize,
     holds: bool,
@@ -332,9 +376,13 @@ struct JsonBundle<'a> {
     final_states: usize,
     cut_off: usize,
     unknown: usize,
+    tickets_apart: usize,
+    ticket_states: usize,
     states_limit_reached: bool,
     /// Every path within the bounds was explored (none cut short by the calendar).
     complete: bool,
+    /// Every reachable state was explored: nothing cut off, nothing unknown, no limit hit.
+    exhaustive: bool,
     calendar_refusals: usize,
     calendar_error: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -365,8 +413,11 @@ fn json<'a>(file: &'a str, options: &Options, reports: &'a [Report]) -> JsonRun<
             final_states: r.final_states,
             cut_off: r.cut_off,
             unknown: r.unknown,
+            tickets_apart: r.tickets_apart,
+            ticket_states: r.ticket_states,
             states_limit_reached: r.states_limit_reached,
             complete: r.complete(),
+            exhaustive: r.exhaustive(),
             calendar_refusals: r.calendar_refusals,
             calendar_error: r.calendar_error.as_deref(),
             violation: r.violation.as_ref().map(|v| JsonViolation {
@@ -381,6 +432,7 @@ fn json<'a>(file: &'a str, options: &Options, reports: &'a [Report]) -> JsonRun<
     JsonRun {
         file,
         depth: options.depth,
+        reduced: options.reduce,
         redo_max: options.redo_max,
         max_states: options.states_max,
         holds: reports.iter().all(Report::holds),
