@@ -1,6 +1,7 @@
 //! The hall's web pages over plain HTTP (no browser): sign-in and sessions, what each role may
-//! see, forged forms, escaping, the applicant's filtered live feed, and the board's signals at
-//! the policy's thresholds against the plan's due dates. The browser flow is `browser.rs`.
+//! see, another applicant's case and ticket on every page and form, forged forms, escaping, the
+//! applicant's filtered live feed, and the board's signals at the policy's thresholds against
+//! the plan's due dates. The browser flow is `browser.rs`.
 
 mod common;
 
@@ -376,4 +377,66 @@ fn the_board_turns_yellow_and_red_at_the_policys_thresholds_on_the_plans_dates()
     let page = browse(s.addr, "GET", "/board", Some(&session), None, &[]).body;
     assert!(page.contains(r#"<span class="count" id="total-red">1</span>"#), "the page's red counter");
     assert!(page.contains("督办：企业设立登记（营业执照核发） 逾期"), "the ticket in words");
+}
+
+/// Every page and form about a case or ticket, for an applicant whose case it is not, answers
+/// exactly as for one that does not exist, names no one, and changes nothing — as the API does
+/// (`strangers.rs`): the server decides, not a hidden link.
+#[test]
+fn a_strangers_case_or_ticket_reads_as_a_missing_one_on_every_page() {
+    let scratch = Scratch::new("web-strangers");
+    let s = server(&scratch.db(), &["--clock", MONDAY]);
+    let case = accepted_case(s.addr, "open-restaurant", json!({"sells-tobacco": "否"}));
+    let complaint =
+        json!({"source": "complaint", "target": {"Department": "market-access"}, "case": case, "text": "慢"});
+    let ticket = expect(&post(s.addr, "/v1/tickets", APPLICANT, &complaint), 201)["id"].as_str().unwrap().to_owned();
+    let (missing_case, missing_ticket) = ("C000099", "T000099");
+    let li = sign_in(s.addr, LI);
+    let token = csrf(&browse(s.addr, "GET", "/my", Some(&li), None, &[]).body);
+    let before = head(s.addr);
+    let forms: Vec<(String, String)> = [
+        ("/cases/{case}/act", "command=withdraw".to_owned()),
+        ("/cases/{case}/act", "command=rate&stars=1".to_owned()),
+        ("/cases/{case}/act", "command=supply&material=premises-proof".to_owned()),
+        ("/cases/{case}/act", "command=accept".to_owned()),
+        ("/cases/{case}/tasks/business-licence/act", "command=claim".to_owned()),
+        ("/my/complaints", format!("department=market-access&case={{case}}&text={}&key=k1", enc("慢"))),
+    ]
+    .into_iter()
+    .map(|(path, form)| (path.to_owned(), format!("{form}&csrf={token}&expected_version=2&back=%2Fmy")))
+    .collect();
+    let answer = |method: &str, path: &str, form: Option<&str>, case: &str, ticket: &str| {
+        let fill = |t: &str| t.replace("{case}", case).replace("{ticket}", ticket);
+        let r = browse(s.addr, method, &fill(path), Some(&li), form.map(fill).as_deref(), &[]);
+        // A form answers with a redirect and the outcome on the next page: compare that page.
+        let page = match r.header("location") {
+            Some(next) => browse(s.addr, "GET", next, Some(&li), None, &[]),
+            None => r.clone(),
+        };
+        // Each rendering of a form carries a fresh idempotency key: not part of the comparison.
+        let mut body = page.body.replace(case, "CASE").replace(ticket, "TICKET");
+        while let Some(at) = body.find("name=\"key\" value=\"").map(|at| at + 19) {
+            body.replace_range(at - 19..at + 64, "KEY");
+        }
+        (r.status, page.status, body)
+    };
+    let mut pages: Vec<(&str, String, Option<String>)> = ["/cases/{case}", "/cases/{case}/notice", "/tickets/{ticket}"]
+        .into_iter()
+        .map(|p| ("GET", p.to_owned(), None))
+        .collect();
+    pages.extend(forms.into_iter().map(|(p, f)| ("POST", p, Some(f))));
+    for (method, path, form) in &pages {
+        let foreign = answer(method, path, form.as_deref(), &case, &ticket);
+        let missing = answer(method, path, form.as_deref(), missing_case, missing_ticket);
+        assert_eq!(foreign, missing, "{method} {path}: the same answer as for a missing one");
+        assert!(foreign.0 == 404 || foreign.0 == 303, "{method} {path}: {}", foreign.0);
+        assert!(!foreign.2.contains(APPLICANT_ID), "{method} {path} names the other applicant");
+        let said = ["未找到", "there is no case CASE"].iter().any(|m| foreign.2.contains(m));
+        assert!(said, "{method} {path} says it found nothing: {}", foreign.2);
+    }
+    assert_eq!(head(s.addr), before, "nothing was appended");
+    // The owner still sees both.
+    let zhang = sign_in(s.addr, APPLICANT);
+    assert_eq!(browse(s.addr, "GET", &format!("/cases/{case}"), Some(&zhang), None, &[]).status, 200);
+    assert_eq!(browse(s.addr, "GET", &format!("/tickets/{ticket}"), Some(&zhang), None, &[]).status, 200);
 }
