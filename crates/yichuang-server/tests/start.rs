@@ -105,9 +105,18 @@ fn the_port_listens_during_the_replay_and_readyz_says_when_it_is_ready() {
     // Ready: every event is there, and the log says how long the replay took.
     assert_eq!(head(s.addr), events);
     expect(&get(s.addr, &format!("/v1/cases/C{CASES:06}"), CLERK), 200);
-    let log = s.stderr();
-    let ready = log.lines().find(|l| l.contains("log replayed and checked; ready")).expect("a ready line");
-    let ready: serde_json::Value = serde_json::from_str(ready).unwrap();
+    // The line is written as the writer turns ready and read from the pipe by another thread:
+    // on a busy machine it may arrive a moment after /readyz says 200.
+    let line = |log: String| log.lines().find(|l| l.contains("log replayed and checked; ready")).map(str::to_owned);
+    let waited = Instant::now();
+    let ready = loop {
+        match line(s.stderr()) {
+            Some(l) => break l,
+            None if waited.elapsed() < Duration::from_secs(10) => std::thread::sleep(Duration::from_millis(20)),
+            None => panic!("no ready line: {}", s.stderr()),
+        }
+    };
+    let ready: serde_json::Value = serde_json::from_str(&ready).unwrap();
     assert_eq!(ready["events"], events);
     assert!(ready["replay_ms"].as_u64().is_some(), "{ready}");
     let metrics = request(s.addr, "GET", "/metrics", None, &[], None).unwrap();
