@@ -33,6 +33,9 @@ pub enum Failure {
     /// A verification failed (a log that does not replay, a violated invariant). Exit 1.
     #[error("{0}")]
     Failed(String),
+    /// `diff`: the definitions differ and the output says how. Exit 1, nothing on stderr.
+    #[error("the definitions differ (the output lists every change)")]
+    Different,
     /// Writing to stdout failed.
     #[error("cannot write the output: {0}")]
     Output(#[source] io::Error),
@@ -48,7 +51,7 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Input(_) => EXIT_INPUT,
-            Failure::Invalid(_) | Failure::InvalidReported | Failure::Failed(_) => EXIT_INVALID,
+            Failure::Invalid(_) | Failure::InvalidReported | Failure::Failed(_) | Failure::Different => EXIT_INVALID,
             Failure::Many(all) => all.iter().map(Failure::exit_code).max().unwrap_or(0),
             // A reader that stops early (`yichuang graph … | head`) is not an error.
             Failure::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
@@ -62,7 +65,7 @@ impl Failure {
             Failure::Input(message) | Failure::Failed(message) => writeln!(err, "error: {message}"),
             // `Diagnostics` prefixes each diagnostic with `error: ` and ends with a count.
             Failure::Invalid(diagnostics) => writeln!(err, "{diagnostics}"),
-            Failure::InvalidReported => Ok(()),
+            Failure::InvalidReported | Failure::Different => Ok(()),
             Failure::Many(all) => all.iter().try_for_each(|f| f.report(err)),
             Failure::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
             Failure::Output(e) => writeln!(err, "error: cannot write the output: {e}"),

@@ -9,8 +9,9 @@
 //! | 1 | a definition is invalid (its diagnostics are printed), or a verification failed (a log that does not replay, an invariant `check` found violated) |
 //! | 2 | usage, IO or input error (unreadable file, bad date, unknown bundle, date outside the calendar); for `check` also an invalid definition |
 //!
-//! One exception: `check` exits 2, not 1, for an invalid definition (its diagnostics are still
-//! printed), so that its 1 always means a violated invariant (docs/check.md).
+//! Two exceptions: `check` exits 2, not 1, for an invalid definition (its diagnostics are still
+//! printed), so that its 1 always means a violated invariant (docs/check.md); `diff` exits 1 when
+//! the two definitions differ and 2 when either is invalid (docs/definitions.md, "Diff").
 //!
 //! Log lines go to stderr, apart from the output: warnings by default; `-v` adds what the
 //! command does (info), `-vv` the engine's spans (debug), `-vvv` everything (trace); `-q` keeps
@@ -36,8 +37,9 @@ use crate::failure::Failure;
 #[command(name = "yichuang", version, propagate_version = true)]
 #[command(after_help = "Exit codes: 0 success; 1 a definition is invalid (diagnostics on stderr) or a \
                   verification failed (a log that does not replay, an invariant the checker found violated); \
-                  2 usage, IO or input error (message on stderr). Exception: `check` exits 2 for an invalid \
-                  definition, so that its 1 always means a violated invariant.")]
+                  2 usage, IO or input error (message on stderr). Exceptions: `check` exits 2 for an invalid \
+                  definition, so that its 1 always means a violated invariant; `diff` exits 1 when the definitions \
+                  differ and 2 when either is invalid.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -81,6 +83,7 @@ fn init_logs(verbose: u8, quiet: bool) -> Result<(), String> {
 #[derive(Debug, Subcommand)]
 enum Command {
     Validate(cmd::validate::Args),
+    Diff(cmd::diff::Args),
     Graph(cmd::graph::Args),
     Plan(cmd::plan::Args),
     Calendar(cmd::calendar::Args),
@@ -98,6 +101,7 @@ enum Command {
 fn cli_command_name(command: &Command) -> &'static str {
     match command {
         Command::Validate(_) => "validate",
+        Command::Diff(_) => "diff",
         Command::Graph(_) => "graph",
         Command::Plan(_) => "plan",
         Command::Calendar(_) => "calendar",
@@ -115,6 +119,7 @@ fn cli_command_name(command: &Command) -> &'static str {
 fn run(cli: &Cli, out: &mut dyn Write) -> Result<(), Failure> {
     match &cli.command {
         Command::Validate(args) => cmd::validate::run(args, out),
+        Command::Diff(args) => cmd::diff::run(args, out),
         Command::Graph(args) => cmd::graph::run(args, out),
         Command::Plan(args) => cmd::plan::run(args, out),
         Command::Calendar(args) => cmd::calendar::run(args, out),

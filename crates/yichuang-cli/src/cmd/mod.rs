@@ -6,6 +6,7 @@ pub mod audit;
 pub mod calendar;
 pub mod check;
 pub mod compare;
+pub mod diff;
 pub mod experiment;
 pub mod export;
 pub mod graph;

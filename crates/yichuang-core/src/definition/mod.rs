@@ -6,6 +6,7 @@
 //! never re-checks references, cycles or limits. **Architecture invariant:** a `Definition` value
 //! is internally consistent; every index it hands out is in range.
 
+mod diff;
 mod load;
 mod plan;
 pub(crate) mod raw;
@@ -61,6 +62,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::{Calendar, CalendarError};
 use crate::time::Date;
 
+pub use diff::{Change, ChangeKind, DefinitionDiff, Impact, Section, Side, diff};
 pub use load::{Diagnostic, Diagnostics};
 pub use plan::{BundlePlan, MemberPlan, NoticeLine, PlanError};
 pub use version::Version;
