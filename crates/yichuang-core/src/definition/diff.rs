@@ -299,7 +299,10 @@ impl Differ<'_> {
         self.changes.push(Change { section, change, subject, detail, impact, effect: effect.to_owned() });
     }
 
-    /// A changed attribute of an entity, when it differs.
+    /// A changed attribute of an entity, when it differs. Eight arguments: each call reads as
+    /// one row of a table (where, which field, old, new, impact, effect); a struct would only
+    /// name the same eight things once more.
+    #[allow(clippy::too_many_arguments)]
     fn attribute<T: PartialEq + fmt::Debug>(
         &mut self,
         section: Section,
