@@ -153,7 +153,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Fold it once as a start without a snapshot does, and store the snapshot.
     let clock = ClockSetting::Manual(cal.office_close(day));
     let folded = Clock::now();
-    let (writer, loaded) = Writer::load_with(def, store, clock, Arc::new(Shared::new()), 1)?;
+    let (writer, loaded) = Writer::load_with(def, None, store, clock, Arc::new(Shared::new()), 1)?;
     println!(
         "folded and checked the whole log in {:.2} s ({} cases, {} tickets), and stored a snapshot",
         folded.elapsed().as_secs_f64(),

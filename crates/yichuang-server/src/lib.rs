@@ -101,6 +101,8 @@ impl StartError {
 /// log is not read yet.
 pub struct Prepared {
     def: Arc<Definition>,
+    /// The definition file's text, kept in the store as a version.
+    source: writer::Source,
     tokens: Tokens,
     store: Box<dyn EventStore>,
     checkpointer: Option<Checkpointer>,
@@ -159,7 +161,8 @@ pub fn prepare(config: &Config) -> Result<Prepared, StartError> {
     };
     let signer = config.checkpoints.clone();
     let head = store.head().unwrap_or(0);
-    Ok(Prepared { def, tokens, store, checkpointer, signer, head, about, config: config.clone() })
+    let source = writer::Source { text, origin: path.display().to_string() };
+    Ok(Prepared { def, source, tokens, store, checkpointer, signer, head, about, config: config.clone() })
 }
 
 impl Prepared {
@@ -182,7 +185,7 @@ impl Prepared {
         listener: TcpListener,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> Result<DrainReport, StartError> {
-        let Prepared { def, tokens, store, checkpointer, signer, head, about, config } = self;
+        let Prepared { def, source, tokens, store, checkpointer, signer, head, about, config } = self;
         let readers = store.readers();
         let signer = signer.map(|c| (c, Arc::clone(&readers)));
         let shared = Arc::new(Shared::new());
@@ -203,7 +206,7 @@ impl Prepared {
             web: web::Web::default(),
         });
         let (loaded_tx, loaded_rx) = oneshot::channel();
-        let writer = start_writer(def, store, &config, Arc::clone(&shared), rx, loaded_tx)?;
+        let writer = start_writer(def, source, store, &config, Arc::clone(&shared), rx, loaded_tx)?;
         // The start: ready, or refused (which stops the service).
         let (refuse_tx, refuse_rx) = oneshot::channel::<()>();
         let starter = tokio::spawn(become_ready(
@@ -263,6 +266,7 @@ impl Prepared {
 /// sender is gone.
 fn start_writer(
     def: Arc<Definition>,
+    source: writer::Source,
     store: Box<dyn EventStore>,
     config: &Config,
     shared: Arc<Shared>,
@@ -274,7 +278,7 @@ fn start_writer(
         .name("yichuang-writer".into())
         .spawn(move || {
             let started = std::time::Instant::now();
-            match Writer::load_with(def, store, clock, Arc::clone(&shared), snapshot_every) {
+            match Writer::load_with(def, Some(source), store, clock, Arc::clone(&shared), snapshot_every) {
                 Ok((mut writer, found)) => {
                     writer.keep_keys_for(key_days);
                     shared.idempotency_records.store(found.summary.idempotency_records, Ordering::Relaxed);

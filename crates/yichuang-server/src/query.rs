@@ -164,7 +164,7 @@ impl ReadSide<'_> {
             Query::Case(id) => {
                 let c = visible_case(self.engine, actor, *id)?;
                 let c = full_case(self.def, self.engine, self.log, c)?;
-                Ok(json(serde_json::to_string(&CaseView::of(self.def, &c))))
+                Ok(json(serde_json::to_string(&CaseView::of(self.engine.definition_of(&c), &c))))
             }
             Query::DepartmentTasks { department, state, limit } => {
                 staff_only(actor, "a department's work queue")?;

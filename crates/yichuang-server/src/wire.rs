@@ -585,6 +585,11 @@ pub struct TaskView {
     pub reviewer: Option<Id>,
     /// SLA level (`Normal`, `Warning`, `Overdue`) while the clock runs.
     pub sla: Option<yichuang_core::machine::sla::SlaLevel>,
+    /// The promised deadline of the task's clock (shifted by pauses), once it started.
+    pub due: Option<Instant>,
+    /// The promised working days of the task on the case's version (a migration never
+    /// lengthens them).
+    pub promised_days: u32,
 }
 
 /// Case view (`GET /v1/cases/{id}`).
@@ -594,6 +599,9 @@ pub struct CaseView {
     pub id: String,
     /// Events folded (for `expected_version`).
     pub version: u32,
+    /// The definition version the case runs on (定义版本): the one it was submitted under,
+    /// unless migrated.
+    pub definition: yichuang_core::definition::Version,
     /// State name.
     pub state: &'static str,
     /// Bundle id.
@@ -653,12 +661,15 @@ impl CaseView {
                     departments: item.decided_by.departments().iter().map(|&d| def.department(d).id.clone()).collect(),
                     reviewer: t.reviewer().cloned(),
                     sla: t.sla().filter(|s| !s.stopped).map(|s| s.level),
+                    due: t.sla().and_then(|s| s.deadline(def.calendar()).ok()),
+                    promised_days: t.promised_days(def),
                 }
             })
             .collect();
         CaseView {
             id: c.id().to_string(),
             version: c.version(),
+            definition: def.version(),
             state: c.state().name(),
             bundle: bundle.id.clone(),
             bundle_name: bundle.name.clone(),

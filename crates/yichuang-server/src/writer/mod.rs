@@ -42,6 +42,7 @@ use crate::query::{Query, ReadSide, storage_failed};
 use crate::state::{Shared, WireEvent};
 
 mod command;
+pub mod versions;
 
 /// Most requests decided and committed together.
 pub const BATCH_MAX: usize = 1024;
@@ -268,6 +269,19 @@ pub enum LoadError {
     /// The store failed.
     #[error("{0}")]
     Store(yichuang_store::StoreError),
+    /// The definition versions kept in the store could not be read.
+    #[error("{0}")]
+    Versions(versions::VersionsError),
+}
+
+/// The text of the definition file the service was started with, kept in the store as a
+/// definition version ([`versions`]).
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The RON text.
+    pub text: String,
+    /// The file it came from.
+    pub origin: String,
 }
 
 /// How often the replay says how far it got.
@@ -276,8 +290,16 @@ pub const REPLAY_PROGRESS_EVERY: std::time::Duration = std::time::Duration::from
 /// Folds the whole log into a fresh engine, checking every event's shape and legality, and
 /// reports its progress in `shared` (for `/healthz`, `/readyz` and `/metrics`) and in the log
 /// every [`REPLAY_PROGRESS_EVERY`].
-fn fold(def: &Arc<Definition>, store: &mut dyn EventStore, shared: &Shared) -> Result<Folded, IntegrityError> {
-    let mut engine = Engine::new(Arc::clone(def));
+fn fold(
+    defs: &[Arc<Definition>],
+    active: &Arc<Definition>,
+    store: &mut dyn EventStore,
+    shared: &Shared,
+) -> Result<Folded, IntegrityError> {
+    let mut engine = Engine::new(Arc::clone(&defs[0]));
+    for def in defs[1..].iter().chain([active]) {
+        engine.deploy(Arc::clone(def)).expect("versions of the definition the log is under");
+    }
     let mut latest = Instant::from_minutes(i64::MIN / 2);
     let mut days = VecDeque::new();
     let total = store.head().unwrap_or(0);
@@ -365,7 +387,7 @@ fn load_state(def: &Arc<Definition>, store: &mut dyn EventStore, shared: &Shared
         Ok(None) => {}
         Err(why) => tracing::warn!(%why, "the newest snapshot is not used; the whole log is folded"),
     }
-    fold(def, store, shared)
+    fold(std::slice::from_ref(def), def, store, shared)
 }
 
 /// The store's note of whether the service is running, kept in its meta table: `running` from
@@ -393,13 +415,17 @@ impl Writer {
         clock: ClockSetting,
         shared: Arc<Shared>,
     ) -> Result<(Writer, Loaded), LoadError> {
-        Writer::load_with(def, store, clock, shared, 0)
+        Writer::load_with(def, None, store, clock, shared, 0)
     }
 
     /// [`Writer::load`], from the store's newest snapshot when one fits, taking a snapshot
-    /// every `snapshot_every` events (0: none).
+    /// every `snapshot_every` events (0: none), and keeping the definition's text (`source`) as
+    /// a version in the store: a file whose content differs from the active version is deployed
+    /// as a new version (and said so in the log), and every version the store holds is loaded,
+    /// so that each case replays and runs on the version it was submitted under.
     pub fn load_with(
         def: Arc<Definition>,
+        source: Option<Source>,
         mut store: Box<dyn EventStore>,
         clock: ClockSetting,
         shared: Arc<Shared>,
@@ -417,11 +443,42 @@ impl Writer {
             Some("running") => PreviousRun::Unclean,
             Some(_) => PreviousRun::Clean,
         };
+        let (mut defs, deployed) = versions::load_all(store.as_ref()).map_err(LoadError::Versions)?;
+        let given = def.version();
+        let active = deployed.last().map(|d| d.version);
+        if active != Some(given) {
+            if let Some(source) = &source {
+                let now = match clock {
+                    ClockSetting::Manual(t) => t,
+                    ClockSetting::System => china_now(),
+                };
+                let deployment = versions::Deployment {
+                    version: given,
+                    origin: source.origin.clone(),
+                    deployed_at: now.to_string(),
+                    by: "--definition".into(),
+                };
+                versions::record(store.as_mut(), &source.text, deployment).map_err(LoadError::Versions)?;
+            }
+            match active {
+                Some(previous) => tracing::info!(
+                    version = %given,
+                    previous = %previous,
+                    "deployed the definition file as a new version: it differs from the active version; open cases \
+                     keep the version they were submitted under until migrated"
+                ),
+                None => tracing::info!(version = %given, "the definition file is the log's first version"),
+            }
+        }
+        if defs.is_empty() {
+            defs.push(Arc::clone(&def));
+        }
         let started = std::time::Instant::now();
-        let Folded { engine, summary, latest, days, snapshot } = if snapshot_every > 0 {
+        // Snapshots are taken over one version; a log with several folds whole.
+        let Folded { engine, summary, latest, days, snapshot } = if snapshot_every > 0 && defs.len() == 1 && defs[0].version() == given {
             load_state(&def, store.as_mut(), &shared)
         } else {
-            fold(&def, store.as_mut(), &shared)
+            fold(&defs, &def, store.as_mut(), &shared)
         }
         .map_err(LoadError::Integrity)?;
         let replay = started.elapsed();
@@ -830,10 +887,12 @@ impl Writer {
     /// Replaces the engine by the fold of the log (after a failed commit or a panic).
     fn rebuild(&mut self, why: &str) {
         self.touched.clear();
-        let folded = if self.snapshot_every > 0 {
+        let versions = self.engine.versions().to_vec();
+        let active = Arc::clone(self.engine.definition());
+        let folded = if self.snapshot_every > 0 && versions.len() == 1 {
             load_state(&self.def, self.store.as_mut(), &self.shared)
         } else {
-            fold(&self.def, self.store.as_mut(), &self.shared)
+            fold(&versions, &active, self.store.as_mut(), &self.shared)
         };
         match folded {
             Ok(Folded { engine, summary, latest, days, .. }) => {
