@@ -82,8 +82,9 @@ impl Sink<'_> {
     /// reading of the text, [`span::read`]), in file order; problems at one place keep the order
     /// in which they were found.
     fn into_diagnostics(self) -> Vec<Diagnostic> {
+        // Text that `ron` accepted but this reader does not (the fuzzer found some) keeps its
+        // diagnostics, each with its path and without a line and column: user input never panics.
         let tree = span::read(self.source);
-        debug_assert!(tree.is_ok(), "text that `ron` read is read by `span::read`: {tree:?}");
         let lines = Lines::new(self.source);
         let mut out: Vec<Diagnostic> = self
             .found

@@ -475,12 +475,13 @@ impl Writer {
         }
         let started = std::time::Instant::now();
         // Snapshots are taken over one version; a log with several folds whole.
-        let Folded { engine, summary, latest, days, snapshot } = if snapshot_every > 0 && defs.len() == 1 && defs[0].version() == given {
-            load_state(&def, store.as_mut(), &shared)
-        } else {
-            fold(&defs, &def, store.as_mut(), &shared)
-        }
-        .map_err(LoadError::Integrity)?;
+        let Folded { engine, summary, latest, days, snapshot } =
+            if snapshot_every > 0 && defs.len() == 1 && defs[0].version() == given {
+                load_state(&def, store.as_mut(), &shared)
+            } else {
+                fold(&defs, &def, store.as_mut(), &shared)
+            }
+            .map_err(LoadError::Integrity)?;
         let replay = started.elapsed();
         store.set_meta(RUN_MARKER, "running").map_err(LoadError::Store)?;
         let floor = match clock {
