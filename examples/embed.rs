@@ -234,6 +234,14 @@ fn details(def: &Definition, event: &Event) -> String {
             format!("{} signed by {department} {name}", item(def, id))
         }
         Event::TaskDenied { item: id, reason } => format!("{}: {reason}", item(def, id)),
+        Event::TaskLevelSigned { item: id, level, signer } => {
+            format!("{} level {level} signed by {signer}", item(def, id))
+        }
+        Event::TaskReturned { item: id, to_level, reason } => {
+            format!("{} returned to level {to_level}: {reason}", item(def, id))
+        }
+        Event::TaskUrged { item: id, note } => format!("{} urged: {note}", item(def, id)),
+        Event::TaskLevelSlaChanged { item: id, level, to } => format!("{} level {level} clock {to:?}", item(def, id)),
         Event::TaskCancelled { item: id, because } => {
             format!("{} because {because} failed", item(def, id))
         }

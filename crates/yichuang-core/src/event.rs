@@ -235,6 +235,41 @@ pub enum Event {
         /// The signing department.
         department: Id,
     },
+    /// A review level below the last signed (分级审批): the task goes to the next level's queue.
+    TaskLevelSigned {
+        /// The item.
+        item: Id,
+        /// The level signed (0 = the first).
+        level: u8,
+        /// Who signed it (受审分离: nobody signs two levels of one task).
+        signer: Id,
+    },
+    /// 退回: the task went back to an earlier review level, whose signatures (and those after
+    /// it) are void.
+    TaskReturned {
+        /// The item.
+        item: Id,
+        /// The level it returns to.
+        to_level: u8,
+        /// Why.
+        reason: String,
+    },
+    /// 催办: a leader or supervisor urged the task.
+    TaskUrged {
+        /// The item.
+        item: Id,
+        /// What was asked (may be empty).
+        note: String,
+    },
+    /// The current review level's clock changed level (the level limit: 预警, 逾期).
+    TaskLevelSlaChanged {
+        /// The item.
+        item: Id,
+        /// The review level.
+        level: u8,
+        /// The clock's new level.
+        to: SlaLevel,
+    },
     /// The item was approved.
     TaskApproved {
         /// The item.
@@ -417,6 +452,10 @@ impl Event {
             Event::TaskReady { .. } => "TaskReady",
             Event::TaskClaimed { .. } => "TaskClaimed",
             Event::TaskSigned { .. } => "TaskSigned",
+            Event::TaskLevelSigned { .. } => "TaskLevelSigned",
+            Event::TaskReturned { .. } => "TaskReturned",
+            Event::TaskUrged { .. } => "TaskUrged",
+            Event::TaskLevelSlaChanged { .. } => "TaskLevelSlaChanged",
             Event::TaskApproved { .. } => "TaskApproved",
             Event::TaskDenied { .. } => "TaskDenied",
             Event::TaskCancelled { .. } => "TaskCancelled",

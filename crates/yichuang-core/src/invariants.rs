@@ -239,6 +239,23 @@ pub enum Violation {
         /// Its state.
         failed_state: TaskState,
     },
+    /// 3: a task's review levels are out of step: approved with a level unsigned, signed
+    /// twice by one person (受审分离), or its signatures do not match its level.
+    #[error("task `{item}` is {} at review level {level} of {levels} with {signatures} signature(s): {why}", state.name())]
+    Levels {
+        /// The task's item.
+        item: Id,
+        /// Its state.
+        state: TaskState,
+        /// Its current level (0-based).
+        level: usize,
+        /// The item's number of levels.
+        levels: usize,
+        /// Signatures recorded.
+        signatures: usize,
+        /// What is wrong.
+        why: &'static str,
+    },
     /// 3: every task is terminal but the case is not decided.
     #[error("every task is terminal but the case is still InApproval: it must be decided")]
     Undecided,
@@ -312,6 +329,7 @@ impl Violation {
             | Violation::StartedBeforeStage { .. }
             | Violation::WaitsForFailed { .. }
             | Violation::Undecided
+            | Violation::Levels { .. }
             | Violation::OrphanTask { .. } => Invariant::TaskOrder,
             Violation::DeliveredWithout { .. } => Invariant::Delivery,
             Violation::Deadline { .. } => Invariant::Deadlines,
@@ -454,6 +472,28 @@ pub fn task_order(def: &Definition, case: &Case) -> Result<(), Violation> {
                 }
             }
         }
+        let levels = def.item(task.item).levels.len();
+        let why = if task.level() >= levels {
+            Some("the level is past the item's last")
+        } else if task.signers.len() != task.level() {
+            Some("every level below the current one is signed once, and no other")
+        } else if task.signers.iter().enumerate().any(|(i, s)| task.signers[..i].contains(s)) {
+            Some("one person signed two levels (受审分离)")
+        } else if task.state == TaskState::Approved && task.level() + 1 != levels {
+            Some("approved before its last level signed (no case is decided while a level is unsigned)")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(Violation::Levels {
+                item: task.item_id.clone(),
+                state: task.state,
+                level: task.level(),
+                levels,
+                signatures: task.signers.len(),
+                why,
+            });
+        }
         if case.state == CaseState::InApproval
             && task.state == TaskState::Waiting
             && let Some(p) = task.waits_for.iter().find(|&p| case.tasks[p].state.is_failed())
@@ -514,6 +554,9 @@ pub fn deadlines(def: &Definition, case: &Case) -> Result<(), Violation> {
     }
     for task in &case.tasks {
         if let Some(problem) = task.sla.as_ref().filter(|s| !s.stopped).and_then(|s| deadline_problem(def, s)) {
+            return Err(Violation::Deadline { item: Some(task.item_id.clone()), problem });
+        }
+        if let Some(problem) = task.level_sla.as_ref().and_then(|s| deadline_problem(def, s)) {
             return Err(Violation::Deadline { item: Some(task.item_id.clone()), problem });
         }
     }
@@ -602,6 +645,10 @@ pub fn authority(def: &Definition, applicant: Option<&Id>, rec: &Recorded) -> Re
         Role::Reviewer { department } => def.item_ix(item).is_some_and(|ix| {
             def.item(ix).decided_by.departments().iter().any(|&d| def.department(d).id == *department)
         }),
+        // A leader signs the levels that say so (分级审批).
+        Role::Leader => def
+            .item_ix(item)
+            .is_some_and(|ix| def.item(ix).levels.iter().any(|l| l.by == crate::definition::LevelSigner::Leader)),
         _ => false,
     };
     let clerk_of =
@@ -614,7 +661,10 @@ pub fn authority(def: &Definition, applicant: Option<&Id>, rec: &Recorded) -> Re
         | Event::SpecialProcedureStarted { item, .. }
         | Event::SpecialProcedureEnded { item }
         | Event::SimulationConverted { item }
-        | Event::SimulationReopened { item } => decides(item),
+        | Event::SimulationReopened { item }
+        | Event::TaskLevelSigned { item, .. }
+        | Event::TaskReturned { item, .. } => decides(item),
+        Event::TaskUrged { .. } => matches!(rec.by.role, Role::Leader | Role::Supervisor { .. }),
         Event::TaskApproved { item } => decides(item),
         Event::Accepted { deemed: true, .. } => rec.by.role == Role::System,
         Event::Accepted { deemed: false, .. } | Event::Rejected { .. } | Event::CorrectionRequested { .. } => {
@@ -630,6 +680,7 @@ pub fn authority(def: &Definition, applicant: Option<&Id>, rec: &Recorded) -> Re
         | Event::CaseReturned
         | Event::Revoked
         | Event::SlaLevelChanged { .. }
+        | Event::TaskLevelSlaChanged { .. }
         | Event::TicketEscalated { .. } => rec.by.role == Role::System,
         Event::TicketPassed
         | Event::TicketFailed { .. }

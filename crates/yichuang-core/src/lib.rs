@@ -39,7 +39,7 @@ pub use event::{
     Answers, Applicant, CaseId, DeliveryMethod, Event, EventSink, Outcome, Recorded, SpecialProcedureKind, StreamId,
 };
 pub use machine::case::{Case, CaseState, Command, Submission};
-pub use machine::task::{MemberSet, Task, TaskCommand, TaskState};
+pub use machine::task::{MemberSet, ReturnTo, Task, TaskCommand, TaskState};
 pub use machine::ticket::{ComplaintTarget, FailKind, Ticket, TicketCommand, TicketId, TicketSource, TicketState};
 pub use rejection::Rejection;
 pub use time::{Date, Instant};

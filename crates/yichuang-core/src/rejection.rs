@@ -56,6 +56,8 @@ pub enum Allowed {
     SupervisorOutside(Id),
     /// A supervisor or a leader.
     SupervisorOrLeader,
+    /// A leader (分管领导).
+    Leader,
     /// A person (anyone but the system).
     People,
     /// An administrator of the service.
@@ -73,6 +75,7 @@ impl fmt::Display for Allowed {
             Allowed::StaffOf(d) => write!(f, "staff of {d} may"),
             Allowed::SupervisorOutside(d) => write!(f, "a supervisor outside {d} may"),
             Allowed::SupervisorOrLeader => f.write_str("a supervisor or a leader may"),
+            Allowed::Leader => f.write_str("only a leader may"),
             Allowed::People => f.write_str("people complain, not the system"),
             Allowed::Administrator => f.write_str("only an administrator may"),
             Allowed::Nobody(why) => f.write_str(why),
@@ -167,6 +170,22 @@ pub enum Rejection {
         subject: Subject,
         /// Departments it belongs to.
         departments: Vec<Id>,
+    },
+    /// Someone who signed an earlier review level of a task acted on a later one.
+    #[error(
+        "rule 受审分离 (nobody signs two review levels of one task): {} signed level `{signed}` of task `{item}`; \
+         level `{level}` must be signed by someone else",
+        actor.describe()
+    )]
+    SignedEarlierLevel {
+        /// The actor.
+        actor: Actor,
+        /// The item.
+        item: Id,
+        /// The level the actor signed.
+        signed: String,
+        /// The level at hand.
+        level: String,
     },
     /// Someone other than the case's applicant acted for it. The applicant is not named.
     #[error(
@@ -400,6 +419,7 @@ impl Rejection {
         match self {
             Rejection::RoleNotAllowed { .. } => "role_not_allowed",
             Rejection::WrongDepartment { .. } => "wrong_department",
+            Rejection::SignedEarlierLevel { .. } => "signed_earlier_level",
             Rejection::NotTheApplicant { .. } | Rejection::NotYourCase { .. } => "not_the_applicant",
             Rejection::InvalidState { .. } | Rejection::AlreadyRated | Rejection::AlreadySigned { .. } => {
                 "invalid_state"
@@ -433,6 +453,7 @@ impl Rejection {
             self,
             Rejection::RoleNotAllowed { .. }
                 | Rejection::WrongDepartment { .. }
+                | Rejection::SignedEarlierLevel { .. }
                 | Rejection::NotTheApplicant { .. }
                 | Rejection::NotYourCase { .. }
         )

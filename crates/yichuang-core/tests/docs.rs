@@ -26,7 +26,7 @@ fn assert_in_glossary(paths: impl IntoIterator<Item = String>) {
 /// Every event variant in declaration order. [`event_name`] matches without a wildcard, so a new
 /// variant stops the build there; `the_event_list_is_complete` also compares this list with the
 /// variants serde knows.
-const EVENTS: [&str; 39] = [
+const EVENTS: [&str; 43] = [
     "Consulted",
     "Submitted",
     "CorrectionRequested",
@@ -36,6 +36,10 @@ const EVENTS: [&str; 39] = [
     "TaskReady",
     "TaskClaimed",
     "TaskSigned",
+    "TaskLevelSigned",
+    "TaskReturned",
+    "TaskUrged",
+    "TaskLevelSlaChanged",
     "TaskApproved",
     "TaskDenied",
     "TaskCancelled",
@@ -80,6 +84,10 @@ fn event_name(event: &Event) -> &'static str {
         Event::TaskReady { .. } => "TaskReady",
         Event::TaskClaimed { .. } => "TaskClaimed",
         Event::TaskSigned { .. } => "TaskSigned",
+        Event::TaskLevelSigned { .. } => "TaskLevelSigned",
+        Event::TaskReturned { .. } => "TaskReturned",
+        Event::TaskUrged { .. } => "TaskUrged",
+        Event::TaskLevelSlaChanged { .. } => "TaskLevelSlaChanged",
         Event::TaskApproved { .. } => "TaskApproved",
         Event::TaskDenied { .. } => "TaskDenied",
         Event::TaskCancelled { .. } => "TaskCancelled",

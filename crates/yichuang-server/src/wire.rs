@@ -13,7 +13,7 @@ use serde_json::Value;
 use yichuang_core::definition::Definition;
 use yichuang_core::event::Applicant;
 use yichuang_core::{
-    Actor, CaseId, Channel, Command, ComplaintTarget, Date, DeliveryMethod, FailKind, Id, Instant, Role,
+    Actor, CaseId, Channel, Command, ComplaintTarget, Date, DeliveryMethod, FailKind, Id, Instant, ReturnTo, Role,
     SpecialProcedureKind, StreamId, Submission, TaskCommand, TicketCommand, TicketId, TicketSource,
 };
 
@@ -387,6 +387,19 @@ pub enum TaskCommandBody {
         /// Facts changed since the simulated review.
         facts_changed: bool,
     },
+    /// 退回 to an earlier review level.
+    Return {
+        /// `Previous` or `First`.
+        to: ReturnTo,
+        /// Reason.
+        reason: String,
+    },
+    /// 催办 (a leader or supervisor).
+    Urge {
+        /// What is asked.
+        #[serde(default)]
+        note: String,
+    },
 }
 
 impl TaskCommandBody {
@@ -400,6 +413,8 @@ impl TaskCommandBody {
             TaskCommandBody::EndSpecialProcedure {} => TaskCommand::EndSpecialProcedure,
             TaskCommandBody::ApproveSimulated {} => TaskCommand::ApproveSimulated,
             TaskCommandBody::MeetPrecondition { facts_changed } => TaskCommand::MeetPrecondition { facts_changed },
+            TaskCommandBody::Return { to, reason } => TaskCommand::Return { to, reason },
+            TaskCommandBody::Urge { note } => TaskCommand::Urge { note },
         }
     }
 }

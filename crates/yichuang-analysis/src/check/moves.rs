@@ -5,15 +5,15 @@
 
 use std::fmt::Write as _;
 
-use yichuang_core::definition::{Bundle, Definition, MaterialNeed};
+use yichuang_core::definition::{Bundle, Definition, LevelSigner, MaterialNeed};
 use yichuang_core::machine::case::{CaseMachine, CommandKind};
 use yichuang_core::machine::spec;
 use yichuang_core::machine::task::{TaskCommandKind, TaskMachine};
 use yichuang_core::machine::ticket::TicketCommandKind;
 use yichuang_core::machine::ticket::TicketMachine;
 use yichuang_core::{
-    Actor, Applicant, Case, Command, Date, DeliveryMethod, FailKind, Id, Instant, Rejection, SpecialProcedureKind,
-    Submission, Task, TaskCommand, Ticket, TicketCommand, TicketId, TicketState,
+    Actor, Applicant, Case, Command, Date, DeliveryMethod, FailKind, Id, Instant, Rejection, ReturnTo,
+    SpecialProcedureKind, Submission, Task, TaskCommand, Ticket, TicketCommand, TicketId, TicketState,
 };
 
 use super::explore::{Explorer, Node, Part};
@@ -34,6 +34,12 @@ pub(super) enum TaskMove {
     MeetPrecondition {
         facts_changed: bool,
     },
+    /// 退回 to the first level (`true`) or the previous one.
+    Return {
+        first: bool,
+    },
+    /// 催办 (proposed once per task: a second urge changes nothing but the count).
+    Urge,
 }
 
 /// A ticket command of the checker.
@@ -179,6 +185,13 @@ impl Explorer {
                     m(TaskMove::MeetPrecondition { facts_changed: false }),
                     m(TaskMove::MeetPrecondition { facts_changed: true }),
                 ]),
+                // Below the second level, the previous level is the first.
+                TaskCommandKind::Return if task.level() > 1 => {
+                    out.extend([m(TaskMove::Return { first: false }), m(TaskMove::Return { first: true })])
+                }
+                TaskCommandKind::Return => out.push(m(TaskMove::Return { first: false })),
+                TaskCommandKind::Urge if task.urged() == 0 => out.push(m(TaskMove::Urge)),
+                TaskCommandKind::Urge => {}
             }
         }
     }
@@ -249,9 +262,26 @@ impl Explorer {
             TaskMove::EndSpecialProcedure => TaskCommand::EndSpecialProcedure,
             TaskMove::ApproveSimulated => TaskCommand::ApproveSimulated,
             TaskMove::MeetPrecondition { facts_changed } => TaskCommand::MeetPrecondition { facts_changed },
+            TaskMove::Return { first } => TaskCommand::Return {
+                to: if first { ReturnTo::First } else { ReturnTo::Previous },
+                reason: "需要重新审查 (checker)".into(),
+            },
+            TaskMove::Urge => TaskCommand::Urge { note: "请加快办理 (checker)".into() },
         };
         let command = Command::Task { item: task.item_id().clone(), action };
-        Some((self.reviewers[department.index()].clone(), Action::Case(command)))
+        // One person per review level (受审分离): the level's signer, a leader where it says so.
+        let level = task.level();
+        let actor = match self.def.item(task.item()).levels.get(level) {
+            _ if t == TaskMove::Urge => Actor::leader("leader-checker"),
+            Some(l) if l.by == LevelSigner::Leader => Actor::leader(&format!("leader-level-{level}")),
+            _ if level == 0 => self.reviewers[department.index()].clone(),
+            _ => {
+                let base = &self.reviewers[department.index()];
+                let dept = &self.def.department(department).id;
+                Actor::reviewer(&format!("{}-level-{level}", base.id), dept)
+            }
+        };
+        Some((actor, Action::Case(command)))
     }
 
     fn ticket_command(&self, node: &Node, slot: usize, t: TicketMove) -> Option<(Actor, Action)> {
@@ -486,6 +516,9 @@ fn describe_task(def: &Definition, case: Option<&Case>, item: &str, p: u16, t: T
         TaskMove::ApproveSimulated => format!("approve_simulated {item}"),
         TaskMove::MeetPrecondition { facts_changed: false } => format!("meet_precondition {item} (facts unchanged)"),
         TaskMove::MeetPrecondition { facts_changed: true } => format!("meet_precondition {item} (facts changed)"),
+        TaskMove::Return { first: false } => format!("return {item} to the previous level"),
+        TaskMove::Return { first: true } => format!("return {item} to the first level"),
+        TaskMove::Urge => format!("urge {item}"),
     }
 }
 

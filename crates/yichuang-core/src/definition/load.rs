@@ -604,6 +604,7 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 validity_days: s.validity_days.unwrap_or(policies.simulated_approval_validity_days),
             }
         });
+        let levels = self.levels(raw, &here, &decided_by);
         Item {
             id: Id::new(&raw.id),
             code: raw.code.clone(),
@@ -621,7 +622,61 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             high_frequency: raw.high_frequency,
             green_channel: raw.green_channel,
             simulated_approval,
+            levels,
         }
+    }
+
+    /// The review levels of an item: one when it declares none.
+    fn levels(&mut self, raw: &RawItem, here: &Spot, decided_by: &Decider) -> Vec<Level> {
+        if raw.levels.is_empty() {
+            return vec![Level::single()];
+        }
+        if raw.levels.len() > 1 && matches!(decided_by, Decider::Countersign(_)) {
+            self.sink.at(
+                here.f("levels"),
+                "review levels apply to an item decided by one department, but this item is countersigned (会签)"
+                    .into(),
+                "remove `levels`, or let one department decide the item",
+            );
+        }
+        if raw.levels.len() > 8 {
+            self.sink.at(
+                here.f("levels"),
+                format!("{} review levels; a task is signed in at most 8", raw.levels.len()),
+                "list at most 8 levels (e.g. 承办, 审核, 批准)",
+            );
+        }
+        let mut out = Vec::new();
+        for (i, l) in raw.levels.iter().enumerate() {
+            if l.name.trim().is_empty() {
+                self.sink.at(
+                    here.f("levels").i(i).f("name"),
+                    "a review level needs a name".into(),
+                    "name it, e.g. \"承办\", \"审核\" or \"批准\"",
+                );
+            }
+            if raw.levels[..i].iter().any(|x| x.name == l.name) {
+                self.sink.at(
+                    here.f("levels").i(i).f("name"),
+                    format!("review level `{}` is listed twice", l.name),
+                    "give each level its own name",
+                );
+            }
+            if let Some(days) = l.limit_days
+                && (days == 0 || days > raw.promised_days)
+            {
+                self.sink.at(
+                    here.f("levels").i(i).f("limit_days"),
+                    format!(
+                        "level limit {days} wd is not within the item's promised limit of {} wd",
+                        raw.promised_days
+                    ),
+                    format!("set limit_days between 1 and {}, or leave it out", raw.promised_days),
+                );
+            }
+            out.push(Level { name: l.name.clone(), by: l.by, limit_days: l.limit_days });
+        }
+        out
     }
 
     /// Checks a bundle and builds it. Every check runs whatever the others found, so that one

@@ -362,6 +362,38 @@ pub struct Item {
     pub green_channel: bool,
     /// 模拟审批, when allowed.
     pub simulated_approval: Option<SimulatedApproval>,
+    /// Review levels (审批层级), signed in order by different people (受审分离 within a task):
+    /// e.g. 承办 → 审核 → 批准. Never empty: an item without `levels` has one level.
+    pub levels: Vec<Level>,
+}
+
+/// One review level of an item (审批层级), e.g. 审核.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Level {
+    /// Its name, e.g. 承办, 审核, 批准.
+    pub name: String,
+    /// Who signs it.
+    pub by: LevelSigner,
+    /// Working days this level may take before it is overdue (a 纠错 trigger even when the
+    /// task is within its promise); `None`: only the task's limit applies.
+    pub limit_days: Option<u32>,
+}
+
+impl Level {
+    /// The single level of an item that declares none.
+    pub fn single() -> Level {
+        Level { name: "审批".to_owned(), by: LevelSigner::Reviewer, limit_days: None }
+    }
+}
+
+/// Who signs a review level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LevelSigner {
+    /// A reviewer of the deciding department (审批人员).
+    #[default]
+    Reviewer,
+    /// A leader (分管领导): the level is signed by `Role::Leader`.
+    Leader,
 }
 
 impl Item {

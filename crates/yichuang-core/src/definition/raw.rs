@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Channel, DepartmentKind, ItemKind, MaterialNeed, MilestoneRule, WindowClass};
+use super::{Channel, DepartmentKind, ItemKind, LevelSigner, MaterialNeed, MilestoneRule, WindowClass};
 
 /// A whole definition file.
 #[derive(Debug, Deserialize, Serialize)]
@@ -120,6 +120,19 @@ pub struct RawItem {
     pub green_channel: bool,
     #[serde(default)]
     pub simulated_approval: Option<RawSimulated>,
+    #[serde(default)]
+    pub levels: Vec<RawLevel>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+#[serde(rename = "Level")]
+pub struct RawLevel {
+    pub name: String,
+    #[serde(default)]
+    pub by: LevelSigner,
+    #[serde(default)]
+    pub limit_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]

@@ -19,7 +19,7 @@
 use serde::Serialize;
 
 use crate::actor::{Actor, Ctx, Role};
-use crate::definition::{Decider, Definition, Id, Item, ItemIx};
+use crate::definition::{Decider, Definition, Id, Item, ItemIx, LevelSigner};
 use crate::event::{Event, Events, SpecialProcedureKind};
 use crate::machine::sla::Sla;
 use crate::machine::spec;
@@ -98,6 +98,28 @@ pub enum TaskCommand {
         /// Whether the project facts changed since the simulated review.
         facts_changed: bool,
     },
+    /// 退回: send the task back to an earlier review level, with a reason; the signatures of
+    /// the returned levels are void.
+    Return {
+        /// The previous level or the first.
+        to: ReturnTo,
+        /// Why (shown to the level it returns to).
+        reason: String,
+    },
+    /// 催办: a leader or supervisor urges the task.
+    Urge {
+        /// What is asked (may be empty).
+        note: String,
+    },
+}
+
+/// Where a return (退回) sends a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum ReturnTo {
+    /// The level before the current one.
+    Previous,
+    /// The first level (承办).
+    First,
 }
 
 crate::kind_enum! {
@@ -117,6 +139,10 @@ crate::kind_enum! {
         ApproveSimulated = "approve_simulated",
         /// 前置条件满足.
         MeetPrecondition = "meet_precondition",
+        /// 退回.
+        Return = "return",
+        /// 催办.
+        Urge = "urge",
     }
 }
 
@@ -131,6 +157,8 @@ impl TaskCommand {
             TaskCommand::EndSpecialProcedure => TaskCommandKind::EndSpecialProcedure,
             TaskCommand::ApproveSimulated => TaskCommandKind::ApproveSimulated,
             TaskCommand::MeetPrecondition { .. } => TaskCommandKind::MeetPrecondition,
+            TaskCommand::Return { .. } => TaskCommandKind::Return,
+            TaskCommand::Urge { .. } => TaskCommandKind::Urge,
         }
     }
 
@@ -147,6 +175,8 @@ crate::kind_enum! {
         Sla = "SLA warning / overdue",
         /// The simulated approval's validity is over (失效).
         Lapse = "validity over",
+        /// The current review level's clock's next level (预警, then 逾期 of the level limit).
+        LevelSla = "level limit warning / overdue",
     }
 }
 
@@ -177,7 +207,11 @@ crate::machine_spec! {
     (Waiting, Cascade(Ready)) => [Ready], "enters the department's queue";
     (Waiting, Cascade(PredecessorFailed)) => [Cancelled], "denial cancels only dependents";
     (Ready, Command(Claim)) => [InReview], "a reviewer of the deciding department";
-    (InReview, Command(Approve)) => [Approved, InReview], "countersign: every listed department signs";
+    (InReview, Command(Approve)) => [Approved, InReview, Ready],
+        "countersign: every listed department signs; below the last level: to the next level's queue";
+    (InReview, Command(Return)) => [Ready], "退回: to the previous or first level; their signatures void";
+    (Ready, Command(Urge)) => [Ready], "催办: a leader or supervisor";
+    (InReview, Command(Urge)) => [InReview], "催办: a leader or supervisor";
     (InReview, Command(Deny)) => [Denied], "with a reason";
     (InReview, Command(StartSpecialProcedure)) => [SpecialProcedure], "特别程序: clocks stop";
     (SpecialProcedure, Command(EndSpecialProcedure)) => [InReview], "clocks run again";
@@ -187,6 +221,8 @@ crate::machine_spec! {
     (SimulatedApproved, Timer(Lapse)) => [Lapsed], "失效";
     (Ready, Timer(Sla)) => [Ready], "预警, 逾期";
     (InReview, Timer(Sla)) => [InReview], "预警, 逾期";
+    (Ready, Timer(LevelSla)) => [Ready], "the level's limit: 预警, 逾期";
+    (InReview, Timer(LevelSla)) => [InReview], "the level's limit: 预警, 逾期";
     (Waiting, Cascade(CaseEnded)) => [Cancelled], "撤回 or 退件 ends every open task";
     (Ready, Cascade(CaseEnded)) => [Cancelled], "撤回 or 退件 ends every open task";
     (InReview, Cascade(CaseEnded)) => [Cancelled], "撤回 or 退件 ends every open task";
@@ -212,6 +248,14 @@ pub struct Task {
     /// The promised working days kept from an earlier version when a migration would have
     /// lengthened them (a promise is never lengthened).
     pub(crate) promised_cap: Option<u32>,
+    /// The review level under way (0 = the first).
+    pub(crate) level: u8,
+    /// Who signed each level below `level` (受审分离: nobody signs two).
+    pub(crate) signers: Vec<Id>,
+    /// Times urged (催办).
+    pub(crate) urged: u32,
+    /// The current level's clock, when the level has a limit.
+    pub(crate) level_sla: Option<Sla>,
 }
 
 impl Task {
@@ -228,6 +272,10 @@ impl Task {
             sla: None,
             lapse_due: None,
             promised_cap: None,
+            level: 0,
+            signers: Vec::new(),
+            urged: 0,
+            level_sla: None,
         }
     }
 
@@ -274,6 +322,22 @@ impl Task {
     /// When a simulated approval (模拟审批) lapses.
     pub fn lapse_due(&self) -> Option<Instant> {
         self.lapse_due
+    }
+    /// The review level under way (0 = the first; see the item's `levels`).
+    pub fn level(&self) -> usize {
+        usize::from(self.level)
+    }
+    /// Who signed each level below the current one, in order.
+    pub fn signers(&self) -> &[Id] {
+        &self.signers
+    }
+    /// How many times the task was urged (催办).
+    pub fn urged(&self) -> u32 {
+        self.urged
+    }
+    /// The current level's clock, when the level has a limit (`limit_days`).
+    pub fn level_sla(&self) -> Option<&Sla> {
+        self.level_sla.as_ref()
     }
 }
 
@@ -356,10 +420,66 @@ pub enum IllegalTaskEvent {
         /// The department that signed.
         department: Id,
     },
+    /// A level event for another level than the task's.
+    #[error("task `{item}` is at level {at}, the event is for level {level}")]
+    Level {
+        /// The item.
+        item: Id,
+        /// The task's level.
+        at: u8,
+        /// The event's level.
+        level: u8,
+    },
 }
 
 fn names(states: &[TaskState]) -> String {
     states.iter().map(|s| s.name()).collect::<Vec<_>>().join(" or ")
+}
+
+/// Who may act on the task at its current level: the level's signer (a reviewer of the
+/// deciding department, or a leader where the level says so) who has not signed an earlier
+/// level of this task (受审分离); for 催办, a leader or a supervisor. Returns the position of
+/// the actor's department among the deciding ones (0 for a leader).
+fn authorize(
+    def: &Definition,
+    item: &Item,
+    task: &Task,
+    actor: &Actor,
+    command: &TaskCommand,
+) -> Result<usize, Rejection> {
+    if let TaskCommand::Urge { .. } = command {
+        return match actor.role {
+            Role::Leader | Role::Supervisor { .. } => Ok(0),
+            _ => Err(Rejection::RoleNotAllowed {
+                rule: "催办 (a leader or a supervisor urges)",
+                actor: actor.clone(),
+                command: command.name(),
+                allowed: crate::rejection::Allowed::SupervisorOrLeader,
+            }),
+        };
+    }
+    let level = item.levels.get(usize::from(task.level)).unwrap_or(&item.levels[0]);
+    let dept = match level.by {
+        LevelSigner::Leader if actor.role == Role::Leader => 0,
+        LevelSigner::Leader => {
+            return Err(Rejection::RoleNotAllowed {
+                rule: "分级审批 (this level is signed by a leader)",
+                actor: actor.clone(),
+                command: command.name(),
+                allowed: crate::rejection::Allowed::Leader,
+            });
+        }
+        LevelSigner::Reviewer => reviewer_department(def, item, actor, command.name())?,
+    };
+    if let Some(signed) = task.signers.iter().position(|s| *s == actor.id) {
+        return Err(Rejection::SignedEarlierLevel {
+            actor: actor.clone(),
+            item: task.item_id.clone(),
+            signed: item.levels[signed].name.clone(),
+            level: level.name.clone(),
+        });
+    }
+    Ok(dept)
 }
 
 /// The deciding department position the actor belongs to, or the rejection (本部门办理,
@@ -407,12 +527,15 @@ impl Task {
         out: &mut Events,
     ) -> Result<(), Rejection> {
         let item = def.item(self.item);
-        let dept = reviewer_department(def, item, ctx.actor, command.name())?;
+        let dept = authorize(def, item, self, ctx.actor, command)?;
         spec::admit::<TaskMachine>(self.state, command.kind())
             .map_err(|r| Rejection::invalid_state(Subject::Task(self.item_id.clone()), command.name(), r))?;
         let id = || self.item_id.clone();
         match command {
             TaskCommand::Claim => out.push(Event::TaskClaimed { item: id(), reviewer: ctx.actor.id.clone() }),
+            TaskCommand::Approve if usize::from(self.level) + 1 < item.levels.len() => {
+                out.push(Event::TaskLevelSigned { item: id(), level: self.level, signer: ctx.actor.id.clone() })
+            }
             TaskCommand::Approve => match &item.decided_by {
                 Decider::Department(_) => out.push(Event::TaskApproved { item: id() }),
                 Decider::Countersign(ds) => {
@@ -430,6 +553,7 @@ impl Task {
                 }
             },
             TaskCommand::Deny { reason } => {
+                self.check_deciding_level(item)?;
                 if reason.trim().is_empty() {
                     return Err(Rejection::ReasonRequired {
                         rule: "不予许可须说明理由 (a denial states its reason)",
@@ -443,6 +567,7 @@ impl Task {
             }
             TaskCommand::EndSpecialProcedure => out.push(Event::SpecialProcedureEnded { item: id() }),
             TaskCommand::ApproveSimulated => {
+                self.check_deciding_level(item)?;
                 if item.simulated_approval.is_none() {
                     return Err(Rejection::NotAllowedFor {
                         rule: "模拟审批",
@@ -456,6 +581,42 @@ impl Task {
             TaskCommand::MeetPrecondition { facts_changed: false } => {
                 out.extend([Event::SimulationConverted { item: id() }, Event::TaskApproved { item: id() }])
             }
+            TaskCommand::Return { to, reason } => {
+                if self.level == 0 {
+                    return Err(Rejection::NotAllowedFor {
+                        rule: "退回 (to an earlier review level)",
+                        subject: Subject::Task(item.id.clone()),
+                        reason: "is at its first level, so there is no earlier level to return it to; deny it with \
+                                 a reason, or ask the applicant for materials",
+                    });
+                }
+                if reason.trim().is_empty() {
+                    return Err(Rejection::ReasonRequired {
+                        rule: "退回须说明理由 (a return states its reason)",
+                        what: "reason",
+                    });
+                }
+                let to_level = match to {
+                    ReturnTo::Previous => self.level - 1,
+                    ReturnTo::First => 0,
+                };
+                out.push(Event::TaskReturned { item: id(), to_level, reason: reason.clone() })
+            }
+            TaskCommand::Urge { note } => out.push(Event::TaskUrged { item: id(), note: note.clone() }),
+        }
+        Ok(())
+    }
+
+    /// Only the last review level decides (分级审批): below it, a reviewer passes the task on
+    /// (approve) or returns it.
+    fn check_deciding_level(&self, item: &Item) -> Result<(), Rejection> {
+        if usize::from(self.level) + 1 < item.levels.len() {
+            return Err(Rejection::NotAllowedFor {
+                rule: "分级审批 (only the last review level decides)",
+                subject: Subject::Task(item.id.clone()),
+                reason: "is at a review level below the deciding one; approve to pass it to the next level, or \
+                         return it",
+            });
         }
         Ok(())
     }
@@ -478,6 +639,49 @@ impl Task {
                 need(self, &[Waiting])?;
                 self.state = Ready;
                 self.sla = Sla::start(cal, now, self.promised_days(def), pct).ok();
+                self.start_level(def, 0, now);
+            }
+            Event::TaskLevelSigned { level, signer, .. } => {
+                need(self, &[InReview])?;
+                if *level != self.level {
+                    return Err(IllegalTaskEvent::Level { item: self.item_id.clone(), at: self.level, level: *level });
+                }
+                self.signers.push(signer.clone());
+                self.state = Ready;
+                self.reviewer = None;
+                self.start_level(def, self.level + 1, now);
+            }
+            Event::TaskReturned { to_level, .. } => {
+                need(self, &[InReview])?;
+                if *to_level >= self.level {
+                    return Err(IllegalTaskEvent::Level {
+                        item: self.item_id.clone(),
+                        at: self.level,
+                        level: *to_level,
+                    });
+                }
+                // The signatures of the returned levels are void: they are signed again.
+                self.signers.truncate(usize::from(*to_level));
+                self.state = Ready;
+                self.reviewer = None;
+                self.start_level(def, *to_level, now);
+            }
+            Event::TaskUrged { .. } => {
+                need(self, &[Ready, InReview])?;
+                self.urged += 1;
+            }
+            Event::TaskLevelSlaChanged { level, to, .. } => {
+                need(self, &[Ready, InReview])?;
+                match &mut self.level_sla {
+                    Some(sla) if *level == self.level && sla.level < *to => sla.raise(*to, cal, pct),
+                    _ => {
+                        return Err(IllegalTaskEvent::Level {
+                            item: self.item_id.clone(),
+                            at: self.level,
+                            level: *level,
+                        });
+                    }
+                }
             }
             Event::TaskClaimed { reviewer, .. } => {
                 need(self, &[Ready])?;
@@ -514,12 +718,18 @@ impl Task {
                 if let Some(sla) = &mut self.sla {
                     sla.pause(now);
                 }
+                if let Some(sla) = &mut self.level_sla {
+                    sla.pause(now);
+                }
             }
             Event::SpecialProcedureEnded { .. } => {
                 need(self, &[SpecialProcedure])?;
                 self.state = InReview;
                 self.special = None;
                 if let Some(sla) = &mut self.sla {
+                    sla.resume(cal, now, pct);
+                }
+                if let Some(sla) = &mut self.level_sla {
                     sla.resume(cal, now, pct);
                 }
             }
@@ -562,5 +772,15 @@ impl Task {
         if let Some(sla) = &mut self.sla {
             sla.stop();
         }
+        self.level_sla = None;
+    }
+
+    /// Enters review level `level`: its clock starts afresh when the level has a limit. The
+    /// task's own clock runs on across levels (the promise covers all of them).
+    fn start_level(&mut self, def: &Definition, level: u8, now: Instant) {
+        self.level = level;
+        let limit = def.item(self.item).levels.get(usize::from(level)).and_then(|l| l.limit_days);
+        self.level_sla =
+            limit.and_then(|days| Sla::start(def.calendar(), now, days, def.policies().warning_percent).ok());
     }
 }

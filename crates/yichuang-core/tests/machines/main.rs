@@ -15,6 +15,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod engine;
+mod levels;
 mod migrate;
 mod spec;
 mod tickets;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
     let whole_suite = args.filter.is_none() && args.skip.is_empty() && !args.list && !args.ignored;
     let mut trials: Vec<Trial> = Vec::new();
     trials.extend(engine::trials());
+    trials.extend(levels::trials());
     trials.extend(tickets::trials());
     trials.extend(migrate::trials());
     trials.extend(spec::trials());

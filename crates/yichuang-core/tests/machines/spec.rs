@@ -259,11 +259,17 @@ fn task_decide_agrees_with_the_spec() {
         TaskCommand::EndSpecialProcedure,
         TaskCommand::ApproveSimulated,
         TaskCommand::MeetPrecondition { facts_changed: false },
+        TaskCommand::Return { to: ReturnTo::Previous, reason: "理由".into() },
+        TaskCommand::Urge { note: "请加快".into() },
     ];
     for (state, h, case, item, dept) in cases {
         assert_eq!(h.task_state(case, item), state, "fixture for {}", state.name());
-        let actor = reviewer(dept);
         for action in &actions {
+            // 催办 is a leader's (or a supervisor's); everything else the department's.
+            let actor = match action {
+                TaskCommand::Urge { .. } => Actor::leader("leader-li"),
+                _ => reviewer(dept),
+            };
             let name = action.name();
             let row = spec::admit::<TaskMachine>(state, action.kind()).ok();
             let ctx = Ctx { now: h.now, actor: &actor };

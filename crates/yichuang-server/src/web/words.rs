@@ -221,6 +221,11 @@ pub fn stars(n: u8) -> &'static str {
     }
 }
 
+/// The name of review level `level` of an item (承办, 审核 …).
+fn level_name<'a>(def: &'a Definition, item: &Id, level: u8) -> &'a str {
+    def.item_ix(item).and_then(|ix| def.item(ix).levels.get(usize::from(level))).map_or("审批", |l| l.name.as_str())
+}
+
 /// What an event says, in a sentence.
 pub fn event(def: &Definition, e: &Event) -> String {
     match e {
@@ -252,6 +257,22 @@ pub fn event(def: &Definition, e: &Event) -> String {
         Event::TaskClaimed { item, reviewer } => format!("{} 由 {reviewer} 认领", item_name(def, item)),
         Event::TaskSigned { item, department } => {
             format!("{} 会签：{} 同意", item_name(def, item), department_name(def, department))
+        }
+        Event::TaskLevelSigned { item, level, signer } => {
+            format!("{} {} 由 {signer} 签署，转下一级", item_name(def, item), level_name(def, item, *level))
+        }
+        Event::TaskReturned { item, to_level, reason } => {
+            format!("{} 退回至{}：{reason}", item_name(def, item), level_name(def, item, *to_level))
+        }
+        Event::TaskUrged { item, note } if note.is_empty() => format!("{} 被催办", item_name(def, item)),
+        Event::TaskUrged { item, note } => format!("{} 被催办：{note}", item_name(def, item)),
+        Event::TaskLevelSlaChanged { item, level, to } => {
+            let what = format!("{} {}环节", item_name(def, item), level_name(def, item, *level));
+            match to {
+                SlaLevel::Normal => format!("{what} 时限恢复正常"),
+                SlaLevel::Warning => format!("{what} 时限预警"),
+                SlaLevel::Overdue => format!("{what} 超过环节时限"),
+            }
         }
         Event::TaskApproved { item } => format!("{} 准予", item_name(def, item)),
         Event::TaskDenied { item, reason } => format!("{} 不予：{reason}", item_name(def, item)),

@@ -164,6 +164,10 @@ impl Case {
             Event::TaskReady { item }
             | Event::TaskClaimed { item, .. }
             | Event::TaskSigned { item, .. }
+            | Event::TaskLevelSigned { item, .. }
+            | Event::TaskReturned { item, .. }
+            | Event::TaskUrged { item, .. }
+            | Event::TaskLevelSlaChanged { item, .. }
             | Event::TaskApproved { item }
             | Event::TaskDenied { item, .. }
             | Event::TaskCancelled { item, .. }
@@ -377,6 +381,9 @@ impl Case {
             if let Some(sla) = &mut t.sla {
                 sla.pause(now);
             }
+            if let Some(sla) = &mut t.level_sla {
+                sla.pause(now);
+            }
         }
     }
 
@@ -390,7 +397,13 @@ impl Case {
             sla.resume(cal, now, pct);
         }
         for t in &mut self.tasks {
-            if let (Some(sla), false) = (&mut t.sla, t.state == TaskState::SpecialProcedure) {
+            if t.state == TaskState::SpecialProcedure {
+                continue;
+            }
+            if let Some(sla) = &mut t.sla {
+                sla.resume(cal, now, pct);
+            }
+            if let Some(sla) = &mut t.level_sla {
                 sla.resume(cal, now, pct);
             }
         }

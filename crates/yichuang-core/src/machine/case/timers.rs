@@ -63,6 +63,9 @@ impl Case {
                 if let Some(t) = task.sla.as_ref().and_then(Sla::next_deadline) {
                     f(t, Timer::Task(p, TaskTimer::Sla));
                 }
+                if let Some(t) = task.level_sla.as_ref().and_then(Sla::next_deadline) {
+                    f(t, Timer::Task(p, TaskTimer::LevelSla));
+                }
                 if let (TaskState::SimulatedApproved, Some(t)) = (task.state, task.lapse_due) {
                     f(t, Timer::Task(p, TaskTimer::Lapse));
                 }
@@ -94,10 +97,13 @@ impl Case {
         };
         let clocks = self.state == CaseState::InApproval
             && (self.sla.as_ref().is_none_or(stalled)
-                || self.tasks.iter().any(|t| match &t.sla {
-                    Some(sla) => stalled(sla),
-                    // Ready or in review, a task's clock runs: it failed to start.
-                    None => matches!(t.state, TaskState::Ready | TaskState::InReview),
+                || self.tasks.iter().any(|t| {
+                    t.level_sla.as_ref().is_some_and(stalled)
+                        || match &t.sla {
+                            Some(sla) => stalled(sla),
+                            // Ready or in review, a task's clock runs: it failed to start.
+                            None => matches!(t.state, TaskState::Ready | TaskState::InReview),
+                        }
                 }));
         case_timer || clocks
     }
@@ -142,6 +148,11 @@ impl Case {
                     subject: SlaSubject::Task(self.tasks[p].item_id.clone()),
                     level
                 }]
+            }
+            Timer::Task(p, TaskTimer::LevelSla) => {
+                let task = &self.tasks[p];
+                let to = next_level(task.level_sla.as_ref().expect("timer implies a clock").level);
+                smallvec::smallvec![Event::TaskLevelSlaChanged { item: task.item_id.clone(), level: task.level, to }]
             }
             Timer::Task(p, TaskTimer::Lapse) => {
                 smallvec::smallvec![Event::TaskLapsed { item: self.tasks[p].item_id.clone() }]
