@@ -41,6 +41,8 @@ pub struct DepartmentFigures {
     pub open: u64,
     /// Accountability records (问责).
     pub accountability: u64,
+    /// Times its tasks were urged (催办) by a leader or a supervisor, on the cases held.
+    pub urged: u64,
 }
 
 /// Everything measured.
@@ -116,6 +118,10 @@ impl Metrics {
             d.tickets += 1;
             d.open += u64::from(t.state() != TicketState::Closed);
             d.accountability += t.accountability().len() as u64;
+        }
+        for task in engine.cases().flat_map(|c| c.tasks()).filter(|t| t.urged() > 0) {
+            let department = def.item(task.item()).decided_by.departments()[0];
+            departments.entry(def.department(department).id.to_string()).or_default().urged += u64::from(task.urged());
         }
         let delivered: Vec<_> = engine
             .cases()

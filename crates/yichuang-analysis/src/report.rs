@@ -206,12 +206,19 @@ impl FourLists {
                 def.items().iter().filter(|it| it.decided_by.departments().iter().any(|x| x.index() == i)).count();
             let open =
                 engine.tickets().iter().filter(|t| *t.department() == d.id && t.state() != TicketState::Closed).count();
+            let urged: u64 = engine
+                .cases()
+                .flat_map(|c| c.tasks())
+                .filter(|t| def.item(t.item()).decided_by.departments()[0].index() == i)
+                .map(|t| u64::from(t.urged()))
+                .sum();
             if led + decided + open > 0 {
+                let urged = if urged > 0 { format!(", urged {urged} times (催办)") } else { String::new() };
                 responsibility.push(Responsibility {
                     subject: d.name.clone(),
                     leader: None,
                     departments: vec![d.name.clone()],
-                    detail: format!("leads {led} 一件事, decides {decided} items, {open} open tickets"),
+                    detail: format!("leads {led} 一件事, decides {decided} items, {open} open tickets{urged}"),
                 });
             }
         }

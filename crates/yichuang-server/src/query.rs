@@ -217,6 +217,13 @@ impl ReadSide<'_> {
                     reviewer: task.reviewer().cloned(),
                     sla: task.sla().map(|s| s.level),
                     case_version: c.version(),
+                    level: self
+                        .def
+                        .item(task.item())
+                        .levels
+                        .get(task.level())
+                        .map_or_else(String::new, |l| l.name.clone()),
+                    urged: task.urged(),
                 });
             }
         }

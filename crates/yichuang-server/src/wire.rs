@@ -605,6 +605,18 @@ pub struct TaskView {
     /// The promised working days of the task on the case's version (a migration never
     /// lengthens them).
     pub promised_days: u32,
+    /// The review level under way (0 = the first).
+    pub level: usize,
+    /// Its name (承办, 审核, 批准 …).
+    pub level_name: String,
+    /// The item's review levels, in order.
+    pub levels: Vec<String>,
+    /// Who signed each level below the current one.
+    pub signers: Vec<Id>,
+    /// Times urged (催办).
+    pub urged: u32,
+    /// The current level's own clock (环节时限), when it has one.
+    pub level_sla: Option<yichuang_core::machine::sla::SlaLevel>,
 }
 
 /// Case view (`GET /v1/cases/{id}`).
@@ -678,6 +690,12 @@ impl CaseView {
                     sla: t.sla().filter(|s| !s.stopped).map(|s| s.level),
                     due: t.sla().and_then(|s| s.deadline(def.calendar()).ok()),
                     promised_days: t.promised_days(def),
+                    level: t.level(),
+                    level_name: item.levels.get(t.level()).map_or_else(String::new, |l| l.name.clone()),
+                    levels: item.levels.iter().map(|l| l.name.clone()).collect(),
+                    signers: t.signers().to_vec(),
+                    urged: t.urged(),
+                    level_sla: t.level_sla().map(|s| s.level),
                 }
             })
             .collect();
@@ -786,6 +804,10 @@ pub struct QueueRow {
     pub sla: Option<yichuang_core::machine::sla::SlaLevel>,
     /// Case version (for `expected_version`).
     pub case_version: u32,
+    /// The review level under way (its name: 承办, 审核 …).
+    pub level: String,
+    /// Times urged (催办).
+    pub urged: u32,
 }
 
 #[cfg(test)]

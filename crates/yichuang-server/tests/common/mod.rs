@@ -395,29 +395,34 @@ pub fn accepted_case(addr: SocketAddr, bundle: &str, answers: Value) -> String {
 
 /// Claims and approves every ready task, round by round, until the case is decided.
 pub fn approve_all(addr: SocketAddr, case: &str) -> Value {
-    for _ in 0..20 {
+    for _ in 0..30 {
         let c = expect(&get(addr, &format!("/v1/cases/{case}"), CLERK), 200);
         if c["state"] != "InApproval" {
             return c;
         }
-        let ready: Vec<String> = c["tasks"]
+        let ready: Vec<(String, u64)> = c["tasks"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|t| t["state"] == "Ready")
-            .map(|t| t["item"].as_str().unwrap().to_owned())
+            .map(|t| (t["item"].as_str().unwrap().to_owned(), t["level"].as_u64().unwrap()))
             .collect();
         assert!(!ready.is_empty(), "a case in approval has ready tasks: {c}");
-        for item in ready {
+        for (item, level) in ready {
             let path = format!("/v1/cases/{case}/tasks/{item}/commands");
             let deciders = deciders(&item);
-            expect(&post(addr, &path, &reviewer(&deciders[0]), &serde_json::json!({"command": "claim"})), 200);
+            // Each review level by another reviewer of the department (受审分离).
+            let signer = |d: &str| match level {
+                0 => reviewer(d),
+                n => format!("{}-{}", reviewer(d), n + 1),
+            };
+            expect(&post(addr, &path, &signer(&deciders[0]), &serde_json::json!({"command": "claim"})), 200);
             for d in &deciders {
-                expect(&post(addr, &path, &reviewer(d), &serde_json::json!({"command": "approve"})), 200);
+                expect(&post(addr, &path, &signer(d), &serde_json::json!({"command": "approve"})), 200);
             }
         }
     }
-    panic!("the case was not decided in 20 rounds");
+    panic!("the case was not decided in 30 rounds");
 }
 
 /// The names of a stream's events.

@@ -316,7 +316,8 @@ impl<K: super::Keep> Replication<'_, K> {
         let bundle_ix = self.bundle_of(slot);
         let item_ix = self.def.bundle(bundle_ix).members[member as usize].item;
         let review = self.sc.reviews[item_ix.index()].as_ref().expect("validated");
-        let reviewer = ActorRef::Server(station, server);
+        let level = self.members[base].level;
+        let reviewer = self.level_actor(station, server, level);
         let item = || self.def.item(item_ix).id.clone();
         if let Some(sp) = &review.special
             && !self.members[base].special_done
@@ -333,7 +334,9 @@ impl<K: super::Keep> Replication<'_, K> {
             }
         }
         let sign = self.members[base].sign;
-        let deny = self.draw(slot, P_DENY, u64::from(member) << 8 | u64::from(sign)).chance(review.deny);
+        // Below the last review level the task is passed on (only the last level decides).
+        let passes = usize::from(level) + 1 < self.def.item(item_ix).levels.len();
+        let deny = !passes && self.draw(slot, P_DENY, u64::from(member) << 8 | u64::from(sign)).chance(review.deny);
         if deny {
             let action = TaskCommand::Deny { reason: "不符合法定条件".into() };
             self.exec_ok(slot, &Command::Task { item: item(), action }, reviewer)?;
@@ -342,7 +345,11 @@ impl<K: super::Keep> Replication<'_, K> {
             self.exec_ok(slot, &members[bundle_ix.index()][member as usize].approve, reviewer)?;
         }
         let departments = self.def.item(item_ix).decided_by.departments();
-        if !deny && usize::from(sign) + 1 < departments.len() {
+        if passes {
+            // 分级审批: the next level claims it from the department's queue.
+            self.members[base].level += 1;
+            self.enqueue(station, slot, member);
+        } else if !deny && usize::from(sign) + 1 < departments.len() {
             // 会签: the next department signs.
             self.members[base].sign += 1;
             let next = self.dept_station[departments[usize::from(sign) + 1].index()] as usize;
@@ -351,13 +358,24 @@ impl<K: super::Keep> Replication<'_, K> {
         Ok(())
     }
 
+    /// The identity server `server` of `station` signs review level `level` under (a level
+    /// below the department's deepest item has its own identities; see `Replication::new`).
+    pub(super) fn level_actor(&self, station: usize, server: u32, level: u8) -> ActorRef {
+        ActorRef::Server(station, server + u32::from(level) * self.stations[station].servers)
+    }
+
+    fn member_base(&self, slot: u32, member: u16) -> usize {
+        slot as usize * self.stride + member as usize
+    }
+
     #[inline(never)]
     pub(super) fn special_end(&mut self, slot: u32, member: u16) -> Result<(), Fail> {
         let item_ix = self.def.bundle(self.bundle_of(slot)).members[member as usize].item;
         let station = self.dept_station[self.def.item(item_ix).decided_by.departments()[0].index()] as usize;
         let item = self.def.item(item_ix).id.clone();
         let command = Command::Task { item, action: TaskCommand::EndSpecialProcedure };
-        match self.exec(slot, &command, ActorRef::Server(station, 0))? {
+        let level = self.members[self.member_base(slot, member)].level;
+        match self.exec(slot, &command, self.level_actor(station, 0, level))? {
             // The reviewer finishes the review after the procedure.
             Ok(()) => self.enqueue(station, slot, member),
             // Suspended meanwhile: try again when it resumes.

@@ -185,6 +185,9 @@ struct MemberRec {
     held: f64,
     visits: u16,
     sign: u8,
+    /// The review level under way (分级审批), and how many levels were claimed.
+    level: u8,
+    claims: u8,
     special_done: bool,
 }
 
@@ -199,6 +202,8 @@ const MEMBER_EMPTY: MemberRec = MemberRec {
     held: 0.0,
     visits: 0,
     sign: 0,
+    level: 0,
+    claims: 0,
     special_done: false,
 };
 
@@ -441,10 +446,24 @@ impl<'s, K: Keep> Replication<'s, K> {
             dept_station[d] = stations.len() as u32;
             let timeline = sc.reviewer_timelines[d].clone();
             let count = count.max(peak(timeline.as_deref()));
-            let actors = (0..count)
-                .map(|i| {
-                    let name = Id::new(&format!("reviewer-{id}-{}", i + 1));
-                    Actor { id: name, role: Role::Reviewer { department: id.clone() } }
+            // One identity per server and review level (受审分离: a level is signed by someone
+            // who signed no other level of the task); the levels share the department's servers.
+            let levels = def
+                .items()
+                .iter()
+                .filter(|i| i.decided_by.departments()[0].index() == d)
+                .map(|i| i.levels.len())
+                .max()
+                .unwrap_or(1);
+            let actors = (0..levels)
+                .flat_map(|level| {
+                    (0..count).map(move |i| {
+                        let name = match level {
+                            0 => Id::new(&format!("reviewer-{id}-{}", i + 1)),
+                            _ => Id::new(&format!("reviewer-{id}-{}-level-{}", i + 1, level + 1)),
+                        };
+                        Actor { id: name, role: Role::Reviewer { department: id.clone() } }
+                    })
                 })
                 .collect();
             stations.push(Station::new(id.to_string(), count, actors).staffed(timeline));

@@ -338,6 +338,9 @@ impl<K: super::Keep> Replication<'_, K> {
     fn start_review(&mut self, station: usize, server: u32, job: Job, wait: f64) -> Result<f64, Fail> {
         let base = job.slot as usize * self.stride + job.member as usize;
         let first = self.members[base].claimed.is_nan();
+        // Each review level is claimed from the queue (a countersign's later departments sign
+        // the claimed task).
+        let claim = self.members[base].claims <= self.members[base].level;
         self.members[base].queue_wait += wait;
         self.members[base].visits += 1;
         let visit = self.members[base].visits;
@@ -345,8 +348,14 @@ impl<K: super::Keep> Replication<'_, K> {
         let item_ix = self.def.bundle(bundle_ix).members[job.member as usize].item;
         if first {
             self.members[base].claimed = self.now;
+        }
+        if claim {
+            self.members[base].claims += 1;
             let cmd = &self.members_of[bundle_ix.index()][job.member as usize].claim;
-            let actor = &self.stations[station].actors[server as usize];
+            let ActorRef::Server(_, index) = self.level_actor(station, server, self.members[base].level) else {
+                unreachable!("a level actor is a server")
+            };
+            let actor = &self.stations[station].actors[index as usize];
             let id = CaseId(self.cases[job.slot as usize].id);
             let ctx = Ctx { now: self.now_i, actor };
             self.timers_touched = true;

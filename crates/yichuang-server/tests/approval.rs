@@ -1,0 +1,98 @@
+//! Approval operations over HTTP (issue 19): the food licence of the county hall signed in three
+//! review levels (承办 → 审核 → 批准) by three people of 市场准入科; the same person signing two
+//! levels is refused with 403 naming 受审分离; a 审核 return sends it back to 承办; 催办 by a
+//! leader, refused to a reviewer.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+const LEADER: &str = "demo-leader";
+
+fn restaurant_answers() -> Value {
+    json!({"company-name": "张三餐饮", "food-business-type": "热食类食品制售", "sells-tobacco": "否"})
+}
+
+fn task(addr: std::net::SocketAddr, case: &str, item: &str) -> Value {
+    let c = expect(&get(addr, &format!("/v1/cases/{case}"), CLERK), 200);
+    c["tasks"].as_array().unwrap().iter().find(|t| t["item"] == item).unwrap().clone()
+}
+
+#[test]
+fn the_food_licence_is_signed_in_three_levels_by_three_people() {
+    let scratch = Scratch::new("levels");
+    let s = server(&scratch.db(), &[]);
+    let case = accepted_case(s.addr, "open-restaurant", restaurant_answers());
+    // The business licence first; then the food licence is in 市场准入科's queue at 承办.
+    let licence = format!("/v1/cases/{case}/tasks/business-licence/commands");
+    let ma = reviewer("market-access");
+    expect(&post(s.addr, &licence, &ma, &json!({"command": "claim"})), 200);
+    expect(&post(s.addr, &licence, &ma, &json!({"command": "approve"})), 200);
+    let food = format!("/v1/cases/{case}/tasks/food-licence/commands");
+    let t = task(s.addr, &case, "food-licence");
+    assert_eq!((t["state"].as_str(), t["level_name"].as_str()), (Some("Ready"), Some("承办")), "{t}");
+    assert_eq!(t["levels"], json!(["承办", "审核", "批准"]));
+
+    // 承办 by the first reviewer: on to 审核's queue.
+    expect(&post(s.addr, &food, &ma, &json!({"command": "claim"})), 200);
+    let signed = expect(&post(s.addr, &food, &ma, &json!({"command": "approve"})), 200);
+    assert!(signed["events"].as_array().unwrap().iter().any(|e| e["event"].get("TaskLevelSigned").is_some()));
+    let t = task(s.addr, &case, "food-licence");
+    assert_eq!((t["state"].as_str(), t["level"].as_u64()), (Some("Ready"), Some(1)), "{t}");
+    assert_eq!(t["signers"], json!(["reviewer-market-access"]));
+
+    // The same person may not sign 审核 too: 403 naming the rule, nothing appended.
+    let before = head(s.addr);
+    let twice = post(s.addr, &food, &ma, &json!({"command": "claim"}));
+    assert_eq!((twice.status, twice.code()), (403, "signed_earlier_level".into()), "{}", twice.body);
+    assert!(twice.json()["error"]["message"].as_str().unwrap().contains("受审分离"), "{}", twice.body);
+    assert_eq!(head(s.addr), before, "a refused command appends nothing");
+
+    // 审核 by a second reviewer returns it: back to 承办, whose signature is void.
+    let second = format!("{ma}-2");
+    expect(&post(s.addr, &food, &second, &json!({"command": "claim"})), 200);
+    let empty = post(s.addr, &food, &second, &json!({"command": "return", "to": "Previous", "reason": " "}));
+    assert_eq!((empty.status, empty.code()), (422, "reason_required".into()), "{}", empty.body);
+    let back = json!({"command": "return", "to": "Previous", "reason": "平面布局图与现场不符，请核实"});
+    expect(&post(s.addr, &food, &second, &back), 200);
+    let t = task(s.addr, &case, "food-licence");
+    assert_eq!((t["state"].as_str(), t["level_name"].as_str()), (Some("Ready"), Some("承办")), "{t}");
+    assert_eq!(t["signers"], json!([]));
+
+    // 催办: a leader may, a reviewer may not; the queue shows it.
+    let urge = json!({"command": "urge", "note": "申请人已等候多日，请加快办理"});
+    let refused = post(s.addr, &food, &second, &urge);
+    assert_eq!((refused.status, refused.code()), (403, "role_not_allowed".into()), "{}", refused.body);
+    expect(&post(s.addr, &food, LEADER, &urge), 200);
+    assert_eq!(task(s.addr, &case, "food-licence")["urged"], 1);
+
+    // Signed again: 承办, 审核, then 批准 by a third person decides the item.
+    expect(&post(s.addr, &food, &ma, &json!({"command": "claim"})), 200);
+    expect(&post(s.addr, &food, &ma, &json!({"command": "approve"})), 200);
+    expect(&post(s.addr, &food, &second, &json!({"command": "claim"})), 200);
+    // Below the last level nobody decides: a 审核 denial is refused.
+    let deny = post(s.addr, &food, &second, &json!({"command": "deny", "reason": "不符合条件"}));
+    assert_eq!((deny.status, deny.code()), (422, "not_allowed_for_item".into()), "{}", deny.body);
+    expect(&post(s.addr, &food, &second, &json!({"command": "approve"})), 200);
+    let third = format!("{ma}-3");
+    expect(&post(s.addr, &food, &third, &json!({"command": "claim"})), 200);
+    expect(&post(s.addr, &food, &third, &json!({"command": "approve"})), 200);
+    let t = task(s.addr, &case, "food-licence");
+    assert_eq!(t["state"], "Approved", "{t}");
+    assert_eq!(t["signers"], json!(["reviewer-market-access", "reviewer-market-access-wang"]));
+    let names = event_names(s.addr, &format!("/v1/cases/{case}"));
+    let levels: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| matches!(*n, "TaskLevelSigned" | "TaskReturned" | "TaskUrged"))
+        .collect();
+    assert_eq!(levels, ["TaskLevelSigned", "TaskReturned", "TaskUrged", "TaskLevelSigned", "TaskLevelSigned"]);
+
+    // The rest of the case finishes; a restart replays the levels into the same state.
+    let decided = approve_all(s.addr, &case);
+    assert_eq!(decided["outcome"], "Approved", "{decided}");
+    drop(s);
+    let s = server(&scratch.db(), &[]);
+    assert_eq!(task(s.addr, &case, "food-licence")["signers"], t["signers"]);
+}
