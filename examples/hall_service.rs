@@ -2,7 +2,8 @@
 //! own, without `yichuang-server`. It shows the integration points an embedder wires up:
 //!
 //! - **a sink** (`Outbox`, an [`EventSink`]): the engine hands every recorded event to it; the
-//!   service keeps the events to commit and routes each `TaskReady` to its department's inbox;
+//!   service keeps the events to commit and routes each task entering a queue (`TaskReady`, a
+//!   review level signed, a return) to its department's inbox;
 //! - **storage**: an append-only journal of JSON lines, written and `fsync`ed before a request
 //!   is answered (nothing acknowledged is lost);
 //! - **timers**: the service owns the clock; before each request it fires what is due
@@ -92,7 +93,13 @@ struct Outbox {
 
 impl EventSink for Outbox {
     fn record(&mut self, stream: StreamId, seq: u32, at: Instant, by: &Actor, event: Event) {
-        if let (StreamId::Case(case), Event::TaskReady { item }) = (stream, &event) {
+        // A task enters its department's queue when it becomes ready, and again at each review
+        // level (分级审批) and after a return (退回).
+        if let (
+            StreamId::Case(case),
+            Event::TaskReady { item } | Event::TaskLevelSigned { item, .. } | Event::TaskReturned { item, .. },
+        ) = (stream, &event)
+        {
             self.ready.push((case, item.clone()));
         }
         self.log.push(Recorded { v: yichuang::event::EVENT_SCHEMA_VERSION, stream, seq, at, by: by.clone(), event });
@@ -335,15 +342,17 @@ fn scenario(def: &Arc<Definition>, dir: &Path) -> Result<(), String> {
     client.execute(case, Command::Accept, &intake, now)?;
     println!("  {case} accepted at {now}");
 
-    // Each department's reviewer takes what its inbox holds, except the slow one.
+    // Each department's reviewer takes what its inbox holds, except the slow one. An item with
+    // review levels (承办 → 审核 → 批准) comes back to the inbox once per level, and each level is
+    // signed by another person (受审分离): one reviewer per department and round.
     let mut slow = None;
-    for round in 0..bundle.members.len() {
+    for round in 0..8 * bundle.members.len() {
         now = def.calendar().advance_working_minutes(now, 120).map_err(|e| e.to_string())?;
         let mut worked = 0;
         for department in def.departments() {
             let tasks = client.ask(|reply| Request::Inbox { department: department.id.clone(), reply })?;
             for (c, item) in tasks {
-                let reviewer = Actor::reviewer(&format!("reviewer-{}", department.id), &department.id);
+                let reviewer = Actor::reviewer(&format!("reviewer-{}-{}", department.id, round + 1), &department.id);
                 if item.as_str() == SLOW_ITEM {
                     slow.get_or_insert((c, item.clone(), reviewer));
                     continue;

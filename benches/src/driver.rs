@@ -28,8 +28,9 @@ pub struct Staff {
     pub intake: Actor,
     /// A clerk of the first delivery window (统一出件) in the definition.
     pub delivery: Actor,
-    /// One reviewer per department, at the department's position in the definition.
-    reviewers: Vec<Actor>,
+    /// One reviewer per review level and department: `reviewers[level][department]` (受审分离:
+    /// each level of a task is signed by another person).
+    reviewers: Vec<Vec<Actor>>,
 }
 
 impl Staff {
@@ -40,8 +41,16 @@ impl Staff {
             def.windows().iter().find(|w| w.class == class).map(|w| w.id.clone()).ok_or(DriveError::NoWindow(class))
         };
         let (intake, delivery) = (window(WindowClass::Intake)?, window(WindowClass::Delivery)?);
-        let reviewers =
-            def.departments().iter().map(|d| Actor::reviewer(&format!("reviewer-{}", d.id), &d.id)).collect();
+        let levels = def.items().iter().map(|i| i.levels.len()).max().unwrap_or(1);
+        let reviewers = (0..levels)
+            .map(|level| {
+                let suffix = if level == 0 { String::new() } else { format!("-{}", level + 1) };
+                def.departments()
+                    .iter()
+                    .map(|d| Actor::reviewer(&format!("reviewer-{}{suffix}", d.id), &d.id))
+                    .collect()
+            })
+            .collect();
         Ok(Staff {
             applicant: Actor::applicant(applicant),
             intake: Actor::clerk(&format!("clerk-{intake}"), &intake),
@@ -50,9 +59,14 @@ impl Staff {
         })
     }
 
-    /// The reviewer of a department.
+    /// The reviewer of a department (who signs the first review level).
     pub fn reviewer(&self, department: DeptIx) -> &Actor {
-        &self.reviewers[department.index()]
+        &self.reviewers[0][department.index()]
+    }
+
+    /// The reviewer of a department who signs review level `level`.
+    pub fn reviewer_at(&self, department: DeptIx, level: usize) -> &Actor {
+        &self.reviewers[level.min(self.reviewers.len() - 1)][department.index()]
     }
 }
 
@@ -165,7 +179,8 @@ pub fn run(
 
 /// Drives an accepted case to `Closed`: round by round, every ready task is claimed by a
 /// reviewer of its (first) deciding department and, one tick later, approved by every deciding
-/// department; once decided, the results are delivered at the delivery window and the
+/// department (an item with review levels goes round once per level, each signed by the
+/// level's own reviewer); once decided, the results are delivered at the delivery window and the
 /// applicant rates five stars. The clock ticks `step_minutes` working minutes before each
 /// round of claims, each round of approvals, the delivery and the rating. Every recorded
 /// event is appended to `out`.
@@ -178,10 +193,17 @@ pub fn drive_to_close(
     out: &mut Vec<Recorded>,
 ) -> Result<(), DriveError> {
     let def = Arc::clone(engine.definition());
-    let mut ready: Vec<(Id, ItemIx)> = Vec::new();
-    // Each round approves at least one task for good, so there are at most as many rounds as
-    // tasks; the extra round sees the decided case.
-    let rounds_max = engine.case(case).ok_or(DriveError::UnknownCase(case))?.tasks().len() + 1;
+    let mut ready: Vec<(Id, ItemIx, usize)> = Vec::new();
+    // Each round signs at least one review level of a task, so there are at most as many rounds
+    // as levels of all tasks; the extra round sees the decided case.
+    let rounds_max = engine
+        .case(case)
+        .ok_or(DriveError::UnknownCase(case))?
+        .tasks()
+        .iter()
+        .map(|t| def.item(t.item()).levels.len())
+        .sum::<usize>()
+        + 1;
     for _ in 0..rounds_max {
         let c = engine.case(case).ok_or(DriveError::UnknownCase(case))?;
         if c.state() != CaseState::InApproval {
@@ -189,22 +211,25 @@ pub fn drive_to_close(
         }
         ready.clear();
         ready.extend(
-            c.tasks().iter().filter(|t| t.state() == TaskState::Ready).map(|t| (t.item_id().clone(), t.item())),
+            c.tasks()
+                .iter()
+                .filter(|t| t.state() == TaskState::Ready)
+                .map(|t| (t.item_id().clone(), t.item(), t.level())),
         );
         if ready.is_empty() {
             return Err(DriveError::Stuck { case, state: c.state() });
         }
         tick(engine, now, step_minutes, out)?;
-        for (item, ix) in &ready {
+        for (item, ix, level) in &ready {
             let first = def.item(*ix).decided_by.departments()[0];
             let claim = Command::Task { item: item.clone(), action: TaskCommand::Claim };
-            run(engine, case, &claim, *now, staff.reviewer(first), out)?;
+            run(engine, case, &claim, *now, staff.reviewer_at(first, *level), out)?;
         }
         tick(engine, now, step_minutes, out)?;
-        for (item, ix) in &ready {
+        for (item, ix, level) in &ready {
             for &department in def.item(*ix).decided_by.departments() {
                 let approve = Command::Task { item: item.clone(), action: TaskCommand::Approve };
-                run(engine, case, &approve, *now, staff.reviewer(department), out)?;
+                run(engine, case, &approve, *now, staff.reviewer_at(department, *level), out)?;
             }
         }
     }

@@ -41,7 +41,9 @@ fn write_log(dir: &std::path::Path) -> (std::path::PathBuf, Vec<String>) {
             engine.case(case).unwrap().tasks().iter().filter(|t| t.state() == TaskState::Ready).cloned().collect();
         for task in ready {
             for &d in def.item(task.item()).decided_by.departments() {
-                let reviewer = Actor::reviewer("r", def.department(d).id.as_str());
+                // Each review level by another person (受审分离).
+                let level = engine.case(case).unwrap().task(task.item_id()).unwrap().level();
+                let reviewer = Actor::reviewer(&format!("r{level}"), def.department(d).id.as_str());
                 let ctx = Ctx { now, actor: &reviewer };
                 if engine.case(case).unwrap().task(task.item_id()).unwrap().state() == TaskState::Ready {
                     log.extend(

@@ -235,7 +235,8 @@ pub enum Event {
         /// The signing department.
         department: Id,
     },
-    /// A review level below the last signed (分级审批): the task goes to the next level's queue.
+    /// A review level below the last signed (分级审批): the task goes back to its department's
+    /// queue (`Ready`, as after `TaskReady`) for the next level.
     TaskLevelSigned {
         /// The item.
         item: Id,
@@ -245,7 +246,7 @@ pub enum Event {
         signer: Id,
     },
     /// 退回: the task went back to an earlier review level, whose signatures (and those after
-    /// it) are void.
+    /// it) are void; it is in its department's queue (`Ready`) again.
     TaskReturned {
         /// The item.
         item: Id,

@@ -94,8 +94,16 @@ fn set_clock(addr: std::net::SocketAddr, at: Instant) {
 fn approve_via_api(addr: std::net::SocketAddr, case: &str, item: &str) {
     let path = format!("/v1/cases/{case}/tasks/{item}/commands");
     let dept = &deciders(item)[0];
-    expect(&post(addr, &path, &reviewer(dept), &json!({"command": "claim"})), 200);
-    expect(&post(addr, &path, &reviewer(dept), &json!({"command": "approve"})), 200);
+    let def = definition();
+    // Each review level (承办 → 审核 → 批准) by another reviewer of the department (受审分离).
+    for level in 0..def.item(def.item_ix(item).unwrap()).levels.len() {
+        let token = match level {
+            0 => reviewer(dept),
+            n => format!("{}-{}", reviewer(dept), n + 1),
+        };
+        expect(&post(addr, &path, &token, &json!({"command": "claim"})), 200);
+        expect(&post(addr, &path, &token, &json!({"command": "approve"})), 200);
+    }
 }
 
 fn department_cell(b: &Browser, department: &str, column: &str) -> String {
