@@ -59,11 +59,6 @@ impl Staff {
         })
     }
 
-    /// The reviewer of a department (who signs the first review level).
-    pub fn reviewer(&self, department: DeptIx) -> &Actor {
-        &self.reviewers[0][department.index()]
-    }
-
     /// The reviewer of a department who signs review level `level`.
     pub fn reviewer_at(&self, department: DeptIx, level: usize) -> &Actor {
         &self.reviewers[level.min(self.reviewers.len() - 1)][department.index()]
