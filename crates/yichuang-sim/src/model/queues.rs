@@ -363,7 +363,10 @@ impl<K: super::Keep> Replication<'_, K> {
             self.after_command(r, job.slot, "claim")?;
         }
         let review = self.sc.reviews[item_ix.index()].as_ref().expect("validated: every member item has a review");
-        Ok(review.time.sample(&mut self.draw(job.slot, P_REVIEW, u64::from(job.member) << 16 | u64::from(visit))))
+        let time =
+            review.time.sample(&mut self.draw(job.slot, P_REVIEW, u64::from(job.member) << 16 | u64::from(visit)));
+        // The scenario's review time is the item's: its review levels (承办 → 审核 → 批准) share it.
+        Ok(time / self.def.item(item_ix).levels.len() as f64)
     }
 
     /// Sets a scheduled station's servers on duty to its timeline's count now, and schedules the
