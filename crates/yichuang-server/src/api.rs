@@ -641,6 +641,40 @@ mod tests {
         }
     }
 
+    /// Every `expected_version` the document describes carries the bounds the parser enforces
+    /// (a `u32`, or null), so a schema-valid request is never refused for it (Schemathesis
+    /// found a command added without the `maximum`).
+    #[test]
+    fn every_expected_version_is_described_as_the_parser_reads_it() {
+        fn walk(v: &serde_json::Value, path: &str, found: &mut Vec<(String, serde_json::Value)>) {
+            match v {
+                serde_json::Value::Object(map) => {
+                    for (k, child) in map {
+                        if k == "expected_version" && child.get("description").is_some() {
+                            found.push((path.to_owned(), child.clone()));
+                        }
+                        walk(child, &format!("{path}/{k}"), found);
+                    }
+                }
+                serde_json::Value::Array(items) => {
+                    for (i, child) in items.iter().enumerate() {
+                        walk(child, &format!("{path}[{i}]"), found);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
+        let mut found = Vec::new();
+        walk(&doc, "", &mut found);
+        assert!(found.len() >= 20, "the commands describe expected_version ({})", found.len());
+        for (path, schema) in found {
+            assert_eq!(schema["minimum"], 0, "{path}");
+            assert_eq!(schema["maximum"], u64::from(u32::MAX), "{path}");
+            assert_eq!(schema["type"], serde_json::json!(["integer", "null"]), "{path}");
+        }
+    }
+
     #[test]
     fn fingerprints_are_stable_and_separate_the_parts() {
         assert_eq!(fnv1a(&[b"POST", b"/v1/cases", b"{}"]), fnv1a(&[b"POST", b"/v1/cases", b"{}"]));
