@@ -20,10 +20,15 @@ use yichuang_store::{EventLog, StoredEvent};
 
 use crate::config::Tokens;
 use crate::error::{ApiError, json_response};
-use crate::extract::{Caller, CasePath, DepartmentPath, IdempotencyKey, JsonBody, Params, TaskPath, TicketPath};
+use crate::extract::{
+    Caller, CasePath, DepartmentPath, IdempotencyKey, JsonBody, Params, TaskPath, TicketPath, VersionPath,
+};
 use crate::query::{LIST_MAX, Query as WriterQuery, staff_only};
 use crate::state::{Phase, Shared, WireEvent};
-use crate::wire::{CaseCommand, NoArguments, OpenCase, OpenTicket, SetClock, TaskCommandBody, TicketCommandBody};
+use crate::wire::{
+    CaseCommand, DeployDefinition, Migration, NoArguments, OpenCase, OpenTicket, SetClock, TaskCommandBody,
+    TicketCommandBody,
+};
 use crate::writer::{CommandRequest, Idempotency, Reply, Request, Target, WriterHandle};
 
 /// The OpenAPI document served at `/openapi.json`.
@@ -301,6 +306,44 @@ async fn post_plan_tickets(
     app.command(caller, Target::PlanTickets, None, key, uri.path(), &bytes).await
 }
 
+async fn get_definitions(State(app): State<App>, Caller(actor): Caller) -> Result<Response, ApiError> {
+    let (tx, rx) = oneshot::channel();
+    app.send(Request::Definitions { actor, version: None, reply: tx }).await?;
+    Ok(ok_json(rx.await.map_err(|_| writer_gone())??))
+}
+
+async fn get_definition(
+    State(app): State<App>,
+    Caller(actor): Caller,
+    VersionPath(version): VersionPath,
+) -> Result<Response, ApiError> {
+    let (tx, rx) = oneshot::channel();
+    app.send(Request::Definitions { actor, version: Some(version), reply: tx }).await?;
+    Ok(ok_json(rx.await.map_err(|_| writer_gone())??))
+}
+
+async fn post_definitions(
+    State(app): State<App>,
+    Caller(actor): Caller,
+    JsonBody { parsed, .. }: JsonBody<DeployDefinition>,
+) -> Result<Response, ApiError> {
+    let DeployDefinition { text, origin } = parsed.command;
+    let (tx, rx) = oneshot::channel();
+    app.send(Request::Deploy { actor, text, origin, reply: tx }).await?;
+    Ok(reply_response(rx.await.map_err(|_| writer_gone())?))
+}
+
+async fn post_migrations(
+    State(app): State<App>,
+    caller: Caller,
+    key: IdempotencyKey,
+    uri: Uri,
+    JsonBody { parsed, bytes }: JsonBody<Migration>,
+) -> Result<Response, ApiError> {
+    let Migration { to, plan, dry_run } = parsed.command;
+    app.command(caller, Target::Migrate { to, plan, dry_run }, None, key, uri.path(), &bytes).await
+}
+
 pub(crate) fn ok_json(body: String) -> Response {
     json_response(StatusCode::OK, body)
 }
@@ -566,6 +609,9 @@ pub fn routes() -> Vec<(&'static str, &'static [&'static str], MethodRouter<App>
         ("/v1/stream", &["GET"], get(crate::stream::get_stream)),
         ("/v1/clock", &["GET", "POST"], get(get_clock).post(post_clock)),
         ("/v1/audit/head", &["GET"], get(crate::audit::get_head)),
+        ("/v1/definitions", &["GET", "POST"], get(get_definitions).post(post_definitions)),
+        ("/v1/definitions/{version}", &["GET"], get(get_definition)),
+        ("/v1/migrations", &["POST"], post(post_migrations)),
         ("/healthz", &["GET"], get(healthz)),
         ("/readyz", &["GET"], get(readyz)),
         ("/metrics", &["GET"], get(metrics)),

@@ -14,12 +14,15 @@ pub struct ApiError {
     pub code: &'static str,
     /// A sentence that says what was wrong and what would be accepted.
     pub message: String,
+    /// Every problem of a definition text that does not load (`POST /v1/definitions`), each with
+    /// its line:col: the error's `diagnostics`.
+    pub diagnostics: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 impl ApiError {
     /// A new error.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), diagnostics: None }
     }
     /// 400: the request is malformed.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -56,14 +59,20 @@ impl ApiError {
 
     /// The JSON body.
     pub fn body(&self) -> String {
-        serde_json::json!({ "error": { "code": self.code, "message": self.message } }).to_string()
+        self.body_of(serde_json::json!({ "code": self.code, "message": self.message }))
+    }
+
+    fn body_of(&self, mut error: serde_json::Value) -> String {
+        if let Some(d) = &self.diagnostics {
+            error["diagnostics"] = (**d).clone();
+        }
+        serde_json::json!({ "error": error }).to_string()
     }
 
     /// The JSON body with the request's id, the way every error leaves the service:
     /// `{"error": {"code", "message", "request_id"}}`.
     pub fn body_with_id(&self, request_id: &str) -> String {
-        serde_json::json!({ "error": { "code": self.code, "message": self.message, "request_id": request_id } })
-            .to_string()
+        self.body_of(serde_json::json!({ "code": self.code, "message": self.message, "request_id": request_id }))
     }
 }
 

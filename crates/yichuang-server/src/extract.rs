@@ -58,6 +58,22 @@ impl<S: Send + Sync> FromRequestParts<S> for CasePath {
     }
 }
 
+/// `{version}` of a definition route: 16 hexadecimal digits (404 otherwise, as for a version the
+/// store does not hold).
+#[derive(Debug, Clone, Copy)]
+pub struct VersionPath(pub yichuang_core::definition::Version);
+
+impl<S: Send + Sync> FromRequestParts<S> for VersionPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<VersionPath, ApiError> {
+        let text: String = segments(parts).await?;
+        text.parse().map(VersionPath).map_err(|why: String| {
+            ApiError::not_found(format!("there is no definition version here: {why}; GET /v1/definitions lists them"))
+        })
+    }
+}
+
 /// `{id}/…/{item}` of a task route: the case id (404 if it is not one) and the item id as sent
 /// (an unknown item is the writer's 404, which knows the case's tasks).
 #[derive(Debug, Clone)]

@@ -80,20 +80,21 @@ pub struct ReadSide<'a> {
 /// compacted (only what reports read is kept), folded again from its events in the log. A log
 /// that cannot be read answers 503.
 pub fn full_case<'e>(
-    def: &Definition,
     engine: &Engine,
     log: &dyn yichuang_store::EventLog,
     case: &'e Case,
 ) -> Result<std::borrow::Cow<'e, Case>, ApiError> {
-    if !case.is_finished() || !case.tasks().is_empty() || def.bundle(case.bundle()).members.is_empty() {
+    if !case.is_finished()
+        || !case.tasks().is_empty()
+        || engine.definition_of(case).bundle(case.bundle()).members.is_empty()
+    {
         return Ok(std::borrow::Cow::Borrowed(case));
     }
     let events = log
         .read_stream(case.id().into())
         .map_err(|e| storage_failed(&format!("the events of {} could not be read: {e}", case.id())))?;
-    let folded =
-        Engine::replay_case(std::sync::Arc::clone(engine.definition()), events.iter().map(|e| e.event.record()))
-            .map_err(|e| storage_failed(&format!("the events of {} do not fold: {e}", case.id())))?;
+    let folded = Engine::replay_case_on(engine.versions(), events.iter().map(|e| e.event.record()))
+        .map_err(|e| storage_failed(&format!("the events of {} do not fold: {e}", case.id())))?;
     Ok(std::borrow::Cow::Owned(folded))
 }
 
@@ -163,7 +164,7 @@ impl ReadSide<'_> {
         match query {
             Query::Case(id) => {
                 let c = visible_case(self.engine, actor, *id)?;
-                let c = full_case(self.def, self.engine, self.log, c)?;
+                let c = full_case(self.engine, self.log, c)?;
                 Ok(json(serde_json::to_string(&CaseView::of(self.engine.definition_of(&c), &c))))
             }
             Query::DepartmentTasks { department, state, limit } => {
@@ -208,21 +209,18 @@ impl ReadSide<'_> {
             total += 1;
             if rows.len() < limit {
                 let c = self.engine.case(case).expect("queued tasks belong to known cases");
+                // The case's own version: item and bundle numbers are per version.
+                let def = self.engine.definition_of(c);
                 rows.push(QueueRow {
                     case: case.to_string(),
-                    bundle: self.def.bundle(c.bundle()).id.clone(),
+                    bundle: def.bundle(c.bundle()).id.clone(),
                     item: task.item_id().clone(),
-                    name: self.def.item(task.item()).name.clone(),
+                    name: def.item(task.item()).name.clone(),
                     state: task.state().name(),
                     reviewer: task.reviewer().cloned(),
                     sla: task.sla().map(|s| s.level),
                     case_version: c.version(),
-                    level: self
-                        .def
-                        .item(task.item())
-                        .levels
-                        .get(task.level())
-                        .map_or_else(String::new, |l| l.name.clone()),
+                    level: def.item(task.item()).levels.get(task.level()).map_or_else(String::new, |l| l.name.clone()),
                     urged: task.urged(),
                 });
             }
@@ -257,6 +255,7 @@ impl ReadSide<'_> {
         use std::fmt::Write as _;
         let mut tasks: BTreeMap<(&str, &str), u64> = BTreeMap::new();
         for case in self.engine.cases() {
+            let def = self.engine.definition_of(case);
             for task in case.tasks().iter().filter(|t| !t.state().is_terminal()) {
                 let sla = match task.sla().filter(|s| !s.stopped && s.paused_since.is_none()) {
                     None => "none",
@@ -266,8 +265,8 @@ impl ReadSide<'_> {
                         yichuang_core::machine::sla::SlaLevel::Overdue => "overdue",
                     },
                 };
-                for &d in self.def.item(task.item()).decided_by.departments() {
-                    *tasks.entry((self.def.department(d).id.as_str(), sla)).or_insert(0) += 1;
+                for &d in def.item(task.item()).decided_by.departments() {
+                    *tasks.entry((def.department(d).id.as_str(), sla)).or_insert(0) += 1;
                 }
             }
         }

@@ -552,6 +552,92 @@ impl Body for SetClock {
     }
 }
 
+/// `POST /v1/definitions`: a definition's RON text to deploy (发布新版本).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployDefinition {
+    /// The RON text, as a definition file holds it.
+    pub text: String,
+    /// Where it came from (a file name, a label), kept with the deployment; default
+    /// `POST /v1/definitions`.
+    #[serde(default)]
+    pub origin: Option<String>,
+}
+
+/// Longest `origin` kept with a deployment, in characters.
+pub const ORIGIN_MAX: usize = 200;
+
+impl Body for DeployDefinition {
+    fn parse(bytes: &[u8]) -> Result<Parsed<DeployDefinition>, ApiError> {
+        let command: DeployDefinition = serde_json::from_value(strict_json(bytes)?).map_err(|e| {
+            ApiError::bad_request(
+                "bad_request",
+                format!("send {{\"text\": \"the definition's RON text\", \"origin\": \"a label, optional\"}}: {e}"),
+            )
+        })?;
+        if command.origin.as_ref().is_some_and(|o| o.is_empty() || o.chars().count() > ORIGIN_MAX) {
+            return Err(ApiError::bad_request(
+                "bad_request",
+                format!("`origin` is a label of 1–{ORIGIN_MAX} characters (a file name, a ticket number), or absent"),
+            ));
+        }
+        Ok(Parsed { command, expected_version: None, name: Some("deploy".into()) })
+    }
+}
+
+/// `POST /v1/migrations`: move the open cases to a definition version (版本迁移), or only say
+/// what would happen (`dry_run`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationBody {
+    /// The version to move to; default the active one.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Renamed items and bundles ([`yichuang_core::machine::case::MigrationPlan`]); default none.
+    #[serde(default)]
+    pub plan: Option<yichuang_core::machine::case::MigrationPlan>,
+    /// Only judge every open case; nothing changes.
+    pub dry_run: bool,
+}
+
+/// A parsed [`MigrationBody`].
+#[derive(Debug)]
+pub struct Migration {
+    /// The version to move to (`None`: the active one).
+    pub to: Option<yichuang_core::definition::Version>,
+    /// The plan.
+    pub plan: yichuang_core::machine::case::MigrationPlan,
+    /// Only judge.
+    pub dry_run: bool,
+}
+
+impl Body for Migration {
+    fn parse(bytes: &[u8]) -> Result<Parsed<Migration>, ApiError> {
+        let body: MigrationBody = serde_json::from_value(strict_json(bytes)?).map_err(|e| {
+            ApiError::bad_request(
+                "bad_request",
+                format!(
+                    "send {{\"dry_run\": true|false, \"to\": \"a version (16 hex digits), optional\", \"plan\": \
+                     {{\"renames\": {{\"old-item\": \"new-item\"}}, \"bundle_renames\": {{}}}}}}: {e}"
+                ),
+            )
+        })?;
+        let to = match body.to {
+            None => None,
+            Some(text) => {
+                Some(text.parse().map_err(|why: String| ApiError::bad_request("bad_request", format!("`to`: {why}")))?)
+            }
+        };
+        let plan = body.plan.unwrap_or_default();
+        let name = if body.dry_run { "migration dry run" } else { "migration" };
+        Ok(Parsed {
+            command: Migration { to, plan, dry_run: body.dry_run },
+            expected_version: None,
+            name: Some(name.into()),
+        })
+    }
+}
+
 /// Parses a stream id in its one canonical form, `C000001` / `T000001` (a capital letter, then
 /// the number in at least six digits without sign or extra leading zeros): `c000001`, `C1`,
 /// `C+00001` and `C00000001` are not ids, so that one case has one path and an idempotent

@@ -138,3 +138,42 @@ fn a_strangers_case_or_ticket_answers_exactly_as_a_missing_one_on_every_route() 
     // The owner still sees the case.
     expect(&get(s.addr, &format!("/v1/cases/{case}"), APPLICANT), 200);
 }
+
+/// Definition versions and migrations are the administrator's: everyone else is refused with
+/// 403 `role_not_allowed` (an applicant also on the lists, which are for the hall's staff), the
+/// answer names no one, and nothing changes — no version deployed, no case moved.
+#[test]
+fn only_an_administrator_deploys_or_migrates_and_only_staff_read_the_versions() {
+    let scratch = Scratch::new("strangers-versions");
+    let s = server(&scratch.db(), &[]);
+    let case = accepted_case(s.addr, "open-restaurant", restaurant_answers());
+    let listed = expect(&get(s.addr, "/v1/definitions", ADMIN), 200);
+    let active = listed["active"].as_str().unwrap().to_owned();
+    let text =
+        expect(&get(s.addr, &format!("/v1/definitions/{active}"), ADMIN), 200)["text"].as_str().unwrap().to_owned();
+    let changed = text.replacen("promised_days: 20,", "promised_days: 19,", 1);
+    assert_ne!(changed, text, "the example has a 20-day limit to shorten");
+    let before = head(s.addr);
+    let reviewer = reviewer("market-access");
+    for token in [APPLICANT, STRANGER, CLERK, DELIVERY, SUPERVISOR, reviewer.as_str()] {
+        let r = post(s.addr, "/v1/definitions", token, &json!({ "text": changed }));
+        assert_eq!((r.status, r.code()), (403, "role_not_allowed".to_owned()), "{token}: {}", r.body);
+        for dry_run in [true, false] {
+            let r = post(s.addr, "/v1/migrations", token, &json!({ "dry_run": dry_run }));
+            assert_eq!((r.status, r.code()), (403, "role_not_allowed".to_owned()), "{token}: {}", r.body);
+            assert!(!r.body.contains(&case), "{token}: a refusal lists no case: {}", r.body);
+        }
+    }
+    for token in [APPLICANT, STRANGER] {
+        for path in ["/v1/definitions".to_owned(), format!("/v1/definitions/{active}")] {
+            let r = get(s.addr, &path, token);
+            assert_eq!((r.status, r.code()), (403, "role_not_allowed".to_owned()), "{token} {path}: {}", r.body);
+            assert!(token == APPLICANT || !r.body.contains(APPLICANT_ID), "{}", r.body);
+        }
+    }
+    expect(&get(s.addr, "/v1/definitions", CLERK), 200);
+    assert_eq!(head(s.addr), before, "nothing was appended");
+    let after = expect(&get(s.addr, "/v1/definitions", ADMIN), 200);
+    assert_eq!(after["versions"].as_array().unwrap().len(), 1, "no version was deployed: {after}");
+    assert_eq!(after["active"], active.as_str());
+}

@@ -26,6 +26,7 @@ mod memory;
 mod postgres;
 mod sqlite;
 pub mod testing;
+pub mod versions;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;

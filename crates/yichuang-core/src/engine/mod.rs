@@ -968,6 +968,16 @@ impl Engine {
         def: Arc<Definition>,
         events: impl IntoIterator<Item = &'a Recorded>,
     ) -> Result<Case, ReplayError> {
+        Engine::replay_case_on(&[def], events)
+    }
+
+    /// [`Engine::replay_case`] under several definition versions (the first is the one a case
+    /// whose opening event names none ran on): a case submitted under, or migrated to, any of
+    /// them folds. `versions` must not be empty.
+    pub fn replay_case_on<'a>(
+        versions: &[Arc<Definition>],
+        events: impl IntoIterator<Item = &'a Recorded>,
+    ) -> Result<Case, ReplayError> {
         let mut events = events.into_iter().enumerate().peekable();
         let Some(&(_, first)) = events.peek() else {
             return Err(ReplayError::UnknownStream { position: 0, stream: StreamId::Case(CaseId(0)) });
@@ -975,7 +985,10 @@ impl Engine {
         let StreamId::Case(id) = first.stream else {
             return Err(ReplayError::UnknownStream { position: 0, stream: first.stream });
         };
-        let mut engine = Engine::new(def);
+        let mut engine = Engine::new(Arc::clone(&versions[0]));
+        for def in &versions[1..] {
+            engine.deploy(Arc::clone(def)).expect("the versions of one hall's definition");
+        }
         engine.skip_retired_cases(id);
         for (position, rec) in events {
             if rec.stream != first.stream {

@@ -310,25 +310,28 @@ impl ReadSide<'_> {
         let mut totals = Signals::default();
         let mut cases = Vec::new();
         for case in engine.cases() {
+            // Item, bundle and department numbers are per version: read them in the case's.
+            let case_def = engine.definition_of(case);
             for task in
                 case.tasks().iter().filter(|t| !t.state().is_terminal() && t.state() != TaskState::NotApplicable)
             {
                 let level = signal(task);
                 totals.add(level);
-                for &d in def.item(task.item()).decided_by.departments() {
-                    let row = &mut departments[d.index()];
+                for &d in case_def.item(task.item()).decided_by.departments() {
+                    let id = &case_def.department(d).id;
+                    let Some(row) = departments.iter_mut().find(|r| r.id == *id) else { continue };
                     row.signals.add(level);
                     row.states.add(task.state());
                 }
             }
             if let Some(sla) = case.sla().filter(|s| !s.stopped && !case.state().is_final()) {
-                let bundle = def.bundle(case.bundle());
+                let bundle = case_def.bundle(case.bundle());
                 cases.push(CaseRow {
                     id: case.id().to_string(),
                     bundle: bundle.name.clone(),
                     applicant: case.applicant().name.clone(),
                     state: case.state(),
-                    lead: def.department(bundle.lead).name.clone(),
+                    lead: case_def.department(bundle.lead).name.clone(),
                     level: sla.level,
                     paused: sla.paused_since.is_some(),
                     deadline: sla.deadline(cal).ok(),
@@ -614,8 +617,8 @@ impl ReadSide<'_> {
     /// A case the actor may read (else 404, exactly as for a missing case).
     pub fn case_view(&self, actor: &Actor, id: CaseId) -> Result<CaseView, ApiError> {
         let case = visible_case(self.engine, actor, id)?;
-        let case = crate::query::full_case(self.def, self.engine, self.log, case)?;
-        Ok(CaseView::of(self.def, self.engine, &case, actor, self.now))
+        let case = crate::query::full_case(self.engine, self.log, case)?;
+        Ok(CaseView::of(self.engine.definition_of(&case), self.engine, &case, actor, self.now))
     }
 
     /// An applicant's own cases, newest first, with the tickets about them.
@@ -631,7 +634,7 @@ impl ReadSide<'_> {
             .cases()
             .rev()
             .filter(|c| c.applicant().id == actor.id)
-            .map(|c| CaseView::of(self.def, self.engine, c, actor, self.now))
+            .map(|c| CaseView::of(self.engine.definition_of(c), self.engine, c, actor, self.now))
             .collect())
     }
 
@@ -680,7 +683,7 @@ impl ReadSide<'_> {
         for state in [TaskState::Ready, TaskState::InReview, TaskState::SpecialProcedure] {
             for (id, task) in engine.department_tasks(department, state) {
                 let case = engine.case(id).ok_or_else(|| unknown_case(id))?;
-                let view = CaseView::of(def, engine, case, actor, self.now);
+                let view = CaseView::of(engine.definition_of(case), engine, case, actor, self.now);
                 let Some(task) = view.tasks.iter().find(|t| t.item == *task.item_id()).cloned() else { continue };
                 rows.push(QueueRow {
                     case: view.id.clone(),
@@ -733,14 +736,13 @@ impl ReadSide<'_> {
     /// Cases received and not yet accepted or rejected (staff only), oldest first.
     pub fn awaiting_intake(&self, actor: &Actor) -> Result<Vec<IntakeRow>, ApiError> {
         crate::query::staff_only(actor, "the cases awaiting intake")?;
-        let def = self.def;
-        Ok(self
-            .engine
+        let engine = &*self.engine;
+        Ok(engine
             .cases()
             .filter(|c| matches!(c.state(), CaseState::Received | CaseState::AwaitingCorrection))
             .map(|c| IntakeRow {
                 id: c.id().to_string(),
-                bundle: def.bundle(c.bundle()).name.clone(),
+                bundle: engine.definition_of(c).bundle(c.bundle()).name.clone(),
                 applicant: c.applicant().name.clone(),
                 state: c.state(),
                 received_at: c.received_at(),

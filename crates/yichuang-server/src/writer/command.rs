@@ -148,23 +148,34 @@ impl Writer {
                 let events = self.engine.execute_ticket(id, &command, ctx).map_err(refused)?;
                 Ok((events, self.ticket_subject(id, false)))
             }
+            Target::Migrate { to, plan, dry_run } => self.migration(to, &plan, dry_run, ctx),
             Target::PlanTickets => {
                 let before = self.engine.tickets().len();
                 let events = self.engine.open_plan_tickets(ctx).map_err(refused)?;
                 let opened = self.engine.tickets()[before..].iter().map(|t| t.id().to_string()).collect();
-                Ok((events, Subject { id: String::new(), state: "", version: 0, created: true, opened: Some(opened) }))
+                Ok((
+                    events,
+                    Subject {
+                        id: String::new(),
+                        state: "",
+                        version: 0,
+                        created: true,
+                        opened: Some(opened),
+                        json: None,
+                    },
+                ))
             }
         }
     }
 
     fn case_subject(&self, id: CaseId, created: bool) -> Subject {
         let c = self.engine.case(id).expect("the case was just opened or acted on");
-        Subject { id: id.to_string(), state: c.state().name(), version: c.version(), created, opened: None }
+        Subject { id: id.to_string(), state: c.state().name(), version: c.version(), created, opened: None, json: None }
     }
 
     fn ticket_subject(&self, id: TicketId, created: bool) -> Subject {
         let t = self.engine.ticket(id).expect("the ticket was just opened or acted on");
-        Subject { id: id.to_string(), state: t.state().name(), version: t.version(), created, opened: None }
+        Subject { id: id.to_string(), state: t.state().name(), version: t.version(), created, opened: None, json: None }
     }
 
     pub(super) fn set_clock(&mut self, actor: &Actor, to: Instant) -> Result<Instant, ApiError> {
@@ -221,17 +232,27 @@ fn check_version(what: &str, id: &str, version: u32, expected: Option<u32>) -> R
 }
 
 /// What a successful command answers about.
-struct Subject {
+pub(super) struct Subject {
     id: String,
     state: &'static str,
     version: u32,
     created: bool,
     /// For plan tickets: the tickets opened.
     opened: Option<Vec<String>>,
+    /// A whole answer of its own (a migration's), 200.
+    json: Option<String>,
 }
 
 impl Subject {
+    /// An answer of its own.
+    pub(super) fn json(body: String) -> Subject {
+        Subject { id: String::new(), state: "", version: 0, created: false, opened: None, json: Some(body) }
+    }
+
     fn body(&self, events: &[WireEvent]) -> String {
+        if let Some(json) = &self.json {
+            return json.clone();
+        }
         let mut out = String::with_capacity(64 + events.iter().map(|e| e.json.len() + 1).sum::<usize>());
         match &self.opened {
             Some(opened) => {

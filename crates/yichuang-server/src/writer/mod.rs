@@ -42,7 +42,11 @@ use crate::query::{Query, ReadSide, storage_failed};
 use crate::state::{Shared, WireEvent};
 
 mod command;
-pub mod versions;
+mod deploy;
+
+use command::Subject;
+/// The definition versions kept in the store (moved to the store crate, shared with the CLI).
+pub use yichuang_store::versions;
 
 /// Most requests decided and committed together.
 pub const BATCH_MAX: usize = 1024;
@@ -86,6 +90,15 @@ pub enum Target {
     Ticket(TicketId, TicketCommand),
     /// Open one ticket per untracked task of the rectification plan.
     PlanTickets,
+    /// Judge, and unless a dry run move, every open case to a definition version (admins).
+    Migrate {
+        /// The version (`None`: the active one).
+        to: Option<yichuang_core::definition::Version>,
+        /// Renamed items and bundles.
+        plan: yichuang_core::machine::case::MigrationPlan,
+        /// Only judge.
+        dry_run: bool,
+    },
 }
 
 /// The client's idempotency key and the request's fingerprint.
@@ -137,6 +150,26 @@ pub enum Request {
     },
     /// A read computed from the engine (the web pages' views, [`crate::web`]).
     Read(ReadJob),
+    /// Deploy a definition text (`POST /v1/definitions`, admins).
+    Deploy {
+        /// Who asks.
+        actor: Actor,
+        /// The RON text.
+        text: String,
+        /// Where it came from.
+        origin: Option<String>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Reply>,
+    },
+    /// The definition versions (`version: None`) or one version's text.
+    Definitions {
+        /// Who asks.
+        actor: Actor,
+        /// One version's text, or the list.
+        version: Option<yichuang_core::definition::Version>,
+        /// Where the JSON answer goes.
+        reply: oneshot::Sender<Result<String, ApiError>>,
+    },
     /// Fire due timers (sent periodically).
     Tick,
 }
@@ -192,6 +225,9 @@ pub struct Writer {
     /// Cases the batch (or the catch-up) touched: the finished ones are compacted after the
     /// commit.
     touched: Vec<CaseId>,
+    /// How many deployments the store listed when this writer last read them (several
+    /// instances: a longer list says another instance deployed).
+    deployments: usize,
 }
 
 /// What a snapshot of the writer holds (its body in the store, JSON): the engine's snapshot,
@@ -507,8 +543,10 @@ impl Writer {
             snapshot_every,
             snapshot_at: snapshot.unwrap_or(0),
             touched: Vec::new(),
+            deployments: 0,
         };
         let mut writer = writer;
+        writer.deployments = versions::deployments(writer.store.as_ref()).map_err(LoadError::Versions)?.len();
         // A log folded in full (no snapshot, or an old one) is snapshotted at once, so that the
         // next start is fast even if this run appends little.
         if snapshot_every > 0 && summary.events >= writer.snapshot_at + snapshot_every {
@@ -639,6 +677,24 @@ impl Writer {
         // may append (commands, the clock, due timers), take the write lock and read again, so
         // that every decision below is made on the latest state of the whole log.
         let mut blocked: Option<String> = None;
+        let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
+        // Deployments first, each under the write lock with the latest state (keeping one ends
+        // the lock's transaction: the commands below take it again).
+        let (deploys, batch): (Vec<Request>, Vec<Request>) =
+            batch.into_iter().partition(|r| matches!(r, Request::Deploy { .. }));
+        for request in deploys {
+            let Request::Deploy { actor, text, origin, reply } = request else { continue };
+            let caught = if self.store.shared() && self.failed.is_none() { self.catch_up(true) } else { Ok(()) };
+            let now = self.now();
+            let answer = match caught {
+                Ok(()) => self.deploy(&actor, &text, origin.as_deref(), now),
+                Err(why) => Reply::error(&storage_failed(&why)),
+            };
+            if let Err(e) = self.store.release() {
+                tracing::warn!(error = %e, "the write lock could not be released cleanly; its session ends it");
+            }
+            pending.push(Pending::Command(reply, answer));
+        }
         if self.store.shared() && self.failed.is_none() {
             blocked = self.catch_up(false).err();
             let writes = batch.iter().any(|r| matches!(r, Request::Command(_) | Request::SetClock { .. }));
@@ -648,10 +704,13 @@ impl Writer {
             if blocked.is_none() && (writes || due) {
                 blocked = self.catch_up(true).err();
             }
+            // Another instance may have deployed: new cases open under the active version.
+            if blocked.is_none() && writes {
+                blocked = self.notice_deployments().err();
+            }
         }
         let mut now = self.now();
         let mut commits: Vec<Commit> = Vec::new();
-        let mut pending: Vec<Pending> = Vec::with_capacity(batch.len());
         let mut keys: HashMap<(String, String), (u64, Reply)> = HashMap::new();
         if self.failed.is_none() && blocked.is_none() {
             self.forget_old_keys(now);
@@ -690,6 +749,14 @@ impl Writer {
                     let deliver = job(&mut self.read_side(now));
                     pending.push(Pending::Read(deliver));
                 }
+                Request::Definitions { actor, version, reply } => {
+                    let answer = match &blocked {
+                        Some(why) => Err(storage_failed(why)),
+                        None => self.definitions(&actor, version),
+                    };
+                    pending.push(Pending::Answer(reply, answer));
+                }
+                Request::Deploy { .. } => unreachable!("deployments are taken out of the batch first"),
                 Request::Tick => {}
             }
         }
@@ -744,10 +811,23 @@ impl Writer {
         let publish = self.shared.events.receiver_count() > 0;
         let mut wire = Vec::new();
         let mut followed = 0u64;
+        // Events from the first one under a version this writer does not hold (another instance
+        // deployed it) on: folded after the catch-up, once the stored versions are read again.
+        let mut deferred: Vec<(usize, Recorded)> = Vec::new();
         let (engine, days, latest, touched) = (&mut self.engine, &mut self.days, &mut self.latest, &mut self.touched);
         let result = self.store.catch_up(lock, &mut |e| {
             let index = usize::try_from(e.position - 1).map_err(|_| "position out of range".to_owned())?;
-            engine.follow(index, e.event.record()).map_err(|why| why.to_string())?;
+            if deferred.is_empty() {
+                match engine.follow(index, e.event.record()) {
+                    Ok(()) => {}
+                    Err(yichuang_core::ReplayError::UnknownVersion { .. }) => {
+                        deferred.push((index, e.event.record().clone()));
+                    }
+                    Err(why) => return Err(why.to_string()),
+                }
+            } else {
+                deferred.push((index, e.event.record().clone()));
+            }
             if let StreamId::Case(c) = e.event.record().stream {
                 touched.push(c);
             }
@@ -758,6 +838,13 @@ impl Writer {
             }
             Ok(())
         });
+        if !deferred.is_empty()
+            && let Err(failure) = self.follow_deferred(deferred)
+        {
+            tracing::error!(%failure, "every command is refused until the service is restarted");
+            self.failed = Some(failure.clone());
+            return Err(failure);
+        }
         if followed > 0 {
             self.next += followed;
             self.floor = self.floor.max(self.latest);
@@ -780,6 +867,19 @@ impl Writer {
                 Err(failure)
             }
         }
+    }
+
+    /// Folds the events a catch-up met under a version this writer did not hold, after reading
+    /// the stored versions again (another instance deployed it).
+    fn follow_deferred(&mut self, deferred: Vec<(usize, Recorded)>) -> Result<(), String> {
+        self.reload_versions()
+            .map_err(|e| format!("the definition versions of other instances could not be read: {e}"))?;
+        for (index, rec) in &deferred {
+            self.engine
+                .follow(*index, rec)
+                .map_err(|why| format!("the log written by other instances is refused: {why}"))?;
+        }
+        Ok(())
     }
 
     fn fire_timers(&mut self, now: Instant, commits: &mut Vec<Commit>) {

@@ -6,12 +6,15 @@
 //! deployments in order as JSON (`[{"version", "origin", "deployed_at", "by"}, …]`, the last is
 //! active), and `definition/<version>` each version's RON text. A log written before versions
 //! existed has neither: the file it is started with becomes its first version.
+//!
+//! The service (deploys at start and by `POST /v1/definitions`) and the command line (`yichuang
+//! replay --db`, `audit`, `migrate`) share this module, so that both read the same versions.
 
 use std::sync::Arc;
 
+use crate::{EventStore, StoreError};
 use serde::{Deserialize, Serialize};
 use yichuang_core::definition::{Definition, Version};
-use yichuang_store::{EventStore, StoreError};
 
 /// Meta key of the list of deployments.
 pub const DEPLOYMENTS: &str = "definitions";
@@ -88,4 +91,54 @@ pub fn record(store: &mut dyn EventStore, text: &str, deployment: Deployment) ->
     all.push(deployment);
     store.set_meta(DEPLOYMENTS, &serde_json::to_string(&all).expect("deployments serialize"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryStore;
+
+    fn minimal(promised: &str) -> (String, Definition) {
+        let text = include_str!("../../../examples/definitions/minimal.ron")
+            .replace("promised_days: 1", &format!("promised_days: {promised}"));
+        let def = Definition::from_ron(&text, "minimal.ron").unwrap();
+        (text, def)
+    }
+
+    fn deployment(def: &Definition, by: &str) -> Deployment {
+        Deployment {
+            version: def.version(),
+            origin: "minimal.ron".into(),
+            deployed_at: "2026-03-02T09:30".into(),
+            by: by.into(),
+        }
+    }
+
+    #[test]
+    fn every_recorded_version_loads_once_in_first_deployment_order() {
+        let mut store = MemoryStore::new();
+        assert!(load_all(&store).unwrap().0.is_empty(), "a store from before versions holds none");
+        let (t1, v1) = minimal("1");
+        let (t2, v2) = minimal("2");
+        record(&mut store, &t1, deployment(&v1, "--definition")).unwrap();
+        record(&mut store, &t2, deployment(&v2, "admin-1")).unwrap();
+        // Going back to v1 is one more deployment, not one more text.
+        record(&mut store, &t1, deployment(&v1, "admin-1")).unwrap();
+        let (defs, deployed) = load_all(&store).unwrap();
+        assert_eq!(defs.iter().map(|d| d.version()).collect::<Vec<_>>(), [v1.version(), v2.version()]);
+        assert_eq!(deployed.len(), 3);
+        assert_eq!(deployed.last().unwrap().version, v1.version(), "the last deployment is active");
+        assert_eq!(text(&store, v2.version()).unwrap().as_deref(), Some(t2.as_str()));
+    }
+
+    #[test]
+    fn a_stored_text_of_another_version_is_refused_with_its_version() {
+        let mut store = MemoryStore::new();
+        let (t1, v1) = minimal("1");
+        record(&mut store, &t1, deployment(&v1, "--definition")).unwrap();
+        let (t2, _) = minimal("2");
+        store.set_meta(&format!("definition/{}", v1.version()), &t2).unwrap();
+        let e = load_all(&store).unwrap_err().to_string();
+        assert!(e.contains(&v1.version().to_string()) && e.contains("its text has version"), "{e}");
+    }
 }
