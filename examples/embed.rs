@@ -241,6 +241,8 @@ fn details(def: &Definition, event: &Event) -> String {
             format!("{} returned to level {to_level}: {reason}", item(def, id))
         }
         Event::TaskUrged { item: id, note } => format!("{} urged: {note}", item(def, id)),
+        Event::TaskRecalled { item: id, department } => format!("{} signature of {department} recalled", item(def, id)),
+        Event::TaskUnready { item: id, because } => format!("{} waits again: {because} recalled", item(def, id)),
         Event::TaskLevelSlaChanged { item: id, level, to } => format!("{} level {level} clock {to:?}", item(def, id)),
         Event::TaskCancelled { item: id, because } => {
             format!("{} because {because} failed", item(def, id))

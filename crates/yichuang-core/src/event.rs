@@ -262,6 +262,22 @@ pub enum Event {
         /// What was asked (may be empty).
         note: String,
     },
+    /// 撤回 / 拿回: a signature taken back by its signer — the approval (the task is in review
+    /// again at its last level) or one department's countersign signature.
+    TaskRecalled {
+        /// The item.
+        item: Id,
+        /// The department whose signature is void.
+        department: Id,
+    },
+    /// A ready task went back to waiting: an approval it waited for was recalled (its queue
+    /// place and clock are gone; it becomes ready afresh).
+    TaskUnready {
+        /// The item.
+        item: Id,
+        /// The task whose recalled approval it waited for (or the stage, `stage:ID`).
+        because: Id,
+    },
     /// The current review level's clock changed level (the level limit: 预警, 逾期).
     TaskLevelSlaChanged {
         /// The item.
@@ -456,6 +472,8 @@ impl Event {
             Event::TaskLevelSigned { .. } => "TaskLevelSigned",
             Event::TaskReturned { .. } => "TaskReturned",
             Event::TaskUrged { .. } => "TaskUrged",
+            Event::TaskRecalled { .. } => "TaskRecalled",
+            Event::TaskUnready { .. } => "TaskUnready",
             Event::TaskLevelSlaChanged { .. } => "TaskLevelSlaChanged",
             Event::TaskApproved { .. } => "TaskApproved",
             Event::TaskDenied { .. } => "TaskDenied",

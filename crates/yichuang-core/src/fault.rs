@@ -15,6 +15,9 @@ pub enum Fault {
     /// A task's approval is taken for an event after which a settled case stays settled, so
     /// its successors are never made ready (breaks the cascade shortcut of `Case::execute`).
     ApprovalDoesNotCascade,
+    /// A recalled approval (撤回) leaves the tasks that waited for it ready (breaks invariant 3:
+    /// a started task whose predecessor is not approved).
+    RecallLeavesDependentReady,
 }
 
 thread_local! {

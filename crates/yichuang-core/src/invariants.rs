@@ -481,6 +481,10 @@ pub fn task_order(def: &Definition, case: &Case) -> Result<(), Violation> {
             Some("one person signed two levels (受审分离)")
         } else if task.state == TaskState::Approved && task.level() + 1 != levels {
             Some("approved before its last level signed (no case is decided while a level is unsigned)")
+        } else if task.state == TaskState::Waiting && (task.level() != 0 || task.sla.is_some() || task.claimed) {
+            Some(
+                "a waiting task has no clock, no level under way and no claim (a recalled predecessor's dependent starts afresh)",
+            )
         } else {
             None
         };
@@ -663,7 +667,8 @@ pub fn authority(def: &Definition, applicant: Option<&Id>, rec: &Recorded) -> Re
         | Event::SimulationConverted { item }
         | Event::SimulationReopened { item }
         | Event::TaskLevelSigned { item, .. }
-        | Event::TaskReturned { item, .. } => decides(item),
+        | Event::TaskReturned { item, .. }
+        | Event::TaskRecalled { item, .. } => decides(item),
         Event::TaskUrged { .. } => matches!(rec.by.role, Role::Leader | Role::Supervisor { .. }),
         Event::TaskApproved { item } => decides(item),
         Event::Accepted { deemed: true, .. } => rec.by.role == Role::System,

@@ -62,6 +62,9 @@ pub enum Allowed {
     People,
     /// An administrator of the service.
     Administrator,
+    /// Only whoever signed (the approval's signer, or a reviewer of a countersigning department
+    /// that signed).
+    Signer,
     /// Nobody: the engine does it by itself (and why).
     Nobody(&'static str),
 }
@@ -78,6 +81,9 @@ impl fmt::Display for Allowed {
             Allowed::Leader => f.write_str("only a leader may"),
             Allowed::People => f.write_str("people complain, not the system"),
             Allowed::Administrator => f.write_str("only an administrator may"),
+            Allowed::Signer => {
+                f.write_str("only the one who signed may (a countersign: its own department's reviewer)")
+            }
             Allowed::Nobody(why) => f.write_str(why),
         }
     }
@@ -236,6 +242,21 @@ pub enum Rejection {
         item: Id,
         /// The department that signed before.
         department: Id,
+    },
+    /// A recall (撤回) after a task that depends on the approval was claimed: the approval
+    /// stands.
+    #[error(
+        "rule 撤回 (an approval is recalled only while no task depending on it has been claimed): `{dependent}` \
+         depends on `{item}` and was claimed already (it is {dependent_state}); the approval of `{item}` stands — \
+         ask the reviewer of `{dependent}` to return or deny it, or correct it with a new case"
+    )]
+    RecallAfterClaim {
+        /// The task whose approval was to be recalled.
+        item: Id,
+        /// A dependent that was claimed.
+        dependent: Id,
+        /// The dependent's state.
+        dependent_state: &'static str,
     },
     /// Acceptance needs materials that are missing.
     #[error(
@@ -424,6 +445,7 @@ impl Rejection {
             Rejection::InvalidState { .. } | Rejection::AlreadyRated | Rejection::AlreadySigned { .. } => {
                 "invalid_state"
             }
+            Rejection::RecallAfterClaim { .. } => "recall_after_claim",
             Rejection::MaterialsIncomplete { .. } => "materials_incomplete",
             Rejection::NotTolerable { .. } => "not_tolerable",
             Rejection::NothingToTolerate => "nothing_to_tolerate",

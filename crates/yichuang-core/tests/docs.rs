@@ -26,7 +26,7 @@ fn assert_in_glossary(paths: impl IntoIterator<Item = String>) {
 /// Every event variant in declaration order. [`event_name`] matches without a wildcard, so a new
 /// variant stops the build there; `the_event_list_is_complete` also compares this list with the
 /// variants serde knows.
-const EVENTS: [&str; 43] = [
+const EVENTS: [&str; 45] = [
     "Consulted",
     "Submitted",
     "CorrectionRequested",
@@ -39,6 +39,8 @@ const EVENTS: [&str; 43] = [
     "TaskLevelSigned",
     "TaskReturned",
     "TaskUrged",
+    "TaskRecalled",
+    "TaskUnready",
     "TaskLevelSlaChanged",
     "TaskApproved",
     "TaskDenied",
@@ -87,6 +89,8 @@ fn event_name(event: &Event) -> &'static str {
         Event::TaskLevelSigned { .. } => "TaskLevelSigned",
         Event::TaskReturned { .. } => "TaskReturned",
         Event::TaskUrged { .. } => "TaskUrged",
+        Event::TaskRecalled { .. } => "TaskRecalled",
+        Event::TaskUnready { .. } => "TaskUnready",
         Event::TaskLevelSlaChanged { .. } => "TaskLevelSlaChanged",
         Event::TaskApproved { .. } => "TaskApproved",
         Event::TaskDenied { .. } => "TaskDenied",

@@ -400,6 +400,8 @@ pub enum TaskCommandBody {
         #[serde(default)]
         note: String,
     },
+    /// 撤回 / 拿回 (the signer takes back its own signature).
+    Recall {},
 }
 
 impl TaskCommandBody {
@@ -415,6 +417,7 @@ impl TaskCommandBody {
             TaskCommandBody::MeetPrecondition { facts_changed } => TaskCommand::MeetPrecondition { facts_changed },
             TaskCommandBody::Return { to, reason } => TaskCommand::Return { to, reason },
             TaskCommandBody::Urge { note } => TaskCommand::Urge { note },
+            TaskCommandBody::Recall {} => TaskCommand::Recall,
         }
     }
 }

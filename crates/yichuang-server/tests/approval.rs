@@ -96,3 +96,54 @@ fn the_food_licence_is_signed_in_three_levels_by_three_people() {
     let s = server(&scratch.db(), &[]);
     assert_eq!(task(s.addr, &case, "food-licence")["signers"], t["signers"]);
 }
+
+/// 撤回 over HTTP: the business licence's signer recalls its approval before any dependent was
+/// claimed, and the five dependents are back to `Waiting` in the case view; approved again, and
+/// once the fire check was claimed, a recall is refused with 422 naming the rule and the
+/// dependent, and nothing is appended.
+#[test]
+fn a_recall_moves_unclaimed_dependents_back_and_is_refused_after_a_claim() {
+    let scratch = Scratch::new("recall");
+    let s = server(&scratch.db(), &[]);
+    let case = accepted_case(s.addr, "open-restaurant", restaurant_answers());
+    let licence = format!("/v1/cases/{case}/tasks/business-licence/commands");
+    let ma = reviewer("market-access");
+    expect(&post(s.addr, &licence, &ma, &json!({"command": "claim"})), 200);
+    expect(&post(s.addr, &licence, &ma, &json!({"command": "approve"})), 200);
+    let dependents = ["food-licence", "fire-safety-check", "outdoor-signboard", "food-staff-health"];
+    for item in dependents {
+        assert_eq!(task(s.addr, &case, item)["state"], "Ready", "{item}");
+    }
+
+    // Another reviewer of the department did not sign it: 403.
+    let other = post(s.addr, &licence, &format!("{ma}-2"), &json!({"command": "recall"}));
+    assert_eq!((other.status, other.code()), (403, "role_not_allowed".into()), "{}", other.body);
+
+    // The signer recalls: the licence is in review again, its dependents wait again.
+    let recalled = expect(&post(s.addr, &licence, &ma, &json!({"command": "recall"})), 200);
+    let events: Vec<&str> = recalled["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event"].as_object().and_then(|o| o.keys().next()).map(String::as_str))
+        .collect();
+    assert_eq!(events.first(), Some(&"TaskRecalled"), "{recalled}");
+    assert_eq!(events.iter().filter(|e| **e == "TaskUnready").count(), dependents.len(), "{recalled}");
+    assert_eq!(task(s.addr, &case, "business-licence")["state"], "InReview");
+    for item in dependents {
+        assert_eq!(task(s.addr, &case, item)["state"], "Waiting", "{item}");
+    }
+
+    // Approved again; the fire check is claimed; now the approval stands: 422 naming the rule.
+    expect(&post(s.addr, &licence, &ma, &json!({"command": "approve"})), 200);
+    let fire = reviewer(&deciders("fire-safety-check")[0]);
+    let check = format!("/v1/cases/{case}/tasks/fire-safety-check/commands");
+    expect(&post(s.addr, &check, &fire, &json!({"command": "claim"})), 200);
+    let before = head(s.addr);
+    let late = post(s.addr, &licence, &ma, &json!({"command": "recall"}));
+    assert_eq!((late.status, late.code()), (422, "recall_after_claim".into()), "{}", late.body);
+    let message = late.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("撤回") && message.contains("fire-safety-check"), "{message}");
+    assert_eq!(head(s.addr), before, "a refused command appends nothing");
+    assert_eq!(task(s.addr, &case, "food-licence")["state"], "Ready");
+}

@@ -139,6 +139,15 @@ impl Sla {
         }
     }
 
+    /// Starts a stopped clock again where it stopped counting from (a recalled approval, 撤回:
+    /// the time it stood approved counts, as review time). A running clock is unchanged.
+    pub(crate) fn reopen(&mut self, cal: &Calendar, warning_percent: u32) {
+        if self.stopped {
+            self.stopped = false;
+            self.due = self.compute_due(cal, warning_percent);
+        }
+    }
+
     /// Stops the clock for good: the work is done.
     pub fn stop(&mut self) {
         self.stopped = true;

@@ -111,6 +111,11 @@ pub enum TaskCommand {
         /// What is asked (may be empty).
         note: String,
     },
+    /// 撤回 / 拿回: the signer takes back its own signature — the last level's approval of the
+    /// person who approved, or one department's signature of a countersign (会签) — while no task
+    /// that depends on the approval has been claimed. The task is in review again at its last
+    /// level; dependents that became ready go back to waiting.
+    Recall,
 }
 
 /// Where a return (退回) sends a task.
@@ -143,6 +148,8 @@ crate::kind_enum! {
         Return = "return",
         /// 催办.
         Urge = "urge",
+        /// 撤回 / 拿回.
+        Recall = "recall",
     }
 }
 
@@ -159,6 +166,7 @@ impl TaskCommand {
             TaskCommand::MeetPrecondition { .. } => TaskCommandKind::MeetPrecondition,
             TaskCommand::Return { .. } => TaskCommandKind::Return,
             TaskCommand::Urge { .. } => TaskCommandKind::Urge,
+            TaskCommand::Recall => TaskCommandKind::Recall,
         }
     }
 
@@ -189,6 +197,8 @@ crate::kind_enum! {
         PredecessorFailed = "a predecessor or the stage before failed",
         /// The case was withdrawn or returned: every open task ends with it.
         CaseEnded = "the case was withdrawn or returned",
+        /// An approval it waited for was recalled (撤回): out of the queue, back to waiting.
+        PredecessorRecalled = "an approval it waited for was recalled",
     }
 }
 
@@ -212,6 +222,10 @@ crate::machine_spec! {
     (InReview, Command(Return)) => [Ready], "退回: to the previous or first level; their signatures void";
     (Ready, Command(Urge)) => [Ready], "催办: a leader or supervisor";
     (InReview, Command(Urge)) => [InReview], "催办: a leader or supervisor";
+    (InReview, Command(Recall)) => [InReview], "撤回: a countersigning department takes back its own signature";
+    (Approved, Command(Recall)) => [InReview],
+        "撤回/拿回: the signer, while the case is in approval and no dependent has been claimed";
+    (Ready, Cascade(PredecessorRecalled)) => [Waiting], "unclaimed dependents of a recalled approval wait again";
     (InReview, Command(Deny)) => [Denied], "with a reason";
     (InReview, Command(StartSpecialProcedure)) => [SpecialProcedure], "特别程序: clocks stop";
     (SpecialProcedure, Command(EndSpecialProcedure)) => [InReview], "clocks run again";
@@ -256,6 +270,12 @@ pub struct Task {
     pub(crate) urged: u32,
     /// The current level's clock, when the level has a limit.
     pub(crate) level_sla: Option<Sla>,
+    /// Whether a reviewer claimed it since it last became ready (a recall of a predecessor is
+    /// refused then: 撤回 only while no dependent was claimed).
+    pub(crate) claimed: bool,
+    /// Who signed the approval (the last level's signer), while approved: the only one who
+    /// may recall it (撤回).
+    pub(crate) approver: Option<Id>,
 }
 
 impl Task {
@@ -276,6 +296,8 @@ impl Task {
             signers: Vec::new(),
             urged: 0,
             level_sla: None,
+            claimed: false,
+            approver: None,
         }
     }
 
@@ -338,6 +360,14 @@ impl Task {
     /// The current level's clock, when the level has a limit (`limit_days`).
     pub fn level_sla(&self) -> Option<&Sla> {
         self.level_sla.as_ref()
+    }
+    /// Whether a reviewer claimed it since it last became ready.
+    pub fn was_claimed(&self) -> bool {
+        self.claimed
+    }
+    /// Who signed the approval (the last level), while approved.
+    pub fn approver(&self) -> Option<&Id> {
+        self.approver.as_ref()
     }
 }
 
@@ -458,6 +488,9 @@ fn authorize(
             }),
         };
     }
+    if let TaskCommand::Recall = command {
+        return authorize_recall(def, item, task, actor);
+    }
     let level = item.levels.get(usize::from(task.level)).unwrap_or(&item.levels[0]);
     let dept = match level.by {
         LevelSigner::Leader if actor.role == Role::Leader => 0,
@@ -480,6 +513,32 @@ fn authorize(
         });
     }
     Ok(dept)
+}
+
+/// Who may recall (撤回): for a countersign, a reviewer of a department whose signature stands
+/// (it takes back its department's own); otherwise the person who signed the approval. Returns
+/// the department's position.
+fn authorize_recall(def: &Definition, item: &Item, task: &Task, actor: &Actor) -> Result<usize, Rejection> {
+    let not_the_signer = || Rejection::RoleNotAllowed {
+        rule: "撤回 (only the signer takes back its own signature)",
+        actor: actor.clone(),
+        command: TaskCommandKind::Recall.name(),
+        allowed: crate::rejection::Allowed::Signer,
+    };
+    match &item.decided_by {
+        Decider::Countersign(_) => {
+            let dept = reviewer_department(def, item, actor, TaskCommandKind::Recall.name())?;
+            if task.signed & (1 << dept) == 0 {
+                return Err(not_the_signer());
+            }
+            Ok(dept)
+        }
+        Decider::Department(_) if task.approver.as_ref() == Some(&actor.id) => Ok(0),
+        Decider::Department(_) if task.state == TaskState::Approved => Err(not_the_signer()),
+        // In review there is no signature at this level to take back: the spec and the guard
+        // say so (a return is the way back to an earlier level).
+        Decider::Department(_) => Ok(0),
+    }
 }
 
 /// The deciding department position the actor belongs to, or the rejection (本部门办理,
@@ -603,6 +662,21 @@ impl Task {
                 out.push(Event::TaskReturned { item: id(), to_level, reason: reason.clone() })
             }
             TaskCommand::Urge { note } => out.push(Event::TaskUrged { item: id(), note: note.clone() }),
+            TaskCommand::Recall => {
+                let department = match &item.decided_by {
+                    Decider::Countersign(ds) => def.department(ds[dept]).id.clone(),
+                    Decider::Department(_) if self.state == TaskState::InReview => {
+                        return Err(Rejection::NotAllowedFor {
+                            rule: "撤回 (a signer takes back its own signature)",
+                            subject: Subject::Task(item.id.clone()),
+                            reason: "is in review with no signature at its current level to take back; a review \
+                                     level goes back with 退回 (return)",
+                        });
+                    }
+                    Decider::Department(d) => def.department(*d).id.clone(),
+                };
+                out.push(Event::TaskRecalled { item: id(), department })
+            }
         }
         Ok(())
     }
@@ -670,6 +744,45 @@ impl Task {
                 need(self, &[Ready, InReview])?;
                 self.urged += 1;
             }
+            Event::TaskRecalled { department, .. } => {
+                need(self, &[InReview, Approved])?;
+                if let Decider::Countersign(ds) = &def.item(self.item).decided_by {
+                    let bit = ds.iter().position(|&d| def.department(d).id == *department).ok_or_else(|| {
+                        IllegalTaskEvent::NotACountersigner {
+                            item: self.item_id.clone(),
+                            department: department.clone(),
+                        }
+                    })?;
+                    self.signed &= !(1 << bit);
+                }
+                if self.state == Approved {
+                    // The last level is open again: its clock starts afresh; the task's own
+                    // clock runs on from where the approval stopped it (the promise covers the
+                    // time it was approved, as it covers every level).
+                    self.state = InReview;
+                    if let Some(sla) = &mut self.sla {
+                        sla.reopen(cal, pct);
+                    }
+                    // The signer who took its approval back holds the task (a countersign
+                    // stays with the reviewer who claimed it).
+                    if let (Decider::Department(_), Some(approver)) = (&def.item(self.item).decided_by, &self.approver)
+                    {
+                        self.reviewer = Some(approver.clone());
+                    }
+                    self.start_level(def, self.level, now);
+                }
+                self.approver = None;
+            }
+            Event::TaskUnready { .. } => {
+                need(self, &[Ready])?;
+                self.state = Waiting;
+                self.sla = None;
+                self.level_sla = None;
+                self.level = 0;
+                self.signers.clear();
+                self.reviewer = None;
+                self.claimed = false;
+            }
             Event::TaskLevelSlaChanged { level, to, .. } => {
                 need(self, &[Ready, InReview])?;
                 match &mut self.level_sla {
@@ -687,6 +800,7 @@ impl Task {
                 need(self, &[Ready])?;
                 self.state = InReview;
                 self.reviewer = Some(reviewer.clone());
+                self.claimed = true;
             }
             Event::TaskSigned { department, .. } => {
                 need(self, &[InReview])?;

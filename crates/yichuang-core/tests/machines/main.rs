@@ -17,6 +17,7 @@ mod common;
 mod engine;
 mod levels;
 mod migrate;
+mod recall;
 mod spec;
 mod tickets;
 
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
     trials.extend(levels::trials());
     trials.extend(tickets::trials());
     trials.extend(migrate::trials());
+    trials.extend(recall::trials());
     trials.extend(spec::trials());
     let conclusion = libtest_mimic::run(&args, trials);
     if conclusion.has_failed() || !whole_suite {

@@ -266,6 +266,12 @@ pub fn event(def: &Definition, e: &Event) -> String {
         }
         Event::TaskUrged { item, note } if note.is_empty() => format!("{} 被催办", item_name(def, item)),
         Event::TaskUrged { item, note } => format!("{} 被催办：{note}", item_name(def, item)),
+        Event::TaskRecalled { item, department } => {
+            format!("{} {} 撤回签署", item_name(def, item), department_name(def, department))
+        }
+        Event::TaskUnready { item, because } => {
+            format!("{} 因 {} 撤回而退回等待", item_name(def, item), item_name(def, because))
+        }
         Event::TaskLevelSlaChanged { item, level, to } => {
             let what = format!("{} {}环节", item_name(def, item), level_name(def, item, *level));
             match to {

@@ -114,6 +114,7 @@ impl Case {
             _ if !spec::REPORTS => None,
             Event::TaskReady { item } => Some((item.clone(), TaskCascade::Ready)),
             Event::TaskCancelled { item, .. } => Some((item.clone(), TaskCascade::PredecessorFailed)),
+            Event::TaskUnready { item, .. } => Some((item.clone(), TaskCascade::PredecessorRecalled)),
             _ => None,
         };
         let from = self.state;
@@ -123,8 +124,10 @@ impl Case {
         }
         match task {
             Some((item, cascade)) => {
+                let from =
+                    if cascade == TaskCascade::PredecessorRecalled { TaskState::Ready } else { TaskState::Waiting };
                 if let Some(p) = self.task_pos(&item) {
-                    spec::cascade_taken::<TaskMachine>(TaskState::Waiting, cascade, self.tasks[p].state);
+                    spec::cascade_taken::<TaskMachine>(from, cascade, self.tasks[p].state);
                 }
             }
             None => spec::cascade_taken::<CaseMachine>(from, CaseCascade::Decided, self.state),
@@ -154,6 +157,16 @@ impl Case {
             return None;
         }
         let bundle = def.bundle(self.bundle);
+        // A recalled approval (撤回): a ready task that waited for it waits again (the recall's
+        // guard refused if one had been claimed).
+        #[cfg(feature = "fault-injection")]
+        let unready = !crate::fault::active(crate::fault::Fault::RecallLeavesDependentReady)
+            && !crate::fault::active(crate::fault::Fault::SkipPredecessorCheck);
+        #[cfg(not(feature = "fault-injection"))]
+        let unready = true;
+        if unready && let Some(event) = self.unready(def) {
+            return Some(event);
+        }
         for &m in &bundle.topo {
             let task = &self.tasks[m];
             if task.state != TaskState::Waiting {
@@ -188,6 +201,55 @@ impl Case {
             return Some(Event::CaseDecided { outcome, awaiting_cure });
         }
         None
+    }
+
+    /// The first ready task (in dependency order) whose start no longer holds — a predecessor
+    /// not approved, or its stage's gate closed — as the event that sends it back to waiting.
+    /// Only a recall (撤回) takes an approval back, so only a recall leads here.
+    fn unready(&self, def: &Definition) -> Option<Event> {
+        for &m in &def.bundle(self.bundle).topo {
+            let task = &self.tasks[m];
+            if task.state != TaskState::Ready {
+                continue;
+            }
+            if let Some(p) = task.waits_for.iter().find(|&p| self.tasks[p].state != TaskState::Approved) {
+                return Some(Event::TaskUnready { item: task.item_id.clone(), because: self.tasks[p].item_id.clone() });
+            }
+            if self.stage_gate(def, m) == Gate::Closed {
+                let bundle = def.bundle(self.bundle);
+                let k = bundle.members[m].stage.unwrap_or(1);
+                let because = Id::new(&format!("stage:{}", bundle.stages[k.saturating_sub(1)].id));
+                return Some(Event::TaskUnready { item: task.item_id.clone(), because });
+            }
+        }
+        None
+    }
+
+    /// The dependents of the task at `p` that its approval let start: started tasks that wait
+    /// for it, or whose stage gate it holds open alone. Their states tell whether a recall
+    /// (撤回) of that approval is still allowed.
+    pub(crate) fn dependents_of(&self, def: &Definition, p: usize) -> Vec<usize> {
+        let bundle = def.bundle(self.bundle);
+        (0..self.tasks.len())
+            .filter(|&m| m != p)
+            .filter(|&m| {
+                let task = &self.tasks[m];
+                if task.waits_for.contains(p) {
+                    return true;
+                }
+                let Some(k) = bundle.members[m].stage.filter(|&k| k > 0) else {
+                    return false;
+                };
+                let previous = &bundle.stages[k - 1];
+                previous.milestones.contains(&p)
+                    && match previous.rule {
+                        MilestoneRule::All => true,
+                        MilestoneRule::Any => {
+                            !previous.milestones.iter().any(|&q| q != p && self.tasks[q].state == TaskState::Approved)
+                        }
+                    }
+            })
+            .collect()
     }
 
     /// A task whose item needs (Required or Tolerable) an outstanding tolerated material and may
@@ -256,6 +318,7 @@ fn may_cascade(event: &Event) -> bool {
             | Event::TaskCancelled { .. }
             | Event::TaskLapsed { .. }
             | Event::SimulationConverted { .. }
+            | Event::TaskRecalled { .. }
             | Event::MaterialSupplied { .. }
             | Event::CaseResumed
     )

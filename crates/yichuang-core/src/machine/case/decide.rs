@@ -10,6 +10,7 @@ use crate::actor::{Actor, Ctx, Role};
 use crate::definition::{Definition, Id, MaterialNeed, WindowClass};
 use crate::event::{Event, Events};
 use crate::machine::spec;
+use crate::machine::task::{TaskCommand, TaskState};
 use crate::rejection::{Allowed, Rejection, Subject};
 use crate::time::{Date, Instant};
 
@@ -70,7 +71,12 @@ impl Case {
                         accepted: self.tasks.iter().map(|t| t.item_id.clone()).collect(),
                     });
                 };
-                self.tasks[pos].decide(def, action, ctx, out)?
+                self.tasks[pos].decide(def, action, ctx, out)?;
+                if let TaskCommand::Recall = action
+                    && self.tasks[pos].state == TaskState::Approved
+                {
+                    self.check_recall(def, pos)?;
+                }
             }
             Command::Deliver { method } => out.push(Event::Delivered { method: *method }),
             Command::Rate { stars } => {
@@ -87,6 +93,28 @@ impl Case {
                 out.push(Event::Rated { stars: *stars, by_default: false });
             }
             Command::Withdraw => out.push(Event::Withdrawn),
+        }
+        Ok(())
+    }
+
+    /// The guard of a recall (撤回) of the approval of the task at `pos`: no task that its
+    /// approval let start has been claimed (a ready one that nobody claimed goes back to
+    /// waiting, as the cascade after the recall).
+    fn check_recall(&self, def: &Definition, pos: usize) -> Result<(), Rejection> {
+        for m in self.dependents_of(def, pos) {
+            let dependent = &self.tasks[m];
+            let claimed = match dependent.state {
+                TaskState::Waiting | TaskState::NotApplicable | TaskState::Cancelled => false,
+                TaskState::Ready => dependent.claimed,
+                _ => true,
+            };
+            if claimed {
+                return Err(Rejection::RecallAfterClaim {
+                    item: self.tasks[pos].item_id.clone(),
+                    dependent: dependent.item_id.clone(),
+                    dependent_state: dependent.state.name(),
+                });
+            }
         }
         Ok(())
     }

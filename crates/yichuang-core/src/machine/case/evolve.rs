@@ -167,6 +167,8 @@ impl Case {
             | Event::TaskLevelSigned { item, .. }
             | Event::TaskReturned { item, .. }
             | Event::TaskUrged { item, .. }
+            | Event::TaskRecalled { item, .. }
+            | Event::TaskUnready { item, .. }
             | Event::TaskLevelSlaChanged { item, .. }
             | Event::TaskApproved { item }
             | Event::TaskDenied { item, .. }
@@ -183,6 +185,10 @@ impl Case {
                 };
                 if let Err(e) = self.tasks[pos].evolve(def, event, now) {
                     return Err(illegal(self, Illegal::Task(e)));
+                }
+                // Who signed the approval: the one who may recall it (撤回).
+                if let Event::TaskApproved { .. } = event {
+                    self.tasks[pos].approver = Some(by.id.clone());
                 }
                 self.fold_task_effects(def, event, now);
             }
