@@ -33,7 +33,9 @@ fn assert_holds(report: &Report) {
 
 #[test]
 fn every_invariant_holds_on_the_test_hall() {
-    for bundle in ["restaurant", "project"] {
+    // The hygiene permit signs three levels (the last a leader's) and may be returned and
+    // urged; the venue puts review levels in parallel branches that join.
+    for bundle in ["restaurant", "project", "hygiene", "venue"] {
         assert_holds(&run(bundle, DEPTH));
     }
 }
@@ -81,6 +83,36 @@ fn a_ticket_closed_without_supervision_is_caught_by_invariant_1() {
     let last = violation.trace.last().unwrap();
     assert!(last.events.iter().any(|r| r.event == Event::TicketClosed), "{:?}", last.events);
     assert_trace_replays(&violation);
+}
+
+/// The broken return (退回 strands the task in `Waiting`: the join of flowable #1641 stuck) is
+/// caught by the checker with invariant 3 at the return, on the hall's three-level item alone
+/// and in parallel branches; `yichuang-core`'s `tests/properties.rs` shows the property test
+/// catches the same rule (`the_property_test_catches_a_broken_return`).
+#[test]
+fn a_return_that_strands_its_task_is_caught_by_invariant_3() {
+    let _fault = fault::inject(Fault::ReturnStrandsTask);
+    for (bundle, steps) in [("hygiene", 6), ("venue", 8)] {
+        let def = common::definition();
+        let ix = def.bundle_ix(bundle).unwrap();
+        let report = check::check(&def, ix, &Options::with_depth(DEPTH));
+        let violation = report.violation.expect("the broken rule is caught");
+        assert_eq!(violation.invariant, Property::Invariant(Invariant::TaskOrder), "{}", violation.message);
+        assert!(violation.message.contains("a join stuck"), "{}", violation.message);
+        let commands: Vec<&str> = violation.trace.iter().map(|s| s.command.as_str()).collect();
+        // Submit, accept, (the licence claimed and approved,) claim, sign 承办, claim, return.
+        assert_eq!(commands.len(), steps, "{commands:?}");
+        assert!(commands.last().is_some_and(|c| c.starts_with("return hygiene-permit")), "{commands:?}");
+        assert_trace_replays(&violation);
+    }
+    // On an example: the county hall's food licence (承办 → 审核 → 批准) in 我要开饭店.
+    let def = example("county-hall.ron");
+    let report = check::check(&def, def.bundle_ix("open-restaurant").unwrap(), &Options::with_depth(DEPTH));
+    let violation = report.violation.expect("the broken rule is caught on the county hall");
+    assert_eq!(violation.invariant, Property::Invariant(Invariant::TaskOrder), "{}", violation.message);
+    let last = violation.trace.last().map(|s| s.command.as_str());
+    assert_eq!(last, Some("return food-licence to the previous level"), "{}", violation.message);
+    assert_eq!(violation.trace.len(), 8, "submit, accept, the business licence, two claims, a signature, the return");
 }
 
 fn example(file: &str) -> std::sync::Arc<Definition> {

@@ -18,6 +18,11 @@ pub enum Fault {
     /// A recalled approval (撤回) leaves the tasks that waited for it ready (breaks invariant 3:
     /// a started task whose predecessor is not approved).
     RecallLeavesDependentReady,
+    /// 退回 sends the task back to `Waiting`, as if it re-entered its branch before the join
+    /// (the shape of flowable-engine #1641), and nothing makes it ready again: its predecessors
+    /// are approved, yet it waits for ever and the case cannot be decided (breaks invariant 3,
+    /// "no task without a way forward", and the checker's liveness: no join stuck).
+    ReturnStrandsTask,
 }
 
 thread_local! {

@@ -256,6 +256,17 @@ pub enum Violation {
         /// What is wrong.
         why: &'static str,
     },
+    /// 3: a task without a way forward: it waits although its predecessors are approved, its
+    /// stage is open and no cure holds it, so nothing will ever make it ready (a join stuck).
+    #[error(
+        "task `{item}` is Waiting although every predecessor is approved, its stage is open and no outstanding \
+         material holds it: nothing will make it ready, and the case can never be decided (a join stuck; no task \
+         may be left without a way forward)"
+    )]
+    Stranded {
+        /// The task's item.
+        item: Id,
+    },
     /// 3: every task is terminal but the case is not decided.
     #[error("every task is terminal but the case is still InApproval: it must be decided")]
     Undecided,
@@ -329,6 +340,7 @@ impl Violation {
             | Violation::StartedBeforeStage { .. }
             | Violation::WaitsForFailed { .. }
             | Violation::Undecided
+            | Violation::Stranded { .. }
             | Violation::Levels { .. }
             | Violation::OrphanTask { .. } => Invariant::TaskOrder,
             Violation::DeliveredWithout { .. } => Invariant::Delivery,
@@ -434,12 +446,42 @@ pub fn one_ticket_per_trigger<'a>(events: impl IntoIterator<Item = &'a Recorded>
 // ---------------------------------------------------------------------- 3
 
 /// Invariant 3 on the state of a case: started tasks have approved predecessors and an open
-/// stage; no task waits for a failed one; the case is decided exactly when every task is
-/// terminal.
+/// stage; no task waits for a failed one, and none waits once nothing holds it (a task
+/// without a way forward: a join stuck); review levels are signed in order by different
+/// people, and no task is approved with a level unsigned; the case is decided exactly when
+/// every task is terminal.
 pub fn task_order(def: &Definition, case: &Case) -> Result<(), Violation> {
     let started = |s: TaskState| !matches!(s, TaskState::Waiting | TaskState::NotApplicable | TaskState::Cancelled);
     let bundle = def.bundle(case.bundle);
     for (m, task) in case.tasks.iter().enumerate() {
+        // A task waiting in a case under approval must be held by something: a predecessor
+        // not yet approved, the stage before not complete, or an outstanding material its item
+        // may not issue without (written out here rather than asking the cascade, which is
+        // what this checks).
+        if case.state == CaseState::InApproval && task.state == TaskState::Waiting {
+            let predecessors = task.waits_for.iter().all(|p| case.tasks[p].state == TaskState::Approved);
+            let stage = match bundle.members[m].stage.filter(|&k| k > 0) {
+                None => true,
+                Some(k) => {
+                    let previous = &bundle.stages[k - 1];
+                    let approved =
+                        previous.milestones.iter().filter(|&&p| case.tasks[p].state == TaskState::Approved).count();
+                    match previous.rule {
+                        MilestoneRule::All => approved == previous.milestones.len(),
+                        MilestoneRule::Any => approved > 0,
+                    }
+                }
+            };
+            let item = def.item(task.item);
+            let cure = case.outstanding.iter().any(|m| match def.material_ix(m).and_then(|ix| item.need_of(ix)) {
+                Some(MaterialNeed::Required) => true,
+                Some(MaterialNeed::Tolerable) => !item.issue_before_cure,
+                _ => false,
+            });
+            if predecessors && stage && !cure {
+                return Err(Violation::Stranded { item: task.item_id.clone() });
+            }
+        }
         if started(task.state) {
             for p in task.waits_for.iter() {
                 let pred = &case.tasks[p];

@@ -211,13 +211,16 @@ fn renamed_item_shows_removed_and_added_and_serializes() {
     let new = edited(&[
         ("(id: \"sign\", code: \"T-004\"", "(id: \"signboard\", code: \"T-004\""),
         ("(item: \"sign\", after", "(item: \"signboard\", after"),
+        ("(item: \"sign\", after", "(item: \"signboard\", after"),
     ]);
     let d = diff(&hall(), &new);
-    count(&d, 4);
+    count(&d, 6);
     assert_eq!(only(&d, Section::Item, "sign").change, ChangeKind::Removed);
     assert_eq!(only(&d, Section::Item, "signboard").change, ChangeKind::Added);
     assert_eq!(only(&d, Section::Member, "restaurant/sign").change, ChangeKind::Removed);
     assert_eq!(only(&d, Section::Member, "restaurant/signboard").change, ChangeKind::Added);
+    assert_eq!(only(&d, Section::Member, "venue/sign").change, ChangeKind::Removed);
+    assert_eq!(only(&d, Section::Member, "venue/signboard").change, ChangeKind::Added);
     let json = serde_json::to_value(&d).unwrap();
     assert_eq!(json["old"]["version"], d.old.version.to_string());
     assert_eq!(json["changes"][0]["section"], "item");

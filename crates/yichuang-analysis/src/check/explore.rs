@@ -59,6 +59,8 @@ pub(super) struct Graph {
     pub(super) moves: Vec<Option<Move>>,
     pub(super) depth: Vec<u16>,
     pub(super) is_final: Vec<bool>,
+    /// Per state, where its case stands towards a decision ([`Approval`]).
+    pub(super) approval: Vec<Approval>,
     pub(super) succ_start: Vec<u32>,
     pub(super) succ: Vec<u32>,
 }
@@ -73,12 +75,25 @@ impl Graph {
         self.succ_start.len().saturating_sub(1)
     }
 
+    #[cfg(test)]
     pub(super) fn add(&mut self, parent: u32, mv: Option<Move>, depth: u16, is_final: bool) -> u32 {
+        self.add_marked(parent, mv, depth, is_final, Approval::Other)
+    }
+
+    pub(super) fn add_marked(
+        &mut self,
+        parent: u32,
+        mv: Option<Move>,
+        depth: u16,
+        is_final: bool,
+        approval: Approval,
+    ) -> u32 {
         let id = u32::try_from(self.parent.len()).expect("states_max keeps ids within u32");
         self.parent.push(parent);
         self.moves.push(mv);
         self.depth.push(depth);
         self.is_final.push(is_final);
+        self.approval.push(approval);
         id
     }
 
@@ -91,6 +106,31 @@ impl Graph {
         }
         path.reverse();
         (id, path)
+    }
+}
+
+/// Where a state's case stands towards a decision, for the liveness of approval (no join
+/// stuck, no task without a way forward): every state whose case is under approval must be
+/// able to reach one whose case is decided, by the hall's own moves — withdrawal, which ends
+/// every case, does not count as a way forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Approval {
+    /// The case is under approval (InApproval): a decision must stay reachable.
+    Pending,
+    /// The case was decided (it has an outcome).
+    Decided,
+    /// Anything else: no case, not yet accepted, or ended without a decision; or a ticket's part.
+    Other,
+}
+
+impl Approval {
+    pub(super) fn of(part: Part, node: &Node) -> Approval {
+        match (part, node.case()) {
+            (Part::Ticket(_), _) | (_, None) => Approval::Other,
+            (_, Some(case)) if case.outcome().is_some() => Approval::Decided,
+            (_, Some(case)) if case.state() == yichuang_core::CaseState::InApproval => Approval::Pending,
+            _ => Approval::Other,
+        }
     }
 }
 
@@ -312,7 +352,13 @@ impl Explorer {
         for root in roots {
             let key = self.key(part, &root.node, &mut writer);
             if let Entry::Vacant(e) = seen.entry(key) {
-                let id = graph.add(u32::MAX, None, 0, self.is_final(part, &root.node));
+                let id = graph.add_marked(
+                    u32::MAX,
+                    None,
+                    0,
+                    self.is_final(part, &root.node),
+                    Approval::of(part, &root.node),
+                );
                 e.insert(id);
                 graph.parent[id as usize] = id;
                 prefixes.push(root.prefix);
@@ -379,7 +425,8 @@ impl Explorer {
                         Entry::Occupied(e) => *e.get(),
                         Entry::Vacant(e) => {
                             let is_final = self.is_final(part, &step.node);
-                            let target = graph.add(id, Some(mv), depth as u16 + 1, is_final);
+                            let approval = Approval::of(part, &step.node);
+                            let target = graph.add_marked(id, Some(mv), depth as u16 + 1, is_final, approval);
                             if keep_states {
                                 next.push((target, step.node));
                             }

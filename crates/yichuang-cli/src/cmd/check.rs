@@ -90,6 +90,8 @@ pub enum FaultArg {
     SkipPredecessorCheck,
     /// The department passes its own rectification (breaks invariant 1).
     CloseWithoutSupervision,
+    /// 退回 strands the task in Waiting: a join stuck (breaks invariant 3).
+    ReturnStrandsTask,
 }
 
 #[cfg(feature = "fault-injection")]
@@ -98,6 +100,7 @@ impl FaultArg {
         match self {
             FaultArg::SkipPredecessorCheck => yichuang_core::fault::Fault::SkipPredecessorCheck,
             FaultArg::CloseWithoutSupervision => yichuang_core::fault::Fault::CloseWithoutSupervision,
+            FaultArg::ReturnStrandsTask => yichuang_core::fault::Fault::ReturnStrandsTask,
         }
     }
 }

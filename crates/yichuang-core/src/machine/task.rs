@@ -737,6 +737,10 @@ impl Task {
                 // The signatures of the returned levels are void: they are signed again.
                 self.signers.truncate(usize::from(*to_level));
                 self.state = Ready;
+                #[cfg(feature = "fault-injection")]
+                if crate::fault::active(crate::fault::Fault::ReturnStrandsTask) {
+                    self.state = Waiting;
+                }
                 self.reviewer = None;
                 self.start_level(def, *to_level, now);
             }
