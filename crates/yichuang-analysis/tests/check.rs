@@ -35,7 +35,8 @@ fn assert_holds(report: &Report) {
 fn every_invariant_holds_on_the_test_hall() {
     // The hygiene permit signs three levels (the last a leader's) and may be returned and
     // urged; the venue puts review levels in parallel branches that join.
-    for bundle in ["restaurant", "project", "hygiene", "venue"] {
+    // The recall bundle puts a levelled task and a countersign before a third item (撤回).
+    for bundle in ["restaurant", "project", "hygiene", "venue", "recall"] {
         assert_holds(&run(bundle, DEPTH));
     }
 }
@@ -115,6 +116,22 @@ fn a_return_that_strands_its_task_is_caught_by_invariant_3() {
     assert_eq!(violation.trace.len(), 8, "submit, accept, the business licence, two claims, a signature, the return");
 }
 
+/// The broken recall (撤回 leaves the dependents that became ready in the queue) is caught by
+/// the checker with invariant 3 at the recall; `yichuang-core`'s `tests/properties.rs` shows
+/// the property test catches the same rule (`the_property_test_catches_a_broken_recall`).
+#[test]
+fn a_recall_that_leaves_a_dependent_ready_is_caught_by_invariant_3() {
+    let _fault = fault::inject(Fault::RecallLeavesDependentReady);
+    let report = run("venue", DEPTH);
+    let violation = report.violation.expect("the broken rule is caught");
+    assert_eq!(violation.invariant, Property::Invariant(Invariant::TaskOrder), "{}", violation.message);
+    let commands: Vec<&str> = violation.trace.iter().map(|s| s.command.as_str()).collect();
+    // Submit, accept, claim and approve the licence (its dependents become ready), recall it.
+    assert_eq!(commands.len(), 5, "{commands:?}");
+    assert_eq!(commands.last(), Some(&"recall licence"), "{commands:?}");
+    assert_trace_replays(&violation);
+}
+
 fn example(file: &str) -> std::sync::Arc<Definition> {
     let path = format!("{}/../../examples/definitions/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).expect("the example exists");
@@ -140,15 +157,18 @@ fn assert_holds_exhaustive(report: &Report) {
 /// The reduction (the case and each ticket explored apart) against the plain product of the case
 /// and its tickets: the same verdict and the same final outcomes (the case's final state and
 /// outcome, the sources of the tickets it opened). The product is only feasible at a small depth;
-/// on the minimal hall with no failed supervision rounds it completes at depth 12, where its
-/// outcomes no longer grow, and they are exactly those of the exhaustive reduced search.
+/// on the minimal hall with no failed supervision rounds and no recall it completes at depth
+/// 12, where its outcomes no longer grow, and they are exactly those of the exhaustive reduced
+/// search (a recall makes paths longer than the product can reach at any depth a debug build
+/// affords).
 #[test]
 fn the_reduction_keeps_the_verdict_and_the_final_outcomes() {
     let def = example("minimal.ron");
     let bundle = def.bundle_ix("open-shop").unwrap();
-    let reduced = check::check(&def, bundle, &Options { redo_max: 0, ..Options::complete() });
+    let bounds = Options { redo_max: 0, recall_max: 0, ..Options::complete() };
+    let reduced = check::check(&def, bundle, &bounds);
     assert_holds_exhaustive(&reduced);
-    let product = check::check(&def, bundle, &Options { redo_max: 0, reduce: false, ..Options::with_depth(12) });
+    let product = check::check(&def, bundle, &Options { reduce: false, depth: Some(12), ..bounds });
     assert!(product.holds() && !product.states_limit_reached, "{product:?}");
     assert!(product.states > 10 * reduced.states, "the product is much larger: {product:?}");
     assert_eq!(product.outcomes, reduced.outcomes);

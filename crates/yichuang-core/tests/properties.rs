@@ -115,6 +115,17 @@ fn signer(def: &Definition, task: &Task, dept: &str) -> Actor {
     }
 }
 
+/// Who may recall `task`'s approval (撤回): the person who signed it (a leader where the last
+/// level is a leader's), or for a countersign the department's reviewer.
+fn recaller(def: &Definition, task: &Task, dept: &str) -> Actor {
+    let item = def.item(task.item());
+    match (task.approver(), item.levels.last()) {
+        (Some(who), Some(level)) if level.by == definition::LevelSigner::Leader => Actor::leader(who.as_str()),
+        (Some(who), _) => Actor::reviewer(who.as_str(), dept),
+        (None, _) => reviewer(dept),
+    }
+}
+
 struct Sut {
     hall: Hall,
     log: Vec<Recorded>,
@@ -221,7 +232,7 @@ impl Sut {
                 };
                 let depts = def.item(task.item()).decided_by.departments();
                 let dept = def.department(depts[usize::from(arg / 8) % depts.len()]).id.to_string();
-                let action = match (arg / 32) % 10 {
+                let action = match (arg / 32) % 11 {
                     0 | 1 => TaskCommand::Claim,
                     2 | 3 => TaskCommand::Approve,
                     4 => TaskCommand::Deny { reason: "不符合条件".into() },
@@ -235,11 +246,13 @@ impl Sut {
                         to: if arg.is_multiple_of(2) { ReturnTo::Previous } else { ReturnTo::First },
                         reason: if arg.is_multiple_of(11) { " ".into() } else { "材料需重新审查".into() },
                     },
-                    _ => TaskCommand::Urge { note: "请加快办理".into() },
+                    9 => TaskCommand::Urge { note: "请加快办理".into() },
+                    _ => TaskCommand::Recall,
                 };
                 // Mostly the level's own signer; sometimes the first level's reviewer, who may
                 // not sign a second level (受审分离) and is refused.
                 let entitled = match action {
+                    TaskCommand::Recall => recaller(&def, task, &dept),
                     TaskCommand::Urge { .. } if arg.is_multiple_of(2) => Actor::leader("leader"),
                     TaskCommand::Urge { .. } => Actor::supervisor("s-1", "supervision"),
                     _ if arg.is_multiple_of(13) => reviewer(&dept),
@@ -279,6 +292,23 @@ impl Sut {
             CaseState::ReadyForDelivery => 8,
             CaseState::Delivered => 9,
             CaseState::InApproval if !c.outstanding().is_empty() && arg.is_multiple_of(8) => 6,
+            CaseState::InApproval if arg % 64 == 3 => {
+                // 撤回 now and then: the signer of an approval (or of one countersignature)
+                // takes it back; refused once a dependent was claimed.
+                let def = self.hall.engine.definition().clone();
+                let Some(task) = c.tasks().iter().find(|t| t.state() == TaskState::Approved || t.signed() != 0) else {
+                    return;
+                };
+                let depts = def.item(task.item()).decided_by.departments();
+                let d = (0..depts.len()).find(|i| task.signed() & (1 << i) != 0).unwrap_or(0);
+                let dept = def.department(depts[d]).id.to_string();
+                let actor = recaller(&def, task, &dept);
+                return self.run(
+                    id,
+                    actor,
+                    Command::Task { item: task.item_id().clone(), action: TaskCommand::Recall },
+                );
+            }
             CaseState::InApproval => {
                 // Move one open task forward with the action its state calls for.
                 let Some(task) = c.tasks().iter().find(|t| {
@@ -533,6 +563,19 @@ fn the_property_test_catches_a_broken_return() {
     );
 }
 
+/// The broken recall (撤回 leaves the dependents that became ready in the queue) is caught by
+/// invariant 3; `yichuang-analysis`'s `tests/check.rs` shows the checker catches the same rule.
+#[test]
+fn the_property_test_catches_a_broken_recall() {
+    let _fault = fault::inject(Fault::RecallLeavesDependentReady);
+    let caught = std::panic::catch_unwind(engine_with_broken_rule);
+    let message = match caught {
+        Ok(()) => panic!("recalls left dependents ready and the property test did not notice"),
+        Err(payload) => payload.downcast_ref::<String>().cloned().unwrap_or_default(),
+    };
+    assert!(message.contains("invariant 3"), "caught, but not by invariant 3: {message}");
+}
+
 /// `Case::execute` skips the cascade after events that cannot continue it; the list of those
 /// that can is held to the cascade by a debug assertion, which the property test reaches.
 #[test]
@@ -612,7 +655,9 @@ fn random_sequences_reach_every_case_state() {
     }
     // The approval operations are drawn too (issue 19): levels signed, returns, urges, and a
     // task approved at its last level after a return.
-    for name in ["TaskLevelSigned", "TaskReturned", "TaskUrged", "TaskApproved", "TaskSigned"] {
+    for name in
+        ["TaskLevelSigned", "TaskReturned", "TaskUrged", "TaskApproved", "TaskSigned", "TaskRecalled", "TaskUnready"]
+    {
         assert!(events_seen.contains(name), "never recorded: {name}; seen {events_seen:?}");
     }
     // Revoked needs an issue-before-cure project delivered and then left uncured past its due date:

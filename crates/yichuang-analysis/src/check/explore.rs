@@ -28,6 +28,8 @@ pub(super) struct Node {
     pub(super) supervision: Supervision,
     /// Per ticket slot: failed supervisions plus unsatisfied follow-ups so far.
     pub(super) redo: Vec<u8>,
+    /// Recalls (撤回) so far in the case ([`super::Options::recall_max`]).
+    pub(super) recalls: u8,
 }
 
 impl Node {
@@ -246,6 +248,7 @@ impl Explorer {
             now: self.start,
             supervision: Supervision::default(),
             redo: Vec::new(),
+            recalls: 0,
         }
     }
 
@@ -517,6 +520,9 @@ impl Explorer {
             }
         };
         let unsupervised = next.fold_tickets(&events);
+        if events.iter().any(|r| matches!(r.event, Event::TaskRecalled { .. })) {
+            next.recalls = next.recalls.saturating_add(1);
+        }
         Some(Step { node: next, events, actor, at, unsupervised })
     }
 

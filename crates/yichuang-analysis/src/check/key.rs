@@ -46,6 +46,8 @@ impl Explorer {
             }
             Some(case) => {
                 let _ = case.serialize(&mut *writer);
+                // The recalls used so far bound those still proposed.
+                writer.bytes.push(node.recalls);
             }
             None => {}
         }

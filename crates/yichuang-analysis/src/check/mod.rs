@@ -106,6 +106,9 @@ pub struct Options {
     pub reduce: bool,
     /// Maximum failed supervisions plus unsatisfied follow-ups per ticket.
     pub redo_max: u8,
+    /// Maximum recalls (撤回) in a case: a recall and a new approval restart the clocks of the
+    /// dependents, so without a bound the search would run to the calendar's end.
+    pub recall_max: u8,
     /// The search stops expanding states once it has stored this many.
     pub states_max: usize,
     /// Instant of the first command; `None`: half an hour after opening on the first working
@@ -116,13 +119,22 @@ pub struct Options {
 impl Options {
     /// Default bound on new rectification rounds per ticket.
     pub const REDO_MAX: u8 = 2;
+    /// Default bound on recalls (撤回) per case.
+    pub const RECALL_MAX: u8 = 1;
     /// Default bound on stored states (about 0.6 KB each: the level being expanded holds whole
     /// engines, the others keys and ids): a bound for large definitions, reported when hit.
     pub const STATES_MAX: usize = 5_000_000;
 
     /// The default options: no depth bound, reduced, the default bounds on rounds and states.
     pub fn complete() -> Options {
-        Options { depth: None, reduce: true, redo_max: Options::REDO_MAX, states_max: Options::STATES_MAX, start: None }
+        Options {
+            depth: None,
+            reduce: true,
+            redo_max: Options::REDO_MAX,
+            recall_max: Options::RECALL_MAX,
+            states_max: Options::STATES_MAX,
+            start: None,
+        }
     }
 
     /// The default options with a depth bound.

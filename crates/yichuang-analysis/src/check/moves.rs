@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use yichuang_core::definition::{Bundle, Definition, LevelSigner, MaterialNeed};
+use yichuang_core::definition::{Bundle, Decider, Definition, LevelSigner, MaterialNeed};
 use yichuang_core::machine::case::{CaseMachine, CommandKind};
 use yichuang_core::machine::spec;
 use yichuang_core::machine::task::{TaskCommandKind, TaskMachine};
@@ -40,6 +40,9 @@ pub(super) enum TaskMove {
     },
     /// 催办 (proposed once per task: a second urge changes nothing but the count).
     Urge,
+    /// 撤回 by the signer: the department at this position of a countersign takes back its
+    /// signature, or (position 0 of a single department) the approver takes back the approval.
+    Recall(u8),
 }
 
 /// A ticket command of the checker.
@@ -118,7 +121,7 @@ impl Explorer {
                 }
                 out.extend((0..self.submissions.len()).map(|i| Move::Submit(i as u16)));
             }
-            Some(case) => self.case_moves(case, out),
+            Some(case) => self.case_moves(case, node.recalls < self.options.recall_max, out),
         }
         if part == Part::Case {
             if node.case().and_then(|c| c.next_deadline(&self.def)).is_some() {
@@ -140,7 +143,7 @@ impl Explorer {
     }
 
     /// The case's moves: the commands its spec declares in its state.
-    fn case_moves(&self, case: &Case, out: &mut Vec<Move>) {
+    fn case_moves(&self, case: &Case, recall_left: bool, out: &mut Vec<Move>) {
         for kind in spec::commands_in::<CaseMachine>(case.state()) {
             match kind {
                 CommandKind::Consult => {}
@@ -153,7 +156,7 @@ impl Explorer {
                 CommandKind::Supply => out.extend((0..case.outstanding().len()).map(|i| Move::Supply(i as u16))),
                 CommandKind::Task => {
                     for (p, task) in case.tasks().iter().enumerate() {
-                        self.task_moves(p as u16, task, out);
+                        self.task_moves(p as u16, task, recall_left, out);
                     }
                 }
                 CommandKind::Deliver => out.push(Move::Deliver),
@@ -168,7 +171,7 @@ impl Explorer {
     /// A task's moves: the commands the task spec declares in its state (approve once per
     /// countersigning department; the engine refuses a second signature and a simulated
     /// approval of an item without a precondition).
-    fn task_moves(&self, p: u16, task: &Task, out: &mut Vec<Move>) {
+    fn task_moves(&self, p: u16, task: &Task, recall_left: bool, out: &mut Vec<Move>) {
         let m = |t| Move::Task(p, t);
         for kind in spec::commands_in::<TaskMachine>(task.state()) {
             match kind {
@@ -192,9 +195,19 @@ impl Explorer {
                 TaskCommandKind::Return => out.push(m(TaskMove::Return { first: false })),
                 TaskCommandKind::Urge if task.urged() == 0 => out.push(m(TaskMove::Urge)),
                 TaskCommandKind::Urge => {}
-                // 撤回 is explored by the checker's own work on issue 19 (part 10); until then
-                // the engine's tests and the property tests take it.
-                TaskCommandKind::Recall => {}
+                // 撤回: each countersigning department whose signature stands, or the approver;
+                // at most `recall_max` in a case (a recall and a new approval restart the
+                // dependents' clocks, so without a bound the case could run to the calendar's
+                // end recalling and approving again).
+                TaskCommandKind::Recall if !recall_left => {}
+                TaskCommandKind::Recall => match &self.def.item(task.item()).decided_by {
+                    Decider::Countersign(ds) => out.extend(
+                        (0..ds.len().min(32))
+                            .filter(|d| task.signed() & (1 << d) != 0)
+                            .map(|d| m(TaskMove::Recall(d as u8))),
+                    ),
+                    Decider::Department(_) => out.push(m(TaskMove::Recall(0))),
+                },
             }
         }
     }
@@ -252,7 +265,7 @@ impl Explorer {
         let task = case.tasks().get(p)?;
         let departments = self.def.item(task.item()).decided_by.departments();
         let department = match t {
-            TaskMove::Approve(d) => *departments.get(usize::from(d))?,
+            TaskMove::Approve(d) | TaskMove::Recall(d) => *departments.get(usize::from(d))?,
             _ => *departments.first()?,
         };
         let action = match t {
@@ -270,12 +283,24 @@ impl Explorer {
                 reason: "需要重新审查 (checker)".into(),
             },
             TaskMove::Urge => TaskCommand::Urge { note: "请加快办理 (checker)".into() },
+            TaskMove::Recall(_) => TaskCommand::Recall,
         };
         let command = Command::Task { item: task.item_id().clone(), action };
         // One person per review level (受审分离): the level's signer, a leader where it says so.
         let level = task.level();
-        let actor = match self.def.item(task.item()).levels.get(level) {
+        let item = self.def.item(task.item());
+        let actor = match item.levels.get(level) {
             _ if t == TaskMove::Urge => Actor::leader("leader-checker"),
+            // 撤回 of an approval: the person who signed it, in the role of the last level.
+            _ if matches!(t, TaskMove::Recall(_)) && matches!(item.decided_by, Decider::Department(_)) => {
+                let approver = task.approver()?;
+                match item.levels.last() {
+                    Some(l) if l.by == LevelSigner::Leader => Actor::leader(approver.as_str()),
+                    _ => Actor::reviewer(approver.as_str(), &self.def.department(department).id),
+                }
+            }
+            // A countersigning department's own signature: its reviewer, who signed it.
+            _ if matches!(t, TaskMove::Recall(_)) => self.reviewers[department.index()].clone(),
             Some(l) if l.by == LevelSigner::Leader => Actor::leader(&format!("leader-level-{level}")),
             _ if level == 0 => self.reviewers[department.index()].clone(),
             _ => {
@@ -522,6 +547,14 @@ fn describe_task(def: &Definition, case: Option<&Case>, item: &str, p: u16, t: T
         TaskMove::Return { first: false } => format!("return {item} to the previous level"),
         TaskMove::Return { first: true } => format!("return {item} to the first level"),
         TaskMove::Urge => format!("urge {item}"),
+        TaskMove::Recall(d) => {
+            let task = case.and_then(|c| c.tasks().get(usize::from(p)));
+            let departments = task.map_or(&[][..], |t| def.item(t.item()).decided_by.departments());
+            match departments.get(usize::from(d)) {
+                Some(&dept) if departments.len() > 1 => format!("recall {item} (for {})", def.department(dept).id),
+                _ => format!("recall {item}"),
+            }
+        }
     }
 }
 
