@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release -p yichuang-server --example biglog -- --db /tmp/big.db --events 1000000
 //! cargo run --release -p yichuang-server --example biglog -- \
-//!     --db 'postgres://root@127.0.0.1:5432/test?options=-csearch_path%3Dbig' --events 10000000
+//!     --db 'postgres://root@127.0.0.1:5432/test?options=-csearch_path%3Dbig' --events 10000000 --cases-per-day 3000
 //! ```
 //!
 //! Each case is a 我要开饭店 application (`open-restaurant`) submitted at the intake window; one
@@ -31,7 +31,9 @@ use yichuang_server::state::Shared;
 use yichuang_server::writer::Writer;
 use yichuang_store::{Commit, EncodedEvent, EventStore, IdempotencyRecord, PostgresStore, SqliteStore, StoredEvent};
 
-/// Cases started per working day (a busy county: about 300,000 a year).
+/// Cases started per working day by default (a busy county: about 300,000 a year). A log past
+/// the example calendar's two years (about 6 M events at this rate) needs more a day:
+/// `--cases-per-day`, as a prefecture's several halls would start.
 const CASES_PER_DAY: u64 = 1_200;
 /// Working minutes between the steps of one case.
 const STEP_MINUTES: i64 = 120;
@@ -42,6 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut db = None;
     let mut events_max: u64 = 1_000_000;
     let mut open_every: u64 = 40;
+    let mut cases_per_day: u64 = CASES_PER_DAY;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -49,8 +52,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--db" => db = Some(value()?),
             "--events" => events_max = value()?.parse()?,
             "--open-every" => open_every = value()?.parse()?,
+            "--cases-per-day" => cases_per_day = value()?.parse::<u64>()?.max(1),
             other => {
-                return Err(format!("unknown flag {other}; flags: --db FILE|URL, --events N, --open-every N").into());
+                return Err(format!(
+                    "unknown flag {other}; flags: --db FILE|URL, --events N, --open-every N, --cases-per-day N"
+                )
+                .into());
             }
         }
     }
@@ -86,7 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         while !cal.is_working_day(day)? {
             day = day.add_days(1);
         }
-        for n in 0..CASES_PER_DAY {
+        for n in 0..cases_per_day {
             cases += 1;
             let applicant = Applicant {
                 id: Id::new(&format!("91000000MA{cases:08}")),
@@ -96,7 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let staff = driver::Staff::new(&def, &applicant.id)?;
             let submission = driver::complete_submission(&def, bundle, applicant, answers.clone());
             // Spread over the office day (8 h from 09:00).
-            let mut now = cal.office_open(day).plus_minutes((n * 8 * 60 / CASES_PER_DAY) as i64);
+            let mut now = cal.office_open(day).plus_minutes((n * 8 * 60 / cases_per_day) as i64);
             // The timers of every other case due by now fire first, as the service's ticker does.
             engine.advance_into(now, &mut out);
             let case = engine

@@ -546,12 +546,37 @@ fn verify_events(
     changes: &mut Vec<crate::KeyChange>,
     visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
 ) -> Result<u64, IntegrityError> {
+    let mut read = 0;
+    loop {
+        let batch = verify_batch(tx, shape, changes, visit)?;
+        read += batch;
+        if batch < VERIFY_BATCH {
+            return Ok(read);
+        }
+    }
+}
+
+/// Events read per query when the log is read in order. A bounded batch keeps the plan on the
+/// primary key's index whatever the table's statistics say: without statistics (a table loaded
+/// in bulk, or a server with autovacuum off) PostgreSQL plans an unbounded `position > $1` as a
+/// sequential scan of the whole table and a sort, seconds at 10 M events even when nothing
+/// follows `$1` (docs/benchmarks.md, "Start-up at 1 M and 10 M events").
+const VERIFY_BATCH: u64 = 10_000;
+
+/// One batch of [`verify_events`]: at most [`VERIFY_BATCH`] events after the shape's head.
+fn verify_batch(
+    tx: &mut impl GenericClient,
+    shape: &mut Shape,
+    changes: &mut Vec<crate::KeyChange>,
+    visit: &mut dyn FnMut(&StoredEvent) -> Result<(), String>,
+) -> Result<u64, IntegrityError> {
     let after = i64::try_from(shape.head).unwrap_or(i64::MAX);
+    let limit = VERIFY_BATCH as i64;
     let mut rows = tx
         .query_raw(
             "SELECT position, stream, seq, kind, at, body, keys, key_hash, hash FROM events WHERE position > $1 \
-             ORDER BY position",
-            [after],
+             ORDER BY position LIMIT $2",
+            [after, limit],
         )
         .map_err(StoreError::from)?;
     let mut read = 0;
