@@ -234,6 +234,12 @@ fn details(def: &Definition, event: &Event) -> String {
             format!("{} signed by {department} {name}", item(def, id))
         }
         Event::TaskDenied { item: id, reason } => format!("{}: {reason}", item(def, id)),
+        Event::TaskVotedAgainst { item: id, department, reason } => {
+            format!("{} voted against by {department}: {reason}", item(def, id))
+        }
+        Event::TaskVotesCancelled { item: id, departments, reason } => {
+            format!("{} pending votes of {} cancelled: {reason}", item(def, id), ids(departments))
+        }
         Event::TaskLevelSigned { item: id, level, signer } => {
             format!("{} level {level} signed by {signer}", item(def, id))
         }

@@ -222,7 +222,7 @@ pub fn drive_to_close(
         }
         tick(engine, now, step_minutes, out)?;
         for (item, ix, level) in &ready {
-            for &department in def.item(*ix).decided_by.departments() {
+            for &department in def.item(*ix).decided_by.approving() {
                 let approve = Command::Task { item: item.clone(), action: TaskCommand::Approve };
                 run(engine, case, &approve, *now, staff.reviewer_at(department, *level), out)?;
             }

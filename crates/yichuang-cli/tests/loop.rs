@@ -40,7 +40,7 @@ fn write_log(dir: &std::path::Path) -> (std::path::PathBuf, Vec<String>) {
         let ready: Vec<_> =
             engine.case(case).unwrap().tasks().iter().filter(|t| t.state() == TaskState::Ready).cloned().collect();
         for task in ready {
-            for &d in def.item(task.item()).decided_by.departments() {
+            for &d in def.item(task.item()).decided_by.approving() {
                 // Each review level by another person (受审分离).
                 let level = engine.case(case).unwrap().task(task.item_id()).unwrap().level();
                 let reviewer = Actor::reviewer(&format!("r{level}"), def.department(d).id.as_str());

@@ -15,8 +15,9 @@ use crate::machine::sla::SlaLevel;
 use crate::machine::ticket::{TicketId, TicketSource};
 use crate::time::{Date, Instant};
 
-/// The events one command decides: at most two in every rule (a countersign's last signature
-/// and the approval; a converted simulation and the approval), kept inline.
+/// The events one command decides: at most two in most rules (a countersign's last signature
+/// and the approval; a converted simulation and the approval), kept inline; a 或签 or 票签
+/// decision records three (the vote, the cancelled votes, the decision).
 pub(crate) type Events = smallvec::SmallVec<[Event; 2]>;
 
 /// Schema version written into every recorded event.
@@ -234,6 +235,27 @@ pub enum Event {
         item: Id,
         /// The signing department.
         department: Id,
+    },
+    /// A department of a 或签 or 票签 set voted against (不同意), with its reason. The task is
+    /// denied when this vote decides it (或签: the first decision; 票签: `k` approvals can no
+    /// longer be reached), otherwise it stays in review for the other votes.
+    TaskVotedAgainst {
+        /// The item.
+        item: Id,
+        /// The department voting.
+        department: Id,
+        /// Its reason.
+        reason: String,
+    },
+    /// The task was decided before these departments of its 或签 or 票签 set voted: their
+    /// pending reviews are cancelled (撤销待办) with the reason.
+    TaskVotesCancelled {
+        /// The item.
+        item: Id,
+        /// The departments that had not voted.
+        departments: Vec<Id>,
+        /// Why, e.g. `或签：已由 planning 决定`.
+        reason: String,
     },
     /// A review level below the last signed (分级审批): the task goes back to its department's
     /// queue (`Ready`, as after `TaskReady`) for the next level.
@@ -469,6 +491,8 @@ impl Event {
             Event::TaskReady { .. } => "TaskReady",
             Event::TaskClaimed { .. } => "TaskClaimed",
             Event::TaskSigned { .. } => "TaskSigned",
+            Event::TaskVotedAgainst { .. } => "TaskVotedAgainst",
+            Event::TaskVotesCancelled { .. } => "TaskVotesCancelled",
             Event::TaskLevelSigned { .. } => "TaskLevelSigned",
             Event::TaskReturned { .. } => "TaskReturned",
             Event::TaskUrged { .. } => "TaskUrged",

@@ -26,12 +26,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::actor::{Actor, Role};
-use crate::definition::{Definition, Id, MaterialNeed, MilestoneRule, WindowClass};
+use crate::definition::{Decider, Definition, Id, MaterialNeed, MilestoneRule, WindowClass};
 use crate::engine::Engine;
 use crate::event::{CaseId, Event, Outcome, Recorded, SlaSubject, StreamId};
 use crate::machine::case::{Case, CaseState};
 use crate::machine::sla::{Sla, SlaLevel};
-use crate::machine::task::TaskState;
+use crate::machine::task::{Task, TaskState};
 use crate::machine::ticket::{TicketId, TicketSource};
 use crate::time::Instant;
 
@@ -267,6 +267,32 @@ pub enum Violation {
         /// The task's item.
         item: Id,
     },
+    /// 3: a 会签, 或签 or 票签 task's votes do not match its state: approved short of the
+    /// approvals its rule needs, denied while they could still be reached, still open when
+    /// decided, or a department counted twice.
+    #[error(
+        "task `{item}` ({rule}, {needed} of {departments}) is {} with {approvals} approval(s) and {against} \
+         against: {why}",
+        state.name()
+    )]
+    Votes {
+        /// The task's item.
+        item: Id,
+        /// Its state.
+        state: TaskState,
+        /// `Countersign`, `AnyOf` or `Vote`.
+        rule: &'static str,
+        /// Approvals the rule needs.
+        needed: u32,
+        /// Departments in the set.
+        departments: usize,
+        /// Approvals recorded.
+        approvals: u32,
+        /// Votes against recorded.
+        against: u32,
+        /// What is wrong.
+        why: &'static str,
+    },
     /// 3: every task is terminal but the case is not decided.
     #[error("every task is terminal but the case is still InApproval: it must be decided")]
     Undecided,
@@ -342,6 +368,7 @@ impl Violation {
             | Violation::Undecided
             | Violation::Stranded { .. }
             | Violation::Levels { .. }
+            | Violation::Votes { .. }
             | Violation::OrphanTask { .. } => Invariant::TaskOrder,
             Violation::DeliveredWithout { .. } => Invariant::Delivery,
             Violation::Deadline { .. } => Invariant::Deadlines,
@@ -540,6 +567,7 @@ pub fn task_order(def: &Definition, case: &Case) -> Result<(), Violation> {
                 why,
             });
         }
+        votes(def, task)?;
         if case.state == CaseState::InApproval
             && task.state == TaskState::Waiting
             && let Some(p) = task.waits_for.iter().find(|&p| case.tasks[p].state.is_failed())
@@ -561,6 +589,57 @@ pub fn task_order(def: &Definition, case: &Case) -> Result<(), Violation> {
             state: task.state,
         }),
         _ => Ok(()),
+    }
+}
+
+/// Invariant 3 on the votes of a task decided by several departments (会签, 或签, 票签): an
+/// approval has the approvals its rule needs, a 或签 or 票签 denial has its approvals out of
+/// reach, an open task has neither, and each department is counted once.
+fn votes(def: &Definition, task: &Task) -> Result<(), Violation> {
+    let item = def.item(task.item);
+    let decider = &item.decided_by;
+    let n = decider.departments().len();
+    if n < 2 {
+        return Ok(());
+    }
+    let needed = decider.approvals_needed();
+    let (approvals, against) = (task.signed.count_ones(), task.against.count_ones());
+    let reachable = n as u32 - against;
+    let voting = matches!(decider, Decider::AnyOf(_) | Decider::Vote { .. });
+    // Whether the votes against decide a denial: 或签's first decision, or 票签's k out of reach.
+    let refused = match decider {
+        Decider::AnyOf(_) => against > 0,
+        Decider::Vote { .. } => reachable < needed,
+        _ => false,
+    };
+    let why = if task.signed & task.against != 0
+        || task.votes_cancelled & (task.signed | task.against) != 0
+        || (task.signed | task.against | task.votes_cancelled) >> n != 0
+    {
+        Some("a department is counted twice, or one outside the set")
+    } else if task.state == TaskState::Approved && approvals < needed && item.simulated_approval.is_none() {
+        Some("approved short of the approvals its rule needs")
+    } else if task.state == TaskState::Denied && voting && !refused {
+        Some("denied while the approvals it needs could still be reached")
+    } else if !task.state.is_terminal() && (approvals >= needed || refused) {
+        Some("still open although its votes decide it")
+    } else if !task.state.is_terminal() && task.votes_cancelled != 0 {
+        Some("votes cancelled while the task is still open")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(Violation::Votes {
+            item: task.item_id.clone(),
+            state: task.state,
+            rule: decider.rule_name(),
+            needed,
+            departments: n,
+            approvals,
+            against,
+            why,
+        }),
+        None => Ok(()),
     }
 }
 
@@ -702,6 +781,8 @@ pub fn authority(def: &Definition, applicant: Option<&Id>, rec: &Recorded) -> Re
     let ok = match &rec.event {
         Event::TaskClaimed { item, .. }
         | Event::TaskSigned { item, .. }
+        | Event::TaskVotedAgainst { item, .. }
+        | Event::TaskVotesCancelled { item, .. }
         | Event::TaskDenied { item, .. }
         | Event::TaskSimulatedApproved { item }
         | Event::SpecialProcedureStarted { item, .. }
@@ -843,6 +924,38 @@ mod tests {
         case.state = state;
         case.tasks = tasks;
         case
+    }
+
+    /// The votes rule of invariant 3 catches a 票签 task (3 of 5) decided against its votes and a
+    /// 或签 task left open after its first decision, and holds for the right outcomes.
+    #[test]
+    fn votes_must_match_the_decision_of_a_vote_or_any_one() {
+        let def = hall();
+        let voted =
+            |state, signed: u32, against: u32| Task { signed, against, ..task(&def, "expert-review", state, vec![]) };
+        let why = |t: &Task| match votes(&def, t) {
+            Err(Violation::Votes { why, .. }) => why,
+            other => panic!("expected a votes violation, got {other:?}"),
+        };
+        // Approved with two approvals of the three needed: a broken approval rule.
+        assert_eq!(why(&voted(TaskState::Approved, 0b00011, 0)), "approved short of the approvals its rule needs");
+        assert_eq!(votes(&def, &voted(TaskState::Approved, 0b00111, 0)), Ok(()));
+        // Denied with two against: three approvals are still reachable.
+        let early = voted(TaskState::Denied, 0b00001, 0b00110);
+        assert_eq!(why(&early), "denied while the approvals it needs could still be reached");
+        assert_eq!(votes(&def, &voted(TaskState::Denied, 0b00001, 0b01110)), Ok(()));
+        // Still in review with its third approval, or with three against.
+        assert_eq!(why(&voted(TaskState::InReview, 0b00111, 0)), "still open although its votes decide it");
+        assert_eq!(why(&voted(TaskState::InReview, 0, 0b00111)), "still open although its votes decide it");
+        assert_eq!(votes(&def, &voted(TaskState::InReview, 0b00011, 0b01100)), Ok(()));
+        // One department for and against.
+        assert_eq!(why(&voted(TaskState::InReview, 0b1, 0b1)), "a department is counted twice, or one outside the set");
+        // 或签: one approval decides.
+        let any = Task { signed: 0b01, ..task(&def, "land-use-review", TaskState::InReview, vec![]) };
+        assert_eq!(why(&any), "still open although its votes decide it");
+        let v = votes(&def, &any).unwrap_err();
+        assert_eq!(v.invariant(), Invariant::TaskOrder);
+        assert!(v.to_string().contains("(AnyOf, 1 of 2)"), "{v}");
     }
 
     #[test]

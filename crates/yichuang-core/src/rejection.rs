@@ -258,6 +258,19 @@ pub enum Rejection {
         /// The dependent's state.
         dependent_state: &'static str,
     },
+    /// A department of a 或签 or 票签 set votes once.
+    #[error(
+        "rule {rule} (each department votes once): `{department}` has already voted on `{item}`; the other \
+         departments vote"
+    )]
+    AlreadyVoted {
+        /// 或签 or 票签.
+        rule: &'static str,
+        /// The item.
+        item: Id,
+        /// The department that voted before.
+        department: Id,
+    },
     /// Acceptance needs materials that are missing.
     #[error(
         "rule 材料齐全 (complete materials): cannot accept, missing {}; request a correction (补正告知) listing them, or \
@@ -442,9 +455,10 @@ impl Rejection {
             Rejection::WrongDepartment { .. } => "wrong_department",
             Rejection::SignedEarlierLevel { .. } => "signed_earlier_level",
             Rejection::NotTheApplicant { .. } | Rejection::NotYourCase { .. } => "not_the_applicant",
-            Rejection::InvalidState { .. } | Rejection::AlreadyRated | Rejection::AlreadySigned { .. } => {
-                "invalid_state"
-            }
+            Rejection::InvalidState { .. }
+            | Rejection::AlreadyRated
+            | Rejection::AlreadySigned { .. }
+            | Rejection::AlreadyVoted { .. } => "invalid_state",
             Rejection::RecallAfterClaim { .. } => "recall_after_claim",
             Rejection::MaterialsIncomplete { .. } => "materials_incomplete",
             Rejection::NotTolerable { .. } => "not_tolerable",

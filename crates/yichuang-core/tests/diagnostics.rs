@@ -239,3 +239,47 @@ fn thousands_of_problems_are_all_reported_and_located() {
         assert_eq!(d.location, Some(expected[i]), "{d:?}");
     }
 }
+
+/// 或签 (`AnyOf`) and 票签 (`Vote`) problems are reported at their positions: k of 0 or above the
+/// number of departments, a department listed twice, an unknown department, fewer than two, and
+/// levels on an item several departments decide.
+#[test]
+fn any_of_and_vote_problems_are_located() {
+    let located = |from: &str, to: &str| {
+        let source = with(from, to);
+        let diagnostics = Definition::from_ron(&source, "test.ron").expect_err("refused").0;
+        diagnostics
+            .iter()
+            .map(|d| {
+                let (line, col) = d.location.expect("located");
+                let text: String = source.lines().nth(line - 1).unwrap().chars().skip(col - 1).take(6).collect();
+                (d.message.clone(), d.path.clone(), text)
+            })
+            .collect::<Vec<_>>()
+    };
+    let p = located(r#"decided_by: Department("b")"#, r#"decided_by: Vote(k: 3, of: ["a", "b"])"#);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].0.contains("k approvals of 2 departments, but k is 3"), "{p:?}");
+    assert_eq!((p[0].1.as_str(), p[0].2.as_str()), ("items[y].decided_by.k", "3, of:"));
+    let p = located(r#"decided_by: Department("b")"#, r#"decided_by: Vote(k: 0, of: ["a", "zz"])"#);
+    assert!(p.iter().any(|x| x.0.contains("but k is 0") && x.1 == "items[y].decided_by.k"), "{p:?}");
+    assert!(
+        p.iter().any(|x| x.0 == "unknown department `zz`" && x.1 == "items[y].decided_by.of[1]" && x.2 == "\"zz\"])"),
+        "{p:?}"
+    );
+    let p = located(r#"decided_by: Department("b")"#, r#"decided_by: AnyOf(["a", "b", "a"])"#);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].0.contains("`a` is listed twice"), "{p:?}");
+    assert_eq!((p[0].1.as_str(), p[0].2.as_str()), ("items[y].decided_by[2]", "\"a\"]),"));
+    let p = located(r#"decided_by: Department("b")"#, r#"decided_by: AnyOf(["a"])"#);
+    assert!(p.iter().any(|x| x.0.contains("或签 (AnyOf) lists 1 department")), "{p:?}");
+    let levelled = with(
+        r#"decided_by: Department("b")"#,
+        r#"decided_by: Vote(k: 1, of: ["a", "b"]), levels: [(name: "承办"), (name: "批准")]"#,
+    );
+    assert!(problems(&levelled).iter().any(|x| x.contains("decided by a vote (票签)")), "{:?}", problems(&levelled));
+    // Valid sets load.
+    for ok in [r#"decided_by: AnyOf(["a", "b"])"#, r#"decided_by: Vote(k: 2, of: ["a", "b"])"#] {
+        assert_eq!(problems(&with(r#"decided_by: Department("b")"#, ok)), Vec::<String>::new(), "{ok}");
+    }
+}

@@ -324,8 +324,9 @@ impl Sut {
                 };
                 let def = self.hall.engine.definition().clone();
                 let depts = def.item(task.item()).decided_by.departments();
-                let signed = task.signed();
-                let d = (0..depts.len()).find(|i| signed & (1 << i) == 0).unwrap_or(0);
+                // The first department that has not signed or voted (会签, 或签, 票签).
+                let voted = task.signed() | task.against();
+                let d = (0..depts.len()).find(|i| voted & (1 << i) == 0).unwrap_or(0);
                 let dept = def.department(depts[d]).id.to_string();
                 let action = match task.state() {
                     TaskState::Ready if arg % 16 == 15 => TaskCommand::Urge { note: String::new() },

@@ -109,7 +109,7 @@ fn plan(args: &Args) -> Result<Plan, String> {
     for member in &bundle.members {
         let item = def.item(member.item);
         let mut list = Vec::new();
-        for &d in item.decided_by.departments() {
+        for &d in item.decided_by.approving() {
             let id = &def.department(d).id;
             let token = tokens
                 .find(|a| matches!(&a.role, Role::Reviewer { department } if department == id))

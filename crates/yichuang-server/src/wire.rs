@@ -706,6 +706,22 @@ pub struct TaskView {
     pub urged: u32,
     /// The current level's own clock (环节时限), when it has one.
     pub level_sla: Option<yichuang_core::machine::sla::SlaLevel>,
+    /// How its departments decide: `Department`, `Countersign` (会签), `AnyOf` (或签) or `Vote`
+    /// (票签).
+    pub decision: &'static str,
+    /// Approvals that decide it (all for 会签, one for 或签, k for 票签).
+    pub approvals_needed: u32,
+    /// Each deciding department's vote, when several decide (empty for one department).
+    pub votes: Vec<VoteView>,
+}
+
+/// One department's vote on a task decided by several (会签, 或签, 票签).
+#[derive(Debug, Serialize)]
+pub struct VoteView {
+    /// The department.
+    pub department: Id,
+    /// `pending`, `approved`, `against` or `cancelled` (decided before it voted).
+    pub vote: yichuang_core::machine::task::Vote,
 }
 
 /// Case view (`GET /v1/cases/{id}`).
@@ -785,6 +801,18 @@ impl CaseView {
                     signers: t.signers().to_vec(),
                     urged: t.urged(),
                     level_sla: t.level_sla().map(|s| s.level),
+                    decision: item.decided_by.rule_name(),
+                    approvals_needed: item.decided_by.approvals_needed(),
+                    votes: if item.decided_by.departments().len() > 1 {
+                        item.decided_by
+                            .departments()
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &d)| VoteView { department: def.department(d).id.clone(), vote: t.vote(i) })
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
                 }
             })
             .collect();

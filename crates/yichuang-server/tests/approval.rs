@@ -147,3 +147,92 @@ fn a_recall_moves_unclaimed_dependents_back_and_is_refused_after_a_claim() {
     assert_eq!(head(s.addr), before, "a refused command appends nothing");
     assert_eq!(task(s.addr, &case, "food-licence")["state"], "Ready");
 }
+
+fn project_answers() -> Value {
+    json!({"project-name": "示例县智能装备产业园一期", "total-investment": "32000", "land-area": "66000",
+           "building-area": "48000", "special-construction": "否"})
+}
+
+/// 或签 and 票签 over HTTP on the county hall's industrial project: 用地预审与选址 is decided by the
+/// first of its two offices (the other's review is cancelled, and a late vote is 422); the
+/// performance's panel of five (票签 3/5) records votes for and against, refuses a second vote,
+/// and is approved at the third approval; the case view shows each department's vote.
+#[test]
+fn any_one_and_vote_items_show_their_votes() {
+    let scratch = Scratch::new("votes");
+    let s = server(&scratch.db(), &[]);
+    let case = accepted_case(s.addr, "industrial-project", project_answers());
+    let filing = format!("/v1/cases/{case}/tasks/project-filing/commands");
+    let ic = reviewer("investment-construction");
+    expect(&post(s.addr, &filing, &ic, &json!({"command": "claim"})), 200);
+    expect(&post(s.addr, &filing, &ic, &json!({"command": "approve"})), 200);
+
+    // 或签: 县自然资源局 decides first; 国土规划科's pending review is cancelled.
+    let land = format!("/v1/cases/{case}/tasks/land-pre-review/commands");
+    let t = task(s.addr, &case, "land-pre-review");
+    assert_eq!(
+        (t["state"].as_str(), t["decision"].as_str(), t["approvals_needed"].as_u64()),
+        (Some("Ready"), Some("AnyOf"), Some(1)),
+        "{t}"
+    );
+    let nr = reviewer("natural-resources");
+    expect(&post(s.addr, &land, &nr, &json!({"command": "claim"})), 200);
+    let decided = expect(&post(s.addr, &land, &nr, &json!({"command": "approve"})), 200);
+    let events: Vec<&str> = decided["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event"].as_object().and_then(|o| o.keys().next()).map(String::as_str))
+        .collect();
+    assert_eq!(events[..3], ["TaskSigned", "TaskVotesCancelled", "TaskApproved"], "{decided}");
+    let t = task(s.addr, &case, "land-pre-review");
+    assert_eq!(t["state"], "Approved");
+    assert_eq!(
+        t["votes"],
+        json!([{"department": "land-planning", "vote": "cancelled"}, {"department": "natural-resources", "vote": "approved"}])
+    );
+    let late = post(s.addr, &land, &reviewer("land-planning"), &json!({"command": "approve"}));
+    assert_eq!((late.status, late.code()), (422, "invalid_state".into()), "{}", late.body);
+
+    // A one-department item shows no votes.
+    assert_eq!(task(s.addr, &case, "project-filing")["votes"], json!([]));
+
+    // 票签 3/5 on 营业性演出审批: for, against, a refused second vote, for, for → approved.
+    let answers = json!({"company-name": "示例县文化传媒有限公司", "performance-title": "新春民乐专场",
+                         "performance-dates": "2026-05-01 19:30 一场", "venue-name": "县文化中心剧场", "large-event": "否"});
+    let show = accepted_case(s.addr, "hold-performance", answers);
+    let perf = format!("/v1/cases/{show}/tasks/commercial-performance/commands");
+    let t = task(s.addr, &show, "commercial-performance");
+    assert_eq!((t["decision"].as_str(), t["approvals_needed"].as_u64()), (Some("Vote"), Some(3)), "{t}");
+    let culture = reviewer("culture-tourism");
+    expect(&post(s.addr, &perf, &culture, &json!({"command": "claim"})), 200);
+    expect(&post(s.addr, &perf, &culture, &json!({"command": "approve"})), 200);
+    let against = json!({"command": "deny", "reason": "节目单与报审视频不一致"});
+    expect(&post(s.addr, &perf, &reviewer("fire-rescue"), &against), 200);
+    let before = head(s.addr);
+    let twice = post(s.addr, &perf, &reviewer("fire-rescue"), &json!({"command": "approve"}));
+    assert_eq!((twice.status, twice.code()), (422, "invalid_state".into()), "{}", twice.body);
+    assert!(twice.json()["error"]["message"].as_str().unwrap().contains("票签"), "{}", twice.body);
+    assert_eq!(head(s.addr), before, "a refused vote appends nothing");
+    expect(&post(s.addr, &perf, &reviewer("public-security"), &json!({"command": "approve"})), 200);
+    assert_eq!(task(s.addr, &show, "commercial-performance")["state"], "InReview", "two of three approvals");
+    expect(&post(s.addr, &perf, &reviewer("urban-management"), &json!({"command": "approve"})), 200);
+    let t = task(s.addr, &show, "commercial-performance");
+    assert_eq!(t["state"], "Approved", "{t}");
+    let votes: Vec<(&str, &str)> = t["votes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["department"].as_str().unwrap(), v["vote"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        votes,
+        [
+            ("culture-tourism", "approved"),
+            ("public-security", "approved"),
+            ("fire-rescue", "against"),
+            ("market-access", "cancelled"),
+            ("urban-management", "approved"),
+        ]
+    );
+}

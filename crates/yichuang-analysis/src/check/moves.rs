@@ -27,7 +27,8 @@ pub(super) enum TaskMove {
     Claim,
     /// Approve, or sign for the department at this position of a countersign.
     Approve(u8),
-    Deny,
+    /// Deny, or vote against for the department at this position of a 或签 or 票签 set.
+    Deny(u8),
     StartSpecialProcedure,
     EndSpecialProcedure,
     ApproveSimulated,
@@ -180,7 +181,15 @@ impl Explorer {
                     let departments = self.def.item(task.item()).decided_by.departments().len().min(32);
                     out.extend((0..departments).map(|d| m(TaskMove::Approve(d as u8))));
                 }
-                TaskCommandKind::Deny => out.push(m(TaskMove::Deny)),
+                TaskCommandKind::Deny => {
+                    // 或签 and 票签: each department may vote against; otherwise the first denies.
+                    let decider = &self.def.item(task.item()).decided_by;
+                    let voters = match decider {
+                        Decider::AnyOf(ds) | Decider::Vote { of: ds, .. } => ds.len().min(32),
+                        _ => 1,
+                    };
+                    out.extend((0..voters).map(|d| m(TaskMove::Deny(d as u8))));
+                }
                 TaskCommandKind::StartSpecialProcedure => out.push(m(TaskMove::StartSpecialProcedure)),
                 TaskCommandKind::EndSpecialProcedure => out.push(m(TaskMove::EndSpecialProcedure)),
                 TaskCommandKind::ApproveSimulated => out.push(m(TaskMove::ApproveSimulated)),
@@ -201,7 +210,7 @@ impl Explorer {
                 // end recalling and approving again).
                 TaskCommandKind::Recall if !recall_left => {}
                 TaskCommandKind::Recall => match &self.def.item(task.item()).decided_by {
-                    Decider::Countersign(ds) => out.extend(
+                    Decider::Countersign(ds) | Decider::AnyOf(ds) | Decider::Vote { of: ds, .. } => out.extend(
                         (0..ds.len().min(32))
                             .filter(|d| task.signed() & (1 << d) != 0)
                             .map(|d| m(TaskMove::Recall(d as u8))),
@@ -265,13 +274,13 @@ impl Explorer {
         let task = case.tasks().get(p)?;
         let departments = self.def.item(task.item()).decided_by.departments();
         let department = match t {
-            TaskMove::Approve(d) | TaskMove::Recall(d) => *departments.get(usize::from(d))?,
+            TaskMove::Approve(d) | TaskMove::Recall(d) | TaskMove::Deny(d) => *departments.get(usize::from(d))?,
             _ => *departments.first()?,
         };
         let action = match t {
             TaskMove::Claim => TaskCommand::Claim,
             TaskMove::Approve(_) => TaskCommand::Approve,
-            TaskMove::Deny => TaskCommand::Deny { reason: "不符合许可条件 (checker)".into() },
+            TaskMove::Deny(_) => TaskCommand::Deny { reason: "不符合许可条件 (checker)".into() },
             TaskMove::StartSpecialProcedure => {
                 TaskCommand::StartSpecialProcedure { kind: SpecialProcedureKind::ExpertReview }
             }
@@ -538,7 +547,15 @@ fn describe_task(def: &Definition, case: Option<&Case>, item: &str, p: u16, t: T
                 _ => format!("approve {item}"),
             }
         }
-        TaskMove::Deny => format!("deny {item}"),
+        TaskMove::Deny(d) => {
+            let decider = case.and_then(|c| c.tasks().get(usize::from(p))).map(|t| &def.item(t.item()).decided_by);
+            match decider {
+                Some(Decider::AnyOf(ds) | Decider::Vote { of: ds, .. }) if usize::from(d) < ds.len() => {
+                    format!("deny {item} (votes against for {})", def.department(ds[usize::from(d)]).id)
+                }
+                _ => format!("deny {item}"),
+            }
+        }
         TaskMove::StartSpecialProcedure => format!("start_special_procedure {item} (expert review)"),
         TaskMove::EndSpecialProcedure => format!("end_special_procedure {item}"),
         TaskMove::ApproveSimulated => format!("approve_simulated {item}"),

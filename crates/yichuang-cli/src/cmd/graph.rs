@@ -83,7 +83,8 @@ struct Node {
     name: String,
     /// Names of the deciding departments; more than one for a countersign (会签).
     departments: Vec<String>,
-    countersign: bool,
+    /// The rule of several deciding departments: 会签, 或签 or 票签 k/n.
+    countersign: Option<String>,
     promised_days: u32,
     /// `field = value` when the member applies only for that answer.
     condition: Option<String>,
@@ -148,7 +149,12 @@ impl Graph {
                 position,
                 name: item.name.clone(),
                 departments: node_depts.iter().map(|&k| depts[k].name.clone()).collect(),
-                countersign: matches!(item.decided_by, Decider::Countersign(_)),
+                countersign: match &item.decided_by {
+                    Decider::Department(_) => None,
+                    Decider::Countersign(_) => Some("会签".to_owned()),
+                    Decider::AnyOf(_) => Some("或签".to_owned()),
+                    Decider::Vote { k, of } => Some(format!("票签 {k}/{}", of.len())),
+                },
                 promised_days: item.promised_days,
                 condition: member.when.as_ref().map(|c| format!("{} = {}", def.field(c.field).id, c.equals)),
                 depts: node_depts,
@@ -179,10 +185,10 @@ impl Graph {
 
     /// Node label lines: name, departments, promised days, condition.
     fn label_lines(&self, node: &Node) -> Vec<String> {
-        let departments = if node.countersign {
-            format!("会签 {}", node.departments.join(" + "))
-        } else {
-            node.departments.join(" + ")
+        let departments = match &node.countersign {
+            Some(rule) if rule == "或签" => format!("{rule} {}", node.departments.join(" | ")),
+            Some(rule) => format!("{rule} {}", node.departments.join(" + ")),
+            None => node.departments.join(" + "),
         };
         let mut lines = vec![node.name.clone(), departments, format!("{} wd", node.promised_days)];
         if let Some(c) = &node.condition {
@@ -275,7 +281,7 @@ fn mermaid(g: &Graph) -> String {
     for n in g.nodes.iter().filter(|n| n.condition.is_some()) {
         let _ = writeln!(s, "  style m{} stroke-dasharray:5 5", n.position);
     }
-    for n in g.nodes.iter().filter(|n| n.countersign) {
+    for n in g.nodes.iter().filter(|n| n.countersign.is_some()) {
         let _ = writeln!(s, "  style m{} stroke-width:3px", n.position);
     }
     s
@@ -296,7 +302,7 @@ fn dot(g: &Graph) -> String {
         let label = g.label_lines(n).iter().map(|l| dot_text(l)).collect::<Vec<_>>().join("\\n");
         let colours: Vec<&str> = n.depts.iter().map(|&k| g.depts[k].colour).collect();
         // Graphviz draws `striped` only on plain boxes, so countersign nodes lose the rounding.
-        let mut style = vec![if n.countersign { "filled,striped" } else { "rounded,filled" }];
+        let mut style = vec![if n.countersign.is_some() { "filled,striped" } else { "rounded,filled" }];
         if n.condition.is_some() {
             style.push("dashed");
         }

@@ -479,11 +479,19 @@ impl Differ<'_> {
     }
 
     fn item_decider(&mut self, o: &Item, n: &Item) {
-        let old: Vec<&str> = o.decided_by.departments().iter().map(|&d| self.old.department(d).id.as_str()).collect();
-        let new: Vec<&str> = n.decided_by.departments().iter().map(|&d| self.new.department(d).id.as_str()).collect();
+        // The rule (会签, 或签, 票签 with its k) and the departments, e.g. `Vote k=3: a, b, c`.
+        let text = |def: &Definition, d: &super::Decider| {
+            let ids = ids_text(d.departments().iter().map(|&x| def.department(x).id.as_str()));
+            match d {
+                super::Decider::Department(_) => ids,
+                super::Decider::Vote { k, .. } => format!("Vote k={k}: {ids}"),
+                other => format!("{}: {ids}", other.rule_name()),
+            }
+        };
+        let (old, new) = (text(self.old, &o.decided_by), text(self.new, &n.decided_by));
         if old != new {
             let effect = "decider changed: a task under review blocks migration; tasks not yet claimed go to the new department(s)";
-            let detail = format!("decided_by {}", arrow(ids_text(old), ids_text(new)));
+            let detail = format!("decided_by {}", arrow(old, new));
             self.push(Section::Item, ChangeKind::Changed, n.id.to_string(), detail, Impact::MayBlockMigration, effect);
         }
     }

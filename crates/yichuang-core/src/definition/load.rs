@@ -507,21 +507,16 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         // Where the `k`th deciding department is written.
         let decider = |k: usize| match &raw.decided_by {
             RawDecider::Department(_) => here.f("decided_by").inner(0),
-            RawDecider::Countersign(_) => here.f("decided_by").inner(0).i(k),
+            RawDecider::Countersign(_) | RawDecider::AnyOf(_) => here.f("decided_by").inner(0).i(k),
+            RawDecider::Vote { .. } => here.f("decided_by").f("of").i(k),
         };
         let decided_by = match &raw.decided_by {
             RawDecider::Department(d) => {
                 Decider::Department(DeptIx(self.resolve(Kind::Department, d, || decider(0)).unwrap_or(0)))
             }
             RawDecider::Countersign(ds) => {
-                let mut out = Vec::new();
-                for (i, d) in ds.iter().enumerate() {
-                    if let Some(ix) = self.resolve(Kind::Department, d, || decider(i)) {
-                        out.push(DeptIx(ix));
-                    }
-                }
-                let unique: BTreeSet<_> = out.iter().collect();
-                if ds.len() < 2 || unique.len() != out.len() {
+                let out = self.decider_set(ds, &decider);
+                if ds.iter().collect::<BTreeSet<_>>().len() < 2 {
                     self.sink.at(
                         here.f("decided_by"),
                         "a countersign (会签) needs at least two distinct departments".into(),
@@ -530,12 +525,43 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
                 }
                 Decider::Countersign(out)
             }
+            RawDecider::AnyOf(ds) => {
+                let out = self.decider_set(ds, &decider);
+                if ds.len() < 2 {
+                    self.sink.at(
+                        here.f("decided_by"),
+                        format!("或签 (AnyOf) lists {} department(s); any one of several decides", ds.len()),
+                        "list two or more different departments, or use Department(\"…\")",
+                    );
+                }
+                Decider::AnyOf(out)
+            }
+            RawDecider::Vote { k, of } => {
+                let out = self.decider_set(of, &decider);
+                if of.len() < 2 {
+                    self.sink.at(
+                        here.f("decided_by").f("of"),
+                        format!("票签 (Vote) lists {} department(s); a vote needs at least two", of.len()),
+                        "list two or more different departments in `of`, or use Department(\"…\")",
+                    );
+                }
+                if *k == 0 || *k as usize > of.len() {
+                    self.sink.at(
+                        here.f("decided_by").f("k"),
+                        format!("票签 (Vote) needs k approvals of {} departments, but k is {k}", of.len()),
+                        format!("set k between 1 and {} (the number of departments in `of`)", of.len().max(1)),
+                    );
+                }
+                Decider::Vote { k: *k, of: out }
+            }
         };
         let supervises =
             |d: &String| self.raw.departments.iter().any(|x| &x.id == d && x.kind == DepartmentKind::Supervision);
         let deciders: Vec<&String> = match &raw.decided_by {
             RawDecider::Department(d) => vec![d],
-            RawDecider::Countersign(ds) => ds.iter().collect(),
+            RawDecider::Countersign(ds) | RawDecider::AnyOf(ds) | RawDecider::Vote { of: ds, .. } => {
+                ds.iter().collect()
+            }
         };
         if let Some((k, d)) = deciders.into_iter().enumerate().find(|(_, d)| supervises(d)) {
             self.sink.at(
@@ -626,16 +652,48 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
         }
     }
 
+    /// The departments of a countersign, 或签 or 票签 set, each resolved (unknown ones are
+    /// reported where they are written) and each listed once (a repeated one is reported at its
+    /// second place and left out).
+    fn decider_set(&mut self, ids: &[String], spot: &dyn Fn(usize) -> Spot) -> Vec<DeptIx> {
+        let mut out: Vec<DeptIx> = Vec::new();
+        if ids.len() > 32 {
+            self.sink.at(
+                spot(32),
+                format!("{} deciding departments; a task is signed by at most 32", ids.len()),
+                "list at most 32 departments",
+            );
+        }
+        for (i, d) in ids.iter().enumerate().take(32) {
+            if ids[..i].contains(d) {
+                self.sink.at(
+                    spot(i),
+                    format!("department `{d}` is listed twice among the deciding departments"),
+                    "list each department once",
+                );
+                continue;
+            }
+            if let Some(ix) = self.resolve(Kind::Department, d, || spot(i)) {
+                out.push(DeptIx(ix));
+            }
+        }
+        out
+    }
+
     /// The review levels of an item: one when it declares none.
     fn levels(&mut self, raw: &RawItem, here: &Spot, decided_by: &Decider) -> Vec<Level> {
         if raw.levels.is_empty() {
             return vec![Level::single()];
         }
-        if raw.levels.len() > 1 && matches!(decided_by, Decider::Countersign(_)) {
+        if raw.levels.len() > 1 && !matches!(decided_by, Decider::Department(_)) {
+            let how = match decided_by {
+                Decider::AnyOf(_) => "decided by any one of several departments (或签)",
+                Decider::Vote { .. } => "decided by a vote (票签)",
+                _ => "countersigned (会签)",
+            };
             self.sink.at(
                 here.f("levels"),
-                "review levels apply to an item decided by one department, but this item is countersigned (会签)"
-                    .into(),
+                format!("review levels apply to an item decided by one department, but this item is {how}"),
                 "remove `levels`, or let one department decide the item",
             );
         }

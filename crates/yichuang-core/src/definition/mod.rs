@@ -306,14 +306,54 @@ pub enum Decider {
     Department(DeptIx),
     /// 会签: every listed department must approve (多规合一 business coordination).
     Countersign(Vec<DeptIx>),
+    /// 或签: any one of the listed departments decides. The first department to approve, or to
+    /// deny with a reason, decides the task; the other departments' pending reviews are
+    /// cancelled with the reason (钉钉's 或签: 一名审批人同意或拒绝即可).
+    AnyOf(Vec<DeptIx>),
+    /// 票签: each listed department votes once; the task is approved at `k` approvals and denied
+    /// as soon as `k` approvals can no longer be reached (the votes not yet cast are cancelled
+    /// with the reason). `1 ≤ k ≤ of.len()`, which the loader enforces.
+    Vote {
+        /// Approvals needed.
+        k: u32,
+        /// The voting departments.
+        of: Vec<DeptIx>,
+    },
 }
 
 impl Decider {
-    /// The departments that must approve.
+    /// The departments that decide: the one, or every one that signs, may sign or votes.
     pub fn departments(&self) -> &[DeptIx] {
         match self {
             Decider::Department(d) => std::slice::from_ref(d),
-            Decider::Countersign(ds) => ds,
+            Decider::Countersign(ds) | Decider::AnyOf(ds) | Decider::Vote { of: ds, .. } => ds,
+        }
+    }
+
+    /// Approvals that decide the task: all of them for a countersign, one for 或签, `k` for
+    /// 票签.
+    pub fn approvals_needed(&self) -> u32 {
+        match self {
+            Decider::Department(_) | Decider::AnyOf(_) => 1,
+            Decider::Countersign(ds) => ds.len() as u32,
+            Decider::Vote { k, .. } => *k,
+        }
+    }
+
+    /// The first departments whose approvals approve the task (all for a countersign, the first
+    /// for 或签, the first `k` for 票签): what a driver that approves everything signs with.
+    pub fn approving(&self) -> &[DeptIx] {
+        let ds = self.departments();
+        &ds[..(self.approvals_needed() as usize).min(ds.len())]
+    }
+
+    /// The rule's name as written in a definition: `Department`, `Countersign`, `AnyOf`, `Vote`.
+    pub fn rule_name(&self) -> &'static str {
+        match self {
+            Decider::Department(_) => "Department",
+            Decider::Countersign(_) => "Countersign",
+            Decider::AnyOf(_) => "AnyOf",
+            Decider::Vote { .. } => "Vote",
         }
     }
 }

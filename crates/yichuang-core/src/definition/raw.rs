@@ -74,6 +74,8 @@ pub struct RawField {
 pub enum RawDecider {
     Department(String),
     Countersign(Vec<String>),
+    AnyOf(Vec<String>),
+    Vote { k: u32, of: Vec<String> },
 }
 
 #[derive(Debug, Deserialize, Serialize)]

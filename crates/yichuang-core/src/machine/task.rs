@@ -218,7 +218,7 @@ crate::machine_spec! {
     (Waiting, Cascade(PredecessorFailed)) => [Cancelled], "denial cancels only dependents";
     (Ready, Command(Claim)) => [InReview], "a reviewer of the deciding department";
     (InReview, Command(Approve)) => [Approved, InReview, Ready],
-        "countersign: every listed department signs; below the last level: to the next level's queue";
+        "会签: every listed department signs; 或签: the first decides; 票签: k approvals; below the last level: to the next level's queue";
     (InReview, Command(Return)) => [Ready], "退回: to the previous or first level; their signatures void";
     (Ready, Command(Urge)) => [Ready], "催办: a leader or supervisor";
     (InReview, Command(Urge)) => [InReview], "催办: a leader or supervisor";
@@ -226,7 +226,8 @@ crate::machine_spec! {
     (Approved, Command(Recall)) => [InReview],
         "撤回/拿回: the signer, while the case is in approval and no dependent has been claimed";
     (Ready, Cascade(PredecessorRecalled)) => [Waiting], "unclaimed dependents of a recalled approval wait again";
-    (InReview, Command(Deny)) => [Denied], "with a reason";
+    (InReview, Command(Deny)) => [Denied, InReview],
+        "with a reason; a 票签 vote against that leaves k approvals reachable stays in review";
     (InReview, Command(StartSpecialProcedure)) => [SpecialProcedure], "特别程序: clocks stop";
     (SpecialProcedure, Command(EndSpecialProcedure)) => [InReview], "clocks run again";
     (InReview, Command(ApproveSimulated)) => [SimulatedApproved], "模拟审批: only items with a precondition";
@@ -268,6 +269,11 @@ pub struct Task {
     pub(crate) signers: Vec<Id>,
     /// Times urged (催办).
     pub(crate) urged: u32,
+    /// Departments of a 或签 or 票签 set that voted against (不同意), a bit per position.
+    pub(crate) against: u32,
+    /// Departments of a 或签 or 票签 set whose pending review was cancelled when the task was
+    /// decided before they voted, a bit per position.
+    pub(crate) votes_cancelled: u32,
     /// The current level's clock, when the level has a limit.
     pub(crate) level_sla: Option<Sla>,
     /// Whether a reviewer claimed it since it last became ready (a recall of a predecessor is
@@ -295,6 +301,8 @@ impl Task {
             level: 0,
             signers: Vec::new(),
             urged: 0,
+            against: 0,
+            votes_cancelled: 0,
             level_sla: None,
             claimed: false,
             approver: None,
@@ -333,6 +341,29 @@ impl Task {
     pub fn signed(&self) -> u32 {
         self.signed
     }
+    /// Departments of a 或签 or 票签 set that voted against, a bit per position in the item's
+    /// list of deciding departments (their approvals are in [`Task::signed`]).
+    pub fn against(&self) -> u32 {
+        self.against
+    }
+    /// Departments of a 或签 or 票签 set whose pending review was cancelled because the task was
+    /// decided before they voted, a bit per position.
+    pub fn votes_cancelled(&self) -> u32 {
+        self.votes_cancelled
+    }
+    /// The vote of the department at `position` of the item's deciding departments.
+    pub fn vote(&self, position: usize) -> Vote {
+        let bit = 1u32.checked_shl(position as u32).unwrap_or(0);
+        if self.signed & bit != 0 {
+            Vote::Approved
+        } else if self.against & bit != 0 {
+            Vote::Against
+        } else if self.votes_cancelled & bit != 0 {
+            Vote::Cancelled
+        } else {
+            Vote::Pending
+        }
+    }
     /// The reviewer who claimed it.
     pub fn reviewer(&self) -> Option<&Id> {
         self.reviewer.as_ref()
@@ -369,6 +400,20 @@ impl Task {
     pub fn approver(&self) -> Option<&Id> {
         self.approver.as_ref()
     }
+}
+
+/// Where one deciding department of a task stands (会签, 或签, 票签).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Vote {
+    /// Not yet signed or voted (待签).
+    Pending,
+    /// Signed, or voted for (同意).
+    Approved,
+    /// Voted against (不同意).
+    Against,
+    /// Its pending review was cancelled: the task was decided before it voted (已撤销).
+    Cancelled,
 }
 
 /// A set of member positions of one bundle (at most 64, which the loader enforces), as a bit
@@ -462,6 +507,14 @@ pub enum IllegalTaskEvent {
     },
 }
 
+/// The rule's name in messages: 或签 or 票签.
+fn vote_rule(decider: &Decider) -> &'static str {
+    match decider {
+        Decider::Vote { .. } => "票签",
+        _ => "或签",
+    }
+}
+
 fn names(states: &[TaskState]) -> String {
     states.iter().map(|s| s.name()).collect::<Vec<_>>().join(" or ")
 }
@@ -526,7 +579,8 @@ fn authorize_recall(def: &Definition, item: &Item, task: &Task, actor: &Actor) -
         allowed: crate::rejection::Allowed::Signer,
     };
     match &item.decided_by {
-        Decider::Countersign(_) => {
+        // 会签, 或签, 票签: a department takes back its own signature or vote for.
+        Decider::Countersign(_) | Decider::AnyOf(_) | Decider::Vote { .. } => {
             let dept = reviewer_department(def, item, actor, TaskCommandKind::Recall.name())?;
             if task.signed & (1 << dept) == 0 {
                 return Err(not_the_signer());
@@ -610,6 +664,7 @@ impl Task {
                         out.push(Event::TaskApproved { item: id() });
                     }
                 }
+                Decider::AnyOf(_) | Decider::Vote { .. } => self.vote_for(def, item, dept, out)?,
             },
             TaskCommand::Deny { reason } => {
                 self.check_deciding_level(item)?;
@@ -619,7 +674,10 @@ impl Task {
                         what: "reason",
                     });
                 }
-                out.push(Event::TaskDenied { item: id(), reason: reason.clone() })
+                match &item.decided_by {
+                    Decider::AnyOf(_) | Decider::Vote { .. } => self.vote_against(def, item, dept, reason, out)?,
+                    _ => out.push(Event::TaskDenied { item: id(), reason: reason.clone() }),
+                }
             }
             TaskCommand::StartSpecialProcedure { kind } => {
                 out.push(Event::SpecialProcedureStarted { item: id(), kind: *kind })
@@ -664,7 +722,9 @@ impl Task {
             TaskCommand::Urge { note } => out.push(Event::TaskUrged { item: id(), note: note.clone() }),
             TaskCommand::Recall => {
                 let department = match &item.decided_by {
-                    Decider::Countersign(ds) => def.department(ds[dept]).id.clone(),
+                    Decider::Countersign(ds) | Decider::AnyOf(ds) | Decider::Vote { of: ds, .. } => {
+                        def.department(ds[dept]).id.clone()
+                    }
                     Decider::Department(_) if self.state == TaskState::InReview => {
                         return Err(Rejection::NotAllowedFor {
                             rule: "撤回 (a signer takes back its own signature)",
@@ -677,6 +737,98 @@ impl Task {
                 };
                 out.push(Event::TaskRecalled { item: id(), department })
             }
+        }
+        Ok(())
+    }
+
+    /// A department of a 或签 or 票签 set votes once.
+    fn check_not_voted(&self, def: &Definition, item: &Item, dept: usize) -> Result<(), Rejection> {
+        if (self.signed | self.against) & (1 << dept) != 0 {
+            return Err(Rejection::AlreadyVoted {
+                rule: vote_rule(&item.decided_by),
+                item: self.item_id.clone(),
+                department: def.department(item.decided_by.departments()[dept]).id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The departments of the set that have not voted besides `dept`, as ids, for the
+    /// cancellation of their pending reviews.
+    fn pending_besides(&self, def: &Definition, item: &Item, dept: usize) -> Vec<Id> {
+        let voted = self.signed | self.against | (1 << dept);
+        item.decided_by
+            .departments()
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| voted & (1 << i) == 0)
+            .map(|(_, &d)| def.department(d).id.clone())
+            .collect()
+    }
+
+    /// 或签 / 票签: the department at `dept` approves. 或签: it decides; 票签: the `k`th approval
+    /// decides. A decision cancels the pending reviews of the departments that had not voted.
+    fn vote_for(&self, def: &Definition, item: &Item, dept: usize, out: &mut Events) -> Result<(), Rejection> {
+        self.check_not_voted(def, item, dept)?;
+        let department = def.department(item.decided_by.departments()[dept]).id.clone();
+        out.push(Event::TaskSigned { item: self.item_id.clone(), department: department.clone() });
+        let approvals = (self.signed | (1 << dept)).count_ones();
+        if approvals >= item.decided_by.approvals_needed() {
+            let pending = self.pending_besides(def, item, dept);
+            if !pending.is_empty() {
+                let reason = match &item.decided_by {
+                    Decider::Vote { k, of } => {
+                        format!("票签：已有 {approvals} 个部门同意（{k}/{}），无需再投", of.len())
+                    }
+                    _ => format!("或签：已由 {department} 同意"),
+                };
+                out.push(Event::TaskVotesCancelled { item: self.item_id.clone(), departments: pending, reason });
+            }
+            out.push(Event::TaskApproved { item: self.item_id.clone() });
+        }
+        Ok(())
+    }
+
+    /// 或签 / 票签: the department at `dept` votes against with `reason`. 或签: it decides (the
+    /// task is denied); 票签: the task is denied once `k` approvals can no longer be reached.
+    fn vote_against(
+        &self,
+        def: &Definition,
+        item: &Item,
+        dept: usize,
+        reason: &str,
+        out: &mut Events,
+    ) -> Result<(), Rejection> {
+        self.check_not_voted(def, item, dept)?;
+        let ds = item.decided_by.departments();
+        let department = def.department(ds[dept]).id.clone();
+        out.push(Event::TaskVotedAgainst {
+            item: self.item_id.clone(),
+            department: department.clone(),
+            reason: reason.to_owned(),
+        });
+        let against = (self.against | (1 << dept)).count_ones();
+        let reachable = ds.len() as u32 - against;
+        let (decided, denial) = match &item.decided_by {
+            Decider::Vote { k, of } => (
+                reachable < *k,
+                format!(
+                    "票签：{against} 个部门不同意，同意最多 {reachable} 个，达不到 {k}/{}；最后意见：{reason}",
+                    of.len()
+                ),
+            ),
+            _ => (true, reason.to_owned()),
+        };
+        if decided {
+            let pending = self.pending_besides(def, item, dept);
+            if !pending.is_empty() {
+                let why = match &item.decided_by {
+                    Decider::Vote { k, .. } => format!("票签：已无法达到 {k} 个同意，无需再投"),
+                    _ => format!("或签：已由 {department} 决定不予"),
+                };
+                out.push(Event::TaskVotesCancelled { item: self.item_id.clone(), departments: pending, reason: why });
+            }
+            out.push(Event::TaskDenied { item: self.item_id.clone(), reason: denial });
         }
         Ok(())
     }
@@ -750,7 +902,9 @@ impl Task {
             }
             Event::TaskRecalled { department, .. } => {
                 need(self, &[InReview, Approved])?;
-                if let Decider::Countersign(ds) = &def.item(self.item).decided_by {
+                if let Decider::Countersign(ds) | Decider::AnyOf(ds) | Decider::Vote { of: ds, .. } =
+                    &def.item(self.item).decided_by
+                {
                     let bit = ds.iter().position(|&d| def.department(d).id == *department).ok_or_else(|| {
                         IllegalTaskEvent::NotACountersigner {
                             item: self.item_id.clone(),
@@ -760,6 +914,8 @@ impl Task {
                     self.signed &= !(1 << bit);
                 }
                 if self.state == Approved {
+                    // 或签 / 票签: the reviews cancelled by the decision are pending again.
+                    self.votes_cancelled = 0;
                     // The last level is open again: its clock starts afresh; the task's own
                     // clock runs on from where the approval stopped it (the promise covers the
                     // time it was approved, as it covers every level).
@@ -808,11 +964,20 @@ impl Task {
             }
             Event::TaskSigned { department, .. } => {
                 need(self, &[InReview])?;
-                let ds = def.item(self.item).decided_by.departments();
-                let bit = ds.iter().position(|&d| def.department(d).id == *department).ok_or_else(|| {
-                    IllegalTaskEvent::NotACountersigner { item: self.item_id.clone(), department: department.clone() }
-                })?;
+                let bit = self.deciding_position(def, department)?;
                 self.signed |= 1 << bit;
+            }
+            Event::TaskVotedAgainst { department, .. } => {
+                need(self, &[InReview])?;
+                let bit = self.deciding_position(def, department)?;
+                self.against |= 1 << bit;
+            }
+            Event::TaskVotesCancelled { departments, .. } => {
+                need(self, &[InReview])?;
+                for department in departments {
+                    let bit = self.deciding_position(def, department)?;
+                    self.votes_cancelled |= 1 << bit;
+                }
             }
             Event::TaskApproved { .. } => {
                 need(self, &[InReview, SimulatedApproved])?;
@@ -874,6 +1039,14 @@ impl Task {
             _ => unreachable!("Task::evolve is called for task events only"),
         }
         Ok(())
+    }
+
+    /// The position of `department` among the item's deciding departments.
+    fn deciding_position(&self, def: &Definition, department: &Id) -> Result<usize, IllegalTaskEvent> {
+        let ds = def.item(self.item).decided_by.departments();
+        ds.iter().position(|&d| def.department(d).id == *department).ok_or_else(|| {
+            IllegalTaskEvent::NotACountersigner { item: self.item_id.clone(), department: department.clone() }
+        })
     }
 
     /// Ends an open task because its case ended (撤回, 退件): the `CaseEnded` cascade of the spec.

@@ -20,6 +20,7 @@ mod migrate;
 mod recall;
 mod spec;
 mod tickets;
+mod votes;
 
 use std::process::ExitCode;
 
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
     let mut trials: Vec<Trial> = Vec::new();
     trials.extend(engine::trials());
     trials.extend(levels::trials());
+    trials.extend(votes::trials());
     trials.extend(tickets::trials());
     trials.extend(migrate::trials());
     trials.extend(recall::trials());

@@ -256,7 +256,19 @@ pub fn event(def: &Definition, e: &Event) -> String {
         Event::TaskReady { item } => format!("{} 进入部门待办", item_name(def, item)),
         Event::TaskClaimed { item, reviewer } => format!("{} 由 {reviewer} 认领", item_name(def, item)),
         Event::TaskSigned { item, department } => {
-            format!("{} 会签：{} 同意", item_name(def, item), department_name(def, department))
+            let rule = def.item_ix(item).map_or("会签", |ix| match def.item(ix).decided_by {
+                yichuang_core::definition::Decider::AnyOf(_) => "或签",
+                yichuang_core::definition::Decider::Vote { .. } => "票签",
+                _ => "会签",
+            });
+            format!("{} {rule}：{} 同意", item_name(def, item), department_name(def, department))
+        }
+        Event::TaskVotedAgainst { item, department, reason } => {
+            format!("{}：{} 不同意（{reason}）", item_name(def, item), department_name(def, department))
+        }
+        Event::TaskVotesCancelled { item, departments, reason } => {
+            let names: Vec<&str> = departments.iter().map(|d| department_name(def, d)).collect();
+            format!("{}：撤销 {} 的待办（{reason}）", item_name(def, item), names.join("、"))
         }
         Event::TaskLevelSigned { item, level, signer } => {
             format!("{} {} 由 {signer} 签署，转下一级", item_name(def, item), level_name(def, item, *level))

@@ -377,11 +377,12 @@ pub fn submission(bundle: &str, applicant_id: &str, answers: Value) -> Value {
     })
 }
 
-/// The departments that decide an item.
+/// The departments whose approvals approve an item: every one of a countersign (会签), the first
+/// of a 或签, the first k of a 票签.
 pub fn deciders(item: &str) -> Vec<String> {
     let def = definition();
     let i = def.item(def.item_ix(item).expect("an item of the example"));
-    i.decided_by.departments().iter().map(|&d| def.department(d).id.to_string()).collect()
+    i.decided_by.approving().iter().map(|&d| def.department(d).id.to_string()).collect()
 }
 
 /// Submits and accepts a case; returns its id.

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use yichuang_core::definition::MaterialIx;
 use yichuang_core::{
     CaseId, CaseState, Channel, Command, ComplaintTarget, Ctx, DeliveryMethod, Rejection, Submission, TaskCommand,
-    TicketSource,
+    TaskState, TicketSource,
 };
 
 use super::queues::Job;
@@ -349,13 +349,21 @@ impl<K: super::Keep> Replication<'_, K> {
             // 分级审批: the next level claims it from the department's queue.
             self.members[base].level += 1;
             self.enqueue(station, slot, member);
-        } else if !deny && usize::from(sign) + 1 < departments.len() {
-            // 会签: the next department signs.
+        } else if usize::from(sign) + 1 < departments.len() && self.still_in_review(slot, member) {
+            // 会签, 票签: the next department signs or votes while the votes so far do not
+            // decide the task (或签's first decision, a 会签 denial and a decided 票签 do).
             self.members[base].sign += 1;
             let next = self.dept_station[departments[usize::from(sign) + 1].index()] as usize;
             self.enqueue(next, slot, member);
         }
         Ok(())
+    }
+
+    /// Whether the task of `member` is still under review (its departments' votes so far do
+    /// not decide it).
+    fn still_in_review(&self, slot: u32, member: u16) -> bool {
+        let case = self.engine.case(CaseId(self.cases[slot as usize].id));
+        case.and_then(|c| c.tasks().get(usize::from(member))).is_some_and(|t| t.state() == TaskState::InReview)
     }
 
     /// The identity server `server` of `station` signs review level `level` under (a level

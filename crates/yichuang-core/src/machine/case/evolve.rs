@@ -164,6 +164,8 @@ impl Case {
             Event::TaskReady { item }
             | Event::TaskClaimed { item, .. }
             | Event::TaskSigned { item, .. }
+            | Event::TaskVotedAgainst { item, .. }
+            | Event::TaskVotesCancelled { item, .. }
             | Event::TaskLevelSigned { item, .. }
             | Event::TaskReturned { item, .. }
             | Event::TaskUrged { item, .. }

@@ -369,7 +369,10 @@ impl Case {
                         old.item(t.item).decided_by.departments().iter().map(|&d| &old.department(d).id).collect();
                     let new_deciders: Vec<&Id> =
                         item.decided_by.departments().iter().map(|&d| &new.department(d).id).collect();
-                    if under_way && old_deciders != new_deciders {
+                    let (od, nd) = (&old.item(t.item).decided_by, &item.decided_by);
+                    let rule_changed =
+                        od.rule_name() != nd.rule_name() || od.approvals_needed() != nd.approvals_needed();
+                    if under_way && (old_deciders != new_deciders || rule_changed) {
                         obstacles.push(Obstacle::DeciderChanged { item: item.id.clone(), state: t.state });
                     }
                     let renamed_from = (t.item_id != item.id).then(|| t.item_id.clone());
