@@ -143,6 +143,22 @@ fn vote_is_denied_as_soon_as_k_cannot_be_reached() {
     assert_eq!(invariants::replay(&h.engine, &log), Ok(()));
 }
 
+/// 或签 whose first approver recalls (撤回) before anything depends on it: the task is in review
+/// again and the other section's cancelled review is pending again, so it can decide.
+fn any_of_first_approver_recalls_and_the_other_review_reopens() {
+    let mut h = Hall::new();
+    let case = accepted(&mut h, "land-use-design", ANY);
+    vote(&mut h, case, ANY, "construction", TaskCommand::Claim);
+    vote(&mut h, case, ANY, "construction", TaskCommand::Approve);
+    assert_eq!(votes(&task(&h, case, ANY), 2), [Vote::Cancelled, Vote::Approved]);
+    assert_eq!(h.task_state(case, "design-review"), TaskState::Ready, "the dependent is ready, not claimed");
+    assert_eq!(vote(&mut h, case, ANY, "construction", TaskCommand::Recall), ["TaskRecalled", "TaskUnready"]);
+    let t = task(&h, case, ANY);
+    assert_eq!((t.state(), votes(&t, 2)), (TaskState::InReview, vec![Vote::Pending, Vote::Pending]));
+    let events = vote(&mut h, case, ANY, "planning", deny("用地红线与规划不符"));
+    assert_eq!(events, ["TaskVotedAgainst", "TaskVotesCancelled", "TaskDenied", "TaskCancelled", "CaseDecided"]);
+}
+
 pub(super) fn trials() -> Vec<libtest_mimic::Trial> {
-    crate::trials!("votes": any_of_first_approval_decides_and_cancels_the_other_review, any_of_first_denial_decides_too, vote_is_approved_at_k_approvals, vote_is_denied_as_soon_as_k_cannot_be_reached)
+    crate::trials!("votes": any_of_first_approval_decides_and_cancels_the_other_review, any_of_first_denial_decides_too, vote_is_approved_at_k_approvals, vote_is_denied_as_soon_as_k_cannot_be_reached, any_of_first_approver_recalls_and_the_other_review_reopens)
 }
