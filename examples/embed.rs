@@ -237,6 +237,12 @@ fn details(def: &Definition, event: &Event) -> String {
         Event::TaskVotedAgainst { item: id, department, reason } => {
             format!("{} voted against by {department}: {reason}", item(def, id))
         }
+        Event::TaskSignerAdded { item: id, department, position } => {
+            format!("{} countersigner {department} added ({position:?})", item(def, id))
+        }
+        Event::TaskSignerRemoved { item: id, department } => {
+            format!("{} countersigner {department} removed", item(def, id))
+        }
         Event::TaskVotesCancelled { item: id, departments, reason } => {
             format!("{} pending votes of {} cancelled: {reason}", item(def, id), ids(departments))
         }

@@ -257,6 +257,22 @@ pub enum Event {
         /// Why, e.g. `或签：已由 planning 决定`.
         reason: String,
     },
+    /// 加签: a department was added as a countersigner of the running task.
+    TaskSignerAdded {
+        /// The item.
+        item: Id,
+        /// The department added.
+        department: Id,
+        /// Before (前加签) or after (后加签) the deciding signature.
+        position: crate::machine::task::SignerPosition,
+    },
+    /// 减签: an added countersigner that had not signed was removed.
+    TaskSignerRemoved {
+        /// The item.
+        item: Id,
+        /// The department removed.
+        department: Id,
+    },
     /// A review level below the last signed (分级审批): the task goes back to its department's
     /// queue (`Ready`, as after `TaskReady`) for the next level.
     TaskLevelSigned {
@@ -493,6 +509,8 @@ impl Event {
             Event::TaskSigned { .. } => "TaskSigned",
             Event::TaskVotedAgainst { .. } => "TaskVotedAgainst",
             Event::TaskVotesCancelled { .. } => "TaskVotesCancelled",
+            Event::TaskSignerAdded { .. } => "TaskSignerAdded",
+            Event::TaskSignerRemoved { .. } => "TaskSignerRemoved",
             Event::TaskLevelSigned { .. } => "TaskLevelSigned",
             Event::TaskReturned { .. } => "TaskReturned",
             Event::TaskUrged { .. } => "TaskUrged",

@@ -31,7 +31,7 @@ use crate::engine::Engine;
 use crate::event::{CaseId, Event, Outcome, Recorded, SlaSubject, StreamId};
 use crate::machine::case::{Case, CaseState};
 use crate::machine::sla::{Sla, SlaLevel};
-use crate::machine::task::{Task, TaskState};
+use crate::machine::task::{SignerPosition, Task, TaskState};
 use crate::machine::ticket::{TicketId, TicketSource};
 use crate::time::Instant;
 
@@ -599,11 +599,35 @@ fn votes(def: &Definition, task: &Task) -> Result<(), Violation> {
     let item = def.item(task.item);
     let decider = &item.decided_by;
     let n = decider.departments().len();
+    let needed = decider.approvals_needed();
+    let (approvals, against) = (task.signed.count_ones(), task.against.count_ones());
+    // 加签: an approval has every added countersigner's signature, and a 前加签 one signs before
+    // the deciding signature.
+    let waiting_added = task.added.iter().any(|a| !a.signed);
+    let added_why = if task.state == TaskState::Approved && waiting_added && item.simulated_approval.is_none() {
+        Some("approved while an added countersigner (加签) has not signed")
+    } else if approvals >= needed && task.pending_added(SignerPosition::Before).is_some() {
+        Some("the deciding signature was given before a 前加签 countersigner signed")
+    } else if n < 2 && task.state == TaskState::InReview && approvals >= needed && !waiting_added {
+        Some("still open although its deciding and added signatures are all given")
+    } else {
+        None
+    };
+    if let Some(why) = added_why {
+        return Err(Violation::Votes {
+            item: task.item_id.clone(),
+            state: task.state,
+            rule: decider.rule_name(),
+            needed,
+            departments: n,
+            approvals,
+            against,
+            why,
+        });
+    }
     if n < 2 {
         return Ok(());
     }
-    let needed = decider.approvals_needed();
-    let (approvals, against) = (task.signed.count_ones(), task.against.count_ones());
     let reachable = n as u32 - against;
     let voting = matches!(decider, Decider::AnyOf(_) | Decider::Vote { .. });
     // Whether the votes against decide a denial: 或签's first decision, or 票签's k out of reach.
@@ -621,7 +645,7 @@ fn votes(def: &Definition, task: &Task) -> Result<(), Violation> {
         Some("approved short of the approvals its rule needs")
     } else if task.state == TaskState::Denied && voting && !refused {
         Some("denied while the approvals it needs could still be reached")
-    } else if !task.state.is_terminal() && (approvals >= needed || refused) {
+    } else if !task.state.is_terminal() && ((approvals >= needed && !waiting_added) || refused) {
         Some("still open although its votes decide it")
     } else if !task.state.is_terminal() && task.votes_cancelled != 0 {
         Some("votes cancelled while the task is still open")
@@ -776,14 +800,24 @@ pub fn authority(def: &Definition, applicant: Option<&Id>, rec: &Recorded) -> Re
             .is_some_and(|ix| def.item(ix).levels.iter().any(|l| l.by == crate::definition::LevelSigner::Leader)),
         _ => false,
     };
+    let own_department = |d: &Id| matches!(&rec.by.role, Role::Reviewer { department } if department == d);
     let clerk_of =
         |class| matches!(&rec.by.role, Role::Clerk { window } if def.window(window).is_some_and(|w| w.class == class));
     let ok = match &rec.event {
+        // An added countersigner (加签) signs for its own department; whether it was added is
+        // the engine's and the replay's to check (a signature by a department neither deciding
+        // nor added does not fold).
+        Event::TaskSigned { item, department } => decides(item) || own_department(department),
+        // Its signature (or denial) may be the one that decides; a removal (减签) by a leader too.
+        Event::TaskApproved { item } | Event::TaskDenied { item, .. } => {
+            decides(item) || matches!(rec.by.role, Role::Leader | Role::Reviewer { .. })
+        }
+        Event::TaskSignerAdded { item, .. } | Event::TaskSignerRemoved { item, .. } => {
+            decides(item) || rec.by.role == Role::Leader
+        }
         Event::TaskClaimed { item, .. }
-        | Event::TaskSigned { item, .. }
         | Event::TaskVotedAgainst { item, .. }
         | Event::TaskVotesCancelled { item, .. }
-        | Event::TaskDenied { item, .. }
         | Event::TaskSimulatedApproved { item }
         | Event::SpecialProcedureStarted { item, .. }
         | Event::SpecialProcedureEnded { item }
@@ -793,7 +827,6 @@ pub fn authority(def: &Definition, applicant: Option<&Id>, rec: &Recorded) -> Re
         | Event::TaskReturned { item, .. }
         | Event::TaskRecalled { item, .. } => decides(item),
         Event::TaskUrged { .. } => matches!(rec.by.role, Role::Leader | Role::Supervisor { .. }),
-        Event::TaskApproved { item } => decides(item),
         Event::Accepted { deemed: true, .. } => rec.by.role == Role::System,
         Event::Accepted { deemed: false, .. } | Event::Rejected { .. } | Event::CorrectionRequested { .. } => {
             clerk_of(WindowClass::Intake)

@@ -56,6 +56,8 @@ pub enum Allowed {
     SupervisorOutside(Id),
     /// A supervisor or a leader.
     SupervisorOrLeader,
+    /// A leader, or a reviewer of the deciding department (the item's, named in the message).
+    LeaderOrDecidingReviewer,
     /// A leader (分管领导).
     Leader,
     /// A person (anyone but the system).
@@ -75,6 +77,7 @@ impl fmt::Display for Allowed {
             Allowed::ApplicantOrClerk(class) => write!(f, "the applicant or a clerk of a {class:?} window may"),
             Allowed::ClerkOf(class) => write!(f, "only a clerk of a {class:?} window may"),
             Allowed::ReviewersOf(ds) => write!(f, "only a reviewer of {} may", join(ds, " + ")),
+            Allowed::LeaderOrDecidingReviewer => write!(f, "a leader or a reviewer of the deciding department may"),
             Allowed::StaffOf(d) => write!(f, "staff of {d} may"),
             Allowed::SupervisorOutside(d) => write!(f, "a supervisor outside {d} may"),
             Allowed::SupervisorOrLeader => f.write_str("a supervisor or a leader may"),
@@ -257,6 +260,17 @@ pub enum Rejection {
         dependent: Id,
         /// The dependent's state.
         dependent_state: &'static str,
+    },
+    /// A 加签 / 减签 rule refused the change, or an added countersigner's signature out of its
+    /// turn.
+    #[error("rule {} : `{department}` on `{item}` {}", rule.rule(), rule.reason())]
+    Countersigner {
+        /// The item.
+        item: Id,
+        /// The department added, removed or signing.
+        department: Id,
+        /// Which rule.
+        rule: CountersignerRule,
     },
     /// A department of a 或签 or 票签 set votes once.
     #[error(
@@ -471,6 +485,7 @@ impl Rejection {
             Rejection::Unknown { .. } | Rejection::UnknownCase { .. } | Rejection::UnknownTicket { .. } => "unknown",
             Rejection::OutOfRange { .. } | Rejection::FormAnswer(_) => "out_of_range",
             Rejection::NotAllowedFor { .. } => "not_allowed_for_item",
+            Rejection::Countersigner { .. } => "countersigner_refused",
             Rejection::SupervisionResponsible { .. } => "supervision_not_responsible",
             Rejection::Calendar(_) => "calendar",
             Rejection::MigrationRefused { .. } => "migration_refused",
@@ -493,5 +508,78 @@ impl Rejection {
                 | Rejection::NotTheApplicant { .. }
                 | Rejection::NotYourCase { .. }
         )
+    }
+}
+
+/// Which 加签 / 减签 rule refused (see [`Rejection::Countersigner`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountersignerRule {
+    /// Adding a department that already decides or was already added.
+    AlreadyInSet,
+    /// Removing a department the definition lists: only added ones are removed.
+    InDefinition,
+    /// Removing a department that was never added.
+    NotAdded,
+    /// Removing an added department that has signed.
+    Signed,
+    /// Adding the supervision section: it supervises and never decides.
+    Supervision,
+    /// Adding to a 或签 or 票签 item: its set is fixed by the definition.
+    VotingItem,
+    /// Adding a 前加签 signer after the deciding signature was given.
+    DecisionSigned,
+    /// More added countersigners than [`crate::machine::task::MAX_ADDED`].
+    TooMany,
+    /// The deciding approval while a 前加签 countersigner has not signed.
+    SignsFirst,
+    /// A 后加签 countersigner signing before the deciding approval.
+    SignsAfter,
+}
+
+impl CountersignerRule {
+    /// The rule's name: 加签, 减签, 前加签 or 后加签.
+    pub fn rule(self) -> &'static str {
+        match self {
+            CountersignerRule::AlreadyInSet
+            | CountersignerRule::Supervision
+            | CountersignerRule::VotingItem
+            | CountersignerRule::TooMany => "加签 (add a countersigner)",
+            CountersignerRule::InDefinition | CountersignerRule::NotAdded | CountersignerRule::Signed => {
+                "减签 (remove an added countersigner that has not signed)"
+            }
+            CountersignerRule::DecisionSigned | CountersignerRule::SignsFirst => {
+                "前加签 (the added department signs before the deciding signature)"
+            }
+            CountersignerRule::SignsAfter => "后加签 (the added department signs after the deciding signature)",
+        }
+    }
+
+    /// What is wrong and what would be accepted.
+    pub fn reason(self) -> &'static str {
+        match self {
+            CountersignerRule::AlreadyInSet => {
+                "is already one of the task's signing departments; add another department"
+            }
+            CountersignerRule::InDefinition => {
+                "is a deciding department of the item's definition; only a department added to this task can be removed"
+            }
+            CountersignerRule::NotAdded => "was not added to this task; only added countersigners can be removed",
+            CountersignerRule::Signed => "has already signed, and a signature stays; it can no longer be removed",
+            CountersignerRule::Supervision => {
+                "is the supervision section (效能监察), which supervises and never signs; add a deciding section or agency"
+            }
+            CountersignerRule::VotingItem => {
+                "cannot be added: the item is decided by 或签 or 票签, whose departments the definition fixes; add \
+                 countersigners only to items decided by one department or a countersign (会签)"
+            }
+            CountersignerRule::DecisionSigned => {
+                "cannot sign before a deciding signature that is already given; add it after (后加签) instead"
+            }
+            CountersignerRule::TooMany => "cannot be added: a task has at most 8 added countersigners",
+            CountersignerRule::SignsFirst => {
+                "has not signed yet; the deciding approval waits for it (or remove it, 减签)"
+            }
+            CountersignerRule::SignsAfter => "signs after the deciding approval, which is not given yet",
+        }
     }
 }

@@ -26,7 +26,7 @@ fn assert_in_glossary(paths: impl IntoIterator<Item = String>) {
 /// Every event variant in declaration order. [`event_name`] matches without a wildcard, so a new
 /// variant stops the build there; `the_event_list_is_complete` also compares this list with the
 /// variants serde knows.
-const EVENTS: [&str; 47] = [
+const EVENTS: [&str; 49] = [
     "Consulted",
     "Submitted",
     "CorrectionRequested",
@@ -38,6 +38,8 @@ const EVENTS: [&str; 47] = [
     "TaskSigned",
     "TaskVotedAgainst",
     "TaskVotesCancelled",
+    "TaskSignerAdded",
+    "TaskSignerRemoved",
     "TaskLevelSigned",
     "TaskReturned",
     "TaskUrged",
@@ -90,6 +92,8 @@ fn event_name(event: &Event) -> &'static str {
         Event::TaskSigned { .. } => "TaskSigned",
         Event::TaskVotedAgainst { .. } => "TaskVotedAgainst",
         Event::TaskVotesCancelled { .. } => "TaskVotesCancelled",
+        Event::TaskSignerAdded { .. } => "TaskSignerAdded",
+        Event::TaskSignerRemoved { .. } => "TaskSignerRemoved",
         Event::TaskLevelSigned { .. } => "TaskLevelSigned",
         Event::TaskReturned { .. } => "TaskReturned",
         Event::TaskUrged { .. } => "TaskUrged",

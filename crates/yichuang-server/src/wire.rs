@@ -400,6 +400,18 @@ pub enum TaskCommandBody {
         #[serde(default)]
         note: String,
     },
+    /// 加签: a leader or a reviewer of the deciding department adds a countersigner.
+    AddSigner {
+        /// The department added.
+        department: Id,
+        /// `Before` (前加签) or `After` (后加签) the deciding signature.
+        position: yichuang_core::machine::task::SignerPosition,
+    },
+    /// 减签: removes an added countersigner that has not signed.
+    RemoveSigner {
+        /// The added department.
+        department: Id,
+    },
     /// 撤回 / 拿回 (the signer takes back its own signature).
     Recall {},
 }
@@ -417,6 +429,8 @@ impl TaskCommandBody {
             TaskCommandBody::MeetPrecondition { facts_changed } => TaskCommand::MeetPrecondition { facts_changed },
             TaskCommandBody::Return { to, reason } => TaskCommand::Return { to, reason },
             TaskCommandBody::Urge { note } => TaskCommand::Urge { note },
+            TaskCommandBody::AddSigner { department, position } => TaskCommand::AddSigner { department, position },
+            TaskCommandBody::RemoveSigner { department } => TaskCommand::RemoveSigner { department },
             TaskCommandBody::Recall {} => TaskCommand::Recall,
         }
     }
@@ -713,6 +727,9 @@ pub struct TaskView {
     pub approvals_needed: u32,
     /// Each deciding department's vote, when several decide (empty for one department).
     pub votes: Vec<VoteView>,
+    /// Countersigners added to the running task (加签), with their position and whether they
+    /// signed.
+    pub added_signers: Vec<yichuang_core::machine::task::AddedSigner>,
 }
 
 /// One department's vote on a task decided by several (会签, 或签, 票签).
@@ -813,6 +830,7 @@ impl CaseView {
                     } else {
                         Vec::new()
                     },
+                    added_signers: t.added().to_vec(),
                 }
             })
             .collect();

@@ -236,3 +236,34 @@ fn any_one_and_vote_items_show_their_votes() {
         ]
     );
 }
+
+/// 加签 / 减签 over HTTP: a leader adds 县消防救援大队 after the business licence's deciding
+/// signature (后加签); the licence waits for it and the case view lists it; once it signed, a
+/// removal is refused with 422 naming 减签, and nothing is appended; its signature approves.
+#[test]
+fn an_added_countersigner_signs_after_and_cannot_be_removed_once_signed() {
+    let scratch = Scratch::new("signers");
+    let s = server(&scratch.db(), &[]);
+    let case = accepted_case(s.addr, "open-restaurant", restaurant_answers());
+    let licence = format!("/v1/cases/{case}/tasks/business-licence/commands");
+    let ma = reviewer("market-access");
+    let fire = reviewer("fire-rescue");
+    let add = json!({"command": "add_signer", "department": "fire-rescue", "position": "After"});
+    let clerk = post(s.addr, &licence, CLERK, &add);
+    assert_eq!(clerk.status, 403, "{}", clerk.body);
+    expect(&post(s.addr, &licence, LEADER, &add), 200);
+    let twice = post(s.addr, &licence, LEADER, &add);
+    assert_eq!((twice.status, twice.code()), (422, "countersigner_refused".into()), "{}", twice.body);
+    expect(&post(s.addr, &licence, &ma, &json!({"command": "claim"})), 200);
+    expect(&post(s.addr, &licence, &ma, &json!({"command": "approve"})), 200);
+    let t = task(s.addr, &case, "business-licence");
+    assert_eq!(t["state"], "InReview", "{t}");
+    assert_eq!(t["added_signers"], json!([{"department": "fire-rescue", "position": "After", "signed": false}]));
+    assert_eq!(task(s.addr, &case, "food-licence")["state"], "Waiting", "dependents wait for the added signature");
+    expect(&post(s.addr, &licence, &fire, &json!({"command": "approve"})), 200);
+    assert_eq!(task(s.addr, &case, "business-licence")["state"], "Approved");
+    let before = head(s.addr);
+    let remove = post(s.addr, &licence, LEADER, &json!({"command": "remove_signer", "department": "fire-rescue"}));
+    assert_eq!(remove.status, 422, "{}", remove.body);
+    assert_eq!(head(s.addr), before, "a refused command appends nothing");
+}

@@ -116,6 +116,42 @@ pub enum TaskCommand {
     /// that depends on the approval has been claimed. The task is in review again at its last
     /// level; dependents that became ready go back to waiting.
     Recall,
+    /// 加签: add a department as a countersigner of the running task, signing before the
+    /// deciding signature (前加签) or after it (后加签). A leader or a reviewer of a deciding
+    /// department adds; only on an item decided by one department or a countersign (会签).
+    AddSigner {
+        /// The department added.
+        department: Id,
+        /// Before or after the deciding signature.
+        position: SignerPosition,
+    },
+    /// 减签: remove an added countersigner that has not signed.
+    RemoveSigner {
+        /// The added department.
+        department: Id,
+    },
+}
+
+/// Where an added countersigner (加签) signs, relative to the deciding department's deciding
+/// signature (the last level's approval; every countersign department's for a 会签).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum SignerPosition {
+    /// 前加签: it signs first; the deciding approval is refused until it has.
+    Before,
+    /// 后加签: it signs after the deciding approval, and its signature approves the task (the
+    /// last one, when several are added).
+    After,
+}
+
+/// A countersigner added to a running task (加签), and whether it has signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddedSigner {
+    /// The department.
+    pub department: Id,
+    /// Before or after the deciding signature.
+    pub position: SignerPosition,
+    /// Whether it has signed.
+    pub signed: bool,
 }
 
 /// Where a return (退回) sends a task.
@@ -150,6 +186,10 @@ crate::kind_enum! {
         Urge = "urge",
         /// 撤回 / 拿回.
         Recall = "recall",
+        /// 加签.
+        AddSigner = "add_signer",
+        /// 减签.
+        RemoveSigner = "remove_signer",
     }
 }
 
@@ -167,6 +207,8 @@ impl TaskCommand {
             TaskCommand::Return { .. } => TaskCommandKind::Return,
             TaskCommand::Urge { .. } => TaskCommandKind::Urge,
             TaskCommand::Recall => TaskCommandKind::Recall,
+            TaskCommand::AddSigner { .. } => TaskCommandKind::AddSigner,
+            TaskCommand::RemoveSigner { .. } => TaskCommandKind::RemoveSigner,
         }
     }
 
@@ -222,6 +264,11 @@ crate::machine_spec! {
     (InReview, Command(Return)) => [Ready], "退回: to the previous or first level; their signatures void";
     (Ready, Command(Urge)) => [Ready], "催办: a leader or supervisor";
     (InReview, Command(Urge)) => [InReview], "催办: a leader or supervisor";
+    (Ready, Command(AddSigner)) => [Ready], "加签: a leader or a reviewer of the deciding department";
+    (InReview, Command(AddSigner)) => [InReview], "加签: before (前) or after (后) the deciding signature";
+    (Ready, Command(RemoveSigner)) => [Ready], "减签: only an added countersigner that has not signed";
+    (InReview, Command(RemoveSigner)) => [InReview, Approved],
+        "减签: approves when that signer was all the task still waited for";
     (InReview, Command(Recall)) => [InReview], "撤回: a countersigning department takes back its own signature";
     (Approved, Command(Recall)) => [InReview],
         "撤回/拿回: the signer, while the case is in approval and no dependent has been claimed";
@@ -282,6 +329,8 @@ pub struct Task {
     /// Who signed the approval (the last level's signer), while approved: the only one who
     /// may recall it (撤回).
     pub(crate) approver: Option<Id>,
+    /// Countersigners added to the running task (加签), in the order added.
+    pub(crate) added: Vec<AddedSigner>,
 }
 
 impl Task {
@@ -306,6 +355,7 @@ impl Task {
             level_sla: None,
             claimed: false,
             approver: None,
+            added: Vec::new(),
         }
     }
 
@@ -363,6 +413,20 @@ impl Task {
         } else {
             Vote::Pending
         }
+    }
+    /// Countersigners added to the running task (加签), in the order added.
+    pub fn added(&self) -> &[AddedSigner] {
+        &self.added
+    }
+    /// Whether the deciding departments have given the approval their rule needs (for one
+    /// department: its deciding signature, recorded while a 后加签 countersigner is pending).
+    pub fn deciders_done(&self, def: &Definition) -> bool {
+        let decider = &def.item(self.item).decided_by;
+        self.signed.count_ones() >= decider.approvals_needed()
+    }
+    /// The first added countersigner (加签) still to sign at `position`.
+    pub fn pending_added(&self, position: SignerPosition) -> Option<&AddedSigner> {
+        self.added.iter().find(|a| !a.signed && a.position == position)
     }
     /// The reviewer who claimed it.
     pub fn reviewer(&self) -> Option<&Id> {
@@ -507,6 +571,11 @@ pub enum IllegalTaskEvent {
     },
 }
 
+/// At most this many countersigners are added to one task (加签).
+pub const MAX_ADDED: usize = 8;
+
+pub use crate::rejection::CountersignerRule;
+
 /// The rule's name in messages: 或签 or 票签.
 fn vote_rule(decider: &Decider) -> &'static str {
     match decider {
@@ -530,6 +599,25 @@ fn authorize(
     actor: &Actor,
     command: &TaskCommand,
 ) -> Result<usize, Rejection> {
+    if let TaskCommand::AddSigner { .. } | TaskCommand::RemoveSigner { .. } = command {
+        return match actor.role {
+            Role::Leader => Ok(0),
+            Role::Reviewer { .. } => reviewer_department(def, item, actor, command.name()),
+            _ => Err(Rejection::RoleNotAllowed {
+                rule: "加签/减签 (a leader or a reviewer of the deciding department)",
+                actor: actor.clone(),
+                command: command.name(),
+                allowed: crate::rejection::Allowed::LeaderOrDecidingReviewer,
+            }),
+        };
+    }
+    // An added countersigner (加签) signs, or denies, for its own department: its position
+    // follows the deciding departments'.
+    if let (Role::Reviewer { department }, TaskCommand::Approve | TaskCommand::Deny { .. }) = (&actor.role, command)
+        && let Some(k) = task.added.iter().position(|a| a.department == *department)
+    {
+        return Ok(item.decided_by.departments().len() + k);
+    }
     if let TaskCommand::Urge { .. } = command {
         return match actor.role {
             Role::Leader | Role::Supervisor { .. } => Ok(0),
@@ -644,13 +732,45 @@ impl Task {
         spec::admit::<TaskMachine>(self.state, command.kind())
             .map_err(|r| Rejection::invalid_state(Subject::Task(self.item_id.clone()), command.name(), r))?;
         let id = || self.item_id.clone();
+        let n = item.decided_by.departments().len();
         match command {
             TaskCommand::Claim => out.push(Event::TaskClaimed { item: id(), reviewer: ctx.actor.id.clone() }),
+            TaskCommand::Approve if dept >= n => self.added_sign(def, dept - n, out)?,
+            TaskCommand::Deny { reason } if dept >= n => {
+                if reason.trim().is_empty() {
+                    return Err(Rejection::ReasonRequired {
+                        rule: "不予许可须说明理由 (a denial states its reason)",
+                        what: "reason",
+                    });
+                }
+                // An added countersigner denies like a countersign department (会签).
+                out.push(Event::TaskDenied { item: id(), reason: reason.clone() })
+            }
+            TaskCommand::AddSigner { department, position } => {
+                self.add_signer(def, item, department, *position, out)?
+            }
+            TaskCommand::RemoveSigner { department } => self.remove_signer(def, item, department, out)?,
+            TaskCommand::Approve
+                if usize::from(self.level) + 1 == item.levels.len()
+                    && let Some(first) = self.pending_added(SignerPosition::Before) =>
+            {
+                return Err(self.countersigner(&first.department, CountersignerRule::SignsFirst));
+            }
             TaskCommand::Approve if usize::from(self.level) + 1 < item.levels.len() => {
                 out.push(Event::TaskLevelSigned { item: id(), level: self.level, signer: ctx.actor.id.clone() })
             }
             TaskCommand::Approve => match &item.decided_by {
-                Decider::Department(_) => out.push(Event::TaskApproved { item: id() }),
+                Decider::Department(_) if self.added.is_empty() => out.push(Event::TaskApproved { item: id() }),
+                Decider::Department(d) => {
+                    // 后加签 pending: the deciding signature is recorded, the added ones approve.
+                    if self.signed & 1 != 0 {
+                        return Err(Rejection::AlreadySigned { item: id(), department: def.department(*d).id.clone() });
+                    }
+                    out.push(Event::TaskSigned { item: id(), department: def.department(*d).id.clone() });
+                    if self.pending_added(SignerPosition::After).is_none() {
+                        out.push(Event::TaskApproved { item: id() });
+                    }
+                }
                 Decider::Countersign(ds) => {
                     if self.signed & (1 << dept) != 0 {
                         return Err(Rejection::AlreadySigned {
@@ -660,7 +780,7 @@ impl Task {
                     }
                     out.push(Event::TaskSigned { item: id(), department: def.department(ds[dept]).id.clone() });
                     let all = (1u32 << ds.len()) - 1;
-                    if self.signed | (1 << dept) == all {
+                    if self.signed | (1 << dept) == all && self.pending_added(SignerPosition::After).is_none() {
                         out.push(Event::TaskApproved { item: id() });
                     }
                 }
@@ -737,6 +857,94 @@ impl Task {
                 };
                 out.push(Event::TaskRecalled { item: id(), department })
             }
+        }
+        Ok(())
+    }
+
+    /// The rejection of a 加签 / 减签 rule for `department`.
+    fn countersigner(&self, department: &Id, rule: CountersignerRule) -> Rejection {
+        Rejection::Countersigner { item: self.item_id.clone(), department: department.clone(), rule }
+    }
+
+    /// 加签: `department` becomes a countersigner of the running task, before or after the
+    /// deciding signature.
+    fn add_signer(
+        &self,
+        def: &Definition,
+        item: &Item,
+        department: &Id,
+        position: SignerPosition,
+        out: &mut Events,
+    ) -> Result<(), Rejection> {
+        let Some(ix) = def.department_ix(department) else {
+            return Err(Rejection::Unknown {
+                what: "department",
+                id: department.to_string(),
+                accepted: def
+                    .departments()
+                    .iter()
+                    .filter(|d| d.kind != crate::definition::DepartmentKind::Supervision)
+                    .map(|d| d.id.clone())
+                    .collect(),
+            });
+        };
+        let rule = if matches!(item.decided_by, Decider::AnyOf(_) | Decider::Vote { .. }) {
+            Some(CountersignerRule::VotingItem)
+        } else if def.department(ix).kind == crate::definition::DepartmentKind::Supervision {
+            Some(CountersignerRule::Supervision)
+        } else if item.decided_by.departments().contains(&ix) || self.added.iter().any(|a| a.department == *department)
+        {
+            Some(CountersignerRule::AlreadyInSet)
+        } else if self.added.len() >= MAX_ADDED {
+            Some(CountersignerRule::TooMany)
+        } else if position == SignerPosition::Before && self.deciders_done(def) {
+            Some(CountersignerRule::DecisionSigned)
+        } else {
+            None
+        };
+        if let Some(rule) = rule {
+            return Err(self.countersigner(department, rule));
+        }
+        out.push(Event::TaskSignerAdded { item: self.item_id.clone(), department: department.clone(), position });
+        Ok(())
+    }
+
+    /// 减签: an added countersigner that has not signed leaves the task; when it was all the
+    /// task still waited for, the task is approved.
+    fn remove_signer(&self, def: &Definition, item: &Item, department: &Id, out: &mut Events) -> Result<(), Rejection> {
+        let in_definition = def.department_ix(department).is_some_and(|ix| item.decided_by.departments().contains(&ix));
+        let added = self.added.iter().find(|a| a.department == *department);
+        let rule = match added {
+            _ if in_definition => Some(CountersignerRule::InDefinition),
+            None => Some(CountersignerRule::NotAdded),
+            Some(a) if a.signed => Some(CountersignerRule::Signed),
+            Some(_) => None,
+        };
+        if let Some(rule) = rule {
+            return Err(self.countersigner(department, rule));
+        }
+        out.push(Event::TaskSignerRemoved { item: self.item_id.clone(), department: department.clone() });
+        let rest_signed = self.added.iter().all(|a| a.signed || a.department == *department);
+        if self.state == TaskState::InReview && self.deciders_done(def) && rest_signed {
+            out.push(Event::TaskApproved { item: self.item_id.clone() });
+        }
+        Ok(())
+    }
+
+    /// An added countersigner at position `k` of [`Task::added`] signs: a 后加签 one only after
+    /// the deciding approval; the last signature the task waits for approves it.
+    fn added_sign(&self, def: &Definition, k: usize, out: &mut Events) -> Result<(), Rejection> {
+        let a = &self.added[k];
+        if a.signed {
+            return Err(Rejection::AlreadySigned { item: self.item_id.clone(), department: a.department.clone() });
+        }
+        if a.position == SignerPosition::After && !self.deciders_done(def) {
+            return Err(self.countersigner(&a.department, CountersignerRule::SignsAfter));
+        }
+        out.push(Event::TaskSigned { item: self.item_id.clone(), department: a.department.clone() });
+        let rest_signed = self.added.iter().enumerate().all(|(i, x)| x.signed || i == k);
+        if self.deciders_done(def) && rest_signed {
+            out.push(Event::TaskApproved { item: self.item_id.clone() });
         }
         Ok(())
     }
@@ -886,8 +1094,13 @@ impl Task {
                         level: *to_level,
                     });
                 }
-                // The signatures of the returned levels are void: they are signed again.
+                // The signatures of the returned levels are void: they are signed again (the
+                // deciding one and the added countersigners' too).
                 self.signers.truncate(usize::from(*to_level));
+                self.signed = 0;
+                for a in &mut self.added {
+                    a.signed = false;
+                }
                 self.state = Ready;
                 #[cfg(feature = "fault-injection")]
                 if crate::fault::active(crate::fault::Fault::ReturnStrandsTask) {
@@ -916,6 +1129,14 @@ impl Task {
                 if self.state == Approved {
                     // 或签 / 票签: the reviews cancelled by the decision are pending again.
                     self.votes_cancelled = 0;
+                    // One department's approval taken back: its deciding signature and the
+                    // added countersigners' (加签) are given again.
+                    if let Decider::Department(_) = &def.item(self.item).decided_by {
+                        self.signed = 0;
+                        for a in &mut self.added {
+                            a.signed = false;
+                        }
+                    }
                     // The last level is open again: its clock starts afresh; the task's own
                     // clock runs on from where the approval stopped it (the promise covers the
                     // time it was approved, as it covers every level).
@@ -964,8 +1185,23 @@ impl Task {
             }
             Event::TaskSigned { department, .. } => {
                 need(self, &[InReview])?;
-                let bit = self.deciding_position(def, department)?;
-                self.signed |= 1 << bit;
+                if let Some(a) = self.added.iter_mut().find(|a| a.department == *department) {
+                    a.signed = true;
+                } else {
+                    let bit = self.deciding_position(def, department)?;
+                    self.signed |= 1 << bit;
+                }
+            }
+            Event::TaskSignerAdded { department, position, .. } => {
+                need(self, &[Ready, InReview])?;
+                self.added.push(AddedSigner { department: department.clone(), position: *position, signed: false });
+            }
+            Event::TaskSignerRemoved { department, .. } => {
+                need(self, &[Ready, InReview])?;
+                let k = self.added.iter().position(|a| a.department == *department).ok_or_else(|| {
+                    IllegalTaskEvent::NotACountersigner { item: self.item_id.clone(), department: department.clone() }
+                })?;
+                self.added.remove(k);
             }
             Event::TaskVotedAgainst { department, .. } => {
                 need(self, &[InReview])?;

@@ -18,6 +18,7 @@ mod engine;
 mod levels;
 mod migrate;
 mod recall;
+mod signers;
 mod spec;
 mod tickets;
 mod votes;
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
     trials.extend(engine::trials());
     trials.extend(levels::trials());
     trials.extend(votes::trials());
+    trials.extend(signers::trials());
     trials.extend(tickets::trials());
     trials.extend(migrate::trials());
     trials.extend(recall::trials());

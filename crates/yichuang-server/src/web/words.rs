@@ -266,6 +266,16 @@ pub fn event(def: &Definition, e: &Event) -> String {
         Event::TaskVotedAgainst { item, department, reason } => {
             format!("{}：{} 不同意（{reason}）", item_name(def, item), department_name(def, department))
         }
+        Event::TaskSignerAdded { item, department, position } => {
+            let when = match position {
+                yichuang_core::machine::task::SignerPosition::Before => "前加签",
+                yichuang_core::machine::task::SignerPosition::After => "后加签",
+            };
+            format!("{} {when}：{}", item_name(def, item), department_name(def, department))
+        }
+        Event::TaskSignerRemoved { item, department } => {
+            format!("{} 减签：{}", item_name(def, item), department_name(def, department))
+        }
         Event::TaskVotesCancelled { item, departments, reason } => {
             let names: Vec<&str> = departments.iter().map(|d| department_name(def, d)).collect();
             format!("{}：撤销 {} 的待办（{reason}）", item_name(def, item), names.join("、"))

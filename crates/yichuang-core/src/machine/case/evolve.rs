@@ -166,6 +166,8 @@ impl Case {
             | Event::TaskSigned { item, .. }
             | Event::TaskVotedAgainst { item, .. }
             | Event::TaskVotesCancelled { item, .. }
+            | Event::TaskSignerAdded { item, .. }
+            | Event::TaskSignerRemoved { item, .. }
             | Event::TaskLevelSigned { item, .. }
             | Event::TaskReturned { item, .. }
             | Event::TaskUrged { item, .. }
