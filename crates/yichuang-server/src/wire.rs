@@ -646,6 +646,14 @@ impl Body for Migration {
             }
         };
         let plan = body.plan.unwrap_or_default();
+        for (field, map) in [("renames", &plan.renames), ("bundle_renames", &plan.bundle_renames)] {
+            if map.iter().any(|(old, new)| old.is_empty() || new.is_empty()) {
+                return Err(ApiError::bad_request(
+                    "bad_request",
+                    format!("`plan.{field}` maps an old id to a new id, neither of them empty"),
+                ));
+            }
+        }
         let name = if body.dry_run { "migration dry run" } else { "migration" };
         Ok(Parsed {
             command: Migration { to, plan, dry_run: body.dry_run },
@@ -1048,5 +1056,21 @@ mod tests {
         assert_eq!(case_path("T000007").unwrap_err().status.as_u16(), 404);
         assert_eq!(ticket_path("T000007").unwrap(), TicketId(7));
         assert!(case_path("C000000").is_err());
+    }
+
+    /// A migration plan that renames to or from an empty id is refused (Schemathesis sent
+    /// `{"bundle_renames": {"x": ""}}` and got 200); a plan with real ids parses.
+    #[test]
+    fn a_migration_plan_with_an_empty_id_is_refused() {
+        for body in [
+            r#"{"dry_run": false, "plan": {"bundle_renames": {"x": ""}}}"#,
+            r#"{"dry_run": true, "plan": {"renames": {"": "y"}}}"#,
+        ] {
+            let e = Migration::parse(body.as_bytes()).unwrap_err();
+            assert_eq!(e.status.as_u16(), 400, "{body}");
+            assert!(e.message.contains("neither of them empty"), "{}", e.message);
+        }
+        let ok = Migration::parse(br#"{"dry_run": true, "plan": {"renames": {"a": "b"}}}"#).unwrap();
+        assert_eq!(ok.command.plan.renames.len(), 1);
     }
 }
