@@ -5,16 +5,18 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
-use yichuang_core::TicketState;
 use yichuang_core::definition::{BundleIx, Definition, DepartmentKind, WindowClass};
 use yichuang_core::invariants::{self, Supervision, Violation as InvariantViolation};
+use yichuang_core::machine::spec;
+use yichuang_core::machine::task::TaskMachine;
 use yichuang_core::{
     Actor, Applicant, Case, Ctx, Engine, Event, Id, Instant, Recorded, Rejection, StreamId, Submission,
 };
+use yichuang_core::{CaseState, TaskState, TicketState};
 
 use super::key::{KeyHash, KeyWriter};
 use super::liveness::liveness;
-use super::moves::{Action, Move, default_start, submissions};
+use super::moves::{Action, Move, TaskMove, default_start, submissions};
 use super::{Options, Property, Report, TraceStep, Violation};
 
 /// One explored state: the engine (one case and its tickets), the clock and the checker's
@@ -30,6 +32,8 @@ pub(super) struct Node {
     pub(super) redo: Vec<u8>,
     /// Recalls (撤回) so far in the case ([`super::Options::recall_max`]).
     pub(super) recalls: u8,
+    /// Returns (退回) so far in the case ([`super::Options::return_max`]).
+    pub(super) returns: u8,
 }
 
 impl Node {
@@ -249,6 +253,7 @@ impl Explorer {
             supervision: Supervision::default(),
             redo: Vec::new(),
             recalls: 0,
+            returns: 0,
         }
     }
 
@@ -259,6 +264,8 @@ impl Explorer {
             name: b.name.clone(),
             depth_bound: self.options.depth,
             reduced: self.options.reduce,
+            por: self.options.por && self.options.reduce,
+            por_states: 0,
             start: self.start,
             states: 0,
             transitions: 0,
@@ -384,8 +391,23 @@ impl Explorer {
                 debug_assert_eq!(graph.succ_start.len(), id as usize, "states are expanded in id order");
                 graph.succ_start.push(graph.succ.len() as u32);
                 self.moves(part, &node, &mut moves);
+                let mut ample = None;
+                if self.options.por && part == Part::Case {
+                    ample = self.claim_first(&node, &moves);
+                    if let Some((mv, _)) = &ample {
+                        report.por_states += 1;
+                        moves.clear();
+                        moves.push(*mv);
+                    }
+                }
                 for &mv in &moves {
-                    let Some(step) = self.step(&node, mv) else { continue };
+                    let step = match ample.take() {
+                        Some((_, step)) => step,
+                        None => match self.step(&node, mv) {
+                            Some(step) => step,
+                            None => continue,
+                        },
+                    };
                     report.transitions += 1;
                     if let Some(case) = step.node.case()
                         && case.timer_past_calendar(&self.def)
@@ -445,6 +467,30 @@ impl Explorer {
             level = next;
         }
         None
+    }
+
+    /// The partial-order reduction (see the module documentation): in a state whose case is
+    /// under approval with nothing outstanding, the first claim the engine accepts of a task
+    /// that depends on none (any task, were no command declared in `Approved`), with its step;
+    /// `None` where every move must be explored.
+    fn claim_first(&self, node: &Node, moves: &[Move]) -> Option<(Move, Step)> {
+        let case = node.case()?;
+        if case.state() != CaseState::InApproval || !case.outstanding().is_empty() {
+            return None;
+        }
+        // A command in Approved (撤回) is refused once a dependent was claimed: claiming a
+        // dependent would disable it, so only tasks that depend on nothing are claimed first.
+        let approved_moves = spec::commands_in::<TaskMachine>(TaskState::Approved).next().is_some();
+        moves.iter().find_map(|&mv| match mv {
+            Move::Task(p, TaskMove::Claim) => {
+                let task = case.tasks().get(usize::from(p))?;
+                if approved_moves && !task.waits_for().is_empty() {
+                    return None;
+                }
+                self.step(node, mv).map(|step| (mv, step))
+            }
+            _ => None,
+        })
     }
 
     /// Whether `node` is final for `part`: the case final and every ticket closed (the whole
@@ -522,6 +568,9 @@ impl Explorer {
         let unsupervised = next.fold_tickets(&events);
         if events.iter().any(|r| matches!(r.event, Event::TaskRecalled { .. })) {
             next.recalls = next.recalls.saturating_add(1);
+        }
+        if events.iter().any(|r| matches!(r.event, Event::TaskReturned { .. })) {
+            next.returns = next.returns.saturating_add(1);
         }
         Some(Step { node: next, events, actor, at, unsupervised })
     }

@@ -47,7 +47,7 @@ impl Explorer {
             Some(case) => {
                 let _ = case.serialize(&mut *writer);
                 // The recalls used so far bound those still proposed.
-                writer.bytes.push(node.recalls);
+                writer.bytes.extend_from_slice(&[node.recalls, node.returns]);
             }
             None => {}
         }

@@ -122,7 +122,10 @@ impl Explorer {
                 }
                 out.extend((0..self.submissions.len()).map(|i| Move::Submit(i as u16)));
             }
-            Some(case) => self.case_moves(case, node.recalls < self.options.recall_max, out),
+            Some(case) => {
+                let left = (node.recalls < self.options.recall_max, node.returns < self.options.return_max);
+                self.case_moves(case, left, out)
+            }
         }
         if part == Part::Case {
             if node.case().and_then(|c| c.next_deadline(&self.def)).is_some() {
@@ -144,7 +147,7 @@ impl Explorer {
     }
 
     /// The case's moves: the commands its spec declares in its state.
-    fn case_moves(&self, case: &Case, recall_left: bool, out: &mut Vec<Move>) {
+    fn case_moves(&self, case: &Case, left: (bool, bool), out: &mut Vec<Move>) {
         for kind in spec::commands_in::<CaseMachine>(case.state()) {
             match kind {
                 CommandKind::Consult => {}
@@ -157,7 +160,7 @@ impl Explorer {
                 CommandKind::Supply => out.extend((0..case.outstanding().len()).map(|i| Move::Supply(i as u16))),
                 CommandKind::Task => {
                     for (p, task) in case.tasks().iter().enumerate() {
-                        self.task_moves(p as u16, task, recall_left, out);
+                        self.task_moves(p as u16, task, left, out);
                     }
                 }
                 CommandKind::Deliver => out.push(Move::Deliver),
@@ -172,7 +175,7 @@ impl Explorer {
     /// A task's moves: the commands the task spec declares in its state (approve once per
     /// countersigning department; the engine refuses a second signature and a simulated
     /// approval of an item without a precondition).
-    fn task_moves(&self, p: u16, task: &Task, recall_left: bool, out: &mut Vec<Move>) {
+    fn task_moves(&self, p: u16, task: &Task, (recall_left, return_left): (bool, bool), out: &mut Vec<Move>) {
         let m = |t| Move::Task(p, t);
         for kind in spec::commands_in::<TaskMachine>(task.state()) {
             match kind {
@@ -197,6 +200,9 @@ impl Explorer {
                     m(TaskMove::MeetPrecondition { facts_changed: false }),
                     m(TaskMove::MeetPrecondition { facts_changed: true }),
                 ]),
+                // At most `return_max` in a case: a return restarts the level's clock, so
+                // returning and signing again could run the case to the calendar's end.
+                TaskCommandKind::Return if !return_left => {}
                 // Below the second level, the previous level is the first.
                 TaskCommandKind::Return if task.level() > 1 => {
                     out.extend([m(TaskMove::Return { first: false }), m(TaskMove::Return { first: true })])

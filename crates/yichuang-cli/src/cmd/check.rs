@@ -49,6 +49,10 @@ pub struct Args {
     /// reference the reduction is compared with; much larger).
     #[arg(long)]
     pub no_reduction: bool,
+    /// Explore every move in every state of the case's search, without the partial-order
+    /// reduction (claims first); for comparison.
+    #[arg(long)]
+    pub no_por: bool,
     /// Output format: `text` (one block per bundle) or `json` (one object).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -129,6 +133,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
     let options = Options {
         depth: args.depth.0,
         reduce: !args.no_reduction,
+        por: !args.no_por,
         states_max: args.max_states as usize,
         ..Options::complete()
     };
@@ -236,7 +241,11 @@ fn render(file: &str, options: &Options, reports: &[Report]) -> String {
         Some(depth) => format!("depth ≤ {depth}"),
         None => "no depth bound".to_owned(),
     };
-    let reduction = if options.reduce { "tickets apart from the case" } else { "no reduction" };
+    let reduction = match (options.reduce, options.por) {
+        (true, true) => "tickets apart from the case, claims first",
+        (true, false) => "tickets apart from the case",
+        (false, _) => "no reduction",
+    };
     s.push_str(&format!(
         "check {file}: {}, {depth}, {reduction}, at most {} failed supervisions or unsatisfied follow-ups per \
          ticket, first command at {start}\n",
@@ -361,6 +370,8 @@ struct JsonRun<'a> {
     /// The depth bound; `null`: none.
     depth: Option<u32>,
     reduced: bool,
+    /// The partial-order reduction of the case's search (claims first) was on.
+    por: bool,
     redo_max: u8,
     max_states: usize,
     holds: bool,
@@ -381,6 +392,8 @@ struct JsonBundle<'a> {
     unknown: usize,
     tickets_apart: usize,
     ticket_states: usize,
+    /// States the partial-order reduction expanded by one claim alone.
+    por_states: usize,
     states_limit_reached: bool,
     /// Every path within the bounds was explored (none cut short by the calendar).
     complete: bool,
@@ -418,6 +431,7 @@ fn json<'a>(file: &'a str, options: &Options, reports: &'a [Report]) -> JsonRun<
             unknown: r.unknown,
             tickets_apart: r.tickets_apart,
             ticket_states: r.ticket_states,
+            por_states: r.por_states,
             states_limit_reached: r.states_limit_reached,
             complete: r.complete(),
             exhaustive: r.exhaustive(),
@@ -436,6 +450,7 @@ fn json<'a>(file: &'a str, options: &Options, reports: &'a [Report]) -> JsonRun<
         file,
         depth: options.depth,
         reduced: options.reduce,
+        por: options.reduce && options.por,
         redo_max: options.redo_max,
         max_states: options.states_max,
         holds: reports.iter().all(Report::holds),
