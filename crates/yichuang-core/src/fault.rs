@@ -23,6 +23,9 @@ pub enum Fault {
     /// are approved, yet it waits for ever and the case cannot be decided (breaks invariant 3,
     /// "no task without a way forward", and the checker's liveness: no join stuck).
     ReturnStrandsTask,
+    /// A migration drops the predecessors of every waiting task instead of re-evaluating its
+    /// join under the new graph, so the cascade starts it early (breaks invariant 3).
+    MigrationDropsWaitingPredecessor,
 }
 
 thread_local! {

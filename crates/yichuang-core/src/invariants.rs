@@ -31,7 +31,7 @@ use crate::engine::Engine;
 use crate::event::{CaseId, Event, Outcome, Recorded, SlaSubject, StreamId};
 use crate::machine::case::{Case, CaseState};
 use crate::machine::sla::{Sla, SlaLevel};
-use crate::machine::task::{SignerPosition, Task, TaskState};
+use crate::machine::task::{MemberSet, SignerPosition, Task, TaskState};
 use crate::machine::ticket::{TicketId, TicketSource};
 use crate::time::Instant;
 
@@ -480,6 +480,16 @@ pub fn one_ticket_per_trigger<'a>(events: impl IntoIterator<Item = &'a Recorded>
 pub fn task_order(def: &Definition, case: &Case) -> Result<(), Violation> {
     let started = |s: TaskState| !matches!(s, TaskState::Waiting | TaskState::NotApplicable | TaskState::Cancelled);
     let bundle = def.bundle(case.bundle);
+    // What each task waits for by the definition's graph (not only by what the task recorded:
+    // a rule that loses a task's predecessors is caught too).
+    let applies = case
+        .tasks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.state != TaskState::NotApplicable)
+        .map(|(i, _)| i)
+        .collect::<MemberSet>();
+    let by_graph = crate::machine::case::waits_through(bundle, applies);
     for (m, task) in case.tasks.iter().enumerate() {
         // A task waiting in a case under approval must be held by something: a predecessor
         // not yet approved, the stage before not complete, or an outstanding material its item
@@ -510,7 +520,7 @@ pub fn task_order(def: &Definition, case: &Case) -> Result<(), Violation> {
             }
         }
         if started(task.state) {
-            for p in task.waits_for.iter() {
+            for p in task.waits_for.iter().chain(by_graph[m].iter()) {
                 let pred = &case.tasks[p];
                 if pred.state != TaskState::Approved {
                     return Err(Violation::StartedBeforePredecessor {

@@ -208,3 +208,56 @@ fn deploying_over_http_keeps_every_version_and_a_migration_never_lengthens_a_pro
     assert_eq!(licence(&shortened)["promised_days"], 1, "{shortened}");
     s.stop();
 }
+
+/// Two instances on one PostgreSQL log (issue 18's follower path): a version deployed through
+/// one is taken up by the other — when it follows an event under that version (the instance
+/// reads the stored versions again instead of refusing the log), and before it opens a case
+/// (new cases open under the active version, whichever instance they reach). A migration made
+/// through one is followed by the other.
+#[test]
+fn two_instances_take_up_each_others_deployments() {
+    let Some(schema) = yichuang_store::testing::ScratchSchema::new("versions") else { return };
+    let url = std::path::Path::new(schema.url());
+    let (a, b) = (server(url, &[]), server(url, &[]));
+    let old = restaurant(b.addr);
+    let first =
+        expect(&get(a.addr, &format!("/v1/cases/{old}"), CLERK), 200)["definition"].as_str().unwrap().to_owned();
+
+    let deployed = expect(&deploy(a.addr, ADMIN, &licence_promise(2)), 201);
+    let v2 = deployed["version"].as_str().unwrap().to_owned();
+    // A case under the new version, opened through A; B has not heard of the version and
+    // follows the case's events when it reads.
+    let on_a = restaurant(a.addr);
+    let seen = expect(&get(b.addr, &format!("/v1/cases/{on_a}"), CLERK), 200);
+    assert_eq!(
+        (seen["definition"].as_str(), licence(&seen)["promised_days"].as_u64()),
+        (Some(v2.as_str()), Some(2)),
+        "{seen}"
+    );
+    // The log line is written as the version is taken up; its copy reaches the test a moment later.
+    let said = |s: &Server| s.stderr().contains("took up the definition versions another instance deployed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !said(&b) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(said(&b), "{}", b.stderr());
+    // B opens new cases under the version A deployed, and lists it as active.
+    let on_b = restaurant(b.addr);
+    let fresh = expect(&get(b.addr, &format!("/v1/cases/{on_b}"), CLERK), 200);
+    assert_eq!(fresh["definition"], v2.as_str(), "{fresh}");
+    assert_eq!(expect(&get(b.addr, "/v1/definitions", ADMIN), 200)["active"], v2.as_str());
+
+    // A migration through B; A follows it.
+    let done = expect(&post_key(b.addr, "/v1/migrations", ADMIN, "m-b", &json!({ "dry_run": false })), 200);
+    assert_eq!(done["migrated"], 1, "{done}");
+    let moved = expect(&get(a.addr, &format!("/v1/cases/{old}"), CLERK), 200);
+    assert_eq!(moved["definition"], v2.as_str());
+    assert_ne!(first, v2);
+    assert_eq!(event_names(a.addr, &format!("/v1/cases/{old}")).last().map(String::as_str), Some("Migrated"));
+    // A third instance starts on the log with both versions.
+    let c = server(url, &[]);
+    assert_eq!(expect(&get(c.addr, &format!("/v1/cases/{on_b}"), CLERK), 200)["definition"], v2.as_str());
+    for s in [a, b, c] {
+        s.stop();
+    }
+}

@@ -10,6 +10,7 @@ pub mod diff;
 pub mod experiment;
 pub mod export;
 pub mod graph;
+pub mod migrate;
 pub mod plan;
 pub mod replay;
 pub mod report;

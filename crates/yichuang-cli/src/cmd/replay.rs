@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use yichuang_core::invariants::{self, Supervision, Violation};
 use yichuang_core::{Definition, Engine, Event, Instant, Recorded, StreamId};
-use yichuang_store::{EventStore, IntegrityError, LogSummary, PostgresStore, SqliteStore, StoreError};
+use yichuang_store::{EventStore, IntegrityError, LogSummary, PostgresStore, SqliteStore, StoreError, versions};
 
 use crate::cmd::{load_definition, read_log};
 use crate::failure::Failure;
@@ -91,15 +91,18 @@ struct Audit {
 }
 
 impl Audit {
-    /// Checks the event at 1-based `position`; `engine` already holds its stream.
-    fn observe(&mut self, def: &Definition, engine: &Engine, position: u64, rec: &Recorded) {
+    /// Checks the event at 1-based `position`; `engine` already holds its stream. A case's
+    /// event is read under the case's own definition version.
+    fn observe(&mut self, engine: &Engine, position: u64, rec: &Recorded) {
         if self.violation.is_some() {
             return;
         }
-        let applicant = match rec.stream {
-            StreamId::Case(c) => engine.case(c).map(|c| &c.applicant().id),
+        let case = match rec.stream {
+            StreamId::Case(c) => engine.case(c),
             StreamId::Ticket(_) => None,
         };
+        let applicant = case.map(|c| &c.applicant().id);
+        let def = case.map_or_else(|| engine.definition(), |c| engine.definition_of(c));
         let found = self.supervision.observe(rec).and_then(|()| invariants::authority(def, applicant, rec));
         if let Err(v) = found {
             self.violation = Some((position, v));
@@ -117,8 +120,8 @@ impl Audit {
         if let Err(v) = invariants::one_ticket_per_trigger(&self.triggers) {
             return Some((None, v));
         }
-        let def = engine.definition();
         engine.cases().find_map(|case| {
+            let def = engine.definition_of(case);
             let found = invariants::task_order(def, case)
                 .and_then(|()| invariants::delivery(def, case))
                 .and_then(|()| invariants::deadlines(def, case));
@@ -180,7 +183,7 @@ fn rebuild_from_log(
     let mut read = Read::default();
     for (i, rec) in events.iter().enumerate() {
         read.note(rec.at);
-        read.audit.observe(engine.definition(), &engine, i as u64 + 1, rec);
+        read.audit.observe(&engine, i as u64 + 1, rec);
     }
     if let Some(keep) = keep {
         *keep = events;
@@ -199,12 +202,12 @@ fn rebuild_from_db(
 }
 
 /// Whether `--db` names a PostgreSQL database (a `postgres://` or `postgresql://` URL).
-fn is_postgres(db: &Path) -> bool {
+pub fn is_postgres(db: &Path) -> bool {
     db.to_str().is_some_and(|s| s.starts_with("postgres://") || s.starts_with("postgresql://"))
 }
 
 /// The database, opened read-only: a SQLite file, or a PostgreSQL URL.
-fn open_read_only(db: &Path) -> Result<Box<dyn EventStore>, StoreError> {
+pub fn open_read_only(db: &Path) -> Result<Box<dyn EventStore>, StoreError> {
     match db.to_str() {
         Some(url) if is_postgres(db) => Ok(Box::new(PostgresStore::open_read_only(url)?)),
         _ => Ok(Box::new(SqliteStore::open_read_only(db)?)),
@@ -261,7 +264,7 @@ pub fn audit_db(
         }
         _ => {}
     }
-    let mut engine = Engine::new(Arc::clone(&def));
+    let mut engine = stored_versions(store.as_ref(), &def, db)?;
     let mut read = Read::default();
     let summary = store
         .verify(&mut |e| {
@@ -272,7 +275,7 @@ pub fn audit_db(
             }
             let index = usize::try_from(e.position - 1).map_err(|_| "position out of range".to_owned())?;
             engine.apply(index, rec).map_err(|why| why.to_string())?;
-            read.audit.observe(&def, &engine, e.position, rec);
+            read.audit.observe(&engine, e.position, rec);
             Ok(())
         })
         .map_err(|e| match e {
@@ -284,6 +287,27 @@ pub fn audit_db(
         })?;
     engine.rebuild_timers();
     Ok((engine, read, summary, store))
+}
+
+/// An empty engine holding every definition version the database's store keeps
+/// (`yichuang_store::versions`), in first-deployment order, and `def` (the one given) after them
+/// if the store does not hold it; the store's last deployment is active (else `def`). A log
+/// with cases on several versions, or migrated between them, folds with it.
+pub fn stored_versions(store: &dyn EventStore, def: &Arc<Definition>, db: &Path) -> Result<Engine, Failure> {
+    let (defs, deployed) = versions::load_all(store).map_err(|e| {
+        Failure::Failed(format!("`{}`: {e}; the database's definition versions are damaged", db.display()))
+    })?;
+    let mut engine = Engine::new(Arc::clone(defs.first().unwrap_or(def)));
+    for other in defs.iter().skip(1).chain([def]) {
+        engine.deploy(Arc::clone(other)).map_err(|e| Failure::Failed(format!("`{}`: {e}", db.display())))?;
+    }
+    if let Some(last) = deployed.last()
+        && let Some(ix) = engine.version_index(last.version)
+    {
+        let active = Arc::clone(&engine.versions()[ix]);
+        engine.deploy(active).expect("a version the engine holds");
+    }
+    Ok(engine)
 }
 
 /// Runs the command.

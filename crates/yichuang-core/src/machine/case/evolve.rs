@@ -359,19 +359,7 @@ impl Case {
             .filter(|(_, m)| def.item(m.item).id.position_in(applicable.iter()).is_some())
             .map(|(i, _)| i)
             .collect();
-        // Resolve dependency edges through members that do not apply, in topological order.
-        let mut waits = [MemberSet::EMPTY; 64];
-        for &m in &bundle.topo {
-            let mut w = MemberSet::EMPTY;
-            for &p in &bundle.members[m].after {
-                if applies.contains(p) {
-                    w.insert(p);
-                } else {
-                    w.0 |= waits[p].0;
-                }
-            }
-            waits[m] = w;
-        }
+        let waits = super::waits_through(bundle, applies);
         self.tasks = bundle
             .members
             .iter()

@@ -416,20 +416,16 @@ impl Case {
             tasks.push(task);
         }
         // Re-evaluate every join under the new graph, through members that do not apply.
-        let mut waits = [MemberSet::EMPTY; 64];
-        for &m in &bundle.topo {
-            let mut w = MemberSet::EMPTY;
-            for &p in &bundle.members[m].after {
-                if applies.contains(p) {
-                    w.insert(p);
-                } else {
-                    w.0 |= waits[p].0;
-                }
-            }
-            waits[m] = w;
-        }
+        let waits = super::waits_through(bundle, applies);
         for (pos, task) in tasks.iter_mut().enumerate() {
             task.waits_for = waits[pos];
+            // A deliberately broken rule (tests only): a waiting task forgets what it waits for.
+            #[cfg(feature = "fault-injection")]
+            if crate::fault::active(crate::fault::Fault::MigrationDropsWaitingPredecessor)
+                && task.state == TaskState::Waiting
+            {
+                task.waits_for = MemberSet::EMPTY;
+            }
         }
         case.tasks = tasks;
         case.applicable = applies.0;

@@ -30,13 +30,33 @@ use serde::Serialize;
 use crate::definition::{BundleIx, Channel, Definition, Id, MaterialIx, MaterialNeed};
 use crate::event::{Answers, Applicant, CaseId, DeliveryMethod, Outcome};
 use crate::machine::sla::Sla;
-use crate::machine::task::{Task, TaskCommand, TaskTimer};
+use crate::machine::task::{MemberSet, Task, TaskCommand, TaskTimer};
 use crate::rejection::{Rejection, Subject};
 use crate::time::{Date, Instant};
 
 pub use self::cascade::Gate;
 pub use self::evolve::{Illegal, IllegalEvent};
 pub use self::migrate::{MigrationPlan, Obstacle, TaskChange, Verdict};
+
+/// What each member of `bundle` waits for when the members in `applies` apply: its
+/// predecessors, resolved through those that do not apply (a member after one that does not
+/// apply waits for what that one would have waited for), in topological order. Acceptance
+/// ([`Case`]'s tasks), a migration's re-evaluation of every join, and invariant 3 read it.
+pub(crate) fn waits_through(bundle: &crate::definition::Bundle, applies: MemberSet) -> [MemberSet; 64] {
+    let mut waits = [MemberSet::EMPTY; 64];
+    for &m in &bundle.topo {
+        let mut w = MemberSet::EMPTY;
+        for &p in &bundle.members[m].after {
+            if applies.contains(p) {
+                w.insert(p);
+            } else {
+                w.0 |= waits[p].0;
+            }
+        }
+        waits[m] = w;
+    }
+    waits
+}
 
 crate::kind_enum! {
     /// State of a case.
