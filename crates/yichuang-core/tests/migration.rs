@@ -315,3 +315,29 @@ fn waiting_tasks_keep_waiting_across_a_migration() {
     let e = migration_is_honoured(&[Edit::Limit { item: 1, days: 2 }], &[vec![0]]).unwrap_err();
     assert!(e.to_string().contains("food") || e.to_string().contains("sign"), "{e} ({v2})");
 }
+
+/// A plan that renames one task onto another's item is refused for every case in approval,
+/// naming both: otherwise one task, and the work done on it, would vanish without a trace.
+#[test]
+fn a_plan_that_maps_two_tasks_onto_one_item_is_refused() {
+    let v1 = Arc::new(Definition::from_ron(&base(), "hall.ron").unwrap());
+    let v2 = Arc::new(Definition::from_ron(&set_promise(&base(), "food", 4), "v2.ron").unwrap());
+    let mut h = Hall::new();
+    h.engine = Engine::new(v1);
+    let case = h.submit("restaurant", ALL_RESTAURANT, &[]);
+    let intake = h.intake.clone();
+    h.ok(case, &intake, Command::Accept);
+    h.approve(case, "licence", "market");
+    h.engine.deploy(Arc::clone(&v2)).unwrap();
+    let plan: MigrationPlan = ron::from_str(r#"(renames: {"food": "licence"})"#).unwrap();
+    let before = h.engine.case(case).cloned();
+    let err = h.engine.migrate(case, v2.version(), &plan, &Ctx { now: h.now, actor: &Actor::admin("admin-1") });
+    let Err(Rejection::MigrationRefused { obstacles, .. }) = err else { panic!("{err:?}") };
+    assert!(
+        obstacles
+            .iter()
+            .any(|o| matches!(o, machine::case::Obstacle::RenameCollision { item, .. } if item.as_str() == "licence")),
+        "{obstacles:?}"
+    );
+    assert_eq!(h.engine.case(case).cloned(), before, "nothing changes");
+}

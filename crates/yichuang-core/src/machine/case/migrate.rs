@@ -178,6 +178,16 @@ pub enum Obstacle {
         /// The material.
         material: Id,
     },
+    /// The plan maps two of the case's tasks to one item of the new version.
+    #[error("the plan maps `{first}` and `{second}` to the same item `{item}`: one task and its work would be lost")]
+    RenameCollision {
+        /// The new item id.
+        item: Id,
+        /// One old item.
+        first: Id,
+        /// The other.
+        second: Id,
+    },
     /// A task under review would change its deciding departments.
     #[error("task `{item}` is {} and the new version changes who decides it", state.name())]
     DeciderChanged {
@@ -335,7 +345,15 @@ impl Case {
         // Old tasks by their new id.
         let mut old_tasks: BTreeMap<Id, &Task> = BTreeMap::new();
         for t in &self.tasks {
-            old_tasks.insert(plan.item(t.item_id.as_str()), t);
+            let new_id = plan.item(t.item_id.as_str());
+            // Two tasks renamed onto one item: one of them, and its work, would vanish.
+            if let Some(other) = old_tasks.insert(new_id.clone(), t) {
+                obstacles.push(Obstacle::RenameCollision {
+                    item: new_id,
+                    first: other.item_id.clone(),
+                    second: t.item_id.clone(),
+                });
+            }
         }
         // Removed members.
         for t in &self.tasks {
