@@ -255,6 +255,13 @@ fn details(def: &Definition, event: &Event) -> String {
         Event::TaskUrged { item: id, note } => format!("{} urged: {note}", item(def, id)),
         Event::TaskRecalled { item: id, department } => format!("{} signature of {department} recalled", item(def, id)),
         Event::TaskUnready { item: id, because } => format!("{} waits again: {because} recalled", item(def, id)),
+        Event::SupplementRequested { item: id, asked, due } => {
+            format!("{} asks the applicant by {due}: {}", item(def, id), asked.join("; "))
+        }
+        Event::SupplementProvided { item: id } => format!("{} supplement received", item(def, id)),
+        Event::SupplementLapsed { item: id, consequence } => {
+            format!("{} supplement lapsed: {consequence:?}", item(def, id))
+        }
         Event::TaskLevelSlaChanged { item: id, level, to } => format!("{} level {level} clock {to:?}", item(def, id)),
         Event::TaskCancelled { item: id, because } => {
             format!("{} because {because} failed", item(def, id))

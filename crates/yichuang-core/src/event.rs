@@ -308,6 +308,29 @@ pub enum Event {
         /// The department whose signature is void.
         department: Id,
     },
+    /// 补充材料: the reviewer asked the applicant for materials or explanations; the clocks
+    /// stop until they are supplied.
+    SupplementRequested {
+        /// The item.
+        item: Id,
+        /// What is asked.
+        asked: Vec<String>,
+        /// The deadline.
+        due: Instant,
+    },
+    /// The applicant supplied what was asked; the review goes on at the same level.
+    SupplementProvided {
+        /// The item.
+        item: Id,
+    },
+    /// What was asked was not supplied by the deadline: the definition's consequence follows
+    /// (the task denied, or the case returned by the `CaseReturned` recorded next).
+    SupplementLapsed {
+        /// The item.
+        item: Id,
+        /// The policy applied.
+        consequence: crate::definition::SupplementLapse,
+    },
     /// A ready task went back to waiting: an approval it waited for was recalled (its queue
     /// place and clock are gone; it becomes ready afresh).
     TaskUnready {
@@ -516,6 +539,9 @@ impl Event {
             Event::TaskUrged { .. } => "TaskUrged",
             Event::TaskRecalled { .. } => "TaskRecalled",
             Event::TaskUnready { .. } => "TaskUnready",
+            Event::SupplementRequested { .. } => "SupplementRequested",
+            Event::SupplementProvided { .. } => "SupplementProvided",
+            Event::SupplementLapsed { .. } => "SupplementLapsed",
             Event::TaskLevelSlaChanged { .. } => "TaskLevelSlaChanged",
             Event::TaskApproved { .. } => "TaskApproved",
             Event::TaskDenied { .. } => "TaskDenied",

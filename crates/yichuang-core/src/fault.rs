@@ -26,6 +26,9 @@ pub enum Fault {
     /// A migration drops the predecessors of every waiting task instead of re-evaluating its
     /// join under the new graph, so the cascade starts it early (breaks invariant 3).
     MigrationDropsWaitingPredecessor,
+    /// Materials asked during review (补充材料) leave the task's clocks running (breaks invariant
+    /// 5: a task held for the applicant has no running clock).
+    SupplementKeepsClockRunning,
 }
 
 thread_local! {

@@ -129,6 +129,9 @@ pub enum DeadlineProblem {
     },
     /// It falls on a day off.
     DayOff(Instant),
+    /// The clock runs while a task is held in this state (特别程序, 补充材料), which the
+    /// promise does not count.
+    RunsWhileHeld(TaskState),
     /// It falls outside office hours.
     OutsideOfficeHours(Instant),
     /// The clock's next level change does not fit the deadline.
@@ -154,6 +157,9 @@ impl fmt::Display for DeadlineProblem {
             ),
             DeadlineProblem::DayOff(d) => write!(f, "({d}) falls on a day off"),
             DeadlineProblem::OutsideOfficeHours(d) => write!(f, "({d}) falls outside office hours"),
+            DeadlineProblem::RunsWhileHeld(state) => {
+                write!(f, "runs while a task is {}, which the promise does not count", state.name())
+            }
             DeadlineProblem::Timer { deadline, next, level, paused } => write!(
                 f,
                 "({deadline}) does not match the clock's next level change ({}) at level {level:?}{}",
@@ -711,6 +717,22 @@ pub fn deadlines(def: &Definition, case: &Case) -> Result<(), Violation> {
     if let Some(problem) = case.sla.as_ref().filter(|s| !s.stopped).and_then(|s| deadline_problem(def, s)) {
         return Err(Violation::Deadline { item: None, problem });
     }
+    // A task held for a special procedure or the applicant's supplement (补充材料) has no
+    // running clock, nor has its case.
+    if let Some(task) = case.tasks.iter().find(|t| t.state.holds_clock()) {
+        let runs = |sla: &Option<Sla>| sla.as_ref().is_some_and(|s| !s.stopped && s.paused_since.is_none());
+        if runs(&case.sla) && case.state == CaseState::InApproval {
+            return Err(Violation::Deadline { item: None, problem: DeadlineProblem::RunsWhileHeld(task.state) });
+        }
+        for t in case.tasks.iter().filter(|t| t.state.holds_clock()) {
+            if runs(&t.sla) || runs(&t.level_sla) {
+                return Err(Violation::Deadline {
+                    item: Some(t.item_id.clone()),
+                    problem: DeadlineProblem::RunsWhileHeld(t.state),
+                });
+            }
+        }
+    }
     for task in &case.tasks {
         if let Some(problem) = task.sla.as_ref().filter(|s| !s.stopped).and_then(|s| deadline_problem(def, s)) {
             return Err(Violation::Deadline { item: Some(task.item_id.clone()), problem });
@@ -835,7 +857,10 @@ pub fn authority(def: &Definition, applicant: Option<&Id>, rec: &Recorded) -> Re
         | Event::SimulationReopened { item }
         | Event::TaskLevelSigned { item, .. }
         | Event::TaskReturned { item, .. }
-        | Event::TaskRecalled { item, .. } => decides(item),
+        | Event::TaskRecalled { item, .. }
+        | Event::SupplementRequested { item, .. } => decides(item),
+        Event::SupplementProvided { .. } => matches!(rec.by.role, Role::Applicant | Role::Clerk { .. }),
+        Event::SupplementLapsed { .. } => rec.by.role == Role::System,
         Event::TaskUrged { .. } => matches!(rec.by.role, Role::Leader | Role::Supervisor { .. }),
         Event::Accepted { deemed: true, .. } => rec.by.role == Role::System,
         Event::Accepted { deemed: false, .. } | Event::Rejected { .. } | Event::CorrectionRequested { .. } => {

@@ -414,6 +414,15 @@ pub enum TaskCommandBody {
     },
     /// 撤回 / 拿回 (the signer takes back its own signature).
     Recall {},
+    /// 补充材料: ask the applicant for materials or explanations, due in `days` working days.
+    RequestSupplement {
+        /// What is asked, one entry each.
+        asked: Vec<String>,
+        /// Working days, 1 to the definition's `policies.supplement_max_days`.
+        days: u32,
+    },
+    /// The applicant (or a window clerk) supplies what was asked.
+    ProvideSupplement {},
 }
 
 impl TaskCommandBody {
@@ -432,6 +441,8 @@ impl TaskCommandBody {
             TaskCommandBody::AddSigner { department, position } => TaskCommand::AddSigner { department, position },
             TaskCommandBody::RemoveSigner { department } => TaskCommand::RemoveSigner { department },
             TaskCommandBody::Recall {} => TaskCommand::Recall,
+            TaskCommandBody::RequestSupplement { asked, days } => TaskCommand::RequestSupplement { asked, days },
+            TaskCommandBody::ProvideSupplement {} => TaskCommand::ProvideSupplement,
         }
     }
 }
@@ -738,6 +749,19 @@ pub struct TaskView {
     /// Countersigners added to the running task (加签), with their position and whether they
     /// signed.
     pub added_signers: Vec<yichuang_core::machine::task::AddedSigner>,
+    /// What is asked of the applicant and by when (补充材料), while the task awaits it.
+    pub supplement: Option<SupplementView>,
+}
+
+/// Materials or explanations asked during review (补充材料), as shown.
+#[derive(Debug, Serialize)]
+pub struct SupplementView {
+    /// What is asked.
+    pub asked: Vec<String>,
+    /// Asked at (the clocks stopped then).
+    pub since: Instant,
+    /// The deadline.
+    pub due: Instant,
 }
 
 /// One department's vote on a task decided by several (会签, 或签, 票签).
@@ -787,6 +811,9 @@ pub struct CaseView {
     pub cure_due: Option<Instant>,
     /// Case SLA level.
     pub sla: Option<yichuang_core::machine::sla::SlaLevel>,
+    /// The case's promised deadline (shifted by the closed pauses: special procedures,
+    /// materials asked during review, suspensions), once accepted.
+    pub due: Option<Instant>,
     /// Outcome.
     pub outcome: Option<yichuang_core::Outcome>,
     /// Delivery time.
@@ -839,6 +866,11 @@ impl CaseView {
                         Vec::new()
                     },
                     added_signers: t.added().to_vec(),
+                    supplement: t.supplement().map(|s| SupplementView {
+                        asked: s.asked.clone(),
+                        since: s.since,
+                        due: s.due,
+                    }),
                 }
             })
             .collect();
@@ -860,6 +892,7 @@ impl CaseView {
             accepted_as_of: c.accepted_as_of(),
             cure_due: c.cure_due(),
             sla: c.sla().map(|s| s.level),
+            due: c.sla().and_then(|s| s.deadline(def.calendar()).ok()),
             outcome: c.outcome(),
             delivered_at: c.delivered().map(|(at, _)| at),
             delivery_method: c.delivered().map(|(_, m)| m),

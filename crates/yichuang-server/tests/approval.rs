@@ -267,3 +267,58 @@ fn an_added_countersigner_signs_after_and_cannot_be_removed_once_signed() {
     assert_eq!(remove.status, 422, "{}", remove.body);
     assert_eq!(head(s.addr), before, "a refused command appends nothing");
 }
+
+/// 补充材料 over HTTP: the business licence's reviewer asks for two materials within five working
+/// days; the case view shows what and by when; the applicant supplies online three working days
+/// later (across the 劳动节 holiday); the task's and the case's `due` moved by exactly the time
+/// waited, its promised days are unchanged, no trip was counted, and the review goes on.
+#[test]
+fn a_supplement_request_stops_the_clocks_for_exactly_the_days_waited() {
+    let scratch = Scratch::new("supplement");
+    let s = server(&scratch.db(), &[]);
+    let case = accepted_case(s.addr, "open-restaurant", restaurant_answers());
+    let licence = format!("/v1/cases/{case}/tasks/business-licence/commands");
+    let ma = reviewer("market-access");
+    expect(&post(s.addr, &licence, &ma, &json!({"command": "claim"})), 200);
+    let view = |addr| expect(&get(addr, &format!("/v1/cases/{case}"), CLERK), 200);
+    let before = view(s.addr);
+    let t = task(s.addr, &case, "business-licence");
+    let (task_due, promised) = (t["due"].as_str().unwrap().to_owned(), t["promised_days"].clone());
+    let case_due = before["due"].as_str().unwrap().to_owned();
+
+    // Empty lists and deadlines past the policy are refused (422), nothing appended.
+    let head_before = head(s.addr);
+    let empty = post(s.addr, &licence, &ma, &json!({"command": "request_supplement", "asked": [], "days": 5}));
+    assert_eq!((empty.status, empty.code()), (422, "reason_required".into()), "{}", empty.body);
+    let long = post(s.addr, &licence, &ma, &json!({"command": "request_supplement", "asked": ["章程"], "days": 99}));
+    assert_eq!((long.status, long.code()), (422, "out_of_range".into()), "{}", long.body);
+    assert_eq!(head(s.addr), head_before);
+
+    let asked = json!(["股东会决议原件", "经营场所产权证明"]);
+    let body = json!({"command": "request_supplement", "asked": asked, "days": 5});
+    expect(&post(s.addr, &licence, &ma, &body), 200);
+    let t = task(s.addr, &case, "business-licence");
+    assert_eq!(t["state"], "AwaitingSupplement", "{t}");
+    assert_eq!(t["supplement"]["asked"], asked, "{t}");
+    assert!(t["supplement"]["due"].is_string(), "{t}");
+    let trips = view(s.addr)["trips"].clone();
+
+    // 2026-04-29 09:30 → 2026-05-07 09:30: Thursday 04-30, then 05-06 and 05-07 after the
+    // holiday — three working days.
+    expect(&post(s.addr, "/v1/clock", ADMIN, &json!({"now": "2026-05-07T09:30"})), 200);
+    expect(&post(s.addr, &licence, APPLICANT, &json!({"command": "provide_supplement"})), 200);
+    let after = view(s.addr);
+    let t = task(s.addr, &case, "business-licence");
+    assert_eq!((t["state"].as_str(), t["level"].as_u64()), (Some("InReview"), Some(0)), "{t}");
+    assert!(t["supplement"].is_null(), "{t}");
+    assert_eq!(t["promised_days"], promised);
+    assert_eq!(after["trips"], trips, "supplied online: no trip");
+    let cal = definition().calendar();
+    let at = |v: &Value| v.as_str().unwrap().parse::<yichuang_core::Instant>().unwrap();
+    let waited = cal.working_minutes_between(at(&json!(START)), at(&json!("2026-05-07T09:30"))).unwrap();
+    assert_eq!(waited, 3 * i64::from(cal.day_minutes()), "three working days waited");
+    let moved = |from: &str, to: &Value| cal.working_minutes_between(at(&json!(from)), at(to)).unwrap();
+    assert_eq!(moved(&task_due, &t["due"]), waited, "the task's deadline moved by the time waited");
+    assert_eq!(moved(&case_due, &after["due"]), waited, "the case's deadline too");
+    expect(&post(s.addr, &licence, &ma, &json!({"command": "approve"})), 200);
+}

@@ -225,6 +225,9 @@ impl Explorer {
                     ),
                     Decider::Department(_) => out.push(m(TaskMove::Recall(0))),
                 },
+                // 补充材料 is not proposed yet (its deadline is a timer the checker would have to
+                // advance to; the engine's tests take its rows).
+                TaskCommandKind::RequestSupplement | TaskCommandKind::ProvideSupplement => {}
             }
         }
     }

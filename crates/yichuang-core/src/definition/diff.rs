@@ -806,7 +806,7 @@ impl Differ<'_> {
 impl Differ<'_> {
     fn policies(&mut self) {
         let (o, n): (&Policies, &Policies) = (self.old.policies(), self.new.policies());
-        let fields: [(&str, u32, u32); 9] = [
+        let fields: [(&str, u32, u32); 10] = [
             ("warning_percent", o.warning_percent, n.warning_percent),
             ("correction_notice_days", o.correction_notice_days, n.correction_notice_days),
             ("default_rating_days", o.default_rating_days, n.default_rating_days),
@@ -820,7 +820,19 @@ impl Differ<'_> {
                 o.simulated_approval_validity_days,
                 n.simulated_approval_validity_days,
             ),
+            ("supplement_max_days", o.supplement_max_days, n.supplement_max_days),
         ];
+        if o.supplement_lapse != n.supplement_lapse {
+            self.push(
+                Section::Policy,
+                ChangeKind::Changed,
+                "supplement_lapse".to_owned(),
+                format!("{:?} → {:?}", o.supplement_lapse, n.supplement_lapse),
+                Impact::OnMigration,
+                "applies to materials asked during review after a case runs on the new version; a deadline already \
+                 running on the old version keeps the old consequence",
+            );
+        }
         for (name, before, now) in fields {
             if before != now {
                 let effect = "applies to new cases and to running cases once migrated; cases left on the old version keep the old value";

@@ -483,8 +483,17 @@ impl<'r, 's, 'a> Validator<'r, 's, 'a> {
             simulated_approval_validity_days: p
                 .simulated_approval_validity_days
                 .unwrap_or(d.simulated_approval_validity_days),
+            supplement_max_days: p.supplement_max_days.unwrap_or(d.supplement_max_days),
+            supplement_lapse: p.supplement_lapse.unwrap_or(d.supplement_lapse),
         };
         let here = Spot::at("policies");
+        if policies.supplement_max_days == 0 {
+            self.sink.at(
+                here.f("supplement_max_days"),
+                "supplement_max_days is 0: a reviewer could give no deadline for the materials asked".to_owned(),
+                "set at least 1 working day (default 15)",
+            );
+        }
         if !(1..=100).contains(&policies.warning_percent) {
             self.sink.at(
                 here.f("warning_percent"),

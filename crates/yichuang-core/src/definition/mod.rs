@@ -556,6 +556,21 @@ pub struct Policies {
     pub ticket_follow_up_days: u32,
     /// Default validity of a simulated approval in working days. Default 120.
     pub simulated_approval_validity_days: u32,
+    /// The longest deadline a reviewer may give for materials asked during review (补充材料), in
+    /// working days. Default 15.
+    pub supplement_max_days: u32,
+    /// What follows when the materials asked during review are not supplied by the deadline.
+    /// Default [`SupplementLapse::Deny`].
+    pub supplement_lapse: SupplementLapse,
+}
+
+/// The consequence of materials asked during review (补充材料) not supplied by the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum SupplementLapse {
+    /// 不予许可: the task is denied, the reason naming what was not supplied (the default).
+    Deny,
+    /// 退件: the whole case is returned to the applicant.
+    ReturnCase,
 }
 
 impl Policies {
@@ -570,6 +585,8 @@ impl Policies {
         ticket_rectify_max_days: 15,
         ticket_follow_up_days: 5,
         simulated_approval_validity_days: 120,
+        supplement_max_days: 15,
+        supplement_lapse: SupplementLapse::Deny,
     };
 }
 

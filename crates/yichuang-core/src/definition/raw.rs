@@ -228,6 +228,8 @@ pub struct RawPolicies {
     pub ticket_rectify_max_days: Option<u32>,
     pub ticket_follow_up_days: Option<u32>,
     pub simulated_approval_validity_days: Option<u32>,
+    pub supplement_max_days: Option<u32>,
+    pub supplement_lapse: Option<super::SupplementLapse>,
 }
 
 #[derive(Debug, Deserialize, Serialize)]

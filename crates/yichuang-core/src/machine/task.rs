@@ -41,6 +41,9 @@ crate::kind_enum! {
         /// In a special procedure; the clock stops (特别程序). Which one:
         /// [`Task::special_procedure`].
         SpecialProcedure,
+        /// Materials or explanations asked of the applicant during review (补充材料中); the
+        /// clocks stop. What and by when: [`Task::supplement`].
+        AwaitingSupplement,
         /// Simulated approval awaiting its precondition (模拟审批).
         SimulatedApproved,
         /// Approved (准予).
@@ -65,6 +68,11 @@ impl TaskState {
                 | TaskState::Cancelled
                 | TaskState::Lapsed
         )
+    }
+    /// Whether the task's clocks, and its case's, stand still in this state: a special
+    /// procedure (特别程序) or materials asked during review (补充材料).
+    pub fn holds_clock(self) -> bool {
+        matches!(self, TaskState::SpecialProcedure | TaskState::AwaitingSupplement)
     }
     /// Terminal without approval (blocks dependents).
     pub fn is_failed(self) -> bool {
@@ -111,6 +119,17 @@ pub enum TaskCommand {
         /// What is asked (may be empty).
         note: String,
     },
+    /// 补充材料: the reviewer asks the applicant for materials or explanations, due in `days`
+    /// working days; the task's and the case's clocks stop until they are supplied.
+    RequestSupplement {
+        /// What is asked, one entry each (materials or explanations), none empty.
+        asked: Vec<String>,
+        /// Working days from today, 1 to the definition's `policies.supplement_max_days`.
+        days: u32,
+    },
+    /// The applicant (or a window clerk on their behalf) supplies what was asked; the review
+    /// goes on at the same level.
+    ProvideSupplement,
     /// 撤回 / 拿回: the signer takes back its own signature — the last level's approval of the
     /// person who approved, or one department's signature of a countersign (会签) — while no task
     /// that depends on the approval has been claimed. The task is in review again at its last
@@ -190,6 +209,10 @@ crate::kind_enum! {
         AddSigner = "add_signer",
         /// 减签.
         RemoveSigner = "remove_signer",
+        /// 补充材料 (asked).
+        RequestSupplement = "request_supplement",
+        /// 补充材料 (supplied).
+        ProvideSupplement = "provide_supplement",
     }
 }
 
@@ -209,6 +232,8 @@ impl TaskCommand {
             TaskCommand::Recall => TaskCommandKind::Recall,
             TaskCommand::AddSigner { .. } => TaskCommandKind::AddSigner,
             TaskCommand::RemoveSigner { .. } => TaskCommandKind::RemoveSigner,
+            TaskCommand::RequestSupplement { .. } => TaskCommandKind::RequestSupplement,
+            TaskCommand::ProvideSupplement => TaskCommandKind::ProvideSupplement,
         }
     }
 
@@ -227,6 +252,9 @@ crate::kind_enum! {
         Lapse = "validity over",
         /// The current review level's clock's next level (预警, then 逾期 of the level limit).
         LevelSla = "level limit warning / overdue",
+        /// The deadline of the materials asked during review (补充材料) passed, under the
+        /// policy `Deny`.
+        SupplementDue = "supplement due",
     }
 }
 
@@ -276,6 +304,12 @@ crate::machine_spec! {
     (InReview, Command(Deny)) => [Denied, InReview],
         "with a reason; a 票签 vote against that leaves k approvals reachable stays in review";
     (InReview, Command(StartSpecialProcedure)) => [SpecialProcedure], "特别程序: clocks stop";
+    (InReview, Command(RequestSupplement)) => [AwaitingSupplement],
+        "补充材料: what is asked, due within policies.supplement_max_days; clocks stop";
+    (AwaitingSupplement, Command(ProvideSupplement)) => [InReview],
+        "the applicant supplies (trip +1 at a window); clocks run again, same level";
+    (AwaitingSupplement, Timer(SupplementDue)) => [Denied], "not supplied in time, policy Deny: denied with the reason";
+    (AwaitingSupplement, Cascade(CaseEnded)) => [Cancelled], "撤回 or 退件 (also policy ReturnCase) ends every open task";
     (SpecialProcedure, Command(EndSpecialProcedure)) => [InReview], "clocks run again";
     (InReview, Command(ApproveSimulated)) => [SimulatedApproved], "模拟审批: only items with a precondition";
     (SimulatedApproved, Command(MeetPrecondition)) => [Approved, InReview],
@@ -331,6 +365,19 @@ pub struct Task {
     pub(crate) approver: Option<Id>,
     /// Countersigners added to the running task (加签), in the order added.
     pub(crate) added: Vec<AddedSigner>,
+    /// What was asked of the applicant during review, while awaiting it (补充材料).
+    pub(crate) supplement: Option<SupplementRequest>,
+}
+
+/// Materials or explanations asked of the applicant during review (补充材料).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SupplementRequest {
+    /// What is asked.
+    pub asked: Vec<String>,
+    /// When it was asked (the clocks stopped then).
+    pub since: Instant,
+    /// The deadline: the close of the last working day given.
+    pub due: Instant,
 }
 
 impl Task {
@@ -356,6 +403,7 @@ impl Task {
             claimed: false,
             approver: None,
             added: Vec::new(),
+            supplement: None,
         }
     }
 
@@ -463,6 +511,10 @@ impl Task {
     /// Who signed the approval (the last level), while approved.
     pub fn approver(&self) -> Option<&Id> {
         self.approver.as_ref()
+    }
+    /// What is asked of the applicant and by when, while [`TaskState::AwaitingSupplement`].
+    pub fn supplement(&self) -> Option<&SupplementRequest> {
+        self.supplement.as_ref()
     }
 }
 
@@ -631,6 +683,10 @@ fn authorize(
     }
     if let TaskCommand::Recall = command {
         return authorize_recall(def, item, task, actor);
+    }
+    // The case checked that the applicant (or a clerk on their behalf) supplies.
+    if let TaskCommand::ProvideSupplement = command {
+        return Ok(0);
     }
     let level = item.levels.get(usize::from(task.level)).unwrap_or(&item.levels[0]);
     let dept = match level.by {
@@ -840,6 +896,25 @@ impl Task {
                 out.push(Event::TaskReturned { item: id(), to_level, reason: reason.clone() })
             }
             TaskCommand::Urge { note } => out.push(Event::TaskUrged { item: id(), note: note.clone() }),
+            TaskCommand::RequestSupplement { asked, days } => {
+                if asked.is_empty() || asked.iter().any(|a| a.trim().is_empty()) {
+                    return Err(Rejection::ReasonRequired {
+                        rule: "补充材料须列明所需材料或说明 (a request lists each material or explanation asked)",
+                        what: "non-empty entry in `asked`",
+                    });
+                }
+                if !(1..=def.policies().supplement_max_days).contains(days) {
+                    return Err(Rejection::OutOfRange {
+                        what: "supplement deadline in working days",
+                        value: days.to_string(),
+                        accepted: "from 1 to the definition's policies.supplement_max_days (default 15) working days",
+                    });
+                }
+                let cal = def.calendar();
+                let date = cal.add_working_days(ctx.now.date(), *days)?;
+                out.push(Event::SupplementRequested { item: id(), asked: asked.clone(), due: cal.office_close(date) })
+            }
+            TaskCommand::ProvideSupplement => out.push(Event::SupplementProvided { item: id() }),
             TaskCommand::Recall => {
                 let department = match &item.decided_by {
                     Decider::Countersign(ds) | Decider::AnyOf(ds) | Decider::Vote { of: ds, .. } => {
@@ -1154,6 +1229,41 @@ impl Task {
                 }
                 self.approver = None;
             }
+            Event::SupplementRequested { asked, due, .. } => {
+                need(self, &[InReview])?;
+                self.state = AwaitingSupplement;
+                self.supplement = Some(SupplementRequest { asked: asked.clone(), since: now, due: *due });
+                #[cfg(feature = "fault-injection")]
+                if crate::fault::active(crate::fault::Fault::SupplementKeepsClockRunning) {
+                    return Ok(());
+                }
+                if let Some(sla) = &mut self.sla {
+                    sla.pause(now);
+                }
+                if let Some(sla) = &mut self.level_sla {
+                    sla.pause(now);
+                }
+            }
+            Event::SupplementProvided { .. } => {
+                need(self, &[AwaitingSupplement])?;
+                self.state = InReview;
+                self.supplement = None;
+                if let Some(sla) = &mut self.sla {
+                    sla.resume(cal, now, pct);
+                }
+                if let Some(sla) = &mut self.level_sla {
+                    sla.resume(cal, now, pct);
+                }
+            }
+            Event::SupplementLapsed { consequence, .. } => {
+                need(self, &[AwaitingSupplement])?;
+                if *consequence == crate::definition::SupplementLapse::Deny {
+                    self.state = Denied;
+                    self.supplement = None;
+                    self.stop_clock();
+                }
+                // ReturnCase: the case's `CaseReturned`, recorded next, ends the task.
+            }
             Event::TaskUnready { .. } => {
                 need(self, &[Ready])?;
                 self.state = Waiting;
@@ -1291,6 +1401,7 @@ impl Task {
             spec::cascade_taken::<TaskMachine>(self.state, TaskCascade::CaseEnded, TaskState::Cancelled);
             self.state = TaskState::Cancelled;
             self.special = None;
+            self.supplement = None;
             self.stop_clock();
         }
     }

@@ -20,6 +20,7 @@ mod migrate;
 mod recall;
 mod signers;
 mod spec;
+mod supplement;
 mod tickets;
 mod votes;
 
@@ -59,6 +60,7 @@ fn main() -> ExitCode {
     trials.extend(tickets::trials());
     trials.extend(migrate::trials());
     trials.extend(recall::trials());
+    trials.extend(supplement::trials());
     trials.extend(spec::trials());
     let conclusion = libtest_mimic::run(&args, trials);
     if conclusion.has_failed() || !whole_suite {

@@ -77,6 +77,8 @@ pub struct StateCounts {
     pub in_review: u64,
     /// 特别程序.
     pub special_procedure: u64,
+    /// 补充材料中.
+    pub awaiting_supplement: u64,
     /// 模拟审批.
     pub simulated_approved: u64,
 }
@@ -88,6 +90,7 @@ impl StateCounts {
             TaskState::Ready => self.ready += 1,
             TaskState::InReview => self.in_review += 1,
             TaskState::SpecialProcedure => self.special_procedure += 1,
+            TaskState::AwaitingSupplement => self.awaiting_supplement += 1,
             TaskState::SimulatedApproved => self.simulated_approved += 1,
             TaskState::NotApplicable
             | TaskState::Approved
@@ -98,12 +101,13 @@ impl StateCounts {
     }
 
     /// The counts with their states, in the order of the work.
-    pub fn rows(&self) -> [(TaskState, u64); 5] {
+    pub fn rows(&self) -> [(TaskState, u64); 6] {
         [
             (TaskState::Waiting, self.waiting),
             (TaskState::Ready, self.ready),
             (TaskState::InReview, self.in_review),
             (TaskState::SpecialProcedure, self.special_procedure),
+            (TaskState::AwaitingSupplement, self.awaiting_supplement),
             (TaskState::SimulatedApproved, self.simulated_approved),
         ]
     }

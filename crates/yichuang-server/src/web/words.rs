@@ -37,6 +37,7 @@ pub fn task_state(s: TaskState) -> &'static str {
         TaskState::Ready => "待办",
         TaskState::InReview => "审查中",
         TaskState::SpecialProcedure => "特别程序",
+        TaskState::AwaitingSupplement => "补充材料中",
         TaskState::SimulatedApproved => "模拟审批",
         TaskState::Approved => "准予",
         TaskState::Denied => "不予",
@@ -291,6 +292,18 @@ pub fn event(def: &Definition, e: &Event) -> String {
         Event::TaskRecalled { item, department } => {
             format!("{} {} 撤回签署", item_name(def, item), department_name(def, department))
         }
+        Event::SupplementRequested { item, asked, due } => {
+            format!("{} 要求补充材料（{} 前）：{}", item_name(def, item), due, asked.join("；"))
+        }
+        Event::SupplementProvided { item } => format!("{} 已补充材料，恢复审查", item_name(def, item)),
+        Event::SupplementLapsed { item, consequence } => match consequence {
+            yichuang_core::definition::SupplementLapse::Deny => {
+                format!("{} 逾期未补充材料，不予许可", item_name(def, item))
+            }
+            yichuang_core::definition::SupplementLapse::ReturnCase => {
+                format!("{} 逾期未补充材料，退件", item_name(def, item))
+            }
+        },
         Event::TaskUnready { item, because } => {
             format!("{} 因 {} 撤回而退回等待", item_name(def, item), item_name(def, because))
         }

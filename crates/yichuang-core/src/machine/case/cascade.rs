@@ -325,6 +325,7 @@ fn may_cascade(event: &Event) -> bool {
             | Event::TaskLapsed { .. }
             | Event::SimulationConverted { .. }
             | Event::TaskRecalled { .. }
+            | Event::SupplementLapsed { .. }
             | Event::MaterialSupplied { .. }
             | Event::CaseResumed
     )

@@ -71,6 +71,10 @@ impl Case {
                         accepted: self.tasks.iter().map(|t| t.item_id.clone()).collect(),
                     });
                 };
+                if let TaskCommand::ProvideSupplement = action {
+                    // 补充材料 come from the applicant, or a window clerk on their behalf.
+                    self.applicant_or_clerk(def, ctx.actor, CommandKind::Task, WindowClass::Intake)?;
+                }
                 self.tasks[pos].decide(def, action, ctx, out)?;
                 if let TaskCommand::Recall = action
                     && self.tasks[pos].state == TaskState::Approved

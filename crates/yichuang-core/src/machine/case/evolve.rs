@@ -173,6 +173,9 @@ impl Case {
             | Event::TaskUrged { item, .. }
             | Event::TaskRecalled { item, .. }
             | Event::TaskUnready { item, .. }
+            | Event::SupplementRequested { item, .. }
+            | Event::SupplementProvided { item }
+            | Event::SupplementLapsed { item, .. }
             | Event::TaskLevelSlaChanged { item, .. }
             | Event::TaskApproved { item }
             | Event::TaskDenied { item, .. }
@@ -189,6 +192,10 @@ impl Case {
                 };
                 if let Err(e) = self.tasks[pos].evolve(def, event, now) {
                     return Err(illegal(self, Illegal::Task(e)));
+                }
+                // A supply at a window is a trip to the hall (none on the web or mobile).
+                if let Event::SupplementProvided { .. } = event {
+                    self.trips += u32::from(at_window);
                 }
                 // Who signed the approval: the one who may recall it (撤回).
                 if let Event::TaskApproved { .. } = event {
@@ -265,7 +272,13 @@ impl Case {
                 self.resume_all(def, now);
             }
             Event::CaseReturned => {
-                expect(self, CaseState::Suspended, &["Suspended"])?;
+                // After a suspension's grace, or (policy ReturnCase) when materials asked during
+                // review were not supplied in time.
+                let supplement_lapsed = self.state == CaseState::InApproval
+                    && self.tasks.iter().any(|t| t.state == TaskState::AwaitingSupplement);
+                if !supplement_lapsed {
+                    expect(self, CaseState::Suspended, &["Suspended", "InApproval awaiting a supplement"])?;
+                }
                 self.state = CaseState::Returned;
                 self.end_open_tasks();
             }
@@ -323,16 +336,24 @@ impl Case {
     /// any task is in one (特别程序 is not counted in the promise).
     fn fold_task_effects(&mut self, def: &Definition, event: &Event, now: Instant) {
         match event {
-            Event::SpecialProcedureStarted { .. } => {
+            Event::SpecialProcedureStarted { .. } | Event::SupplementRequested { .. } => {
+                #[cfg(feature = "fault-injection")]
+                if matches!(event, Event::SupplementRequested { .. })
+                    && crate::fault::active(crate::fault::Fault::SupplementKeepsClockRunning)
+                {
+                    return;
+                }
                 if let Some(sla) = &mut self.sla {
                     sla.pause(now);
                 }
             }
-            Event::SpecialProcedureEnded { .. } => {
-                // The case clock stopped when the first procedure started (this task's at the
-                // latest); it runs again when the last one ends.
-                let still = self.tasks.iter().any(|t| t.state == TaskState::SpecialProcedure);
-                if !still && let Some(sla) = &mut self.sla {
+            Event::SpecialProcedureEnded { .. } | Event::SupplementProvided { .. } => {
+                // The case clock stopped when the first procedure started or the first
+                // supplement was asked (this task's at the latest); it runs again when the last
+                // one ends.
+                if !self.clock_held()
+                    && let Some(sla) = &mut self.sla
+                {
                     sla.resume(def.calendar(), now, def.policies().warning_percent);
                 }
             }
@@ -388,14 +409,14 @@ impl Case {
     fn resume_all(&mut self, def: &Definition, now: Instant) {
         let cal = def.calendar();
         let pct = def.policies().warning_percent;
-        let in_special = self.tasks.iter().any(|t| t.state == TaskState::SpecialProcedure);
+        let held = self.clock_held();
         if let Some(sla) = &mut self.sla
-            && !in_special
+            && !held
         {
             sla.resume(cal, now, pct);
         }
         for t in &mut self.tasks {
-            if t.state == TaskState::SpecialProcedure {
+            if t.state.holds_clock() {
                 continue;
             }
             if let Some(sla) = &mut t.sla {
@@ -405,6 +426,12 @@ impl Case {
                 sla.resume(cal, now, pct);
             }
         }
+    }
+
+    /// Whether a task holds the case clock: in a special procedure (特别程序) or awaiting
+    /// materials asked during review (补充材料), neither counted in the promise.
+    pub(crate) fn clock_held(&self) -> bool {
+        self.tasks.iter().any(|t| t.state.holds_clock())
     }
 
     /// 撤回 and 退件 end every open task with the case, and stop the case clock.

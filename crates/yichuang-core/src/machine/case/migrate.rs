@@ -381,7 +381,10 @@ impl Case {
                     }
                     let under_way = matches!(
                         t.state,
-                        TaskState::InReview | TaskState::SpecialProcedure | TaskState::SimulatedApproved
+                        TaskState::InReview
+                            | TaskState::SpecialProcedure
+                            | TaskState::AwaitingSupplement
+                            | TaskState::SimulatedApproved
                     );
                     let old_deciders: Vec<&Id> =
                         old.item(t.item).decided_by.departments().iter().map(|&d| &old.department(d).id).collect();
@@ -455,6 +458,7 @@ impl Case {
                 TaskState::Ready
                     | TaskState::InReview
                     | TaskState::SpecialProcedure
+                    | TaskState::AwaitingSupplement
                     | TaskState::SimulatedApproved
                     | TaskState::Approved
             );

@@ -147,6 +147,9 @@ crate::kind_enum! {
         GraceOver = "grace over",
         /// No rating after the policy's delay → the default rating.
         DefaultRating = "default rating",
+        /// Materials asked during review (补充材料) not supplied by the deadline, under the policy
+        /// `ReturnCase` → 退件.
+        SupplementDue = "supplement due",
     }
 }
 
@@ -188,6 +191,7 @@ crate::machine_spec! {
     (AwaitingCure, Timer(CureDue)) => [Suspended], "暂停办理";
     (Suspended, Command(Supply)) => [Suspended, InApproval, ReadyForDelivery], "cured within the grace period: resume";
     (Suspended, Timer(GraceOver)) => [Returned], "退件";
+    (InApproval, Timer(SupplementDue)) => [Returned], "补充材料 not supplied in time, policy ReturnCase: 退件";
     (ReadyForDelivery, Command(Supply)) => [ReadyForDelivery], "issue-before-cure items: cure still due";
     (ReadyForDelivery, Timer(CureDue)) => [Suspended], "暂停办理";
     (ReadyForDelivery, Command(Deliver)) => [Delivered], "一并出件; trip +1 at a window";

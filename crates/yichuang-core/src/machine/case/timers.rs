@@ -2,7 +2,7 @@
 //! due ones, each reported to the spec as its timer row.
 
 use crate::actor::Actor;
-use crate::definition::{Definition, Id};
+use crate::definition::{Definition, Id, SupplementLapse};
 use crate::event::{Event, EventSink, Events, SlaSubject};
 use crate::machine::sla::{Sla, SlaLevel};
 use crate::machine::spec;
@@ -68,6 +68,12 @@ impl Case {
                 }
                 if let (TaskState::SimulatedApproved, Some(t)) = (task.state, task.lapse_due) {
                     f(t, Timer::Task(p, TaskTimer::Lapse));
+                }
+                if let (TaskState::AwaitingSupplement, Some(s)) = (task.state, &task.supplement) {
+                    match policies.supplement_lapse {
+                        SupplementLapse::Deny => f(s.due, Timer::Task(p, TaskTimer::SupplementDue)),
+                        SupplementLapse::ReturnCase => f(s.due, Timer::Case(CaseTimer::SupplementDue)),
+                    }
                 }
             }
         }
@@ -156,6 +162,23 @@ impl Case {
             }
             Timer::Task(p, TaskTimer::Lapse) => {
                 smallvec::smallvec![Event::TaskLapsed { item: self.tasks[p].item_id.clone() }]
+            }
+            Timer::Task(p, TaskTimer::SupplementDue) => smallvec::smallvec![Event::SupplementLapsed {
+                item: self.tasks[p].item_id.clone(),
+                consequence: SupplementLapse::Deny,
+            }],
+            Timer::Case(CaseTimer::SupplementDue) => {
+                // The task whose deadline passed first.
+                let task = self
+                    .tasks
+                    .iter()
+                    .filter(|t| t.state == TaskState::AwaitingSupplement)
+                    .min_by_key(|t| t.supplement.as_ref().map(|s| s.due))
+                    .expect("the timer implies a task awaiting a supplement");
+                smallvec::smallvec![
+                    Event::SupplementLapsed { item: task.item_id.clone(), consequence: SupplementLapse::ReturnCase },
+                    Event::CaseReturned
+                ]
             }
             Timer::Case(CaseTimer::CureDue) if self.state == CaseState::Delivered => {
                 smallvec::smallvec![Event::Revoked]
