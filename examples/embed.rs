@@ -258,6 +258,11 @@ fn details(def: &Definition, event: &Event) -> String {
         Event::SupplementRequested { item: id, asked, due } => {
             format!("{} asks the applicant by {due}: {}", item(def, id), asked.join("; "))
         }
+        Event::TaskTransferred { item: id, to } => {
+            format!("{} transferred to {}", item(def, id), to.as_ref().map_or("the queue", |t| t.as_str()))
+        }
+        Event::TaskDelegated { item: id, to } => format!("{} delegated to {to}", item(def, id)),
+        Event::DelegationResolved { item: id, note } => format!("{} back from its delegate: {note}", item(def, id)),
         Event::SupplementProvided { item: id } => format!("{} supplement received", item(def, id)),
         Event::SupplementLapsed { item: id, consequence } => {
             format!("{} supplement lapsed: {consequence:?}", item(def, id))

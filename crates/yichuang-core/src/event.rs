@@ -308,6 +308,28 @@ pub enum Event {
         /// The department whose signature is void.
         department: Id,
     },
+    /// 转办: the holder handed the task to another reviewer (who alone acts on it now), or back
+    /// to the department's queue (`to: None`, the task is `Ready`).
+    TaskTransferred {
+        /// The item.
+        item: Id,
+        /// The reviewer, or `None` for the queue.
+        to: Option<Id>,
+    },
+    /// 委派: the holder has another reviewer work on the task; the holder signs it.
+    TaskDelegated {
+        /// The item.
+        item: Id,
+        /// The delegate.
+        to: Id,
+    },
+    /// 委派完成: the delegate handed the task back to the delegator.
+    DelegationResolved {
+        /// The item.
+        item: Id,
+        /// What the delegate found or did.
+        note: String,
+    },
     /// 补充材料: the reviewer asked the applicant for materials or explanations; the clocks
     /// stop until they are supplied.
     SupplementRequested {
@@ -539,6 +561,9 @@ impl Event {
             Event::TaskUrged { .. } => "TaskUrged",
             Event::TaskRecalled { .. } => "TaskRecalled",
             Event::TaskUnready { .. } => "TaskUnready",
+            Event::TaskTransferred { .. } => "TaskTransferred",
+            Event::TaskDelegated { .. } => "TaskDelegated",
+            Event::DelegationResolved { .. } => "DelegationResolved",
             Event::SupplementRequested { .. } => "SupplementRequested",
             Event::SupplementProvided { .. } => "SupplementProvided",
             Event::SupplementLapsed { .. } => "SupplementLapsed",

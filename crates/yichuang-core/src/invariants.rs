@@ -566,6 +566,17 @@ pub fn task_order(def: &Definition, case: &Case) -> Result<(), Violation> {
             Some("one person signed two levels (受审分离)")
         } else if task.state == TaskState::Approved && task.level() + 1 != levels {
             Some("approved before its last level signed (no case is decided while a level is unsigned)")
+        } else if task.state != TaskState::InReview && task.delegate.is_some() {
+            Some("only a task in review is delegated")
+        } else if !matches!(
+            task.state,
+            TaskState::InReview | TaskState::SpecialProcedure | TaskState::AwaitingSupplement
+        ) && task.pinned
+        {
+            Some("only a task under review is held by a named reviewer")
+        } else if task.delegate.as_ref().is_some_and(|d| task.signers.contains(d) || task.reviewer.as_ref() == Some(d))
+        {
+            Some("a delegate is neither the holder nor a signer of an earlier level (受审分离)")
         } else if task.state == TaskState::Waiting && (task.level() != 0 || task.sla.is_some() || task.claimed) {
             Some(
                 "a waiting task has no clock, no level under way and no claim (a recalled predecessor's dependent starts afresh)",
@@ -858,7 +869,10 @@ pub fn authority(def: &Definition, applicant: Option<&Id>, rec: &Recorded) -> Re
         | Event::TaskLevelSigned { item, .. }
         | Event::TaskReturned { item, .. }
         | Event::TaskRecalled { item, .. }
-        | Event::SupplementRequested { item, .. } => decides(item),
+        | Event::SupplementRequested { item, .. }
+        | Event::TaskTransferred { item, .. }
+        | Event::TaskDelegated { item, .. }
+        | Event::DelegationResolved { item, .. } => decides(item),
         Event::SupplementProvided { .. } => matches!(rec.by.role, Role::Applicant | Role::Clerk { .. }),
         Event::SupplementLapsed { .. } => rec.by.role == Role::System,
         Event::TaskUrged { .. } => matches!(rec.by.role, Role::Leader | Role::Supervisor { .. }),

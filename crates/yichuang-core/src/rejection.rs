@@ -64,6 +64,8 @@ pub enum Allowed {
     People,
     /// An administrator of the service.
     Administrator,
+    /// Only the reviewer holding the task (转办, 委派).
+    Holder,
     /// Only whoever signed (the approval's signer, or a reviewer of a countersigning department
     /// that signed).
     Signer,
@@ -84,6 +86,7 @@ impl fmt::Display for Allowed {
             Allowed::Leader => f.write_str("only a leader may"),
             Allowed::People => f.write_str("people complain, not the system"),
             Allowed::Administrator => f.write_str("only an administrator may"),
+            Allowed::Holder => f.write_str("only the reviewer holding the task may (not a delegate)"),
             Allowed::Signer => {
                 f.write_str("only the one who signed may (a countersign: its own department's reviewer)")
             }

@@ -26,7 +26,7 @@ fn assert_in_glossary(paths: impl IntoIterator<Item = String>) {
 /// Every event variant in declaration order. [`event_name`] matches without a wildcard, so a new
 /// variant stops the build there; `the_event_list_is_complete` also compares this list with the
 /// variants serde knows.
-const EVENTS: [&str; 52] = [
+const EVENTS: [&str; 55] = [
     "Consulted",
     "Submitted",
     "CorrectionRequested",
@@ -44,6 +44,9 @@ const EVENTS: [&str; 52] = [
     "TaskReturned",
     "TaskUrged",
     "TaskRecalled",
+    "TaskTransferred",
+    "TaskDelegated",
+    "DelegationResolved",
     "SupplementRequested",
     "SupplementProvided",
     "SupplementLapsed",
@@ -102,6 +105,9 @@ fn event_name(event: &Event) -> &'static str {
         Event::TaskUrged { .. } => "TaskUrged",
         Event::TaskRecalled { .. } => "TaskRecalled",
         Event::TaskUnready { .. } => "TaskUnready",
+        Event::TaskTransferred { .. } => "TaskTransferred",
+        Event::TaskDelegated { .. } => "TaskDelegated",
+        Event::DelegationResolved { .. } => "DelegationResolved",
         Event::SupplementRequested { .. } => "SupplementRequested",
         Event::SupplementProvided { .. } => "SupplementProvided",
         Event::SupplementLapsed { .. } => "SupplementLapsed",

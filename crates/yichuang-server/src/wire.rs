@@ -423,6 +423,23 @@ pub enum TaskCommandBody {
     },
     /// The applicant (or a window clerk) supplies what was asked.
     ProvideSupplement {},
+    /// 转办: to another reviewer of the department, or (`to` absent or null) to its queue.
+    Transfer {
+        /// The reviewer's person id.
+        #[serde(default)]
+        to: Option<Id>,
+    },
+    /// 委派: another reviewer works on it; it comes back to the delegator, who signs.
+    Delegate {
+        /// The delegate's person id.
+        to: Id,
+    },
+    /// 委派完成: the delegate hands it back.
+    ResolveDelegation {
+        /// What was found or done.
+        #[serde(default)]
+        note: String,
+    },
 }
 
 impl TaskCommandBody {
@@ -443,6 +460,9 @@ impl TaskCommandBody {
             TaskCommandBody::Recall {} => TaskCommand::Recall,
             TaskCommandBody::RequestSupplement { asked, days } => TaskCommand::RequestSupplement { asked, days },
             TaskCommandBody::ProvideSupplement {} => TaskCommand::ProvideSupplement,
+            TaskCommandBody::Transfer { to } => TaskCommand::Transfer { to },
+            TaskCommandBody::Delegate { to } => TaskCommand::Delegate { to },
+            TaskCommandBody::ResolveDelegation { note } => TaskCommand::ResolveDelegation { note },
         }
     }
 }
@@ -751,6 +771,8 @@ pub struct TaskView {
     pub added_signers: Vec<yichuang_core::machine::task::AddedSigner>,
     /// What is asked of the applicant and by when (补充材料), while the task awaits it.
     pub supplement: Option<SupplementView>,
+    /// The delegate working on it (委派), while delegated.
+    pub delegate: Option<Id>,
 }
 
 /// Materials or explanations asked during review (补充材料), as shown.
@@ -871,6 +893,7 @@ impl CaseView {
                         since: s.since,
                         due: s.due,
                     }),
+                    delegate: t.delegate().cloned(),
                 }
             })
             .collect();

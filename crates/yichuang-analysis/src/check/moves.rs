@@ -228,6 +228,9 @@ impl Explorer {
                 // 补充材料 is not proposed yet (its deadline is a timer the checker would have to
                 // advance to; the engine's tests take its rows).
                 TaskCommandKind::RequestSupplement | TaskCommandKind::ProvideSupplement => {}
+                // 转办/委派 move work between people, which the checker's one actor per level
+                // does not model.
+                TaskCommandKind::Transfer | TaskCommandKind::Delegate | TaskCommandKind::ResolveDelegation => {}
             }
         }
     }

@@ -130,6 +130,23 @@ pub enum TaskCommand {
     /// The applicant (or a window clerk on their behalf) supplies what was asked; the review
     /// goes on at the same level.
     ProvideSupplement,
+    /// 转办: the reviewer holding the task hands it to another reviewer of the department (who
+    /// alone acts on it then), or back to the department's queue (`None`).
+    Transfer {
+        /// The reviewer it goes to (a person id), or `None` for the queue.
+        to: Option<Id>,
+    },
+    /// 委派: the reviewer holding the task has another reviewer work on it; it comes back to
+    /// the delegator, who signs (the delegate cannot sign the level).
+    Delegate {
+        /// The delegate (a person id).
+        to: Id,
+    },
+    /// 委派完成: the delegate hands the task back to the delegator, with what was done.
+    ResolveDelegation {
+        /// What the delegate found or did (may be empty).
+        note: String,
+    },
     /// 撤回 / 拿回: the signer takes back its own signature — the last level's approval of the
     /// person who approved, or one department's signature of a countersign (会签) — while no task
     /// that depends on the approval has been claimed. The task is in review again at its last
@@ -213,6 +230,12 @@ crate::kind_enum! {
         RequestSupplement = "request_supplement",
         /// 补充材料 (supplied).
         ProvideSupplement = "provide_supplement",
+        /// 转办.
+        Transfer = "transfer",
+        /// 委派.
+        Delegate = "delegate",
+        /// 委派完成.
+        ResolveDelegation = "resolve_delegation",
     }
 }
 
@@ -234,6 +257,9 @@ impl TaskCommand {
             TaskCommand::RemoveSigner { .. } => TaskCommandKind::RemoveSigner,
             TaskCommand::RequestSupplement { .. } => TaskCommandKind::RequestSupplement,
             TaskCommand::ProvideSupplement => TaskCommandKind::ProvideSupplement,
+            TaskCommand::Transfer { .. } => TaskCommandKind::Transfer,
+            TaskCommand::Delegate { .. } => TaskCommandKind::Delegate,
+            TaskCommand::ResolveDelegation { .. } => TaskCommandKind::ResolveDelegation,
         }
     }
 
@@ -301,6 +327,10 @@ crate::machine_spec! {
     (Approved, Command(Recall)) => [InReview],
         "撤回/拿回: the signer, while the case is in approval and no dependent has been claimed";
     (Ready, Cascade(PredecessorRecalled)) => [Waiting], "unclaimed dependents of a recalled approval wait again";
+    (InReview, Command(Transfer)) => [InReview, Ready],
+        "转办: the holder hands it to another reviewer of the department, or back to its queue";
+    (InReview, Command(Delegate)) => [InReview], "委派: the holder has another reviewer work on it; the holder signs";
+    (InReview, Command(ResolveDelegation)) => [InReview], "委派完成: the delegate hands it back to the delegator";
     (InReview, Command(Deny)) => [Denied, InReview],
         "with a reason; a 票签 vote against that leaves k approvals reachable stays in review";
     (InReview, Command(StartSpecialProcedure)) => [SpecialProcedure], "特别程序: clocks stop";
@@ -367,6 +397,10 @@ pub struct Task {
     pub(crate) added: Vec<AddedSigner>,
     /// What was asked of the applicant during review, while awaiting it (补充材料).
     pub(crate) supplement: Option<SupplementRequest>,
+    /// Whether the task was handed to its reviewer by name (转办): only they act on it then.
+    pub(crate) pinned: bool,
+    /// The delegate working on it (委派), while delegated.
+    pub(crate) delegate: Option<Id>,
 }
 
 /// Materials or explanations asked of the applicant during review (补充材料).
@@ -404,6 +438,8 @@ impl Task {
             approver: None,
             added: Vec::new(),
             supplement: None,
+            pinned: false,
+            delegate: None,
         }
     }
 
@@ -511,6 +547,14 @@ impl Task {
     /// Who signed the approval (the last level), while approved.
     pub fn approver(&self) -> Option<&Id> {
         self.approver.as_ref()
+    }
+    /// Whether it was handed to its reviewer by name (转办): only they act on it.
+    pub fn is_pinned(&self) -> bool {
+        self.pinned
+    }
+    /// The delegate working on it (委派), while delegated.
+    pub fn delegate(&self) -> Option<&Id> {
+        self.delegate.as_ref()
     }
     /// What is asked of the applicant and by when, while [`TaskState::AwaitingSupplement`].
     pub fn supplement(&self) -> Option<&SupplementRequest> {
@@ -687,6 +731,45 @@ fn authorize(
     // The case checked that the applicant (or a clerk on their behalf) supplies.
     if let TaskCommand::ProvideSupplement = command {
         return Ok(0);
+    }
+    // 委派: while delegated, the delegate only hands it back; nobody signs.
+    if let Some(delegate) = &task.delegate {
+        return match command {
+            TaskCommand::ResolveDelegation { .. } if *delegate == actor.id => Ok(0),
+            _ if *delegate == actor.id => Err(Rejection::RoleNotAllowed {
+                rule: "委派 (the delegate works on the task; the delegator signs it)",
+                actor: actor.clone(),
+                command: command.name(),
+                allowed: crate::rejection::Allowed::Holder,
+            }),
+            _ => Err(Rejection::NotAllowedFor {
+                rule: "委派 (a delegated task comes back to its delegator before anyone acts on it)",
+                subject: Subject::Task(task.item_id.clone()),
+                reason: "is delegated; the delegate hands it back (resolve_delegation) first",
+            }),
+        };
+    }
+    if let TaskCommand::ResolveDelegation { .. } = command {
+        return Err(Rejection::NotAllowedFor {
+            rule: "委派完成 (the delegate hands a delegated task back)",
+            subject: Subject::Task(task.item_id.clone()),
+            reason: "is not delegated",
+        });
+    }
+    // 转办 to a named reviewer: only they act on it (the holder transfers and delegates too).
+    let holds = task.reviewer.as_ref() == Some(&actor.id);
+    let acts = !matches!(command, TaskCommand::Claim | TaskCommand::MeetPrecondition { .. });
+    if acts
+        && task.state == TaskState::InReview
+        && (task.pinned || matches!(command, TaskCommand::Transfer { .. } | TaskCommand::Delegate { .. }))
+        && !holds
+    {
+        return Err(Rejection::RoleNotAllowed {
+            rule: "转办/委派 (only the reviewer holding the task acts on it, hands it on or delegates it)",
+            actor: actor.clone(),
+            command: command.name(),
+            allowed: crate::rejection::Allowed::Holder,
+        });
     }
     let level = item.levels.get(usize::from(task.level)).unwrap_or(&item.levels[0]);
     let dept = match level.by {
@@ -915,6 +998,17 @@ impl Task {
                 out.push(Event::SupplementRequested { item: id(), asked: asked.clone(), due: cal.office_close(date) })
             }
             TaskCommand::ProvideSupplement => out.push(Event::SupplementProvided { item: id() }),
+            TaskCommand::Transfer { to } => {
+                self.check_hand_on(item, to.as_ref(), ctx.actor)?;
+                out.push(Event::TaskTransferred { item: id(), to: to.clone() })
+            }
+            TaskCommand::Delegate { to } => {
+                self.check_hand_on(item, Some(to), ctx.actor)?;
+                out.push(Event::TaskDelegated { item: id(), to: to.clone() })
+            }
+            TaskCommand::ResolveDelegation { note } => {
+                out.push(Event::DelegationResolved { item: id(), note: note.clone() })
+            }
             TaskCommand::Recall => {
                 let department = match &item.decided_by {
                     Decider::Countersign(ds) | Decider::AnyOf(ds) | Decider::Vote { of: ds, .. } => {
@@ -1116,6 +1210,28 @@ impl Task {
         Ok(())
     }
 
+    /// The guard of 转办 and 委派: an item decided by one department, to someone else than the
+    /// holder, who signed no earlier level of the task (受审分离).
+    fn check_hand_on(&self, item: &Item, to: Option<&Id>, actor: &Actor) -> Result<(), Rejection> {
+        let refuse = |reason| Rejection::NotAllowedFor {
+            rule: "转办/委派 (to another reviewer of the department)",
+            subject: Subject::Task(item.id.clone()),
+            reason,
+        };
+        if item.decided_by.departments().len() > 1 {
+            return Err(refuse(
+                "is decided by several departments (会签, 或签, 票签), each by its own reviewers; it is not handed on",
+            ));
+        }
+        match to {
+            Some(to) if *to == actor.id => Err(refuse("is held by that reviewer already; name another one")),
+            Some(to) if self.signers.contains(to) => Err(refuse(
+                "cannot go to someone who signed an earlier level of it (受审分离: nobody works on two levels of one task); name another reviewer",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Only the last review level decides (分级审批): below it, a reviewer passes the task on
     /// (approve) or returns it.
     fn check_deciding_level(&self, item: &Item) -> Result<(), Rejection> {
@@ -1158,6 +1274,7 @@ impl Task {
                 self.signers.push(signer.clone());
                 self.state = Ready;
                 self.reviewer = None;
+                self.pinned = false;
                 self.start_level(def, self.level + 1, now);
             }
             Event::TaskReturned { to_level, .. } => {
@@ -1182,6 +1299,7 @@ impl Task {
                     self.state = Waiting;
                 }
                 self.reviewer = None;
+                self.pinned = false;
                 self.start_level(def, *to_level, now);
             }
             Event::TaskUrged { .. } => {
@@ -1228,6 +1346,28 @@ impl Task {
                     self.start_level(def, self.level, now);
                 }
                 self.approver = None;
+            }
+            Event::TaskTransferred { to, .. } => {
+                need(self, &[InReview])?;
+                match to {
+                    Some(to) => {
+                        self.reviewer = Some(to.clone());
+                        self.pinned = true;
+                    }
+                    None => {
+                        self.state = Ready;
+                        self.reviewer = None;
+                        self.pinned = false;
+                    }
+                }
+            }
+            Event::TaskDelegated { to, .. } => {
+                need(self, &[InReview])?;
+                self.delegate = Some(to.clone());
+            }
+            Event::DelegationResolved { .. } => {
+                need(self, &[InReview])?;
+                self.delegate = None;
             }
             Event::SupplementRequested { asked, due, .. } => {
                 need(self, &[InReview])?;
@@ -1402,11 +1542,15 @@ impl Task {
             self.state = TaskState::Cancelled;
             self.special = None;
             self.supplement = None;
+            self.delegate = None;
             self.stop_clock();
         }
     }
 
+    /// The work is done (or leaves review for good): its clocks stop and nobody holds it by
+    /// name any more.
     fn stop_clock(&mut self) {
+        self.pinned = false;
         if let Some(sla) = &mut self.sla {
             sla.stop();
         }

@@ -15,6 +15,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod engine;
+mod handon;
 mod levels;
 mod migrate;
 mod recall;
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
     trials.extend(levels::trials());
     trials.extend(votes::trials());
     trials.extend(signers::trials());
+    trials.extend(handon::trials());
     trials.extend(tickets::trials());
     trials.extend(migrate::trials());
     trials.extend(recall::trials());

@@ -292,6 +292,11 @@ pub fn event(def: &Definition, e: &Event) -> String {
         Event::TaskRecalled { item, department } => {
             format!("{} {} 撤回签署", item_name(def, item), department_name(def, department))
         }
+        Event::TaskTransferred { item, to: Some(to) } => format!("{} 转办给 {to}", item_name(def, item)),
+        Event::TaskTransferred { item, to: None } => format!("{} 退回部门待办", item_name(def, item)),
+        Event::TaskDelegated { item, to } => format!("{} 委派给 {to}", item_name(def, item)),
+        Event::DelegationResolved { item, note } if note.is_empty() => format!("{} 委派完成", item_name(def, item)),
+        Event::DelegationResolved { item, note } => format!("{} 委派完成：{note}", item_name(def, item)),
         Event::SupplementRequested { item, asked, due } => {
             format!("{} 要求补充材料（{} 前）：{}", item_name(def, item), due, asked.join("；"))
         }

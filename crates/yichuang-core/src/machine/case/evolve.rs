@@ -173,6 +173,9 @@ impl Case {
             | Event::TaskUrged { item, .. }
             | Event::TaskRecalled { item, .. }
             | Event::TaskUnready { item, .. }
+            | Event::TaskTransferred { item, .. }
+            | Event::TaskDelegated { item, .. }
+            | Event::DelegationResolved { item, .. }
             | Event::SupplementRequested { item, .. }
             | Event::SupplementProvided { item }
             | Event::SupplementLapsed { item, .. }
