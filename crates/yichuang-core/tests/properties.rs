@@ -519,8 +519,16 @@ prop_state_machine! {
     fn engine_keeps_its_invariants(sequential 1..120 => Sut);
 }
 
+// The broken-rule runs must find their violation every time: a fixed seed makes each run the
+// same (a random one missed the broken recall about one run in ten), and up to 2,000 cases
+// leave room; a run stops at the first violation it finds.
 prop_state_machine! {
-    #![proptest_config(Config { cases: 300, failure_persistence: None, ..Config::default() })]
+    #![proptest_config(Config {
+        cases: 2_000,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(19),
+        ..Config::default()
+    })]
     fn engine_with_broken_rule(sequential 1..120 => Sut);
 }
 #[test]
