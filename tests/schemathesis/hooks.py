@@ -127,18 +127,21 @@ BUNDLES, MATERIALS = _catalogue()
 @schemathesis.hook
 def map_body(ctx, body):
     """Mostly bundles, materials and departments the hall has, so that generated applications
-    and complaints get past the first check; sometimes what was generated."""
+    and complaints get past the first check; sometimes what was generated. Only a value of the
+    right type is replaced: a negative case (a number or a boolean where the spec says a string)
+    must reach the service as generated, or the service would be blamed for accepting a request
+    this hook made valid."""
     if not isinstance(body, dict) or random.random() < 0.25:
         return body
     path = ctx.operation.path
-    if path in ("/v1/cases", "/v1/cases/{id}/commands") and "bundle" in body:
+    if path in ("/v1/cases", "/v1/cases/{id}/commands") and isinstance(body.get("bundle"), str):
         body["bundle"] = random.choice(BUNDLES)
-        if "materials" in body or body.get("command") != "consult":
+        if isinstance(body.get("materials"), list) or ("materials" not in body and body.get("command") != "consult"):
             body["materials"] = random.sample(MATERIALS, k=random.randint(len(MATERIALS) // 2, len(MATERIALS)))
     if path == "/v1/tickets" and isinstance(body.get("target"), dict):
         for shape in body["target"].values():
-            if isinstance(shape, dict) and "department" in shape:
+            if isinstance(shape, dict) and isinstance(shape.get("department"), str):
                 shape["department"] = random.choice(DEPARTMENTS)
-        if "Department" in body["target"]:
+        if isinstance(body["target"].get("Department"), str):
             body["target"]["Department"] = random.choice(DEPARTMENTS)
     return body
